@@ -1,0 +1,156 @@
+#include "cli/cli_spec.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace sluice::cli {
+namespace {
+
+CliSpec BuildSpec() {
+  CliSpec spec;
+  spec.program = "sluice";
+  spec.options = {
+      {.name = "--jobmanager",
+       .value_name = "HOST:PORT",
+       .help = "JobManager to talk to (default: jobmanager.rpc.address and jobmanager.rpc.port)"},
+      {.name = "--config", .value_name = "FILE", .help = "YAML configuration file"},
+      {.name = "--dir",
+       .value_name = "DIR",
+       .help = "Directory holding the cluster's pid files, logs and blobs"},
+      {.name = "--taskmanagers",
+       .value_name = "N",
+       .help = "Number of TaskManagers to start (default: 1)"},
+      {.name = "--slots", .value_name = "S", .help = "Task slots per TaskManager (default: 1)"},
+      {.name = "--parallelism",
+       .value_name = "N",
+       .help = "Default parallelism of the job (default: parallelism.default)"},
+      {.name = "--name",
+       .value_name = "NAME",
+       .help = "Job name (default: the name the package gives its job)"},
+      {.name = "--detached", .help = "Return once the job is submitted instead of following it"},
+      {.name = "--arg",
+       .value_name = "KEY=VALUE",
+       .repeatable = true,
+       .help = "Argument handed to the job's graph builder (repeatable)"},
+      {.name = "--json", .help = "Machine-readable JSON output"},
+  };
+  spec.global_options = {"--jobmanager", "--config"};
+  spec.commands = {
+      {.name = "cluster start",
+       .options = {"--dir", "--taskmanagers", "--slots"},
+       .required_options = {"--dir"},
+       .summary = "Start a JobManager and TaskManagers on this machine"},
+      {.name = "cluster stop",
+       .options = {"--dir"},
+       .required_options = {"--dir"},
+       .summary = "Stop the cluster started in DIR"},
+      {.name = "run",
+       .positionals = {"PACKAGE"},
+       .options = {"--parallelism", "--name", "--detached", "--arg", "--json"},
+       .summary = "Submit a job package and follow the job until it ends (unless --detached)"},
+      {.name = "list", .options = {"--json"}, .summary = "List the jobs"},
+      {.name = "status",
+       .positionals = {"JOB"},
+       .options = {"--json"},
+       .summary = "Show a job's state, vertices and subtasks"},
+      {.name = "cancel",
+       .positionals = {"JOB"},
+       .summary = "Cancel a job and wait until it is CANCELED"},
+      {.name = "taskmanagers",
+       .options = {"--json"},
+       .summary = "List the registered TaskManagers"},
+      {.name = "help",
+       .optional_positionals = 2,
+       .summary = "Show this help, or the help of one command"},
+  };
+  return spec;
+}
+
+const OptionSpec* Option(const CliSpec& spec, std::string_view name) {
+  for (const OptionSpec& o : spec.options) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+std::string Synopsis(const CliSpec& spec, const CommandSpec& command) {
+  std::string out = absl::StrCat(spec.program, " ", command.name);
+  if (command.name == "help") return absl::StrCat(out, " [COMMAND]");
+  for (const std::string& p : command.positionals) absl::StrAppend(&out, " ", p);
+  for (const std::string& name : command.options) {
+    const OptionSpec* o = Option(spec, name);
+    std::string text = o->value_name.empty() ? name : absl::StrCat(name, " ", o->value_name);
+    bool required = std::find(command.required_options.begin(), command.required_options.end(),
+                              name) != command.required_options.end();
+    absl::StrAppend(&out, " ", required ? text : absl::StrCat("[", text, "]"),
+                    o->repeatable ? "..." : "");
+  }
+  return out;
+}
+
+void AppendOption(std::string* out, const std::string& left, const std::string& help) {
+  std::string line = absl::StrCat("  ", left);
+  line.resize(std::max<size_t>(line.size() + 2, 28), ' ');
+  absl::StrAppend(out, line, help, "\n");
+}
+
+void AppendGlobalOptions(const CliSpec& spec, std::string* out) {
+  absl::StrAppend(out, "\nGlobal options (accepted anywhere on the command line):\n");
+  for (const std::string& name : spec.global_options) {
+    const OptionSpec* o = Option(spec, name);
+    AppendOption(out, absl::StrCat(name, " ", o->value_name), o->help);
+  }
+  AppendOption(out, "-D key=value", "Configuration override (repeatable; -Dkey=value works too)");
+  AppendOption(out, "-h, --help", "Show help");
+}
+
+}  // namespace
+
+const CliSpec& SluiceCli() {
+  static const CliSpec* spec = new CliSpec(BuildSpec());
+  return *spec;
+}
+
+std::string UsageLine(std::string_view command) {
+  const CliSpec& spec = SluiceCli();
+  if (const CommandSpec* c = FindCommand(spec, command); c != nullptr) {
+    return absl::StrCat("Usage: ", Synopsis(spec, *c));
+  }
+  if (!command.empty()) {
+    return absl::StrCat("Run '", spec.program, " help ", std::string(command), "' for usage.");
+  }
+  return absl::StrCat("Run '", spec.program, " help' for usage.");
+}
+
+std::string UsageText(std::string_view command) {
+  const CliSpec& spec = SluiceCli();
+  std::string out;
+  if (const CommandSpec* c = FindCommand(spec, command); c != nullptr) {
+    absl::StrAppend(&out, "Usage: ", Synopsis(spec, *c), "\n\n", c->summary, ".\n");
+    if (!c->options.empty()) absl::StrAppend(&out, "\nOptions:\n");
+    for (const std::string& name : c->options) {
+      const OptionSpec* o = Option(spec, name);
+      AppendOption(&out, o->value_name.empty() ? name : absl::StrCat(name, " ", o->value_name),
+                   o->help);
+    }
+    AppendGlobalOptions(spec, &out);
+    return out;
+  }
+  // The overview, or only the commands of a group ("cluster").
+  absl::StrAppend(&out, "Usage: ", spec.program, " ", std::string(command),
+                  command.empty() ? "" : " ", "<command> [options]\n\nCommands:\n");
+  for (const CommandSpec& c : spec.commands) {
+    if (!command.empty() && !absl::StartsWith(c.name, absl::StrCat(std::string(command), " ")))
+      continue;
+    absl::StrAppend(&out, "  ", Synopsis(spec, c), "\n      ", c.summary, ".\n");
+  }
+  AppendGlobalOptions(spec, &out);
+  absl::StrAppend(&out, "\nRun '", spec.program,
+                  " help <command>' for the options of one command. Exit status: 0 on success,\n"
+                  "1 when the operation failed, 2 on a usage or configuration error.\n");
+  return out;
+}
+
+}  // namespace sluice::cli

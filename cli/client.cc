@@ -1,0 +1,135 @@
+#include "cli/client.h"
+
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+
+namespace sluice::cli {
+namespace {
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+}
+
+}  // namespace
+
+JobManagerClient::JobManagerClient(std::string target)
+    : target_(std::move(target)),
+      stub_(proto::ClientService::NewStub(
+          grpc::CreateChannel(target_, grpc::InsecureChannelCredentials()))) {}
+
+absl::Status JobManagerClient::Convert(const grpc::Status& status, absl::Duration timeout) const {
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return absl::OkStatus();
+    case grpc::StatusCode::UNAVAILABLE:
+      return absl::UnavailableError(absl::StrCat("cannot reach the JobManager at ", target_, " (",
+                                                 status.error_message(), ")"));
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the JobManager at ", target_, " did not answer within ", absl::FormatDuration(timeout)));
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      // The JobManager's own words, e.g. "job 1234 not found".
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    default:
+      return absl::Status(
+          static_cast<absl::StatusCode>(status.error_code()),
+          absl::StrCat("the JobManager at ", target_, " failed: ", status.error_message(),
+                       " (gRPC code ", static_cast<int>(status.error_code()), ")"));
+  }
+}
+
+absl::StatusOr<proto::SubmitResponse> JobManagerClient::Submit(const proto::SubmitHeader& header,
+                                                               const std::string& package_path) {
+  std::ifstream in(package_path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", package_path));
+
+  grpc::ClientContext context;
+  SetDeadline(&context, kSubmitTimeout);
+  proto::SubmitResponse response;
+  std::unique_ptr<grpc::ClientWriter<proto::SubmitRequest>> writer =
+      stub_->Submit(&context, &response);
+
+  proto::SubmitRequest request;
+  *request.mutable_header() = header;
+  // A failed Write means the stream is broken; Finish() then reports why.
+  bool stream_ok = writer->Write(request);
+  std::vector<char> buffer(kChunkBytes);
+  bool read_error = false;
+  while (stream_ok) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    std::streamsize n = in.gcount();
+    if (n > 0) {
+      request.set_chunk(buffer.data(), static_cast<size_t>(n));
+      stream_ok = writer->Write(request);
+    }
+    if (!in) {
+      read_error = !in.eof();
+      break;
+    }
+  }
+  if (read_error) {
+    context.TryCancel();
+    writer->Finish();
+    return absl::DataLossError(absl::StrCat("reading ", package_path, " failed"));
+  }
+  if (stream_ok) writer->WritesDone();
+  absl::Status status = Convert(writer->Finish(), kSubmitTimeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<proto::ListJobsResponse> JobManagerClient::ListJobs() {
+  grpc::ClientContext context;
+  SetDeadline(&context, kUnaryTimeout);
+  proto::ListJobsResponse response;
+  absl::Status status =
+      Convert(stub_->ListJobs(&context, proto::ListJobsRequest(), &response), kUnaryTimeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<proto::JobStatus> JobManagerClient::GetJobStatus(const std::string& job_id) {
+  grpc::ClientContext context;
+  SetDeadline(&context, kUnaryTimeout);
+  proto::JobIdRequest request;
+  request.set_job_id(job_id);
+  proto::JobStatus response;
+  absl::Status status = Convert(stub_->GetJobStatus(&context, request, &response), kUnaryTimeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<proto::CancelResponse> JobManagerClient::CancelJob(const std::string& job_id) {
+  grpc::ClientContext context;
+  SetDeadline(&context, kUnaryTimeout);
+  proto::JobIdRequest request;
+  request.set_job_id(job_id);
+  proto::CancelResponse response;
+  absl::Status status = Convert(stub_->CancelJob(&context, request, &response), kUnaryTimeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<proto::ListTaskManagersResponse> JobManagerClient::ListTaskManagers(
+    absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout);
+  proto::ListTaskManagersResponse response;
+  absl::Status status = Convert(
+      stub_->ListTaskManagers(&context, proto::ListTaskManagersRequest(), &response), timeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,47 @@
+#ifndef SLUICE_CLI_CLIENT_H_
+#define SLUICE_CLI_CLIENT_H_
+
+// The CLI's connection to the JobManager's ClientService. Every call has a deadline, and gRPC
+// errors are turned here, in one place, into absl::Status values whose messages can be shown
+// to the user as they are. Used from one thread.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sluice_proto/client.grpc.pb.h"
+
+namespace sluice::cli {
+
+class JobManagerClient {
+ public:
+  //! `target` is "HOST:PORT". Connecting is lazy: an unreachable JobManager shows up as an
+  //! Unavailable status on the first call.
+  explicit JobManagerClient(std::string target);
+
+  const std::string& target() const { return target_; }
+
+  //! Streams the header, then the file at `package_path` in 1 MiB chunks.
+  absl::StatusOr<proto::SubmitResponse> Submit(const proto::SubmitHeader& header,
+                                               const std::string& package_path);
+  absl::StatusOr<proto::ListJobsResponse> ListJobs();
+  absl::StatusOr<proto::JobStatus> GetJobStatus(const std::string& job_id);
+  absl::StatusOr<proto::CancelResponse> CancelJob(const std::string& job_id);
+  absl::StatusOr<proto::ListTaskManagersResponse> ListTaskManagers(
+      absl::Duration timeout = kUnaryTimeout);
+
+  static constexpr absl::Duration kUnaryTimeout = absl::Seconds(10);
+  static constexpr absl::Duration kSubmitTimeout = absl::Seconds(60);
+  static constexpr size_t kChunkBytes = 1 << 20;
+
+ private:
+  absl::Status Convert(const grpc::Status& status, absl::Duration timeout) const;
+
+  std::string target_;
+  std::unique_ptr<proto::ClientService::Stub> stub_;
+};
+
+}  // namespace sluice::cli
+
+#endif  // SLUICE_CLI_CLIENT_H_

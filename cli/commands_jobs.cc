@@ -1,0 +1,234 @@
+// `sluice list`, `status`, `cancel` and `taskmanagers`: thin views over the ClientService.
+
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "cli/client.h"
+#include "cli/command.h"
+#include "common/util/json.h"
+
+namespace sluice::cli {
+namespace {
+
+constexpr absl::Duration kCancelTimeout = absl::Seconds(30);
+constexpr absl::Duration kPollInterval = absl::Milliseconds(200);
+
+// Subtask states in lifecycle order, so that counts read left to right like progress.
+const std::vector<std::string>& SubtaskStates() {
+  static const auto* states =
+      new std::vector<std::string>{"CREATED",  "SCHEDULED", "DEPLOYING", "INITIALIZING", "RUNNING",
+                                   "FINISHED", "CANCELING", "CANCELED",  "FAILED"};
+  return *states;
+}
+
+// "RUNNING 2/2" or "DEPLOYING 1/2, RUNNING 1/2".
+std::string StateCounts(const proto::VertexStatus& vertex) {
+  std::map<std::string, int> counts;
+  for (const proto::SubtaskStatus& s : vertex.subtasks()) ++counts[s.state()];
+  std::vector<std::string> parts;
+  int total = vertex.subtasks_size();
+  for (const std::string& state : SubtaskStates()) {
+    auto it = counts.find(state);
+    if (it == counts.end()) continue;
+    parts.push_back(absl::StrCat(state, " ", it->second, "/", total));
+    counts.erase(it);
+  }
+  for (const auto& [state, n] : counts) parts.push_back(absl::StrCat(state, " ", n, "/", total));
+  return parts.empty() ? "no subtasks" : absl::StrJoin(parts, ", ");
+}
+
+void PrintStatusJson(const proto::JobStatus& job) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("id");
+  w.String(job.id());
+  w.Key("name");
+  w.String(job.name());
+  w.Key("state");
+  w.String(job.state());
+  if (!job.failure().empty()) {
+    w.Key("failure");
+    w.String(job.failure());
+  }
+  w.Key("vertices");
+  w.BeginArray();
+  for (const proto::VertexStatus& v : job.vertices()) {
+    w.BeginObject();
+    w.Key("id");
+    w.String(v.id());
+    w.Key("name");
+    w.String(v.name());
+    w.Key("parallelism");
+    w.Int(v.parallelism());
+    w.Key("subtasks");
+    w.BeginArray();
+    for (const proto::SubtaskStatus& s : v.subtasks()) {
+      w.BeginObject();
+      w.Key("index");
+      w.Int(s.index());
+      w.Key("state");
+      w.String(s.state());
+      w.Key("taskmanager");
+      w.String(s.taskmanager());
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  std::cout << w.str() << std::endl;
+}
+
+void PrintStatusText(const proto::JobStatus& job) {
+  std::cout << "Job " << job.id();
+  if (!job.name().empty()) std::cout << " (" << job.name() << ")";
+  std::cout << ": " << job.state() << "\n";
+  if (!job.failure().empty()) std::cout << "Failure: " << job.failure() << "\n";
+  for (const proto::VertexStatus& v : job.vertices()) {
+    std::cout << "  " << v.name() << " [" << v.id() << "]  parallelism " << v.parallelism() << "  "
+              << StateCounts(v) << "\n";
+    for (const proto::SubtaskStatus& s : v.subtasks()) {
+      std::cout << "    subtask " << s.index() << "  " << s.state() << "  on "
+                << (s.taskmanager().empty() ? "-" : s.taskmanager());
+      if (!s.failure().empty()) std::cout << "  failure: " << s.failure();
+      std::cout << "\n";
+    }
+  }
+  std::cout.flush();
+}
+
+}  // namespace
+
+int ListCommand(const Invocation& invocation) {
+  JobManagerClient client(invocation.jobmanager);
+  absl::StatusOr<proto::ListJobsResponse> jobs = client.ListJobs();
+  if (!jobs.ok()) return Fail(jobs.status());
+  if (invocation.args.Has("--json")) {
+    JsonWriter w;
+    w.BeginArray();
+    for (const proto::JobSummary& job : jobs->jobs()) {
+      w.BeginObject();
+      w.Key("id");
+      w.String(job.id());
+      w.Key("name");
+      w.String(job.name());
+      w.Key("state");
+      w.String(job.state());
+      w.EndObject();
+    }
+    w.EndArray();
+    std::cout << w.str() << std::endl;
+    return kExitOk;
+  }
+  if (jobs->jobs().empty()) {
+    std::cout << "No jobs." << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const proto::JobSummary& job : jobs->jobs()) {
+    rows.push_back({job.id(), job.name(), job.state()});
+  }
+  PrintTable({"ID", "NAME", "STATE"}, rows);
+  return kExitOk;
+}
+
+int StatusCommand(const Invocation& invocation) {
+  JobManagerClient client(invocation.jobmanager);
+  absl::StatusOr<proto::JobStatus> job = client.GetJobStatus(invocation.args.positionals[0]);
+  if (!job.ok()) return Fail(job.status());
+  if (invocation.args.Has("--json")) {
+    PrintStatusJson(*job);
+  } else {
+    PrintStatusText(*job);
+  }
+  return kExitOk;
+}
+
+int CancelCommand(const Invocation& invocation) {
+  const std::string& id = invocation.args.positionals[0];
+  JobManagerClient client(invocation.jobmanager);
+  absl::StatusOr<proto::JobStatus> job = client.GetJobStatus(id);
+  if (!job.ok()) return Fail(job.status());
+  if (IsTerminalJobState(job->state())) {
+    std::cout << "Job " << id << " is already " << job->state() << "; nothing to cancel."
+              << std::endl;
+    return kExitOk;
+  }
+
+  absl::StatusOr<proto::CancelResponse> cancel = client.CancelJob(id);
+  if (!cancel.ok()) {
+    // The job may have ended between our look and the request.
+    absl::StatusOr<proto::JobStatus> again = client.GetJobStatus(id);
+    if (absl::IsFailedPrecondition(cancel.status()) && again.ok() &&
+        IsTerminalJobState(again->state())) {
+      std::cout << "Job " << id << " is already " << again->state() << "; nothing to cancel."
+                << std::endl;
+      return kExitOk;
+    }
+    return Fail(cancel.status());
+  }
+
+  std::string state = cancel->state();
+  absl::Time deadline = absl::Now() + kCancelTimeout;
+  while (!IsTerminalJobState(state)) {
+    if (absl::Now() >= deadline) {
+      return Fail(absl::StrCat("job ", id, " is still ", state, " ",
+                               absl::FormatDuration(kCancelTimeout), " after the cancel request"));
+    }
+    absl::SleepFor(kPollInterval);
+    absl::StatusOr<proto::JobStatus> status = client.GetJobStatus(id);
+    if (!status.ok()) return Fail(status.status());
+    state = status->state();
+  }
+  if (state == "CANCELED") {
+    std::cout << "Job " << id << " CANCELED." << std::endl;
+  } else {
+    std::cout << "Job " << id << " ended as " << state << " before it could be canceled."
+              << std::endl;
+  }
+  return kExitOk;
+}
+
+int TaskManagersCommand(const Invocation& invocation) {
+  JobManagerClient client(invocation.jobmanager);
+  absl::StatusOr<proto::ListTaskManagersResponse> tms = client.ListTaskManagers();
+  if (!tms.ok()) return Fail(tms.status());
+  if (invocation.args.Has("--json")) {
+    JsonWriter w;
+    w.BeginArray();
+    for (const proto::TaskManagerInfo& tm : tms->taskmanagers()) {
+      w.BeginObject();
+      w.Key("id");
+      w.String(tm.id());
+      w.Key("address");
+      w.String(tm.address());
+      w.Key("slots");
+      w.Int(tm.slots());
+      w.Key("free_slots");
+      w.Int(tm.free_slots());
+      w.EndObject();
+    }
+    w.EndArray();
+    std::cout << w.str() << std::endl;
+    return kExitOk;
+  }
+  if (tms->taskmanagers().empty()) {
+    std::cout << "No TaskManagers registered." << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const proto::TaskManagerInfo& tm : tms->taskmanagers()) {
+    rows.push_back(
+        {tm.id(), tm.address(), absl::StrCat(tm.slots()), absl::StrCat(tm.free_slots())});
+  }
+  PrintTable({"ID", "ADDRESS", "SLOTS", "FREE"}, rows);
+  return kExitOk;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,129 @@
+// `sluice`: the command-line client of a Sluice cluster. Parses the command line, loads the
+// configuration, and hands over to one command (see command.h for the list).
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/args.h"
+#include "cli/cli_spec.h"
+#include "cli/command.h"
+
+namespace sluice::cli {
+namespace {
+
+using CommandFn = int (*)(const Invocation&);
+
+const std::map<std::string, CommandFn>& Commands() {
+  static const auto* commands = new std::map<std::string, CommandFn>{
+      {"cluster start", ClusterStartCommand},
+      {"cluster stop", ClusterStopCommand},
+      {"run", RunCommand},
+      {"list", ListCommand},
+      {"status", StatusCommand},
+      {"cancel", CancelCommand},
+      {"taskmanagers", TaskManagersCommand},
+  };
+  return *commands;
+}
+
+bool NeedsJobManager(std::string_view command) {
+  return command != "cluster start" && command != "cluster stop";
+}
+
+// Daemons started by `cluster start` inherit fds 0-2; make sure they exist so that files we
+// open never land on them.
+void EnsureStandardFds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1) ::open("/dev/null", O_RDWR);
+  }
+}
+
+// "HOST:PORT" with a non-empty host and a port in 1..65535 ("[::1]:6123" for IPv6).
+bool IsHostPort(std::string_view text) {
+  size_t colon = text.rfind(':');
+  int port = 0;
+  return colon != std::string_view::npos && colon > 0 &&
+         absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port) && port > 0 && port <= 65535;
+}
+
+int ShowHelp(const ParsedArgs& args) {
+  std::string topic = args.command == "help" ? absl::StrJoin(args.positionals, " ") : args.command;
+  if (!topic.empty() && FindCommand(SluiceCli(), topic) == nullptr && topic != "cluster") {
+    std::vector<std::string> names;
+    for (const CommandSpec& c : SluiceCli().commands) names.push_back(c.name);
+    std::string message = absl::StrCat("unknown command '", topic, "'");
+    if (std::string s = Suggest(topic, names); !s.empty()) {
+      absl::StrAppend(&message, " (did you mean '", s, "'?)");
+    }
+    return UsageError("", message);
+  }
+  std::cout << UsageText(topic) << std::flush;
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  EnsureStandardFds();
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  Invocation invocation;
+  ParsedArgs& args = invocation.args;
+  if (absl::Status s = ParseArgs(SluiceCli(), raw, &args); !s.ok()) {
+    if (raw.empty()) {
+      std::cerr << "sluice: " << std::string(s.message()) << "\n\n" << UsageText("") << std::flush;
+      return kExitUsage;
+    }
+    return UsageError(args.command, std::string(s.message()));
+  }
+  if (args.help || args.command == "help") return ShowHelp(args);
+
+  invocation.config_path = args.Get("--config").value_or("");
+  // `cluster stop` must work even when the configuration has been broken since the start.
+  if (args.command != "cluster stop") {
+    absl::StatusOr<config::Configuration> config =
+        config::Configuration::Load(invocation.config_path, args.defines);
+    if (!config.ok()) {
+      std::cerr << "sluice: " << config.status().message() << std::endl;
+      return kExitUsage;
+    }
+    invocation.config = *std::move(config);
+  }
+
+  if (NeedsJobManager(args.command)) {
+    if (std::optional<std::string> jm = args.Get("--jobmanager")) {
+      if (!IsHostPort(*jm)) {
+        return UsageError(args.command,
+                          absl::StrCat("--jobmanager expects HOST:PORT, got '", *jm, "'"));
+      }
+      invocation.jobmanager = *jm;
+    } else {
+      std::string host = invocation.config.GetString("jobmanager.rpc.address");
+      int64_t port = invocation.config.GetInt("jobmanager.rpc.port");
+      if (port <= 0) {
+        return UsageError(args.command,
+                          "jobmanager.rpc.port is 0 (an ephemeral port); pass --jobmanager "
+                          "HOST:PORT");
+      }
+      if (host.find(':') != std::string::npos && host.front() != '[') {
+        host = absl::StrCat("[", host, "]");  // IPv6 literal.
+      }
+      invocation.jobmanager = absl::StrCat(host, ":", port);
+    }
+  }
+
+  auto it = Commands().find(args.command);
+  if (it == Commands().end())
+    return UsageError("", absl::StrCat("unknown command '", args.command, "'"));
+  return it->second(invocation);
+}
+
+}  // namespace
+}  // namespace sluice::cli
+
+int main(int argc, char** argv) { return sluice::cli::Main(argc, argv); }

@@ -1,0 +1,351 @@
+#include "common/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace sluice::config {
+namespace {
+
+struct Unit {
+  std::string_view name;
+  int64_t factor;
+};
+
+// Flink's duration labels, minus the sub-millisecond ones we cannot represent.
+constexpr Unit kDurationUnits[] = {{"ms", 1},          {"milli", 1},        {"millis", 1},
+                                   {"millisecond", 1}, {"milliseconds", 1}, {"s", 1000},
+                                   {"sec", 1000},      {"secs", 1000},      {"second", 1000},
+                                   {"seconds", 1000},  {"m", 60'000},       {"min", 60'000},
+                                   {"mins", 60'000},   {"minute", 60'000},  {"minutes", 60'000},
+                                   {"h", 3'600'000},   {"hour", 3'600'000}, {"hours", 3'600'000},
+                                   {"d", 86'400'000},  {"day", 86'400'000}, {"days", 86'400'000}};
+
+constexpr Unit kMemoryUnits[] = {
+    {"b", 1},          {"bytes", 1},     {"k", 1LL << 10},  {"kb", 1LL << 10}, {"m", 1LL << 20},
+    {"mb", 1LL << 20}, {"g", 1LL << 30}, {"gb", 1LL << 30}, {"t", 1LL << 40},  {"tb", 1LL << 40}};
+
+// Our abseil build keeps its own absl::string_view (ABSL_OPTION_USE_STD_STRING_VIEW=0), so
+// std::string_view must be converted before it reaches absl string functions.
+absl::string_view AbslView(std::string_view text) { return {text.data(), text.size()}; }
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "FATAL (sluice config): %s\n", message.c_str());
+  std::abort();
+}
+
+// Parses the whole of `text` as a signed 64-bit integer (no sign prefix '+', no spaces).
+std::optional<int64_t> ParseInt64(absl::string_view text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+// Parses "<digits>[ ]<unit>" where an absent unit means a factor of 1.
+template <size_t N>
+std::optional<int64_t> ParseWithUnit(std::string_view input, const Unit (&units)[N]) {
+  const absl::string_view text = absl::StripAsciiWhitespace(AbslView(input));
+  size_t digits = 0;
+  while (digits < text.size() && absl::ascii_isdigit(text[digits])) ++digits;
+  if (digits == 0) return std::nullopt;
+  std::optional<int64_t> number = ParseInt64(text.substr(0, digits));
+  if (!number) return std::nullopt;  // Too many digits for int64.
+  const std::string unit =
+      absl::AsciiStrToLower(absl::StripLeadingAsciiWhitespace(text.substr(digits)));
+  if (unit.empty()) return number;
+  for (const Unit& u : units) {
+    if (u.name != unit) continue;
+    if (*number > INT64_MAX / u.factor) return std::nullopt;
+    return *number * u.factor;
+  }
+  return std::nullopt;
+}
+
+std::string FormatBound(OptionType type, int64_t value) {
+  switch (type) {
+    case OptionType::kDuration:
+      return absl::StrCat(value, " ms");
+    case OptionType::kMemorySize:
+      return absl::StrCat(value, " bytes");
+    default:
+      return absl::StrCat(value);
+  }
+}
+
+// Returns "" when `value` lies within the option's bounds, else what the bounds are.
+std::string CheckBounds(const Option& option, int64_t value) {
+  if (value >= option.min && value <= option.max) return "";
+  if (option.max == INT64_MAX) return "must be at least " + FormatBound(option.type, option.min);
+  if (option.min == INT64_MIN) return "must be at most " + FormatBound(option.type, option.max);
+  return absl::StrCat("must be between ", FormatBound(option.type, option.min), " and ",
+                      FormatBound(option.type, option.max));
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+    }
+  }
+  return row[b.size()];
+}
+
+absl::Status UnknownKeyError(const std::string& key) {
+  constexpr size_t kMaxSuggestionDistance = 3;
+  const std::string lower_key = absl::AsciiStrToLower(key);
+  const Option* best = nullptr;
+  size_t best_distance = kMaxSuggestionDistance + 1;
+  for (const Option& option : AllOptions()) {
+    const size_t distance = EditDistance(lower_key, absl::AsciiStrToLower(option.key));
+    if (distance < best_distance) {
+      best = &option;
+      best_distance = distance;
+    }
+  }
+  std::string message = absl::StrCat("unknown config key '", key, "'");
+  if (best != nullptr) absl::StrAppend(&message, " (did you mean '", best->key, "'?)");
+  return absl::InvalidArgumentError(message);
+}
+
+// Flattens nested YAML maps into (dotted key, scalar value) pairs, in document order.
+absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
+                     std::vector<std::pair<std::string, std::string>>* out) {
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) return absl::InvalidArgumentError("map keys must be scalars");
+    const std::string key =
+        prefix.empty() ? entry.first.Scalar() : absl::StrCat(prefix, ".", entry.first.Scalar());
+    const YAML::Node& value = entry.second;
+    if (value.IsMap()) {
+      absl::Status status = Flatten(value, key, out);
+      if (!status.ok()) return status;
+    } else if (value.IsScalar()) {
+      out->emplace_back(key, value.Scalar());
+    } else if (value.IsNull()) {
+      out->emplace_back(key, "");
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("value of '", key, "' must be a single value, not a list"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadFile(const std::string& path, Configuration* config) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::NotFoundError(absl::StrCat("config file '", path, "' does not exist"));
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  absl::Status status;
+  // yaml-cpp reports errors with exceptions; they stop here.
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    if (root.IsMap()) {
+      status = Flatten(root, "", &entries);
+    } else if (!root.IsNull()) {
+      status = absl::InvalidArgumentError("top level must be a map of keys to values");
+    }
+  } catch (const std::exception& e) {
+    status = absl::InvalidArgumentError(absl::StrCat("malformed YAML: ", e.what()));
+  }
+  for (const auto& [key, value] : entries) {
+    if (!status.ok()) break;
+    status = config->Set(key, value);
+  }
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("config file '", path, "': ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ValidateValue(const Option& option, std::string_view raw) {
+  const std::string value(absl::StripAsciiWhitespace(AbslView(raw)));
+  std::string problem;
+  std::optional<int64_t> number;
+  switch (option.type) {
+    case OptionType::kString:
+      if (option.allowed.empty()) return value;
+      for (const std::string& allowed : option.allowed) {
+        if (absl::EqualsIgnoreCase(allowed, value)) return allowed;
+      }
+      problem = "expected one of " + absl::StrJoin(option.allowed, ", ");
+      break;
+    case OptionType::kBool:
+      if (absl::EqualsIgnoreCase(value, "true") || absl::EqualsIgnoreCase(value, "false")) {
+        return value;
+      }
+      problem = "expected 'true' or 'false'";
+      break;
+    case OptionType::kDouble: {
+      double d = 0;
+      if (absl::SimpleAtod(value, &d) && std::isfinite(d)) return value;
+      problem = "expected a number";
+      break;
+    }
+    case OptionType::kInt:
+      number = ParseInt64(value);
+      if (!number) problem = "expected an integer";
+      break;
+    case OptionType::kDuration:
+      number = ParseWithUnit(value, kDurationUnits);
+      if (!number) problem = "expected a duration like '10 s' or '500 ms'";
+      break;
+    case OptionType::kMemorySize:
+      number = ParseWithUnit(value, kMemoryUnits);
+      if (!number) problem = "expected a memory size like '32kb' or '64 mb'";
+      break;
+  }
+  if (problem.empty() && number) problem = CheckBounds(option, *number);
+  if (problem.empty()) return value;
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid value '", AbslView(raw), "' for '", option.key, "': ", problem));
+}
+
+const Option* FindOption(std::string_view key) {
+  for (const Option& option : AllOptions()) {
+    if (option.key == key) return &option;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<int64_t> ParseDurationMs(std::string_view text) {
+  std::optional<int64_t> ms = ParseWithUnit(text, kDurationUnits);
+  if (ms) return *ms;
+  return absl::InvalidArgumentError(absl::StrCat("invalid duration '", AbslView(text),
+                                                 "': expected a duration like '10 s' or '500 ms'"));
+}
+
+absl::StatusOr<int64_t> ParseMemoryBytes(std::string_view text) {
+  std::optional<int64_t> bytes = ParseWithUnit(text, kMemoryUnits);
+  if (bytes) return *bytes;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid memory size '", AbslView(text), "': expected a memory size like '32kb' or '64 mb'"));
+}
+
+std::string DescribeOptions() {
+  size_t key_width = 3;
+  size_t default_width = 7;
+  for (const Option& option : AllOptions()) {
+    key_width = std::max(key_width, option.key.size());
+    default_width = std::max(default_width, option.default_value.size() + 2);
+  }
+  auto row = [&](absl::string_view key, absl::string_view def, absl::string_view doc) {
+    return absl::StrCat("  ", key, std::string(key_width + 2 - key.size(), ' '), def,
+                        std::string(default_width + 2 - def.size(), ' '), doc, "\n");
+  };
+  std::string out = "Configuration keys (set in the YAML file or with -D key=value):\n";
+  out += row("KEY", "DEFAULT", "DESCRIPTION");
+  for (const Option& option : AllOptions()) {
+    std::string doc = option.doc;
+    if (!option.allowed.empty()) {
+      absl::StrAppend(&doc, " One of: ", absl::StrJoin(option.allowed, ", "), ".");
+    } else if (option.min != INT64_MIN && option.max != INT64_MAX) {
+      absl::StrAppend(&doc, " Range: ", option.min, "..", option.max, ".");
+    }
+    out += row(option.key, absl::StrCat("\"", option.default_value, "\""), doc);
+  }
+  return out;
+}
+
+absl::StatusOr<Configuration> Configuration::Load(const std::string& yaml_path,
+                                                  const std::vector<std::string>& overrides) {
+  Configuration config;
+  if (!yaml_path.empty()) {
+    absl::Status status = LoadFile(yaml_path, &config);
+    if (!status.ok()) return status;
+  }
+  for (const std::string& override_text : overrides) {
+    const size_t eq = override_text.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid override '", override_text, "': expected key=value"));
+    }
+    const std::string key(absl::StripAsciiWhitespace(override_text.substr(0, eq)));
+    absl::Status status = config.Set(key, override_text.substr(eq + 1));
+    if (!status.ok()) return status;
+  }
+  return config;
+}
+
+absl::Status Configuration::Set(const std::string& key, const std::string& value) {
+  const Option* option = FindOption(key);
+  if (option == nullptr) return UnknownKeyError(key);
+  absl::StatusOr<std::string> validated = ValidateValue(*option, value);
+  if (!validated.ok()) return validated.status();
+  values_[key] = *std::move(validated);
+  return absl::OkStatus();
+}
+
+const std::string& Configuration::RawValue(const std::string& key, OptionType type) const {
+  const Option* option = FindOption(key);
+  if (option == nullptr) Die(absl::StrCat("config key '", key, "' is not registered"));
+  if (option->type != type) Die(absl::StrCat("config key '", key, "' read as the wrong type"));
+  auto it = values_.find(key);
+  return it == values_.end() ? option->default_value : it->second;
+}
+
+std::string Configuration::GetString(const std::string& key) const {
+  return RawValue(key, OptionType::kString);
+}
+
+int64_t Configuration::GetInt(const std::string& key) const {
+  std::optional<int64_t> value = ParseInt64(RawValue(key, OptionType::kInt));
+  if (!value) Die(absl::StrCat("bad registered default for '", key, "'"));
+  return *value;
+}
+
+bool Configuration::GetBool(const std::string& key) const {
+  return absl::EqualsIgnoreCase(RawValue(key, OptionType::kBool), "true");
+}
+
+int64_t Configuration::GetDurationMs(const std::string& key) const {
+  absl::StatusOr<int64_t> value = ParseDurationMs(RawValue(key, OptionType::kDuration));
+  if (!value.ok()) Die(absl::StrCat("bad registered default for '", key, "'"));
+  return *value;
+}
+
+int64_t Configuration::GetMemoryBytes(const std::string& key) const {
+  absl::StatusOr<int64_t> value = ParseMemoryBytes(RawValue(key, OptionType::kMemorySize));
+  if (!value.ok()) Die(absl::StrCat("bad registered default for '", key, "'"));
+  return *value;
+}
+
+double Configuration::GetDouble(const std::string& key) const {
+  double value = 0;
+  if (!absl::SimpleAtod(RawValue(key, OptionType::kDouble), &value)) {
+    Die(absl::StrCat("bad registered default for '", key, "'"));
+  }
+  return value;
+}
+
+std::vector<std::string> Configuration::ExplicitOverrides() const {
+  std::vector<std::string> out;
+  out.reserve(values_.size());
+  for (const auto& [key, value] : values_) out.push_back(absl::StrCat(key, "=", value));
+  return out;
+}
+
+bool Configuration::IsSet(const std::string& key) const { return values_.contains(key); }
+
+}  // namespace sluice::config

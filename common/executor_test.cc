@@ -1,0 +1,47 @@
+#include "common/executor.h"
+
+#include <atomic>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace sluice {
+namespace {
+
+TEST(SerialExecutorTest, RunsTasksInPostOrderOnOneThread) {
+  SerialExecutor ex("test");
+  std::vector<int> seen;
+  for (int i = 0; i < 100; ++i) ex.Post([&seen, i] { seen.push_back(i); });
+  bool on_executor = ex.Call([&] { return ex.IsCurrentThread(); });
+  EXPECT_TRUE(on_executor);
+  ASSERT_EQ(seen.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(seen[i], i);
+}
+
+TEST(SerialExecutorTest, DelayedTasksRunInTimeOrderAfterReadyOnes) {
+  SerialExecutor ex("test");
+  std::vector<int> seen;
+  std::promise<void> done;
+  ex.PostDelayed(std::chrono::milliseconds(30), [&] {
+    seen.push_back(3);
+    done.set_value();
+  });
+  ex.PostDelayed(std::chrono::milliseconds(10), [&] { seen.push_back(2); });
+  ex.Post([&] { seen.push_back(1); });
+  done.get_future().wait();
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(SerialExecutorTest, ShutdownDropsPendingDelayedTasks) {
+  std::atomic<int> ran{0};
+  {
+    SerialExecutor ex("test");
+    ex.PostDelayed(std::chrono::hours(1), [&] { ran++; });
+    ex.Shutdown();
+    ex.Post([&] { ran++; });
+  }
+  EXPECT_EQ(ran.load(), 0);
+}
+
+}  // namespace
+}  // namespace sluice

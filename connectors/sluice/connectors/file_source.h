@@ -1,0 +1,138 @@
+// Text file source: reads a file or every visible file of a directory, line by line. Files are cut
+// into byte-range splits (a line belongs to the split where it starts), dealt round-robin to subtasks.
+#pragma once
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/datastream.h"
+
+namespace sluice {
+
+struct FileSplit {
+  std::string path;
+  uint64_t start = 0;
+  uint64_t end = 0;  // exclusive
+};
+
+//! Deterministic split plan: every subtask computes the same list and takes index % parallelism.
+inline std::vector<FileSplit> PlanFileSplits(const std::string& path, int parallelism) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& entry : fs::directory_iterator(path)) {
+      std::string name = entry.path().filename().string();
+      if (name.empty() || name[0] == '.' || name[0] == '_') continue;
+      if (entry.is_regular_file()) files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+  } else if (fs::is_regular_file(path, ec)) {
+    files.push_back(path);
+  } else {
+    throw std::runtime_error("file source: '" + path + "' is neither a file nor a directory");
+  }
+  std::vector<FileSplit> splits;
+  constexpr uint64_t kMinSplit = 64 * 1024;
+  for (const auto& f : files) {
+    uint64_t size = fs::file_size(f);
+    if (size == 0) continue;
+    uint64_t chunk = std::max<uint64_t>(kMinSplit, (size + parallelism - 1) / parallelism);
+    for (uint64_t start = 0; start < size; start += chunk) {
+      splits.push_back(FileSplit{f, start, std::min(size, start + chunk)});
+    }
+  }
+  return splits;
+}
+
+class TextFileSource final : public StreamOperator {
+ public:
+  explicit TextFileSource(std::string path) : path_(std::move(path)) {}
+  ~TextFileSource() override { CloseFile(); }
+
+  void Open(RuntimeContext& ctx, Output& out) override {
+    StreamOperator::Open(ctx, out);
+    auto all = PlanFileSplits(path_, ctx.Parallelism());
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (static_cast<int>(i % ctx.Parallelism()) == ctx.SubtaskIndex()) mine_.push_back(all[i]);
+    }
+  }
+
+  SourceStatus PollNext(int64_t*) override {
+    for (int n = 0; n < kBatch;) {
+      if (!file_) {
+        if (next_split_ >= mine_.size()) return SourceStatus::kEndOfInput;
+        OpenSplit(mine_[next_split_++]);
+        continue;
+      }
+      if (pos_ >= split_.end || !ReadLine()) {
+        CloseFile();
+        continue;
+      }
+      out_->Emit(&line_);
+      ++n;
+    }
+    return SourceStatus::kMoreAvailable;
+  }
+
+  void Close() override { CloseFile(); }
+
+ private:
+  static constexpr int kBatch = 512;
+
+  void OpenSplit(const FileSplit& split) {
+    split_ = split;
+    file_ = std::fopen(split.path.c_str(), "rb");
+    if (!file_) throw std::runtime_error("file source: cannot open '" + split.path + "'");
+    pos_ = split.start;
+    if (split.start > 0) {
+      // The line that straddles our start belongs to the previous split: skip past its end.
+      std::fseek(file_, static_cast<long>(split.start - 1), SEEK_SET);
+      pos_ = split.start - 1;
+      int c;
+      while ((c = std::fgetc(file_)) != EOF) {
+        ++pos_;
+        if (c == '\n') break;
+      }
+    }
+  }
+
+  bool ReadLine() {
+    line_.clear();
+    int c;
+    bool any = false;
+    while ((c = std::getc(file_)) != EOF) {
+      any = true;
+      ++pos_;
+      if (c == '\n') break;
+      line_.push_back(static_cast<char>(c));
+    }
+    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    return any;
+  }
+
+  void CloseFile() {
+    if (file_) std::fclose(file_);
+    file_ = nullptr;
+  }
+
+  std::string path_;
+  std::vector<FileSplit> mine_;
+  size_t next_split_ = 0;
+  FileSplit split_;
+  std::FILE* file_ = nullptr;
+  uint64_t pos_ = 0;
+  std::string line_;
+};
+
+inline DataStream<std::string> AddTextFileSource(StreamEnvironment& env, const std::string& path,
+                                                 const std::string& name = "TextFileSource") {
+  return env.AddSource<std::string>([path]() { return std::make_unique<TextFileSource>(path); },
+                                    name);
+}
+
+}  // namespace sluice

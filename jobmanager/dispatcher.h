@@ -1,0 +1,52 @@
+// Dispatcher: accepts submissions (store the package, build the graph in a helper process, plan the
+// execution, take slots) and keeps the JobMasters of all jobs, running and ended. Thread-safe: a
+// mutex guards the job table only; each JobMaster does its work on its own executor.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "jobmanager/blob_store.h"
+#include "jobmanager/job_master.h"
+#include "jobmanager/resource_manager.h"
+
+namespace sluice::jobmanager {
+
+struct DispatcherOptions {
+  int default_parallelism = 1;
+  int64_t buffer_timeout_ms = 100;
+  std::chrono::milliseconds graph_builder_timeout{60000};
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(DispatcherOptions options, BlobStore* blobs, ResourceManager* resource_manager);
+  ~Dispatcher();
+
+  //! Starts a job from a stored package. Returns the job id.
+  absl::StatusOr<proto::SubmitResponse> Submit(const proto::SubmitHeader& header,
+                                               const std::string& package_sha256);
+  std::vector<proto::JobSummary> List();
+  absl::StatusOr<proto::JobStatus> Status(const std::string& job_id);
+  absl::StatusOr<std::string> Cancel(const std::string& job_id);
+  void OnTaskStateUpdate(const proto::TaskStateUpdate& update);
+  void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
+
+ private:
+  std::shared_ptr<JobMaster> Find(const std::string& job_id);
+  std::vector<std::shared_ptr<JobMaster>> All();
+
+  DispatcherOptions options_;
+  BlobStore* blobs_;
+  ResourceManager* resource_manager_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<JobMaster>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // submission order
+};
+
+}  // namespace sluice::jobmanager

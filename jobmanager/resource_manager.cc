@@ -1,0 +1,154 @@
+#include "jobmanager/resource_manager.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace sluice::jobmanager {
+namespace {
+auto Log() { return log::Get("resourcemanager"); }
+}  // namespace
+
+ResourceManager::ResourceManager(std::chrono::milliseconds heartbeat_interval,
+                                 std::chrono::milliseconds heartbeat_timeout)
+    : heartbeat_interval_(heartbeat_interval), heartbeat_timeout_(heartbeat_timeout) {
+  executor_.PostDelayed(heartbeat_interval_, [this] { CheckHeartbeats(); });
+}
+
+ResourceManager::~ResourceManager() { executor_.Shutdown(); }
+
+void ResourceManager::SetLostListener(LostListener listener) {
+  executor_.Call([&] { lost_listener_ = std::move(listener); });
+}
+
+absl::Status ResourceManager::Register(const proto::RegisterRequest& req) {
+  if (req.taskmanager_id().empty() || req.slots() <= 0 || req.rpc_address().empty() ||
+      req.data_address().empty()) {
+    return absl::InvalidArgumentError("registration needs an id, addresses and at least one slot");
+  }
+  return executor_.Call([&]() -> absl::Status {
+    auto it = taskmanagers_.find(req.taskmanager_id());
+    if (it != taskmanagers_.end()) {
+      // A TaskManager that registers again has restarted or lost us: its old tasks are gone.
+      RemoveLost(req.taskmanager_id(), "it registered again");
+    }
+    TaskManager tm;
+    tm.info = req;
+    tm.slot_owner.assign(static_cast<size_t>(req.slots()), "");
+    tm.last_heartbeat = std::chrono::steady_clock::now();
+    tm.gateway = std::make_shared<TaskManagerGateway>(req.taskmanager_id(), req.rpc_address());
+    taskmanagers_[req.taskmanager_id()] = std::move(tm);
+    Log()->info("TaskManager {} registered: rpc {}, data {}, {} slots", req.taskmanager_id(),
+                req.rpc_address(), req.data_address(), req.slots());
+    return absl::OkStatus();
+  });
+}
+
+bool ResourceManager::Heartbeat(const std::string& tm_id) {
+  return executor_.Call([&] {
+    auto it = taskmanagers_.find(tm_id);
+    if (it == taskmanagers_.end()) return false;
+    it->second.last_heartbeat = std::chrono::steady_clock::now();
+    return true;
+  });
+}
+
+void ResourceManager::ConnectionLost(const std::string& tm_id, const std::string& detail) {
+  executor_.Post([this, tm_id, detail] {
+    if (!taskmanagers_.count(tm_id)) return;
+    RemoveLost(tm_id, absl::StrCat("its connection to the JobManager dropped (", detail, ")"));
+  });
+}
+
+void ResourceManager::CheckHeartbeats() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> timed_out;
+  for (const auto& [id, tm] : taskmanagers_) {
+    if (now - tm.last_heartbeat > heartbeat_timeout_) timed_out.push_back(id);
+  }
+  for (const auto& id : timed_out) {
+    RemoveLost(id, absl::StrCat("no heartbeat for ", heartbeat_timeout_.count(), " ms"));
+  }
+  auto period = std::max(std::chrono::milliseconds(10),
+                         std::min(heartbeat_interval_, heartbeat_timeout_ / 4));
+  executor_.PostDelayed(period, [this] { CheckHeartbeats(); });
+}
+
+void ResourceManager::RemoveLost(const std::string& tm_id, const std::string& reason) {
+  auto it = taskmanagers_.find(tm_id);
+  if (it == taskmanagers_.end()) return;
+  std::string address = it->second.info.rpc_address();
+  taskmanagers_.erase(it);
+  std::string full = absl::StrCat("TaskManager ", tm_id, " (", address, ") lost: ", reason);
+  Log()->warn("{}", full);
+  if (lost_listener_) lost_listener_(tm_id, full);
+}
+
+absl::StatusOr<std::vector<SlotAssignment>> ResourceManager::AllocateSlots(const std::string& job_id,
+                                                                           int slots) {
+  return executor_.Call([&]() -> absl::StatusOr<std::vector<SlotAssignment>> {
+    int free = 0, total = 0;
+    for (const auto& [id, tm] : taskmanagers_) {
+      total += static_cast<int>(tm.slot_owner.size());
+      free += static_cast<int>(std::count(tm.slot_owner.begin(), tm.slot_owner.end(), ""));
+    }
+    if (slots > free) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "not enough task slots: the job needs ", slots, " slot(s), ", free, " of ", total,
+          " are free on ", taskmanagers_.size(), " TaskManager(s)"));
+    }
+    std::vector<SlotAssignment> out;
+    for (int i = 0; i < slots; ++i) {
+      TaskManager* best = nullptr;
+      long best_free = 0;
+      for (auto& [id, tm] : taskmanagers_) {
+        long f = std::count(tm.slot_owner.begin(), tm.slot_owner.end(), "");
+        if (f > best_free) {
+          best = &tm;
+          best_free = f;
+        }
+      }
+      auto slot = std::find(best->slot_owner.begin(), best->slot_owner.end(), "");
+      *slot = job_id;
+      out.push_back({best->info.taskmanager_id(), best->info.data_address(), best->gateway});
+    }
+    return out;
+  });
+}
+
+void ResourceManager::ReleaseSlots(const std::string& job_id) {
+  executor_.Post([this, job_id] {
+    for (auto& [id, tm] : taskmanagers_) {
+      for (auto& owner : tm.slot_owner) {
+        if (owner == job_id) owner.clear();
+      }
+    }
+  });
+}
+
+std::vector<proto::TaskManagerInfo> ResourceManager::List() {
+  return executor_.Call([&] {
+    std::vector<proto::TaskManagerInfo> out;
+    for (const auto& [id, tm] : taskmanagers_) {
+      proto::TaskManagerInfo info;
+      info.set_id(id);
+      info.set_address(tm.info.rpc_address());
+      info.set_data_address(tm.info.data_address());
+      info.set_slots(static_cast<int>(tm.slot_owner.size()));
+      info.set_free_slots(
+          static_cast<int>(std::count(tm.slot_owner.begin(), tm.slot_owner.end(), "")));
+      out.push_back(info);
+    }
+    return out;
+  });
+}
+
+std::shared_ptr<TaskManagerGateway> ResourceManager::Gateway(const std::string& tm_id) {
+  return executor_.Call([&]() -> std::shared_ptr<TaskManagerGateway> {
+    auto it = taskmanagers_.find(tm_id);
+    return it == taskmanagers_.end() ? nullptr : it->second.gateway;
+  });
+}
+
+}  // namespace sluice::jobmanager

@@ -1,0 +1,69 @@
+// ResourceManager: the registry of TaskManagers and their slots. Detects lost TaskManagers by heartbeat
+// timeout and by their Connect stream breaking, and tells the listener (the Dispatcher). Owns one
+// SerialExecutor; every public method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/executor.h"
+#include "jobmanager/taskmanager_gateway.h"
+#include "sluice_proto/client.pb.h"
+#include "sluice_proto/cluster.pb.h"
+
+namespace sluice::jobmanager {
+
+struct SlotAssignment {
+  std::string taskmanager_id;
+  std::string data_address;
+  std::shared_ptr<TaskManagerGateway> gateway;
+};
+
+class ResourceManager {
+ public:
+  using LostListener = std::function<void(const std::string& tm_id, const std::string& reason)>;
+
+  ResourceManager(std::chrono::milliseconds heartbeat_interval,
+                  std::chrono::milliseconds heartbeat_timeout);
+  ~ResourceManager();
+
+  void SetLostListener(LostListener listener);
+
+  absl::Status Register(const proto::RegisterRequest& req);
+  //! Records a heartbeat; false when the TaskManager is unknown (it must register again).
+  bool Heartbeat(const std::string& tm_id);
+  //! The TaskManager's Connect stream ended.
+  void ConnectionLost(const std::string& tm_id, const std::string& detail);
+
+  //! Takes `slots` free slots for a job, spread over TaskManagers (most free slots first).
+  absl::StatusOr<std::vector<SlotAssignment>> AllocateSlots(const std::string& job_id, int slots);
+  void ReleaseSlots(const std::string& job_id);
+
+  std::vector<proto::TaskManagerInfo> List();
+  std::shared_ptr<TaskManagerGateway> Gateway(const std::string& tm_id);
+
+ private:
+  struct TaskManager {
+    proto::RegisterRequest info;
+    std::vector<std::string> slot_owner;  // job id per slot, empty when free
+    std::chrono::steady_clock::time_point last_heartbeat;
+    std::shared_ptr<TaskManagerGateway> gateway;
+  };
+
+  void CheckHeartbeats();
+  void RemoveLost(const std::string& tm_id, const std::string& reason);
+
+  const std::chrono::milliseconds heartbeat_interval_;
+  const std::chrono::milliseconds heartbeat_timeout_;
+  // Fields below are touched only on executor_.
+  std::map<std::string, TaskManager> taskmanagers_;
+  LostListener lost_listener_;
+  SerialExecutor executor_{"resource-mgr"};
+};
+
+}  // namespace sluice::jobmanager

@@ -1,0 +1,116 @@
+#include "jobmanager/services.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/rpc.h"
+
+namespace sluice::jobmanager {
+
+grpc::Status ClientServiceImpl::Submit(grpc::ServerContext*,
+                                       grpc::ServerReader<proto::SubmitRequest>* reader,
+                                       proto::SubmitResponse* resp) {
+  proto::SubmitRequest msg;
+  if (!reader->Read(&msg) || !msg.has_header()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "submission must start with a header");
+  }
+  proto::SubmitHeader header = msg.header();
+  auto upload = blobs_->StartUpload();
+  if (!upload.ok()) return ToGrpc(upload.status());
+  while (reader->Read(&msg)) {
+    if (!msg.has_chunk()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unexpected second header");
+    }
+    absl::Status s = (*upload)->Append(msg.chunk());
+    if (!s.ok()) return ToGrpc(s);
+  }
+  auto sha = (*upload)->Commit(header.package_sha256(), header.package_size());
+  if (!sha.ok()) return ToGrpc(sha.status());
+  auto result = dispatcher_->Submit(header, *sha);
+  if (!result.ok()) return ToGrpc(result.status());
+  *resp = *result;
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientServiceImpl::ListJobs(grpc::ServerContext*, const proto::ListJobsRequest*,
+                                         proto::ListJobsResponse* resp) {
+  for (auto& j : dispatcher_->List()) *resp->add_jobs() = std::move(j);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientServiceImpl::GetJobStatus(grpc::ServerContext*, const proto::JobIdRequest* req,
+                                             proto::JobStatus* resp) {
+  auto s = dispatcher_->Status(req->job_id());
+  if (!s.ok()) return ToGrpc(s.status());
+  *resp = *std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientServiceImpl::CancelJob(grpc::ServerContext*, const proto::JobIdRequest* req,
+                                          proto::CancelResponse* resp) {
+  auto s = dispatcher_->Cancel(req->job_id());
+  if (!s.ok()) return ToGrpc(s.status());
+  resp->set_state(*s);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientServiceImpl::ListTaskManagers(grpc::ServerContext*,
+                                                 const proto::ListTaskManagersRequest*,
+                                                 proto::ListTaskManagersResponse* resp) {
+  for (auto& tm : rm_->List()) *resp->add_taskmanagers() = std::move(tm);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterServiceImpl::RegisterTaskManager(grpc::ServerContext*,
+                                                     const proto::RegisterRequest* req,
+                                                     proto::RegisterResponse* resp) {
+  absl::Status s = rm_->Register(*req);
+  if (!s.ok()) return ToGrpc(s);
+  resp->set_heartbeat_interval_ms(heartbeat_interval_ms_);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterServiceImpl::Connect(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<proto::HeartbeatAck, proto::Heartbeat>* stream) {
+  proto::Heartbeat hb;
+  std::string tm_id;
+  while (stream->Read(&hb)) {
+    tm_id = hb.taskmanager_id();
+    proto::HeartbeatAck ack;
+    ack.set_registered(rm_->Heartbeat(tm_id));
+    if (!stream->Write(ack)) break;
+    if (!ack.registered()) return grpc::Status::OK;
+  }
+  if (!tm_id.empty()) {
+    rm_->ConnectionLost(tm_id, ctx->IsCancelled() ? "stream cancelled" : "stream closed");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterServiceImpl::UpdateTaskState(grpc::ServerContext*,
+                                                 const proto::TaskStateUpdate* req, proto::Empty*) {
+  dispatcher_->OnTaskStateUpdate(*req);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterServiceImpl::FetchPackage(grpc::ServerContext*,
+                                              const proto::FetchPackageRequest* req,
+                                              grpc::ServerWriter<proto::PackageChunk>* writer) {
+  auto path = blobs_->PathOf(req->sha256());
+  if (!path.ok()) return ToGrpc(path.status());
+  std::ifstream in(*path, std::ios::binary);
+  if (!in) return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read stored package");
+  std::string buf(1 << 20, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    std::streamsize n = in.gcount();
+    if (n <= 0) break;
+    proto::PackageChunk chunk;
+    chunk.set_data(buf.data(), static_cast<size_t>(n));
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice::jobmanager

@@ -1,0 +1,37 @@
+#include "jobmanager/taskmanager_gateway.h"
+
+#include "common/rpc.h"
+
+namespace sluice::jobmanager {
+namespace {
+constexpr std::chrono::milliseconds kTimeout(10000);
+}
+
+TaskManagerGateway::TaskManagerGateway(std::string id, std::string rpc_address)
+    : id_(std::move(id)),
+      address_(std::move(rpc_address)),
+      stub_(proto::TaskManagerService::NewStub(MakeChannel(address_))) {}
+
+absl::Status TaskManagerGateway::Deploy(const proto::TaskDeployment& deployment) {
+  auto ctx = ContextWithDeadline(kTimeout);
+  proto::Empty resp;
+  return FromGrpc(stub_->DeployTask(ctx.get(), deployment, &resp));
+}
+
+absl::Status TaskManagerGateway::Cancel(const std::string& attempt_id) {
+  auto ctx = ContextWithDeadline(kTimeout);
+  proto::CancelTaskRequest req;
+  req.set_attempt_id(attempt_id);
+  proto::Empty resp;
+  return FromGrpc(stub_->CancelTask(ctx.get(), req, &resp));
+}
+
+absl::Status TaskManagerGateway::ReleaseJob(const std::string& job_id) {
+  auto ctx = ContextWithDeadline(kTimeout);
+  proto::ReleaseJobRequest req;
+  req.set_job_id(job_id);
+  proto::Empty resp;
+  return FromGrpc(stub_->ReleaseJob(ctx.get(), req, &resp));
+}
+
+}  // namespace sluice::jobmanager

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian package Sluice needs. Idempotent: does nothing when all are present.
+set -euo pipefail
+PKGS=(g++ cmake ninja-build ccache pkg-config make
+      libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+      librocksdb-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
+      libgtest-dev libgmock-dev libbenchmark-dev)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,343 @@
+#include "sluice/serialization.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace {
+
+enum class Color : uint8_t { kRed = 1, kGreen = 2, kBlue = 200 };
+enum Plain { kPlainA = 0, kPlainB = 7 };
+enum class Wide : int64_t { kBig = int64_t{1} << 40, kNegative = -3 };
+
+struct Inner {
+  int32_t x = 0;
+  std::string tag;
+  SLUICE_FIELDS(x, tag)
+  bool operator==(const Inner&) const = default;
+};
+
+struct Outer {
+  int64_t id = 0;
+  std::string name;
+  Inner inner;
+  std::vector<int32_t> values;
+  std::optional<double> score;
+  SLUICE_FIELDS(id, name, inner, values, score)
+  bool operator==(const Outer&) const = default;
+};
+
+struct Simple {
+  int a = 0;
+  std::string b;
+  SLUICE_FIELDS(a, b)
+};
+
+template <typename T>
+std::vector<uint8_t> Bytes(const T& v) {
+  ByteWriter w;
+  SerializeRecord(v, w);
+  return std::vector<uint8_t>(w.data(), w.data() + w.size());
+}
+
+template <typename T>
+T RoundTrip(const T& v) {
+  std::vector<uint8_t> bytes = Bytes(v);
+  T out{};
+  DeserializeRecord(bytes.data(), bytes.size(), out);
+  return out;
+}
+
+template <typename T>
+void ExpectRoundTrip(const T& v) {
+  EXPECT_EQ(RoundTrip(v), v);
+}
+
+// Decoding every strict prefix of a valid record must throw, never read past the end (run under
+// ASan).
+template <typename T>
+void ExpectEveryPrefixThrows(const T& v) {
+  std::vector<uint8_t> bytes = Bytes(v);
+  ASSERT_FALSE(bytes.empty());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    // A heap copy of exactly n bytes, so ASan catches any read past the prefix.
+    std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + static_cast<long>(n));
+    T out{};
+    EXPECT_THROW(DeserializeRecord(prefix.data(), prefix.size(), out), SerializationError)
+        << "prefix of " << n << " of " << bytes.size() << " bytes";
+  }
+}
+
+TEST(SerializationTest, ArithmeticRoundTrip) {
+  ExpectRoundTrip<int8_t>(-128);
+  ExpectRoundTrip<uint8_t>(255);
+  ExpectRoundTrip<int16_t>(-12345);
+  ExpectRoundTrip<uint16_t>(65535);
+  ExpectRoundTrip<int32_t>(std::numeric_limits<int32_t>::min());
+  ExpectRoundTrip<uint32_t>(0xdeadbeefu);
+  ExpectRoundTrip<int64_t>(std::numeric_limits<int64_t>::min());
+  ExpectRoundTrip<uint64_t>(std::numeric_limits<uint64_t>::max());
+  ExpectRoundTrip<float>(3.25f);
+  ExpectRoundTrip<double>(-1e300);
+  ExpectRoundTrip<double>(std::numeric_limits<double>::infinity());
+  ExpectRoundTrip<char>('z');
+  ExpectRoundTrip(true);
+  ExpectRoundTrip(false);
+}
+
+TEST(SerializationTest, FixedWidthLittleEndianLayout) {
+  EXPECT_EQ(Bytes<int32_t>(0x01020304), (std::vector<uint8_t>{4, 3, 2, 1}));
+  EXPECT_EQ(Bytes<int64_t>(-1), std::vector<uint8_t>(8, 0xff));
+  EXPECT_EQ(Bytes(true), (std::vector<uint8_t>{1}));
+}
+
+TEST(SerializationTest, EnumRoundTrip) {
+  ExpectRoundTrip(Color::kBlue);
+  ExpectRoundTrip(Color::kRed);
+  ExpectRoundTrip(kPlainB);
+  ExpectRoundTrip(Wide::kBig);
+  ExpectRoundTrip(Wide::kNegative);
+  EXPECT_EQ(Bytes(Color::kBlue).size(), 1u);
+  EXPECT_EQ(Bytes(Wide::kBig).size(), 8u);
+}
+
+TEST(SerializationTest, StringRoundTrip) {
+  ExpectRoundTrip(std::string());
+  ExpectRoundTrip(std::string("hello"));
+  std::string binary("a\0b\0\0c\xff\x80", 8);
+  ASSERT_EQ(binary.size(), 8u);
+  EXPECT_EQ(RoundTrip(binary), binary);
+  EXPECT_EQ(RoundTrip(binary).size(), 8u);
+  std::string long_string;
+  for (int i = 0; i < 100000; ++i) long_string.push_back(static_cast<char>('a' + i % 26));
+  EXPECT_EQ(RoundTrip(long_string), long_string);
+}
+
+TEST(SerializationTest, StringLengthIsVarint) {
+  EXPECT_EQ(Bytes(std::string()), (std::vector<uint8_t>{0}));
+  EXPECT_EQ(Bytes(std::string("ab")), (std::vector<uint8_t>{2, 'a', 'b'}));
+  // 300 = 0b1_0010_1100: low 7 bits first with the continuation bit set.
+  std::vector<uint8_t> bytes = Bytes(std::string(300, 'x'));
+  ASSERT_EQ(bytes.size(), 302u);
+  EXPECT_EQ(bytes[0], 0xac);
+  EXPECT_EQ(bytes[1], 0x02);
+}
+
+TEST(SerializationTest, PairAndTupleRoundTrip) {
+  ExpectRoundTrip(std::make_pair(std::string("key"), int64_t{-7}));
+  ExpectRoundTrip(std::make_pair(1.5, std::make_pair(std::string(), uint8_t{9})));
+  ExpectRoundTrip(std::make_tuple(int32_t{1}, std::string("two"), 3.0, Color::kGreen));
+  ExpectRoundTrip(std::tuple<>());
+  ExpectRoundTrip(std::make_tuple(std::vector<std::string>{"a", ""}, std::optional<int>()));
+}
+
+TEST(SerializationTest, VectorRoundTrip) {
+  ExpectRoundTrip(std::vector<int32_t>());
+  ExpectRoundTrip(std::vector<int32_t>{1, -2, 3});
+  ExpectRoundTrip(std::vector<std::string>{"", "x", std::string("\0\0", 2)});
+  ExpectRoundTrip(std::vector<std::vector<int64_t>>{{}, {1}, {2, 3, 4}, {}});
+  ExpectRoundTrip(std::vector<std::vector<std::string>>{{"a", "b"}, {}, {""}});
+  ExpectRoundTrip(std::vector<std::pair<int, std::string>>{{1, "one"}, {2, "two"}});
+  std::vector<uint64_t> big(10000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = i * 7919;
+  ExpectRoundTrip(big);
+}
+
+TEST(SerializationTest, VectorOfBoolRoundTrip) {
+  ExpectRoundTrip(std::vector<bool>{true, false, false, true, true});
+  ExpectRoundTrip(std::vector<bool>());
+}
+
+TEST(SerializationTest, DeserializeReplacesPreviousContents) {
+  std::vector<uint8_t> bytes = Bytes(std::vector<int>{7});
+  std::vector<int> out{1, 2, 3, 4};
+  DeserializeRecord(bytes.data(), bytes.size(), out);
+  EXPECT_EQ(out, std::vector<int>{7});
+
+  std::vector<uint8_t> empty = Bytes(std::optional<std::string>());
+  std::optional<std::string> opt = "stale";
+  DeserializeRecord(empty.data(), empty.size(), opt);
+  EXPECT_FALSE(opt.has_value());
+}
+
+TEST(SerializationTest, OptionalRoundTrip) {
+  ExpectRoundTrip(std::optional<int>());
+  ExpectRoundTrip(std::optional<int>(0));
+  ExpectRoundTrip(std::optional<std::string>("value"));
+  ExpectRoundTrip(std::optional<std::vector<int>>(std::vector<int>{1, 2}));
+  ExpectRoundTrip(std::optional<std::optional<int>>(std::optional<int>()));
+  EXPECT_EQ(Bytes(std::optional<int>()), (std::vector<uint8_t>{0}));
+}
+
+TEST(SerializationTest, StructRoundTrip) {
+  Outer v;
+  v.id = -42;
+  v.name = std::string("n\0me", 4);
+  v.inner = Inner{7, "inner"};
+  v.values = {1, 2, 3};
+  v.score = 0.5;
+  EXPECT_EQ(RoundTrip(v), v);
+
+  Outer empty;
+  EXPECT_EQ(RoundTrip(empty), empty);
+
+  ExpectRoundTrip(std::vector<Inner>{{1, "a"}, {2, "b"}});
+  ExpectRoundTrip(std::make_pair(Inner{3, "c"}, std::optional<Inner>(Inner{4, "d"})));
+}
+
+TEST(SerializationTest, StructFieldsAreWrittenInDeclaredOrderWithoutFraming) {
+  Inner v{0x01020304, "ab"};
+  EXPECT_EQ(Bytes(v), (std::vector<uint8_t>{4, 3, 2, 1, 2, 'a', 'b'}));
+}
+
+TEST(SerializationTest, TruncatedInputThrows) {
+  ExpectEveryPrefixThrows(int64_t{5});
+  ExpectEveryPrefixThrows(std::string("hello world"));
+  ExpectEveryPrefixThrows(std::string(200, 'q'));  // two-byte varint length
+  ExpectEveryPrefixThrows(std::vector<std::string>{"ab", "", "cde"});
+  ExpectEveryPrefixThrows(std::optional<int64_t>(9));
+  ExpectEveryPrefixThrows(std::make_tuple(1, std::string("x"), 2.0));
+  Outer v;
+  v.id = 1;
+  v.name = "name";
+  v.inner = Inner{2, "t"};
+  v.values = {4, 5};
+  v.score = 1.0;
+  ExpectEveryPrefixThrows(v);
+}
+
+TEST(SerializationTest, HugeStringLengthThrowsWithoutReading) {
+  // Claims 2^62 bytes follow; only three do.
+  std::vector<uint8_t> bytes = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                0x80, 0x80, 0x40, 'a',  'b',  'c'};
+  std::string out;
+  EXPECT_THROW(DeserializeRecord(bytes.data(), bytes.size(), out), SerializationError);
+}
+
+TEST(SerializationTest, HugeVectorLengthThrowsBeforeAllocating) {
+  std::vector<uint8_t> bytes = {0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3, 4};
+  std::vector<int32_t> out;
+  EXPECT_THROW(DeserializeRecord(bytes.data(), bytes.size(), out), SerializationError);
+  std::vector<std::vector<std::string>> nested;
+  EXPECT_THROW(DeserializeRecord(bytes.data(), bytes.size(), nested), SerializationError);
+}
+
+TEST(SerializationTest, OverlongVarintThrows) {
+  std::vector<uint8_t> bytes(11, 0x80);
+  bytes.push_back(0);
+  std::string out;
+  EXPECT_THROW(DeserializeRecord(bytes.data(), bytes.size(), out), SerializationError);
+}
+
+TEST(SerializationTest, BadOptionalTagThrows) {
+  std::vector<uint8_t> bytes = {2, 1, 0, 0, 0};
+  std::optional<int32_t> out;
+  EXPECT_THROW(DeserializeRecord(bytes.data(), bytes.size(), out), SerializationError);
+}
+
+TEST(SerializationTest, BadBoolByteThrows) {
+  std::vector<uint8_t> bytes = {2};
+  bool out = false;
+  EXPECT_THROW(DeserializeRecord(bytes.data(), bytes.size(), out), SerializationError);
+  std::vector<uint8_t> in_vector = {2, 1, 7};
+  std::vector<bool> bools;
+  EXPECT_THROW(DeserializeRecord(in_vector.data(), in_vector.size(), bools), SerializationError);
+}
+
+TEST(SerializationTest, EmptyInputThrows) {
+  std::vector<uint8_t> none;
+  int32_t i = 0;
+  EXPECT_THROW(DeserializeRecord(none.data(), 0, i), SerializationError);
+  std::string s;
+  EXPECT_THROW(DeserializeRecord(none.data(), 0, s), SerializationError);
+  // An empty tuple needs no bytes at all.
+  std::tuple<> t;
+  EXPECT_NO_THROW(DeserializeRecord(none.data(), 0, t));
+}
+
+TEST(SerializationTest, TrailingBytesRejected) {
+  std::vector<uint8_t> bytes = Bytes(int32_t{7});
+  bytes.push_back(0);
+  int32_t out = 0;
+  EXPECT_THROW(DeserializeRecord(bytes.data(), bytes.size(), out), SerializationError);
+
+  std::vector<uint8_t> two = Bytes(std::string("ab"));
+  std::vector<uint8_t> more = Bytes(std::string("cd"));
+  two.insert(two.end(), more.begin(), more.end());
+  std::string s;
+  EXPECT_THROW(DeserializeRecord(two.data(), two.size(), s), SerializationError);
+}
+
+TEST(SerializationTest, ByteReaderReadsConcatenatedRecords) {
+  ByteWriter w;
+  SerializeRecord(std::string("first"), w);
+  SerializeRecord(int16_t{-2}, w);
+  ByteReader r(w.data(), w.size());
+  std::string s;
+  int16_t i = 0;
+  Serializer<std::string>::Read(r, s);
+  Serializer<int16_t>::Read(r, i);
+  EXPECT_EQ(s, "first");
+  EXPECT_EQ(i, -2);
+  EXPECT_EQ(r.remaining(), 0u);
+  EXPECT_THROW(r.GetByte(), SerializationError);
+}
+
+TEST(SerializationTest, WriterClearReusesBuffer) {
+  ByteWriter w;
+  SerializeRecord(std::string(1000, 'x'), w);
+  w.Clear();
+  EXPECT_EQ(w.size(), 0u);
+  SerializeRecord(int32_t{9}, w);
+  int32_t out = 0;
+  DeserializeRecord(w.data(), w.size(), out);
+  EXPECT_EQ(out, 9);
+}
+
+TEST(ToStringTest, Scalars) {
+  EXPECT_EQ(ToString(42), "42");
+  EXPECT_EQ(ToString(int64_t{-7}), "-7");
+  EXPECT_EQ(ToString(true), "true");
+  EXPECT_EQ(ToString(false), "false");
+  EXPECT_EQ(ToString('c'), "c");
+  EXPECT_EQ(ToString(uint8_t{200}), "200");
+  EXPECT_EQ(ToString(1.5), "1.5");
+  EXPECT_EQ(ToString(std::string("text")), "text");
+  EXPECT_EQ(ToString(Color::kBlue), "200");
+}
+
+TEST(ToStringTest, Struct) {
+  EXPECT_EQ(ToString(Simple{1, "x"}), "{a=1, b=x}");
+  Outer v;
+  v.id = 3;
+  v.name = "n";
+  v.inner = Inner{4, "t"};
+  v.values = {5, 6};
+  EXPECT_EQ(ToString(v), "{id=3, name=n, inner={x=4, tag=t}, values=[5,6], score=null}");
+  v.score = 2.5;
+  EXPECT_EQ(ToString(v), "{id=3, name=n, inner={x=4, tag=t}, values=[5,6], score=2.5}");
+}
+
+TEST(ToStringTest, Composites) {
+  EXPECT_EQ(ToString(std::make_pair(std::string("word"), 3)), "(word,3)");
+  EXPECT_EQ(ToString(std::make_tuple(1, std::string("b"), false)), "(1,b,false)");
+  EXPECT_EQ(ToString(std::vector<int>{1, 2, 3}), "[1,2,3]");
+  EXPECT_EQ(ToString(std::vector<int>()), "[]");
+  EXPECT_EQ(ToString(std::vector<std::vector<int>>{{1}, {}, {2, 3}}), "[[1],[],[2,3]]");
+  EXPECT_EQ(ToString(std::optional<int>()), "null");
+  EXPECT_EQ(ToString(std::optional<int>(5)), "5");
+  EXPECT_EQ(ToString(std::vector<std::pair<std::string, int>>{{"a", 1}, {"b", 2}}),
+            "[(a,1),(b,2)]");
+  EXPECT_EQ(ToString(std::vector<Simple>{{1, "x"}, {2, "y"}}), "[{a=1, b=x},{a=2, b=y}]");
+  EXPECT_EQ(ToString(std::make_pair(Simple{0, ""}, std::optional<Simple>())), "({a=0, b=},null)");
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,337 @@
+// Record serialization for the Sluice SDK: the byte format records take on the wire and in snapshots.
+//
+// Supported out of the box: arithmetic types, enums, std::string, std::pair, std::tuple, std::vector,
+// std::optional, and user structs that list their fields with SLUICE_FIELDS. Little-endian, lengths as
+// varints. Deserialization of malformed bytes throws sluice::SerializationError (never reads past the end).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+class SerializationError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+//! Growable output buffer; reused across records to avoid allocation on the hot path.
+class ByteWriter {
+ public:
+  void Clear() { size_ = 0; }
+  size_t size() const { return size_; }
+  const uint8_t* data() const { return buf_.data(); }
+  void Append(const void* p, size_t n) {
+    Reserve(size_ + n);
+    std::memcpy(buf_.data() + size_, p, n);
+    size_ += n;
+  }
+  void PutByte(uint8_t b) {
+    Reserve(size_ + 1);
+    buf_[size_++] = b;
+  }
+  void PutVarint(uint64_t v) {
+    Reserve(size_ + 10);
+    while (v >= 0x80) {
+      buf_[size_++] = static_cast<uint8_t>(v | 0x80);
+      v >>= 7;
+    }
+    buf_[size_++] = static_cast<uint8_t>(v);
+  }
+
+ private:
+  void Reserve(size_t n) {
+    if (n > buf_.size()) buf_.resize(std::max(n, buf_.size() * 2 + 64));
+  }
+  std::vector<uint8_t> buf_;
+  size_t size_ = 0;
+};
+
+//! Bounds-checked reader over bytes it does not own.
+class ByteReader {
+ public:
+  ByteReader(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+  void Read(void* out, size_t n) {
+    if (n > remaining()) throw SerializationError("record truncated");
+    std::memcpy(out, p_, n);
+    p_ += n;
+  }
+  const uint8_t* Skip(size_t n) {
+    if (n > remaining()) throw SerializationError("record truncated");
+    const uint8_t* at = p_;
+    p_ += n;
+    return at;
+  }
+  uint8_t GetByte() {
+    if (p_ == end_) throw SerializationError("record truncated");
+    return *p_++;
+  }
+  uint64_t GetVarint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = GetByte();
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    throw SerializationError("malformed varint");
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+template <typename T, typename Enable = void>
+struct Serializer;  // specialized below; a missing specialization is a compile error naming T
+
+namespace internal {
+template <typename T, typename = void>
+struct HasFields : std::false_type {};
+template <typename T>
+struct HasFields<T, std::void_t<decltype(std::declval<T&>().SluiceTie())>> : std::true_type {};
+}  // namespace internal
+
+template <typename T>
+struct Serializer<T, std::enable_if_t<(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) ||
+                                      std::is_enum_v<T>>> {
+  static void Write(const T& v, ByteWriter& w) { w.Append(&v, sizeof(T)); }
+  static void Read(ByteReader& r, T& v) { r.Read(&v, sizeof(T)); }
+};
+
+// One byte, 0 or 1: copying any other byte into a bool would be undefined behaviour.
+template <>
+struct Serializer<bool> {
+  static void Write(const bool& v, ByteWriter& w) { w.PutByte(v ? 1 : 0); }
+  static void Read(ByteReader& r, bool& v) {
+    uint8_t b = r.GetByte();
+    if (b > 1) throw SerializationError("malformed bool");
+    v = b == 1;
+  }
+};
+
+template <>
+struct Serializer<std::string> {
+  static void Write(const std::string& v, ByteWriter& w) {
+    w.PutVarint(v.size());
+    w.Append(v.data(), v.size());
+  }
+  static void Read(ByteReader& r, std::string& v) {
+    uint64_t n = r.GetVarint();
+    const uint8_t* p = r.Skip(n);
+    v.assign(reinterpret_cast<const char*>(p), n);
+  }
+};
+
+template <typename A, typename B>
+struct Serializer<std::pair<A, B>> {
+  static void Write(const std::pair<A, B>& v, ByteWriter& w) {
+    Serializer<A>::Write(v.first, w);
+    Serializer<B>::Write(v.second, w);
+  }
+  static void Read(ByteReader& r, std::pair<A, B>& v) {
+    Serializer<A>::Read(r, v.first);
+    Serializer<B>::Read(r, v.second);
+  }
+};
+
+template <typename... Ts>
+struct Serializer<std::tuple<Ts...>> {
+  static void Write(const std::tuple<Ts...>& v, ByteWriter& w) {
+    std::apply([&](const auto&... e) { (Serializer<std::decay_t<decltype(e)>>::Write(e, w), ...); },
+               v);
+  }
+  static void Read(ByteReader& r, std::tuple<Ts...>& v) {
+    std::apply([&](auto&... e) { (Serializer<std::decay_t<decltype(e)>>::Read(r, e), ...); }, v);
+  }
+};
+
+template <typename E>
+struct Serializer<std::vector<E>> {
+  static void Write(const std::vector<E>& v, ByteWriter& w) {
+    w.PutVarint(v.size());
+    for (const auto& e : v) Serializer<E>::Write(e, w);
+  }
+  static void Read(ByteReader& r, std::vector<E>& v) {
+    uint64_t n = r.GetVarint();
+    if (n > r.remaining()) throw SerializationError("vector length exceeds record");
+    v.clear();
+    v.resize(n);
+    if constexpr (std::is_same_v<E, bool>) {  // vector<bool> hands out proxies, not bool&
+      for (size_t i = 0; i < n; ++i) {
+        bool b = false;
+        Serializer<bool>::Read(r, b);
+        v[i] = b;
+      }
+    } else {
+      for (auto& e : v) Serializer<E>::Read(r, e);
+    }
+  }
+};
+
+template <typename E>
+struct Serializer<std::optional<E>> {
+  static void Write(const std::optional<E>& v, ByteWriter& w) {
+    w.PutByte(v.has_value() ? 1 : 0);
+    if (v) Serializer<E>::Write(*v, w);
+  }
+  static void Read(ByteReader& r, std::optional<E>& v) {
+    uint8_t tag = r.GetByte();
+    if (tag == 0) {
+      v.reset();
+    } else if (tag == 1) {
+      v.emplace();
+      Serializer<E>::Read(r, *v);
+    } else {
+      throw SerializationError("malformed optional tag");
+    }
+  }
+};
+
+// User structs: SLUICE_FIELDS(a, b, c) inside the struct lists the serialized fields in order.
+template <typename T>
+struct Serializer<T, std::enable_if_t<internal::HasFields<T>::value>> {
+  static void Write(const T& v, ByteWriter& w) {
+    auto tie = const_cast<T&>(v).SluiceTie();
+    std::apply([&](const auto&... e) { (Serializer<std::decay_t<decltype(e)>>::Write(e, w), ...); },
+               tie);
+  }
+  static void Read(ByteReader& r, T& v) {
+    auto tie = v.SluiceTie();
+    std::apply([&](auto&... e) { (Serializer<std::decay_t<decltype(e)>>::Read(r, e), ...); }, tie);
+  }
+};
+
+template <typename T>
+void SerializeRecord(const T& v, ByteWriter& w) {
+  Serializer<T>::Write(v, w);
+}
+
+template <typename T>
+void DeserializeRecord(const uint8_t* data, size_t size, T& out) {
+  ByteReader r(data, size);
+  Serializer<T>::Read(r, out);
+  if (r.remaining() != 0) throw SerializationError("trailing bytes after record");
+}
+
+// ---- Human-readable rendering (print sink, logs) ----
+
+template <typename T>
+void AppendString(std::string& out, const T& v);
+template <typename A, typename B>
+void AppendComposite(std::string& out, const std::pair<A, B>& v);
+template <typename... Ts>
+void AppendComposite(std::string& out, const std::tuple<Ts...>& v);
+template <typename E>
+void AppendComposite(std::string& out, const std::vector<E>& v);
+template <typename E>
+void AppendComposite(std::string& out, const std::optional<E>& v);
+
+namespace internal {
+inline void AppendFieldList(std::string& out, const char* names, auto const&... fields) {
+  std::string_view rest(names);
+  bool first = true;
+  auto one = [&](const auto& f) {
+    size_t comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (!first) out += ", ";
+    first = false;
+    out.append(name);
+    out += '=';
+    AppendString(out, f);
+  };
+  (one(fields), ...);
+}
+}  // namespace internal
+
+template <typename T>
+void AppendString(std::string& out, const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    out += v ? "true" : "false";
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    if constexpr (std::is_same_v<T, char>) {
+      out += v;
+    } else if constexpr (std::is_floating_point_v<T>) {
+      std::ostringstream s;
+      s << v;
+      out += s.str();
+    } else {
+      out += std::to_string(v);
+    }
+  } else if constexpr (std::is_enum_v<T>) {
+    out += std::to_string(static_cast<std::underlying_type_t<T>>(v));
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    out += v;
+  } else if constexpr (internal::HasFields<T>::value) {
+    out += '{';
+    auto tie = const_cast<T&>(v).SluiceTie();
+    std::apply([&](const auto&... f) { internal::AppendFieldList(out, T::SluiceFieldNames(), f...); },
+               tie);
+    out += '}';
+  } else {
+    AppendComposite(out, v);
+  }
+}
+
+template <typename A, typename B>
+void AppendComposite(std::string& out, const std::pair<A, B>& v) {
+  out += '(';
+  AppendString(out, v.first);
+  out += ',';
+  AppendString(out, v.second);
+  out += ')';
+}
+template <typename... Ts>
+void AppendComposite(std::string& out, const std::tuple<Ts...>& v) {
+  out += '(';
+  bool first = true;
+  std::apply(
+      [&](const auto&... e) {
+        ((out += first ? "" : ",", first = false, AppendString(out, e)), ...);
+      },
+      v);
+  out += ')';
+}
+template <typename E>
+void AppendComposite(std::string& out, const std::vector<E>& v) {
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    AppendString(out, v[i]);
+  }
+  out += ']';
+}
+template <typename E>
+void AppendComposite(std::string& out, const std::optional<E>& v) {
+  if (v) {
+    AppendString(out, *v);
+  } else {
+    out += "null";
+  }
+}
+
+template <typename T>
+std::string ToString(const T& v) {
+  std::string s;
+  AppendString(s, v);
+  return s;
+}
+
+}  // namespace sluice
+
+//! Lists a struct's fields for serialization and printing: struct P { int a; std::string b;
+//! SLUICE_FIELDS(a, b) };
+#define SLUICE_FIELDS(...)                                          \
+  auto SluiceTie() { return std::tie(__VA_ARGS__); }                \
+  static constexpr const char* SluiceFieldNames() { return #__VA_ARGS__; }

@@ -1,0 +1,69 @@
+#include "taskmanager/network/input_gate.h"
+
+namespace sluice::network {
+
+void InputGate::AddChannel(std::shared_ptr<InputChannel> channel) {
+  channels_.push_back(std::move(channel));
+}
+
+void InputGate::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    queued_.assign(channels_.size(), false);
+  }
+  auto self = shared_from_this();
+  for (size_t i = 0; i < channels_.size(); ++i) channels_[i]->Start(self, static_cast<int>(i));
+}
+
+void InputGate::NotifyAvailable(int index) {
+  absl::MutexLock lock(&mu_);
+  if (closed_ || queued_[static_cast<size_t>(index)]) return;
+  queued_[static_cast<size_t>(index)] = true;
+  available_.push_back(index);
+}
+
+void InputGate::NotifyError(const std::string& message) {
+  absl::MutexLock lock(&mu_);
+  if (error_.empty()) error_ = message;
+}
+
+InputGate::Result InputGate::Next(absl::Duration timeout, int* channel, BufferPtr* buffer,
+                                  std::string* error) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    int index;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return closed_ || !error_.empty() || !available_.empty();
+      };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) return Result::kTimeout;
+      if (closed_) return Result::kClosed;
+      if (!error_.empty()) {
+        *error = error_;
+        return Result::kError;
+      }
+      index = available_.front();
+      available_.pop_front();
+      queued_[static_cast<size_t>(index)] = false;
+    }
+    BufferPtr b = channels_[static_cast<size_t>(index)]->Poll();
+    if (!b) continue;  // a stale notification
+    // The channel may hold more: look again later, after the other channels had their turn.
+    NotifyAvailable(index);
+    *channel = index;
+    *buffer = std::move(b);
+    return Result::kBuffer;
+  }
+}
+
+void InputGate::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  for (auto& c : channels_) c->Close();
+}
+
+}  // namespace sluice::network

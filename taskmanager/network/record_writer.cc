@@ -1,0 +1,85 @@
+#include "taskmanager/network/record_writer.h"
+
+#include <cstring>
+
+namespace sluice::network {
+
+RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, PartitionKind kind,
+                           int max_parallelism, std::function<int32_t(const void*)> key_hash,
+                           void (*serialize)(const void*, ByteWriter&), size_t buffer_size,
+                           int subtask_index)
+    : partition_(std::move(partition)),
+      kind_(kind),
+      max_parallelism_(max_parallelism),
+      key_hash_(std::move(key_hash)),
+      serialize_(serialize),
+      buffer_size_(buffer_size),
+      num_channels_(partition_->size()),
+      next_channel_(subtask_index % std::max(1, partition_->size())),
+      current_(static_cast<size_t>(num_channels_)) {}
+
+void RecordWriter::Emit(const void* record) {
+  scratch_.Clear();
+  uint32_t placeholder = 0;
+  scratch_.Append(&placeholder, 4);
+  serialize_(record, scratch_);
+  uint32_t len = static_cast<uint32_t>(scratch_.size() - 4);
+  std::memcpy(const_cast<uint8_t*>(scratch_.data()), &len, 4);
+  ++records_out_;
+  switch (kind_) {
+    case PartitionKind::kBroadcast:
+      for (int c = 0; c < num_channels_; ++c) Append(c, scratch_.data(), scratch_.size());
+      return;
+    case PartitionKind::kHash: {
+      int kg = KeyGroupForHash(key_hash_(record), max_parallelism_);
+      Append(OperatorIndexForKeyGroup(max_parallelism_, num_channels_, kg), scratch_.data(),
+             scratch_.size());
+      return;
+    }
+    case PartitionKind::kRebalance:
+      Append(next_channel_, scratch_.data(), scratch_.size());
+      if (++next_channel_ == num_channels_) next_channel_ = 0;
+      return;
+    default:
+      Append(0, scratch_.data(), scratch_.size());
+      return;
+  }
+}
+
+void RecordWriter::Append(int channel, const uint8_t* data, size_t size) {
+  BufferPtr& b = current_[static_cast<size_t>(channel)];
+  while (size > 0) {
+    if (!b) {
+      b = std::make_unique<Buffer>();
+      b->bytes.reserve(buffer_size_);
+    }
+    size_t room = buffer_size_ - b->bytes.size();
+    size_t take = std::min(room, size);
+    b->bytes.insert(b->bytes.end(), data, data + take);
+    data += take;
+    size -= take;
+    if (b->bytes.size() == buffer_size_) Send(channel);
+  }
+}
+
+void RecordWriter::Send(int channel) {
+  BufferPtr b = std::move(current_[static_cast<size_t>(channel)]);
+  if (!partition_->subpartition(channel).Add(std::move(b))) throw PartitionReleasedError();
+}
+
+void RecordWriter::Flush() {
+  for (int c = 0; c < num_channels_; ++c) {
+    if (current_[static_cast<size_t>(c)] && !current_[static_cast<size_t>(c)]->bytes.empty()) Send(c);
+  }
+}
+
+void RecordWriter::Finish() {
+  Flush();
+  for (int c = 0; c < num_channels_; ++c) {
+    if (!partition_->subpartition(c).Add(MakeEvent(BufferKind::kEndOfPartition))) {
+      throw PartitionReleasedError();
+    }
+  }
+}
+
+}  // namespace sluice::network

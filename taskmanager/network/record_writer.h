@@ -1,0 +1,106 @@
+// RecordWriter: the Output of an operator whose records leave its task. Serializes each record once,
+// picks the channel(s) by partitioner and appends [u32 length][bytes] to that channel's current
+// buffer; a record may span buffers. Full buffers go to the subpartition (blocking when it is full:
+// backpressure). Task thread only.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "sluice/key_groups.h"
+#include "sluice/runtime.h"
+#include "taskmanager/network/partition_manager.h"
+
+namespace sluice::network {
+
+//! Thrown on the task thread when its output was released (the task is being cancelled).
+class PartitionReleasedError : public std::runtime_error {
+ public:
+  PartitionReleasedError() : std::runtime_error("output partition released") {}
+};
+
+class RecordWriter final : public Output {
+ public:
+  RecordWriter(std::shared_ptr<ResultPartition> partition, PartitionKind kind, int max_parallelism,
+               std::function<int32_t(const void*)> key_hash,
+               void (*serialize)(const void*, ByteWriter&), size_t buffer_size, int subtask_index);
+
+  void Emit(const void* record) override;
+  //! Sends every partially filled buffer.
+  void Flush();
+  //! Flushes and sends end-of-partition on every channel.
+  void Finish();
+
+  uint64_t records_out() const { return records_out_; }
+
+ private:
+  void Append(int channel, const uint8_t* data, size_t size);
+  void Send(int channel);
+
+  std::shared_ptr<ResultPartition> partition_;
+  PartitionKind kind_;
+  int max_parallelism_;
+  std::function<int32_t(const void*)> key_hash_;
+  void (*serialize_)(const void*, ByteWriter&);
+  size_t buffer_size_;
+  int num_channels_;
+  int next_channel_;
+  std::vector<BufferPtr> current_;
+  ByteWriter scratch_;
+  uint64_t records_out_ = 0;
+};
+
+//! Reassembles records from the buffers of one channel; keeps a record that spans buffers.
+class RecordReader {
+ public:
+  //! Calls fn(data, size) for each complete record in the buffer.
+  template <typename Fn>
+  void Read(const std::vector<uint8_t>& bytes, Fn&& fn);
+  bool has_partial() const { return !pending_.empty(); }
+
+ private:
+  std::vector<uint8_t> pending_;
+};
+
+template <typename Fn>
+void RecordReader::Read(const std::vector<uint8_t>& bytes, Fn&& fn) {
+  const uint8_t* p = bytes.data();
+  size_t left = bytes.size();
+  if (!pending_.empty()) {
+    size_t need;
+    if (pending_.size() < 4) {
+      need = 4 - pending_.size();
+      size_t take = std::min(need, left);
+      pending_.insert(pending_.end(), p, p + take);
+      p += take;
+      left -= take;
+      if (pending_.size() < 4) return;
+    }
+    uint32_t len;
+    std::memcpy(&len, pending_.data(), 4);
+    need = 4 + len - pending_.size();
+    size_t take = std::min(need, left);
+    pending_.insert(pending_.end(), p, p + take);
+    p += take;
+    left -= take;
+    if (pending_.size() < 4 + static_cast<size_t>(len)) return;
+    fn(pending_.data() + 4, static_cast<size_t>(len));
+    pending_.clear();
+  }
+  while (left >= 4) {
+    uint32_t len;
+    std::memcpy(&len, p, 4);
+    if (left - 4 < len) break;
+    fn(p + 4, static_cast<size_t>(len));
+    p += 4 + len;
+    left -= 4 + len;
+  }
+  if (left > 0) pending_.assign(p, p + left);
+}
+
+}  // namespace sluice::network

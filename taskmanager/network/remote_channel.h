@@ -1,0 +1,98 @@
+// RemoteInputChannel and ClientConnection: the consumer side of the TaskManager-to-TaskManager data
+// plane. A ClientConnection is one TCP connection to a producer TaskManager that multiplexes all
+// channels reading from it; its reader thread hands buffers to channels and never blocks, because a
+// producer only sends data buffers against credit the channel granted (events need none).
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/wire.h"
+
+namespace sluice::network {
+
+class ClientConnection;
+class ConnectionManager;
+
+class RemoteInputChannel final : public InputChannel,
+                                 public std::enable_shared_from_this<RemoteInputChannel> {
+ public:
+  RemoteInputChannel(ConnectionManager* connections, std::string address, std::string partition_id,
+                     int subpartition, int initial_credit);
+  void Start(std::shared_ptr<InputGate> gate, int index) override;
+  BufferPtr Poll() override;
+  void Close() override;
+
+  // From the connection's reader thread.
+  void OnFrame(Frame frame);
+  void OnError(const std::string& message);
+
+ private:
+  ConnectionManager* connections_;
+  const std::string address_;
+  const std::string partition_id_;
+  const int subpartition_;
+  const int initial_credit_;
+  absl::Mutex mu_;
+  std::shared_ptr<InputGate> gate_ ABSL_GUARDED_BY(mu_);
+  int index_ = 0;
+  std::shared_ptr<ClientConnection> connection_ ABSL_GUARDED_BY(mu_);
+  uint64_t channel_id_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t expected_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<BufferPtr> received_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
+ public:
+  static absl::StatusOr<std::shared_ptr<ClientConnection>> Open(const std::string& address);
+  ~ClientConnection();
+
+  //! Registers the channel and sends its partition request. Returns the channel id, 0 if broken.
+  uint64_t Request(std::shared_ptr<RemoteInputChannel> channel, const std::string& partition_id,
+                   int subpartition, int credit);
+  void AddCredit(uint64_t channel_id, uint32_t credit);
+  void Cancel(uint64_t channel_id);
+  bool broken();
+  void Shutdown();
+  const std::string& address() const { return address_; }
+
+ private:
+  ClientConnection(std::string address, int fd);
+  void ReadLoop();
+  void Send(const Frame& frame);
+  void Break(const std::string& reason);
+
+  const std::string address_;
+  const int fd_;
+  absl::Mutex write_mu_;
+  absl::Mutex mu_;
+  std::map<uint64_t, std::shared_ptr<RemoteInputChannel>> channels_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_channel_ ABSL_GUARDED_BY(mu_) = 1;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread reader_;
+};
+
+//! One ClientConnection per remote TaskManager data address, created on first use.
+class ConnectionManager {
+ public:
+  ~ConnectionManager();
+  absl::StatusOr<std::shared_ptr<ClientConnection>> Get(const std::string& address);
+  void Shutdown();
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<ClientConnection>> connections_ ABSL_GUARDED_BY(mu_);
+};
+
+//! Connects a TCP socket to host:port (TCP_NODELAY).
+absl::StatusOr<int> ConnectTcp(const std::string& address);
+
+}  // namespace sluice::network

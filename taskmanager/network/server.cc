@@ -1,0 +1,275 @@
+#include "taskmanager/network/server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace sluice::network {
+namespace {
+auto Log() { return log::Get("network"); }
+}  // namespace
+
+ServerConnection::ServerConnection(int fd, PartitionManager* partitions)
+    : fd_(fd), partitions_(partitions) {}
+
+ServerConnection::~ServerConnection() {
+  Shutdown();
+  close(fd_);
+}
+
+void ServerConnection::Start() {
+  reader_ = std::thread([this] { ReadLoop(); });
+  writer_ = std::thread([this] { WriteLoop(); });
+}
+
+void ServerConnection::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  shutdown(fd_, SHUT_RDWR);
+  if (reader_.joinable()) reader_.join();
+  if (writer_.joinable()) writer_.join();
+}
+
+bool ServerConnection::done() { return done_.load(); }
+
+void ServerConnection::MarkReady(uint64_t channel) {
+  absl::MutexLock lock(&mu_);
+  if (views_.count(channel)) ready_.insert(channel);
+}
+
+void ServerConnection::SendError(uint64_t channel, const std::string& message) {
+  Frame f;
+  f.type = FrameType::kError;
+  f.channel = channel;
+  f.text = message;
+  absl::MutexLock lock(&mu_);
+  errors_.push_back(std::move(f));
+}
+
+void ServerConnection::OnPartition(uint64_t channel, std::shared_ptr<ResultPartition> partition) {
+  if (!partition) {
+    SendError(channel, "partition was released");
+    return;
+  }
+  int index;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = views_.find(channel);
+    if (it == views_.end()) return;  // cancelled meanwhile
+    index = it->second.subpartition;
+    if (index >= partition->size()) {
+      views_.erase(it);
+      index = -1;
+    } else {
+      it->second.partition = partition;
+    }
+  }
+  if (index < 0) {
+    SendError(channel, "no such subpartition");
+    return;
+  }
+  auto self = shared_from_this();
+  partition->subpartition(index).SetListener([self, channel] { self->MarkReady(channel); });
+}
+
+void ServerConnection::ReadLoop() {
+  while (true) {
+    auto frame = ReadFrame(fd_);
+    if (!frame.ok()) {
+      if (!absl::IsNotFound(frame.status())) {
+        Log()->warn("data connection: {}", frame.status().message());
+      }
+      break;
+    }
+    switch (frame->type) {
+      case FrameType::kPartitionRequest: {
+        {
+          absl::MutexLock lock(&mu_);
+          View v;
+          v.subpartition = static_cast<int>(frame->subpartition);
+          v.credit = frame->credit;
+          views_[frame->channel] = v;
+        }
+        uint64_t channel = frame->channel;
+        std::weak_ptr<ServerConnection> weak = weak_from_this();
+        partitions_->Request(frame->text, [weak, channel](std::shared_ptr<ResultPartition> p) {
+          if (auto self = weak.lock()) self->OnPartition(channel, std::move(p));
+        });
+        break;
+      }
+      case FrameType::kAddCredit: {
+        absl::MutexLock lock(&mu_);
+        auto it = views_.find(frame->channel);
+        if (it != views_.end()) {
+          it->second.credit += frame->credit;
+          ready_.insert(frame->channel);
+        }
+        break;
+      }
+      case FrameType::kCancelRequest: {
+        std::shared_ptr<ResultPartition> p;
+        int index = 0;
+        {
+          absl::MutexLock lock(&mu_);
+          auto it = views_.find(frame->channel);
+          if (it == views_.end()) break;
+          p = it->second.partition;
+          index = it->second.subpartition;
+          views_.erase(it);
+          ready_.erase(frame->channel);
+        }
+        if (p) p->subpartition(index).SetListener(nullptr);
+        break;
+      }
+      default:
+        Log()->warn("data connection: unexpected frame type {}", static_cast<int>(frame->type));
+        break;
+    }
+  }
+  std::map<uint64_t, View> views;
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    views.swap(views_);
+  }
+  for (auto& [id, v] : views) {
+    if (v.partition) v.partition->subpartition(v.subpartition).SetListener(nullptr);
+  }
+  done_ = true;
+}
+
+void ServerConnection::WriteLoop() {
+  while (true) {
+    std::vector<Frame> errors;
+    uint64_t channel = 0;
+    std::shared_ptr<ResultPartition> partition;
+    int index = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return closing_ || !ready_.empty() || !errors_.empty();
+      };
+      mu_.Await(absl::Condition(&work));
+      if (closing_) return;
+      errors.swap(errors_);
+      if (!ready_.empty()) {
+        channel = *ready_.begin();
+        ready_.erase(ready_.begin());
+        auto it = views_.find(channel);
+        if (it != views_.end() && it->second.partition) {
+          partition = it->second.partition;
+          index = it->second.subpartition;
+        }
+      }
+    }
+    for (const auto& e : errors) {
+      if (!WriteFrame(fd_, e, nullptr)) return;
+    }
+    if (!partition) continue;
+    Subpartition& sub = partition->subpartition(index);
+    bool is_event = false;
+    if (!sub.Peek(&is_event)) continue;
+    Frame f;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = views_.find(channel);
+      if (it == views_.end()) continue;
+      if (!is_event && it->second.credit <= 0) continue;  // wait for credit
+      if (!is_event) --it->second.credit;
+      f.seq = it->second.seq++;
+    }
+    int backlog = 0;
+    BufferPtr b = sub.Poll(&backlog);
+    if (!b) continue;
+    f.type = FrameType::kBuffer;
+    f.channel = channel;
+    f.backlog = static_cast<uint32_t>(backlog);
+    f.kind = b->kind;
+    if (!WriteFrame(fd_, f, &b->bytes)) return;
+    bool finished = b->kind == BufferKind::kEndOfPartition;
+    absl::MutexLock lock(&mu_);
+    if (finished) {
+      views_.erase(channel);
+    } else if (backlog > 0) {
+      ready_.insert(channel);
+    }
+  }
+}
+
+NetworkServer::~NetworkServer() { Shutdown(); }
+
+absl::StatusOr<int> NetworkServer::Start(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  std::string port_str = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), port_str.c_str(), &hints, &res); rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+    std::string err = strerror(errno);
+    freeaddrinfo(res);
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", err));
+  }
+  freeaddrinfo(res);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int bound = addr.ss_family == AF_INET6
+                  ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                  : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  listen_fd_ = fd;
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+  return bound;
+}
+
+void NetworkServer::AcceptLoop() {
+  while (true) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      return;  // listening socket shut down
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto conn = std::make_shared<ServerConnection>(fd, partitions_);
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    // Forget connections whose peer went away.
+    std::erase_if(connections_, [](const std::shared_ptr<ServerConnection>& c) { return c->done(); });
+    connections_.push_back(conn);
+    conn->Start();
+  }
+}
+
+void NetworkServer::Shutdown() {
+  std::vector<std::shared_ptr<ServerConnection>> conns;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    conns.swap(connections_);
+  }
+  if (listen_fd_ >= 0) shutdown(listen_fd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  for (auto& c : conns) c->Shutdown();
+}
+
+}  // namespace sluice::network

@@ -1,0 +1,42 @@
+// Subpartition: the bounded queue of buffers from one producer subtask to one consumer channel.
+// The producer (its task thread) blocks in Add while the queue is full: that is backpressure. The
+// consumer side (a local input channel or the network writer of a remote one) polls without blocking
+// and is told about new data through a listener. Thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "taskmanager/network/buffer.h"
+
+namespace sluice::network {
+
+class Subpartition {
+ public:
+  explicit Subpartition(int capacity) : capacity_(capacity) {}
+
+  //! Blocks while full. Events are never refused for lack of space. Returns false once released.
+  bool Add(BufferPtr buffer);
+  //! Next buffer, or nullptr when empty. `backlog` gets the number of buffers left behind it.
+  BufferPtr Poll(int* backlog = nullptr);
+  //! Whether a buffer is queued, and if so whether it is an event (needs no credit).
+  bool Peek(bool* is_event);
+  //! Called (without locks held) whenever a buffer is added; at once if data is already queued.
+  void SetListener(std::function<void()> listener);
+  //! Drops queued data and wakes a blocked producer; Add fails from now on.
+  void Release();
+  bool released();
+
+ private:
+  const int capacity_;
+  absl::Mutex mu_;
+  std::deque<BufferPtr> queue_ ABSL_GUARDED_BY(mu_);
+  int data_buffers_ ABSL_GUARDED_BY(mu_) = 0;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> listener_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sluice::network

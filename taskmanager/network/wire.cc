@@ -1,0 +1,177 @@
+#include "taskmanager/network/wire.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace sluice::network {
+namespace {
+
+template <typename T>
+void Put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+
+class Cursor {
+ public:
+  Cursor(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
+  template <typename T>
+  bool Get(T* v) {
+    if (static_cast<size_t>(end_ - p_) < sizeof(T)) return false;
+    std::memcpy(v, p_, sizeof(T));
+    p_ += sizeof(T);
+    return true;
+  }
+  const uint8_t* pos() const { return p_; }
+  size_t left() const { return static_cast<size_t>(end_ - p_); }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+}  // namespace
+
+std::string EncodeHeader(const Frame& f, size_t payload_size) {
+  std::string body;
+  Put<uint8_t>(body, static_cast<uint8_t>(f.type));
+  Put<uint64_t>(body, f.channel);
+  switch (f.type) {
+    case FrameType::kPartitionRequest:
+      Put<uint32_t>(body, f.subpartition);
+      Put<uint32_t>(body, f.credit);
+      body += f.text;
+      break;
+    case FrameType::kAddCredit:
+      Put<uint32_t>(body, f.credit);
+      break;
+    case FrameType::kCancelRequest:
+      break;
+    case FrameType::kBuffer:
+      Put<uint32_t>(body, f.seq);
+      Put<uint32_t>(body, f.backlog);
+      Put<uint8_t>(body, static_cast<uint8_t>(f.kind));
+      break;
+    case FrameType::kError:
+      body += f.text;
+      break;
+  }
+  std::string out;
+  Put<uint32_t>(out, static_cast<uint32_t>(body.size() + payload_size));
+  return out + body;
+}
+
+absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size) {
+  Cursor c(data, size);
+  Frame f;
+  uint8_t type;
+  if (!c.Get(&type) || !c.Get(&f.channel)) return absl::DataLossError("frame too short");
+  f.type = static_cast<FrameType>(type);
+  auto rest_text = [&] { return std::string(reinterpret_cast<const char*>(c.pos()), c.left()); };
+  switch (f.type) {
+    case FrameType::kPartitionRequest:
+      if (!c.Get(&f.subpartition) || !c.Get(&f.credit)) return absl::DataLossError("short request");
+      f.text = rest_text();
+      if (f.text.empty()) return absl::DataLossError("request without partition id");
+      break;
+    case FrameType::kAddCredit:
+      if (!c.Get(&f.credit) || c.left() != 0) return absl::DataLossError("malformed credit frame");
+      break;
+    case FrameType::kCancelRequest:
+      if (c.left() != 0) return absl::DataLossError("malformed cancel frame");
+      break;
+    case FrameType::kBuffer: {
+      uint8_t kind;
+      if (!c.Get(&f.seq) || !c.Get(&f.backlog) || !c.Get(&kind)) {
+        return absl::DataLossError("short buffer frame");
+      }
+      if (kind > static_cast<uint8_t>(BufferKind::kEndOfPartition)) {
+        return absl::DataLossError(absl::StrCat("unknown buffer kind ", kind));
+      }
+      f.kind = static_cast<BufferKind>(kind);
+      f.bytes.assign(c.pos(), c.pos() + c.left());
+      break;
+    }
+    case FrameType::kError:
+      f.text = rest_text();
+      break;
+    default:
+      return absl::DataLossError(absl::StrCat("unknown frame type ", type));
+  }
+  return f;
+}
+
+bool WriteAll(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool WriteFrame(int fd, const Frame& frame, const std::vector<uint8_t>* payload) {
+  size_t payload_size = payload ? payload->size() : 0;
+  std::string header = EncodeHeader(frame, payload_size);
+  if (payload_size == 0) return WriteAll(fd, header.data(), header.size());
+  iovec iov[2] = {{header.data(), header.size()},
+                  {const_cast<uint8_t*>(payload->data()), payload_size}};
+  size_t total = header.size() + payload_size;
+  size_t done = 0;
+  while (done < total) {
+    msghdr msg{};
+    iovec cur[2];
+    int cnt = 0;
+    size_t skip = done;
+    for (auto& v : iov) {
+      if (skip >= v.iov_len) {
+        skip -= v.iov_len;
+        continue;
+      }
+      cur[cnt].iov_base = static_cast<char*>(v.iov_base) + skip;
+      cur[cnt].iov_len = v.iov_len - skip;
+      skip = 0;
+      ++cnt;
+    }
+    msg.msg_iov = cur;
+    msg.msg_iovlen = static_cast<size_t>(cnt);
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool ReadFull(int fd, void* data, size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    ssize_t n = recv(fd, p, size, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+absl::StatusOr<Frame> ReadFrame(int fd) {
+  uint32_t len;
+  if (!ReadFull(fd, &len, sizeof(len))) return absl::NotFoundError("connection closed");
+  if (len == 0 || len > kMaxFrameBytes) {
+    return absl::DataLossError(absl::StrCat("invalid frame length ", len));
+  }
+  std::vector<uint8_t> body(len);
+  if (!ReadFull(fd, body.data(), len)) return absl::UnavailableError("connection lost mid-frame");
+  return DecodeBody(body.data(), body.size());
+}
+
+}  // namespace sluice::network

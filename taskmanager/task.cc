@@ -1,0 +1,295 @@
+#include "taskmanager/task.h"
+
+#include <chrono>
+#include <condition_variable>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "taskmanager/network/local_channel.h"
+#include "taskmanager/network/record_writer.h"
+
+namespace sluice::taskmanager {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+auto Log() { return log::Get("task"); }
+
+class TaskCancelled : public std::runtime_error {
+ public:
+  TaskCancelled() : std::runtime_error("task cancelled") {}
+};
+
+//! Passes records to the next operator of the chain as objects.
+class ChainedOutput final : public Output {
+ public:
+  explicit ChainedOutput(StreamOperator* next) : next_(next) {}
+  void Emit(const void* record) override { next_->ProcessRecord(record); }
+
+ private:
+  StreamOperator* next_;
+};
+
+class FanOutOutput final : public Output {
+ public:
+  explicit FanOutOutput(std::vector<Output*> targets) : targets_(std::move(targets)) {}
+  void Emit(const void* record) override {
+    for (Output* t : targets_) t->Emit(record);
+  }
+
+ private:
+  std::vector<Output*> targets_;
+};
+
+class NullOutput final : public Output {
+ public:
+  void Emit(const void*) override {}
+};
+
+class OperatorContext final : public RuntimeContext {
+ public:
+  OperatorContext(const proto::TaskDeployment& d, int max_parallelism, const std::atomic<bool>* cancelled)
+      : job_id_(d.job_id()),
+        name_(d.vertex_name()),
+        index_(d.subtask_index()),
+        parallelism_(d.parallelism()),
+        max_parallelism_(max_parallelism),
+        cancelled_(cancelled) {}
+  const std::string& JobId() const override { return job_id_; }
+  const std::string& TaskName() const override { return name_; }
+  int SubtaskIndex() const override { return index_; }
+  int Parallelism() const override { return parallelism_; }
+  int MaxParallelism() const override { return max_parallelism_; }
+  bool IsCancelled() const override { return cancelled_->load(); }
+
+ private:
+  std::string job_id_, name_;
+  int index_, parallelism_, max_parallelism_;
+  const std::atomic<bool>* cancelled_;
+};
+
+}  // namespace
+
+Task::Task(proto::TaskDeployment deployment, std::shared_ptr<const StreamEnvironment> env,
+           NetworkContext network, StateListener listener)
+    : deployment_(std::move(deployment)),
+      env_(std::move(env)),
+      net_(std::move(network)),
+      listener_(std::move(listener)) {
+  for (const auto& p : deployment_.partitions()) {
+    partitions_.push_back(std::make_shared<network::ResultPartition>(
+        p.partition_id(), p.num_subpartitions(), net_.subpartition_capacity));
+  }
+  gate_ = std::make_shared<network::InputGate>();
+  for (const auto& in : deployment_.inputs()) {
+    if (in.producer_taskmanager_id() == net_.local_taskmanager_id) {
+      gate_->AddChannel(std::make_shared<network::LocalInputChannel>(
+          net_.partitions, in.partition_id(), in.subpartition()));
+    } else {
+      gate_->AddChannel(std::make_shared<network::RemoteInputChannel>(
+          net_.connections, in.producer_data_address(), in.partition_id(), in.subpartition(),
+          net_.buffers_per_channel));
+    }
+  }
+}
+
+Task::~Task() {
+  Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Task::DisplayName() const {
+  return absl::StrCat(deployment_.vertex_name(), " (", deployment_.subtask_index() + 1, "/",
+                      deployment_.parallelism(), ")");
+}
+
+void Task::Start() {
+  for (const auto& p : partitions_) net_.partitions->Register(p);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Task::Cancel() {
+  if (cancelled_.exchange(true)) return;
+  for (const auto& p : partitions_) p->Release();
+  gate_->Close();
+}
+
+void Task::SetState(SubtaskState to, const std::string& failure) {
+  if (state_ == to) return;
+  Log()->info("{} switched from {} to {}.{}", DisplayName(), SubtaskStateName(state_),
+              SubtaskStateName(to), failure.empty() ? "" : " " + failure);
+  state_ = to;
+  listener_(deployment_, to, failure);
+}
+
+void Task::Run() {
+  std::vector<std::unique_ptr<StreamOperator>> ops;
+  std::vector<std::unique_ptr<OperatorContext>> contexts;
+  std::vector<std::unique_ptr<Output>> outputs;
+  std::vector<std::unique_ptr<network::RecordWriter>> writers;
+  bool opened = false;
+  std::string failure;
+  SetState(SubtaskState::kInitializing);
+  try {
+    const auto& nodes = env_->nodes();
+    auto node = [&](uint32_t id) -> const NodeSpec& {
+      if (id >= nodes.size()) throw std::runtime_error(absl::StrCat("package has no operator ", id));
+      return nodes[id];
+    };
+    std::map<uint32_t, size_t> op_index;
+    for (const auto& op : deployment_.operators()) {
+      op_index[op.node_id()] = ops.size();
+      ops.push_back(node(op.node_id()).factory());
+      contexts.push_back(std::make_unique<OperatorContext>(
+          deployment_, node(op.node_id()).max_parallelism, &cancelled_));
+    }
+    // Network outputs: one RecordWriter per produced partition.
+    for (const auto& op : deployment_.operators()) {
+      for (const auto& out : op.outputs()) {
+        if (out.target_case() != proto::OperatorOutput::kPartitionIndex) continue;
+        const auto& spec = deployment_.partitions(static_cast<int>(out.partition_index()));
+        const NodeSpec& consumer = node(spec.consumer_node_id());
+        if (spec.input_index() < 0 || spec.input_index() >= static_cast<int>(consumer.inputs.size())) {
+          throw std::runtime_error("deployment names an unknown job edge");
+        }
+        const EdgeSpec& edge = consumer.inputs[static_cast<size_t>(spec.input_index())];
+        const NodeSpec& producer = node(op.node_id());
+        if (!producer.serialize_output) {
+          throw std::runtime_error(absl::StrCat("operator '", producer.name, "' has no output"));
+        }
+        writers.push_back(std::make_unique<network::RecordWriter>(
+            partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
+            spec.max_parallelism(), edge.key_hash, producer.serialize_output, net_.buffer_size,
+            deployment_.subtask_index()));
+      }
+    }
+    // Wire each operator's output, last operator first.
+    std::vector<Output*> op_output(ops.size(), nullptr);
+    size_t writer_i = 0;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      std::vector<Output*> targets;
+      for (const auto& out : deployment_.operators(static_cast<int>(i)).outputs()) {
+        if (out.target_case() == proto::OperatorOutput::kChainedNodeId) {
+          auto it = op_index.find(out.chained_node_id());
+          if (it == op_index.end()) throw std::runtime_error("chained operator missing");
+          outputs.push_back(std::make_unique<ChainedOutput>(ops[it->second].get()));
+          targets.push_back(outputs.back().get());
+        } else {
+          targets.push_back(writers[writer_i++].get());
+        }
+      }
+      if (targets.empty()) {
+        outputs.push_back(std::make_unique<NullOutput>());
+      } else if (targets.size() == 1 && dynamic_cast<network::RecordWriter*>(targets[0])) {
+        op_output[i] = targets[0];
+        continue;
+      } else if (targets.size() == 1) {
+        op_output[i] = targets[0];
+        continue;
+      } else {
+        outputs.push_back(std::make_unique<FanOutOutput>(targets));
+      }
+      op_output[i] = outputs.back().get();
+    }
+    for (size_t i = ops.size(); i-- > 0;) ops[i]->Open(*contexts[i], *op_output[i]);
+    opened = true;
+    gate_->Start();
+    SetState(SubtaskState::kRunning);
+
+    const auto timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
+    auto next_flush = Clock::now() + timeout;
+    auto flush_if_due = [&](bool force) {
+      auto now = Clock::now();
+      if (force || now >= next_flush) {
+        for (auto& w : writers) w->Flush();
+        next_flush = now + timeout;
+      }
+    };
+
+    const NodeSpec& head = node(deployment_.operators(0).node_id());
+    if (head.is_source) {
+      std::mutex sleep_mu;
+      std::condition_variable never;
+      while (true) {
+        if (cancelled_) throw TaskCancelled();
+        int64_t wait_us = 0;
+        SourceStatus s = ops[0]->PollNext(&wait_us);
+        flush_if_due(timeout.count() == 0);
+        if (s == SourceStatus::kEndOfInput) break;
+        if (s == SourceStatus::kNothingAvailable) {
+          auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
+          if (timeout.count() > 0 && !writers.empty()) until = std::min(until, next_flush);
+          until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
+          std::unique_lock<std::mutex> lock(sleep_mu);
+          never.wait_until(lock, until, [&] { return cancelled_.load(); });
+        }
+      }
+    } else {
+      std::vector<network::RecordReader> readers(static_cast<size_t>(gate_->size()));
+      int ended = 0;
+      StreamOperator* first = ops[0].get();
+      while (ended < gate_->size()) {
+        int channel = 0;
+        network::BufferPtr buffer;
+        std::string error;
+        auto wait = timeout.count() > 0 ? next_flush - Clock::now() : std::chrono::milliseconds(100);
+        auto r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
+                             &channel, &buffer, &error);
+        switch (r) {
+          case network::InputGate::Result::kClosed:
+            throw TaskCancelled();
+          case network::InputGate::Result::kError:
+            throw std::runtime_error(error);
+          case network::InputGate::Result::kTimeout:
+            flush_if_due(true);
+            continue;
+          case network::InputGate::Result::kBuffer:
+            break;
+        }
+        auto& reader = readers[static_cast<size_t>(channel)];
+        if (buffer->kind == network::BufferKind::kEndOfPartition) {
+          if (reader.has_partial()) throw std::runtime_error("input channel ended inside a record");
+          ++ended;
+        } else {
+          reader.Read(buffer->bytes,
+                      [first](const uint8_t* data, size_t size) { first->ProcessSerialized(data, size); });
+        }
+        flush_if_due(timeout.count() == 0);
+      }
+    }
+    if (cancelled_) throw TaskCancelled();
+    for (auto& op : ops) op->EndInput();
+    for (auto& w : writers) w->Finish();
+    for (auto& op : ops) op->Close();
+    opened = false;
+  } catch (const TaskCancelled&) {
+  } catch (const network::PartitionReleasedError&) {
+    if (!cancelled_) failure = "output partition released";
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (opened) {
+    for (auto& op : ops) {
+      try {
+        op->Close();
+      } catch (const std::exception& e) {
+        Log()->warn("{}: close failed: {}", DisplayName(), e.what());
+      }
+    }
+  }
+  gate_->Close();
+  ops.clear();
+  if (!failure.empty() && !cancelled_) {
+    for (const auto& p : partitions_) p->Release();
+    SetState(SubtaskState::kFailed, failure);
+  } else if (cancelled_) {
+    SetState(SubtaskState::kCanceled);
+  } else {
+    SetState(SubtaskState::kFinished);
+  }
+  done_ = true;
+}
+
+}  // namespace sluice::taskmanager

@@ -1,0 +1,272 @@
+#include "taskmanager/task_executor.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/rpc.h"
+
+namespace sluice::taskmanager {
+namespace {
+
+auto Log() { return log::Get("taskmanager"); }
+
+proto::TaskState ToProto(SubtaskState s) {
+  switch (s) {
+    case SubtaskState::kCreated: return proto::CREATED;
+    case SubtaskState::kScheduled: return proto::SCHEDULED;
+    case SubtaskState::kDeploying: return proto::DEPLOYING;
+    case SubtaskState::kInitializing: return proto::INITIALIZING;
+    case SubtaskState::kRunning: return proto::RUNNING;
+    case SubtaskState::kFinished: return proto::FINISHED;
+    case SubtaskState::kCanceling: return proto::CANCELING;
+    case SubtaskState::kCanceled: return proto::CANCELED;
+    case SubtaskState::kFailed: return proto::FAILED;
+  }
+  return proto::FAILED;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::Configuration& c) {
+  TaskManagerOptions o;
+  o.id = c.GetString("taskmanager.resource-id");
+  if (o.id.empty()) o.id = NewShortId("tm-");
+  o.host = c.GetString("taskmanager.host");
+  o.bind_host = c.GetString("taskmanager.bind-host");
+  o.rpc_port = static_cast<int>(c.GetInt("taskmanager.rpc.port"));
+  o.data_port = static_cast<int>(c.GetInt("taskmanager.data.port"));
+  o.slots = static_cast<int>(c.GetInt("taskmanager.numberOfTaskSlots"));
+  o.jobmanager_address =
+      absl::StrCat(c.GetString("jobmanager.rpc.address"), ":", c.GetInt("jobmanager.rpc.port"));
+  o.cache_dir = c.GetString("taskmanager.cache.directory");
+  o.max_backoff = std::chrono::milliseconds(c.GetDurationMs("taskmanager.registration.max-backoff"));
+  o.buffer_size = static_cast<size_t>(c.GetMemoryBytes("taskmanager.memory.segment-size"));
+  o.buffers_per_channel = static_cast<int>(c.GetInt("taskmanager.network.memory.buffers-per-channel"));
+  return o;
+}
+
+TaskExecutor::TaskExecutor(TaskManagerOptions options) : options_(std::move(options)) {}
+
+TaskExecutor::~TaskExecutor() { Shutdown(); }
+
+absl::Status TaskExecutor::Start() {
+  auto data_port = network_server_.Start(options_.bind_host, options_.data_port);
+  if (!data_port.ok()) return data_port.status();
+  data_address_ = absl::StrCat(options_.host, ":", *data_port);
+
+  grpc::ServerBuilder builder;
+  int rpc_port = 0;
+  builder.AddListeningPort(absl::StrCat(options_.bind_host, ":", options_.rpc_port),
+                           grpc::InsecureServerCredentials(), &rpc_port);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.RegisterService(this);
+  server_ = builder.BuildAndStart();
+  if (!server_ || rpc_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.bind_host, ":", options_.rpc_port));
+  }
+  rpc_address_ = absl::StrCat(options_.host, ":", rpc_port);
+  jobmanager_ = proto::JobManagerService::NewStub(MakeChannel(options_.jobmanager_address));
+  packages_ = std::make_unique<PackageCache>(options_.cache_dir, jobmanager_.get());
+  Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}", options_.id, options_.slots,
+              rpc_address_, data_address_);
+  connection_thread_ = std::thread([this] { ConnectionLoop(); });
+  return absl::OkStatus();
+}
+
+void TaskExecutor::Shutdown() {
+  if (stopping_.exchange(true)) return;
+  {
+    absl::MutexLock lock(&stream_mu_);
+    if (stream_ctx_) stream_ctx_->TryCancel();
+  }
+  if (connection_thread_.joinable()) connection_thread_.join();
+  CancelAll("TaskManager shutting down");
+  {
+    std::map<std::string, std::unique_ptr<Task>> tasks;
+    {
+      absl::MutexLock lock(&mu_);
+      tasks.swap(tasks_);
+    }
+    tasks.clear();  // joins the task threads
+  }
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  network_server_.Shutdown();
+  connections_.Shutdown();
+  reporter_.Shutdown();
+}
+
+bool TaskExecutor::SleepUnlessStopping(std::chrono::milliseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!stopping_ && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return !stopping_;
+}
+
+void TaskExecutor::ConnectionLoop() {
+  std::chrono::milliseconds backoff(100);
+  while (!stopping_) {
+    std::string error;
+    if (!RegisterOnce(&error)) {
+      Log()->warn("cannot register at the JobManager {}: {}; retrying in {} ms",
+                  options_.jobmanager_address, error, backoff.count());
+      if (!SleepUnlessStopping(backoff)) return;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+      continue;
+    }
+    backoff = std::chrono::milliseconds(100);
+    Log()->info("registered at the JobManager {}", options_.jobmanager_address);
+    HeartbeatUntilBroken();
+    if (stopping_) return;
+    // Without HA a JobManager that lost us has failed our jobs already: stop their tasks.
+    CancelAll("lost the connection to the JobManager");
+    Log()->warn("connection to the JobManager {} lost; registering again",
+                options_.jobmanager_address);
+  }
+}
+
+bool TaskExecutor::RegisterOnce(std::string* error) {
+  proto::RegisterRequest req;
+  req.set_taskmanager_id(options_.id);
+  req.set_rpc_address(rpc_address_);
+  req.set_data_address(data_address_);
+  req.set_slots(options_.slots);
+  proto::RegisterResponse resp;
+  auto ctx = ContextWithDeadline(std::chrono::seconds(5));
+  grpc::Status s = jobmanager_->RegisterTaskManager(ctx.get(), req, &resp);
+  if (!s.ok()) {
+    *error = s.error_message();
+    return false;
+  }
+  heartbeat_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, resp.heartbeat_interval_ms()));
+  return true;
+}
+
+void TaskExecutor::HeartbeatUntilBroken() {
+  grpc::ClientContext ctx;
+  {
+    absl::MutexLock lock(&stream_mu_);
+    if (stopping_) return;
+    stream_ctx_ = &ctx;
+  }
+  auto stream = jobmanager_->Connect(&ctx);
+  while (!stopping_) {
+    proto::Heartbeat hb;
+    hb.set_taskmanager_id(options_.id);
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, t] : tasks_) {
+        if (!t->Done()) hb.add_running_tasks(id);
+      }
+    }
+    proto::HeartbeatAck ack;
+    if (!stream->Write(hb) || !stream->Read(&ack) || !ack.registered()) break;
+    ReapFinished();
+    if (!SleepUnlessStopping(heartbeat_interval_)) break;
+  }
+  ctx.TryCancel();
+  stream->Finish();
+  absl::MutexLock lock(&stream_mu_);
+  stream_ctx_ = nullptr;
+}
+
+void TaskExecutor::ReapFinished() {
+  std::vector<std::unique_ptr<Task>> done;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      if (it->second->Done()) {
+        done.push_back(std::move(it->second));
+        it = tasks_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+void TaskExecutor::CancelAll(const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, t] : tasks_) {
+    if (!t->Done()) {
+      Log()->info("cancelling {}: {}", t->DisplayName(), reason);
+      t->Cancel();
+    }
+  }
+}
+
+void TaskExecutor::Report(const proto::TaskDeployment& d, SubtaskState state,
+                          const std::string& failure) {
+  proto::TaskStateUpdate u;
+  u.set_taskmanager_id(options_.id);
+  u.set_job_id(d.job_id());
+  u.set_attempt_id(d.attempt_id());
+  u.set_vertex_id(d.vertex_id());
+  u.set_subtask_index(d.subtask_index());
+  u.set_state(ToProto(state));
+  u.set_failure(failure);
+  reporter_.Post([this, u] {
+    auto ctx = ContextWithDeadline(std::chrono::seconds(10));
+    proto::Empty resp;
+    grpc::Status s = jobmanager_->UpdateTaskState(ctx.get(), u, &resp);
+    if (!s.ok()) Log()->warn("cannot report task state to the JobManager: {}", s.error_message());
+  });
+}
+
+grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDeployment* req,
+                                      proto::Empty*) {
+  if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "TaskManager shutting down");
+  if (req->operators_size() == 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "deployment without operators");
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (tasks_.count(req->attempt_id())) {
+      return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "attempt already deployed");
+    }
+  }
+  auto env = packages_->Environment(*req);
+  if (!env.ok()) return ToGrpc(env.status());
+  NetworkContext net;
+  net.partitions = &partitions_;
+  net.connections = &connections_;
+  net.local_taskmanager_id = options_.id;
+  net.buffer_size = options_.buffer_size;
+  net.buffers_per_channel = options_.buffers_per_channel;
+  net.subpartition_capacity = std::max(2, 2 * options_.buffers_per_channel);
+  auto task = std::make_unique<Task>(*req, *env, net,
+                                     [this](const proto::TaskDeployment& d, SubtaskState s,
+                                            const std::string& failure) { Report(d, s, failure); });
+  Task* raw = task.get();
+  {
+    absl::MutexLock lock(&mu_);
+    tasks_[req->attempt_id()] = std::move(task);
+  }
+  raw->Start();
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutor::CancelTask(grpc::ServerContext*, const proto::CancelTaskRequest* req,
+                                      proto::Empty*) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(req->attempt_id());
+  if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
+  it->second->Cancel();
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutor::ReleaseJob(grpc::ServerContext*, const proto::ReleaseJobRequest* req,
+                                      proto::Empty*) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, t] : tasks_) {
+      if (t->deployment().job_id() == req->job_id()) t->Cancel();
+    }
+  }
+  partitions_.ReleaseJob(req->job_id());
+  packages_->ReleaseJob(req->job_id());
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice::taskmanager

@@ -1,0 +1,86 @@
+// TaskExecutor: the TaskManager. Registers with the JobManager (retrying with backoff), keeps a
+// Connect stream open for heartbeats, serves deploy/cancel/release over gRPC, runs tasks, and reports
+// their state changes in order through a reporter executor. Owns the network stack.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/config/config.h"
+#include "common/executor.h"
+#include "sluice_proto/cluster.grpc.pb.h"
+#include "taskmanager/network/partition_manager.h"
+#include "taskmanager/network/remote_channel.h"
+#include "taskmanager/network/server.h"
+#include "taskmanager/package_cache.h"
+#include "taskmanager/task.h"
+
+namespace sluice::taskmanager {
+
+struct TaskManagerOptions {
+  std::string id;
+  std::string host = "127.0.0.1";
+  std::string bind_host = "127.0.0.1";
+  int rpc_port = 0;
+  int data_port = 0;
+  int slots = 1;
+  std::string jobmanager_address;
+  std::string cache_dir;
+  std::chrono::milliseconds max_backoff{10000};
+  size_t buffer_size = 32 * 1024;
+  int buffers_per_channel = 2;
+
+  static absl::StatusOr<TaskManagerOptions> FromConfig(const config::Configuration& config);
+};
+
+class TaskExecutor final : public proto::TaskManagerService::Service {
+ public:
+  explicit TaskExecutor(TaskManagerOptions options);
+  ~TaskExecutor() override;
+
+  absl::Status Start();
+  void Shutdown();
+
+  grpc::Status DeployTask(grpc::ServerContext*, const proto::TaskDeployment* req,
+                          proto::Empty*) override;
+  grpc::Status CancelTask(grpc::ServerContext*, const proto::CancelTaskRequest* req,
+                          proto::Empty*) override;
+  grpc::Status ReleaseJob(grpc::ServerContext*, const proto::ReleaseJobRequest* req,
+                          proto::Empty*) override;
+
+ private:
+  void ConnectionLoop();
+  bool RegisterOnce(std::string* error);
+  void HeartbeatUntilBroken();
+  void CancelAll(const std::string& reason);
+  void Report(const proto::TaskDeployment& d, SubtaskState state, const std::string& failure);
+  void ReapFinished();
+  bool SleepUnlessStopping(std::chrono::milliseconds d);
+
+  TaskManagerOptions options_;
+  std::string rpc_address_;
+  std::string data_address_;
+  std::unique_ptr<proto::JobManagerService::Stub> jobmanager_;
+  network::PartitionManager partitions_;
+  network::ConnectionManager connections_;
+  network::NetworkServer network_server_{&partitions_};
+  std::unique_ptr<PackageCache> packages_;
+  std::unique_ptr<grpc::Server> server_;
+  std::thread connection_thread_;
+  std::atomic<bool> stopping_{false};
+  std::chrono::milliseconds heartbeat_interval_{10000};
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);  // by attempt id
+  absl::Mutex stream_mu_;
+  grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
+
+  SerialExecutor reporter_{"tm-reporter"};
+};
+
+}  // namespace sluice::taskmanager
