@@ -31,6 +31,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("usage: %s [--config FILE] [-D key=value]...\n\n%s", "sluice-jobmanager",
+                  sluice::config::DescribeOptions().c_str());
+      return 0;
+    }
     if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (a == "-D" && i + 1 < argc) {

@@ -1,0 +1,320 @@
+// Unit tests of the data plane: subpartitions, record framing across buffers, the wire format, and
+// credit-based exchange over a real loopback TCP connection (in one process).
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "sluice/key_groups.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/local_channel.h"
+#include "taskmanager/network/record_writer.h"
+#include "taskmanager/network/remote_channel.h"
+#include "taskmanager/network/server.h"
+#include "taskmanager/network/wire.h"
+
+namespace sluice::network {
+namespace {
+
+BufferPtr Data(std::vector<uint8_t> bytes) {
+  auto b = std::make_unique<Buffer>();
+  b->bytes = std::move(bytes);
+  return b;
+}
+
+TEST(SubpartitionTest, ProducerBlocksWhenFullAndEventsBypassCapacity) {
+  Subpartition sub(1);
+  ASSERT_TRUE(sub.Add(Data({1})));
+  std::atomic<bool> added{false};
+  std::thread producer([&] {
+    sub.Add(Data({2}));
+    added = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(added.load());  // full: the producer waits (backpressure)
+  EXPECT_TRUE(sub.Add(MakeEvent(BufferKind::kEndOfPartition)));  // no wait for space
+  auto first = sub.Poll();
+  ASSERT_TRUE(first);
+  producer.join();
+  EXPECT_TRUE(added.load());
+}
+
+TEST(SubpartitionTest, ReleaseWakesABlockedProducer) {
+  Subpartition sub(1);
+  ASSERT_TRUE(sub.Add(Data({1})));
+  std::atomic<int> result{-1};
+  std::thread producer([&] { result = sub.Add(Data({2})) ? 1 : 0; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  sub.Release();
+  producer.join();
+  EXPECT_EQ(result.load(), 0);
+  EXPECT_FALSE(sub.Add(Data({3})));
+}
+
+struct Rec {
+  int64_t key = 0;
+  std::string payload;
+  SLUICE_FIELDS(key, payload)
+};
+
+//! Reads everything a subpartition holds back into records.
+std::vector<Rec> Drain(Subpartition& sub, bool* ended) {
+  std::vector<Rec> out;
+  RecordReader reader;
+  while (auto b = sub.Poll()) {
+    if (b->kind == BufferKind::kEndOfPartition) {
+      EXPECT_FALSE(reader.has_partial());
+      *ended = true;
+      continue;
+    }
+    reader.Read(b->bytes, [&](const uint8_t* d, size_t n) {
+      Rec r;
+      DeserializeRecord(d, n, r);
+      out.push_back(r);
+    });
+  }
+  return out;
+}
+
+TEST(RecordWriterTest, RecordsLargerThanABufferSpanSeveralBuffers) {
+  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 1000);
+  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>,
+                      /*buffer_size=*/64, 0);
+  std::vector<Rec> sent;
+  for (int i = 0; i < 200; ++i) {
+    Rec r{i, std::string(static_cast<size_t>(i * 7 % 300), static_cast<char>('a' + i % 26))};
+    writer.Emit(&r);
+    sent.push_back(r);
+  }
+  writer.Finish();
+  bool ended = false;
+  auto got = Drain(partition->subpartition(0), &ended);
+  EXPECT_TRUE(ended);
+  ASSERT_EQ(got.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(got[i].key, sent[i].key);
+    EXPECT_EQ(got[i].payload, sent[i].payload);
+  }
+}
+
+TEST(RecordWriterTest, LengthPrefixSplitAcrossBuffersIsReassembled) {
+  // With 3-byte buffers even the 4-byte length prefix spans buffers.
+  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 10000);
+  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>, 3, 0);
+  for (int i = 0; i < 50; ++i) {
+    Rec r{i, "x"};
+    writer.Emit(&r);
+  }
+  writer.Finish();
+  bool ended = false;
+  auto got = Drain(partition->subpartition(0), &ended);
+  ASSERT_EQ(got.size(), 50u);
+  EXPECT_EQ(got[49].key, 49);
+}
+
+TEST(RecordWriterTest, HashPartitioningFollowsKeyGroups) {
+  const int channels = 3, max_p = 128;
+  auto partition = std::make_shared<ResultPartition>("j.0/p", channels, 10000);
+  auto key_hash = [](const void* r) { return KeyHash(static_cast<const Rec*>(r)->key); };
+  RecordWriter writer(partition, PartitionKind::kHash, max_p, key_hash, &SerializeErased<Rec>, 128, 0);
+  for (int i = 0; i < 500; ++i) {
+    Rec r{i, ""};
+    writer.Emit(&r);
+  }
+  writer.Finish();
+  int total = 0;
+  for (int c = 0; c < channels; ++c) {
+    bool ended = false;
+    for (const Rec& r : Drain(partition->subpartition(c), &ended)) {
+      EXPECT_EQ(OperatorIndexForKeyGroup(max_p, channels, KeyGroupFor(r.key, max_p)), c);
+      ++total;
+    }
+    EXPECT_TRUE(ended);
+  }
+  EXPECT_EQ(total, 500);
+}
+
+TEST(RecordWriterTest, BroadcastAndRebalance) {
+  auto bp = std::make_shared<ResultPartition>("j.0/b", 3, 10000);
+  RecordWriter broadcast(bp, PartitionKind::kBroadcast, 128, nullptr, &SerializeErased<Rec>, 128, 0);
+  auto rp = std::make_shared<ResultPartition>("j.0/r", 3, 10000);
+  RecordWriter rebalance(rp, PartitionKind::kRebalance, 128, nullptr, &SerializeErased<Rec>, 128, 0);
+  for (int i = 0; i < 30; ++i) {
+    Rec r{i, ""};
+    broadcast.Emit(&r);
+    rebalance.Emit(&r);
+  }
+  broadcast.Finish();
+  rebalance.Finish();
+  for (int c = 0; c < 3; ++c) {
+    bool ended = false;
+    EXPECT_EQ(Drain(bp->subpartition(c), &ended).size(), 30u);
+    EXPECT_EQ(Drain(rp->subpartition(c), &ended).size(), 10u);
+  }
+}
+
+TEST(WireTest, FramesRoundTrip) {
+  Frame f;
+  f.type = FrameType::kPartitionRequest;
+  f.channel = 42;
+  f.subpartition = 3;
+  f.credit = 2;
+  f.text = "job.0/1-2.0/1";
+  std::string enc = EncodeHeader(f, 0);
+  auto d = DecodeBody(reinterpret_cast<const uint8_t*>(enc.data()) + 4, enc.size() - 4);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->channel, 42u);
+  EXPECT_EQ(d->subpartition, 3u);
+  EXPECT_EQ(d->credit, 2u);
+  EXPECT_EQ(d->text, f.text);
+}
+
+TEST(WireTest, MalformedFramesAreRejectedNotCrashing) {
+  const uint8_t unknown[] = {99, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_FALSE(DecodeBody(unknown, sizeof(unknown)).ok());
+  const uint8_t short_frame[] = {10, 1, 2};
+  EXPECT_FALSE(DecodeBody(short_frame, sizeof(short_frame)).ok());
+  Frame f;
+  f.type = FrameType::kBuffer;
+  f.kind = BufferKind::kData;
+  std::string enc = EncodeHeader(f, 0);
+  enc[enc.size() - 1] = 7;  // unknown buffer kind
+  EXPECT_FALSE(DecodeBody(reinterpret_cast<const uint8_t*>(enc.data()) + 4, enc.size() - 4).ok());
+  // Every truncation of a valid buffer frame header fails cleanly.
+  std::string ok = EncodeHeader(f, 0);
+  for (size_t n = 0; n + 1 < ok.size() - 4; ++n) {
+    EXPECT_FALSE(DecodeBody(reinterpret_cast<const uint8_t*>(ok.data()) + 4, n).ok()) << n;
+  }
+}
+
+//! A producer TaskManager's network server and a consumer's connection manager in one process.
+class LoopbackExchange : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto port = server_.Start("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok());
+    address_ = "127.0.0.1:" + std::to_string(*port);
+  }
+  void TearDown() override {
+    connections_.Shutdown();
+    server_.Shutdown();
+  }
+
+  //! Reads until every channel ended; returns data buffers per channel.
+  std::vector<int> ReadAll(InputGate& gate, std::string* error) {
+    std::vector<int> buffers(static_cast<size_t>(gate.size()));
+    int ended = 0;
+    while (ended < gate.size()) {
+      int ch;
+      BufferPtr b;
+      auto r = gate.Next(absl::Seconds(20), &ch, &b, error);
+      if (r != InputGate::Result::kBuffer) return buffers;
+      if (b->kind == BufferKind::kEndOfPartition) {
+        ++ended;
+      } else {
+        ++buffers[static_cast<size_t>(ch)];
+      }
+    }
+    return buffers;
+  }
+
+  PartitionManager partitions_;
+  NetworkServer server_{&partitions_};
+  ConnectionManager connections_;
+  std::string address_;
+};
+
+TEST_F(LoopbackExchange, OneCreditAndOneBufferCapacityDoNotDeadlock) {
+  auto gate = std::make_shared<InputGate>();
+  gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/a", 0, 1));
+  gate->Start();  // requested before the producer exists: the request waits
+  auto partition = std::make_shared<ResultPartition>("j.0/a", 1, 1);
+  partitions_.Register(partition);
+  std::thread producer([&] {
+    for (int i = 0; i < 2000; ++i) partition->subpartition(0).Add(Data(std::vector<uint8_t>(100, 1)));
+    partition->subpartition(0).Add(MakeEvent(BufferKind::kEndOfPartition));
+  });
+  std::string error;
+  auto counts = ReadAll(*gate, &error);
+  producer.join();
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(counts[0], 2000);
+  gate->Close();
+}
+
+TEST_F(LoopbackExchange, HundredsOfChannelsShareOneConnection) {
+  const int kChannels = 300, kBuffers = 20;
+  auto gate = std::make_shared<InputGate>();
+  std::vector<std::shared_ptr<ResultPartition>> parts;
+  for (int c = 0; c < kChannels; ++c) {
+    std::string id = "j.0/p" + std::to_string(c);
+    parts.push_back(std::make_shared<ResultPartition>(id, 1, 2));
+    partitions_.Register(parts.back());
+    gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, id, 0, 2));
+  }
+  gate->Start();
+  std::thread producer([&] {
+    for (int i = 0; i < kBuffers; ++i) {
+      for (auto& p : parts) p->subpartition(0).Add(Data({static_cast<uint8_t>(i)}));
+    }
+    for (auto& p : parts) p->subpartition(0).Add(MakeEvent(BufferKind::kEndOfPartition));
+  });
+  std::string error;
+  auto counts = ReadAll(*gate, &error);
+  producer.join();
+  EXPECT_EQ(error, "");
+  for (int c = 0; c < kChannels; ++c) EXPECT_EQ(counts[static_cast<size_t>(c)], kBuffers) << c;
+  gate->Close();
+}
+
+TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {
+  auto gate = std::make_shared<InputGate>();
+  auto channel = std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/seq", 0, 2);
+  gate->AddChannel(channel);
+  gate->Start();
+  Frame f;
+  f.type = FrameType::kBuffer;
+  f.seq = 5;  // expected 0
+  channel->OnFrame(f);
+  int ch;
+  BufferPtr b;
+  std::string error;
+  EXPECT_EQ(gate->Next(absl::Seconds(5), &ch, &b, &error), InputGate::Result::kError);
+  EXPECT_NE(error.find("expected #0"), std::string::npos) << error;
+  gate->Close();
+}
+
+TEST_F(LoopbackExchange, LostConnectionFailsTheConsumerWithAReason) {
+  auto gate = std::make_shared<InputGate>();
+  gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/never", 0, 2));
+  gate->Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server_.Shutdown();  // the producer TaskManager goes away
+  int ch;
+  BufferPtr b;
+  std::string error;
+  EXPECT_EQ(gate->Next(absl::Seconds(10), &ch, &b, &error), InputGate::Result::kError);
+  EXPECT_NE(error.find("lost"), std::string::npos) << error;
+  gate->Close();
+}
+
+TEST(LocalChannelTest, ReadsInMemoryAndWaitsForLateProducer) {
+  PartitionManager partitions;
+  auto gate = std::make_shared<InputGate>();
+  gate->AddChannel(std::make_shared<LocalInputChannel>(&partitions, "j.0/local", 0));
+  gate->Start();
+  auto partition = std::make_shared<ResultPartition>("j.0/local", 1, 2);
+  partitions.Register(partition);
+  partition->subpartition(0).Add(Data({7}));
+  int ch;
+  BufferPtr b;
+  std::string error;
+  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &b, &error), InputGate::Result::kBuffer);
+  EXPECT_EQ(b->bytes, std::vector<uint8_t>{7});
+  partitions.ReleaseJob("j");
+  gate->Close();
+  EXPECT_EQ(gate->Next(absl::Milliseconds(10), &ch, &b, &error), InputGate::Result::kClosed);
+}
+
+}  // namespace
+}  // namespace sluice::network

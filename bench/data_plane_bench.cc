@@ -1,0 +1,115 @@
+// data_plane_bench: the per-record user-space cost of the data plane, on one thread and without any
+// thread hand-off or socket: RecordWriter::Emit (serialize, frame, partition, copy into a 32 KiB
+// buffer) and, on the consuming side, RecordReader + deserialization. Comparing these with the
+// figures of run_throughput.sh separates what records cost from what buffers (wake-ups, syscalls)
+// cost. For tuning; not a test.
+//   build/bench/data_plane_bench [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "sluice/key_groups.h"
+#include "sluice/runtime.h"
+#include "sluice/serialization.h"
+#include "taskmanager/network/partition_manager.h"
+#include "taskmanager/network/record_writer.h"
+
+namespace {
+
+using sluice::PartitionKind;
+using sluice::network::BufferPtr;
+using sluice::network::RecordReader;
+using sluice::network::RecordWriter;
+using sluice::network::ResultPartition;
+
+//! The record of bench/throughput_job.cc.
+struct Event {
+  int64_t key = 0;
+  int64_t value = 0;
+  SLUICE_FIELDS(key, value)
+};
+
+constexpr size_t kBufferSize = 32 * 1024;  // taskmanager.memory.segment-size's default
+constexpr int kChannels = 2;
+constexpr int kDrainEvery = 4096;  // records between drains; the queues never fill, Add never blocks
+
+int32_t EventKeyHash(const void* record) {
+  return sluice::KeyHash(static_cast<const Event*>(record)->key);
+}
+
+//! A partition with `kChannels` subpartitions that hold far more than kDrainEvery records.
+std::shared_ptr<ResultPartition> MakePartition() {
+  return std::make_shared<ResultPartition>("bench.partition", kChannels, 1 << 16);
+}
+
+template <typename Fn>
+void Drain(ResultPartition& partition, Fn&& on_buffer) {
+  for (int c = 0; c < partition.size(); ++c) {
+    while (BufferPtr b = partition.subpartition(c).Poll()) on_buffer(c, *b);
+  }
+}
+
+void RunWriter(benchmark::State& state, PartitionKind kind, bool read_back) {
+  auto partition = MakePartition();
+  RecordWriter writer(partition, kind, sluice::kDefaultMaxParallelism,
+                      kind == PartitionKind::kHash ? EventKeyHash : nullptr,
+                      &sluice::SerializeErased<Event>, kBufferSize, 0);
+  RecordReader readers[kChannels];
+  int64_t sum = 0;
+  auto consume = [&](int channel, const sluice::network::Buffer& b) {
+    if (!read_back) return;
+    readers[channel].Read(b.bytes, [&](const uint8_t* data, size_t size) {
+      Event e;
+      sluice::DeserializeRecord(data, size, e);
+      sum += e.value;
+    });
+  };
+  uint64_t i = 0;
+  for (auto _ : state) {
+    Event e{static_cast<int64_t>((i * 2654435761u) % 10000), static_cast<int64_t>(i % 100)};
+    writer.Emit(&e);
+    if (++i % kDrainEvery == 0) Drain(*partition, consume);
+  }
+  writer.Flush();
+  Drain(*partition, consume);
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_EmitHash(benchmark::State& state) { RunWriter(state, PartitionKind::kHash, false); }
+BENCHMARK(BM_EmitHash);
+
+void BM_EmitForward(benchmark::State& state) { RunWriter(state, PartitionKind::kForward, false); }
+BENCHMARK(BM_EmitForward);
+
+void BM_EmitHashAndReadBack(benchmark::State& state) {
+  RunWriter(state, PartitionKind::kHash, true);
+}
+BENCHMARK(BM_EmitHashAndReadBack);
+
+//! The same records through a plain serialize + memcpy into a preallocated buffer: a floor for Emit.
+void BM_SerializeIntoFlatBuffer(benchmark::State& state) {
+  std::unique_ptr<uint8_t[]> buffer(new uint8_t[kBufferSize]);
+  size_t used = 0;
+  sluice::ByteWriter scratch;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    Event e{static_cast<int64_t>((i * 2654435761u) % 10000), static_cast<int64_t>(i % 100)};
+    scratch.Clear();
+    sluice::SerializeRecord(e, scratch);
+    uint32_t len = static_cast<uint32_t>(scratch.size());
+    if (used + 4 + len > kBufferSize) used = 0;
+    std::memcpy(buffer.get() + used, &len, 4);
+    std::memcpy(buffer.get() + used + 4, scratch.data(), len);
+    used += 4 + len;
+    benchmark::DoNotOptimize(buffer.get());
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SerializeIntoFlatBuffer);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,18 @@
+// A job package whose builder crashes the process it runs in: with --arg how=segv it writes through
+// a null pointer, otherwise it calls abort(). The JobManager must refuse the job and stay up.
+#include <cstdlib>
+
+#include "sluice/sluice.h"
+
+namespace {
+// volatile so that the compiler cannot prove the store away.
+int* volatile null_pointer = nullptr;
+}  // namespace
+
+SLUICE_JOB(env) {
+  env.SetJobName("crashing builder");
+  if (env.Arg("how") == "segv") {
+    *null_pointer = 1;
+  }
+  std::abort();
+}
