@@ -71,8 +71,9 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---- cluster ----
+read -r -a DEFINES <<<"${SLUICE_BENCH_DEFINES:-}"
 START_OUT=$("$SLUICE" cluster start --dir "$CLUSTER_DIR" --taskmanagers 2 --slots 1 \
-  -D jobmanager.rpc.port=0 ${SLUICE_BENCH_DEFINES:-}) || { echo "$START_OUT" >&2; die "cluster start failed"; }
+  -D jobmanager.rpc.port=0 "${DEFINES[@]}") || { echo "$START_OUT" >&2; die "cluster start failed"; }
 JM_ADDRESS=$(tail -n 1 <<<"$START_OUT")
 for f in "$CLUSTER_DIR/jobmanager.pid" "$CLUSTER_DIR/taskmanager-1.pid" "$CLUSTER_DIR/taskmanager-2.pid"; do
   [[ -s $f ]] || die "missing pid file $f"
@@ -106,8 +107,8 @@ if [[ -n ${SLUICE_BENCH_DEFINES:-} ]]; then echo "  settings: $SLUICE_BENCH_DEFI
 echo "  JobManager $JM_ADDRESS (pids: JM ${PIDS[0]}, TM ${PIDS[1]}, ${PIDS[2]})"
 run_job 100000 >/dev/null  # warm-up: package upload, fetch and load are not per-record costs
 echo
-FMT='%-4s %8s %6s %7s %7s %7s %7s %6s %12s %12s\n'
-printf "$FMT" run "wall s" "job s" "JM cpu" "TM1 cpu" "TM2 cpu" "cpu s" "sys %" "records/s" "rec/s/core"
+row() { printf '%-4s %8s %6s %7s %7s %7s %7s %6s %12s %12s\n' "$@"; }
+row run "wall s" "job s" "JM cpu" "TM1 cpu" "TM2 cpu" "cpu s" "sys %" "records/s" "rec/s/core"
 RATE_WALL=() RATE_CORE=() CPU=() WALL=() SYS=()
 for ((r = 1; r <= RUNS; r++)); do
   read -r wall job_s jm_u jm_s tm1_u tm1_s tm2_u tm2_s < <(run_job "$RECORDS")
@@ -117,7 +118,7 @@ for ((r = 1; r <= RUNS; r++)); do
   sys=$(calc %.0f "100 * ($jm_s + $tm1_s + $tm2_s) / $ticks")
   rate=$(calc %.0f "$RECORDS / $wall")
   per_core=$(calc %.0f "$RECORDS * $CLK_TCK / $ticks")
-  printf "$FMT" "$r" "$wall" "$job_s" "$(calc %.2f "($jm_u + $jm_s) / $CLK_TCK")" \
+  row "$r" "$wall" "$job_s" "$(calc %.2f "($jm_u + $jm_s) / $CLK_TCK")" \
     "$(calc %.2f "($tm1_u + $tm1_s) / $CLK_TCK")" "$(calc %.2f "($tm2_u + $tm2_s) / $CLK_TCK")" \
     "$cpu" "$sys" "$rate" "$per_core"
   WALL+=("$wall") CPU+=("$cpu") SYS+=("$sys") RATE_WALL+=("$rate") RATE_CORE+=("$per_core")

@@ -91,8 +91,8 @@ void PrintStatusText(const proto::JobStatus& job) {
   std::cout << ": " << job.state() << "\n";
   if (!job.failure().empty()) std::cout << "Failure: " << job.failure() << "\n";
   for (const proto::VertexStatus& v : job.vertices()) {
-    std::cout << "  " << v.name() << " [" << v.id() << "]  parallelism " << v.parallelism() << "  "
-              << StateCounts(v) << "\n";
+    std::cout << "  " << v.name() << " (vertex " << v.id() << ")  parallelism " << v.parallelism()
+              << "  " << StateCounts(v) << "\n";
     for (const proto::SubtaskStatus& s : v.subtasks()) {
       std::cout << "    subtask " << s.index() << "  " << s.state() << "  on "
                 << (s.taskmanager().empty() ? "-" : s.taskmanager());

@@ -249,7 +249,13 @@ void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& r
         SetSubtaskState(v, i, SubtaskState::kFailed, reason);
       }
     }
-    if (affected) FailJob(reason);
+    if (affected) {
+      // The TaskManager's loss is the root cause even when its consumers noticed first.
+      if (!failure_.empty() && failure_.find(tm_id) == std::string::npos) {
+        failure_ = absl::StrCat(reason, "; first reported: ", failure_);
+      }
+      FailJob(reason);
+    }
     CheckCompletion();
   });
 }

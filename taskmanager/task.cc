@@ -88,7 +88,7 @@ Task::Task(proto::TaskDeployment deployment, std::shared_ptr<const StreamEnviron
     } else {
       gate_->AddChannel(std::make_shared<network::RemoteInputChannel>(
           net_.connections, in.producer_data_address(), in.partition_id(), in.subpartition(),
-          net_.buffers_per_channel));
+          net_.buffers_per_channel, in.producer_taskmanager_id()));
     }
   }
 }
@@ -161,6 +161,7 @@ void Task::Run() {
             partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
             spec.max_parallelism(), edge.key_hash, producer.serialize_output, net_.buffer_size,
             deployment_.subtask_index()));
+        writers.back()->set_flush_always(deployment_.buffer_timeout_ms() == 0);
       }
     }
     // Wire each operator's output, last operator first.

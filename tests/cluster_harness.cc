@@ -342,6 +342,10 @@ void LocalCluster::Cleanup() {
   if (started_) {
     if (::testing::Test::HasFailure()) std::cerr << LogTails() << std::endl;
     for (pid_t pid : PidsInDir(cluster_dir_)) pids_.push_back(pid);
+    // A frozen daemon would sit out SIGTERM until the stop's grace period ends.
+    for (pid_t pid : pids_) {
+      if (IsOurDaemon(pid, cluster_dir_)) ::kill(pid, SIGCONT);
+    }
     CommandResult stop = RunSluice({"cluster", "stop", "--dir", cluster_dir_}, absl::Seconds(60));
     if (!stop.ok()) std::cerr << "sluice cluster stop: " << stop.Describe() << std::endl;
     for (pid_t pid : PidsInDir(cluster_dir_)) pids_.push_back(pid);
@@ -383,7 +387,7 @@ CommandResult LocalCluster::Sluice(std::vector<std::string> args, absl::Duration
   return RunSluice(args, timeout);
 }
 
-absl::Status LocalCluster::KillTaskManager(int i) {
+absl::Status LocalCluster::SignalTaskManager(int i, int sig) {
   std::string file = absl::StrCat(cluster_dir_, "/taskmanager-", i, ".pid");
   std::optional<pid_t> pid = ReadPid(file);
   if (!pid) return absl::NotFoundError(absl::StrCat("no pid in ", file));
@@ -391,12 +395,18 @@ absl::Status LocalCluster::KillTaskManager(int i) {
     return absl::FailedPreconditionError(
         absl::StrCat("TaskManager ", i, " (pid ", *pid, ") is not running"));
   }
-  ::kill(*pid, SIGKILL);
-  if (!WaitUntil([&] { return !Alive(*pid); }, absl::Seconds(10))) {
+  if (::kill(*pid, sig) != 0) {
+    return absl::InternalError(absl::StrCat("kill(", *pid, ", ", sig, "): ", std::strerror(errno)));
+  }
+  if (sig == SIGKILL && !WaitUntil([&] { return !Alive(*pid); }, absl::Seconds(10))) {
     return absl::InternalError(absl::StrCat("TaskManager pid ", *pid, " survived SIGKILL"));
   }
   return absl::OkStatus();
 }
+
+absl::Status LocalCluster::KillTaskManager(int i) { return SignalTaskManager(i, SIGKILL); }
+
+absl::Status LocalCluster::FreezeTaskManager(int i) { return SignalTaskManager(i, SIGSTOP); }
 
 absl::StatusOr<std::string> LocalCluster::TaskManagerId(int i) {
   absl::StatusOr<JsonValue> tms = TaskManagers();

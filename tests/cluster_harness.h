@@ -115,6 +115,9 @@ class LocalCluster {
 
   //! SIGKILLs TaskManager i (1-based, as in taskmanager-<i>.pid) and waits until it is gone.
   absl::Status KillTaskManager(int i);
+  //! SIGSTOPs TaskManager i: it stays connected but stops heartbeating (the destructor resumes
+  //! and stops it).
+  absl::Status FreezeTaskManager(int i);
   //! The id TaskManager i registered with (taken from `taskmanagers --json`: the registered id
   //! that its log names first).
   absl::StatusOr<std::string> TaskManagerId(int i);
@@ -145,6 +148,7 @@ class LocalCluster {
 
  private:
   void StartGuardian();
+  absl::Status SignalTaskManager(int i, int sig);
   void Cleanup();
 
   std::string root_;         // the temp directory, removed at the end

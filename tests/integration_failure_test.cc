@@ -120,6 +120,39 @@ TEST_F(IntegrationFailure, KilledTaskManagerFailsJobNamingItAndJobManagerKeepsSe
   EXPECT_NE(counts.find("the\t2\n"), std::string::npos) << counts;
 }
 
+TEST_F(IntegrationFailure, FrozenTaskManagerIsDeclaredLostAfterHeartbeatTimeout) {
+  // SIGSTOP keeps the TaskManager's connections open: only the missing heartbeats
+  // (heartbeat.timeout=3s here) can reveal that it is gone.
+  absl::StatusOr<std::string> job =
+      cluster_->SubmitDetached(ExamplePackage("ledger"), 2, {"transactions=0", "rate=200"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  absl::StatusOr<JsonValue> running = cluster_->WaitForAllRunning(*job);
+  ASSERT_TRUE(running.ok()) << running.status();
+  absl::StatusOr<std::string> frozen = cluster_->TaskManagerId(2);
+  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  absl::StatusOr<std::string> survivor = cluster_->TaskManagerId(1);
+  ASSERT_TRUE(survivor.ok()) << survivor.status();
+
+  ASSERT_TRUE(cluster_->FreezeTaskManager(2).ok());
+  absl::StatusOr<JsonValue> failed = cluster_->WaitForState(*job, "FAILED");
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_NE(StringField(*failed, "failure").find(*frozen), std::string::npos)
+      << "the failure should name the silent TaskManager " << *frozen << ": '"
+      << StringField(*failed, "failure") << "'";
+
+  EXPECT_TRUE(WaitUntil([&] {
+    absl::StatusOr<JsonValue> tms = cluster_->TaskManagers();
+    return tms.ok() && tms->list_value().values_size() == 1 &&
+           StringField(tms->list_value().values(0), "id") == *survivor;
+  })) << "the silent TaskManager should be dropped:\n"
+      << cluster_->Sluice({"taskmanagers"}).out;
+  EXPECT_TRUE(WaitUntil([&] { return AllSlotsFree(1); }))
+      << cluster_->Sluice({"taskmanagers"}).out;
+  CommandResult run = cluster_->Sluice(
+      {"run", ExamplePackage("ledger"), "--parallelism", "2", "--arg", "transactions=1000"});
+  EXPECT_TRUE(run.ok()) << run.Describe();
+}
+
 TEST_F(IntegrationFailure, OperatorExceptionFailsJobWithItsMessage) {
   CommandResult run = cluster_->Sluice(
       {"run", TestPackage("failing_job"), "--parallelism", "2"});

@@ -29,21 +29,22 @@ void RecordWriter::Emit(const void* record) {
   switch (kind_) {
     case PartitionKind::kBroadcast:
       for (int c = 0; c < num_channels_; ++c) Append(c, scratch_.data(), scratch_.size());
-      return;
+      break;
     case PartitionKind::kHash: {
       int kg = KeyGroupForHash(key_hash_(record), max_parallelism_);
       Append(OperatorIndexForKeyGroup(max_parallelism_, num_channels_, kg), scratch_.data(),
              scratch_.size());
-      return;
+      break;
     }
     case PartitionKind::kRebalance:
       Append(next_channel_, scratch_.data(), scratch_.size());
       if (++next_channel_ == num_channels_) next_channel_ = 0;
-      return;
+      break;
     default:
       Append(0, scratch_.data(), scratch_.size());
-      return;
+      break;
   }
+  if (flush_always_) Flush();
 }
 
 void RecordWriter::Append(int channel, const uint8_t* data, size_t size) {

@@ -33,6 +33,8 @@ class RecordWriter final : public Output {
   void Emit(const void* record) override;
   //! Sends every partially filled buffer.
   void Flush();
+  //! Buffer timeout 0: every record goes out at once.
+  void set_flush_always(bool on) { flush_always_ = on; }
   //! Flushes and sends end-of-partition on every channel.
   void Finish();
 
@@ -53,6 +55,7 @@ class RecordWriter final : public Output {
   std::vector<BufferPtr> current_;
   ByteWriter scratch_;
   uint64_t records_out_ = 0;
+  bool flush_always_ = false;
 };
 
 //! Reassembles records from the buffers of one channel; keeps a record that spans buffers.

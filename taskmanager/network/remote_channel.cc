@@ -47,12 +47,14 @@ absl::StatusOr<int> ConnectTcp(const std::string& address) {
 // ---- RemoteInputChannel ----
 
 RemoteInputChannel::RemoteInputChannel(ConnectionManager* connections, std::string address,
-                                       std::string partition_id, int subpartition, int initial_credit)
+                                       std::string partition_id, int subpartition, int initial_credit,
+                                       std::string producer_id)
     : connections_(connections),
       address_(std::move(address)),
       partition_id_(std::move(partition_id)),
       subpartition_(subpartition),
-      initial_credit_(initial_credit) {}
+      initial_credit_(initial_credit),
+      producer_id_(std::move(producer_id)) {}
 
 void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
   {
@@ -108,7 +110,11 @@ void RemoteInputChannel::OnError(const std::string& message) {
     if (closed_) return;
     gate = gate_;
   }
-  if (gate) gate->NotifyError(message);
+  if (gate) {
+    gate->NotifyError(producer_id_.empty() ? message
+                                           : absl::StrCat("input from TaskManager ", producer_id_,
+                                                          ": ", message));
+  }
 }
 
 BufferPtr RemoteInputChannel::Poll() {

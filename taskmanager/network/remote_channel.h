@@ -25,7 +25,7 @@ class RemoteInputChannel final : public InputChannel,
                                  public std::enable_shared_from_this<RemoteInputChannel> {
  public:
   RemoteInputChannel(ConnectionManager* connections, std::string address, std::string partition_id,
-                     int subpartition, int initial_credit);
+                     int subpartition, int initial_credit, std::string producer_id = "");
   void Start(std::shared_ptr<InputGate> gate, int index) override;
   BufferPtr Poll() override;
   void Close() override;
@@ -40,6 +40,7 @@ class RemoteInputChannel final : public InputChannel,
   const std::string partition_id_;
   const int subpartition_;
   const int initial_credit_;
+  const std::string producer_id_;  // TaskManager id of the producer, for error messages
   absl::Mutex mu_;
   std::shared_ptr<InputGate> gate_ ABSL_GUARDED_BY(mu_);
   int index_ = 0;
