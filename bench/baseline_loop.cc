@@ -1,7 +1,7 @@
 // baseline_loop: the computation of bench/throughput_job.cc written by hand as one single-threaded
-// loop — generate record i, map it, add its value to its key's sum in a hash map, "emit" the new sum
-// (folded into a checksum so that the compiler cannot drop the work). Its records per CPU second is
-// the ceiling the cluster's per-core rate is compared with (bench/README.md).
+// loop — generate record i, map it, add its value to its key's sum in a hash map, "emit" the new
+// sum (folded into a checksum so that the compiler cannot drop the work). Its records per CPU
+// second is the ceiling the cluster's per-core rate is compared with (bench/README.md).
 //   usage: baseline_loop [records (20000000)] [keys (10000)]
 // Prints one line of key=value pairs: records, keys, cpu_s, wall_s, records_per_cpu_s, checksum.
 #include <time.h>
@@ -52,20 +52,25 @@ int main(int argc, char** argv) {
   std::unordered_map<int64_t, Event> sums;
   uint64_t checksum = 0;
   for (uint64_t i = 0; i < records; ++i) {
-    Event e{static_cast<int64_t>((i * 2654435761u) % keys), static_cast<int64_t>(i % 100)};  // generate
-    Event m{e.key, e.value * 2 + 1};                                                          // map
-    auto [it, inserted] = sums.try_emplace(m.key, m);                                         // keyed sum
+    // generate
+    Event e{static_cast<int64_t>((i * 2654435761u) % keys), static_cast<int64_t>(i % 100)};
+    // map
+    Event m{e.key, e.value * 2 + 1};
+    // keyed sum
+    auto [it, inserted] = sums.try_emplace(m.key, m);
     if (!inserted) it->second.value += m.value;
-    checksum = checksum * 31 + static_cast<uint64_t>(it->second.value);  // the discarding sink
+    // the discarding sink
+    checksum = checksum * 31 + static_cast<uint64_t>(it->second.value);
   }
 
   double cpu_s = ProcessCpuSeconds() - cpu_start;
   double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  std::printf("records=%llu keys=%llu distinct_keys=%zu cpu_s=%.3f wall_s=%.3f records_per_cpu_s=%.0f "
-              "checksum=%llu\n",
-              static_cast<unsigned long long>(records), static_cast<unsigned long long>(keys),
-              sums.size(), cpu_s, wall_s, static_cast<double>(records) / cpu_s,
-              static_cast<unsigned long long>(checksum));
+  std::printf(
+      "records=%llu keys=%llu distinct_keys=%zu cpu_s=%.3f wall_s=%.3f records_per_cpu_s=%.0f "
+      "checksum=%llu\n",
+      static_cast<unsigned long long>(records), static_cast<unsigned long long>(keys), sums.size(),
+      cpu_s, wall_s, static_cast<double>(records) / cpu_s,
+      static_cast<unsigned long long>(checksum));
   return 0;
 }

@@ -32,7 +32,8 @@ struct Event {
 
 constexpr size_t kBufferSize = 32 * 1024;  // taskmanager.memory.segment-size's default
 constexpr int kChannels = 2;
-constexpr int kDrainEvery = 4096;  // records between drains; the queues never fill, Add never blocks
+// Records between drains: the queues never fill, so Add never blocks.
+constexpr int kDrainEvery = 4096;
 
 int32_t EventKeyHash(const void* record) {
   return sluice::KeyHash(static_cast<const Event*>(record)->key);
@@ -88,7 +89,7 @@ void BM_EmitHashAndReadBack(benchmark::State& state) {
 }
 BENCHMARK(BM_EmitHashAndReadBack);
 
-//! The same records through a plain serialize + memcpy into a preallocated buffer: a floor for Emit.
+//! The same records serialized and memcpy'd into a preallocated buffer: a floor for Emit.
 void BM_SerializeIntoFlatBuffer(benchmark::State& state) {
   std::unique_ptr<uint8_t[]> buffer(new uint8_t[kBufferSize]);
   size_t used = 0;

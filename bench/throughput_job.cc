@@ -1,8 +1,8 @@
 // throughput_job: the pipeline of the per-core throughput benchmark (bench/README.md).
 //   generator -> map -> key_by -> keyed sum (rolling reduce) -> discard
 //   args: records (N, 20000000), keys (K, 10000), splits (8)
-// Record i is {key = (i * 2654435761) % K, value = i % 100}; the map turns value into value * 2 + 1.
-// bench/baseline_loop.cc computes exactly the same thing in one hand-written loop; keep them in step.
+// Record i is {key = (i * 2654435761) % K, value = i % 100}; the map makes value 2 * value + 1.
+// bench/baseline_loop.cc computes the same thing in one hand-written loop: keep them in step.
 #include "sluice/connectors/generator.h"
 #include "sluice/connectors/sinks.h"
 #include "sluice/sluice.h"
@@ -22,7 +22,8 @@ SLUICE_JOB(env) {
   int64_t records = env.IntArg("records", 20'000'000);
   int64_t keys = env.IntArg("keys", 10'000);
   int64_t splits = env.IntArg("splits", 8);
-  if (records <= 0) throw sluice::JobDefinitionError("records must be positive (the job is bounded)");
+  if (records <= 0)
+    throw sluice::JobDefinitionError("records must be positive (the job is bounded)");
   if (keys <= 0) throw sluice::JobDefinitionError("keys must be positive");
   if (splits <= 0) throw sluice::JobDefinitionError("splits must be positive");
 
@@ -38,11 +39,18 @@ SLUICE_JOB(env) {
       },
       "Generator")
       .Uid("generator")
-      .Map([](const Event& e) { return Event{e.key, e.value * 2 + 1}; }, "Map")
+      .Map(
+          [](const Event& e) {
+            return Event{e.key, e.value * 2 + 1};
+          },
+          "Map")
       .Uid("map")
       .KeyBy([](const Event& e) { return e.key; })
-      .Reduce([](const Event& acc, const Event& e) { return Event{acc.key, acc.value + e.value}; },
-              "Keyed sum")
+      .Reduce(
+          [](const Event& acc, const Event& e) {
+            return Event{acc.key, acc.value + e.value};
+          },
+          "Keyed sum")
       .Uid("sum")
       .SinkTo(sluice::MakeDiscardingSink<Event>(), "Discard")
       .Uid("discard");

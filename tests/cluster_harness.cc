@@ -103,7 +103,7 @@ rm -rf "$2"
 // ---- CommandResult ----
 
 std::string CommandResult::Describe() const {
-  std::string how = timed_out           ? "timed out"
+  std::string how = timed_out          ? "timed out"
                     : term_signal != 0 ? absl::StrCat("killed by signal ", term_signal)
                                        : absl::StrCat("exit code ", exit_code);
   return absl::StrCat(how, "\n--- stdout ---\n", out, "\n--- stderr ---\n", err);
@@ -273,7 +273,7 @@ void LocalCluster::StartGuardian() {
     return;
   }
   // Everything the child needs is prepared before fork: it may only make system calls.
-  std::vector<std::string> args = {"/bin/sh", "-c", kGuardianScript, "sluice-test-guardian",
+  std::vector<std::string> args = {"/bin/sh",    "-c", kGuardianScript, "sluice-test-guardian",
                                    cluster_dir_, root_};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -357,9 +357,11 @@ void LocalCluster::Cleanup() {
         killed.push_back(pid);
       }
     }
-    WaitUntil([&] {
-      return std::none_of(killed.begin(), killed.end(), [](pid_t p) { return Alive(p); });
-    }, absl::Seconds(10));
+    WaitUntil(
+        [&] {
+          return std::none_of(killed.begin(), killed.end(), [](pid_t p) { return Alive(p); });
+        },
+        absl::Seconds(10));
   }
   if (guardian_fd_ >= 0) {
     (void)!::write(guardian_fd_, "done\n", 5);
@@ -486,7 +488,8 @@ absl::StatusOr<JsonValue> LocalCluster::WaitForStatus(
   if (!last.ok()) return last.status();
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(*last, &json);
-  return absl::DeadlineExceededError(absl::StrCat("job ", job_id, " did not reach the expected "
+  return absl::DeadlineExceededError(absl::StrCat("job ", job_id,
+                                                  " did not reach the expected "
                                                   "status within ",
                                                   absl::FormatDuration(timeout), "; last: ", json));
 }

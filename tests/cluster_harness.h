@@ -1,6 +1,6 @@
-// LocalCluster: a real Sluice cluster (one JobManager, N TaskManagers as separate processes) for the
-// multi-process integration tests, started with `sluice cluster start` in a fresh temp directory
-// and driven through the `sluice` CLI, exactly as a user would.
+// LocalCluster: a real Sluice cluster (one JobManager, N TaskManagers as separate processes) for
+// the multi-process integration tests, started with `sluice cluster start` in a fresh temp
+// directory and driven through the `sluice` CLI, exactly as a user would.
 //
 // Ownership and cleanup: the test (usually a fixture member) owns the LocalCluster. Its destructor
 // runs `sluice cluster stop`, then SIGKILLs any daemon of this cluster that is still alive and
@@ -49,9 +49,9 @@ constexpr absl::Duration kWaitTimeout = absl::Seconds(60);
 
 //! The build directory: $SLUICE_BUILD_DIR, else the parent of the test binary's directory.
 std::string BuildDir();
-std::string BinaryPath(const std::string& name);            // build/bin/<name>
-std::string ExamplePackage(const std::string& name);        // build/examples/<name>.so
-std::string TestPackage(const std::string& name);           // build/tests/packages/<name>.so
+std::string BinaryPath(const std::string& name);      // build/bin/<name>
+std::string ExamplePackage(const std::string& name);  // build/examples/<name>.so
+std::string TestPackage(const std::string& name);     // build/tests/packages/<name>.so
 
 //! Runs argv (no shell) with stdin from /dev/null; SIGKILLs it after `timeout`.
 CommandResult RunCommand(const std::vector<std::string>& argv,

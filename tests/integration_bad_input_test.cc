@@ -26,8 +26,8 @@ class IntegrationBadInput : public ::testing::Test {
   // Runs `sluice <args>` against the cluster and checks that it is refused: a non-zero exit
   // (`exit_code` if given), no crash or hang, and stderr containing every one of `needles`
   // (case-insensitively). Then checks that the JobManager still serves.
-  void ExpectRefused(const std::vector<std::string>& args,
-                     const std::vector<std::string>& needles, int exit_code = -1) {
+  void ExpectRefused(const std::vector<std::string>& args, const std::vector<std::string>& needles,
+                     int exit_code = -1) {
     SCOPED_TRACE(absl::StrCat("sluice ", absl::StrJoin(args, " ")));
     CommandResult r = cluster_->Sluice(args);
     EXPECT_FALSE(r.timed_out) << r.Describe();
@@ -81,8 +81,7 @@ TEST_F(IntegrationBadInput, PackagesThatAreNotJobsAreRefused) {
 TEST_F(IntegrationBadInput, MisbehavingBuildersAreRefusedAndJobManagerSurvives) {
   ExpectRefused({"run", TestPackage("throwing_builder")}, {"boom from builder"});
   ExpectRefused({"run", TestPackage("crashing_builder")}, {"crash", "signal"});
-  ExpectRefused({"run", TestPackage("crashing_builder"), "--arg", "how=segv"},
-                {"crash", "signal"});
+  ExpectRefused({"run", TestPackage("crashing_builder"), "--arg", "how=segv"}, {"crash", "signal"});
   // A builder that rejects its arguments.
   ExpectRefused({"run", ExamplePackage("wordcount")}, {"input"});
   ExpectRefused({"run", ExamplePackage("ledger"), "--arg", "transactions=many"}, {"transactions"});
@@ -107,9 +106,9 @@ TEST_F(IntegrationBadInput, ImpossibleRequestsAreRefused) {
   ExpectRefused({"run", ExamplePackage("ledger"), "--parallelism", "two"}, {"parallelism"}, 2);
 
   // More slots than the cluster has (2 TaskManagers x 2 slots).
-  ExpectRefused({"run", ExamplePackage("ledger"), "--parallelism", "5", "--arg",
-                 "transactions=1000"},
-                {"needs 5 slot(s)", "4 of 4"});
+  ExpectRefused(
+      {"run", ExamplePackage("ledger"), "--parallelism", "5", "--arg", "transactions=1000"},
+      {"needs 5 slot(s)", "4 of 4"});
 
   // More slots than are free while another job holds two of them.
   absl::StatusOr<std::string> job =
@@ -117,9 +116,9 @@ TEST_F(IntegrationBadInput, ImpossibleRequestsAreRefused) {
   ASSERT_TRUE(job.ok()) << job.status();
   absl::StatusOr<JsonValue> running = cluster_->WaitForAllRunning(*job);
   ASSERT_TRUE(running.ok()) << running.status();
-  ExpectRefused({"run", ExamplePackage("ledger"), "--parallelism", "3", "--arg",
-                 "transactions=1000"},
-                {"needs 3 slot(s)", "2 of 4"});
+  ExpectRefused(
+      {"run", ExamplePackage("ledger"), "--parallelism", "3", "--arg", "transactions=1000"},
+      {"needs 3 slot(s)", "2 of 4"});
   CommandResult cancel = cluster_->Sluice({"cancel", *job});
   EXPECT_TRUE(cancel.ok()) << cancel.Describe();
 
@@ -139,8 +138,8 @@ TEST_F(IntegrationBadInput, BadConfigurationIsRejectedNamingTheKey) {
 
   // On `cluster start`: refused before any daemon starts.
   std::string dir = cluster_->ScratchPath("other-cluster");
-  CommandResult start = RunSluice({"cluster", "start", "--dir", dir, "-D",
-                                   "jobmanager.rpc.port=0", "-D", "no.such.key=1"});
+  CommandResult start = RunSluice(
+      {"cluster", "start", "--dir", dir, "-D", "jobmanager.rpc.port=0", "-D", "no.such.key=1"});
   EXPECT_NE(start.exit_code, 0) << start.Describe();
   EXPECT_NE(start.err.find("no.such.key"), std::string::npos) << start.Describe();
   EXPECT_TRUE(VisibleFiles(dir).empty()) << "no pid file may be written";
@@ -148,12 +147,15 @@ TEST_F(IntegrationBadInput, BadConfigurationIsRejectedNamingTheKey) {
   // On the daemons started directly; each would otherwise run (on ephemeral ports) until the
   // timeout kills it.
   std::string scratch = cluster_->NewDir("direct");
-  std::vector<std::string> jm = {BinaryPath("sluice-jobmanager"), "-D", "jobmanager.rpc.port=0",
-                                 "-D", "blob.storage.directory=" + scratch + "/blobs", "-D",
+  std::vector<std::string> jm = {BinaryPath("sluice-jobmanager"),
+                                 "-D",
+                                 "jobmanager.rpc.port=0",
+                                 "-D",
+                                 "blob.storage.directory=" + scratch + "/blobs",
+                                 "-D",
                                  "jobmanager.address-file=" + scratch + "/address"};
-  std::vector<std::string> tm = {BinaryPath("sluice-taskmanager"), "-D",
-                                 "jobmanager.rpc.port=1", "-D",
-                                 "taskmanager.cache.directory=" + scratch + "/cache"};
+  std::vector<std::string> tm = {BinaryPath("sluice-taskmanager"), "-D", "jobmanager.rpc.port=1",
+                                 "-D", "taskmanager.cache.directory=" + scratch + "/cache"};
   struct Case {
     std::vector<std::string> daemon;
     std::string define;
@@ -183,11 +185,10 @@ TEST(IntegrationCli, TypoExitsWithUsageErrorAndSuggestion) {
 
   CommandResult status = RunSluice({"stauts", "abc"});
   EXPECT_EQ(status.exit_code, 2) << status.Describe();
-  EXPECT_NE(status.err.find("status"), std::string::npos) << status.Describe();
+  EXPECT_NE(status.err.find("did you mean 'status'"), std::string::npos) << status.Describe();
 
   // A command that needs a JobManager, with none listening: a clear failure, not a hang.
-  CommandResult unreachable =
-      RunSluice({"list", "--jobmanager", "127.0.0.1:1"}, absl::Seconds(60));
+  CommandResult unreachable = RunSluice({"list", "--jobmanager", "127.0.0.1:1"}, absl::Seconds(60));
   EXPECT_FALSE(unreachable.timed_out) << unreachable.Describe();
   EXPECT_EQ(unreachable.exit_code, 1) << unreachable.Describe();
   EXPECT_FALSE(unreachable.err.empty()) << unreachable.Describe();

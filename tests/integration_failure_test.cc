@@ -96,16 +96,15 @@ TEST_F(IntegrationFailure, KilledTaskManagerFailsJobNamingItAndJobManagerKeepsSe
            StringField(tms->list_value().values(0), "id") == *survivor;
   })) << "the dead TaskManager should be dropped:\n"
       << cluster_->Sluice({"taskmanagers"}).out;
-  EXPECT_TRUE(WaitUntil([&] { return AllSlotsFree(1); }))
-      << cluster_->Sluice({"taskmanagers"}).out;
+  EXPECT_TRUE(WaitUntil([&] { return AllSlotsFree(1); })) << cluster_->Sluice({"taskmanagers"}).out;
 
   // A new job runs on the remaining TaskManager.
   std::string input = cluster_->NewDir("in");
   std::string output = cluster_->ScratchPath("out");
   WriteFile(input + "/words.txt", "after the crash\nthe cluster works\n");
-  CommandResult run = cluster_->Sluice({"run", ExamplePackage("wordcount"), "--json",
-                                        "--parallelism", "2", "--arg", "input=" + input, "--arg",
-                                        "output=" + output});
+  CommandResult run =
+      cluster_->Sluice({"run", ExamplePackage("wordcount"), "--json", "--parallelism", "2", "--arg",
+                        "input=" + input, "--arg", "output=" + output});
   ASSERT_TRUE(run.ok()) << run.Describe();
   absl::StatusOr<JsonValue> result = ParseJson(run.out);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -146,16 +145,14 @@ TEST_F(IntegrationFailure, FrozenTaskManagerIsDeclaredLostAfterHeartbeatTimeout)
            StringField(tms->list_value().values(0), "id") == *survivor;
   })) << "the silent TaskManager should be dropped:\n"
       << cluster_->Sluice({"taskmanagers"}).out;
-  EXPECT_TRUE(WaitUntil([&] { return AllSlotsFree(1); }))
-      << cluster_->Sluice({"taskmanagers"}).out;
+  EXPECT_TRUE(WaitUntil([&] { return AllSlotsFree(1); })) << cluster_->Sluice({"taskmanagers"}).out;
   CommandResult run = cluster_->Sluice(
       {"run", ExamplePackage("ledger"), "--parallelism", "2", "--arg", "transactions=1000"});
   EXPECT_TRUE(run.ok()) << run.Describe();
 }
 
 TEST_F(IntegrationFailure, OperatorExceptionFailsJobWithItsMessage) {
-  CommandResult run = cluster_->Sluice(
-      {"run", TestPackage("failing_job"), "--parallelism", "2"});
+  CommandResult run = cluster_->Sluice({"run", TestPackage("failing_job"), "--parallelism", "2"});
   EXPECT_FALSE(run.ok()) << run.Describe();
   EXPECT_FALSE(run.timed_out);
   EXPECT_NE(run.exit_code, 0) << run.Describe();

@@ -60,7 +60,9 @@ std::map<std::string, int64_t> WriteCorpus(const std::string& dir) {
   files["edge-digits.txt"] =
       "42 0042 4 2 abc123 123abc a1b2c3 3.14 1,000 -7 +8 0x1F\n"
       "2024-01-01T12:00:00Z\n";
-  files["edge-utf8.txt"] = "caf\xc3\xa9 na\xc3\xafve Stra\xc3\x9f" "e \xe2\x80\x94 dash\xe2\x80\x94word\n";
+  files["edge-utf8.txt"] =
+      "caf\xc3\xa9 na\xc3\xafve Stra\xc3\x9f"
+      "e \xe2\x80\x94 dash\xe2\x80\x94word\n";
   files["edge-crlf.txt"] = "windows line\r\nendings here\r\nwindows\r\n";
   // A file ending without a newline, and one starting with a word: the two words must not be
   // glued across the file boundary.
@@ -71,12 +73,12 @@ std::map<std::string, int64_t> WriteCorpus(const std::string& dir) {
 
   // Bulk files: random words in random case with random separators, some long lines.
   const std::vector<std::string> vocabulary = {
-      "stream", "flink",  "sluice", "record", "barrier", "window", "state",  "key",
-      "slot",   "task",   "buffer", "credit", "source",  "sink",   "map",    "reduce",
-      "x",      "y",      "z",      "a1",     "b22",     "c333",   "2024",   "7",
-      "alpha",  "beta",   "gamma",  "delta",  "epsilon", "zeta",   "eta",    "theta"};
-  const std::vector<std::string> separators = {" ", "  ", ", ", ". ", "; ", "\t", " - ", "! ",
-                                               "? ", ":", "/", "(", ") ", "\"", "'s "};
+      "stream", "flink", "sluice", "record", "barrier", "window", "state", "key",
+      "slot",   "task",  "buffer", "credit", "source",  "sink",   "map",   "reduce",
+      "x",      "y",     "z",      "a1",     "b22",     "c333",   "2024",  "7",
+      "alpha",  "beta",  "gamma",  "delta",  "epsilon", "zeta",   "eta",   "theta"};
+  const std::vector<std::string> separators = {" ",  "  ", ", ", ". ", "; ", "\t", " - ", "! ",
+                                               "? ", ":",  "/",  "(",  ") ", "\"", "'s "};
   std::mt19937 rng(20240601);
   for (int f = 0; f < 6; ++f) {
     std::string text;
@@ -204,21 +206,17 @@ TEST_F(IntegrationJobs, WordCountMatchesReferenceAndSpreadsOverBothTaskManagers)
   EXPECT_EQ(used_tms, all_tms) << "the subtasks should be spread over both TaskManagers";
 }
 
-TEST_F(IntegrationJobs, LedgerWritesEveryTransactionOnceWithConsistentBalances) {
-  constexpr int64_t kTransactions = 200000;
-  std::string output = cluster_->ScratchPath("ledger");
-  CommandResult run = cluster_->Sluice({"run", ExamplePackage("ledger"), "--parallelism", "2",
-                                        "--arg", absl::StrCat("transactions=", kTransactions),
-                                        "--arg", "output=" + output});
-  ASSERT_TRUE(run.ok()) << run.Describe();
+// Checks the ledger's output in `output`: every id in [0, transactions) exactly once, with the
+// account and amount the generator gives it, and per account balances that are the prefix sums of
+// its amounts in processing order.
+void VerifyLedger(const std::string& output, int64_t transactions) {
   EXPECT_TRUE(HiddenFiles(output).empty())
       << "in-progress files left behind: " << absl::StrJoin(HiddenFiles(output), ", ");
-
   struct Entry {
     int64_t amount;
     int64_t balance;
   };
-  std::vector<int> seen(kTransactions, 0);
+  std::vector<int> seen(transactions, 0);
   std::map<int64_t, std::vector<Entry>> by_account;
   int64_t malformed = 0, out_of_range = 0, wrong_fields = 0, lines = 0;
   std::string first_bad;
@@ -232,7 +230,7 @@ TEST_F(IntegrationJobs, LedgerWritesEveryTransactionOnceWithConsistentBalances) 
         if (malformed++ == 0) first_bad = std::string(line);
         continue;
       }
-      if (id < 0 || id >= kTransactions) {
+      if (id < 0 || id >= transactions) {
         if (out_of_range++ == 0) first_bad = std::string(line);
         continue;
       }
@@ -246,9 +244,9 @@ TEST_F(IntegrationJobs, LedgerWritesEveryTransactionOnceWithConsistentBalances) 
   EXPECT_EQ(malformed, 0) << "first: " << first_bad;
   EXPECT_EQ(out_of_range, 0) << "first: " << first_bad;
   EXPECT_EQ(wrong_fields, 0) << "first: " << first_bad;
-  EXPECT_EQ(lines, kTransactions);
+  EXPECT_EQ(lines, transactions);
   int64_t missing = 0, duplicated = 0, first_missing = -1, first_duplicated = -1;
-  for (int64_t id = 0; id < kTransactions; ++id) {
+  for (int64_t id = 0; id < transactions; ++id) {
     if (seen[id] == 0 && missing++ == 0) first_missing = id;
     if (seen[id] > 1 && duplicated++ == 0) first_duplicated = id;
   }
@@ -275,6 +273,36 @@ TEST_F(IntegrationJobs, LedgerWritesEveryTransactionOnceWithConsistentBalances) 
     }
   }
   EXPECT_EQ(inconsistent, 0) << first_inconsistent;
+}
+
+TEST_F(IntegrationJobs, LedgerWritesEveryTransactionOnceWithConsistentBalances) {
+  constexpr int64_t kTransactions = 200000;
+  std::string output = cluster_->ScratchPath("ledger");
+  CommandResult run =
+      cluster_->Sluice({"run", ExamplePackage("ledger"), "--parallelism", "2", "--arg",
+                        absl::StrCat("transactions=", kTransactions), "--arg", "output=" + output});
+  ASSERT_TRUE(run.ok()) << run.Describe();
+  VerifyLedger(output, kTransactions);
+}
+
+// The same guarantees with the smallest network memory the configuration allows and a slow sink,
+// so that producers keep running out of credit (backpressure) all the way to the sources.
+TEST(IntegrationBackpressure, LedgerIsExactWithTinyNetworkBuffersAndSlowSink) {
+  LocalCluster cluster;
+  absl::Status started = cluster.Start(
+      ClusterOptions{.taskmanagers = 2,
+                     .slots = 2,
+                     .defines = {"taskmanager.memory.segment-size=1kb",
+                                 "taskmanager.network.memory.buffers-per-channel=1",
+                                 "taskmanager.network.memory.floating-buffers-per-gate=0"}});
+  ASSERT_TRUE(started.ok()) << started;
+  constexpr int64_t kTransactions = 30000;
+  std::string output = cluster.ScratchPath("ledger");
+  CommandResult run = cluster.Sluice({"run", ExamplePackage("ledger"), "--parallelism", "3",
+                                      "--arg", absl::StrCat("transactions=", kTransactions),
+                                      "--arg", "sink_delay_us=20", "--arg", "output=" + output});
+  ASSERT_TRUE(run.ok()) << run.Describe();
+  VerifyLedger(output, kTransactions);
 }
 
 TEST_F(IntegrationJobs, JsonViewsOfTaskManagersAndJobs) {
@@ -311,9 +339,9 @@ TEST_F(IntegrationJobs, JsonViewsOfTaskManagersAndJobs) {
   EXPECT_FALSE(wordcount_id.empty());
 
   // Detached `run --json`: {"id": ...} only.
-  CommandResult detached = cluster_->Sluice({"run", ExamplePackage("ledger"), "--detached",
-                                             "--json", "--parallelism", "2", "--arg",
-                                             "transactions=1000"});
+  CommandResult detached =
+      cluster_->Sluice({"run", ExamplePackage("ledger"), "--detached", "--json", "--parallelism",
+                        "2", "--arg", "transactions=1000"});
   ASSERT_TRUE(detached.ok()) << detached.Describe();
   absl::StatusOr<JsonValue> submitted = ParseJson(detached.out);
   ASSERT_TRUE(submitted.ok()) << submitted.status();
@@ -331,7 +359,8 @@ TEST_F(IntegrationJobs, JsonViewsOfTaskManagersAndJobs) {
     EXPECT_EQ(Keys(job), (std::vector<std::string>{"id", "name", "state"}));
     listed[StringField(job, "id")] = {StringField(job, "name"), StringField(job, "state")};
   }
-  EXPECT_EQ(listed[wordcount_id], std::make_pair(std::string("wordcount"), std::string("FINISHED")));
+  EXPECT_EQ(listed[wordcount_id],
+            std::make_pair(std::string("wordcount"), std::string("FINISHED")));
   EXPECT_EQ(listed[ledger_id], std::make_pair(std::string("ledger"), std::string("FINISHED")));
 
   // Slots are free again after both jobs.

@@ -14,8 +14,9 @@ bool Subpartition::Add(BufferPtr buffer) {
       ++data_buffers_;
     }
     if (released_) return false;
+    // Consumers re-check after every poll, so only the empty -> non-empty edge needs a wake-up.
+    if (queue_.empty()) listener = listener_;
     queue_.push_back(std::move(buffer));
-    listener = listener_;
   }
   if (listener) listener();
   return true;

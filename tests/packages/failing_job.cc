@@ -14,7 +14,8 @@ SLUICE_JOB(env) {
   gen.count = static_cast<uint64_t>(env.IntArg("records", 1000000));
   gen.splits = 8;
   gen.rate = static_cast<double>(env.IntArg("rate", 0));
-  sluice::AddGenerator(env, gen, [](uint64_t i) { return static_cast<int64_t>(i); }, "Numbers")
+  sluice::AddGenerator(
+      env, gen, [](uint64_t i) { return static_cast<int64_t>(i); }, "Numbers")
       .Uid("numbers")
       .Rebalance()
       .Map(

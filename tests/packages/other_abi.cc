@@ -8,6 +8,7 @@ SLUICE_JOB(env) {
   env.SetJobName("other abi");
   sluice::GeneratorOptions gen;
   gen.count = 10;
-  sluice::AddGenerator(env, gen, [](uint64_t i) { return static_cast<int64_t>(i); }, "Numbers")
+  sluice::AddGenerator(
+      env, gen, [](uint64_t i) { return static_cast<int64_t>(i); }, "Numbers")
       .SinkTo(sluice::MakeDiscardingSink<int64_t>(), "Discard");
 }
