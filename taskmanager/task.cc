@@ -94,7 +94,7 @@ Task::Task(proto::TaskDeployment deployment, std::shared_ptr<const StreamEnviron
 }
 
 Task::~Task() {
-  Cancel();
+  if (!done_) Cancel();  // A finished task's output may be unconsumed yet: ReleaseJob frees it.
   if (thread_.joinable()) thread_.join();
 }
 

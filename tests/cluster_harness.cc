@@ -369,7 +369,12 @@ void LocalCluster::Cleanup() {
     guardian_fd_ = -1;
   }
   std::error_code ec;
-  fs::remove_all(root_, ec);
+  if (const char* keep = std::getenv("SLUICE_TEST_KEEP_DIR");
+      keep != nullptr && *keep != '\0' && ::testing::Test::HasFailure()) {
+    std::cerr << "SLUICE_TEST_KEEP_DIR is set: kept " << root_ << std::endl;
+  } else {
+    fs::remove_all(root_, ec);
+  }
   root_.clear();
 }
 

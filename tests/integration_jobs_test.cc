@@ -285,6 +285,21 @@ TEST_F(IntegrationJobs, LedgerWritesEveryTransactionOnceWithConsistentBalances) 
   VerifyLedger(output, kTransactions);
 }
 
+// Regression: a TaskManager reaps finished tasks after each heartbeat, and destroying a finished
+// task used to release its result partition, dropping output (and the end-of-partition event) that
+// a slow consumer had not read yet, so the consumer waited forever. Here the sources finish while
+// the slow sinks still have about a second of queued input, longer than a heartbeat interval.
+TEST_F(IntegrationJobs, FinishedProducerOutputSurvivesTaskReaping) {
+  constexpr int64_t kTransactions = 20000;
+  std::string output = cluster_->ScratchPath("ledger");
+  CommandResult run = cluster_->Sluice({"run", ExamplePackage("ledger"), "--parallelism", "2",
+                                        "--arg", absl::StrCat("transactions=", kTransactions),
+                                        "--arg", "sink_delay_us=200", "--arg", "output=" + output},
+                                       absl::Seconds(90));
+  ASSERT_TRUE(run.ok()) << run.Describe();
+  VerifyLedger(output, kTransactions);
+}
+
 // The same guarantees with the smallest network memory the configuration allows and a slow sink,
 // so that producers keep running out of credit (backpressure) all the way to the sources.
 TEST(IntegrationBackpressure, LedgerIsExactWithTinyNetworkBuffersAndSlowSink) {
