@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "common/process.h"
 
@@ -18,7 +19,9 @@ absl::StatusOr<proto::JobGraph> BuildJobGraph(const std::string& package_path,
   for (const auto& [k, v] : args) argv.push_back(absl::StrCat(k, "=", v));
   auto result = RunProcess(argv, timeout);
   if (!result.ok()) return result.status();
-  std::string err(absl::StripAsciiWhitespace(result->err));
+  // The builder names the stored blob's path; the user knows it as "the package".
+  std::string err = absl::StrReplaceAll(absl::StripAsciiWhitespace(result->err),
+                                        {{package_path + ": ", ""}, {package_path, "the package"}});
   if (result->timed_out) {
     return absl::InvalidArgumentError(
         absl::StrCat("the job's builder did not finish within ", timeout.count(), " ms"));

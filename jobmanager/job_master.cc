@@ -39,7 +39,8 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
       slots_(std::move(slots)),
       resource_manager_(resource_manager),
       on_terminal_(std::move(on_terminal)),
-      executor_("job-" + spec_.job_id.substr(0, 8)) {
+      executor_("job-" + spec_.job_id.substr(0, 8)),
+      rpc_executor_("rpc-" + spec_.job_id.substr(0, 8)) {
   for (const auto& tv : spec_.plan.vertices) {
     Vertex v;
     v.plan = tv;
@@ -59,7 +60,10 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
   summary_.set_start_time_ms(start_ms_);
 }
 
-JobMaster::~JobMaster() { executor_.Shutdown(); }
+JobMaster::~JobMaster() {
+  executor_.Shutdown();
+  rpc_executor_.Shutdown();
+}
 
 void JobMaster::Start() {
   executor_.Post([this] {
@@ -93,15 +97,22 @@ void JobMaster::DeployAll() {
       for (const auto& [k, val] : spec_.args) (*d.mutable_args())[k] = val;
       d.set_buffer_timeout_ms(spec_.buffer_timeout_ms);
       SetSubtaskState(v, i, SubtaskState::kDeploying);
-      absl::Status s = slot.gateway->Deploy(d);
-      if (!s.ok()) {
-        std::string reason = absl::StrCat("deploying ", v.plan.name, " (", i + 1, "/",
-                                          v.plan.parallelism, ") to TaskManager ",
-                                          slot.taskmanager_id, " failed: ", s.message());
-        SetSubtaskState(v, i, SubtaskState::kFailed, reason);
-        FailJob(reason);
-        return;
-      }
+      std::string reason_prefix = absl::StrCat("deploying ", v.plan.name, " (", i + 1, "/",
+                                               v.plan.parallelism, ") to TaskManager ",
+                                               slot.taskmanager_id, " failed: ");
+      uint32_t vertex_id = v.plan.id;
+      rpc_executor_.Post([this, d = std::move(d), gateway = slot.gateway, reason_prefix, vertex_id, i] {
+        absl::Status s = gateway->Deploy(d);
+        if (s.ok()) return;
+        std::string reason = absl::StrCat(reason_prefix, s.message());
+        executor_.Post([this, reason, vertex_id, i] {
+          Vertex* vx = FindVertex(vertex_id);
+          if (!vx) return;
+          SetSubtaskState(*vx, i, SubtaskState::kFailed, reason);
+          FailJob(reason);
+          CheckCompletion();
+        });
+      });
     }
   }
 }
@@ -135,8 +146,11 @@ void JobMaster::SetJobState(JobState to) {
     std::map<std::string, std::shared_ptr<TaskManagerGateway>> gateways;
     for (const auto& s : slots_) gateways[s.taskmanager_id] = s.gateway;
     for (const auto& [id, gw] : gateways) {
-      absl::Status s = gw->ReleaseJob(spec_.job_id);
-      if (!s.ok()) Log()->debug("release of job {} on {}: {}", spec_.job_id, id, s.message());
+      if (lost_taskmanagers_.count(id)) continue;
+      rpc_executor_.Post([gw = gw, job_id = spec_.job_id] {
+        absl::Status s = gw->ReleaseJob(job_id);
+        if (!s.ok()) Log()->debug("release of job {} on {}: {}", job_id, gw->id(), s.message());
+      });
     }
     if (on_terminal_) on_terminal_(spec_.job_id);
   }
@@ -172,11 +186,13 @@ void JobMaster::CancelRemaining() {
       }
       SetSubtaskState(v, i, SubtaskState::kCanceling);
       const SlotAssignment& slot = slots_.at(static_cast<size_t>(i));
-      absl::Status s = slot.gateway->Cancel(st.attempt_id);
-      if (!s.ok()) {
-        Log()->warn("cancel of {} ({}/{}) on {} failed: {}", v.plan.name, i + 1,
-                    v.plan.parallelism, slot.taskmanager_id, s.message());
-      }
+      if (lost_taskmanagers_.count(slot.taskmanager_id)) continue;
+      std::string what = absl::StrCat(v.plan.name, " (", i + 1, "/", v.plan.parallelism, ") on ",
+                                      slot.taskmanager_id);
+      rpc_executor_.Post([gw = slot.gateway, attempt = st.attempt_id, what] {
+        absl::Status s = gw->Cancel(attempt);
+        if (!s.ok()) Log()->warn("cancel of {} failed: {}", what, s.message());
+      });
     }
   }
   // A TaskManager that never answers must not keep the job from reaching a terminal state.
@@ -239,6 +255,7 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
 
 void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& reason) {
   executor_.Post([this, tm_id, reason] {
+    lost_taskmanagers_.insert(tm_id);
     if (IsTerminal(state_)) return;
     bool affected = false;
     for (auto& v : vertices_) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,7 @@ class JobMaster {
   std::map<std::string, std::pair<uint32_t, int>> attempts_;  // attempt id -> (vertex, subtask)
   JobState state_ = JobState::kCreated;
   std::string failure_;
+  std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
   int64_t start_ms_ = 0;
   int64_t end_ms_ = 0;
 
@@ -81,6 +83,9 @@ class JobMaster {
   proto::JobSummary summary_ ABSL_GUARDED_BY(summary_mu_);
 
   SerialExecutor executor_;
+  // Outgoing RPCs to TaskManagers (deploy, cancel, release) run here, never on executor_, so that a
+  // TaskManager that does not answer cannot stall status queries or state updates.
+  SerialExecutor rpc_executor_;
 };
 
 }  // namespace sluice::jobmanager
