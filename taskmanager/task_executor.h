@@ -1,6 +1,6 @@
 // TaskExecutor: the TaskManager. Registers with the JobManager (retrying with backoff), keeps a
-// Connect stream open for heartbeats, serves deploy/cancel/release over gRPC, runs tasks, and reports
-// their state changes in order through a reporter executor, and their metrics through a
+// Connect stream open for heartbeats, serves deploy/cancel/release over gRPC, runs tasks, and
+// reports their state changes in order through a reporter executor and their metrics through a
 // MetricsReporter. Owns the network stack.
 #pragma once
 
@@ -15,9 +15,9 @@
 #include "common/config/config.h"
 #include "common/executor.h"
 #include "sluice_proto/cluster.grpc.pb.h"
+#include "taskmanager/metrics_reporter.h"
 #include "taskmanager/network/partition_manager.h"
 #include "taskmanager/network/remote_channel.h"
-#include "taskmanager/metrics_reporter.h"
 #include "taskmanager/network/server.h"
 #include "taskmanager/package_cache.h"
 #include "taskmanager/task.h"
