@@ -1,11 +1,14 @@
 // `sluice list`, `status`, `cancel` and `taskmanagers`: thin views over the ClientService.
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/client.h"
@@ -42,6 +45,57 @@ std::string StateCounts(const proto::VertexStatus& vertex) {
   return parts.empty() ? "no subtasks" : absl::StrJoin(parts, ", ");
 }
 
+// Flink's thresholds on the busiest subtask's share of time spent waiting for output buffers.
+const char* BackPressureLevel(double max_back_pressured_ms_per_second) {
+  if (max_back_pressured_ms_per_second <= 100) return "OK";
+  if (max_back_pressured_ms_per_second <= 500) return "LOW";
+  return "HIGH";
+}
+
+// "back pressure OK (max 12 ms/s)  records in 1500/s  out 1500/s", or empty before the first
+// metrics report of any of the vertex's subtasks.
+std::string VertexMetrics(const proto::VertexStatus& vertex) {
+  bool any = false;
+  double max_back_pressured = 0, in_per_second = 0, out_per_second = 0;
+  for (const proto::SubtaskStatus& s : vertex.subtasks()) {
+    if (!s.has_metrics()) continue;
+    any = true;
+    const proto::SubtaskMetrics& m = s.metrics();
+    max_back_pressured = std::max(max_back_pressured, m.back_pressured_time_ms_per_second());
+    in_per_second += m.num_records_in_per_second();
+    out_per_second += m.num_records_out_per_second();
+  }
+  if (!any) return "";
+  return absl::StrFormat("back pressure %s (max %.0f ms/s)  records in %.0f/s  out %.0f/s",
+                         BackPressureLevel(max_back_pressured), max_back_pressured, in_per_second,
+                         out_per_second);
+}
+
+// Flink's metric names, so that dashboards and scripts written for Flink read them unchanged.
+void WriteMetricsJson(JsonWriter& w, const proto::SubtaskMetrics& m) {
+  auto number = [&w](std::string_view key, double value) {
+    w.Key(key);
+    w.Double(value);
+  };
+  auto count = [&w](std::string_view key, uint64_t value) {
+    w.Key(key);
+    w.Int(static_cast<int64_t>(value));
+  };
+  w.BeginObject();
+  number("busyTimeMsPerSecond", m.busy_time_ms_per_second());
+  number("idleTimeMsPerSecond", m.idle_time_ms_per_second());
+  number("backPressuredTimeMsPerSecond", m.back_pressured_time_ms_per_second());
+  count("numRecordsIn", m.num_records_in());
+  count("numRecordsOut", m.num_records_out());
+  number("numRecordsInPerSecond", m.num_records_in_per_second());
+  number("numRecordsOutPerSecond", m.num_records_out_per_second());
+  count("numBytesIn", m.num_bytes_in());
+  count("numBytesOut", m.num_bytes_out());
+  number("inPoolUsage", m.in_pool_usage());
+  number("outPoolUsage", m.out_pool_usage());
+  w.EndObject();
+}
+
 void PrintStatusJson(const proto::JobStatus& job) {
   JsonWriter w;
   w.BeginObject();
@@ -75,6 +129,10 @@ void PrintStatusJson(const proto::JobStatus& job) {
       w.String(s.state());
       w.Key("taskmanager");
       w.String(s.taskmanager());
+      if (s.has_metrics()) {
+        w.Key("metrics");
+        WriteMetricsJson(w, s.metrics());
+      }
       w.EndObject();
     }
     w.EndArray();
@@ -93,6 +151,9 @@ void PrintStatusText(const proto::JobStatus& job) {
   for (const proto::VertexStatus& v : job.vertices()) {
     std::cout << "  " << v.name() << " (vertex " << v.id() << ")  parallelism " << v.parallelism()
               << "  " << StateCounts(v) << "\n";
+    if (std::string metrics = VertexMetrics(v); !metrics.empty()) {
+      std::cout << "    " << metrics << "\n";
+    }
     for (const proto::SubtaskStatus& s : v.subtasks()) {
       std::cout << "    subtask " << s.index() << "  " << s.state() << "  on "
                 << (s.taskmanager().empty() ? "-" : s.taskmanager());

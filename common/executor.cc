@@ -48,14 +48,18 @@ void SerialExecutor::Loop() {
           delayed_.erase(delayed_.begin());
         }
         if (!ready_.empty()) break;
-        auto ready_or_stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return stopping_ || !ready_.empty();
+        // A delayed task posted while we wait may be due before the one we wait for (or be the
+        // first one at all): it must end the wait too, or it would only run after the next Post.
+        const auto earliest = delayed_.empty() ? std::chrono::steady_clock::time_point::max()
+                                               : delayed_.begin()->first;
+        auto wake = [this, earliest]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return stopping_ || !ready_.empty() ||
+                 (!delayed_.empty() && delayed_.begin()->first < earliest);
         };
         if (delayed_.empty()) {
-          mu_.Await(absl::Condition(&ready_or_stopping));
+          mu_.Await(absl::Condition(&wake));
         } else {
-          auto wait = delayed_.begin()->first - now;
-          mu_.AwaitWithTimeout(absl::Condition(&ready_or_stopping), absl::FromChrono(wait));
+          mu_.AwaitWithTimeout(absl::Condition(&wake), absl::FromChrono(earliest - now));
         }
       }
       task = std::move(ready_.front());

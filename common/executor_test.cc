@@ -32,6 +32,25 @@ TEST(SerialExecutorTest, DelayedTasksRunInTimeOrderAfterReadyOnes) {
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
 }
 
+// Regression: the loop waited only for ready tasks, so a delayed task posted to an idle executor
+// (or one due before the task it was waiting for) ran only after some later Post.
+TEST(SerialExecutorTest, DelayedTaskPostedWhileIdleRunsWithoutAnotherPost) {
+  SerialExecutor ex("test");
+  ex.Call([] {});  // the loop is now waiting with nothing queued
+  std::promise<void> done;
+  ex.PostDelayed(std::chrono::milliseconds(1), [&] { done.set_value(); });
+  EXPECT_EQ(done.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+}
+
+TEST(SerialExecutorTest, EarlierDelayedTaskEndsTheWaitForALaterOne) {
+  SerialExecutor ex("test");
+  ex.PostDelayed(std::chrono::hours(1), [] {});
+  ex.Call([] {});  // the loop is now waiting for the hour-long task
+  std::promise<void> done;
+  ex.PostDelayed(std::chrono::milliseconds(1), [&] { done.set_value(); });
+  EXPECT_EQ(done.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+}
+
 TEST(SerialExecutorTest, ShutdownDropsPendingDelayedTasks) {
   std::atomic<int> ran{0};
   {

@@ -42,7 +42,8 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   spec.args = std::move(args);
   spec.graph = *std::move(graph);
   spec.plan = *std::move(plan);
-  spec.buffer_timeout_ms = options_.buffer_timeout_ms;
+  spec.buffer_timeout_ms =
+      spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms() : options_.buffer_timeout_ms;
 
   auto slots = resource_manager_->AllocateSlots(spec.job_id, spec.plan.RequiredSlots());
   if (!slots.ok()) {
@@ -97,6 +98,14 @@ absl::StatusOr<std::string> Dispatcher::Cancel(const std::string& job_id) {
 
 void Dispatcher::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
   if (auto m = Find(update.job_id())) m->OnTaskStateUpdate(update);
+}
+
+void Dispatcher::OnMetricsReport(const proto::TaskMetricsReport& report) {
+  std::map<std::string, std::vector<proto::SubtaskMetrics>> by_job;
+  for (const proto::SubtaskMetrics& m : report.subtasks()) by_job[m.job_id()].push_back(m);
+  for (auto& [job_id, metrics] : by_job) {
+    if (auto m = Find(job_id)) m->OnMetrics(std::move(metrics));
+  }
 }
 
 void Dispatcher::OnTaskManagerLost(const std::string& tm_id, const std::string& reason) {

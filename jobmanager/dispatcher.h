@@ -35,6 +35,8 @@ class Dispatcher {
   absl::StatusOr<proto::JobStatus> Status(const std::string& job_id);
   absl::StatusOr<std::string> Cancel(const std::string& job_id);
   void OnTaskStateUpdate(const proto::TaskStateUpdate& update);
+  //! Hands each job's share of a TaskManager's report to its JobMaster; unknown jobs are ignored.
+  void OnMetricsReport(const proto::TaskMetricsReport& report);
   void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
 
  private:

@@ -253,6 +253,18 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
   });
 }
 
+void JobMaster::OnMetrics(std::vector<proto::SubtaskMetrics> metrics) {
+  executor_.Post([this, metrics = std::move(metrics)]() mutable {
+    for (proto::SubtaskMetrics& m : metrics) {
+      auto it = attempts_.find(m.attempt_id());
+      if (it == attempts_.end()) continue;  // an attempt this job no longer runs
+      Vertex* v = FindVertex(it->second.first);
+      Subtask& st = v->subtasks[static_cast<size_t>(it->second.second)];
+      if (st.attempt_id == m.attempt_id()) st.metrics = std::move(m);
+    }
+  });
+}
+
 void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& reason) {
   executor_.Post([this, tm_id, reason] {
     lost_taskmanagers_.insert(tm_id);
@@ -298,6 +310,7 @@ proto::JobStatus JobMaster::Status() {
         ss->set_state(std::string(SubtaskStateName(st.state)));
         ss->set_taskmanager(slots_.at(static_cast<size_t>(i)).taskmanager_id);
         ss->set_failure(st.failure);
+        if (st.metrics) *ss->mutable_metrics() = *st.metrics;
       }
     }
     return s;

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ class JobMaster {
   void Start();
   void Cancel();
   void OnTaskStateUpdate(const proto::TaskStateUpdate& update);
+  //! Keeps the latest metrics of each subtask attempt, shown by Status().
+  void OnMetrics(std::vector<proto::SubtaskMetrics> metrics);
   void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
 
   proto::JobStatus Status();
@@ -51,6 +54,7 @@ class JobMaster {
     SubtaskState state = SubtaskState::kCreated;
     std::string attempt_id;
     std::string failure;
+    std::optional<proto::SubtaskMetrics> metrics;  // latest report of attempt_id
   };
   struct Vertex {
     TaskVertex plan;

@@ -94,6 +94,12 @@ grpc::Status ClusterServiceImpl::UpdateTaskState(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status ClusterServiceImpl::ReportMetrics(grpc::ServerContext*,
+                                               const proto::TaskMetricsReport* req, proto::Empty*) {
+  dispatcher_->OnMetricsReport(*req);
+  return grpc::Status::OK;
+}
+
 grpc::Status ClusterServiceImpl::FetchPackage(grpc::ServerContext*,
                                               const proto::FetchPackageRequest* req,
                                               grpc::ServerWriter<proto::PackageChunk>* writer) {

@@ -44,6 +44,8 @@ class ClusterServiceImpl final : public proto::JobManagerService::Service {
                                proto::Empty*) override;
   grpc::Status FetchPackage(grpc::ServerContext*, const proto::FetchPackageRequest* req,
                             grpc::ServerWriter<proto::PackageChunk>* writer) override;
+  grpc::Status ReportMetrics(grpc::ServerContext*, const proto::TaskMetricsReport* req,
+                             proto::Empty*) override;
 
  private:
   Dispatcher* dispatcher_;

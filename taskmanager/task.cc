@@ -15,6 +15,10 @@ using Clock = std::chrono::steady_clock;
 
 auto Log() { return log::Get("task"); }
 
+int64_t NanosSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+}
+
 class TaskCancelled : public std::runtime_error {
  public:
   TaskCancelled() : std::runtime_error("task cancelled") {}
@@ -75,10 +79,51 @@ Task::Task(proto::TaskDeployment deployment, std::shared_ptr<const StreamEnviron
     : deployment_(std::move(deployment)),
       env_(std::move(env)),
       net_(std::move(network)),
-      listener_(std::move(listener)) {
+      listener_(std::move(listener)) {}
+
+absl::StatusOr<std::unique_ptr<Task>> Task::Create(proto::TaskDeployment deployment,
+                                                   std::shared_ptr<const StreamEnvironment> env,
+                                                   NetworkContext network, StateListener listener) {
+  std::unique_ptr<Task> task(
+      new Task(std::move(deployment), std::move(env), std::move(network), std::move(listener)));
+  absl::Status s = task->SetUpNetwork();
+  if (!s.ok()) return s;
+  return task;
+}
+
+namespace {
+
+//! A pool of `desired` buffers, or at least `required`, or an error naming the owner.
+absl::StatusOr<std::shared_ptr<network::LocalBufferPool>> TakeBuffers(
+    const std::shared_ptr<network::NetworkBufferPool>& global, int desired, int required,
+    const std::string& owner) {
+  auto pool = network::LocalBufferPool::Create(global, desired, owner);
+  if (pool.ok() || required >= desired) return pool;
+  return network::LocalBufferPool::Create(global, required, owner);
+}
+
+}  // namespace
+
+absl::Status Task::SetUpNetwork() {
+  const int per_channel = net_.buffers_per_channel;
   for (const auto& p : deployment_.partitions()) {
+    int n = p.num_subpartitions();
+    // Flink's sizing: at least one buffer per subpartition plus one; ideally per-channel + floating.
+    auto pool = TakeBuffers(net_.buffers, n * per_channel + net_.floating_per_gate, n + 1,
+                            absl::StrCat(DisplayName(), " output ", p.partition_id()));
+    if (!pool.ok()) return pool.status();
     partitions_.push_back(std::make_shared<network::ResultPartition>(
-        p.partition_id(), p.num_subpartitions(), net_.subpartition_capacity));
+        p.partition_id(), n, per_channel + net_.floating_per_gate, *pool));
+  }
+  int remote = 0;
+  for (const auto& in : deployment_.inputs()) remote += in.producer_taskmanager_id() != net_.local_taskmanager_id;
+  std::shared_ptr<network::LocalBufferPool> gate_pool;
+  if (remote > 0) {
+    int exclusive = remote * per_channel;
+    auto pool = TakeBuffers(net_.buffers, exclusive + net_.floating_per_gate, exclusive + 1,
+                            absl::StrCat(DisplayName(), " input"));
+    if (!pool.ok()) return pool.status();
+    gate_pool = *pool;
   }
   gate_ = std::make_shared<network::InputGate>();
   for (const auto& in : deployment_.inputs()) {
@@ -88,9 +133,22 @@ Task::Task(proto::TaskDeployment deployment, std::shared_ptr<const StreamEnviron
     } else {
       gate_->AddChannel(std::make_shared<network::RemoteInputChannel>(
           net_.connections, in.producer_data_address(), in.partition_id(), in.subpartition(),
-          net_.buffers_per_channel, in.producer_taskmanager_id()));
+          gate_pool, per_channel, in.producer_taskmanager_id()));
     }
   }
+  std::vector<std::shared_ptr<network::ResultPartition>> outs = partitions_;
+  if (!outs.empty()) {
+    metrics_.out_pool_usage = [outs] {
+      double used = 0, size = 0;
+      for (const auto& p : outs) {
+        used += p->pool().in_use();
+        size += p->pool().size();
+      }
+      return size == 0 ? 0.0 : used / size;
+    };
+  }
+  if (gate_pool) metrics_.in_pool_usage = [gate_pool] { return gate_pool->usage(); };
+  return absl::OkStatus();
 }
 
 Task::~Task() {
@@ -157,10 +215,12 @@ void Task::Run() {
         if (!producer.serialize_output) {
           throw std::runtime_error(absl::StrCat("operator '", producer.name, "' has no output"));
         }
+        network::WriterCounters counters{&metrics_.records_out, &metrics_.bytes_out,
+                                         &metrics_.backpressured_ns};
         writers.push_back(std::make_unique<network::RecordWriter>(
             partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
-            spec.max_parallelism(), edge.key_hash, producer.serialize_output, net_.buffer_size,
-            deployment_.subtask_index()));
+            spec.max_parallelism(), edge.key_hash, producer.serialize_output,
+            deployment_.subtask_index(), counters));
         writers.back()->set_flush_always(deployment_.buffer_timeout_ms() == 0);
       }
     }
@@ -221,8 +281,10 @@ void Task::Run() {
           auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
           if (timeout.count() > 0 && !writers.empty()) until = std::min(until, next_flush);
           until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
+          auto idle_start = Clock::now();
           std::unique_lock<std::mutex> lock(sleep_mu);
           never.wait_until(lock, until, [&] { return cancelled_.load(); });
+          metrics_.AddIdle(NanosSince(idle_start));
         }
       }
     } else {
@@ -234,8 +296,10 @@ void Task::Run() {
         network::BufferPtr buffer;
         std::string error;
         auto wait = timeout.count() > 0 ? next_flush - Clock::now() : std::chrono::milliseconds(100);
+        auto idle_start = Clock::now();
         auto r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
                              &channel, &buffer, &error);
+        metrics_.AddIdle(NanosSince(idle_start));
         switch (r) {
           case network::InputGate::Result::kClosed:
             throw TaskCancelled();
@@ -252,8 +316,13 @@ void Task::Run() {
           if (reader.has_partial()) throw std::runtime_error("input channel ended inside a record");
           ++ended;
         } else {
-          reader.Read(buffer->bytes,
-                      [first](const uint8_t* data, size_t size) { first->ProcessSerialized(data, size); });
+          uint64_t records = 0;
+          reader.Read(buffer->data, buffer->size, [first, &records](const uint8_t* data, size_t size) {
+            first->ProcessSerialized(data, size);
+            ++records;
+          });
+          metrics_.records_in.fetch_add(records, std::memory_order_relaxed);
+          metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
         }
         flush_if_due(timeout.count() == 0);
       }

@@ -42,10 +42,21 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
   o.max_backoff = std::chrono::milliseconds(c.GetDurationMs("taskmanager.registration.max-backoff"));
   o.buffer_size = static_cast<size_t>(c.GetMemoryBytes("taskmanager.memory.segment-size"));
   o.buffers_per_channel = static_cast<int>(c.GetInt("taskmanager.network.memory.buffers-per-channel"));
+  o.floating_per_gate =
+      static_cast<int>(c.GetInt("taskmanager.network.memory.floating-buffers-per-gate"));
+  o.network_memory = static_cast<size_t>(c.GetMemoryBytes("taskmanager.memory.network.size"));
+  if (o.network_memory < o.buffer_size) {
+    return absl::InvalidArgumentError(
+        "taskmanager.memory.network.size must hold at least one taskmanager.memory.segment-size");
+  }
+  o.metrics_interval = std::chrono::milliseconds(c.GetDurationMs("metrics.report.interval"));
   return o;
 }
 
-TaskExecutor::TaskExecutor(TaskManagerOptions options) : options_(std::move(options)) {}
+TaskExecutor::TaskExecutor(TaskManagerOptions options)
+    : options_(std::move(options)),
+      buffers_(std::make_shared<network::NetworkBufferPool>(options_.network_memory,
+                                                            options_.buffer_size)) {}
 
 TaskExecutor::~TaskExecutor() { Shutdown(); }
 
@@ -71,11 +82,16 @@ absl::Status TaskExecutor::Start() {
   Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}", options_.id, options_.slots,
               rpc_address_, data_address_);
   connection_thread_ = std::thread([this] { ConnectionLoop(); });
+  metrics_ = std::make_unique<MetricsReporter>(
+      options_.id, options_.metrics_interval, [this] { return SampleTasks(); },
+      [this](const proto::TaskMetricsReport& r) { SendMetrics(r); });
+  metrics_->Start();
   return absl::OkStatus();
 }
 
 void TaskExecutor::Shutdown() {
   if (stopping_.exchange(true)) return;
+  if (metrics_) metrics_->Shutdown();  // before the tasks it samples go away
   {
     absl::MutexLock lock(&stream_mu_);
     if (stream_ctx_) stream_ctx_->TryCancel();
@@ -214,6 +230,28 @@ void TaskExecutor::Report(const proto::TaskDeployment& d, SubtaskState state,
   });
 }
 
+std::vector<MetricsReporter::TaskSample> TaskExecutor::SampleTasks() {
+  std::vector<MetricsReporter::TaskSample> out;
+  absl::MutexLock lock(&mu_);  // keeps each task (and its pool-usage callbacks' targets) alive
+  for (const auto& [id, t] : tasks_) {
+    MetricsReporter::TaskSample s;
+    s.job_id = t->deployment().job_id();
+    s.attempt_id = id;
+    s.done = t->Done();  // read before the counters: once the thread has ended they are final
+    s.sample = TakeSample(t->metrics());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void TaskExecutor::SendMetrics(const proto::TaskMetricsReport& report) {
+  auto ctx = ContextWithDeadline(std::chrono::seconds(2));
+  proto::Empty resp;
+  grpc::Status s = jobmanager_->ReportMetrics(ctx.get(), report, &resp);
+  // Metrics are best effort: the next report supersedes a lost one.
+  if (!s.ok()) Log()->debug("cannot report metrics to the JobManager: {}", s.error_message());
+}
+
 grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDeployment* req,
                                       proto::Empty*) {
   if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "TaskManager shutting down");
@@ -232,16 +270,22 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   net.partitions = &partitions_;
   net.connections = &connections_;
   net.local_taskmanager_id = options_.id;
-  net.buffer_size = options_.buffer_size;
+  net.buffers = buffers_;
   net.buffers_per_channel = options_.buffers_per_channel;
-  net.subpartition_capacity = std::max(2, 2 * options_.buffers_per_channel);
-  auto task = std::make_unique<Task>(*req, *env, net,
-                                     [this](const proto::TaskDeployment& d, SubtaskState s,
-                                            const std::string& failure) { Report(d, s, failure); });
-  Task* raw = task.get();
+  net.floating_per_gate = options_.floating_per_gate;
+  auto task = Task::Create(*req, *env, net,
+                           [this](const proto::TaskDeployment& d, SubtaskState s,
+                                  const std::string& failure) { Report(d, s, failure); });
+  if (!task.ok()) {
+    Log()->warn("cannot deploy {} ({}/{}): {}", req->vertex_name(), req->subtask_index() + 1,
+                req->parallelism(), task.status().message());
+    return ToGrpc(absl::Status(task.status().code(),
+                               absl::StrCat("TaskManager ", options_.id, ": ", task.status().message())));
+  }
+  Task* raw = task->get();
   {
     absl::MutexLock lock(&mu_);
-    tasks_[req->attempt_id()] = std::move(task);
+    tasks_[req->attempt_id()] = *std::move(task);
   }
   raw->Start();
   return grpc::Status::OK;

@@ -1,6 +1,7 @@
 // TaskExecutor: the TaskManager. Registers with the JobManager (retrying with backoff), keeps a
-// Connect stream open for heartbeats, serves deploy/cancel/release over gRPC, runs tasks, and reports
-// their state changes in order through a reporter executor. Owns the network stack.
+// Connect stream open for heartbeats, serves deploy/cancel/release over gRPC, runs tasks, and
+// reports their state changes in order through a reporter executor and their metrics through a
+// MetricsReporter. Owns the network stack.
 #pragma once
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "common/config/config.h"
 #include "common/executor.h"
 #include "sluice_proto/cluster.grpc.pb.h"
+#include "taskmanager/metrics_reporter.h"
 #include "taskmanager/network/partition_manager.h"
 #include "taskmanager/network/remote_channel.h"
 #include "taskmanager/network/server.h"
@@ -33,7 +35,10 @@ struct TaskManagerOptions {
   std::string cache_dir;
   std::chrono::milliseconds max_backoff{10000};
   size_t buffer_size = 32 * 1024;
+  size_t network_memory = 64 << 20;
   int buffers_per_channel = 2;
+  int floating_per_gate = 8;
+  std::chrono::milliseconds metrics_interval{1000};
 
   static absl::StatusOr<TaskManagerOptions> FromConfig(const config::Configuration& config);
 };
@@ -61,11 +66,14 @@ class TaskExecutor final : public proto::TaskManagerService::Service {
   void Report(const proto::TaskDeployment& d, SubtaskState state, const std::string& failure);
   void ReapFinished();
   bool SleepUnlessStopping(std::chrono::milliseconds d);
+  std::vector<MetricsReporter::TaskSample> SampleTasks();
+  void SendMetrics(const proto::TaskMetricsReport& report);
 
   TaskManagerOptions options_;
   std::string rpc_address_;
   std::string data_address_;
   std::unique_ptr<proto::JobManagerService::Stub> jobmanager_;
+  std::shared_ptr<network::NetworkBufferPool> buffers_;
   network::PartitionManager partitions_;
   network::ConnectionManager connections_;
   network::NetworkServer network_server_{&partitions_};
@@ -81,6 +89,7 @@ class TaskExecutor final : public proto::TaskManagerService::Service {
   grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
 
   SerialExecutor reporter_{"tm-reporter"};
+  std::unique_ptr<MetricsReporter> metrics_;  // set by Start
 };
 
 }  // namespace sluice::taskmanager

@@ -108,8 +108,22 @@ std::vector<Option> MakeOptions() {
        .default_value = "100 ms",
        .doc = "Longest time a partly filled network buffer waits before it is flushed.",
        .min = 0},
+      {.key = "metrics.report.interval",
+       .type = T::kDuration,
+       .default_value = "1 s",
+       .doc = "How often a TaskManager sends its subtasks' metrics (rates are per second over this "
+              "interval) to the JobManager.",
+       .min = 100,
+       .max = 3600 * 1000},
 
       // Network stack.
+      {.key = "taskmanager.memory.network.size",
+       .type = T::kMemorySize,
+       .default_value = "64mb",
+       .doc = "Network memory of a TaskManager, carved into segments at start-up; all in-flight "
+              "data lives in it.",
+       .min = kKiB,
+       .max = 64LL * 1024 * kMiB},
       {.key = "taskmanager.memory.segment-size",
        .type = T::kMemorySize,
        .default_value = "32kb",

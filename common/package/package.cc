@@ -51,6 +51,7 @@ proto::JobGraph ToJobGraph(const StreamEnvironment& env, const std::string& fall
   proto::JobGraph graph;
   graph.set_name(env.job_name().empty() ? fallback_name : env.job_name());
   graph.set_default_parallelism(env.default_parallelism());
+  graph.set_buffer_timeout_ms(env.buffer_timeout_ms());
   for (const NodeSpec& n : env.nodes()) {
     proto::JobNode* node = graph.add_nodes();
     node->set_id(n.id);

@@ -59,6 +59,13 @@ class StreamEnvironment {
   const std::string& job_name() const { return job_name_; }
   int default_parallelism() const { return default_parallelism_; }
   void SetMaxParallelism(int max_parallelism) { max_parallelism_ = max_parallelism; }
+  //! How long a partially filled network buffer may wait before it is sent (Flink's
+  //! setBufferTimeout): 0 sends after every record; unset (-1) uses execution.buffer-timeout.
+  void SetBufferTimeout(int64_t millis) {
+    if (millis < 0) throw JobDefinitionError("buffer timeout must be >= 0 ms");
+    buffer_timeout_ms_ = millis;
+  }
+  int64_t buffer_timeout_ms() const { return buffer_timeout_ms_; }
 
   //! Adds a source operator producing T; `factory` runs on the TaskManager, once per subtask.
   template <typename T, typename Factory>
@@ -121,6 +128,7 @@ class StreamEnvironment {
   std::map<std::string, std::string> args_;
   int default_parallelism_;
   int max_parallelism_ = 0;
+  int64_t buffer_timeout_ms_ = -1;
   std::string job_name_;
   std::vector<NodeSpec> nodes_;
 };

@@ -1,10 +1,13 @@
 // Network buffers: the unit that moves between subtasks. A data buffer holds length-prefixed
-// serialized records (a record may span buffers); an event buffer carries a control event.
+// serialized records (a record may span buffers) in a memory segment of the TaskManager's network
+// memory; an event buffer carries a control event and lives on the heap. Dropping a BufferPtr hands
+// a pooled buffer back to its owner (a buffer pool or an input channel): buffers are recycled, never
+// allocated on the hot path.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
-#include <vector>
 
 namespace sluice::network {
 
@@ -13,17 +16,58 @@ enum class BufferKind : uint8_t {
   kEndOfPartition = 1,  // the producer subtask will send nothing more on this channel
 };
 
-struct Buffer {
-  BufferKind kind = BufferKind::kData;
-  std::vector<uint8_t> bytes;
-  bool is_event() const { return kind != BufferKind::kData; }
+struct Buffer;
+
+//! Takes buffers back. The owner stays alive while any of its buffers is out (Buffer::owner).
+class BufferRecycler {
+ public:
+  virtual ~BufferRecycler() = default;
+  virtual void Recycle(Buffer* buffer) = 0;
 };
 
-using BufferPtr = std::unique_ptr<Buffer>;
+struct Buffer {
+  BufferKind kind = BufferKind::kData;
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t capacity = 0;
+  std::shared_ptr<BufferRecycler> owner;  // null: heap memory, freed with the buffer
+  std::unique_ptr<uint8_t[]> heap;
+
+  bool is_event() const { return kind != BufferKind::kData; }
+  size_t room() const { return capacity - size; }
+  void Append(const uint8_t* p, size_t n) {
+    std::memcpy(data + size, p, n);
+    size += n;
+  }
+};
+
+struct BufferDeleter {
+  void operator()(Buffer* b) const {
+    if (b->owner) {
+      std::shared_ptr<BufferRecycler> owner = std::move(b->owner);
+      b->size = 0;
+      b->kind = BufferKind::kData;
+      owner->Recycle(b);
+    } else {
+      delete b;
+    }
+  }
+};
+
+using BufferPtr = std::unique_ptr<Buffer, BufferDeleter>;
 
 inline BufferPtr MakeEvent(BufferKind kind) {
-  auto b = std::make_unique<Buffer>();
+  BufferPtr b(new Buffer);
   b->kind = kind;
+  return b;
+}
+
+//! An unpooled data buffer (tests, tools).
+inline BufferPtr MakeHeapBuffer(size_t capacity) {
+  BufferPtr b(new Buffer);
+  b->heap.reset(new uint8_t[capacity]);
+  b->data = b->heap.get();
+  b->capacity = capacity;
   return b;
 }
 

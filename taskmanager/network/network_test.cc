@@ -1,11 +1,13 @@
 // Unit tests of the data plane: subpartitions, record framing across buffers, the wire format, and
 // credit-based exchange over a real loopback TCP connection (in one process).
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "sluice/key_groups.h"
+#include "taskmanager/network/buffer_pool.h"
 #include "taskmanager/network/input_gate.h"
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
@@ -17,9 +19,17 @@ namespace sluice::network {
 namespace {
 
 BufferPtr Data(std::vector<uint8_t> bytes) {
-  auto b = std::make_unique<Buffer>();
-  b->bytes = std::move(bytes);
+  BufferPtr b = MakeHeapBuffer(std::max<size_t>(bytes.size(), 1));
+  b->Append(bytes.data(), bytes.size());
   return b;
+}
+
+std::vector<uint8_t> Bytes(const Buffer& b) { return std::vector<uint8_t>(b.data, b.data + b.size); }
+
+//! A pool over its own small network memory.
+std::shared_ptr<LocalBufferPool> Pool(int buffers, size_t segment = 128) {
+  auto global = std::make_shared<NetworkBufferPool>(static_cast<size_t>(buffers) * segment, segment);
+  return *LocalBufferPool::Create(global, buffers, "test");
 }
 
 TEST(SubpartitionTest, ProducerBlocksWhenFullAndEventsBypassCapacity) {
@@ -67,7 +77,7 @@ std::vector<Rec> Drain(Subpartition& sub, bool* ended) {
       *ended = true;
       continue;
     }
-    reader.Read(b->bytes, [&](const uint8_t* d, size_t n) {
+    reader.Read(b->data, b->size, [&](const uint8_t* d, size_t n) {
       Rec r;
       DeserializeRecord(d, n, r);
       out.push_back(r);
@@ -77,9 +87,8 @@ std::vector<Rec> Drain(Subpartition& sub, bool* ended) {
 }
 
 TEST(RecordWriterTest, RecordsLargerThanABufferSpanSeveralBuffers) {
-  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 1000);
-  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>,
-                      /*buffer_size=*/64, 0);
+  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 1000, Pool(1000, 64));
+  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>, 0);
   std::vector<Rec> sent;
   for (int i = 0; i < 200; ++i) {
     Rec r{i, std::string(static_cast<size_t>(i * 7 % 300), static_cast<char>('a' + i % 26))};
@@ -99,8 +108,8 @@ TEST(RecordWriterTest, RecordsLargerThanABufferSpanSeveralBuffers) {
 
 TEST(RecordWriterTest, LengthPrefixSplitAcrossBuffersIsReassembled) {
   // With 3-byte buffers even the 4-byte length prefix spans buffers.
-  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 10000);
-  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>, 3, 0);
+  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 10000, Pool(1000, 3));
+  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>, 0);
   for (int i = 0; i < 50; ++i) {
     Rec r{i, "x"};
     writer.Emit(&r);
@@ -114,9 +123,9 @@ TEST(RecordWriterTest, LengthPrefixSplitAcrossBuffersIsReassembled) {
 
 TEST(RecordWriterTest, HashPartitioningFollowsKeyGroups) {
   const int channels = 3, max_p = 128;
-  auto partition = std::make_shared<ResultPartition>("j.0/p", channels, 10000);
+  auto partition = std::make_shared<ResultPartition>("j.0/p", channels, 10000, Pool(1000));
   auto key_hash = [](const void* r) { return KeyHash(static_cast<const Rec*>(r)->key); };
-  RecordWriter writer(partition, PartitionKind::kHash, max_p, key_hash, &SerializeErased<Rec>, 128, 0);
+  RecordWriter writer(partition, PartitionKind::kHash, max_p, key_hash, &SerializeErased<Rec>, 0);
   for (int i = 0; i < 500; ++i) {
     Rec r{i, ""};
     writer.Emit(&r);
@@ -135,10 +144,10 @@ TEST(RecordWriterTest, HashPartitioningFollowsKeyGroups) {
 }
 
 TEST(RecordWriterTest, BroadcastAndRebalance) {
-  auto bp = std::make_shared<ResultPartition>("j.0/b", 3, 10000);
-  RecordWriter broadcast(bp, PartitionKind::kBroadcast, 128, nullptr, &SerializeErased<Rec>, 128, 0);
-  auto rp = std::make_shared<ResultPartition>("j.0/r", 3, 10000);
-  RecordWriter rebalance(rp, PartitionKind::kRebalance, 128, nullptr, &SerializeErased<Rec>, 128, 0);
+  auto bp = std::make_shared<ResultPartition>("j.0/b", 3, 10000, Pool(100));
+  RecordWriter broadcast(bp, PartitionKind::kBroadcast, 128, nullptr, &SerializeErased<Rec>, 0);
+  auto rp = std::make_shared<ResultPartition>("j.0/r", 3, 10000, Pool(100));
+  RecordWriter rebalance(rp, PartitionKind::kRebalance, 128, nullptr, &SerializeErased<Rec>, 0);
   for (int i = 0; i < 30; ++i) {
     Rec r{i, ""};
     broadcast.Emit(&r);
@@ -224,14 +233,21 @@ class LoopbackExchange : public ::testing::Test {
   std::string address_;
 };
 
-TEST_F(LoopbackExchange, OneCreditAndOneBufferCapacityDoNotDeadlock) {
+TEST_F(LoopbackExchange, OneExclusiveBufferAndNoFloatingDoNotDeadlock) {
+  auto gate_pool = Pool(1, 256);  // 1 exclusive, 0 floating
   auto gate = std::make_shared<InputGate>();
-  gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/a", 0, 1));
+  gate->AddChannel(
+      std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/a", 0, gate_pool, 1));
   gate->Start();  // requested before the producer exists: the request waits
-  auto partition = std::make_shared<ResultPartition>("j.0/a", 1, 1);
+  auto partition = std::make_shared<ResultPartition>("j.0/a", 1, 1, Pool(2, 256));
   partitions_.Register(partition);
   std::thread producer([&] {
-    for (int i = 0; i < 2000; ++i) partition->subpartition(0).Add(Data(std::vector<uint8_t>(100, 1)));
+    for (int i = 0; i < 2000; ++i) {
+      BufferPtr b = partition->pool().RequestBlocking(nullptr);
+      std::vector<uint8_t> bytes(100, static_cast<uint8_t>(i));
+      b->Append(bytes.data(), bytes.size());
+      partition->subpartition(0).Add(std::move(b));
+    }
     partition->subpartition(0).Add(MakeEvent(BufferKind::kEndOfPartition));
   });
   std::string error;
@@ -244,18 +260,24 @@ TEST_F(LoopbackExchange, OneCreditAndOneBufferCapacityDoNotDeadlock) {
 
 TEST_F(LoopbackExchange, HundredsOfChannelsShareOneConnection) {
   const int kChannels = 300, kBuffers = 20;
+  auto gate_pool = Pool(kChannels * 2 + 8);
   auto gate = std::make_shared<InputGate>();
   std::vector<std::shared_ptr<ResultPartition>> parts;
   for (int c = 0; c < kChannels; ++c) {
     std::string id = "j.0/p" + std::to_string(c);
-    parts.push_back(std::make_shared<ResultPartition>(id, 1, 2));
+    parts.push_back(std::make_shared<ResultPartition>(id, 1, 2, Pool(3)));
     partitions_.Register(parts.back());
-    gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, id, 0, 2));
+    gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, id, 0, gate_pool, 2));
   }
   gate->Start();
   std::thread producer([&] {
     for (int i = 0; i < kBuffers; ++i) {
-      for (auto& p : parts) p->subpartition(0).Add(Data({static_cast<uint8_t>(i)}));
+      for (auto& p : parts) {
+        BufferPtr b = p->pool().RequestBlocking(nullptr);
+        uint8_t v = static_cast<uint8_t>(i);
+        b->Append(&v, 1);
+        p->subpartition(0).Add(std::move(b));
+      }
     }
     for (auto& p : parts) p->subpartition(0).Add(MakeEvent(BufferKind::kEndOfPartition));
   });
@@ -267,15 +289,52 @@ TEST_F(LoopbackExchange, HundredsOfChannelsShareOneConnection) {
   gate->Close();
 }
 
-TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {
+TEST_F(LoopbackExchange, FloatingBuffersCoverTheBacklogWithinTheGatePool) {
+  // 1 exclusive + 4 floating: a fast producer's backlog makes the channel borrow floating buffers,
+  // never more than the pool holds; a slow consumer keeps the producer's pool exhausted.
+  auto gate_pool = Pool(5, 256);
+  auto channel = std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/f", 0, gate_pool, 1);
   auto gate = std::make_shared<InputGate>();
-  auto channel = std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/seq", 0, 2);
   gate->AddChannel(channel);
   gate->Start();
-  Frame f;
-  f.type = FrameType::kBuffer;
-  f.seq = 5;  // expected 0
-  channel->OnFrame(f);
+  auto out_pool = Pool(8, 256);
+  auto partition = std::make_shared<ResultPartition>("j.0/f", 1, 8, out_pool);
+  partitions_.Register(partition);
+  std::thread producer([&] {
+    for (int i = 0; i < 300; ++i) {
+      BufferPtr b = partition->pool().RequestBlocking(nullptr);
+      b->Append(reinterpret_cast<const uint8_t*>("x"), 1);
+      partition->subpartition(0).Add(std::move(b));
+    }
+    partition->subpartition(0).Add(MakeEvent(BufferKind::kEndOfPartition));
+  });
+  int max_owned = 0, max_out_used = 0, received = 0;
+  while (true) {
+    int ch;
+    BufferPtr b;
+    std::string error;
+    ASSERT_EQ(gate->Next(absl::Seconds(20), &ch, &b, &error), InputGate::Result::kBuffer) << error;
+    if (b->kind == BufferKind::kEndOfPartition) break;
+    ++received;
+    max_owned = std::max(max_owned, channel->owned());
+    max_out_used = std::max(max_out_used, out_pool->in_use());
+    EXPECT_LE(gate_pool->in_use(), gate_pool->size());
+    if (received % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  producer.join();
+  EXPECT_EQ(received, 300);
+  EXPECT_GT(max_owned, 1);  // floating buffers were borrowed for the backlog
+  EXPECT_LE(max_owned, 5);
+  EXPECT_LE(max_out_used, 8);
+  gate->Close();
+}
+
+TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {
+  auto gate = std::make_shared<InputGate>();
+  auto channel = std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/seq", 0, Pool(2), 2);
+  gate->AddChannel(channel);
+  gate->Start();
+  channel->OnBuffer(channel->TakeReceiveBuffer(), /*seq=*/5, 0);  // expected 0
   int ch;
   BufferPtr b;
   std::string error;
@@ -286,7 +345,8 @@ TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {
 
 TEST_F(LoopbackExchange, LostConnectionFailsTheConsumerWithAReason) {
   auto gate = std::make_shared<InputGate>();
-  gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/never", 0, 2));
+  gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/never", 0,
+                                                        Pool(2), 2, "tm-producer"));
   gate->Start();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server_.Shutdown();  // the producer TaskManager goes away
@@ -295,6 +355,7 @@ TEST_F(LoopbackExchange, LostConnectionFailsTheConsumerWithAReason) {
   std::string error;
   EXPECT_EQ(gate->Next(absl::Seconds(10), &ch, &b, &error), InputGate::Result::kError);
   EXPECT_NE(error.find("lost"), std::string::npos) << error;
+  EXPECT_NE(error.find("tm-producer"), std::string::npos) << error;
   gate->Close();
 }
 
@@ -303,17 +364,68 @@ TEST(LocalChannelTest, ReadsInMemoryAndWaitsForLateProducer) {
   auto gate = std::make_shared<InputGate>();
   gate->AddChannel(std::make_shared<LocalInputChannel>(&partitions, "j.0/local", 0));
   gate->Start();
-  auto partition = std::make_shared<ResultPartition>("j.0/local", 1, 2);
+  auto partition = std::make_shared<ResultPartition>("j.0/local", 1, 2, Pool(2));
   partitions.Register(partition);
   partition->subpartition(0).Add(Data({7}));
   int ch;
   BufferPtr b;
   std::string error;
   ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &b, &error), InputGate::Result::kBuffer);
-  EXPECT_EQ(b->bytes, std::vector<uint8_t>{7});
+  EXPECT_EQ(Bytes(*b), std::vector<uint8_t>{7});
   partitions.ReleaseJob("j");
   gate->Close();
   EXPECT_EQ(gate->Next(absl::Milliseconds(10), &ch, &b, &error), InputGate::Result::kClosed);
+}
+
+TEST(BufferPoolTest, BuffersAreRecycledNotAllocated) {
+  auto global = std::make_shared<NetworkBufferPool>(4 * 1024, 1024);
+  auto pool = *LocalBufferPool::Create(global, 4, "test");
+  std::set<uint8_t*> seen;
+  for (int round = 0; round < 100; ++round) {
+    std::vector<BufferPtr> held;
+    while (BufferPtr b = pool->Request()) {
+      seen.insert(b->data);
+      held.push_back(std::move(b));
+    }
+    EXPECT_EQ(held.size(), 4u);
+    EXPECT_DOUBLE_EQ(pool->usage(), 1.0);
+  }
+  EXPECT_EQ(seen.size(), 4u);  // the same four segments, round after round
+  EXPECT_EQ(pool->in_use(), 0);
+  EXPECT_EQ(global->available_segments(), 0);
+  pool.reset();
+  EXPECT_EQ(global->available_segments(), 4);  // a dead pool gives its segments back
+  EXPECT_EQ(global->peak_used_segments(), 4);
+}
+
+TEST(BufferPoolTest, ShortNetworkMemoryIsAClearError) {
+  auto global = std::make_shared<NetworkBufferPool>(3 * 1024, 1024);
+  auto pool = LocalBufferPool::Create(global, 5, "Map (1/2) output");
+  ASSERT_FALSE(pool.ok());
+  std::string msg(pool.status().message());
+  EXPECT_NE(msg.find("Map (1/2) output"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("needs 5 buffers"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("taskmanager.memory.network.size"), std::string::npos) << msg;
+}
+
+TEST(BufferPoolTest, BlockedRequesterWakesOnRecycleOrClose) {
+  auto global = std::make_shared<NetworkBufferPool>(1024, 1024);
+  auto pool = *LocalBufferPool::Create(global, 1, "test");
+  BufferPtr only = pool->Request();
+  std::atomic<bool> got{false};
+  int64_t waited = 0;
+  std::thread t([&] { got = pool->RequestBlocking(&waited) != nullptr; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_FALSE(got.load());  // backpressure: no buffer, the requester waits
+  only.reset();
+  t.join();
+  EXPECT_TRUE(got.load());
+  EXPECT_GT(waited, 0);
+  BufferPtr again = pool->Request();
+  std::thread t2([&] { got = pool->RequestBlocking(nullptr) != nullptr; });
+  pool->Close();
+  t2.join();
+  EXPECT_FALSE(got.load());
 }
 
 }  // namespace

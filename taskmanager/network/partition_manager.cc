@@ -2,14 +2,16 @@
 
 namespace sluice::network {
 
-ResultPartition::ResultPartition(std::string id, int num_subpartitions, int capacity)
-    : id_(std::move(id)) {
+ResultPartition::ResultPartition(std::string id, int num_subpartitions, int capacity,
+                                 std::shared_ptr<LocalBufferPool> pool)
+    : id_(std::move(id)), pool_(std::move(pool)) {
   for (int i = 0; i < num_subpartitions; ++i) {
     subpartitions_.push_back(std::make_unique<Subpartition>(capacity));
   }
 }
 
 void ResultPartition::Release() {
+  pool_->Close();
   for (auto& s : subpartitions_) s->Release();
 }
 

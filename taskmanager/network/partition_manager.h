@@ -10,22 +10,28 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "taskmanager/network/buffer_pool.h"
 #include "taskmanager/network/subpartition.h"
 
 namespace sluice::network {
 
 class ResultPartition {
  public:
-  ResultPartition(std::string id, int num_subpartitions, int capacity);
+  //! `capacity`: most data buffers queued per subpartition; `pool` holds the partition's buffers.
+  ResultPartition(std::string id, int num_subpartitions, int capacity,
+                  std::shared_ptr<LocalBufferPool> pool);
   const std::string& id() const { return id_; }
   //! The job id is the partition id's prefix up to the first '.'.
   std::string job_id() const { return id_.substr(0, id_.find('.')); }
   int size() const { return static_cast<int>(subpartitions_.size()); }
   Subpartition& subpartition(int i) { return *subpartitions_[static_cast<size_t>(i)]; }
+  LocalBufferPool& pool() { return *pool_; }
+  //! Drops queued data and wakes a producer blocked on a full queue or an empty pool.
   void Release();
 
  private:
   std::string id_;
+  std::shared_ptr<LocalBufferPool> pool_;
   std::vector<std::unique_ptr<Subpartition>> subpartitions_;
 };
 

@@ -6,14 +6,14 @@ namespace sluice::network {
 
 RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, PartitionKind kind,
                            int max_parallelism, std::function<int32_t(const void*)> key_hash,
-                           void (*serialize)(const void*, ByteWriter&), size_t buffer_size,
-                           int subtask_index)
+                           void (*serialize)(const void*, ByteWriter&), int subtask_index,
+                           WriterCounters counters)
     : partition_(std::move(partition)),
       kind_(kind),
       max_parallelism_(max_parallelism),
       key_hash_(std::move(key_hash)),
       serialize_(serialize),
-      buffer_size_(buffer_size),
+      counters_(counters),
       num_channels_(partition_->size()),
       next_channel_(subtask_index % std::max(1, partition_->size())),
       current_(static_cast<size_t>(num_channels_)) {}
@@ -26,6 +26,7 @@ void RecordWriter::Emit(const void* record) {
   uint32_t len = static_cast<uint32_t>(scratch_.size() - 4);
   std::memcpy(const_cast<uint8_t*>(scratch_.data()), &len, 4);
   ++records_out_;
+  if (counters_.records_out) counters_.records_out->fetch_add(1, std::memory_order_relaxed);
   switch (kind_) {
     case PartitionKind::kBroadcast:
       for (int c = 0; c < num_channels_; ++c) Append(c, scratch_.data(), scratch_.size());
@@ -51,33 +52,38 @@ void RecordWriter::Append(int channel, const uint8_t* data, size_t size) {
   BufferPtr& b = current_[static_cast<size_t>(channel)];
   while (size > 0) {
     if (!b) {
-      b = std::make_unique<Buffer>();
-      b->bytes.reserve(buffer_size_);
+      int64_t waited = 0;
+      b = partition_->pool().RequestBlocking(&waited);
+      if (waited && counters_.backpressured_ns) counters_.backpressured_ns->fetch_add(waited);
+      if (!b) throw PartitionReleasedError();
     }
-    size_t room = buffer_size_ - b->bytes.size();
-    size_t take = std::min(room, size);
-    b->bytes.insert(b->bytes.end(), data, data + take);
+    size_t take = std::min(b->room(), size);
+    b->Append(data, take);
     data += take;
     size -= take;
-    if (b->bytes.size() == buffer_size_) Send(channel);
+    if (b->room() == 0) Send(channel);
   }
 }
 
 void RecordWriter::Send(int channel) {
   BufferPtr b = std::move(current_[static_cast<size_t>(channel)]);
-  if (!partition_->subpartition(channel).Add(std::move(b))) throw PartitionReleasedError();
+  if (counters_.bytes_out) counters_.bytes_out->fetch_add(b->size, std::memory_order_relaxed);
+  int64_t waited = 0;
+  bool ok = partition_->subpartition(channel).Add(std::move(b), &waited);
+  if (waited && counters_.backpressured_ns) counters_.backpressured_ns->fetch_add(waited);
+  if (!ok) throw PartitionReleasedError();
 }
 
 void RecordWriter::Flush() {
   for (int c = 0; c < num_channels_; ++c) {
-    if (current_[static_cast<size_t>(c)] && !current_[static_cast<size_t>(c)]->bytes.empty()) Send(c);
+    if (current_[static_cast<size_t>(c)] && current_[static_cast<size_t>(c)]->size > 0) Send(c);
   }
 }
 
 void RecordWriter::Finish() {
   Flush();
   for (int c = 0; c < num_channels_; ++c) {
-    if (!partition_->subpartition(c).Add(MakeEvent(BufferKind::kEndOfPartition))) {
+    if (!partition_->subpartition(c).Add(MakeEvent(BufferKind::kEndOfPartition), nullptr)) {
       throw PartitionReleasedError();
     }
   }

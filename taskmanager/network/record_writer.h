@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -24,11 +25,19 @@ class PartitionReleasedError : public std::runtime_error {
   PartitionReleasedError() : std::runtime_error("output partition released") {}
 };
 
+//! Counters a RecordWriter adds to; any may be null. Read concurrently by the metrics reporter.
+struct WriterCounters {
+  std::atomic<uint64_t>* records_out = nullptr;
+  std::atomic<uint64_t>* bytes_out = nullptr;
+  std::atomic<int64_t>* backpressured_ns = nullptr;  // waiting for a buffer or queue space
+};
+
 class RecordWriter final : public Output {
  public:
   RecordWriter(std::shared_ptr<ResultPartition> partition, PartitionKind kind, int max_parallelism,
                std::function<int32_t(const void*)> key_hash,
-               void (*serialize)(const void*, ByteWriter&), size_t buffer_size, int subtask_index);
+               void (*serialize)(const void*, ByteWriter&), int subtask_index,
+               WriterCounters counters = {});
 
   void Emit(const void* record) override;
   //! Sends every partially filled buffer.
@@ -49,7 +58,7 @@ class RecordWriter final : public Output {
   int max_parallelism_;
   std::function<int32_t(const void*)> key_hash_;
   void (*serialize_)(const void*, ByteWriter&);
-  size_t buffer_size_;
+  WriterCounters counters_;
   int num_channels_;
   int next_channel_;
   std::vector<BufferPtr> current_;
@@ -63,7 +72,7 @@ class RecordReader {
  public:
   //! Calls fn(data, size) for each complete record in the buffer.
   template <typename Fn>
-  void Read(const std::vector<uint8_t>& bytes, Fn&& fn);
+  void Read(const uint8_t* data, size_t size, Fn&& fn);
   bool has_partial() const { return !pending_.empty(); }
 
  private:
@@ -71,9 +80,9 @@ class RecordReader {
 };
 
 template <typename Fn>
-void RecordReader::Read(const std::vector<uint8_t>& bytes, Fn&& fn) {
-  const uint8_t* p = bytes.data();
-  size_t left = bytes.size();
+void RecordReader::Read(const uint8_t* data, size_t size, Fn&& fn) {
+  const uint8_t* p = data;
+  size_t left = size;
   if (!pending_.empty()) {
     size_t need;
     if (pending_.size() < 4) {

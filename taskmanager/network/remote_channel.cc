@@ -47,13 +47,15 @@ absl::StatusOr<int> ConnectTcp(const std::string& address) {
 // ---- RemoteInputChannel ----
 
 RemoteInputChannel::RemoteInputChannel(ConnectionManager* connections, std::string address,
-                                       std::string partition_id, int subpartition, int initial_credit,
+                                       std::string partition_id, int subpartition,
+                                       std::shared_ptr<LocalBufferPool> pool, int exclusive,
                                        std::string producer_id)
     : connections_(connections),
       address_(std::move(address)),
       partition_id_(std::move(partition_id)),
       subpartition_(subpartition),
-      initial_credit_(initial_credit),
+      pool_(std::move(pool)),
+      exclusive_(exclusive),
       producer_id_(std::move(producer_id)) {}
 
 void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
@@ -61,89 +63,180 @@ void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
     absl::MutexLock lock(&mu_);
     gate_ = gate;
     index_ = index;
+    for (int i = 0; i < exclusive_; ++i) {
+      BufferPtr b = pool_->Request();
+      if (!b) break;  // the gate's pool is sized for every channel's exclusive buffers
+      free_.push_back(std::move(b));
+      ++owned_;
+    }
   }
   auto conn = connections_->Get(address_);
   if (!conn.ok()) {
-    gate->NotifyError(std::string(conn.status().message()));
+    Fail(std::string(conn.status().message()));
     return;
   }
-  uint64_t id = (*conn)->Request(shared_from_this(), partition_id_, subpartition_, initial_credit_);
+  int credit;
+  {
+    absl::MutexLock lock(&mu_);
+    credit = static_cast<int>(free_.size());
+    unannounced_ = 0;
+  }
+  uint64_t id = (*conn)->Request(shared_from_this(), partition_id_, subpartition_, credit);
   if (id == 0) {
-    gate->NotifyError("connection to " + address_ + " broke");
+    Fail("connection to " + address_ + " broke");
     return;
   }
-  absl::MutexLock lock(&mu_);
-  connection_ = *conn;
-  channel_id_ = id;
+  int late_credit;
+  {
+    absl::MutexLock lock(&mu_);
+    connection_ = *conn;
+    channel_id_ = id;
+    late_credit = unannounced_;
+    unannounced_ = 0;
+  }
+  Announce(late_credit);
 }
 
-void RemoteInputChannel::OnFrame(Frame frame) {
+BufferPtr RemoteInputChannel::TakeReceiveBuffer() {
+  absl::MutexLock lock(&mu_);
+  if (free_.empty() || closed_) return nullptr;
+  BufferPtr b = std::move(free_.front());
+  free_.pop_front();
+  return b;
+}
+
+int RemoteInputChannel::RequestFloatingLocked() {
+  int credit = 0;
+  while (static_cast<int>(free_.size()) < backlog_) {
+    BufferPtr b = pool_->Request();
+    if (!b) {
+      if (!waiting_for_floating_) {
+        waiting_for_floating_ = true;
+        pool_->AddListener(weak_from_this());
+      }
+      break;
+    }
+    free_.push_back(std::move(b));
+    ++owned_;
+    ++credit;
+  }
+  return credit;
+}
+
+void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog) {
   std::shared_ptr<InputGate> gate;
+  int credit = 0;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     gate = gate_;
-    if (frame.type == FrameType::kError) {
-      if (gate) gate->NotifyError(absl::StrCat("producer of ", partition_id_, ": ", frame.text));
-      return;
-    }
-    if (frame.seq != expected_seq_) {
-      if (gate) {
-        gate->NotifyError(absl::StrCat("channel ", partition_id_, " received buffer #", frame.seq,
-                                       ", expected #", expected_seq_));
-      }
+    if (seq != expected_seq_) {
+      std::string msg = absl::StrCat("channel ", partition_id_, " received buffer #", seq,
+                                     ", expected #", expected_seq_);
+      if (gate) gate->NotifyError(msg);
       return;
     }
     ++expected_seq_;
-    auto b = std::make_unique<Buffer>();
-    b->kind = frame.kind;
-    b->bytes = std::move(frame.bytes);
-    received_.push_back(std::move(b));
+    if (!buffer->is_event()) {
+      buffer->owner = shared_from_this();  // comes back to us (Recycle) once processed
+      backlog_ = static_cast<int>(backlog);
+      credit = RequestFloatingLocked();
+    }
+    received_.push_back(std::move(buffer));
   }
+  Announce(credit);
   if (gate) gate->NotifyAvailable(index_);
 }
 
+void RemoteInputChannel::Recycle(Buffer* buffer) {
+  BufferPtr back_to_pool;
+  int credit = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    buffer->owner = pool_;
+    if (closed_ || (owned_ > exclusive_ && static_cast<int>(free_.size()) >= backlog_)) {
+      // A floating buffer we no longer need goes back to the gate's pool.
+      back_to_pool.reset(buffer);
+      --owned_;
+    } else {
+      free_.push_back(BufferPtr(buffer));
+      credit = 1;
+    }
+  }
+  Announce(credit);
+}
+
+bool RemoteInputChannel::NotifyBufferAvailable(BufferPtr buffer) {
+  int credit = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    waiting_for_floating_ = false;
+    if (closed_ || static_cast<int>(free_.size()) >= backlog_) return false;
+    free_.push_back(std::move(buffer));
+    ++owned_;
+    credit = 1 + RequestFloatingLocked();
+  }
+  Announce(credit);
+  return true;
+}
+
+void RemoteInputChannel::Announce(int credit) {
+  if (credit <= 0) return;
+  std::shared_ptr<ClientConnection> conn;
+  uint64_t id;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    if (!connection_) {
+      unannounced_ += credit;  // sent with the partition request's aftermath in Start
+      return;
+    }
+    conn = connection_;
+    id = channel_id_;
+  }
+  conn->AddCredit(id, static_cast<uint32_t>(credit));
+}
+
 void RemoteInputChannel::OnError(const std::string& message) {
+  Fail(producer_id_.empty() ? message
+                            : absl::StrCat("input from TaskManager ", producer_id_, ": ", message));
+}
+
+void RemoteInputChannel::Fail(const std::string& message) {
   std::shared_ptr<InputGate> gate;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     gate = gate_;
   }
-  if (gate) {
-    gate->NotifyError(producer_id_.empty() ? message
-                                           : absl::StrCat("input from TaskManager ", producer_id_,
-                                                          ": ", message));
-  }
+  if (gate) gate->NotifyError(message);
 }
 
 BufferPtr RemoteInputChannel::Poll() {
-  std::shared_ptr<ClientConnection> conn;
-  uint64_t id;
-  BufferPtr b;
-  {
-    absl::MutexLock lock(&mu_);
-    if (received_.empty()) return nullptr;
-    b = std::move(received_.front());
-    received_.pop_front();
-    conn = connection_;
-    id = channel_id_;
-  }
-  // The buffer is ours now: its slot is free again, so grant the producer one more credit.
-  if (!b->is_event() && conn) conn->AddCredit(id, 1);
+  absl::MutexLock lock(&mu_);
+  if (received_.empty()) return nullptr;
+  BufferPtr b = std::move(received_.front());
+  received_.pop_front();
   return b;
+}
+
+int RemoteInputChannel::owned() {
+  absl::MutexLock lock(&mu_);
+  return owned_;
 }
 
 void RemoteInputChannel::Close() {
   std::shared_ptr<ClientConnection> conn;
   uint64_t id;
+  std::deque<BufferPtr> free, received;  // dropped outside our lock
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
     conn = std::move(connection_);
     id = channel_id_;
-    received_.clear();
+    free.swap(free_);
+    received.swap(received_);
     gate_.reset();
   }
   if (conn) conn->Cancel(id);
@@ -217,7 +310,7 @@ bool ClientConnection::broken() {
 
 void ClientConnection::Send(const Frame& frame) {
   absl::MutexLock lock(&write_mu_);
-  if (!WriteFrame(fd_, frame, nullptr)) Break("write failed");
+  if (!WriteFrame(fd_, frame)) Break("write failed");
 }
 
 void ClientConnection::Break(const std::string& reason) {
@@ -235,27 +328,79 @@ void ClientConnection::Break(const std::string& reason) {
 }
 
 void ClientConnection::ReadLoop() {
+  std::vector<uint8_t> scratch;
   while (true) {
-    auto frame = ReadFrame(fd_);
-    if (!frame.ok()) {
-      Break(std::string(frame.status().message()));
-      return;
+    uint32_t len;
+    uint8_t head[kBufferHeaderBytes];
+    if (!ReadFull(fd_, &len, sizeof(len))) return Break("connection closed");
+    if (len < kCommonHeaderBytes || len > kMaxFrameBytes) {
+      return Break(absl::StrCat("invalid frame length ", len));
     }
+    if (!ReadFull(fd_, head, kCommonHeaderBytes)) return Break("connection lost mid-frame");
+    uint64_t channel;
+    std::memcpy(&channel, head + 1, sizeof(channel));
     std::shared_ptr<RemoteInputChannel> ch;
     {
       absl::MutexLock lock(&mu_);
-      auto it = channels_.find(frame->channel);
+      auto it = channels_.find(channel);
       if (it != channels_.end()) ch = it->second;
     }
-    if (!ch) {
-      if (frame->type == FrameType::kError && frame->channel == 0) {
-        Break(frame->text);
-        return;
+    if (static_cast<FrameType>(head[0]) != FrameType::kBuffer) {
+      std::vector<uint8_t> body(len);
+      std::memcpy(body.data(), head, kCommonHeaderBytes);
+      if (!ReadFull(fd_, body.data() + kCommonHeaderBytes, len - kCommonHeaderBytes)) {
+        return Break("connection lost mid-frame");
       }
-      Log()->debug("dropping frame for unknown channel {} from {}", frame->channel, address_);
+      auto frame = DecodeBody(body.data(), body.size());
+      if (!frame.ok()) return Break(std::string(frame.status().message()));
+      if (frame->type != FrameType::kError) {
+        return Break(absl::StrCat("unexpected frame type ", static_cast<int>(frame->type)));
+      }
+      if (channel == 0) return Break(frame->text);
+      if (ch) ch->OnError(absl::StrCat("producer of the channel failed: ", frame->text));
       continue;
     }
-    ch->OnFrame(*std::move(frame));
+    if (len < kBufferHeaderBytes) return Break("short buffer frame");
+    if (!ReadFull(fd_, head + kCommonHeaderBytes, kBufferHeaderBytes - kCommonHeaderBytes)) {
+      return Break("connection lost mid-frame");
+    }
+    uint32_t seq, backlog;
+    std::memcpy(&seq, head + 9, 4);
+    std::memcpy(&backlog, head + 13, 4);
+    uint8_t kind = head[17];
+    size_t payload = len - kBufferHeaderBytes;
+    if (kind > static_cast<uint8_t>(BufferKind::kEndOfPartition)) {
+      return Break(absl::StrCat("unknown buffer kind ", static_cast<int>(kind)));
+    }
+    BufferPtr buffer;
+    std::string problem;
+    if (!ch) {
+      problem = "unknown channel";
+    } else if (kind == static_cast<uint8_t>(BufferKind::kData)) {
+      buffer = ch->TakeReceiveBuffer();
+      if (!buffer) {
+        problem = "data buffer without credit";
+      } else if (payload > buffer->capacity) {
+        problem = absl::StrCat("buffer of ", payload, " bytes exceeds the segment size");
+        buffer.reset();
+      }
+    } else {
+      buffer = MakeEvent(static_cast<BufferKind>(kind));
+    }
+    if (!buffer || buffer->is_event()) {
+      // Skip the payload (none for events; dropped data for an unknown channel).
+      scratch.resize(payload);
+      if (payload > 0 && !ReadFull(fd_, scratch.data(), payload)) return Break("connection lost");
+      if (!problem.empty()) {
+        Log()->warn("dropping a buffer from {} for channel {}: {}", address_, channel, problem);
+        if (ch) ch->OnError(absl::StrCat("protocol error: ", problem));
+        continue;
+      }
+    } else {
+      if (!ReadFull(fd_, buffer->data, payload)) return Break("connection lost mid-frame");
+      buffer->size = payload;
+    }
+    ch->OnBuffer(std::move(buffer), seq, backlog);
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "taskmanager/network/buffer_pool.h"
 #include "taskmanager/network/input_gate.h"
 #include "taskmanager/network/wire.h"
 
@@ -21,25 +22,47 @@ namespace sluice::network {
 class ClientConnection;
 class ConnectionManager;
 
+//! Credit-based remote channel. It owns `exclusive` buffers of its gate's pool for its whole life
+//! and borrows floating ones from the same pool to cover the producer's announced backlog. Every
+//! buffer it holds free is one credit the producer has been granted; a buffer comes back as credit
+//! when the task has processed it (Recycle). Thread-safe: the connection's reader thread, the task
+//! thread and the pool (handing over floating buffers) all call in.
 class RemoteInputChannel final : public InputChannel,
+                                 public BufferRecycler,
+                                 public BufferListener,
                                  public std::enable_shared_from_this<RemoteInputChannel> {
  public:
   RemoteInputChannel(ConnectionManager* connections, std::string address, std::string partition_id,
-                     int subpartition, int initial_credit, std::string producer_id = "");
+                     int subpartition, std::shared_ptr<LocalBufferPool> pool, int exclusive,
+                     std::string producer_id = "");
   void Start(std::shared_ptr<InputGate> gate, int index) override;
   BufferPtr Poll() override;
   void Close() override;
 
   // From the connection's reader thread.
-  void OnFrame(Frame frame);
+  //! A free buffer to receive a data frame into; null when the producer sent without credit.
+  BufferPtr TakeReceiveBuffer();
+  void OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog);
   void OnError(const std::string& message);
 
+  void Recycle(Buffer* buffer) override;
+  bool NotifyBufferAvailable(BufferPtr buffer) override;
+
+  //! Buffers held now (free, being received, queued or being processed) — for tests.
+  int owned();
+
  private:
+  //! Takes floating buffers while fewer are free than the backlog; returns credits to announce.
+  int RequestFloatingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Announce(int credit);
+  void Fail(const std::string& message);
+
   ConnectionManager* connections_;
   const std::string address_;
   const std::string partition_id_;
   const int subpartition_;
-  const int initial_credit_;
+  const std::shared_ptr<LocalBufferPool> pool_;
+  const int exclusive_;
   const std::string producer_id_;  // TaskManager id of the producer, for error messages
   absl::Mutex mu_;
   std::shared_ptr<InputGate> gate_ ABSL_GUARDED_BY(mu_);
@@ -47,7 +70,12 @@ class RemoteInputChannel final : public InputChannel,
   std::shared_ptr<ClientConnection> connection_ ABSL_GUARDED_BY(mu_);
   uint64_t channel_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t expected_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<BufferPtr> received_ ABSL_GUARDED_BY(mu_);
+  std::deque<BufferPtr> free_ ABSL_GUARDED_BY(mu_);      // owner: the pool
+  std::deque<BufferPtr> received_ ABSL_GUARDED_BY(mu_);  // owner: this channel
+  int owned_ ABSL_GUARDED_BY(mu_) = 0;
+  int backlog_ ABSL_GUARDED_BY(mu_) = 0;
+  int unannounced_ ABSL_GUARDED_BY(mu_) = 0;  // credit earned before the request went out
+  bool waiting_for_floating_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 

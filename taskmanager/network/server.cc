@@ -173,7 +173,7 @@ void ServerConnection::WriteLoop() {
       }
     }
     for (const auto& e : errors) {
-      if (!WriteFrame(fd_, e, nullptr)) return;
+      if (!WriteFrame(fd_, e)) return;
     }
     if (!partition) continue;
     Subpartition& sub = partition->subpartition(index);
@@ -195,7 +195,7 @@ void ServerConnection::WriteLoop() {
     f.channel = channel;
     f.backlog = static_cast<uint32_t>(backlog);
     f.kind = b->kind;
-    if (!WriteFrame(fd_, f, &b->bytes)) return;
+    if (!WriteFrame(fd_, f, b->data, b->size)) return;
     bool finished = b->kind == BufferKind::kEndOfPartition;
     absl::MutexLock lock(&mu_);
     if (finished) {

@@ -1,16 +1,26 @@
 #include "taskmanager/network/subpartition.h"
 
+#include <chrono>
+
 namespace sluice::network {
 
-bool Subpartition::Add(BufferPtr buffer) {
+bool Subpartition::Add(BufferPtr buffer, int64_t* waited_ns) {
   std::function<void()> listener;
   {
     absl::MutexLock lock(&mu_);
     if (!buffer->is_event()) {
-      auto space_or_released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return released_ || data_buffers_ < capacity_;
-      };
-      mu_.Await(absl::Condition(&space_or_released));
+      if (data_buffers_ >= capacity_ && !released_) {
+        auto space_or_released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return released_ || data_buffers_ < capacity_;
+        };
+        auto start = std::chrono::steady_clock::now();
+        mu_.Await(absl::Condition(&space_or_released));
+        if (waited_ns) {
+          *waited_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+        }
+      }
       ++data_buffers_;
     }
     if (released_) return false;
@@ -50,15 +60,25 @@ void Subpartition::SetListener(std::function<void()> listener) {
 }
 
 void Subpartition::Release() {
+  std::deque<BufferPtr> dropped;  // recycled outside our lock
   absl::MutexLock lock(&mu_);
   released_ = true;
-  queue_.clear();
+  dropped.swap(queue_);
   data_buffers_ = 0;
 }
 
 bool Subpartition::released() {
   absl::MutexLock lock(&mu_);
   return released_;
+}
+
+}  // namespace sluice::network
+
+namespace sluice::network {
+
+int Subpartition::size() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(queue_.size());
 }
 
 }  // namespace sluice::network

@@ -118,12 +118,10 @@ bool WriteAll(int fd, const void* data, size_t size) {
   return true;
 }
 
-bool WriteFrame(int fd, const Frame& frame, const std::vector<uint8_t>* payload) {
-  size_t payload_size = payload ? payload->size() : 0;
+bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload, size_t payload_size) {
   std::string header = EncodeHeader(frame, payload_size);
   if (payload_size == 0) return WriteAll(fd, header.data(), header.size());
-  iovec iov[2] = {{header.data(), header.size()},
-                  {const_cast<uint8_t*>(payload->data()), payload_size}};
+  iovec iov[2] = {{header.data(), header.size()}, {const_cast<uint8_t*>(payload), payload_size}};
   size_t total = header.size() + payload_size;
   size_t done = 0;
   while (done < total) {

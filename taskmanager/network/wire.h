@@ -42,9 +42,14 @@ absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size);
 
 //! Blocking socket helpers; false on EOF or error.
 bool WriteAll(int fd, const void* data, size_t size);
-bool WriteFrame(int fd, const Frame& frame, const std::vector<uint8_t>* payload);
+bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload = nullptr, size_t payload_size = 0);
 bool ReadFull(int fd, void* data, size_t size);
 //! Reads one frame; NotFound on orderly EOF before a frame starts, other errors otherwise.
 absl::StatusOr<Frame> ReadFrame(int fd);
+
+//! Bytes of a kBuffer frame's body before its payload: type, channel, seq, backlog, kind.
+constexpr size_t kBufferHeaderBytes = 1 + 8 + 4 + 4 + 1;
+//! Bytes every frame body starts with: type, channel.
+constexpr size_t kCommonHeaderBytes = 1 + 8;
 
 }  // namespace sluice::network
