@@ -39,9 +39,12 @@ int32_t EventKeyHash(const void* record) {
   return sluice::KeyHash(static_cast<const Event*>(record)->key);
 }
 
-//! A partition with `kChannels` subpartitions that hold far more than kDrainEvery records.
+//! A partition with `kChannels` subpartitions and a pool that holds far more than kDrainEvery records.
 std::shared_ptr<ResultPartition> MakePartition() {
-  return std::make_shared<ResultPartition>("bench.partition", kChannels, 1 << 16);
+  constexpr int kBuffers = 64;
+  auto global = std::make_shared<sluice::network::NetworkBufferPool>(kBuffers * kBufferSize, kBufferSize);
+  auto pool = *sluice::network::LocalBufferPool::Create(global, kBuffers, "bench");
+  return std::make_shared<ResultPartition>("bench.partition", kChannels, kBuffers, pool);
 }
 
 template <typename Fn>
@@ -55,12 +58,12 @@ void RunWriter(benchmark::State& state, PartitionKind kind, bool read_back) {
   auto partition = MakePartition();
   RecordWriter writer(partition, kind, sluice::kDefaultMaxParallelism,
                       kind == PartitionKind::kHash ? EventKeyHash : nullptr,
-                      &sluice::SerializeErased<Event>, kBufferSize, 0);
+                      &sluice::SerializeErased<Event>, 0);
   RecordReader readers[kChannels];
   int64_t sum = 0;
   auto consume = [&](int channel, const sluice::network::Buffer& b) {
     if (!read_back) return;
-    readers[channel].Read(b.bytes, [&](const uint8_t* data, size_t size) {
+    readers[channel].Read(b.data, b.size, [&](const uint8_t* data, size_t size) {
       Event e;
       sluice::DeserializeRecord(data, size, e);
       sum += e.value;
