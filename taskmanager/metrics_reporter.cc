@@ -21,8 +21,19 @@ MetricsSample TakeSample(const TaskMetrics& m) {
   s.records_out = m.records_out.load(std::memory_order_relaxed);
   s.bytes_in = m.bytes_in.load(std::memory_order_relaxed);
   s.bytes_out = m.bytes_out.load(std::memory_order_relaxed);
+  // A wait in progress counts up to now (read `since` first: if the wait ends in between, its time is
+  // already in the total or is counted at the next sample, never twice).
+  int64_t now = TaskMetrics::NowNs();
+  int64_t idle_since = m.idle_since_ns.load(std::memory_order_relaxed);
+  int64_t bp_since = m.backpressured_since_ns.load(std::memory_order_relaxed);
   s.idle_ns = m.idle_ns.load(std::memory_order_relaxed);
   s.backpressured_ns = m.backpressured_ns.load(std::memory_order_relaxed);
+  if (idle_since != 0 && m.idle_since_ns.load(std::memory_order_relaxed) == idle_since) {
+    s.idle_ns += std::max<int64_t>(0, now - idle_since);
+  }
+  if (bp_since != 0 && m.backpressured_since_ns.load(std::memory_order_relaxed) == bp_since) {
+    s.backpressured_ns += std::max<int64_t>(0, now - bp_since);
+  }
   s.in_pool_usage = m.in_pool_usage ? m.in_pool_usage() : 0.0;
   s.out_pool_usage = m.out_pool_usage ? m.out_pool_usage() : 0.0;
   return s;

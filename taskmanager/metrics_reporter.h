@@ -33,8 +33,8 @@ struct MetricsSample {
 MetricsSample TakeSample(const TaskMetrics& metrics);
 
 //! The metrics of a subtask whose counters went from `prev` to `cur` in `elapsed` wall time. Time
-//! shares are clamped to [0, 1000] ms/s: the task thread books a wait when it ends, so one long
-//! wait lands in a single interval. Busy is the rest of the second. With no elapsed time the rates
+//! shares are clamped to [0, 1000] ms/s (samples are taken a little apart from the clock that
+//! measures the interval). Busy is the rest of the second. With no elapsed time the rates
 //! are 0. job_id and attempt_id are left to the caller.
 proto::SubtaskMetrics ComputeRates(const MetricsSample& prev, const MetricsSample& cur,
                                    std::chrono::nanoseconds elapsed);

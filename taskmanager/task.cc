@@ -15,9 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 auto Log() { return log::Get("task"); }
 
-int64_t NanosSince(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-}
 
 class TaskCancelled : public std::runtime_error {
  public:
@@ -216,7 +213,8 @@ void Task::Run() {
           throw std::runtime_error(absl::StrCat("operator '", producer.name, "' has no output"));
         }
         network::WriterCounters counters{&metrics_.records_out, &metrics_.bytes_out,
-                                         &metrics_.backpressured_ns};
+                                         &metrics_.backpressured_ns,
+                                         &metrics_.backpressured_since_ns};
         writers.push_back(std::make_unique<network::RecordWriter>(
             partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
             spec.max_parallelism(), edge.key_hash, producer.serialize_output,
@@ -281,10 +279,10 @@ void Task::Run() {
           auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
           if (timeout.count() > 0 && !writers.empty()) until = std::min(until, next_flush);
           until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
-          auto idle_start = Clock::now();
+          TaskMetrics::BeginWait(metrics_.idle_since_ns);
           std::unique_lock<std::mutex> lock(sleep_mu);
           never.wait_until(lock, until, [&] { return cancelled_.load(); });
-          metrics_.AddIdle(NanosSince(idle_start));
+          TaskMetrics::EndWait(metrics_.idle_since_ns, metrics_.idle_ns);
         }
       }
     } else {
@@ -296,10 +294,10 @@ void Task::Run() {
         network::BufferPtr buffer;
         std::string error;
         auto wait = timeout.count() > 0 ? next_flush - Clock::now() : std::chrono::milliseconds(100);
-        auto idle_start = Clock::now();
+        TaskMetrics::BeginWait(metrics_.idle_since_ns);
         auto r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
                              &channel, &buffer, &error);
-        metrics_.AddIdle(NanosSince(idle_start));
+        TaskMetrics::EndWait(metrics_.idle_since_ns, metrics_.idle_ns);
         switch (r) {
           case network::InputGate::Result::kClosed:
             throw TaskCancelled();

@@ -148,6 +148,7 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
   req.set_rpc_address(rpc_address_);
   req.set_data_address(data_address_);
   req.set_slots(options_.slots);
+  *req.mutable_network() = NetworkMemory();
   proto::RegisterResponse resp;
   auto ctx = ContextWithDeadline(std::chrono::seconds(5));
   grpc::Status s = jobmanager_->RegisterTaskManager(ctx.get(), req, &resp);
@@ -157,6 +158,15 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
   }
   heartbeat_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, resp.heartbeat_interval_ms()));
   return true;
+}
+
+proto::NetworkMemoryStats TaskExecutor::NetworkMemory() {
+  proto::NetworkMemoryStats n;
+  n.set_total_segments(buffers_->total_segments());
+  n.set_segment_size(static_cast<int64_t>(buffers_->segment_size()));
+  n.set_used_segments(buffers_->total_segments() - buffers_->available_segments());
+  n.set_peak_used_segments(buffers_->peak_used_segments());
+  return n;
 }
 
 void TaskExecutor::HeartbeatUntilBroken() {
@@ -170,6 +180,7 @@ void TaskExecutor::HeartbeatUntilBroken() {
   while (!stopping_) {
     proto::Heartbeat hb;
     hb.set_taskmanager_id(options_.id);
+    *hb.mutable_network() = NetworkMemory();
     {
       absl::MutexLock lock(&mu_);
       for (const auto& [id, t] : tasks_) {

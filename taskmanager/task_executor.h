@@ -62,6 +62,8 @@ class TaskExecutor final : public proto::TaskManagerService::Service {
   void ConnectionLoop();
   bool RegisterOnce(std::string* error);
   void HeartbeatUntilBroken();
+  //! The network buffer pool's figures, sent with the registration and every heartbeat.
+  proto::NetworkMemoryStats NetworkMemory();
   void CancelAll(const std::string& reason);
   void Report(const proto::TaskDeployment& d, SubtaskState state, const std::string& failure);
   void ReapFinished();

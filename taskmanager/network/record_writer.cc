@@ -51,10 +51,21 @@ void RecordWriter::Emit(const void* record) {
 void RecordWriter::Append(int channel, const uint8_t* data, size_t size) {
   BufferPtr& b = current_[static_cast<size_t>(channel)];
   while (size > 0) {
+    if (!b) b = partition_->pool().Request();
     if (!b) {
-      int64_t waited = 0;
-      b = partition_->pool().RequestBlocking(&waited);
-      if (waited && counters_.backpressured_ns) counters_.backpressured_ns->fetch_add(waited);
+      // Out of buffers: backpressure. Book the wait, visibly while it lasts.
+      auto start = std::chrono::steady_clock::now();
+      if (counters_.backpressured_since_ns) {
+        counters_.backpressured_since_ns->store(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count());
+      }
+      b = partition_->pool().RequestBlocking(nullptr);
+      if (counters_.backpressured_since_ns) counters_.backpressured_since_ns->store(0);
+      if (counters_.backpressured_ns) {
+        counters_.backpressured_ns->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                  std::chrono::steady_clock::now() - start)
+                                                  .count());
+      }
       if (!b) throw PartitionReleasedError();
     }
     size_t take = std::min(b->room(), size);

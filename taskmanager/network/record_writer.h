@@ -30,6 +30,9 @@ struct WriterCounters {
   std::atomic<uint64_t>* records_out = nullptr;
   std::atomic<uint64_t>* bytes_out = nullptr;
   std::atomic<int64_t>* backpressured_ns = nullptr;  // waiting for a buffer or queue space
+  //! Set to the steady_clock ns a wait for a buffer began, 0 after it: lets a reporter count a
+  //! wait still in progress.
+  std::atomic<int64_t>* backpressured_since_ns = nullptr;
 };
 
 class RecordWriter final : public Output {
