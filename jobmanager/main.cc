@@ -1,57 +1,22 @@
 // sluice-jobmanager [--config FILE] [-D key=value]...
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
 
-#include <atomic>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/rpc.h"
 #include "jobmanager/services.h"
 
-namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop = true; }
-
-int Fail(const std::string& msg) {
-  std::fprintf(stderr, "sluice-jobmanager: %s\n", msg.c_str());
-  return 2;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  // Debian builds abseil with mutex deadlock detection on; it costs on every lock in the data plane.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  std::string config_path;
-  std::vector<std::string> overrides;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [--config FILE] [-D key=value]...\n\n%s", "sluice-jobmanager",
-                  sluice::config::DescribeOptions().c_str());
-      return 0;
-    }
-    if (a == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (a == "-D" && i + 1 < argc) {
-      overrides.push_back(argv[++i]);
-    } else if (a.rfind("-D", 0) == 0 && a.size() > 2) {
-      overrides.push_back(a.substr(2));
-    } else {
-      return Fail(absl::StrCat("unknown argument '", a, "' (usage: sluice-jobmanager [--config FILE] [-D key=value]...)"));
-    }
-  }
-  auto config = sluice::config::Configuration::Load(config_path, overrides);
-  if (!config.ok()) return Fail(std::string(config.status().message()));
-  sluice::log::SetLevel(config->GetString("log.level"));
+  const std::string kName = "sluice-jobmanager";
+  int exit_code = 0;
+  auto config = sluice::LoadDaemonConfig(kName, argc, argv, &exit_code);
+  if (!config) return exit_code;
+  auto Fail = [&](const std::string& msg) { return sluice::DaemonFailure(kName, msg); };
   auto log = sluice::log::Get("jobmanager");
 
   using namespace sluice::jobmanager;
@@ -92,10 +57,7 @@ int main(int argc, char** argv) {
     std::filesystem::rename(tmp, address_file);
   }
 
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
-  signal(SIGPIPE, SIG_IGN);
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  sluice::WaitForTerminationSignal();
   log->info("JobManager shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;

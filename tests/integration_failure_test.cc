@@ -221,5 +221,23 @@ TEST_F(IntegrationFailure, CancelStopsUnboundedJobAndFreesSlots) {
   EXPECT_EQ(StringField(jobs->list_value().values(0), "state"), "CANCELED");
 }
 
+// A TaskManager whose network memory is too small for a task fails that deployment with a message
+// that says how much memory the task needs; the job goes FAILED and the cluster keeps serving.
+TEST(IntegrationNetworkMemory, DeploymentWithoutEnoughNetworkMemoryFailsWithTheNeed) {
+  LocalCluster cluster;
+  ClusterOptions options;
+  options.defines = {"taskmanager.memory.network.size=64kb", "taskmanager.memory.segment-size=32kb"};
+  absl::Status started = cluster.Start(options);
+  ASSERT_TRUE(started.ok()) << started;
+  CommandResult run = cluster.Sluice({"run", ExamplePackage("ledger"), "--parallelism", "2", "--arg",
+                                      "transactions=1000"});
+  EXPECT_NE(run.exit_code, 0) << run.Describe();
+  std::string all = run.out + run.err;
+  EXPECT_NE(all.find("not enough network memory"), std::string::npos) << run.Describe();
+  EXPECT_NE(all.find("taskmanager.memory.network.size"), std::string::npos) << run.Describe();
+  EXPECT_NE(all.find("needs"), std::string::npos) << run.Describe();
+  EXPECT_TRUE(cluster.Sluice({"list"}).ok());
+}
+
 }  // namespace
 }  // namespace sluice::testing
