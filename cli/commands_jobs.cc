@@ -256,6 +256,40 @@ int CancelCommand(const Invocation& invocation) {
   return kExitOk;
 }
 
+namespace {
+
+// A TaskManager's network memory in bytes as of its latest heartbeat: {"total_bytes", "used_bytes",
+// "peak_bytes"} (used: held by the buffer pools of its deployed tasks; peak: the most ever held at
+// once), or null when it did not report it.
+void WriteNetworkJson(JsonWriter& w, const proto::TaskManagerInfo& tm) {
+  if (!tm.has_network()) {
+    w.Null();
+    return;
+  }
+  const proto::NetworkMemoryStats& n = tm.network();
+  w.BeginObject();
+  w.Key("total_bytes");
+  w.Int(n.total_segments() * n.segment_size());
+  w.Key("used_bytes");
+  w.Int(n.used_segments() * n.segment_size());
+  w.Key("peak_bytes");
+  w.Int(n.peak_used_segments() * n.segment_size());
+  w.EndObject();
+}
+
+// "1.5/8.0 MiB (peak 2.0)": used/total network memory, or "-" when the TaskManager did not report it.
+std::string NetworkColumn(const proto::TaskManagerInfo& tm) {
+  if (!tm.has_network()) return "-";
+  const proto::NetworkMemoryStats& n = tm.network();
+  auto mib = [&n](int64_t segments) {
+    return static_cast<double>(segments * n.segment_size()) / (1024.0 * 1024.0);
+  };
+  return absl::StrFormat("%.1f/%.1f MiB (peak %.1f)", mib(n.used_segments()),
+                         mib(n.total_segments()), mib(n.peak_used_segments()));
+}
+
+}  // namespace
+
 int TaskManagersCommand(const Invocation& invocation) {
   JobManagerClient client(invocation.jobmanager);
   absl::StatusOr<proto::ListTaskManagersResponse> tms = client.ListTaskManagers();
@@ -273,6 +307,8 @@ int TaskManagersCommand(const Invocation& invocation) {
       w.Int(tm.slots());
       w.Key("free_slots");
       w.Int(tm.free_slots());
+      w.Key("network");
+      WriteNetworkJson(w, tm);
       w.EndObject();
     }
     w.EndArray();
@@ -285,10 +321,10 @@ int TaskManagersCommand(const Invocation& invocation) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const proto::TaskManagerInfo& tm : tms->taskmanagers()) {
-    rows.push_back(
-        {tm.id(), tm.address(), absl::StrCat(tm.slots()), absl::StrCat(tm.free_slots())});
+    rows.push_back({tm.id(), tm.address(), absl::StrCat(tm.slots()), absl::StrCat(tm.free_slots()),
+                    NetworkColumn(tm)});
   }
-  PrintTable({"ID", "ADDRESS", "SLOTS", "FREE"}, rows);
+  PrintTable({"ID", "ADDRESS", "SLOTS", "FREE", "NETWORK"}, rows);
   return kExitOk;
 }
 

@@ -37,6 +37,7 @@ absl::Status ResourceManager::Register(const proto::RegisterRequest& req) {
     tm.info = req;
     tm.slot_owner.assign(static_cast<size_t>(req.slots()), "");
     tm.last_heartbeat = std::chrono::steady_clock::now();
+    if (req.has_network()) tm.network = req.network();
     tm.gateway = std::make_shared<TaskManagerGateway>(req.taskmanager_id(), req.rpc_address());
     taskmanagers_[req.taskmanager_id()] = std::move(tm);
     Log()->info("TaskManager {} registered: rpc {}, data {}, {} slots", req.taskmanager_id(),
@@ -45,11 +46,12 @@ absl::Status ResourceManager::Register(const proto::RegisterRequest& req) {
   });
 }
 
-bool ResourceManager::Heartbeat(const std::string& tm_id) {
+bool ResourceManager::Heartbeat(const proto::Heartbeat& heartbeat) {
   return executor_.Call([&] {
-    auto it = taskmanagers_.find(tm_id);
+    auto it = taskmanagers_.find(heartbeat.taskmanager_id());
     if (it == taskmanagers_.end()) return false;
     it->second.last_heartbeat = std::chrono::steady_clock::now();
+    if (heartbeat.has_network()) it->second.network = heartbeat.network();
     return true;
   });
 }
@@ -138,6 +140,7 @@ std::vector<proto::TaskManagerInfo> ResourceManager::List() {
       info.set_slots(static_cast<int>(tm.slot_owner.size()));
       info.set_free_slots(
           static_cast<int>(std::count(tm.slot_owner.begin(), tm.slot_owner.end(), "")));
+      if (tm.network) *info.mutable_network() = *tm.network;
       out.push_back(info);
     }
     return out;

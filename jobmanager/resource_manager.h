@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,9 @@ class ResourceManager {
   void SetLostListener(LostListener listener);
 
   absl::Status Register(const proto::RegisterRequest& req);
-  //! Records a heartbeat; false when the TaskManager is unknown (it must register again).
-  bool Heartbeat(const std::string& tm_id);
+  //! Records a heartbeat and keeps the figures it carries (network memory) for List(); false when
+  //! the TaskManager is unknown (it must register again).
+  bool Heartbeat(const proto::Heartbeat& heartbeat);
   //! The TaskManager's Connect stream ended.
   void ConnectionLost(const std::string& tm_id, const std::string& detail);
 
@@ -52,6 +54,7 @@ class ResourceManager {
     proto::RegisterRequest info;
     std::vector<std::string> slot_owner;  // job id per slot, empty when free
     std::chrono::steady_clock::time_point last_heartbeat;
+    std::optional<proto::NetworkMemoryStats> network;  // latest from registration or heartbeat
     std::shared_ptr<TaskManagerGateway> gateway;
   };
 

@@ -78,7 +78,7 @@ grpc::Status ClusterServiceImpl::Connect(
   while (stream->Read(&hb)) {
     tm_id = hb.taskmanager_id();
     proto::HeartbeatAck ack;
-    ack.set_registered(rm_->Heartbeat(tm_id));
+    ack.set_registered(rm_->Heartbeat(hb));
     if (!stream->Write(ack)) break;
     if (!ack.registered()) return grpc::Status::OK;
   }

@@ -166,7 +166,8 @@ void Task::Start() {
 void Task::Cancel() {
   if (cancelled_.exchange(true)) return;
   for (const auto& p : partitions_) p->Release();
-  gate_->Close();
+  // Null when SetUpNetwork failed before creating the gate (the task is destroyed undeployed).
+  if (gate_) gate_->Close();
 }
 
 void Task::SetState(SubtaskState to, const std::string& failure) {
@@ -314,12 +315,14 @@ void Task::Run() {
           if (reader.has_partial()) throw std::runtime_error("input channel ended inside a record");
           ++ended;
         } else {
-          uint64_t records = 0;
-          reader.Read(buffer->data, buffer->size, [first, &records](const uint8_t* data, size_t size) {
-            first->ProcessSerialized(data, size);
-            ++records;
-          });
-          metrics_.records_in.fetch_add(records, std::memory_order_relaxed);
+          // Counted per record, not per buffer: a slow operator may take seconds over one buffer,
+          // and numRecordsInPerSecond must not jump between 0 and a buffer's worth of records.
+          std::atomic<uint64_t>& records_in = metrics_.records_in;
+          reader.Read(buffer->data, buffer->size,
+                      [first, &records_in](const uint8_t* data, size_t size) {
+                        first->ProcessSerialized(data, size);
+                        records_in.fetch_add(1, std::memory_order_relaxed);
+                      });
           metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
         }
         flush_if_due(timeout.count() == 0);

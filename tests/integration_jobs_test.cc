@@ -326,7 +326,13 @@ TEST_F(IntegrationJobs, JsonViewsOfTaskManagersAndJobs) {
   ASSERT_EQ(tms->list_value().values_size(), 2);
   std::set<std::string> ids;
   for (const JsonValue& tm : tms->list_value().values()) {
-    EXPECT_EQ(Keys(tm), (std::vector<std::string>{"address", "free_slots", "id", "slots"}));
+    EXPECT_EQ(Keys(tm),
+              (std::vector<std::string>{"address", "free_slots", "id", "network", "slots"}));
+    EXPECT_EQ(Keys(Field(tm, "network")),
+              (std::vector<std::string>{"peak_bytes", "total_bytes", "used_bytes"}));
+    // The default network memory (64mb), nothing of it used without a job.
+    EXPECT_EQ(IntField(Field(tm, "network"), "total_bytes"), 64 << 20);
+    EXPECT_EQ(IntField(Field(tm, "network"), "used_bytes"), 0);
     EXPECT_EQ(IntField(tm, "slots"), 2);
     EXPECT_EQ(IntField(tm, "free_slots"), 2);
     EXPECT_EQ(StringField(tm, "address").rfind("127.0.0.1:", 0), 0u) << StringField(tm, "address");
