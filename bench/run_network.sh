@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# Network-stack benchmarks on a local cluster (1 JobManager, 2 TaskManagers x 1 slot), each against
+# a baseline measured in the same run (bench/README.md, "Network stack"):
+#   exchange  100-byte records from the source on one TaskManager to the sink on the other
+#             (bench/network_job.so mode=exchange, parallelism 2) beside raw TCP over loopback moving
+#             the same bytes in 32 KiB writes (bench/tcp_baseline): records/s, MB/s, ratio.
+#   chained   the same pipeline chained in one task (mode=chained, parallelism 1): records/s, and
+#             the exchange's records/s as a fraction of it.
+#   latency   a rate-limited exchange (10,000 records/s, 100,000 records) per buffer timeout
+#             (0, 1, 100 ms): creation-to-sink latency percentiles reported by the sink subtask.
+# The exchange, TCP and chained measurements of one round run back to back; each figure is the
+# median over RUNS rounds.
+#
+#   bench/run_network.sh [BUILD_DIR (build)] [RECORDS (20000000)] [RUNS (3)]
+#   env: SLUICE_BENCH_NET_RECORDS, SLUICE_BENCH_RUNS when the arguments are absent;
+#        SLUICE_BENCH_NET_PARTS   which parts to run ("exchange chained latency");
+#        SLUICE_BENCH_TIMEOUTS    buffer timeouts of the latency part in ms ("0 1 100");
+#        SLUICE_BENCH_LAT_RECORDS records per latency run (100000);
+#        SLUICE_BENCH_LAT_RATE    records per second of the latency runs (10000);
+#        SLUICE_BENCH_DEFINES="-D key=value ..." passes settings to the daemons (tuning experiments);
+#        SLUICE_BENCH_JOB_ARGS="--arg key=value ..." extra job arguments (e.g. --arg map=0);
+#        SLUICE_BENCH_KEEP=1 keeps the cluster directory (logs, sink reports) for inspection.
+# Builds nothing: run `ninja -C BUILD_DIR` (or `make bench`) first.
+set -euo pipefail
+
+BUILD_DIR=${1:-build}
+RECORDS=${2:-${SLUICE_BENCH_NET_RECORDS:-20000000}}
+RUNS=${3:-${SLUICE_BENCH_RUNS:-3}}
+PARTS=${SLUICE_BENCH_NET_PARTS:-exchange chained latency}
+TIMEOUTS=${SLUICE_BENCH_TIMEOUTS:-0 1 100}
+LAT_RECORDS=${SLUICE_BENCH_LAT_RECORDS:-100000}
+LAT_RATE=${SLUICE_BENCH_LAT_RATE:-10000}
+RECORD_BYTES=100  # serialized NetRecord: id 8 + timestamp 8 + length varint 1 + payload 83
+
+die() { echo "run_network: $*" >&2; exit 1; }
+[[ $RECORDS =~ ^[1-9][0-9]*$ ]] || die "RECORDS must be a positive integer, got '$RECORDS'"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
+[[ $LAT_RECORDS =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_LAT_RECORDS must be a positive integer"
+[[ $LAT_RATE =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_LAT_RATE must be a positive integer"
+for t in $TIMEOUTS; do [[ $t =~ ^[0-9]+$ ]] || die "SLUICE_BENCH_TIMEOUTS: '$t' is not a number"; done
+for p in $PARTS; do
+  [[ $p == exchange || $p == chained || $p == latency ]] || die "unknown part '$p' in SLUICE_BENCH_NET_PARTS"
+done
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || die "no build directory '$1'"
+SLUICE=$BUILD_DIR/bin/sluice
+PACKAGE=$BUILD_DIR/bench/network_job.so
+TCP=$BUILD_DIR/bench/tcp_baseline
+for f in "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" "$PACKAGE" "$TCP"; do
+  [[ -e $f ]] || die "$f is missing; build first (ninja -C $BUILD_DIR)"
+done
+
+CLK_TCK=$(getconf CLK_TCK)
+CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-netbench.XXXXXX")
+PIDS=()
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -e $CLUSTER_DIR/jobmanager.pid ]] || compgen -G "$CLUSTER_DIR/taskmanager-*.pid" >/dev/null; then
+    "$SLUICE" cluster stop --dir "$CLUSTER_DIR" >/dev/null 2>&1 || true
+  fi
+  # Whatever survived `cluster stop`: only our own daemons, checked by program name against pid reuse.
+  local pid comm
+  for pid in "${PIDS[@]}"; do
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+    if [[ $comm == sluice-* ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+  if [[ ${SLUICE_BENCH_KEEP:-0} == 1 ]]; then
+    echo "cluster directory kept: $CLUSTER_DIR" >&2
+  else
+    rm -rf "$CLUSTER_DIR"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+cpu_ticks() {  # utime+cutime+stime+cstime of one process, after the ")" closing its name
+  local stat
+  stat=$(cat "/proc/$1/stat") || die "process $1 is gone"
+  awk '{ print $12 + $14 + $13 + $15 }' <<<"${stat##*) }"
+}
+cluster_ticks() {
+  local sum=0 pid
+  for pid in "${PIDS[@]}"; do sum=$((sum + $(cpu_ticks "$pid"))); done
+  echo "$sum"
+}
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }  # value of key=value in a line
+
+# ---- cluster ----
+read -r -a DEFINES <<<"${SLUICE_BENCH_DEFINES:-}"
+read -r -a JOB_ARGS <<<"${SLUICE_BENCH_JOB_ARGS:-}"
+START_OUT=$("$SLUICE" cluster start --dir "$CLUSTER_DIR" --taskmanagers 2 --slots 1 \
+  -D jobmanager.rpc.port=0 "${DEFINES[@]}") || { echo "$START_OUT" >&2; die "cluster start failed"; }
+JM_ADDRESS=$(tail -n 1 <<<"$START_OUT")
+for f in "$CLUSTER_DIR/jobmanager.pid" "$CLUSTER_DIR/taskmanager-1.pid" "$CLUSTER_DIR/taskmanager-2.pid"; do
+  [[ -s $f ]] || die "missing pid file $f"
+  PIDS+=("$(tr -d '[:space:]' <"$f")")
+done
+
+# run_job OUT_DIR PARALLELISM ARGS... : runs one bounded job; prints "wall_s cpu_ticks job_id".
+run_job() {
+  local out_dir=$1 parallelism=$2 t0 t1 c0 c1 out id
+  shift 2
+  c0=$(cluster_ticks)
+  t0=$(now)
+  out=$("$SLUICE" run "$PACKAGE" --jobmanager "$JM_ADDRESS" --parallelism "$parallelism" --json \
+    --arg out="$out_dir" "${JOB_ARGS[@]}" "$@") || { echo "$out" >&2; die "job failed"; }
+  t1=$(now)
+  c1=$(cluster_ticks)
+  [[ $out == *'"state":"FINISHED"'* ]] || { echo "$out" >&2; die "job did not finish"; }
+  id=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' <<<"$out")
+  echo "$(calc %.3f "$t1 - $t0") $((c1 - c0)) $id"
+}
+
+# report DIR SUBTASK EXPECTED_RECORDS: the sink subtask's report line, checked for its record count.
+report() {
+  local line
+  line=$(cat "$1/sink-$2.txt" 2>/dev/null) || die "sink subtask $2 wrote no report in $1"
+  [[ $(field records "$line") == "$3" ]] || die "sink subtask $2 saw $(field records "$line") records, expected $3"
+  echo "$line"
+}
+
+# Checks that source subtask 0 and sink subtask 1 of an exchange job ran on different TaskManagers.
+check_placement() {
+  "$SLUICE" status "$1" --jobmanager "$JM_ADDRESS" --json | python3 -c '
+import json, sys
+job = json.load(sys.stdin)
+tm = {}
+for v in job["vertices"]:
+    for s in v["subtasks"]:
+        tm[(v["name"].split(" ")[0], s["index"])] = s["taskmanager"]
+src, dst = tm[("Generator", 0)], tm[("Sink", 1)]
+print(f"  placement: source subtask 0 on {src}, sink subtask 1 on {dst}")
+sys.exit(0 if src != dst else 1)' || die "source subtask 0 and sink subtask 1 share a TaskManager"
+}
+
+echo "Sluice network benchmarks: 2 TaskManagers x 1 slot, ${RECORD_BYTES}-byte records, runs=$RUNS"
+echo "  parts: $PARTS"
+echo "  machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n ${SLUICE_BENCH_DEFINES:-} ]]; then echo "  settings: $SLUICE_BENCH_DEFINES"; fi
+if [[ -n ${SLUICE_BENCH_JOB_ARGS:-} ]]; then echo "  job args: $SLUICE_BENCH_JOB_ARGS"; fi
+echo "  JobManager $JM_ADDRESS (pids: JM ${PIDS[0]}, TM ${PIDS[1]}, ${PIDS[2]})"
+# Warm-up (package upload, fetch and load are not per-record costs) and the placement check.
+read -r _ _ WARM_ID < <(run_job "$CLUSTER_DIR/warmup" 2 --arg records=200000)
+report "$CLUSTER_DIR/warmup" 1 200000 >/dev/null
+check_placement "$WARM_ID"
+# The fixed cost of a job (submission, scheduling, deployment, polling until FINISHED): part of every
+# wall time below, printed for context only.
+FIXED=()
+for ((r = 1; r <= 3; r++)); do
+  read -r wall _ _ < <(run_job "$CLUSTER_DIR/fixed-$r" 2 --arg records=1)
+  FIXED+=("$wall")
+done
+echo "  fixed cost of a job (wall s of a 1-record exchange job, median of 3): $(printf '%s\n' "${FIXED[@]}" | median)"
+
+# ---- throughput: exchange vs raw TCP vs chained, interleaved per round ----
+MB() { calc %.1f "$1 / 1e6"; }
+if has_part exchange || has_part chained; then
+  BYTES=$((RECORDS * RECORD_BYTES))
+  echo
+  echo "records=$RECORDS (payload ${RECORD_BYTES} B each, $(MB "$BYTES") MB); figures per round:"
+  printf '%-4s %-9s %8s %7s %12s %9s %7s\n' run what "wall s" "cpu s" "records/s" "MB/s" ratio
+  EX_RATE=() EX_MBS=() EX_CPU=() EX_WALL=() TCP_MBS=() CH_RATE=() CH_CPU=() RATIO_TCP=() RATIO_CH=()
+  for ((r = 1; r <= RUNS; r++)); do
+    ex_rate="" tcp_bps=""
+    if has_part exchange; then
+      read -r wall ticks _ < <(run_job "$CLUSTER_DIR/exchange-$r" 2 --arg records="$RECORDS")
+      report "$CLUSTER_DIR/exchange-$r" 1 "$RECORDS" >/dev/null
+      ex_rate=$(calc %.0f "$RECORDS / $wall")
+      ex_bps=$(calc %.0f "$BYTES / $wall")
+      cpu=$(calc %.2f "$ticks / $CLK_TCK")
+      printf '%-4s %-9s %8s %7s %12s %9s %7s\n' "$r" exchange "$wall" "$cpu" "$ex_rate" "$(MB "$ex_bps")" ""
+      EX_RATE+=("$ex_rate") EX_MBS+=("$(MB "$ex_bps")") EX_CPU+=("$cpu") EX_WALL+=("$wall")
+
+      line=$("$TCP" "$BYTES" 32768)
+      tcp_bps=$(field bytes_per_s "$line")
+      printf '%-4s %-9s %8s %7s %12s %9s %7s\n' "$r" "raw TCP" "$(field wall_s "$line")" \
+        "$(field cpu_s "$line")" "" "$(MB "$tcp_bps")" "$(calc %.3f "$ex_bps / $tcp_bps")"
+      TCP_MBS+=("$(MB "$tcp_bps")") RATIO_TCP+=("$(calc %.4f "$ex_bps / $tcp_bps")")
+    fi
+    if has_part chained; then
+      read -r wall ticks _ < <(run_job "$CLUSTER_DIR/chained-$r" 1 --arg mode=chained --arg records="$RECORDS")
+      report "$CLUSTER_DIR/chained-$r" 0 "$RECORDS" >/dev/null
+      ch_rate=$(calc %.0f "$RECORDS / $wall")
+      cpu=$(calc %.2f "$ticks / $CLK_TCK")
+      ratio=""
+      if [[ -n $ex_rate ]]; then ratio=$(calc %.3f "$ex_rate / $ch_rate"); RATIO_CH+=("$ratio"); fi
+      printf '%-4s %-9s %8s %7s %12s %9s %7s\n' "$r" chained "$wall" "$cpu" "$ch_rate" \
+        "$(MB "$(calc %.0f "$BYTES / $wall")")" "$ratio"
+      CH_RATE+=("$ch_rate") CH_CPU+=("$cpu")
+    fi
+  done
+  echo
+  echo "median of $RUNS rounds:"
+  if has_part exchange; then
+    M_EX=$(printf '%s\n' "${EX_RATE[@]}" | median)
+    printf '  %-48s %.0f\n' "exchange records/s (wall)" "$M_EX"
+    printf '  %-48s %s\n' "exchange MB/s (100-byte records)" "$(printf '%s\n' "${EX_MBS[@]}" | median)"
+    printf '  %-48s %s\n' "exchange cluster CPU s (JM + 2 TMs)" "$(printf '%s\n' "${EX_CPU[@]}" | median)"
+    printf '  %-48s %s\n' "raw TCP MB/s (32 KiB writes)" "$(printf '%s\n' "${TCP_MBS[@]}" | median)"
+    printf '  %-48s %s\n' "ratio exchange / raw TCP bytes/s (goal >= 0.5)" "$(printf '%s\n' "${RATIO_TCP[@]}" | median)"
+  fi
+  if has_part chained; then
+    printf '  %-48s %.0f\n' "chained records/s (wall)" "$(printf '%s\n' "${CH_RATE[@]}" | median)"
+    printf '  %-48s %s\n' "chained cluster CPU s (JM + 2 TMs)" "$(printf '%s\n' "${CH_CPU[@]}" | median)"
+    if has_part exchange; then
+      printf '  %-48s %s\n' "ratio exchange / chained records/s" "$(printf '%s\n' "${RATIO_CH[@]}" | median)"
+    fi
+  fi
+fi
+
+# ---- latency per buffer timeout ----
+if has_part latency; then
+  echo
+  echo "latency: $LAT_RECORDS records at $LAT_RATE records/s, creation -> sink on the other TaskManager (us)"
+  printf '%-10s %-4s %9s %9s %9s %9s %9s\n' "timeout" run p50 p90 p99 p99.9 max
+  SUMMARY=()
+  for t in $TIMEOUTS; do
+    P50=() P90=() P99=() P999=() MAX=()
+    for ((r = 1; r <= RUNS; r++)); do
+      dir=$CLUSTER_DIR/latency-$t-$r
+      run_job "$dir" 2 --arg records="$LAT_RECORDS" --arg rate="$LAT_RATE" --arg latency=1 \
+        --arg buffer_timeout_ms="$t" >/dev/null
+      line=$(report "$dir" 1 "$LAT_RECORDS")
+      printf '%-10s %-4s %9s %9s %9s %9s %9s\n' "${t} ms" "$r" "$(field p50_us "$line")" \
+        "$(field p90_us "$line")" "$(field p99_us "$line")" "$(field p999_us "$line")" "$(field max_us "$line")"
+      P50+=("$(field p50_us "$line")") P90+=("$(field p90_us "$line")") P99+=("$(field p99_us "$line")")
+      P999+=("$(field p999_us "$line")") MAX+=("$(field max_us "$line")")
+    done
+    SUMMARY+=("$(printf '%-10s %-4s %9s %9s %9s %9s %9s' "${t} ms" med \
+      "$(printf '%s\n' "${P50[@]}" | median)" "$(printf '%s\n' "${P90[@]}" | median)" \
+      "$(printf '%s\n' "${P99[@]}" | median)" "$(printf '%s\n' "${P999[@]}" | median)" \
+      "$(printf '%s\n' "${MAX[@]}" | median)")")
+  done
+  echo
+  echo "median of $RUNS runs per timeout (goal: p99 < 5000 us at 1 ms):"
+  printf '%s\n' "${SUMMARY[@]}"
+fi
