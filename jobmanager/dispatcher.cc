@@ -1,5 +1,8 @@
 #include "jobmanager/dispatcher.h"
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -45,7 +48,13 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   spec.buffer_timeout_ms =
       spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms() : options_.buffer_timeout_ms;
 
+  // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): give
+  // a submission that follows right behind it a moment before refusing it.
   auto slots = resource_manager_->AllocateSlots(spec.job_id, spec.plan.RequiredSlots());
+  for (int attempt = 0; attempt < 10 && absl::IsFailedPrecondition(slots.status()); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    slots = resource_manager_->AllocateSlots(spec.job_id, spec.plan.RequiredSlots());
+  }
   if (!slots.ok()) {
     Log()->warn("submission of '{}' rejected: {}", spec.name, slots.status().message());
     return slots.status();

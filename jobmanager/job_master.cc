@@ -142,16 +142,19 @@ void JobMaster::SetJobState(JobState to) {
     summary_.set_state(std::string(JobStateName(to)));
   }
   if (IsTerminal(to)) {
-    resource_manager_->ReleaseSlots(spec_.job_id);
+    // Free the TaskManagers' resources (network buffers of finished tasks) before the slots go back to
+    // the pool, so that a job placed into them finds the memory free.
     std::map<std::string, std::shared_ptr<TaskManagerGateway>> gateways;
-    for (const auto& s : slots_) gateways[s.taskmanager_id] = s.gateway;
-    for (const auto& [id, gw] : gateways) {
-      if (lost_taskmanagers_.count(id)) continue;
-      rpc_executor_.Post([gw = gw, job_id = spec_.job_id] {
-        absl::Status s = gw->ReleaseJob(job_id);
-        if (!s.ok()) Log()->debug("release of job {} on {}: {}", job_id, gw->id(), s.message());
-      });
+    for (const auto& s : slots_) {
+      if (!lost_taskmanagers_.count(s.taskmanager_id)) gateways[s.taskmanager_id] = s.gateway;
     }
+    rpc_executor_.Post([gateways, job_id = spec_.job_id, rm = resource_manager_] {
+      for (const auto& [id, gw] : gateways) {
+        absl::Status s = gw->ReleaseJob(job_id);
+        if (!s.ok()) Log()->debug("release of job {} on {}: {}", job_id, id, s.message());
+      }
+      rm->ReleaseSlots(job_id);
+    });
     if (on_terminal_) on_terminal_(spec_.job_id);
   }
 }

@@ -244,6 +244,7 @@ void TaskExecutor::Report(const proto::TaskDeployment& d, SubtaskState state,
 std::vector<MetricsReporter::TaskSample> TaskExecutor::SampleTasks() {
   std::vector<MetricsReporter::TaskSample> out;
   absl::MutexLock lock(&mu_);  // keeps each task (and its pool-usage callbacks' targets) alive
+  out.swap(retired_samples_);
   for (const auto& [id, t] : tasks_) {
     MetricsReporter::TaskSample s;
     s.job_id = t->deployment().job_id();
@@ -313,12 +314,33 @@ grpc::Status TaskExecutor::CancelTask(grpc::ServerContext*, const proto::CancelT
 
 grpc::Status TaskExecutor::ReleaseJob(grpc::ServerContext*, const proto::ReleaseJobRequest* req,
                                       proto::Empty*) {
+  // The job has ended: its finished tasks go now (not at the next heartbeat), so that their network
+  // buffers are free for the next job. Their final metrics are kept for one more report.
+  std::vector<std::unique_ptr<Task>> finished;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [id, t] : tasks_) {
-      if (t->deployment().job_id() == req->job_id()) t->Cancel();
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      Task& t = *it->second;
+      if (t.deployment().job_id() != req->job_id()) {
+        ++it;
+        continue;
+      }
+      if (!t.Done()) {
+        t.Cancel();
+        ++it;
+        continue;
+      }
+      MetricsReporter::TaskSample sample;
+      sample.job_id = req->job_id();
+      sample.attempt_id = it->first;
+      sample.done = true;
+      sample.sample = TakeSample(t.metrics());
+      retired_samples_.push_back(std::move(sample));
+      finished.push_back(std::move(it->second));
+      it = tasks_.erase(it);
     }
   }
+  finished.clear();  // joins nothing: their threads have ended
   partitions_.ReleaseJob(req->job_id());
   packages_->ReleaseJob(req->job_id());
   return grpc::Status::OK;

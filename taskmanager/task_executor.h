@@ -87,6 +87,8 @@ class TaskExecutor final : public proto::TaskManagerService::Service {
 
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);  // by attempt id
+  //! Final samples of tasks removed at ReleaseJob, reported once more.
+  std::vector<MetricsReporter::TaskSample> retired_samples_ ABSL_GUARDED_BY(mu_);
   absl::Mutex stream_mu_;
   grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
 

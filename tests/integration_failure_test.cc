@@ -239,5 +239,22 @@ TEST(IntegrationNetworkMemory, DeploymentWithoutEnoughNetworkMemoryFailsWithTheN
   EXPECT_TRUE(cluster.Sluice({"list"}).ok());
 }
 
+// Regression: the network buffers of a finished job were returned only at the TaskManager's next
+// heartbeat, so jobs run back to back on a small network memory failed to deploy.
+TEST(IntegrationNetworkMemory, BackToBackJobsReuseTheNetworkMemoryOfFinishedOnes) {
+  LocalCluster cluster;
+  ClusterOptions options;
+  // 64 segments per TaskManager; one ledger job at parallelism 2 takes about 22 of them.
+  options.defines = {"taskmanager.memory.network.size=2mb", "heartbeat.interval=10s",
+                     "heartbeat.timeout=50s"};
+  absl::Status started = cluster.Start(options);
+  ASSERT_TRUE(started.ok()) << started;
+  for (int i = 0; i < 5; ++i) {
+    CommandResult run = cluster.Sluice({"run", ExamplePackage("ledger"), "--parallelism", "2",
+                                        "--arg", "transactions=1000"});
+    ASSERT_TRUE(run.ok()) << "job " << i << ": " << run.Describe();
+  }
+}
+
 }  // namespace
 }  // namespace sluice::testing
