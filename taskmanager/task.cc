@@ -321,7 +321,9 @@ void Task::Run() {
           reader.Read(buffer->data, buffer->size,
                       [first, &records_in](const uint8_t* data, size_t size) {
                         first->ProcessSerialized(data, size);
-                        records_in.fetch_add(1, std::memory_order_relaxed);
+                        // Only this thread writes: a plain store, no locked instruction.
+                        records_in.store(records_in.load(std::memory_order_relaxed) + 1,
+                                         std::memory_order_relaxed);
                       });
           metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
         }

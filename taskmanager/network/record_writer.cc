@@ -26,7 +26,11 @@ void RecordWriter::Emit(const void* record) {
   uint32_t len = static_cast<uint32_t>(scratch_.size() - 4);
   std::memcpy(const_cast<uint8_t*>(scratch_.data()), &len, 4);
   ++records_out_;
-  if (counters_.records_out) counters_.records_out->fetch_add(1, std::memory_order_relaxed);
+  if (counters_.records_out) {
+    // Only the task thread writes: a plain store avoids a locked instruction per record.
+    counters_.records_out->store(counters_.records_out->load(std::memory_order_relaxed) + 1,
+                                 std::memory_order_relaxed);
+  }
   switch (kind_) {
     case PartitionKind::kBroadcast:
       for (int c = 0; c < num_channels_; ++c) Append(c, scratch_.data(), scratch_.size());

@@ -25,7 +25,8 @@ class PartitionReleasedError : public std::runtime_error {
   PartitionReleasedError() : std::runtime_error("output partition released") {}
 };
 
-//! Counters a RecordWriter adds to; any may be null. Read concurrently by the metrics reporter.
+//! Counters a RecordWriter adds to; any may be null. Written only by the task thread, read
+//! concurrently by the metrics reporter.
 struct WriterCounters {
   std::atomic<uint64_t>* records_out = nullptr;
   std::atomic<uint64_t>* bytes_out = nullptr;

@@ -249,6 +249,7 @@ absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(const s
   if (!fd.ok()) return fd.status();
   auto conn = std::shared_ptr<ClientConnection>(new ClientConnection(address, *fd));
   conn->reader_ = std::thread([c = conn.get()] { c->ReadLoop(); });
+  conn->credit_sender_ = std::thread([c = conn.get()] { c->CreditLoop(); });
   Log()->debug("data connection to {} opened", address);
   return conn;
 }
@@ -261,8 +262,15 @@ ClientConnection::~ClientConnection() {
 }
 
 void ClientConnection::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   shutdown(fd_, SHUT_RDWR);
   if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
+  if (credit_sender_.joinable() && credit_sender_.get_id() != std::this_thread::get_id()) {
+    credit_sender_.join();
+  }
 }
 
 uint64_t ClientConnection::Request(std::shared_ptr<RemoteInputChannel> channel,
@@ -285,11 +293,43 @@ uint64_t ClientConnection::Request(std::shared_ptr<RemoteInputChannel> channel,
 }
 
 void ClientConnection::AddCredit(uint64_t channel_id, uint32_t credit) {
-  Frame f;
-  f.type = FrameType::kAddCredit;
-  f.channel = channel_id;
-  f.credit = credit;
-  Send(f);
+  // Queued for the credit sender: credit that piles up while it writes goes out in one frame per
+  // channel and one write per batch, and the task thread never writes to the socket.
+  absl::MutexLock lock(&mu_);
+  if (broken_ || stopping_) return;
+  pending_credit_[channel_id] += credit;
+}
+
+void ClientConnection::CreditLoop() {
+  while (true) {
+    std::map<uint64_t, uint32_t> credit;
+    {
+      absl::MutexLock lock(&mu_);
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return broken_ || stopping_ || !pending_credit_.empty();
+      };
+      mu_.Await(absl::Condition(&work));
+      if (broken_ || stopping_) return;
+      credit.swap(pending_credit_);
+    }
+    std::string batch;
+    for (const auto& [channel, n] : credit) {
+      Frame f;
+      f.type = FrameType::kAddCredit;
+      f.channel = channel;
+      f.credit = n;
+      batch += EncodeHeader(f, 0);
+    }
+    bool written;
+    {
+      absl::MutexLock lock(&write_mu_);
+      written = WriteAll(fd_, batch.data(), batch.size());
+    }
+    if (!written) {
+      Break("write failed");
+      return;
+    }
+  }
 }
 
 void ClientConnection::Cancel(uint64_t channel_id) {
@@ -329,14 +369,15 @@ void ClientConnection::Break(const std::string& reason) {
 
 void ClientConnection::ReadLoop() {
   std::vector<uint8_t> scratch;
+  BufferedSocketReader in(fd_);
   while (true) {
     uint32_t len;
     uint8_t head[kBufferHeaderBytes];
-    if (!ReadFull(fd_, &len, sizeof(len))) return Break("connection closed");
+    if (!in.Read(&len, sizeof(len))) return Break("connection closed");
     if (len < kCommonHeaderBytes || len > kMaxFrameBytes) {
       return Break(absl::StrCat("invalid frame length ", len));
     }
-    if (!ReadFull(fd_, head, kCommonHeaderBytes)) return Break("connection lost mid-frame");
+    if (!in.Read(head, kCommonHeaderBytes)) return Break("connection lost mid-frame");
     uint64_t channel;
     std::memcpy(&channel, head + 1, sizeof(channel));
     std::shared_ptr<RemoteInputChannel> ch;
@@ -348,7 +389,7 @@ void ClientConnection::ReadLoop() {
     if (static_cast<FrameType>(head[0]) != FrameType::kBuffer) {
       std::vector<uint8_t> body(len);
       std::memcpy(body.data(), head, kCommonHeaderBytes);
-      if (!ReadFull(fd_, body.data() + kCommonHeaderBytes, len - kCommonHeaderBytes)) {
+      if (!in.Read(body.data() + kCommonHeaderBytes, len - kCommonHeaderBytes)) {
         return Break("connection lost mid-frame");
       }
       auto frame = DecodeBody(body.data(), body.size());
@@ -361,7 +402,7 @@ void ClientConnection::ReadLoop() {
       continue;
     }
     if (len < kBufferHeaderBytes) return Break("short buffer frame");
-    if (!ReadFull(fd_, head + kCommonHeaderBytes, kBufferHeaderBytes - kCommonHeaderBytes)) {
+    if (!in.Read(head + kCommonHeaderBytes, kBufferHeaderBytes - kCommonHeaderBytes)) {
       return Break("connection lost mid-frame");
     }
     uint32_t seq, backlog;
@@ -390,14 +431,14 @@ void ClientConnection::ReadLoop() {
     if (!buffer || buffer->is_event()) {
       // Skip the payload (none for events; dropped data for an unknown channel).
       scratch.resize(payload);
-      if (payload > 0 && !ReadFull(fd_, scratch.data(), payload)) return Break("connection lost");
+      if (payload > 0 && !in.Read(scratch.data(), payload)) return Break("connection lost");
       if (!problem.empty()) {
         Log()->warn("dropping a buffer from {} for channel {}: {}", address_, channel, problem);
         if (ch) ch->OnError(absl::StrCat("protocol error: ", problem));
         continue;
       }
     } else {
-      if (!ReadFull(fd_, buffer->data, payload)) return Break("connection lost mid-frame");
+      if (!in.Read(buffer->data, payload)) return Break("connection lost mid-frame");
       buffer->size = payload;
     }
     ch->OnBuffer(std::move(buffer), seq, backlog);

@@ -83,8 +83,9 @@ void ServerConnection::OnPartition(uint64_t channel, std::shared_ptr<ResultParti
 }
 
 void ServerConnection::ReadLoop() {
+  BufferedSocketReader in(fd_, 16 * 1024);
   while (true) {
-    auto frame = ReadFrame(fd_);
+    auto frame = ReadFrame(in);
     if (!frame.ok()) {
       if (!absl::IsNotFound(frame.status())) {
         Log()->warn("data connection: {}", frame.status().message());

@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -159,6 +160,41 @@ bool ReadFull(int fd, void* data, size_t size) {
     size -= static_cast<size_t>(n);
   }
   return true;
+}
+
+bool BufferedSocketReader::Read(void* dst, size_t n) {
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  while (n > 0) {
+    if (pos_ == end_) {
+      if (n >= buf_.size()) return ReadFull(fd_, out, n);
+      ssize_t r = recv(fd_, buf_.data(), buf_.size(), 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return false;
+      pos_ = 0;
+      end_ = static_cast<size_t>(r);
+    }
+    size_t take = std::min(n, end_ - pos_);
+    std::memcpy(out, buf_.data() + pos_, take);
+    pos_ += take;
+    out += take;
+    n -= take;
+  }
+  return true;
+}
+
+absl::StatusOr<Frame> ReadFrame(BufferedSocketReader& in) {
+  uint32_t len;
+  bool at_boundary = in.empty();
+  if (!in.Read(&len, sizeof(len))) {
+    return at_boundary ? absl::NotFoundError("connection closed")
+                       : absl::UnavailableError("connection lost mid-frame");
+  }
+  if (len == 0 || len > kMaxFrameBytes) {
+    return absl::DataLossError(absl::StrCat("invalid frame length ", len));
+  }
+  std::vector<uint8_t> body(len);
+  if (!in.Read(body.data(), len)) return absl::UnavailableError("connection lost mid-frame");
+  return DecodeBody(body.data(), body.size());
 }
 
 absl::StatusOr<Frame> ReadFrame(int fd) {

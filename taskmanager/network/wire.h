@@ -44,8 +44,26 @@ absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size);
 bool WriteAll(int fd, const void* data, size_t size);
 bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload = nullptr, size_t payload_size = 0);
 bool ReadFull(int fd, void* data, size_t size);
+//! Reads a socket through a user-space buffer: one recv serves many small frames. Payloads larger
+//! than the buffer go straight into their destination.
+class BufferedSocketReader {
+ public:
+  explicit BufferedSocketReader(int fd, size_t capacity = 256 * 1024) : fd_(fd), buf_(capacity) {}
+  //! Reads exactly n bytes; false on EOF or error.
+  bool Read(void* dst, size_t n);
+  //! Whether no byte is buffered (a frame boundary, when called between frames).
+  bool empty() const { return pos_ == end_; }
+
+ private:
+  int fd_;
+  std::vector<uint8_t> buf_;
+  size_t pos_ = 0;
+  size_t end_ = 0;
+};
+
 //! Reads one frame; NotFound on orderly EOF before a frame starts, other errors otherwise.
 absl::StatusOr<Frame> ReadFrame(int fd);
+absl::StatusOr<Frame> ReadFrame(BufferedSocketReader& in);
 
 //! Bytes of a kBuffer frame's body before its payload: type, channel, seq, backlog, kind.
 constexpr size_t kBufferHeaderBytes = 1 + 8 + 4 + 4 + 1;
