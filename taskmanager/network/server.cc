@@ -149,12 +149,50 @@ void ServerConnection::ReadLoop() {
   done_ = true;
 }
 
+bool ServerConnection::TakeNext(uint64_t channel, Frame* frame, BufferPtr* buffer) {
+  std::shared_ptr<ResultPartition> partition;
+  int index = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = views_.find(channel);
+    if (it == views_.end() || !it->second.partition) return false;
+    partition = it->second.partition;
+    index = it->second.subpartition;
+  }
+  Subpartition& sub = partition->subpartition(index);
+  bool is_event = false;
+  if (!sub.Peek(&is_event)) return false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = views_.find(channel);
+    if (it == views_.end()) return false;
+    if (!is_event && it->second.credit <= 0) return false;  // AddCredit marks it ready again
+    if (!is_event) --it->second.credit;
+    frame->seq = it->second.seq++;
+  }
+  int backlog = 0;
+  *buffer = sub.Poll(&backlog);
+  if (!*buffer) return false;
+  frame->type = FrameType::kBuffer;
+  frame->channel = channel;
+  frame->backlog = static_cast<uint32_t>(backlog);
+  frame->kind = (*buffer)->kind;
+  if (frame->kind == BufferKind::kEndOfPartition) {
+    absl::MutexLock lock(&mu_);
+    views_.erase(channel);
+  }
+  return true;
+}
+
 void ServerConnection::WriteLoop() {
+  // Per wake-up, everything the ready channels have credit for goes out in one gathered write.
+  constexpr size_t kMaxBatchBuffers = 256;
+  std::vector<std::string> headers;
+  std::vector<BufferPtr> buffers;
+  std::vector<iovec> iov;
   while (true) {
     std::vector<Frame> errors;
-    uint64_t channel = 0;
-    std::shared_ptr<ResultPartition> partition;
-    int index = 0;
+    std::vector<uint64_t> channels;
     {
       absl::MutexLock lock(&mu_);
       auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -163,47 +201,35 @@ void ServerConnection::WriteLoop() {
       mu_.Await(absl::Condition(&work));
       if (closing_) return;
       errors.swap(errors_);
-      if (!ready_.empty()) {
-        channel = *ready_.begin();
-        ready_.erase(ready_.begin());
-        auto it = views_.find(channel);
-        if (it != views_.end() && it->second.partition) {
-          partition = it->second.partition;
-          index = it->second.subpartition;
-        }
-      }
+      channels.assign(ready_.begin(), ready_.end());
+      ready_.clear();
     }
     for (const auto& e : errors) {
       if (!WriteFrame(fd_, e)) return;
     }
-    if (!partition) continue;
-    Subpartition& sub = partition->subpartition(index);
-    bool is_event = false;
-    if (!sub.Peek(&is_event)) continue;
-    Frame f;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = views_.find(channel);
-      if (it == views_.end()) continue;
-      if (!is_event && it->second.credit <= 0) continue;  // wait for credit
-      if (!is_event) --it->second.credit;
-      f.seq = it->second.seq++;
+    headers.clear();
+    buffers.clear();
+    for (uint64_t channel : channels) {
+      Frame f;
+      BufferPtr b;
+      while (buffers.size() < kMaxBatchBuffers && TakeNext(channel, &f, &b)) {
+        headers.push_back(EncodeHeader(f, b->size));
+        buffers.push_back(std::move(b));
+      }
+      if (buffers.size() == kMaxBatchBuffers) {
+        // The batch is full: look at this channel again on the next round.
+        absl::MutexLock lock(&mu_);
+        if (views_.count(channel)) ready_.insert(channel);
+      }
     }
-    int backlog = 0;
-    BufferPtr b = sub.Poll(&backlog);
-    if (!b) continue;
-    f.type = FrameType::kBuffer;
-    f.channel = channel;
-    f.backlog = static_cast<uint32_t>(backlog);
-    f.kind = b->kind;
-    if (!WriteFrame(fd_, f, b->data, b->size)) return;
-    bool finished = b->kind == BufferKind::kEndOfPartition;
-    absl::MutexLock lock(&mu_);
-    if (finished) {
-      views_.erase(channel);
-    } else if (backlog > 0) {
-      ready_.insert(channel);
+    if (buffers.empty()) continue;
+    iov.clear();
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      iov.push_back({headers[i].data(), headers[i].size()});
+      if (buffers[i]->size > 0) iov.push_back({buffers[i]->data, buffers[i]->size});
     }
+    if (!WriteVectored(fd_, iov)) return;
+    buffers.clear();  // recycles them into the producers' pools
   }
 }
 

@@ -37,6 +37,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
   void ReadLoop();
   void WriteLoop();
+  //! The next buffer of a channel that may be sent now (credit, or an event); false if none.
+  bool TakeNext(uint64_t channel, Frame* frame, BufferPtr* buffer);
   void OnPartition(uint64_t channel, std::shared_ptr<ResultPartition> partition);
   void MarkReady(uint64_t channel);
   void SendError(uint64_t channel, const std::string& message);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <climits>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,35 +120,32 @@ bool WriteAll(int fd, const void* data, size_t size) {
   return true;
 }
 
-bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload, size_t payload_size) {
-  std::string header = EncodeHeader(frame, payload_size);
-  if (payload_size == 0) return WriteAll(fd, header.data(), header.size());
-  iovec iov[2] = {{header.data(), header.size()}, {const_cast<uint8_t*>(payload), payload_size}};
-  size_t total = header.size() + payload_size;
-  size_t done = 0;
-  while (done < total) {
+bool WriteVectored(int fd, std::vector<iovec> iov) {
+  size_t first = 0;
+  while (first < iov.size()) {
     msghdr msg{};
-    iovec cur[2];
-    int cnt = 0;
-    size_t skip = done;
-    for (auto& v : iov) {
-      if (skip >= v.iov_len) {
-        skip -= v.iov_len;
-        continue;
-      }
-      cur[cnt].iov_base = static_cast<char*>(v.iov_base) + skip;
-      cur[cnt].iov_len = v.iov_len - skip;
-      skip = 0;
-      ++cnt;
-    }
-    msg.msg_iov = cur;
-    msg.msg_iovlen = static_cast<size_t>(cnt);
+    msg.msg_iov = iov.data() + first;
+    msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
     ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    done += static_cast<size_t>(n);
+    size_t done = static_cast<size_t>(n);
+    while (first < iov.size() && done >= iov[first].iov_len) {
+      done -= iov[first].iov_len;
+      ++first;
+    }
+    if (done > 0) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
+      iov[first].iov_len -= done;
+    }
   }
   return true;
+}
+
+bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload, size_t payload_size) {
+  std::string header = EncodeHeader(frame, payload_size);
+  if (payload_size == 0) return WriteAll(fd, header.data(), header.size());
+  return WriteVectored(fd, {{header.data(), header.size()}, {const_cast<uint8_t*>(payload), payload_size}});
 }
 
 bool ReadFull(int fd, void* data, size_t size) {

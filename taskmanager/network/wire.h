@@ -4,6 +4,8 @@
 // Parsers reject malformed frames with an error; they never trust a length.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +45,8 @@ absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size);
 //! Blocking socket helpers; false on EOF or error.
 bool WriteAll(int fd, const void* data, size_t size);
 bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload = nullptr, size_t payload_size = 0);
+//! Writes every byte of the iovecs (gathered, in as few system calls as the kernel allows).
+bool WriteVectored(int fd, std::vector<iovec> iov);
 bool ReadFull(int fd, void* data, size_t size);
 //! Reads a socket through a user-space buffer: one recv serves many small frames. Payloads larger
 //! than the buffer go straight into their destination.
