@@ -122,25 +122,27 @@ TEST(RecordWriterTest, LengthPrefixSplitAcrossBuffersIsReassembled) {
 }
 
 TEST(RecordWriterTest, HashPartitioningFollowsKeyGroups) {
-  const int channels = 3, max_p = 128;
-  auto partition = std::make_shared<ResultPartition>("j.0/p", channels, 10000, Pool(1000));
-  auto key_hash = [](const void* r) { return KeyHash(static_cast<const Rec*>(r)->key); };
-  RecordWriter writer(partition, PartitionKind::kHash, max_p, key_hash, &SerializeErased<Rec>, 0);
-  for (int i = 0; i < 500; ++i) {
-    Rec r{i, ""};
-    writer.Emit(&r);
-  }
-  writer.Finish();
-  int total = 0;
-  for (int c = 0; c < channels; ++c) {
-    bool ended = false;
-    for (const Rec& r : Drain(partition->subpartition(c), &ended)) {
-      EXPECT_EQ(OperatorIndexForKeyGroup(max_p, channels, KeyGroupFor(r.key, max_p)), c);
-      ++total;
+  for (int max_p : {128, 100}) {  // power of two (masked) and not (modulo)
+    const int channels = 3;
+    auto partition = std::make_shared<ResultPartition>("j.0/p", channels, 10000, Pool(1000));
+    auto key_hash = [](const void* r) { return KeyHash(static_cast<const Rec*>(r)->key); };
+    RecordWriter writer(partition, PartitionKind::kHash, max_p, key_hash, &SerializeErased<Rec>, 0);
+    for (int i = 0; i < 500; ++i) {
+      Rec r{i * 7919 - 1000, ""};
+      writer.Emit(&r);
     }
-    EXPECT_TRUE(ended);
+    writer.Finish();
+    int total = 0;
+    for (int c = 0; c < channels; ++c) {
+      bool ended = false;
+      for (const Rec& r : Drain(partition->subpartition(c), &ended)) {
+        EXPECT_EQ(OperatorIndexForKeyGroup(max_p, channels, KeyGroupFor(r.key, max_p)), c) << max_p;
+        ++total;
+      }
+      EXPECT_TRUE(ended);
+    }
+    EXPECT_EQ(total, 500);
   }
-  EXPECT_EQ(total, 500);
 }
 
 TEST(RecordWriterTest, BroadcastAndRebalance) {

@@ -16,7 +16,16 @@ RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, Partition
       counters_(counters),
       num_channels_(partition_->size()),
       next_channel_(subtask_index % std::max(1, partition_->size())),
-      current_(static_cast<size_t>(num_channels_)) {}
+      current_(static_cast<size_t>(num_channels_)) {
+  if (kind_ == PartitionKind::kHash) {
+    if ((max_parallelism_ & (max_parallelism_ - 1)) == 0) kg_mask_ = static_cast<uint32_t>(max_parallelism_ - 1);
+    channel_of_key_group_.resize(static_cast<size_t>(max_parallelism_));
+    for (int kg = 0; kg < max_parallelism_; ++kg) {
+      channel_of_key_group_[static_cast<size_t>(kg)] =
+          OperatorIndexForKeyGroup(max_parallelism_, num_channels_, kg);
+    }
+  }
+}
 
 void RecordWriter::Emit(const void* record) {
   scratch_.Clear();
@@ -36,9 +45,10 @@ void RecordWriter::Emit(const void* record) {
       for (int c = 0; c < num_channels_; ++c) Append(c, scratch_.data(), scratch_.size());
       break;
     case PartitionKind::kHash: {
-      int kg = KeyGroupForHash(key_hash_(record), max_parallelism_);
-      Append(OperatorIndexForKeyGroup(max_parallelism_, num_channels_, kg), scratch_.data(),
-             scratch_.size());
+      // Same as KeyGroupForHash + OperatorIndexForKeyGroup, without the divisions per record.
+      uint32_t h = static_cast<uint32_t>(MurmurHash(key_hash_(record)));
+      uint32_t kg = kg_mask_ ? (h & kg_mask_) : h % static_cast<uint32_t>(max_parallelism_);
+      Append(channel_of_key_group_[kg], scratch_.data(), scratch_.size());
       break;
     }
     case PartitionKind::kRebalance:

@@ -66,6 +66,8 @@ class RecordWriter final : public Output {
   int num_channels_;
   int next_channel_;
   std::vector<BufferPtr> current_;
+  std::vector<int> channel_of_key_group_;  // kHash: key group -> channel
+  uint32_t kg_mask_ = 0;                   // kHash with a power-of-two max parallelism
   ByteWriter scratch_;
   uint64_t records_out_ = 0;
   bool flush_always_ = false;
