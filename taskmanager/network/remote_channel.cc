@@ -91,6 +91,7 @@ void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
     absl::MutexLock lock(&mu_);
     connection_ = *conn;
     channel_id_ = id;
+    outstanding_ = credit;
     late_credit = unannounced_;
     unannounced_ = 0;
   }
@@ -139,6 +140,7 @@ void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backl
     ++expected_seq_;
     if (!buffer->is_event()) {
       buffer->owner = shared_from_this();  // comes back to us (Recycle) once processed
+      --outstanding_;
       backlog_ = static_cast<int>(backlog);
       credit = RequestFloatingLocked();
     }
@@ -181,20 +183,27 @@ bool RemoteInputChannel::NotifyBufferAvailable(BufferPtr buffer) {
 }
 
 void RemoteInputChannel::Announce(int credit) {
-  if (credit <= 0) return;
   std::shared_ptr<ClientConnection> conn;
   uint64_t id;
+  int send;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     if (!connection_) {
-      unannounced_ += credit;  // sent with the partition request's aftermath in Start
+      unannounced_ += credit;  // sent once the partition request is out (Start)
       return;
     }
+    held_ += credit;
+    // While the producer still holds more than one unused credit it is not starved: let credit pile
+    // up (fewer frames, fewer wake-ups) until it runs low or half the channel's buffers are free.
+    if (held_ == 0 || (outstanding_ > 1 && held_ < std::max(1, owned_ / 2))) return;
+    send = held_;
+    held_ = 0;
+    outstanding_ += send;
     conn = connection_;
     id = channel_id_;
   }
-  conn->AddCredit(id, static_cast<uint32_t>(credit));
+  conn->AddCredit(id, static_cast<uint32_t>(send));
 }
 
 void RemoteInputChannel::OnError(const std::string& message) {
