@@ -39,10 +39,12 @@ int32_t EventKeyHash(const void* record) {
   return sluice::KeyHash(static_cast<const Event*>(record)->key);
 }
 
-//! A partition with `kChannels` subpartitions and a pool that holds far more than kDrainEvery records.
+//! A partition with `kChannels` subpartitions and a pool that holds far more than kDrainEvery
+//! records.
 std::shared_ptr<ResultPartition> MakePartition() {
   constexpr int kBuffers = 64;
-  auto global = std::make_shared<sluice::network::NetworkBufferPool>(kBuffers * kBufferSize, kBufferSize);
+  auto global =
+      std::make_shared<sluice::network::NetworkBufferPool>(kBuffers * kBufferSize, kBufferSize);
   auto pool = *sluice::network::LocalBufferPool::Create(global, kBuffers, "bench");
   return std::make_shared<ResultPartition>("bench.partition", kChannels, kBuffers, pool);
 }

@@ -277,7 +277,8 @@ void WriteNetworkJson(JsonWriter& w, const proto::TaskManagerInfo& tm) {
   w.EndObject();
 }
 
-// "1.5/8.0 MiB (peak 2.0)": used/total network memory, or "-" when the TaskManager did not report it.
+// "1.5/8.0 MiB (peak 2.0)": used/total network memory, or "-" when the TaskManager did not report
+// it.
 std::string NetworkColumn(const proto::TaskManagerInfo& tm) {
   if (!tm.has_network()) return "-";
   const proto::NetworkMemoryStats& n = tm.network();

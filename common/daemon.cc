@@ -26,7 +26,8 @@ int DaemonFailure(const std::string& daemon, const std::string& message) {
 
 std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon, int argc,
                                                       char** argv, int* exit_code) {
-  // Debian builds abseil with mutex deadlock detection on; it costs on every lock in the data plane.
+  // Debian builds abseil with mutex deadlock detection on; it costs on every lock in the data
+  // plane.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const std::string usage = "usage: " + daemon + " [--config FILE] [-D key=value]...";
   std::string config_path;

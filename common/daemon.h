@@ -9,8 +9,8 @@
 
 namespace sluice {
 
-//! The configuration from the command line, or nullopt after printing help (exit_code 0) or an error
-//! naming the daemon (exit_code 2). Also sets the log level and ignores SIGPIPE.
+//! The configuration from the command line, or nullopt after printing help (exit_code 0) or an
+//! error naming the daemon (exit_code 2). Also sets the log level and ignores SIGPIPE.
 std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon, int argc,
                                                       char** argv, int* exit_code);
 

@@ -1,7 +1,7 @@
 // SerialExecutor: one thread running posted tasks in order (a mailbox). Every stateful component
-// owns one and does all its work on it; other threads only Post. Delayed tasks run at or after their
-// time, in time order. Shutdown drops pending tasks and joins the thread; it is also run by the
-// destructor, which must not be called from the executor's own thread.
+// owns one and does all its work on it; other threads only Post. Delayed tasks run at or after
+// their time, in time order. Shutdown drops pending tasks and joins the thread; it is also run by
+// the destructor, which must not be called from the executor's own thread.
 #pragma once
 
 #include <chrono>

@@ -1,9 +1,9 @@
 #include "common/executor.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {

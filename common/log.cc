@@ -1,8 +1,8 @@
 #include "common/log.h"
 
-#include <mutex>
-
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <mutex>
 
 namespace sluice::log {
 namespace {

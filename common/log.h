@@ -1,10 +1,10 @@
 // One named spdlog logger per subsystem, all writing to stderr with the same pattern.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "absl/strings/string_view.h"
 

@@ -10,15 +10,15 @@
 namespace sluice {
 
 struct ProcessResult {
-  int exit_code = -1;  // valid when term_signal == 0
+  int exit_code = -1;   // valid when term_signal == 0
   int term_signal = 0;  // the signal that ended the process, 0 if it exited
   bool timed_out = false;
   std::string out;
   std::string err;
 };
 
-//! Runs argv[0] with argv (no shell), stdin from /dev/null, capturing stdout and stderr (each capped at
-//! max_output bytes). Kills the child with SIGKILL after `timeout`.
+//! Runs argv[0] with argv (no shell), stdin from /dev/null, capturing stdout and stderr (each
+//! capped at max_output bytes). Kills the child with SIGKILL after `timeout`.
 absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                          std::chrono::milliseconds timeout,
                                          size_t max_output = 64 << 20);

@@ -4,30 +4,48 @@ namespace sluice {
 
 std::string_view JobStateName(JobState s) {
   switch (s) {
-    case JobState::kCreated: return "CREATED";
-    case JobState::kRunning: return "RUNNING";
-    case JobState::kFailing: return "FAILING";
-    case JobState::kRestarting: return "RESTARTING";
-    case JobState::kCancelling: return "CANCELLING";
-    case JobState::kCanceled: return "CANCELED";
-    case JobState::kFailed: return "FAILED";
-    case JobState::kFinished: return "FINISHED";
-    case JobState::kSuspended: return "SUSPENDED";
+    case JobState::kCreated:
+      return "CREATED";
+    case JobState::kRunning:
+      return "RUNNING";
+    case JobState::kFailing:
+      return "FAILING";
+    case JobState::kRestarting:
+      return "RESTARTING";
+    case JobState::kCancelling:
+      return "CANCELLING";
+    case JobState::kCanceled:
+      return "CANCELED";
+    case JobState::kFailed:
+      return "FAILED";
+    case JobState::kFinished:
+      return "FINISHED";
+    case JobState::kSuspended:
+      return "SUSPENDED";
   }
   return "UNKNOWN";
 }
 
 std::string_view SubtaskStateName(SubtaskState s) {
   switch (s) {
-    case SubtaskState::kCreated: return "CREATED";
-    case SubtaskState::kScheduled: return "SCHEDULED";
-    case SubtaskState::kDeploying: return "DEPLOYING";
-    case SubtaskState::kInitializing: return "INITIALIZING";
-    case SubtaskState::kRunning: return "RUNNING";
-    case SubtaskState::kFinished: return "FINISHED";
-    case SubtaskState::kCanceling: return "CANCELING";
-    case SubtaskState::kCanceled: return "CANCELED";
-    case SubtaskState::kFailed: return "FAILED";
+    case SubtaskState::kCreated:
+      return "CREATED";
+    case SubtaskState::kScheduled:
+      return "SCHEDULED";
+    case SubtaskState::kDeploying:
+      return "DEPLOYING";
+    case SubtaskState::kInitializing:
+      return "INITIALIZING";
+    case SubtaskState::kRunning:
+      return "RUNNING";
+    case SubtaskState::kFinished:
+      return "FINISHED";
+    case SubtaskState::kCanceling:
+      return "CANCELING";
+    case SubtaskState::kCanceled:
+      return "CANCELED";
+    case SubtaskState::kFailed:
+      return "FAILED";
   }
   return "UNKNOWN";
 }

@@ -1,4 +1,5 @@
-// The job and subtask lifecycles (DESIGN.md §1): state names and the one table of legal transitions.
+// The job and subtask lifecycles (DESIGN.md §1): state names and the one table of legal
+// transitions.
 #pragma once
 
 #include <string_view>

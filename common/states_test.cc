@@ -13,8 +13,10 @@ TEST(StatesTest, NamesMatchTheDesign) {
 
 TEST(StatesTest, SubtaskHappyPathIsLegal) {
   using S = SubtaskState;
-  S path[] = {S::kCreated, S::kScheduled, S::kDeploying, S::kInitializing, S::kRunning, S::kFinished};
-  for (size_t i = 0; i + 1 < std::size(path); ++i) EXPECT_TRUE(IsLegalTransition(path[i], path[i + 1]));
+  S path[] = {S::kCreated,      S::kScheduled, S::kDeploying,
+              S::kInitializing, S::kRunning,   S::kFinished};
+  for (size_t i = 0; i + 1 < std::size(path); ++i)
+    EXPECT_TRUE(IsLegalTransition(path[i], path[i + 1]));
 }
 
 TEST(StatesTest, TerminalSubtaskStatesAreFinal) {

@@ -1,5 +1,5 @@
-// ledger: the exactly-once probe. Transactions i (ids dealt over `splits` splits) move `amount` into
-// `account`; keyed by account, state holds the balance; every transaction writes
+// ledger: the exactly-once probe. Transactions i (ids dealt over `splits` splits) move `amount`
+// into `account`; keyed by account, state holds the balance; every transaction writes
 // "id,account,amount,balance_after" to the file sink in `output`.
 //   args: accounts (1000), transactions (0 = unbounded), splits (8), rate (per source subtask per
 //         second, 0 = unlimited), sink_delay_us (0), output (directory; empty = discard)
@@ -70,7 +70,8 @@ SLUICE_JOB(env) {
   if (accounts <= 0) throw sluice::JobDefinitionError("accounts must be positive");
   if (transactions < 0) throw sluice::JobDefinitionError("transactions must be >= 0");
   if (splits <= 0) throw sluice::JobDefinitionError("splits must be positive");
-  if (rate < 0 || sink_delay_us < 0) throw sluice::JobDefinitionError("rate and sink_delay_us must be >= 0");
+  if (rate < 0 || sink_delay_us < 0)
+    throw sluice::JobDefinitionError("rate and sink_delay_us must be >= 0");
 
   sluice::GeneratorOptions gen;
   gen.count = static_cast<uint64_t>(transactions);
@@ -90,8 +91,10 @@ SLUICE_JOB(env) {
   if (output.empty()) {
     lines.SinkTo(sluice::MakeDiscardingSink<std::string>(), "Discard").Uid("sink");
   } else {
-    lines.SinkTo([output, sink_delay_us] { return std::make_unique<SlowFileSink>(output, sink_delay_us); },
-                 "Ledger file sink")
+    lines
+        .SinkTo([output,
+                 sink_delay_us] { return std::make_unique<SlowFileSink>(output, sink_delay_us); },
+                "Ledger file sink")
         .Uid("sink");
   }
 }

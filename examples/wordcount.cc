@@ -1,7 +1,7 @@
 // wordcount: counts words in a file or a directory of files.
 //   args: input (file or directory), output (directory)
-// A word is a maximal run of ASCII letters and digits, lowercased. Output lines: word<TAB>count, one per
-// distinct word, written at end of input.
+// A word is a maximal run of ASCII letters and digits, lowercased. Output lines: word<TAB>count,
+// one per distinct word, written at end of input.
 #include <cctype>
 
 #include "sluice/connectors/file_source.h"
@@ -10,7 +10,8 @@
 
 namespace {
 
-class CountWords final : public sluice::KeyedProcessFunction<std::string, std::string, std::string> {
+class CountWords final
+    : public sluice::KeyedProcessFunction<std::string, std::string, std::string> {
  public:
   void Open(sluice::KeyedContext<std::string>& ctx) override {
     count_ = ctx.GetState<int64_t>("count");
@@ -19,7 +20,8 @@ class CountWords final : public sluice::KeyedProcessFunction<std::string, std::s
                       sluice::Collector<std::string>&) override {
     count_.Update(count_.ValueOr(0) + 1);
   }
-  void EndInput(sluice::KeyedContext<std::string>& ctx, sluice::Collector<std::string>& out) override {
+  void EndInput(sluice::KeyedContext<std::string>& ctx,
+                sluice::Collector<std::string>& out) override {
     for (const auto& word : ctx.Keys()) {
       ctx.SetCurrentKey(word);
       out.Collect(word + "\t" + std::to_string(count_.ValueOr(0)));

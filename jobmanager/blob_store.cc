@@ -77,7 +77,7 @@ absl::Status BlobStore::Upload::Append(const std::string& chunk) {
 }
 
 absl::StatusOr<std::string> BlobStore::Upload::Commit(const std::string& expected_sha256,
-                                                       uint64_t expected_size) {
+                                                      uint64_t expected_size) {
   if (std::fclose(file_) != 0) {
     file_ = nullptr;
     return absl::InternalError("writing the package to the blob store failed");
@@ -85,8 +85,8 @@ absl::StatusOr<std::string> BlobStore::Upload::Commit(const std::string& expecte
   file_ = nullptr;
   if (size_ == 0) return absl::InvalidArgumentError("the package is empty");
   if (expected_size != 0 && expected_size != size_) {
-    return absl::InvalidArgumentError(absl::StrCat("package upload incomplete: got ", size_,
-                                                   " of ", expected_size, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("package upload incomplete: got ", size_, " of ", expected_size, " bytes"));
   }
   std::string digest = hash_.HexDigest();
   if (!expected_sha256.empty() && expected_sha256 != digest) {

@@ -13,7 +13,8 @@ namespace {
 auto Log() { return log::Get("dispatcher"); }
 }  // namespace
 
-Dispatcher::Dispatcher(DispatcherOptions options, BlobStore* blobs, ResourceManager* resource_manager)
+Dispatcher::Dispatcher(DispatcherOptions options, BlobStore* blobs,
+                       ResourceManager* resource_manager)
     : options_(options), blobs_(blobs), resource_manager_(resource_manager) {}
 
 Dispatcher::~Dispatcher() {
@@ -45,8 +46,8 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   spec.args = std::move(args);
   spec.graph = *std::move(graph);
   spec.plan = *std::move(plan);
-  spec.buffer_timeout_ms =
-      spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms() : options_.buffer_timeout_ms;
+  spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms()
+                                                               : options_.buffer_timeout_ms;
 
   // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): give
   // a submission that follows right behind it a moment before refusing it.
@@ -62,8 +63,8 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   proto::SubmitResponse resp;
   resp.set_job_id(spec.job_id);
   resp.set_name(spec.name);
-  auto master = std::make_shared<JobMaster>(std::move(spec), *std::move(slots), resource_manager_,
-                                            nullptr);
+  auto master =
+      std::make_shared<JobMaster>(std::move(spec), *std::move(slots), resource_manager_, nullptr);
   {
     absl::MutexLock lock(&mu_);
     jobs_[resp.job_id()] = master;

@@ -37,8 +37,8 @@ absl::StatusOr<ExecutionPlan> BuildExecutionPlan(const proto::JobGraph& graph) {
   for (int i = 0; i < graph.nodes_size(); ++i) {
     const auto& n = graph.nodes(i);
     if (n.id() != static_cast<uint32_t>(i)) {
-      return absl::InvalidArgumentError(absl::StrCat("operator '", n.name(), "' has id ", n.id(),
-                                                     ", expected ", i));
+      return absl::InvalidArgumentError(
+          absl::StrCat("operator '", n.name(), "' has id ", n.id(), ", expected ", i));
     }
     if (n.parallelism() <= 0 || n.max_parallelism() < n.parallelism()) {
       return absl::InvalidArgumentError(absl::StrCat("operator '", n.name(), "' has parallelism ",
@@ -129,7 +129,8 @@ proto::TaskDeployment MakeDeployment(
           continue;
         }
         for (const auto& e : plan.edges) {
-          if (e.producer_node != node_id || e.consumer_node != consumer.id() || e.input_index != k) {
+          if (e.producer_node != node_id || e.consumer_node != consumer.id() ||
+              e.input_index != k) {
             continue;
           }
           const TaskVertex& cv = plan.vertex(e.consumer_vertex);

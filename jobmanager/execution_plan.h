@@ -53,7 +53,8 @@ struct SubtaskLocation {
 };
 
 //! Partition id of one producer subtask's output along a network edge (unique within the cluster).
-std::string PartitionId(const std::string& attempt_prefix, const NetworkEdge& edge, int producer_subtask);
+std::string PartitionId(const std::string& attempt_prefix, const NetworkEdge& edge,
+                        int producer_subtask);
 
 //! The deployment descriptor of one subtask. `locate(vertex, subtask)` gives producer locations.
 proto::TaskDeployment MakeDeployment(

@@ -9,15 +9,15 @@ namespace {
 class GraphBuilder {
  public:
   uint32_t Source(const std::string& name, int p) { return Add(name, p, {}); }
-  uint32_t Op(const std::string& name, int p, std::vector<std::pair<uint32_t, proto::Partitioner>> in,
-              bool chainable = true) {
+  uint32_t Op(const std::string& name, int p,
+              std::vector<std::pair<uint32_t, proto::Partitioner>> in, bool chainable = true) {
     return Add(name, p, in, chainable);
   }
   proto::JobGraph graph;
 
  private:
-  uint32_t Add(const std::string& name, int p, std::vector<std::pair<uint32_t, proto::Partitioner>> in,
-               bool chainable = true) {
+  uint32_t Add(const std::string& name, int p,
+               std::vector<std::pair<uint32_t, proto::Partitioner>> in, bool chainable = true) {
     auto* n = graph.add_nodes();
     n->set_id(static_cast<uint32_t>(graph.nodes_size() - 1));
     n->set_name(name);

@@ -27,10 +27,9 @@ absl::StatusOr<proto::JobGraph> BuildJobGraph(const std::string& package_path,
         absl::StrCat("the job's builder did not finish within ", timeout.count(), " ms"));
   }
   if (result->term_signal != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("the job's builder crashed (signal ",
-                                                   result->term_signal, ", ",
-                                                   strsignal(result->term_signal), ")",
-                                                   err.empty() ? "" : ": ", err));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the job's builder crashed (signal ", result->term_signal, ", ",
+                     strsignal(result->term_signal), ")", err.empty() ? "" : ": ", err));
   }
   if (result->exit_code != 0) {
     return absl::InvalidArgumentError(err.empty() ? "the job's builder failed" : err);

@@ -1,5 +1,5 @@
-// Builds a job graph from a package by running `sluice-graph-builder` in a short-lived child process,
-// so that a builder that throws, crashes or hangs cannot take the JobManager down.
+// Builds a job graph from a package by running `sluice-graph-builder` in a short-lived child
+// process, so that a builder that throws, crashes or hangs cannot take the JobManager down.
 #pragma once
 
 #include <chrono>

@@ -8,7 +8,8 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: sluice-graph-builder PACKAGE DEFAULT_PARALLELISM [key=value]...\n");
+    std::fprintf(stderr,
+                 "usage: sluice-graph-builder PACKAGE DEFAULT_PARALLELISM [key=value]...\n");
     return 2;
   }
   std::map<std::string, std::string> args;

@@ -16,15 +16,24 @@ int64_t NowMs() {
 
 SubtaskState FromProto(proto::TaskState s) {
   switch (s) {
-    case proto::CREATED: return SubtaskState::kCreated;
-    case proto::SCHEDULED: return SubtaskState::kScheduled;
-    case proto::DEPLOYING: return SubtaskState::kDeploying;
-    case proto::INITIALIZING: return SubtaskState::kInitializing;
-    case proto::RUNNING: return SubtaskState::kRunning;
-    case proto::FINISHED: return SubtaskState::kFinished;
-    case proto::CANCELING: return SubtaskState::kCanceling;
-    case proto::CANCELED: return SubtaskState::kCanceled;
-    default: return SubtaskState::kFailed;
+    case proto::CREATED:
+      return SubtaskState::kCreated;
+    case proto::SCHEDULED:
+      return SubtaskState::kScheduled;
+    case proto::DEPLOYING:
+      return SubtaskState::kDeploying;
+    case proto::INITIALIZING:
+      return SubtaskState::kInitializing;
+    case proto::RUNNING:
+      return SubtaskState::kRunning;
+    case proto::FINISHED:
+      return SubtaskState::kFinished;
+    case proto::CANCELING:
+      return SubtaskState::kCanceling;
+    case proto::CANCELED:
+      return SubtaskState::kCanceled;
+    default:
+      return SubtaskState::kFailed;
   }
 }
 
@@ -97,22 +106,23 @@ void JobMaster::DeployAll() {
       for (const auto& [k, val] : spec_.args) (*d.mutable_args())[k] = val;
       d.set_buffer_timeout_ms(spec_.buffer_timeout_ms);
       SetSubtaskState(v, i, SubtaskState::kDeploying);
-      std::string reason_prefix = absl::StrCat("deploying ", v.plan.name, " (", i + 1, "/",
-                                               v.plan.parallelism, ") to TaskManager ",
-                                               slot.taskmanager_id, " failed: ");
+      std::string reason_prefix =
+          absl::StrCat("deploying ", v.plan.name, " (", i + 1, "/", v.plan.parallelism,
+                       ") to TaskManager ", slot.taskmanager_id, " failed: ");
       uint32_t vertex_id = v.plan.id;
-      rpc_executor_.Post([this, d = std::move(d), gateway = slot.gateway, reason_prefix, vertex_id, i] {
-        absl::Status s = gateway->Deploy(d);
-        if (s.ok()) return;
-        std::string reason = absl::StrCat(reason_prefix, s.message());
-        executor_.Post([this, reason, vertex_id, i] {
-          Vertex* vx = FindVertex(vertex_id);
-          if (!vx) return;
-          SetSubtaskState(*vx, i, SubtaskState::kFailed, reason);
-          FailJob(reason);
-          CheckCompletion();
-        });
-      });
+      rpc_executor_.Post(
+          [this, d = std::move(d), gateway = slot.gateway, reason_prefix, vertex_id, i] {
+            absl::Status s = gateway->Deploy(d);
+            if (s.ok()) return;
+            std::string reason = absl::StrCat(reason_prefix, s.message());
+            executor_.Post([this, reason, vertex_id, i] {
+              Vertex* vx = FindVertex(vertex_id);
+              if (!vx) return;
+              SetSubtaskState(*vx, i, SubtaskState::kFailed, reason);
+              FailJob(reason);
+              CheckCompletion();
+            });
+          });
     }
   }
 }
@@ -142,8 +152,8 @@ void JobMaster::SetJobState(JobState to) {
     summary_.set_state(std::string(JobStateName(to)));
   }
   if (IsTerminal(to)) {
-    // Free the TaskManagers' resources (network buffers of finished tasks) before the slots go back to
-    // the pool, so that a job placed into them finds the memory free.
+    // Free the TaskManagers' resources (network buffers of finished tasks) before the slots go back
+    // to the pool, so that a job placed into them finds the memory free.
     std::map<std::string, std::shared_ptr<TaskManagerGateway>> gateways;
     for (const auto& s : slots_) {
       if (!lost_taskmanagers_.count(s.taskmanager_id)) gateways[s.taskmanager_id] = s.gateway;
@@ -246,9 +256,9 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
     SubtaskState to = FromProto(update.state());
     std::string failure;
     if (to == SubtaskState::kFailed) {
-      failure = absl::StrCat(v->plan.name, " (", index + 1, "/", v->plan.parallelism,
-                             ") on TaskManager ", update.taskmanager_id(), " failed: ",
-                             update.failure());
+      failure =
+          absl::StrCat(v->plan.name, " (", index + 1, "/", v->plan.parallelism, ") on TaskManager ",
+                       update.taskmanager_id(), " failed: ", update.failure());
     }
     SetSubtaskState(*v, index, to, failure);
     if (to == SubtaskState::kFailed) FailJob(failure);

@@ -1,15 +1,15 @@
 // JobMaster: runs one job. Holds its execution graph (subtasks with states and slots), deploys the
 // subtasks, applies state updates from TaskManagers, and drives the job state machine (RUNNING ->
-// FINISHED, FAILING -> FAILED, CANCELLING -> CANCELED). Owned by the Dispatcher; all work runs on its
-// own SerialExecutor, public methods may be called from any thread.
+// FINISHED, FAILING -> FAILED, CANCELLING -> CANCELED). Owned by the Dispatcher; all work runs on
+// its own SerialExecutor, public methods may be called from any thread.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 

@@ -48,8 +48,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return Fail(absl::StrCat("cannot listen on ", bind));
   std::string advertised = absl::StrCat(config->GetString("jobmanager.rpc.address"), ":", port);
-  log->info("JobManager listening on {} (advertised as {})", bind.substr(0, bind.rfind(':')) + ":" +
-                                                                 std::to_string(port), advertised);
+  log->info("JobManager listening on {} (advertised as {})",
+            bind.substr(0, bind.rfind(':')) + ":" + std::to_string(port), advertised);
   std::string address_file = config->GetString("jobmanager.address-file");
   if (!address_file.empty()) {
     std::string tmp = address_file + ".tmp";

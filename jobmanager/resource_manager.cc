@@ -87,8 +87,8 @@ void ResourceManager::RemoveLost(const std::string& tm_id, const std::string& re
   if (lost_listener_) lost_listener_(tm_id, full);
 }
 
-absl::StatusOr<std::vector<SlotAssignment>> ResourceManager::AllocateSlots(const std::string& job_id,
-                                                                           int slots) {
+absl::StatusOr<std::vector<SlotAssignment>> ResourceManager::AllocateSlots(
+    const std::string& job_id, int slots) {
   return executor_.Call([&]() -> absl::StatusOr<std::vector<SlotAssignment>> {
     int free = 0, total = 0;
     for (const auto& [id, tm] : taskmanagers_) {
@@ -96,9 +96,9 @@ absl::StatusOr<std::vector<SlotAssignment>> ResourceManager::AllocateSlots(const
       free += static_cast<int>(std::count(tm.slot_owner.begin(), tm.slot_owner.end(), ""));
     }
     if (slots > free) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "not enough task slots: the job needs ", slots, " slot(s), ", free, " of ", total,
-          " are free on ", taskmanagers_.size(), " TaskManager(s)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("not enough task slots: the job needs ", slots, " slot(s), ", free, " of ",
+                       total, " are free on ", taskmanagers_.size(), " TaskManager(s)"));
     }
     std::vector<SlotAssignment> out;
     for (int i = 0; i < slots; ++i) {

@@ -1,6 +1,6 @@
-// ResourceManager: the registry of TaskManagers and their slots. Detects lost TaskManagers by heartbeat
-// timeout and by their Connect stream breaking, and tells the listener (the Dispatcher). Owns one
-// SerialExecutor; every public method may be called from any thread.
+// ResourceManager: the registry of TaskManagers and their slots. Detects lost TaskManagers by
+// heartbeat timeout and by their Connect stream breaking, and tells the listener (the Dispatcher).
+// Owns one SerialExecutor; every public method may be called from any thread.
 #pragma once
 
 #include <chrono>

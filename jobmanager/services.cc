@@ -72,7 +72,8 @@ grpc::Status ClusterServiceImpl::RegisterTaskManager(grpc::ServerContext*,
 }
 
 grpc::Status ClusterServiceImpl::Connect(
-    grpc::ServerContext* ctx, grpc::ServerReaderWriter<proto::HeartbeatAck, proto::Heartbeat>* stream) {
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<proto::HeartbeatAck, proto::Heartbeat>* stream) {
   proto::Heartbeat hb;
   std::string tm_id;
   while (stream->Read(&hb)) {

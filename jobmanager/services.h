@@ -35,11 +35,15 @@ class ClusterServiceImpl final : public proto::JobManagerService::Service {
  public:
   ClusterServiceImpl(Dispatcher* dispatcher, ResourceManager* rm, BlobStore* blobs,
                      int64_t heartbeat_interval_ms)
-      : dispatcher_(dispatcher), rm_(rm), blobs_(blobs), heartbeat_interval_ms_(heartbeat_interval_ms) {}
+      : dispatcher_(dispatcher),
+        rm_(rm),
+        blobs_(blobs),
+        heartbeat_interval_ms_(heartbeat_interval_ms) {}
   grpc::Status RegisterTaskManager(grpc::ServerContext*, const proto::RegisterRequest* req,
                                    proto::RegisterResponse* resp) override;
-  grpc::Status Connect(grpc::ServerContext* ctx,
-                       grpc::ServerReaderWriter<proto::HeartbeatAck, proto::Heartbeat>* stream) override;
+  grpc::Status Connect(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<proto::HeartbeatAck, proto::Heartbeat>* stream) override;
   grpc::Status UpdateTaskState(grpc::ServerContext*, const proto::TaskStateUpdate* req,
                                proto::Empty*) override;
   grpc::Status FetchPackage(grpc::ServerContext*, const proto::FetchPackageRequest* req,

@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   auto options = sluice::taskmanager::TaskManagerOptions::FromConfig(*config);
   if (!options.ok()) return sluice::DaemonFailure(kName, std::string(options.status().message()));
   sluice::taskmanager::TaskExecutor executor(*options);
-  if (auto s = executor.Start(); !s.ok()) return sluice::DaemonFailure(kName, std::string(s.message()));
+  if (auto s = executor.Start(); !s.ok())
+    return sluice::DaemonFailure(kName, std::string(s.message()));
   sluice::WaitForTerminationSignal();
   sluice::log::Get("taskmanager")->info("TaskManager shutting down");
   executor.Shutdown();

@@ -21,8 +21,8 @@ MetricsSample TakeSample(const TaskMetrics& m) {
   s.records_out = m.records_out.load(std::memory_order_relaxed);
   s.bytes_in = m.bytes_in.load(std::memory_order_relaxed);
   s.bytes_out = m.bytes_out.load(std::memory_order_relaxed);
-  // A wait in progress counts up to now (read `since` first: if the wait ends in between, its time is
-  // already in the total or is counted at the next sample, never twice).
+  // A wait in progress counts up to now (read `since` first: if the wait ends in between, its time
+  // is already in the total or is counted at the next sample, never twice).
   int64_t now = TaskMetrics::NowNs();
   int64_t idle_since = m.idle_since_ns.load(std::memory_order_relaxed);
   int64_t bp_since = m.backpressured_since_ns.load(std::memory_order_relaxed);

@@ -49,7 +49,8 @@ absl::StatusOr<LoadedPackage*> PackageCache::Package(const std::string& sha256) 
   auto it = packages_.find(sha256);
   if (it != packages_.end()) return it->second.get();
   for (char c : sha256) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return absl::InvalidArgumentError("bad hash");
+    if (!std::isxdigit(static_cast<unsigned char>(c)))
+      return absl::InvalidArgumentError("bad hash");
   }
   std::string path = absl::StrCat(dir_, "/packages/", sha256, ".so");
   bool cached = false;

@@ -1,6 +1,7 @@
 // PackageCache: job packages fetched from the JobManager by content hash, verified, kept under
-// `taskmanager.cache.directory`, loaded once; and the job graph environments built from them, one per
-// job, shared by that job's tasks on this TaskManager. Thread-safe (one mutex; fetches are rare).
+// `taskmanager.cache.directory`, loaded once; and the job graph environments built from them, one
+// per job, shared by that job's tasks on this TaskManager. Thread-safe (one mutex; fetches are
+// rare).
 #pragma once
 
 #include <map>
@@ -32,7 +33,8 @@ class PackageCache {
   proto::JobManagerService::Stub* jobmanager_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<LoadedPackage>> packages_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<const StreamEnvironment>> environments_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const StreamEnvironment>> environments_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::taskmanager

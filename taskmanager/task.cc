@@ -15,7 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 auto Log() { return log::Get("task"); }
 
-
 class TaskCancelled : public std::runtime_error {
  public:
   TaskCancelled() : std::runtime_error("task cancelled") {}
@@ -49,7 +48,8 @@ class NullOutput final : public Output {
 
 class OperatorContext final : public RuntimeContext {
  public:
-  OperatorContext(const proto::TaskDeployment& d, int max_parallelism, const std::atomic<bool>* cancelled)
+  OperatorContext(const proto::TaskDeployment& d, int max_parallelism,
+                  const std::atomic<bool>* cancelled)
       : job_id_(d.job_id()),
         name_(d.vertex_name()),
         index_(d.subtask_index()),
@@ -105,7 +105,8 @@ absl::Status Task::SetUpNetwork() {
   const int per_channel = net_.buffers_per_channel;
   for (const auto& p : deployment_.partitions()) {
     int n = p.num_subpartitions();
-    // Flink's sizing: at least one buffer per subpartition plus one; ideally per-channel + floating.
+    // Flink's sizing: at least one buffer per subpartition plus one; ideally per-channel +
+    // floating.
     auto pool = TakeBuffers(net_.buffers, n * per_channel + net_.floating_per_gate, n + 1,
                             absl::StrCat(DisplayName(), " output ", p.partition_id()));
     if (!pool.ok()) return pool.status();
@@ -113,7 +114,8 @@ absl::Status Task::SetUpNetwork() {
         p.partition_id(), n, per_channel + net_.floating_per_gate, *pool));
   }
   int remote = 0;
-  for (const auto& in : deployment_.inputs()) remote += in.producer_taskmanager_id() != net_.local_taskmanager_id;
+  for (const auto& in : deployment_.inputs())
+    remote += in.producer_taskmanager_id() != net_.local_taskmanager_id;
   std::shared_ptr<network::LocalBufferPool> gate_pool;
   if (remote > 0) {
     int exclusive = remote * per_channel;
@@ -189,7 +191,8 @@ void Task::Run() {
   try {
     const auto& nodes = env_->nodes();
     auto node = [&](uint32_t id) -> const NodeSpec& {
-      if (id >= nodes.size()) throw std::runtime_error(absl::StrCat("package has no operator ", id));
+      if (id >= nodes.size())
+        throw std::runtime_error(absl::StrCat("package has no operator ", id));
       return nodes[id];
     };
     std::map<uint32_t, size_t> op_index;
@@ -205,7 +208,8 @@ void Task::Run() {
         if (out.target_case() != proto::OperatorOutput::kPartitionIndex) continue;
         const auto& spec = deployment_.partitions(static_cast<int>(out.partition_index()));
         const NodeSpec& consumer = node(spec.consumer_node_id());
-        if (spec.input_index() < 0 || spec.input_index() >= static_cast<int>(consumer.inputs.size())) {
+        if (spec.input_index() < 0 ||
+            spec.input_index() >= static_cast<int>(consumer.inputs.size())) {
           throw std::runtime_error("deployment names an unknown job edge");
         }
         const EdgeSpec& edge = consumer.inputs[static_cast<size_t>(spec.input_index())];
@@ -294,7 +298,8 @@ void Task::Run() {
         int channel = 0;
         network::BufferPtr buffer;
         std::string error;
-        auto wait = timeout.count() > 0 ? next_flush - Clock::now() : std::chrono::milliseconds(100);
+        auto wait =
+            timeout.count() > 0 ? next_flush - Clock::now() : std::chrono::milliseconds(100);
         TaskMetrics::BeginWait(metrics_.idle_since_ns);
         auto r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
                              &channel, &buffer, &error);

@@ -1,8 +1,9 @@
 // Task: one subtask of an operator chain, running on its own thread. The thread instantiates the
 // chain's operators from the package, wires chained outputs (records passed as objects) and record
 // writers (records serialized into network buffers), then runs the source loop or the input loop,
-// calls EndInput down the chain at end of input, and reports each state change. Cancel may be called
-// from any thread; it releases the task's partitions and closes its input so a blocked thread wakes.
+// calls EndInput down the chain at end of input, and reports each state change. Cancel may be
+// called from any thread; it releases the task's partitions and closes its input so a blocked
+// thread wakes.
 #pragma once
 
 #include <atomic>
@@ -35,13 +36,14 @@ struct NetworkContext {
 
 class Task {
  public:
-  using StateListener = std::function<void(const proto::TaskDeployment&, SubtaskState,
-                                           const std::string& failure)>;
+  using StateListener =
+      std::function<void(const proto::TaskDeployment&, SubtaskState, const std::string& failure)>;
 
   //! Takes the task's network buffers; fails (ResourceExhausted) when the network memory is short.
   static absl::StatusOr<std::unique_ptr<Task>> Create(proto::TaskDeployment deployment,
                                                       std::shared_ptr<const StreamEnvironment> env,
-                                                      NetworkContext network, StateListener listener);
+                                                      NetworkContext network,
+                                                      StateListener listener);
   ~Task();
 
   void Start();

@@ -12,15 +12,24 @@ auto Log() { return log::Get("taskmanager"); }
 
 proto::TaskState ToProto(SubtaskState s) {
   switch (s) {
-    case SubtaskState::kCreated: return proto::CREATED;
-    case SubtaskState::kScheduled: return proto::SCHEDULED;
-    case SubtaskState::kDeploying: return proto::DEPLOYING;
-    case SubtaskState::kInitializing: return proto::INITIALIZING;
-    case SubtaskState::kRunning: return proto::RUNNING;
-    case SubtaskState::kFinished: return proto::FINISHED;
-    case SubtaskState::kCanceling: return proto::CANCELING;
-    case SubtaskState::kCanceled: return proto::CANCELED;
-    case SubtaskState::kFailed: return proto::FAILED;
+    case SubtaskState::kCreated:
+      return proto::CREATED;
+    case SubtaskState::kScheduled:
+      return proto::SCHEDULED;
+    case SubtaskState::kDeploying:
+      return proto::DEPLOYING;
+    case SubtaskState::kInitializing:
+      return proto::INITIALIZING;
+    case SubtaskState::kRunning:
+      return proto::RUNNING;
+    case SubtaskState::kFinished:
+      return proto::FINISHED;
+    case SubtaskState::kCanceling:
+      return proto::CANCELING;
+    case SubtaskState::kCanceled:
+      return proto::CANCELED;
+    case SubtaskState::kFailed:
+      return proto::FAILED;
   }
   return proto::FAILED;
 }
@@ -39,9 +48,11 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
   o.jobmanager_address =
       absl::StrCat(c.GetString("jobmanager.rpc.address"), ":", c.GetInt("jobmanager.rpc.port"));
   o.cache_dir = c.GetString("taskmanager.cache.directory");
-  o.max_backoff = std::chrono::milliseconds(c.GetDurationMs("taskmanager.registration.max-backoff"));
+  o.max_backoff =
+      std::chrono::milliseconds(c.GetDurationMs("taskmanager.registration.max-backoff"));
   o.buffer_size = static_cast<size_t>(c.GetMemoryBytes("taskmanager.memory.segment-size"));
-  o.buffers_per_channel = static_cast<int>(c.GetInt("taskmanager.network.memory.buffers-per-channel"));
+  o.buffers_per_channel =
+      static_cast<int>(c.GetInt("taskmanager.network.memory.buffers-per-channel"));
   o.floating_per_gate =
       static_cast<int>(c.GetInt("taskmanager.network.memory.floating-buffers-per-gate"));
   o.network_memory = static_cast<size_t>(c.GetMemoryBytes("taskmanager.memory.network.size"));
@@ -156,7 +167,8 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
     *error = s.error_message();
     return false;
   }
-  heartbeat_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, resp.heartbeat_interval_ms()));
+  heartbeat_interval_ =
+      std::chrono::milliseconds(std::max<int64_t>(1, resp.heartbeat_interval_ms()));
   return true;
 }
 
@@ -291,8 +303,8 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   if (!task.ok()) {
     Log()->warn("cannot deploy {} ({}/{}): {}", req->vertex_name(), req->subtask_index() + 1,
                 req->parallelism(), task.status().message());
-    return ToGrpc(absl::Status(task.status().code(),
-                               absl::StrCat("TaskManager ", options_.id, ": ", task.status().message())));
+    return ToGrpc(absl::Status(task.status().code(), absl::StrCat("TaskManager ", options_.id, ": ",
+                                                                  task.status().message())));
   }
   Task* raw = task->get();
   {

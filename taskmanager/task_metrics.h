@@ -1,5 +1,5 @@
-// TaskMetrics: the counters one task thread updates (relaxed atomics, no locks) and a reporter thread
-// reads about once a second to derive per-second rates (DESIGN.md §4).
+// TaskMetrics: the counters one task thread updates (relaxed atomics, no locks) and a reporter
+// thread reads about once a second to derive per-second rates (DESIGN.md §4).
 #pragma once
 
 #include <atomic>
@@ -18,13 +18,13 @@ struct TaskMetrics {
   std::atomic<int64_t> idle_ns{0};
   //! Cumulative nanoseconds the task waited for an output buffer (backpressure).
   std::atomic<int64_t> backpressured_ns{0};
-  //! 0..1: share of the input gate's / output partitions' buffers in use. Set before the task starts;
-  //! safe to call from any thread; empty when the task has no input / no network output.
+  //! 0..1: share of the input gate's / output partitions' buffers in use. Set before the task
+  //! starts; safe to call from any thread; empty when the task has no input / no network output.
   std::function<double()> in_pool_usage;
   std::function<double()> out_pool_usage;
 
-  //! steady_clock nanoseconds at which the current wait began, 0 when not waiting. A reporter adds the
-  //! part of a wait still in progress, so one long wait spreads over the intervals it spans.
+  //! steady_clock nanoseconds at which the current wait began, 0 when not waiting. A reporter adds
+  //! the part of a wait still in progress, so one long wait spreads over the intervals it spans.
   std::atomic<int64_t> idle_since_ns{0};
   std::atomic<int64_t> backpressured_since_ns{0};
 
@@ -37,7 +37,9 @@ struct TaskMetrics {
         .count();
   }
   //! Brackets a wait: the time between Begin and End is booked to `total`.
-  static void BeginWait(std::atomic<int64_t>& since) { since.store(NowNs(), std::memory_order_relaxed); }
+  static void BeginWait(std::atomic<int64_t>& since) {
+    since.store(NowNs(), std::memory_order_relaxed);
+  }
   static void EndWait(std::atomic<int64_t>& since, std::atomic<int64_t>& total) {
     int64_t start = since.exchange(0, std::memory_order_relaxed);
     if (start != 0) total.fetch_add(NowNs() - start, std::memory_order_relaxed);

@@ -8,7 +8,8 @@
 // tails of the daemon logs). A small guardian process (`sh`, outside the test's process tree) does
 // the same cleanup if the test process dies without running destructors (crash, ctest timeout).
 // With SLUICE_TEST_KEEP_DIR=1 in the environment the temp directory (logs, inputs, outputs) of a
-// failed test is kept for inspection. Not thread-safe; used from the test's thread only. Loopback and ephemeral ports only.
+// failed test is kept for inspection. Not thread-safe; used from the test's thread only. Loopback
+// and ephemeral ports only.
 #ifndef SLUICE_TESTS_CLUSTER_HARNESS_H_
 #define SLUICE_TESTS_CLUSTER_HARNESS_H_
 

@@ -226,11 +226,12 @@ TEST_F(IntegrationFailure, CancelStopsUnboundedJobAndFreesSlots) {
 TEST(IntegrationNetworkMemory, DeploymentWithoutEnoughNetworkMemoryFailsWithTheNeed) {
   LocalCluster cluster;
   ClusterOptions options;
-  options.defines = {"taskmanager.memory.network.size=64kb", "taskmanager.memory.segment-size=32kb"};
+  options.defines = {"taskmanager.memory.network.size=64kb",
+                     "taskmanager.memory.segment-size=32kb"};
   absl::Status started = cluster.Start(options);
   ASSERT_TRUE(started.ok()) << started;
-  CommandResult run = cluster.Sluice({"run", ExamplePackage("ledger"), "--parallelism", "2", "--arg",
-                                      "transactions=1000"});
+  CommandResult run = cluster.Sluice(
+      {"run", ExamplePackage("ledger"), "--parallelism", "2", "--arg", "transactions=1000"});
   EXPECT_NE(run.exit_code, 0) << run.Describe();
   std::string all = run.out + run.err;
   EXPECT_NE(all.find("not enough network memory"), std::string::npos) << run.Describe();
@@ -250,8 +251,8 @@ TEST(IntegrationNetworkMemory, BackToBackJobsReuseTheNetworkMemoryOfFinishedOnes
   absl::Status started = cluster.Start(options);
   ASSERT_TRUE(started.ok()) << started;
   for (int i = 0; i < 5; ++i) {
-    CommandResult run = cluster.Sluice({"run", ExamplePackage("ledger"), "--parallelism", "2",
-                                        "--arg", "transactions=1000"});
+    CommandResult run = cluster.Sluice(
+        {"run", ExamplePackage("ledger"), "--parallelism", "2", "--arg", "transactions=1000"});
     ASSERT_TRUE(run.ok()) << "job " << i << ": " << run.Describe();
   }
 }

@@ -23,7 +23,8 @@ class OperatorHandle {
 
  protected:
   NodeSpec& spec() const {
-    if (node_ < 0) throw JobDefinitionError("settings apply to an operator, not to a union/partitioning");
+    if (node_ < 0)
+      throw JobDefinitionError("settings apply to an operator, not to a union/partitioning");
     return env_->node(static_cast<uint32_t>(node_));
   }
   StreamEnvironment* env_;
@@ -61,9 +62,8 @@ class DataStream : public OperatorHandle {
 
   template <typename F, typename OUT = std::decay_t<std::invoke_result_t<F, const T&>>>
   DataStream<OUT> Map(F fn, std::string name = "Map") {
-    return Then<OUT>(std::move(name), [fn]() {
-      return std::make_unique<MapOperator<T, OUT, F>>(fn);
-    });
+    return Then<OUT>(std::move(name),
+                     [fn]() { return std::make_unique<MapOperator<T, OUT, F>>(fn); });
   }
 
   template <typename F>
@@ -74,9 +74,8 @@ class DataStream : public OperatorHandle {
   //! fn(const T&, Collector<OUT>&) emits zero or more records.
   template <typename OUT, typename F>
   DataStream<OUT> FlatMap(F fn, std::string name = "FlatMap") {
-    return Then<OUT>(std::move(name), [fn]() {
-      return std::make_unique<FlatMapOperator<T, OUT, F>>(fn);
-    });
+    return Then<OUT>(std::move(name),
+                     [fn]() { return std::make_unique<FlatMapOperator<T, OUT, F>>(fn); });
   }
 
   //! Partitions by key: records with equal keys go to the same subtask (via key groups).
@@ -85,7 +84,9 @@ class DataStream : public OperatorHandle {
     std::vector<EdgeSpec> edges = pending_;
     for (auto& e : edges) {
       e.kind = PartitionKind::kHash;
-      e.key_hash = [key_fn](const void* rec) { return KeyHash(key_fn(*static_cast<const T*>(rec))); };
+      e.key_hash = [key_fn](const void* rec) {
+        return KeyHash(key_fn(*static_cast<const T*>(rec)));
+      };
     }
     return KeyedStream<K, T, KeyFn>(env_, std::move(edges), key_fn);
   }
@@ -104,9 +105,9 @@ class DataStream : public OperatorHandle {
   //! Adds a sink; `factory` returns a std::unique_ptr to a SinkOperator<T> (see connectors/).
   template <typename Factory>
   DataStream<T> SinkTo(Factory factory, std::string name = "Sink") {
-    return Then<T>(std::move(name), [factory]() -> std::unique_ptr<StreamOperator> {
-      return factory();
-    }, /*has_output=*/false);
+    return Then<T>(
+        std::move(name), [factory]() -> std::unique_ptr<StreamOperator> { return factory(); },
+        /*has_output=*/false);
   }
 
   //! Low level: adds an operator that consumes this stream.
@@ -155,7 +156,8 @@ class KeyedStream {
   auto Process(Factory factory, std::string name = "KeyedProcess") {
     using Fn = typename std::invoke_result_t<Factory>::element_type;
     using OUT = typename Fn::OutputType;
-    static_assert(std::is_same_v<typename Fn::KeyType, K>, "function key type differs from KeyBy's");
+    static_assert(std::is_same_v<typename Fn::KeyType, K>,
+                  "function key type differs from KeyBy's");
     static_assert(std::is_same_v<typename Fn::InputType, T>, "function input type differs");
     KeyFn key_fn = key_fn_;
     return stream_.template Then<OUT>(std::move(name), [key_fn, factory]() {

@@ -50,7 +50,8 @@ class StreamEnvironment {
       if (used != it->second.size()) throw std::invalid_argument("trailing");
       return v;
     } catch (const std::exception&) {
-      throw JobDefinitionError("argument '" + key + "' must be an integer, got '" + it->second + "'");
+      throw JobDefinitionError("argument '" + key + "' must be an integer, got '" + it->second +
+                               "'");
     }
   }
 
@@ -89,7 +90,8 @@ class StreamEnvironment {
       if (n.parallelism <= 0) n.parallelism = default_parallelism_;
       if (n.parallelism <= 0) n.parallelism = 1;
       if (n.max_parallelism <= 0) {
-        n.max_parallelism = max_parallelism_ > 0 ? max_parallelism_ : DefaultMaxParallelism(n.parallelism);
+        n.max_parallelism =
+            max_parallelism_ > 0 ? max_parallelism_ : DefaultMaxParallelism(n.parallelism);
       }
       if (n.max_parallelism > kUpperBoundMaxParallelism) {
         throw JobDefinitionError("operator '" + n.name + "': max parallelism above " +

@@ -10,13 +10,13 @@
 
 #include "sluice/datastream.h"
 
-#define SLUICE_JOB(env_name)                                                                   \
-  static void SluiceDefineJob(::sluice::StreamEnvironment& env_name);                          \
-  extern "C" __attribute__((visibility("default"))) uint32_t sluice_abi_version() {            \
-    return ::sluice::kAbiVersion;                                                              \
-  }                                                                                            \
-  extern "C" __attribute__((visibility("default"))) void sluice_build_job(                     \
-      ::sluice::StreamEnvironment* env) {                                                      \
-    SluiceDefineJob(*env);                                                                     \
-  }                                                                                            \
+#define SLUICE_JOB(env_name)                                                        \
+  static void SluiceDefineJob(::sluice::StreamEnvironment& env_name);               \
+  extern "C" __attribute__((visibility("default"))) uint32_t sluice_abi_version() { \
+    return ::sluice::kAbiVersion;                                                   \
+  }                                                                                 \
+  extern "C" __attribute__((visibility("default"))) void sluice_build_job(          \
+      ::sluice::StreamEnvironment* env) {                                           \
+    SluiceDefineJob(*env);                                                          \
+  }                                                                                 \
   static void SluiceDefineJob(::sluice::StreamEnvironment& env_name)

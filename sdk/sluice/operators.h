@@ -53,7 +53,8 @@ class FlatMapOperator final : public InputOperator<IN> {
 template <typename K>
 class KeyedContext {
  public:
-  KeyedContext(KeyedStateStore<K>* store, RuntimeContext* runtime) : store_(store), runtime_(runtime) {}
+  KeyedContext(KeyedStateStore<K>* store, RuntimeContext* runtime)
+      : store_(store), runtime_(runtime) {}
   const K& CurrentKey() const { return store_->CurrentKey(); }
   //! Switches the current key, e.g. while iterating Keys() at end of input.
   void SetCurrentKey(const K& key) { store_->SetCurrentKey(key); }

@@ -1,6 +1,7 @@
 // The contract between a job package and the TaskManager that runs it. A package's builder fills a
-// StreamEnvironment with NodeSpecs; the host instantiates operators through the type-erased interfaces
-// below. Everything here is compiled into both sides, so the ABI version guards its layout.
+// StreamEnvironment with NodeSpecs; the host instantiates operators through the type-erased
+// interfaces below. Everything here is compiled into both sides, so the ABI version guards its
+// layout.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,13 @@ namespace sluice {
 constexpr uint32_t kAbiVersion = SLUICE_ABI_VERSION;
 
 //! Same numbers as proto Partitioner.
-enum class PartitionKind { kUnspecified = 0, kForward = 1, kHash = 2, kRebalance = 3, kBroadcast = 4 };
+enum class PartitionKind {
+  kUnspecified = 0,
+  kForward = 1,
+  kHash = 2,
+  kRebalance = 3,
+  kBroadcast = 4
+};
 
 //! Where an operator emits its records; the host wires it to chained operators or the network.
 class Output {
@@ -31,7 +38,8 @@ class Output {
   virtual void Emit(const void* record) = 0;
 };
 
-//! What an operator learns about the subtask it runs in. Owned by the host's task, valid until Close.
+//! What an operator learns about the subtask it runs in. Owned by the host's task, valid until
+//! Close.
 class RuntimeContext {
  public:
   virtual ~RuntimeContext() = default;

@@ -1,8 +1,10 @@
-// Record serialization for the Sluice SDK: the byte format records take on the wire and in snapshots.
+// Record serialization for the Sluice SDK: the byte format records take on the wire and in
+// snapshots.
 //
-// Supported out of the box: arithmetic types, enums, std::string, std::pair, std::tuple, std::vector,
-// std::optional, and user structs that list their fields with SLUICE_FIELDS. Little-endian, lengths as
-// varints. Deserialization of malformed bytes throws sluice::SerializationError (never reads past the end).
+// Supported out of the box: arithmetic types, enums, std::string, std::pair, std::tuple,
+// std::vector, std::optional, and user structs that list their fields with SLUICE_FIELDS.
+// Little-endian, lengths as varints. Deserialization of malformed bytes throws
+// sluice::SerializationError (never reads past the end).
 #pragma once
 
 #include <cstdint>
@@ -276,8 +278,9 @@ void AppendString(std::string& out, const T& v) {
   } else if constexpr (internal::HasFields<T>::value) {
     out += '{';
     auto tie = const_cast<T&>(v).SluiceTie();
-    std::apply([&](const auto&... f) { internal::AppendFieldList(out, T::SluiceFieldNames(), f...); },
-               tie);
+    std::apply(
+        [&](const auto&... f) { internal::AppendFieldList(out, T::SluiceFieldNames(), f...); },
+        tie);
     out += '}';
   } else {
     AppendComposite(out, v);
@@ -332,6 +335,6 @@ std::string ToString(const T& v) {
 
 //! Lists a struct's fields for serialization and printing: struct P { int a; std::string b;
 //! SLUICE_FIELDS(a, b) };
-#define SLUICE_FIELDS(...)                                          \
-  auto SluiceTie() { return std::tie(__VA_ARGS__); }                \
+#define SLUICE_FIELDS(...)                           \
+  auto SluiceTie() { return std::tie(__VA_ARGS__); } \
   static constexpr const char* SluiceFieldNames() { return #__VA_ARGS__; }

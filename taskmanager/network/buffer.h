@@ -1,8 +1,8 @@
 // Network buffers: the unit that moves between subtasks. A data buffer holds length-prefixed
 // serialized records (a record may span buffers) in a memory segment of the TaskManager's network
 // memory; an event buffer carries a control event and lives on the heap. Dropping a BufferPtr hands
-// a pooled buffer back to its owner (a buffer pool or an input channel): buffers are recycled, never
-// allocated on the hot path.
+// a pooled buffer back to its owner (a buffer pool or an input channel): buffers are recycled,
+// never allocated on the hot path.
 #pragma once
 
 #include <cstdint>

@@ -11,7 +11,8 @@ NetworkBufferPool::NetworkBufferPool(size_t total_bytes, size_t segment_size)
       total_(static_cast<int>(total_bytes / segment_size)),
       arena_(new uint8_t[static_cast<size_t>(total_) * segment_size]) {
   free_.reserve(static_cast<size_t>(total_));
-  for (int i = total_ - 1; i >= 0; --i) free_.push_back(arena_.get() + static_cast<size_t>(i) * segment_size);
+  for (int i = total_ - 1; i >= 0; --i)
+    free_.push_back(arena_.get() + static_cast<size_t>(i) * segment_size);
 }
 
 int NetworkBufferPool::available_segments() {
@@ -52,7 +53,8 @@ absl::StatusOr<std::shared_ptr<LocalBufferPool>> LocalBufferPool::Create(
         " are free; raise taskmanager.memory.network.size (now ",
         static_cast<size_t>(global->total_segments()) * seg / (1024 * 1024), " MiB)"));
   }
-  return std::shared_ptr<LocalBufferPool>(new LocalBufferPool(std::move(global), std::move(segments)));
+  return std::shared_ptr<LocalBufferPool>(
+      new LocalBufferPool(std::move(global), std::move(segments)));
 }
 
 LocalBufferPool::LocalBufferPool(std::shared_ptr<NetworkBufferPool> global,
@@ -91,7 +93,8 @@ BufferPtr LocalBufferPool::RequestBlocking(int64_t* waited_ns) {
     absl::MutexLock lock(&mu_);
     if (free_.empty()) {
       auto start = std::chrono::steady_clock::now();
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !free_.empty(); };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !free_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (waited_ns) {
         *waited_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -1,8 +1,8 @@
 // Network memory (DESIGN.md §4): the TaskManager carves `taskmanager.memory.network.size` into
-// fixed-size segments once, at start-up (NetworkBufferPool). Output partitions and input gates take a
-// fixed number of segments each as a LocalBufferPool when their task is deployed and give them back
-// when the pool dies; a task that cannot get them fails to deploy. In-flight data therefore never
-// exceeds the configured network memory. Both classes are thread-safe.
+// fixed-size segments once, at start-up (NetworkBufferPool). Output partitions and input gates take
+// a fixed number of segments each as a LocalBufferPool when their task is deployed and give them
+// back when the pool dies; a task that cannot get them fails to deploy. In-flight data therefore
+// never exceeds the configured network memory. Both classes are thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,8 @@ namespace sluice::network {
 
 class NetworkBufferPool {
  public:
-  //! Reserves address space for total_bytes / segment_size segments; pages are touched on first use.
+  //! Reserves address space for total_bytes / segment_size segments; pages are touched on first
+  //! use.
   NetworkBufferPool(size_t total_bytes, size_t segment_size);
   size_t segment_size() const { return segment_size_; }
   int total_segments() const { return total_; }

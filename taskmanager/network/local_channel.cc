@@ -4,7 +4,9 @@ namespace sluice::network {
 
 LocalInputChannel::LocalInputChannel(PartitionManager* partitions, std::string partition_id,
                                      int subpartition)
-    : partitions_(partitions), partition_id_(std::move(partition_id)), subpartition_index_(subpartition) {}
+    : partitions_(partitions),
+      partition_id_(std::move(partition_id)),
+      subpartition_index_(subpartition) {}
 
 void LocalInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
   partitions_->Request(partition_id_, [this, gate, index](std::shared_ptr<ResultPartition> p) {
@@ -22,7 +24,9 @@ void LocalInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
       if (closed_) return;
       partition_ = p;
     }
-    p->subpartition(subpartition_index_).SetListener([gate, index] { gate->NotifyAvailable(index); });
+    p->subpartition(subpartition_index_).SetListener([gate, index] {
+      gate->NotifyAvailable(index);
+    });
   });
 }
 

@@ -1,10 +1,10 @@
 // Unit tests of the data plane: subpartitions, record framing across buffers, the wire format, and
 // credit-based exchange over a real loopback TCP connection (in one process).
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "sluice/key_groups.h"
 #include "taskmanager/network/buffer_pool.h"
@@ -24,11 +24,14 @@ BufferPtr Data(std::vector<uint8_t> bytes) {
   return b;
 }
 
-std::vector<uint8_t> Bytes(const Buffer& b) { return std::vector<uint8_t>(b.data, b.data + b.size); }
+std::vector<uint8_t> Bytes(const Buffer& b) {
+  return std::vector<uint8_t>(b.data, b.data + b.size);
+}
 
 //! A pool over its own small network memory.
 std::shared_ptr<LocalBufferPool> Pool(int buffers, size_t segment = 128) {
-  auto global = std::make_shared<NetworkBufferPool>(static_cast<size_t>(buffers) * segment, segment);
+  auto global =
+      std::make_shared<NetworkBufferPool>(static_cast<size_t>(buffers) * segment, segment);
   return *LocalBufferPool::Create(global, buffers, "test");
 }
 
@@ -269,7 +272,8 @@ TEST_F(LoopbackExchange, HundredsOfChannelsShareOneConnection) {
     std::string id = "j.0/p" + std::to_string(c);
     parts.push_back(std::make_shared<ResultPartition>(id, 1, 2, Pool(3)));
     partitions_.Register(parts.back());
-    gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections_, address_, id, 0, gate_pool, 2));
+    gate->AddChannel(
+        std::make_shared<RemoteInputChannel>(&connections_, address_, id, 0, gate_pool, 2));
   }
   gate->Start();
   std::thread producer([&] {
@@ -295,7 +299,8 @@ TEST_F(LoopbackExchange, FloatingBuffersCoverTheBacklogWithinTheGatePool) {
   // 1 exclusive + 4 floating: a fast producer's backlog makes the channel borrow floating buffers,
   // never more than the pool holds; a slow consumer keeps the producer's pool exhausted.
   auto gate_pool = Pool(5, 256);
-  auto channel = std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/f", 0, gate_pool, 1);
+  auto channel =
+      std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/f", 0, gate_pool, 1);
   auto gate = std::make_shared<InputGate>();
   gate->AddChannel(channel);
   gate->Start();
@@ -333,7 +338,8 @@ TEST_F(LoopbackExchange, FloatingBuffersCoverTheBacklogWithinTheGatePool) {
 
 TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {
   auto gate = std::make_shared<InputGate>();
-  auto channel = std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/seq", 0, Pool(2), 2);
+  auto channel =
+      std::make_shared<RemoteInputChannel>(&connections_, address_, "j.0/seq", 0, Pool(2), 2);
   gate->AddChannel(channel);
   gate->Start();
   channel->OnBuffer(channel->TakeReceiveBuffer(), /*seq=*/5, 0);  // expected 0

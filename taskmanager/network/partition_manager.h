@@ -1,6 +1,6 @@
 // ResultPartition and PartitionManager: the partitions produced by the subtasks of one TaskManager,
-// found by id by local and remote consumers. A consumer may ask before its producer is deployed: the
-// request waits until the partition is registered (or its job is released). Thread-safe.
+// found by id by local and remote consumers. A consumer may ask before its producer is deployed:
+// the request waits until the partition is registered (or its job is released). Thread-safe.
 #pragma once
 
 #include <functional>

@@ -18,7 +18,8 @@ RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, Partition
       next_channel_(subtask_index % std::max(1, partition_->size())),
       current_(static_cast<size_t>(num_channels_)) {
   if (kind_ == PartitionKind::kHash) {
-    if ((max_parallelism_ & (max_parallelism_ - 1)) == 0) kg_mask_ = static_cast<uint32_t>(max_parallelism_ - 1);
+    if ((max_parallelism_ & (max_parallelism_ - 1)) == 0)
+      kg_mask_ = static_cast<uint32_t>(max_parallelism_ - 1);
     channel_of_key_group_.resize(static_cast<size_t>(max_parallelism_));
     for (int kg = 0; kg < max_parallelism_; ++kg) {
       channel_of_key_group_[static_cast<size_t>(kg)] =

@@ -1,7 +1,7 @@
-// RecordWriter: the Output of an operator whose records leave its task. Serializes each record once,
-// picks the channel(s) by partitioner and appends [u32 length][bytes] to that channel's current
-// buffer; a record may span buffers. Full buffers go to the subpartition (blocking when it is full:
-// backpressure). Task thread only.
+// RecordWriter: the Output of an operator whose records leave its task. Serializes each record
+// once, picks the channel(s) by partitioner and appends [u32 length][bytes] to that channel's
+// current buffer; a record may span buffers. Full buffers go to the subpartition (blocking when it
+// is full: backpressure). Task thread only.
 #pragma once
 
 #include <algorithm>

@@ -18,7 +18,8 @@ auto Log() { return log::Get("network"); }
 
 absl::StatusOr<int> ConnectTcp(const std::string& address) {
   auto colon = address.rfind(':');
-  if (colon == std::string::npos) return absl::InvalidArgumentError("address without port: " + address);
+  if (colon == std::string::npos)
+    return absl::InvalidArgumentError("address without port: " + address);
   std::string host = address.substr(0, colon), port = address.substr(colon + 1);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -253,7 +254,8 @@ void RemoteInputChannel::Close() {
 
 // ---- ClientConnection ----
 
-absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(const std::string& address) {
+absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(
+    const std::string& address) {
   auto fd = ConnectTcp(address);
   if (!fd.ok()) return fd.status();
   auto conn = std::shared_ptr<ClientConnection>(new ClientConnection(address, *fd));
@@ -263,7 +265,8 @@ absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(const s
   return conn;
 }
 
-ClientConnection::ClientConnection(std::string address, int fd) : address_(std::move(address)), fd_(fd) {}
+ClientConnection::ClientConnection(std::string address, int fd)
+    : address_(std::move(address)), fd_(fd) {}
 
 ClientConnection::~ClientConnection() {
   Shutdown();
@@ -458,7 +461,8 @@ void ClientConnection::ReadLoop() {
 
 ConnectionManager::~ConnectionManager() { Shutdown(); }
 
-absl::StatusOr<std::shared_ptr<ClientConnection>> ConnectionManager::Get(const std::string& address) {
+absl::StatusOr<std::shared_ptr<ClientConnection>> ConnectionManager::Get(
+    const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto it = connections_.find(address);
   if (it != connections_.end() && !it->second->broken()) return it->second;

@@ -110,7 +110,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   uint64_t next_channel_ ABSL_GUARDED_BY(mu_) = 1;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<uint64_t, uint32_t> pending_credit_ ABSL_GUARDED_BY(mu_);  // channel -> credit to announce
+  std::map<uint64_t, uint32_t> pending_credit_
+      ABSL_GUARDED_BY(mu_);  // channel -> credit to announce
   std::thread reader_;
   std::thread credit_sender_;
 };

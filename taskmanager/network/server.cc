@@ -243,7 +243,8 @@ absl::StatusOr<int> NetworkServer::Start(const std::string& host, int port) {
   addrinfo* res = nullptr;
   std::string port_str = std::to_string(port);
   if (int rc = getaddrinfo(host.c_str(), port_str.c_str(), &hints, &res); rc != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
   }
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -258,9 +259,8 @@ absl::StatusOr<int> NetworkServer::Start(const std::string& host, int port) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int bound = addr.ss_family == AF_INET6
-                  ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-                  : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  int bound = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                         : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   listen_fd_ = fd;
   acceptor_ = std::thread([this] { AcceptLoop(); });
   return bound;
@@ -279,7 +279,8 @@ void NetworkServer::AcceptLoop() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     // Forget connections whose peer went away.
-    std::erase_if(connections_, [](const std::shared_ptr<ServerConnection>& c) { return c->done(); });
+    std::erase_if(connections_,
+                  [](const std::shared_ptr<ServerConnection>& c) { return c->done(); });
     connections_.push_back(conn);
     conn->Start();
   }

@@ -1,7 +1,8 @@
 // NetworkServer: the producer side of the data plane. Accepts connections from consumer
 // TaskManagers; per connection a reader thread serves partition requests and credits, and a writer
 // thread sends buffers of the requested subpartitions: a data buffer only against credit, with the
-// backlog behind it; events without credit. Each channel's buffers carry increasing sequence numbers.
+// backlog behind it; events without credit. Each channel's buffers carry increasing sequence
+// numbers.
 #pragma once
 
 #include <atomic>

@@ -1,7 +1,7 @@
 // Subpartition: the bounded queue of buffers from one producer subtask to one consumer channel.
 // The producer (its task thread) blocks in Add while the queue is full: that is backpressure. The
-// consumer side (a local input channel or the network writer of a remote one) polls without blocking
-// and is told about new data through a listener. Thread-safe.
+// consumer side (a local input channel or the network writer of a remote one) polls without
+// blocking and is told about new data through a listener. Thread-safe.
 #pragma once
 
 #include <deque>
@@ -18,8 +18,8 @@ class Subpartition {
  public:
   explicit Subpartition(int capacity) : capacity_(capacity) {}
 
-  //! Blocks while full (adding the time waited to *waited_ns if given). Events are never refused for
-  //! lack of space. Returns false once released.
+  //! Blocks while full (adding the time waited to *waited_ns if given). Events are never refused
+  //! for lack of space. Returns false once released.
   bool Add(BufferPtr buffer, int64_t* waited_ns = nullptr);
   int size();
   //! Next buffer, or nullptr when empty. `backlog` gets the number of buffers left behind it.

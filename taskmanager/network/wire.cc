@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <climits>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -145,7 +145,8 @@ bool WriteVectored(int fd, std::vector<iovec> iov) {
 bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload, size_t payload_size) {
   std::string header = EncodeHeader(frame, payload_size);
   if (payload_size == 0) return WriteAll(fd, header.data(), header.size());
-  return WriteVectored(fd, {{header.data(), header.size()}, {const_cast<uint8_t*>(payload), payload_size}});
+  return WriteVectored(
+      fd, {{header.data(), header.size()}, {const_cast<uint8_t*>(payload), payload_size}});
 }
 
 bool ReadFull(int fd, void* data, size_t size) {

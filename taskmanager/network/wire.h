@@ -1,5 +1,5 @@
-// The data-plane wire format between TaskManagers (one TCP connection per consumer->producer pair of
-// TaskManagers, multiplexing all channels). A frame is:
+// The data-plane wire format between TaskManagers (one TCP connection per consumer->producer pair
+// of TaskManagers, multiplexing all channels). A frame is:
 //   u32 length of what follows | u8 type | type-specific fields (little endian) | payload
 // Parsers reject malformed frames with an error; they never trust a length.
 #pragma once
@@ -16,11 +16,12 @@
 namespace sluice::network {
 
 enum class FrameType : uint8_t {
-  kPartitionRequest = 1,  // consumer -> producer: channel, subpartition, initial credit, partition id
-  kAddCredit = 2,         // consumer -> producer: channel, credit
-  kCancelRequest = 3,     // consumer -> producer: channel
-  kBuffer = 10,           // producer -> consumer: channel, seq, backlog, kind, bytes
-  kError = 11,            // producer -> consumer: channel (0: whole connection), message
+  kPartitionRequest =
+      1,               // consumer -> producer: channel, subpartition, initial credit, partition id
+  kAddCredit = 2,      // consumer -> producer: channel, credit
+  kCancelRequest = 3,  // consumer -> producer: channel
+  kBuffer = 10,        // producer -> consumer: channel, seq, backlog, kind, bytes
+  kError = 11,         // producer -> consumer: channel (0: whole connection), message
 };
 
 constexpr uint32_t kMaxFrameBytes = 64u << 20;
@@ -28,13 +29,13 @@ constexpr uint32_t kMaxFrameBytes = 64u << 20;
 struct Frame {
   FrameType type = FrameType::kError;
   uint64_t channel = 0;
-  uint32_t subpartition = 0;  // kPartitionRequest
-  uint32_t credit = 0;        // kPartitionRequest, kAddCredit
-  uint32_t seq = 0;           // kBuffer
-  uint32_t backlog = 0;       // kBuffer
+  uint32_t subpartition = 0;            // kPartitionRequest
+  uint32_t credit = 0;                  // kPartitionRequest, kAddCredit
+  uint32_t seq = 0;                     // kBuffer
+  uint32_t backlog = 0;                 // kBuffer
   BufferKind kind = BufferKind::kData;  // kBuffer
-  std::string text;           // partition id (request) or message (error)
-  std::vector<uint8_t> bytes;  // kBuffer payload
+  std::string text;                     // partition id (request) or message (error)
+  std::vector<uint8_t> bytes;           // kBuffer payload
 };
 
 //! Encodes everything but a kBuffer frame's payload; the payload follows separately (writev).
@@ -44,7 +45,8 @@ absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size);
 
 //! Blocking socket helpers; false on EOF or error.
 bool WriteAll(int fd, const void* data, size_t size);
-bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload = nullptr, size_t payload_size = 0);
+bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload = nullptr,
+                size_t payload_size = 0);
 //! Writes every byte of the iovecs (gathered, in as few system calls as the kernel allows).
 bool WriteVectored(int fd, std::vector<iovec> iov);
 bool ReadFull(int fd, void* data, size_t size);

@@ -1,5 +1,6 @@
 // Text file source: reads a file or every visible file of a directory, line by line. Files are cut
-// into byte-range splits (a line belongs to the split where it starts), dealt round-robin to subtasks.
+// into byte-range splits (a line belongs to the split where it starts), dealt round-robin to
+// subtasks.
 #pragma once
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // Parallel generator source: record i = fn(i). The id space is cut into `splits` splits; split j
 // yields j, j+S, j+2S, ... (below `count` when bounded), and splits are dealt round-robin to the
-// source subtasks. A split is the unit of source state. `rate` limits records per second per subtask.
+// source subtasks. A split is the unit of source state. `rate` limits records per second per
+// subtask.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,5 @@
-// Sinks: file (one part file per subtask, hidden while written, renamed at end of input), print, discard.
+// Sinks: file (one part file per subtask, hidden while written, renamed at end of input), print,
+// discard.
 #pragma once
 
 #include <cstdio>
@@ -23,7 +24,8 @@ class FileSink : public SinkOperator<T> {
   void Open(RuntimeContext& ctx, Output& out) override {
     SinkOperator<T>::Open(ctx, out);
     std::filesystem::create_directories(dir_);
-    std::string base = "part-" + ctx.JobId().substr(0, 8) + "-" + std::to_string(ctx.SubtaskIndex());
+    std::string base =
+        "part-" + ctx.JobId().substr(0, 8) + "-" + std::to_string(ctx.SubtaskIndex());
     final_path_ = dir_ + "/" + base;
     tmp_path_ = dir_ + "/." + base + ".inprogress";
     file_ = std::fopen(tmp_path_.c_str(), "wb");
@@ -72,7 +74,8 @@ class FileSink : public SinkOperator<T> {
   std::string line_;
 };
 
-//! Prints records to the TaskManager's stdout, prefixed with "<subtask>> " when parallel (as Flink).
+//! Prints records to the TaskManager's stdout, prefixed with "<subtask>> " when parallel (as
+//! Flink).
 template <typename T>
 class PrintSink : public SinkOperator<T> {
  public:
