@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
+#include "taskmanager/network/wait_timer.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -244,9 +245,6 @@ void Task::Run() {
       }
       if (targets.empty()) {
         outputs.push_back(std::make_unique<NullOutput>());
-      } else if (targets.size() == 1 && dynamic_cast<network::RecordWriter*>(targets[0])) {
-        op_output[i] = targets[0];
-        continue;
       } else if (targets.size() == 1) {
         op_output[i] = targets[0];
         continue;
@@ -284,10 +282,9 @@ void Task::Run() {
           auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
           if (timeout.count() > 0 && !writers.empty()) until = std::min(until, next_flush);
           until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
-          TaskMetrics::BeginWait(metrics_.idle_since_ns);
+          network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
           std::unique_lock<std::mutex> lock(sleep_mu);
           never.wait_until(lock, until, [&] { return cancelled_.load(); });
-          TaskMetrics::EndWait(metrics_.idle_since_ns, metrics_.idle_ns);
         }
       }
     } else {
@@ -300,10 +297,12 @@ void Task::Run() {
         std::string error;
         auto wait =
             timeout.count() > 0 ? next_flush - Clock::now() : std::chrono::milliseconds(100);
-        TaskMetrics::BeginWait(metrics_.idle_since_ns);
-        auto r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
-                             &channel, &buffer, &error);
-        TaskMetrics::EndWait(metrics_.idle_since_ns, metrics_.idle_ns);
+        network::InputGate::Result r;
+        {
+          network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
+          r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
+                          &channel, &buffer, &error);
+        }
         switch (r) {
           case network::InputGate::Result::kClosed:
             throw TaskCancelled();

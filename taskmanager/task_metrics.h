@@ -3,7 +3,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 
@@ -23,27 +22,14 @@ struct TaskMetrics {
   std::function<double()> in_pool_usage;
   std::function<double()> out_pool_usage;
 
-  //! steady_clock nanoseconds at which the current wait began, 0 when not waiting. A reporter adds
-  //! the part of a wait still in progress, so one long wait spreads over the intervals it spans.
+  //! steady_clock nanoseconds at which the current wait began, 0 when not waiting
+  //! (network::WaitTimer). A reporter adds the part of a wait still in progress, so one long wait
+  //! spreads over the intervals it spans.
   std::atomic<int64_t> idle_since_ns{0};
   std::atomic<int64_t> backpressured_since_ns{0};
 
   void AddIdle(int64_t ns) { idle_ns.fetch_add(ns, std::memory_order_relaxed); }
   void AddBackpressured(int64_t ns) { backpressured_ns.fetch_add(ns, std::memory_order_relaxed); }
-
-  static int64_t NowNs() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-  //! Brackets a wait: the time between Begin and End is booked to `total`.
-  static void BeginWait(std::atomic<int64_t>& since) {
-    since.store(NowNs(), std::memory_order_relaxed);
-  }
-  static void EndWait(std::atomic<int64_t>& since, std::atomic<int64_t>& total) {
-    int64_t start = since.exchange(0, std::memory_order_relaxed);
-    if (start != 0) total.fetch_add(NowNs() - start, std::memory_order_relaxed);
-  }
 };
 
 }  // namespace sluice::taskmanager

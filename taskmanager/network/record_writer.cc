@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "taskmanager/network/wait_timer.h"
+
 namespace sluice::network {
 
 RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, PartitionKind kind,
@@ -35,7 +37,6 @@ void RecordWriter::Emit(const void* record) {
   serialize_(record, scratch_);
   uint32_t len = static_cast<uint32_t>(scratch_.size() - 4);
   std::memcpy(const_cast<uint8_t*>(scratch_.data()), &len, 4);
-  ++records_out_;
   if (counters_.records_out) {
     // Only the task thread writes: a plain store avoids a locked instruction per record.
     counters_.records_out->store(counters_.records_out->load(std::memory_order_relaxed) + 1,
@@ -69,20 +70,10 @@ void RecordWriter::Append(int channel, const uint8_t* data, size_t size) {
     if (!b) b = partition_->pool().Request();
     if (!b) {
       // Out of buffers: backpressure. Book the wait, visibly while it lasts.
-      auto start = std::chrono::steady_clock::now();
-      if (counters_.backpressured_since_ns) {
-        counters_.backpressured_since_ns->store(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count());
-      }
+      WaitTimer blocked(counters_.backpressured_since_ns, counters_.backpressured_ns);
       b = partition_->pool().RequestBlocking(nullptr);
-      if (counters_.backpressured_since_ns) counters_.backpressured_since_ns->store(0);
-      if (counters_.backpressured_ns) {
-        counters_.backpressured_ns->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                  std::chrono::steady_clock::now() - start)
-                                                  .count());
-      }
-      if (!b) throw PartitionReleasedError();
     }
+    if (!b) throw PartitionReleasedError();
     size_t take = std::min(b->room(), size);
     b->Append(data, take);
     data += take;

@@ -51,8 +51,6 @@ class RecordWriter final : public Output {
   //! Flushes and sends end-of-partition on every channel.
   void Finish();
 
-  uint64_t records_out() const { return records_out_; }
-
  private:
   void Append(int channel, const uint8_t* data, size_t size);
   void Send(int channel);
@@ -69,7 +67,6 @@ class RecordWriter final : public Output {
   std::vector<int> channel_of_key_group_;  // kHash: key group -> channel
   uint32_t kg_mask_ = 0;                   // kHash with a power-of-two max parallelism
   ByteWriter scratch_;
-  uint64_t records_out_ = 0;
   bool flush_always_ = false;
 };
 

@@ -79,24 +79,21 @@ void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
   int credit;
   {
     absl::MutexLock lock(&mu_);
-    credit = static_cast<int>(free_.size());
-    unannounced_ = 0;
+    credit = static_cast<int>(free_.size());  // includes anything earned so far
+    held_ = 0;
   }
   uint64_t id = (*conn)->Request(shared_from_this(), partition_id_, subpartition_, credit);
   if (id == 0) {
     Fail("connection to " + address_ + " broke");
     return;
   }
-  int late_credit;
   {
     absl::MutexLock lock(&mu_);
     connection_ = *conn;
     channel_id_ = id;
     outstanding_ = credit;
-    late_credit = unannounced_;
-    unannounced_ = 0;
   }
-  Announce(late_credit);
+  Announce(0);  // credit earned while the request was on its way
 }
 
 BufferPtr RemoteInputChannel::TakeReceiveBuffer() {
@@ -190,11 +187,8 @@ void RemoteInputChannel::Announce(int credit) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
-    if (!connection_) {
-      unannounced_ += credit;  // sent once the partition request is out (Start)
-      return;
-    }
     held_ += credit;
+    if (!connection_) return;  // Start announces it once the partition request is out
     // While the producer still holds more than one unused credit it is not starved: let credit pile
     // up (fewer frames, fewer wake-ups) until it runs low or half the channel's buffers are free.
     if (held_ == 0 || (outstanding_ > 1 && held_ < std::max(1, owned_ / 2))) return;

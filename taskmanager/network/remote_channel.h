@@ -74,7 +74,6 @@ class RemoteInputChannel final : public InputChannel,
   std::deque<BufferPtr> received_ ABSL_GUARDED_BY(mu_);  // owner: this channel
   int owned_ ABSL_GUARDED_BY(mu_) = 0;
   int backlog_ ABSL_GUARDED_BY(mu_) = 0;
-  int unannounced_ ABSL_GUARDED_BY(mu_) = 0;  // credit earned before the request went out
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // credit the producer was granted and has not used
   int held_ ABSL_GUARDED_BY(mu_) = 0;         // credit earned but not announced yet
   bool waiting_for_floating_ ABSL_GUARDED_BY(mu_) = false;

@@ -73,12 +73,3 @@ bool Subpartition::released() {
 }
 
 }  // namespace sluice::network
-
-namespace sluice::network {
-
-int Subpartition::size() {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(queue_.size());
-}
-
-}  // namespace sluice::network

@@ -21,7 +21,6 @@ class Subpartition {
   //! Blocks while full (adding the time waited to *waited_ns if given). Events are never refused
   //! for lack of space. Returns false once released.
   bool Add(BufferPtr buffer, int64_t* waited_ns = nullptr);
-  int size();
   //! Next buffer, or nullptr when empty. `backlog` gets the number of buffers left behind it.
   BufferPtr Poll(int* backlog = nullptr);
   //! Whether a buffer is queued, and if so whether it is an event (needs no credit).

@@ -1,0 +1,38 @@
+// WaitTimer: books the time a task thread spends blocked (on input, on an output buffer) to a
+// cumulative counter, and publishes while it waits when the wait began, so that a metrics reporter
+// can count a wait still in progress. Either counter may be null.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace sluice::network {
+
+//! steady_clock nanoseconds: the clock of every "since" counter.
+inline int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class WaitTimer {
+ public:
+  WaitTimer(std::atomic<int64_t>* since, std::atomic<int64_t>* total)
+      : since_(since), total_(total), start_(SteadyNowNs()) {
+    if (since_) since_->store(start_, std::memory_order_relaxed);
+  }
+  ~WaitTimer() {
+    if (since_) since_->store(0, std::memory_order_relaxed);
+    if (total_) total_->fetch_add(SteadyNowNs() - start_, std::memory_order_relaxed);
+  }
+  WaitTimer(const WaitTimer&) = delete;
+  WaitTimer& operator=(const WaitTimer&) = delete;
+
+ private:
+  std::atomic<int64_t>* since_;
+  std::atomic<int64_t>* total_;
+  int64_t start_;
+};
+
+}  // namespace sluice::network
