@@ -49,14 +49,17 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms()
                                                                : options_.buffer_timeout_ms;
 
-  // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): give
-  // a submission that follows right behind it a moment before refusing it.
+  // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): a
+  // submission right behind it waits for them rather than being refused.
   auto slots = resource_manager_->AllocateSlots(spec.job_id, spec.plan.RequiredSlots());
-  for (int attempt = 0; attempt < 10 && absl::IsFailedPrecondition(slots.status()); ++attempt) {
+  for (int attempt = 0; attempt < 50 && absl::IsUnavailable(slots.status()); ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     slots = resource_manager_->AllocateSlots(spec.job_id, spec.plan.RequiredSlots());
   }
   if (!slots.ok()) {
+    if (absl::IsUnavailable(slots.status())) {
+      slots = absl::FailedPreconditionError(slots.status().message());
+    }
     Log()->warn("submission of '{}' rejected: {}", spec.name, slots.status().message());
     return slots.status();
   }

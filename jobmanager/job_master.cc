@@ -146,7 +146,11 @@ void JobMaster::SetJobState(JobState to) {
   Log()->info("Job {} ({}) switched from state {} to {}.", spec_.name, spec_.job_id,
               JobStateName(state_), JobStateName(to));
   state_ = to;
-  if (IsTerminal(to)) end_ms_ = NowMs();
+  if (IsTerminal(to)) {
+    end_ms_ = NowMs();
+    // Before anyone can see the terminal state: a submission that follows waits for these slots.
+    resource_manager_->BeginRelease(spec_.job_id);
+  }
   {
     absl::MutexLock lock(&summary_mu_);
     summary_.set_state(std::string(JobStateName(to)));

@@ -96,9 +96,18 @@ absl::StatusOr<std::vector<SlotAssignment>> ResourceManager::AllocateSlots(
       free += static_cast<int>(std::count(tm.slot_owner.begin(), tm.slot_owner.end(), ""));
     }
     if (slots > free) {
-      return absl::FailedPreconditionError(
+      int releasing = 0;
+      for (const auto& [id, tm] : taskmanagers_) {
+        for (const auto& owner : tm.slot_owner) releasing += releasing_.count(owner) > 0;
+      }
+      std::string message =
           absl::StrCat("not enough task slots: the job needs ", slots, " slot(s), ", free, " of ",
-                       total, " are free on ", taskmanagers_.size(), " TaskManager(s)"));
+                       total, " are free on ", taskmanagers_.size(), " TaskManager(s)");
+      if (slots <= free + releasing) {
+        return absl::UnavailableError(
+            absl::StrCat(message, "; ", releasing, " more are being released by ended jobs"));
+      }
+      return absl::FailedPreconditionError(message);
     }
     std::vector<SlotAssignment> out;
     for (int i = 0; i < slots; ++i) {
@@ -119,8 +128,13 @@ absl::StatusOr<std::vector<SlotAssignment>> ResourceManager::AllocateSlots(
   });
 }
 
+void ResourceManager::BeginRelease(const std::string& job_id) {
+  executor_.Post([this, job_id] { releasing_.insert(job_id); });
+}
+
 void ResourceManager::ReleaseSlots(const std::string& job_id) {
   executor_.Post([this, job_id] {
+    releasing_.erase(job_id);
     for (auto& [id, tm] : taskmanagers_) {
       for (auto& owner : tm.slot_owner) {
         if (owner == job_id) owner.clear();

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,12 @@ class ResourceManager {
   //! The TaskManager's Connect stream ended.
   void ConnectionLost(const std::string& tm_id, const std::string& detail);
 
-  //! Takes `slots` free slots for a job, spread over TaskManagers (most free slots first).
+  //! Takes `slots` free slots for a job, spread over TaskManagers (most free slots first). Not
+  //! enough: FailedPrecondition, or Unavailable when slots of an ended job, still being released,
+  //! would make enough (ask again shortly).
   absl::StatusOr<std::vector<SlotAssignment>> AllocateSlots(const std::string& job_id, int slots);
+  //! The job has ended; its slots come back with ReleaseSlots once its TaskManagers released it.
+  void BeginRelease(const std::string& job_id);
   void ReleaseSlots(const std::string& job_id);
 
   std::vector<proto::TaskManagerInfo> List();
@@ -66,6 +71,7 @@ class ResourceManager {
   // Fields below are touched only on executor_.
   std::map<std::string, TaskManager> taskmanagers_;
   LostListener lost_listener_;
+  std::set<std::string> releasing_;  // ended jobs whose slots are not back yet
   SerialExecutor executor_{"resource-mgr"};
 };
 

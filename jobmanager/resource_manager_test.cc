@@ -85,5 +85,20 @@ TEST(ResourceManager, ReRegistrationForgetsTheOldFigures) {
   EXPECT_FALSE(list[0].has_network());
 }
 
+TEST(ResourceManager, SlotsOfAnEndedJobAreUnavailableUntilReleasedNotMissing) {
+  ResourceManager rm(milliseconds(500), milliseconds(60000));
+  ASSERT_TRUE(rm.Register(Registration("tm-a")).ok());  // 2 slots
+  ASSERT_TRUE(rm.AllocateSlots("job-a", 2).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(rm.AllocateSlots("job-b", 1).status()));
+
+  rm.BeginRelease("job-a");
+  // Enough once job-a's slots are back: ask again (Unavailable); more than exist: refused.
+  EXPECT_TRUE(absl::IsUnavailable(rm.AllocateSlots("job-b", 2).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(rm.AllocateSlots("job-b", 3).status()));
+
+  rm.ReleaseSlots("job-a");
+  EXPECT_TRUE(rm.AllocateSlots("job-b", 2).ok());
+}
+
 }  // namespace
 }  // namespace sluice::jobmanager
