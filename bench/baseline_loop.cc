@@ -13,6 +13,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "bench/bench_util.h"
+
 namespace {
 
 struct Event {
@@ -20,19 +22,8 @@ struct Event {
   int64_t value;
 };
 
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-bool ParsePositive(const char* text, uint64_t* out) {
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(text, &end, 10);
-  if (end == text || *end != '\0' || v == 0) return false;
-  *out = v;
-  return true;
-}
+using sluice::bench::ParsePositive;
+using sluice::bench::ProcessCpuSeconds;
 
 }  // namespace
 

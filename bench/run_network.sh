@@ -32,7 +32,8 @@ LAT_RECORDS=${SLUICE_BENCH_LAT_RECORDS:-100000}
 LAT_RATE=${SLUICE_BENCH_LAT_RATE:-10000}
 RECORD_BYTES=100  # serialized NetRecord: id 8 + timestamp 8 + length varint 1 + payload 83
 
-die() { echo "run_network: $*" >&2; exit 1; }
+BENCH_NAME=run_network
+source "$(dirname "$0")/lib.sh"
 [[ $RECORDS =~ ^[1-9][0-9]*$ ]] || die "RECORDS must be a positive integer, got '$RECORDS'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
 [[ $LAT_RECORDS =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_LAT_RECORDS must be a positive integer"
@@ -47,62 +48,19 @@ BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || die "no build directory '$1'"
 SLUICE=$BUILD_DIR/bin/sluice
 PACKAGE=$BUILD_DIR/bench/network_job.so
 TCP=$BUILD_DIR/bench/tcp_baseline
-for f in "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" "$PACKAGE" "$TCP"; do
-  [[ -e $f ]] || die "$f is missing; build first (ninja -C $BUILD_DIR)"
-done
+require "$BUILD_DIR" "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" \
+  "$PACKAGE" "$TCP"
 
-CLK_TCK=$(getconf CLK_TCK)
-CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-netbench.XXXXXX")
-PIDS=()
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -e $CLUSTER_DIR/jobmanager.pid ]] || compgen -G "$CLUSTER_DIR/taskmanager-*.pid" >/dev/null; then
-    "$SLUICE" cluster stop --dir "$CLUSTER_DIR" >/dev/null 2>&1 || true
-  fi
-  # Whatever survived `cluster stop`: only our own daemons, checked by program name against pid reuse.
-  local pid comm
-  for pid in "${PIDS[@]}"; do
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
-    if [[ $comm == sluice-* ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done
-  if [[ ${SLUICE_BENCH_KEEP:-0} == 1 ]]; then
-    echo "cluster directory kept: $CLUSTER_DIR" >&2
-  else
-    rm -rf "$CLUSTER_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-cpu_ticks() {  # utime+cutime+stime+cstime of one process, after the ")" closing its name
-  local stat
-  stat=$(cat "/proc/$1/stat") || die "process $1 is gone"
-  awk '{ print $12 + $14 + $13 + $15 }' <<<"${stat##*) }"
-}
 cluster_ticks() {
   local sum=0 pid
   for pid in "${PIDS[@]}"; do sum=$((sum + $(cpu_ticks "$pid"))); done
   echo "$sum"
 }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }  # value of key=value in a line
 
 # ---- cluster ----
-read -r -a DEFINES <<<"${SLUICE_BENCH_DEFINES:-}"
 read -r -a JOB_ARGS <<<"${SLUICE_BENCH_JOB_ARGS:-}"
-START_OUT=$("$SLUICE" cluster start --dir "$CLUSTER_DIR" --taskmanagers 2 --slots 1 \
-  -D jobmanager.rpc.port=0 "${DEFINES[@]}") || { echo "$START_OUT" >&2; die "cluster start failed"; }
-JM_ADDRESS=$(tail -n 1 <<<"$START_OUT")
-for f in "$CLUSTER_DIR/jobmanager.pid" "$CLUSTER_DIR/taskmanager-1.pid" "$CLUSTER_DIR/taskmanager-2.pid"; do
-  [[ -s $f ]] || die "missing pid file $f"
-  PIDS+=("$(tr -d '[:space:]' <"$f")")
-done
+start_cluster
 
 # run_job OUT_DIR PARALLELISM ARGS... : runs one bounded job; prints "wall_s cpu_ticks job_id".
 run_job() {

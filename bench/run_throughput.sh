@@ -18,7 +18,8 @@ RECORDS=${2:-${SLUICE_BENCH_RECORDS:-20000000}}
 RUNS=${3:-${SLUICE_BENCH_RUNS:-3}}
 KEYS=${SLUICE_BENCH_KEYS:-10000}
 
-die() { echo "run_throughput: $*" >&2; exit 1; }
+BENCH_NAME=run_throughput
+source "$(dirname "$0")/lib.sh"
 [[ $RECORDS =~ ^[1-9][0-9]*$ ]] || die "RECORDS must be a positive integer, got '$RECORDS'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
 [[ $KEYS =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_KEYS must be a positive integer, got '$KEYS'"
@@ -27,69 +28,21 @@ BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || die "no build directory '$1'"
 SLUICE=$BUILD_DIR/bin/sluice
 PACKAGE=$BUILD_DIR/bench/throughput_job.so
 BASELINE=$BUILD_DIR/bench/baseline_loop
-for f in "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" "$PACKAGE" "$BASELINE"; do
-  [[ -e $f ]] || die "$f is missing; build first (ninja -C $BUILD_DIR)"
-done
+require "$BUILD_DIR" "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" \
+  "$PACKAGE" "$BASELINE"
 
-CLK_TCK=$(getconf CLK_TCK)
-CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
-PIDS=()
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -e $CLUSTER_DIR/jobmanager.pid ]] || compgen -G "$CLUSTER_DIR/taskmanager-*.pid" >/dev/null; then
-    "$SLUICE" cluster stop --dir "$CLUSTER_DIR" >/dev/null 2>&1 || true
-  fi
-  # Whatever survived `cluster stop` (or was started before its pid file was read): only our own
-  # daemons, checked by program name against pid reuse.
-  local pid comm
-  for pid in "${PIDS[@]}"; do
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
-    if [[ $comm == sluice-* ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done
-  if [[ ${SLUICE_BENCH_KEEP:-0} == 1 ]]; then
-    echo "cluster directory kept: $CLUSTER_DIR" >&2
-  else
-    rm -rf "$CLUSTER_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# "user system" CPU ticks of one process: utime+cutime and stime+cstime, counted after the ")" that
-# closes the command name (which may contain spaces).
-cpu_ticks() {
-  local stat
-  stat=$(cat "/proc/$1/stat") || die "process $1 is gone"
-  awk '{ print $12 + $14, $13 + $15 }' <<<"${stat##*) }"
-}
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-# ---- cluster ----
-read -r -a DEFINES <<<"${SLUICE_BENCH_DEFINES:-}"
-START_OUT=$("$SLUICE" cluster start --dir "$CLUSTER_DIR" --taskmanagers 2 --slots 1 \
-  -D jobmanager.rpc.port=0 "${DEFINES[@]}") || { echo "$START_OUT" >&2; die "cluster start failed"; }
-JM_ADDRESS=$(tail -n 1 <<<"$START_OUT")
-for f in "$CLUSTER_DIR/jobmanager.pid" "$CLUSTER_DIR/taskmanager-1.pid" "$CLUSTER_DIR/taskmanager-2.pid"; do
-  [[ -s $f ]] || die "missing pid file $f"
-  PIDS+=("$(tr -d '[:space:]' <"$f")")
-done
+start_cluster
 
 # Runs one job of $1 records; prints "wall_s job_s" and then user and system ticks spent meanwhile by
 # the JobManager, TaskManager 1 and TaskManager 2.
 run_job() {
   local before=() after=() i t0 t1 out job_s line
-  for i in "${!PIDS[@]}"; do before[i]=$(cpu_ticks "${PIDS[i]}"); done
+  for i in "${!PIDS[@]}"; do before[i]=$(cpu_ticks_split "${PIDS[i]}"); done
   t0=$(now)
   out=$("$SLUICE" run "$PACKAGE" --jobmanager "$JM_ADDRESS" --parallelism 2 \
     --arg records="$1" --arg keys="$KEYS") || { echo "$out" >&2; die "job failed"; }
   t1=$(now)
-  for i in "${!PIDS[@]}"; do after[i]=$(cpu_ticks "${PIDS[i]}"); done
+  for i in "${!PIDS[@]}"; do after[i]=$(cpu_ticks_split "${PIDS[i]}"); done
   job_s=$(sed -n 's/.*FINISHED in \([0-9.]*\) s\..*/\1/p' <<<"$out")
   line="$(calc %.3f "$t1 - $t0") ${job_s:-nan}"
   for i in "${!PIDS[@]}"; do

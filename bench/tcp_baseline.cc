@@ -20,21 +20,12 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
+
 namespace {
 
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-bool ParsePositive(const char* text, uint64_t* out) {
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(text, &end, 10);
-  if (end == text || *end != '\0' || v == 0) return false;
-  *out = v;
-  return true;
-}
+using sluice::bench::ParsePositive;
+using sluice::bench::ProcessCpuSeconds;
 
 [[noreturn]] void Die(const char* what) {
   std::fprintf(stderr, "tcp_baseline: %s: %s\n", what, std::strerror(errno));
