@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/rpc.h"
 #include "grpcpp/grpcpp.h"
 
 namespace sluice::cli {
@@ -16,36 +17,32 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
 }  // namespace
 
 JobManagerClient::JobManagerClient(std::string target)
-    : target_(std::move(target)),
-      stub_(proto::ClientService::NewStub(
-          grpc::CreateChannel(target_, grpc::InsecureChannelCredentials()))) {}
+    : target_(std::move(target)), stub_(proto::ClientService::NewStub(MakeChannel(target_))) {}
 
 absl::Status JobManagerClient::Convert(const grpc::Status& status, absl::Duration timeout) const {
-  switch (status.error_code()) {
-    case grpc::StatusCode::OK:
-      return absl::OkStatus();
-    case grpc::StatusCode::UNAVAILABLE:
-      return absl::UnavailableError(absl::StrCat("cannot reach the JobManager at ", target_, " (",
-                                                 status.error_message(), ")"));
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
+  absl::Status s = FromGrpc(status);
+  switch (s.code()) {
+    case absl::StatusCode::kOk:
+      return s;
+    case absl::StatusCode::kUnavailable:
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach the JobManager at ", target_, " (", s.message(), ")"));
+    case absl::StatusCode::kDeadlineExceeded:
       return absl::DeadlineExceededError(absl::StrCat(
           "the JobManager at ", target_, " did not answer within ", absl::FormatDuration(timeout)));
-    case grpc::StatusCode::NOT_FOUND:
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::ALREADY_EXISTS:
-    case grpc::StatusCode::OUT_OF_RANGE:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED:
-      // The JobManager's own words, e.g. "job 1234 not found".
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return s;  // the JobManager's own words, e.g. "no job with id '1234'"
     default:
       return absl::Status(
-          static_cast<absl::StatusCode>(status.error_code()),
-          absl::StrCat("the JobManager at ", target_, " failed: ", status.error_message(),
-                       " (gRPC code ", static_cast<int>(status.error_code()), ")"));
+          s.code(), absl::StrCat("the JobManager at ", target_, " failed: ", s.message(), " (",
+                                 absl::StatusCodeToString(s.code()), ")"));
   }
 }
 
