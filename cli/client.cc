@@ -129,4 +129,16 @@ absl::StatusOr<proto::ListTaskManagersResponse> JobManagerClient::ListTaskManage
   return response;
 }
 
+absl::StatusOr<proto::CheckpointsResponse> JobManagerClient::GetCheckpoints(
+    const std::string& job_id) {
+  grpc::ClientContext context;
+  SetDeadline(&context, kUnaryTimeout);
+  proto::JobIdRequest request;
+  request.set_job_id(job_id);
+  proto::CheckpointsResponse response;
+  absl::Status status = Convert(stub_->GetCheckpoints(&context, request, &response), kUnaryTimeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
 }  // namespace sluice::cli

@@ -28,6 +28,7 @@ class JobManagerClient {
   absl::StatusOr<proto::ListJobsResponse> ListJobs();
   absl::StatusOr<proto::JobStatus> GetJobStatus(const std::string& job_id);
   absl::StatusOr<proto::CancelResponse> CancelJob(const std::string& job_id);
+  absl::StatusOr<proto::CheckpointsResponse> GetCheckpoints(const std::string& job_id);
   absl::StatusOr<proto::ListTaskManagersResponse> ListTaskManagers(
       absl::Duration timeout = kUnaryTimeout);
 

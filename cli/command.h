@@ -54,6 +54,7 @@ int ListCommand(const Invocation& invocation);          // commands_jobs.cc
 int StatusCommand(const Invocation& invocation);        // commands_jobs.cc
 int CancelCommand(const Invocation& invocation);        // commands_jobs.cc
 int TaskManagersCommand(const Invocation& invocation);  // commands_jobs.cc
+int CheckpointsCommand(const Invocation& invocation);   // commands_checkpoints.cc
 
 }  // namespace sluice::cli
 

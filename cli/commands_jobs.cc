@@ -109,6 +109,21 @@ void PrintStatusJson(const proto::JobStatus& job) {
     w.Key("failure");
     w.String(job.failure());
   }
+  w.Key("numRestarts");
+  w.Int(job.num_restarts());
+  if (job.has_last_checkpoint()) {
+    w.Key("lastCheckpoint");
+    w.BeginObject();
+    w.Key("id");
+    w.Int(job.last_checkpoint().id());
+    w.Key("path");
+    w.String(job.last_checkpoint().path());
+    w.Key("duration_ms");
+    w.Int(job.last_checkpoint().duration_ms());
+    w.Key("size_bytes");
+    w.Int(static_cast<int64_t>(job.last_checkpoint().size_bytes()));
+    w.EndObject();
+  }
   w.Key("vertices");
   w.BeginArray();
   for (const proto::VertexStatus& v : job.vertices()) {
@@ -148,6 +163,12 @@ void PrintStatusText(const proto::JobStatus& job) {
   if (!job.name().empty()) std::cout << " (" << job.name() << ")";
   std::cout << ": " << job.state() << "\n";
   if (!job.failure().empty()) std::cout << "Failure: " << job.failure() << "\n";
+  if (job.num_restarts() > 0) std::cout << "Restarts: " << job.num_restarts() << "\n";
+  if (job.has_last_checkpoint()) {
+    const proto::CheckpointInfo& c = job.last_checkpoint();
+    std::cout << "Last checkpoint: " << c.id() << " (" << c.duration_ms() << " ms, "
+              << c.size_bytes() << " bytes) " << c.path() << "\n";
+  }
   for (const proto::VertexStatus& v : job.vertices()) {
     std::cout << "  " << v.name() << " (vertex " << v.id() << ")  parallelism " << v.parallelism()
               << "  " << StateCounts(v) << "\n";

@@ -128,6 +128,14 @@ int RunCommand(const Invocation& invocation) {
     (*header.mutable_args())[key] = arg.substr(eq + 1);
   }
 
+  // -D settings (already validated by the CLI's own configuration) also configure the job:
+  // execution.checkpointing.*, state.*, restart-strategy.* apply per job.
+  for (const std::string& define : args.defines) {
+    size_t eq = define.find('=');
+    if (eq == std::string::npos) continue;
+    (*header.mutable_config())[define.substr(0, eq)] = define.substr(eq + 1);
+  }
+
   absl::StatusOr<uint64_t> size = CheckPackage(package);
   if (!size.ok()) return Fail(size.status());
   absl::StatusOr<std::string> sha = Sha256File(package);

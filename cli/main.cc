@@ -30,6 +30,7 @@ const std::map<std::string, CommandFn>& Commands() {
       {"status", StatusCommand},
       {"cancel", CancelCommand},
       {"taskmanagers", TaskManagersCommand},
+      {"checkpoints", CheckpointsCommand},
   };
   return *commands;
 }

@@ -34,6 +34,8 @@ class FakeRuntimeContext final : public RuntimeContext {
   int Parallelism() const override { return parallelism_; }
   int MaxParallelism() const override { return 128; }
   bool IsCancelled() const override { return false; }
+  int AttemptNumber() const override { return 0; }
+  bool IsCheckpointingEnabled() const override { return false; }
 
  private:
   std::string job_id_;

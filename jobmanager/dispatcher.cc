@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -49,6 +50,11 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms()
                                                                : options_.buffer_timeout_ms;
 
+  if (absl::Status s = ConfigureJob(header, spec); !s.ok()) {
+    Log()->warn("submission of '{}' rejected: {}", spec.name, s.message());
+    return s;
+  }
+
   // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): a
   // submission right behind it waits for them rather than being refused.
   auto slots = resource_manager_->AllocateSlots(spec.job_id, spec.plan.RequiredSlots());
@@ -75,6 +81,33 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   }
   master->Start();
   return resp;
+}
+
+absl::Status Dispatcher::ConfigureJob(const proto::SubmitHeader& header, JobSpec& spec) {
+  spec.config = options_.config;
+  std::map<std::string, std::string> overrides(header.config().begin(), header.config().end());
+  for (const auto& [key, value] : overrides) {
+    if (absl::Status s = spec.config.Set(key, value); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid job configuration: ", s.message()));
+    }
+  }
+  if (auto r = RestartStrategyConfig::FromConfiguration(spec.config); !r.ok()) return r.status();
+  if (spec.config.GetDurationMs("execution.checkpointing.interval") == 0) return absl::OkStatus();
+  auto checkpoint_config = checkpoint::CheckpointConfig::FromConfiguration(spec.config);
+  if (absl::Status s = checkpoint_config.Validate(); !s.ok()) return s;
+  std::string dir = spec.config.GetString("state.checkpoints.dir");
+  std::string path = absl::StartsWith(dir, "file://") ? dir.substr(7) : dir;
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state.checkpoints.dir must be an absolute path or file:///path, not '", dir, "'"));
+  }
+  auto storage = snapshot::OpenStorage(absl::StrCat(path, "/", spec.job_id));
+  if (!storage.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state.checkpoints.dir '", dir, "': ", storage.status().message()));
+  }
+  spec.checkpoint_storage = std::shared_ptr<snapshot::SnapshotStorage>(std::move(*storage));
+  return absl::OkStatus();
 }
 
 std::shared_ptr<JobMaster> Dispatcher::Find(const std::string& job_id) {
@@ -123,6 +156,20 @@ void Dispatcher::OnMetricsReport(const proto::TaskMetricsReport& report) {
 
 void Dispatcher::OnTaskManagerLost(const std::string& tm_id, const std::string& reason) {
   for (const auto& m : All()) m->OnTaskManagerLost(tm_id, reason);
+}
+
+void Dispatcher::OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack) {
+  if (auto m = Find(ack.job_id())) m->OnAcknowledgeCheckpoint(ack);
+}
+
+void Dispatcher::OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline) {
+  if (auto m = Find(decline.job_id())) m->OnDeclineCheckpoint(decline);
+}
+
+absl::StatusOr<proto::CheckpointsResponse> Dispatcher::Checkpoints(const std::string& job_id) {
+  auto m = Find(job_id);
+  if (!m) return absl::NotFoundError(absl::StrCat("no job with id '", job_id, "'"));
+  return m->Checkpoints();
 }
 
 }  // namespace sluice::jobmanager

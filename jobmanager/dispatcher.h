@@ -21,6 +21,8 @@ struct DispatcherOptions {
   int default_parallelism = 1;
   int64_t buffer_timeout_ms = 100;
   std::chrono::milliseconds graph_builder_timeout{60000};
+  //! The JobManager's configuration; a submission's `config` overrides go on top per job.
+  config::Configuration config;
 };
 
 class Dispatcher {
@@ -38,9 +40,14 @@ class Dispatcher {
   //! Hands each job's share of a TaskManager's report to its JobMaster; unknown jobs are ignored.
   void OnMetricsReport(const proto::TaskMetricsReport& report);
   void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
+  void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
+  void OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline);
+  absl::StatusOr<proto::CheckpointsResponse> Checkpoints(const std::string& job_id);
 
  private:
   std::shared_ptr<JobMaster> Find(const std::string& job_id);
+  //! The job's configuration and checkpoint storage, or InvalidArgument naming the bad setting.
+  absl::Status ConfigureJob(const proto::SubmitHeader& header, JobSpec& spec);
   std::vector<std::shared_ptr<JobMaster>> All();
 
   DispatcherOptions options_;

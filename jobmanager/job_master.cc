@@ -54,12 +54,15 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
     Vertex v;
     v.plan = tv;
     v.subtasks.resize(static_cast<size_t>(tv.parallelism));
-    for (int i = 0; i < tv.parallelism; ++i) {
-      std::string attempt = absl::StrCat(spec_.job_id, "-", tv.id, "-", i, "-0");
-      v.subtasks[static_cast<size_t>(i)].attempt_id = attempt;
-      attempts_[attempt] = {tv.id, i};
-    }
     vertices_.push_back(std::move(v));
+  }
+  NewAttempts();
+  auto strategy = CreateRestartStrategy(spec_.config);
+  if (strategy.ok()) {
+    restart_strategy_ = *std::move(strategy);
+  } else {
+    // Validated at submission; keep the job running without restarts rather than crash.
+    Log()->warn("job {}: {}; restarts are off", spec_.job_id, strategy.status().message());
   }
   start_ms_ = NowMs();
   absl::MutexLock lock(&summary_mu_);
@@ -70,17 +73,138 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
 }
 
 JobMaster::~JobMaster() {
+  if (coordinator_) coordinator_->Stop();
   executor_.Shutdown();
   rpc_executor_.Shutdown();
+  coordinator_.reset();
+}
+
+void JobMaster::NewAttempts() {
+  for (auto& v : vertices_) {
+    for (int i = 0; i < v.plan.parallelism; ++i) {
+      std::string attempt =
+          absl::StrCat(spec_.job_id, "-", v.plan.id, "-", i, "-", attempt_number_);
+      v.subtasks[static_cast<size_t>(i)] = Subtask{};
+      v.subtasks[static_cast<size_t>(i)].attempt_id = attempt;
+      attempts_[attempt] = {v.plan.id, i};
+    }
+  }
 }
 
 void JobMaster::Start() {
   executor_.Post([this] {
     Log()->info("Job {} ({}) submitted: {} task(s), {} slot(s)", spec_.name, spec_.job_id,
                 vertices_.size(), slots_.size());
+    if (restart_strategy_) Log()->info("Restart strategy: {}", restart_strategy_->Describe());
+    SetUpCheckpointing();
     SetJobState(JobState::kRunning);
     DeployAll();
   });
+}
+
+void JobMaster::SetUpCheckpointing() {
+  if (!spec_.checkpoint_storage) return;
+  checkpoint::CheckpointJobInfo job;
+  job.job_id = spec_.job_id;
+  job.job_name = spec_.name;
+  job.package_sha256 = spec_.package_sha256;
+  job.state_backend = spec_.config.GetString("state.backend.type");
+  checkpoint::CheckpointCallbacks cb;
+  cb.trigger = [this](int64_t id, int64_t ts) {
+    executor_.Post([this, id, ts] {
+      ForEachRunning([&](const Vertex& v, int i, const Subtask& st) {
+        rpc_executor_.Post([gw = slots_.at(static_cast<size_t>(i)).gateway, attempt = st.attempt_id,
+                            id, ts, name = v.plan.name] {
+          absl::Status s = gw->TriggerCheckpoint(attempt, id, ts);
+          if (!s.ok()) Log()->debug("trigger of checkpoint {} at {}: {}", id, name, s.message());
+        });
+      });
+    });
+  };
+  auto notify = [this](int64_t id, bool complete) {
+    executor_.Post([this, id, complete] {
+      ForEachRunning([&](const Vertex&, int i, const Subtask& st) {
+        rpc_executor_.Post([gw = slots_.at(static_cast<size_t>(i)).gateway, attempt = st.attempt_id,
+                            id, complete] {
+          absl::Status s = gw->NotifyCheckpoint(attempt, id, complete);
+          if (!s.ok()) Log()->debug("notify of checkpoint {}: {}", id, s.message());
+        });
+      });
+    });
+  };
+  cb.notify_complete = [notify](int64_t id) { notify(id, true); };
+  cb.notify_aborted = [notify](int64_t id, std::string) { notify(id, false); };
+  cb.fail_job = [this](std::string reason) {
+    executor_.Post([this, reason] {
+      if (state_ == JobState::kRunning) HandleFailure(reason);
+    });
+  };
+  auto coordinator = checkpoint::CheckpointCoordinator::Create(
+      checkpoint::CheckpointConfig::FromConfiguration(spec_.config), job,
+      spec_.checkpoint_storage.get(), std::move(cb));
+  if (!coordinator.ok()) {
+    FailJob(absl::StrCat("cannot set up checkpointing: ", coordinator.status().message()));
+    return;
+  }
+  coordinator_ = *std::move(coordinator);
+  std::vector<checkpoint::TaskKey> tasks;
+  std::vector<checkpoint::OperatorInfo> operators;
+  for (const auto& v : vertices_) {
+    for (int i = 0; i < v.plan.parallelism; ++i) tasks.push_back({v.plan.id, i});
+    for (uint32_t node_id : v.plan.nodes) {
+      const proto::JobNode& node = spec_.graph.nodes(static_cast<int>(node_id));
+      checkpoint::OperatorInfo op;
+      op.uid = node.uid().empty() ? absl::StrCat("node-", node.id()) : node.uid();
+      op.node_id = node.id();
+      op.parallelism = v.plan.parallelism;
+      op.max_parallelism = v.plan.max_parallelism;
+      operators.push_back(std::move(op));
+    }
+  }
+  coordinator_->SetTasks(std::move(tasks), std::move(operators));
+}
+
+void JobMaster::MaybeStartCheckpointing() {
+  if (!coordinator_ || state_ != JobState::kRunning) return;
+  for (const auto& v : vertices_) {
+    for (const auto& st : v.subtasks) {
+      if (st.state != SubtaskState::kRunning && st.state != SubtaskState::kFinished) return;
+    }
+  }
+  if (!checkpointing_started_) {
+    checkpointing_started_ = true;
+    coordinator_->Start();
+  } else {
+    coordinator_->Resume();
+  }
+}
+
+void JobMaster::ForEachRunning(const std::function<void(const Vertex&, int, const Subtask&)>& fn) {
+  for (const auto& v : vertices_) {
+    for (int i = 0; i < v.plan.parallelism; ++i) {
+      const Subtask& st = v.subtasks[static_cast<size_t>(i)];
+      if (st.state != SubtaskState::kRunning) continue;
+      if (lost_taskmanagers_.count(slots_.at(static_cast<size_t>(i)).taskmanager_id)) continue;
+      fn(v, i, st);
+    }
+  }
+}
+
+proto::TaskRestore JobMaster::RestoreFor(const Vertex& v, int subtask) const {
+  proto::TaskRestore r;
+  r.set_checkpoint_id(restore_->checkpoint_id());
+  r.set_base_dir(spec_.checkpoint_storage->root());
+  for (uint32_t node_id : v.plan.nodes) {
+    const proto::JobNode& node = spec_.graph.nodes(static_cast<int>(node_id));
+    std::string uid = node.uid().empty() ? absl::StrCat("node-", node.id()) : node.uid();
+    for (const auto& op : restore_->operators()) {
+      if (op.uid() != uid) continue;
+      for (const auto& s : op.subtasks()) {
+        if (s.subtask_index() == subtask) *r.add_operators() = s;
+      }
+    }
+  }
+  return r;
 }
 
 void JobMaster::DeployAll() {
@@ -97,29 +221,40 @@ void JobMaster::DeployAll() {
       if (state_ != JobState::kRunning) return;
       Subtask& st = v.subtasks[static_cast<size_t>(i)];
       const SlotAssignment& slot = slots_.at(static_cast<size_t>(i));
-      proto::TaskDeployment d = MakeDeployment(spec_.plan, spec_.graph, v.plan.id, i,
-                                               absl::StrCat(spec_.job_id, ".0"), locate);
+      proto::TaskDeployment d =
+          MakeDeployment(spec_.plan, spec_.graph, v.plan.id, i,
+                         absl::StrCat(spec_.job_id, ".", attempt_number_), locate);
       d.set_job_id(spec_.job_id);
       d.set_job_name(spec_.name);
       d.set_attempt_id(st.attempt_id);
       d.set_package_sha256(spec_.package_sha256);
       for (const auto& [k, val] : spec_.args) (*d.mutable_args())[k] = val;
       d.set_buffer_timeout_ms(spec_.buffer_timeout_ms);
+      d.set_attempt_number(attempt_number_);
+      if (spec_.checkpoint_storage) {
+        auto* c = d.mutable_checkpointing();
+        c->set_enabled(true);
+        c->set_storage_root(spec_.checkpoint_storage->root());
+        c->set_state_backend(spec_.config.GetString("state.backend.type"));
+        c->set_incremental(spec_.config.GetBool("state.backend.incremental"));
+      }
+      if (restore_) *d.mutable_restore() = RestoreFor(v, i);
       SetSubtaskState(v, i, SubtaskState::kDeploying);
       std::string reason_prefix =
           absl::StrCat("deploying ", v.plan.name, " (", i + 1, "/", v.plan.parallelism,
                        ") to TaskManager ", slot.taskmanager_id, " failed: ");
       uint32_t vertex_id = v.plan.id;
+      std::string attempt = st.attempt_id;
       rpc_executor_.Post(
-          [this, d = std::move(d), gateway = slot.gateway, reason_prefix, vertex_id, i] {
+          [this, d = std::move(d), gateway = slot.gateway, reason_prefix, vertex_id, i, attempt] {
             absl::Status s = gateway->Deploy(d);
             if (s.ok()) return;
             std::string reason = absl::StrCat(reason_prefix, s.message());
-            executor_.Post([this, reason, vertex_id, i] {
+            executor_.Post([this, reason, vertex_id, i, attempt] {
               Vertex* vx = FindVertex(vertex_id);
-              if (!vx) return;
+              if (!vx || vx->subtasks[static_cast<size_t>(i)].attempt_id != attempt) return;
               SetSubtaskState(*vx, i, SubtaskState::kFailed, reason);
-              FailJob(reason);
+              HandleFailure(reason);
               CheckCompletion();
             });
           });
@@ -148,6 +283,7 @@ void JobMaster::SetJobState(JobState to) {
   state_ = to;
   if (IsTerminal(to)) {
     end_ms_ = NowMs();
+    if (coordinator_) coordinator_->Stop();
     // Before anyone can see the terminal state: a submission that follows waits for these slots.
     resource_manager_->BeginRelease(spec_.job_id);
   }
@@ -173,6 +309,23 @@ void JobMaster::SetJobState(JobState to) {
   }
 }
 
+void JobMaster::HandleFailure(const std::string& reason) {
+  if (IsTerminal(state_) || state_ == JobState::kFailing || state_ == JobState::kCancelling) {
+    return;
+  }
+  if (state_ == JobState::kRestarting) return;  // already tearing down for a restart
+  if (restart_strategy_) {
+    RestartStrategy::Decision d = restart_strategy_->OnFailure();
+    if (d.restart) {
+      Restart(reason);
+      return;
+    }
+    Log()->warn("Job {} ({}): the restart strategy {} allows no more restarts", spec_.name,
+                spec_.job_id, restart_strategy_->Describe());
+  }
+  FailJob(reason);
+}
+
 void JobMaster::FailJob(const std::string& reason) {
   if (IsTerminal(state_) || state_ == JobState::kFailing) return;
   if (failure_.empty()) failure_ = reason;
@@ -180,6 +333,71 @@ void JobMaster::FailJob(const std::string& reason) {
   SetJobState(state_ == JobState::kCancelling ? JobState::kCancelling : JobState::kFailing);
   CancelRemaining();
   CheckCompletion();
+}
+
+void JobMaster::Restart(const std::string& reason) {
+  ++num_restarts_;
+  failure_ = reason;  // the latest cause, shown while the job recovers
+  Log()->warn("Job {} ({}) restarts (restart #{}): {}", spec_.name, spec_.job_id, num_restarts_,
+              reason);
+  SetJobState(JobState::kRestarting);
+  if (coordinator_) coordinator_->Suspend();
+  redeploy_scheduled_ = false;
+  CancelRemaining();
+  CheckCompletion();
+}
+
+void JobMaster::RedeployAfterRestart() {
+  if (state_ != JobState::kRestarting) return;
+  // Free what the old attempts hold on the TaskManagers, then take slots anew (a lost
+  // TaskManager's slots are gone; one that registered since may be used).
+  std::map<std::string, std::shared_ptr<TaskManagerGateway>> gateways;
+  for (const auto& s : slots_) {
+    if (!lost_taskmanagers_.count(s.taskmanager_id)) gateways[s.taskmanager_id] = s.gateway;
+  }
+  rpc_executor_.Post([this, gateways] {
+    for (const auto& [id, gw] : gateways) {
+      absl::Status s = gw->ReleaseJob(spec_.job_id);
+      if (!s.ok()) Log()->debug("release of job {} on {}: {}", spec_.job_id, id, s.message());
+    }
+    resource_manager_->ReleaseSlots(spec_.job_id);
+    executor_.Post([this] { AllocateAndRedeploy(0); });
+  });
+}
+
+void JobMaster::AllocateAndRedeploy(int tries) {
+  if (state_ != JobState::kRestarting) return;
+  auto slots = resource_manager_->AllocateSlots(spec_.job_id, spec_.plan.RequiredSlots());
+  if (!slots.ok()) {
+    if (tries % 20 == 0) {
+      Log()->info("Job {} ({}) waits for slots: {}", spec_.name, spec_.job_id,
+                  slots.status().message());
+    }
+    executor_.PostDelayed(std::chrono::milliseconds(250),
+                          [this, tries] { AllocateAndRedeploy(tries + 1); });
+    return;
+  }
+  slots_ = *std::move(slots);
+  for (const auto& s : slots_) lost_taskmanagers_.erase(s.taskmanager_id);
+  if (coordinator_) {
+    auto latest = coordinator_->RecoverLatest();
+    if (!latest.ok()) {
+      FailJob(absl::StrCat("cannot read the latest checkpoint: ", latest.status().message()));
+      return;
+    }
+    restore_ = *latest;
+    if (restore_) {
+      Log()->info("Job {} ({}) restores checkpoint {}", spec_.name, spec_.job_id,
+                  restore_->checkpoint_id());
+    } else {
+      Log()->info("Job {} ({}) restarts without state: no completed checkpoint", spec_.name,
+                  spec_.job_id);
+    }
+  }
+  ++attempt_number_;
+  NewAttempts();
+  SetJobState(JobState::kRunning);
+  DeployAll();
 }
 
 void JobMaster::Cancel() {
@@ -213,8 +431,9 @@ void JobMaster::CancelRemaining() {
     }
   }
   // A TaskManager that never answers must not keep the job from reaching a terminal state.
-  executor_.PostDelayed(kCancelTimeout, [this] {
-    if (IsTerminal(state_)) return;
+  int attempt = attempt_number_;
+  executor_.PostDelayed(kCancelTimeout, [this, attempt] {
+    if (IsTerminal(state_) || attempt != attempt_number_) return;
     for (auto& v : vertices_) {
       for (int i = 0; i < v.plan.parallelism; ++i) {
         if (!IsTerminal(v.subtasks[static_cast<size_t>(i)].state)) {
@@ -241,6 +460,11 @@ void JobMaster::CheckCompletion() {
     SetJobState(JobState::kFailed);
   } else if (state_ == JobState::kCancelling) {
     SetJobState(JobState::kCanceled);
+  } else if (state_ == JobState::kRestarting && !redeploy_scheduled_) {
+    redeploy_scheduled_ = true;
+    int64_t delay = restart_strategy_ ? restart_strategy_->BackoffMs() : 0;
+    Log()->info("Job {} ({}) redeploys in {} ms", spec_.name, spec_.job_id, delay);
+    executor_.PostDelayed(std::chrono::milliseconds(delay), [this] { RedeployAfterRestart(); });
   }
 }
 
@@ -251,12 +475,23 @@ JobMaster::Vertex* JobMaster::FindVertex(uint32_t id) {
   return nullptr;
 }
 
+bool JobMaster::FindAttempt(const std::string& attempt_id, Vertex** v, int* index) {
+  auto it = attempts_.find(attempt_id);
+  if (it == attempts_.end()) return false;
+  Vertex* vx = FindVertex(it->second.first);
+  if (!vx || vx->subtasks[static_cast<size_t>(it->second.second)].attempt_id != attempt_id) {
+    return false;  // an earlier attempt of a restarted job
+  }
+  *v = vx;
+  *index = it->second.second;
+  return true;
+}
+
 void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
   executor_.Post([this, update] {
-    auto it = attempts_.find(update.attempt_id());
-    if (it == attempts_.end()) return;
-    Vertex* v = FindVertex(it->second.first);
-    int index = it->second.second;
+    Vertex* v = nullptr;
+    int index = 0;
+    if (!FindAttempt(update.attempt_id(), &v, &index)) return;
     SubtaskState to = FromProto(update.state());
     std::string failure;
     if (to == SubtaskState::kFailed) {
@@ -265,19 +500,41 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
                        update.taskmanager_id(), " failed: ", update.failure());
     }
     SetSubtaskState(*v, index, to, failure);
-    if (to == SubtaskState::kFailed) FailJob(failure);
+    if (to == SubtaskState::kFailed) HandleFailure(failure);
+    if (to == SubtaskState::kRunning) MaybeStartCheckpointing();
+    if (to == SubtaskState::kFinished && coordinator_) {
+      coordinator_->TaskFinished({v->plan.id, index});
+    }
     CheckCompletion();
+  });
+}
+
+void JobMaster::OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack) {
+  executor_.Post([this, ack] {
+    Vertex* v = nullptr;
+    int index = 0;
+    if (!coordinator_ || !FindAttempt(ack.attempt_id(), &v, &index)) return;
+    coordinator_->Acknowledge({v->plan.id, index}, ack.checkpoint_id(),
+                              {ack.operators().begin(), ack.operators().end()}, ack.stats());
+  });
+}
+
+void JobMaster::OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline) {
+  executor_.Post([this, decline] {
+    Vertex* v = nullptr;
+    int index = 0;
+    if (!coordinator_ || !FindAttempt(decline.attempt_id(), &v, &index)) return;
+    coordinator_->Decline({v->plan.id, index}, decline.checkpoint_id(), decline.reason());
   });
 }
 
 void JobMaster::OnMetrics(std::vector<proto::SubtaskMetrics> metrics) {
   executor_.Post([this, metrics = std::move(metrics)]() mutable {
     for (proto::SubtaskMetrics& m : metrics) {
-      auto it = attempts_.find(m.attempt_id());
-      if (it == attempts_.end()) continue;  // an attempt this job no longer runs
-      Vertex* v = FindVertex(it->second.first);
-      Subtask& st = v->subtasks[static_cast<size_t>(it->second.second)];
-      if (st.attempt_id == m.attempt_id()) st.metrics = std::move(m);
+      Vertex* v = nullptr;
+      int index = 0;
+      if (!FindAttempt(m.attempt_id(), &v, &index)) continue;
+      v->subtasks[static_cast<size_t>(index)].metrics = std::move(m);
     }
   });
 }
@@ -297,12 +554,60 @@ void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& r
     }
     if (affected) {
       // The TaskManager's loss is the root cause even when its consumers noticed first.
-      if (!failure_.empty() && failure_.find(tm_id) == std::string::npos) {
+      if (!failure_.empty() && failure_.find(tm_id) == std::string::npos &&
+          state_ != JobState::kRestarting) {
         failure_ = absl::StrCat(reason, "; first reported: ", failure_);
       }
-      FailJob(reason);
+      if (state_ == JobState::kRestarting) {
+        failure_ = reason;
+      } else {
+        HandleFailure(reason);
+      }
     }
     CheckCompletion();
+  });
+}
+
+namespace {
+
+proto::CheckpointInfo ToInfo(const checkpoint::CompletedCheckpointInfo& c) {
+  proto::CheckpointInfo i;
+  i.set_id(c.id);
+  i.set_kind(c.kind);
+  i.set_path(c.path);
+  i.set_duration_ms(c.duration_ms);
+  i.set_size_bytes(c.size_bytes);
+  i.set_status("COMPLETED");
+  i.set_trigger_time_ms(c.trigger_time_ms);
+  return i;
+}
+
+proto::CheckpointInfo ToInfo(const checkpoint::CheckpointStats& c) {
+  proto::CheckpointInfo i;
+  i.set_id(c.id);
+  i.set_kind(c.kind);
+  i.set_duration_ms(c.duration_ms);
+  i.set_size_bytes(c.state_size_bytes);
+  i.set_status(std::string(checkpoint::CheckpointStatusName(c.status)));
+  i.set_trigger_time_ms(c.trigger_time_ms);
+  i.set_failure(c.failure_reason);
+  return i;
+}
+
+}  // namespace
+
+proto::CheckpointsResponse JobMaster::Checkpoints() {
+  return executor_.Call([this] {
+    proto::CheckpointsResponse r;
+    r.set_restarts(num_restarts_);
+    r.set_enabled(coordinator_ != nullptr);
+    if (!coordinator_) return r;
+    checkpoint::CoordinatorStats stats = coordinator_->Stats();
+    for (const auto& c : stats.completed) *r.add_completed() = ToInfo(c);
+    for (const auto& c : stats.in_progress) *r.add_in_progress() = ToInfo(c);
+    for (const auto& c : stats.history) *r.add_history() = ToInfo(c);
+    r.set_failed(stats.failed_count);
+    return r;
   });
 }
 
@@ -315,6 +620,11 @@ proto::JobStatus JobMaster::Status() {
     s.set_failure(failure_);
     s.set_start_time_ms(start_ms_);
     s.set_end_time_ms(end_ms_);
+    s.set_num_restarts(num_restarts_);
+    if (coordinator_) {
+      checkpoint::CoordinatorStats stats = coordinator_->Stats();
+      if (!stats.completed.empty()) *s.mutable_last_checkpoint() = ToInfo(stats.completed.front());
+    }
     for (const auto& v : vertices_) {
       proto::VertexStatus* vs = s.add_vertices();
       vs->set_id(std::to_string(v.plan.id));

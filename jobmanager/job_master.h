@@ -1,7 +1,10 @@
 // JobMaster: runs one job. Holds its execution graph (subtasks with states and slots), deploys the
 // subtasks, applies state updates from TaskManagers, and drives the job state machine (RUNNING ->
-// FINISHED, FAILING -> FAILED, CANCELLING -> CANCELED). Owned by the Dispatcher; all work runs on
-// its own SerialExecutor, public methods may be called from any thread.
+// FINISHED, FAILING -> FAILED, CANCELLING -> CANCELED, RUNNING -> RESTARTING -> RUNNING). With
+// checkpointing on it owns the job's CheckpointCoordinator and, after a failure the restart
+// strategy allows, redeploys every subtask from the latest completed checkpoint. Owned by the
+// Dispatcher; all work runs on its own SerialExecutor, public methods may be called from any
+// thread.
 #pragma once
 
 #include <chrono>
@@ -14,11 +17,16 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "common/config/config.h"
 #include "common/executor.h"
+#include "common/snapshot/storage.h"
 #include "common/states.h"
+#include "jobmanager/checkpoint/coordinator.h"
 #include "jobmanager/execution_plan.h"
 #include "jobmanager/resource_manager.h"
+#include "jobmanager/restart_strategy.h"
 #include "sluice_proto/client.pb.h"
+#include "sluice_proto/cluster.pb.h"
 
 namespace sluice::jobmanager {
 
@@ -30,6 +38,11 @@ struct JobSpec {
   proto::JobGraph graph;
   ExecutionPlan plan;
   int64_t buffer_timeout_ms = 100;
+  //! The job's configuration: the JobManager's, with the submission's overrides on top.
+  config::Configuration config;
+  //! Checkpoint storage rooted at `<state.checkpoints.dir>/<job-id>`; null when checkpointing
+  //! is off.
+  std::shared_ptr<snapshot::SnapshotStorage> checkpoint_storage;
 };
 
 class JobMaster {
@@ -45,9 +58,12 @@ class JobMaster {
   //! Keeps the latest metrics of each subtask attempt, shown by Status().
   void OnMetrics(std::vector<proto::SubtaskMetrics> metrics);
   void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
+  void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
+  void OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline);
 
   proto::JobStatus Status();
   proto::JobSummary Summary();
+  proto::CheckpointsResponse Checkpoints();
 
  private:
   struct Subtask {
@@ -61,13 +77,27 @@ class JobMaster {
     std::vector<Subtask> subtasks;
   };
 
+  void SetUpCheckpointing();
+  void NewAttempts();
   void DeployAll();
+  proto::TaskRestore RestoreFor(const Vertex& v, int subtask) const;
   void SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");
   void SetJobState(JobState to);
+  //! A subtask failed or a TaskManager was lost: restart if the strategy allows, else fail.
+  void HandleFailure(const std::string& reason);
   void FailJob(const std::string& reason);
+  void Restart(const std::string& reason);
+  void RedeployAfterRestart();
+  //! Takes slots for the next attempt (retrying while too few are free), then deploys it.
+  void AllocateAndRedeploy(int tries);
   void CancelRemaining();
   void CheckCompletion();
+  void MaybeStartCheckpointing();
+  //! Runs fn(vertex, subtask index, subtask) for every RUNNING subtask.
+  void ForEachRunning(const std::function<void(const Vertex&, int, const Subtask&)>& fn);
   Vertex* FindVertex(uint32_t id);
+  //! The vertex and index of a current attempt; false for unknown or superseded attempts.
+  bool FindAttempt(const std::string& attempt_id, Vertex** v, int* index);
 
   JobSpec spec_;
   std::vector<SlotAssignment> slots_;
@@ -82,6 +112,13 @@ class JobMaster {
   std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
   int64_t start_ms_ = 0;
   int64_t end_ms_ = 0;
+  int attempt_number_ = 0;
+  int64_t num_restarts_ = 0;
+  bool redeploy_scheduled_ = false;
+  bool checkpointing_started_ = false;
+  std::unique_ptr<RestartStrategy> restart_strategy_;
+  std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator_;
+  std::optional<proto::CheckpointMetadata> restore_;  // what the current attempt restores
 
   absl::Mutex summary_mu_;
   proto::JobSummary summary_ ABSL_GUARDED_BY(summary_mu_);

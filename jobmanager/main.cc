@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   dopts.buffer_timeout_ms = config->GetDurationMs("execution.buffer-timeout");
   dopts.graph_builder_timeout =
       std::chrono::milliseconds(config->GetDurationMs("jobmanager.graph-builder.timeout"));
+  dopts.config = *config;
   Dispatcher dispatcher(dopts, &blobs, &rm);
   rm.SetLostListener([&dispatcher](const std::string& id, const std::string& reason) {
     dispatcher.OnTaskManagerLost(id, reason);

@@ -62,6 +62,27 @@ grpc::Status ClientServiceImpl::ListTaskManagers(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status ClientServiceImpl::GetCheckpoints(grpc::ServerContext*, const proto::JobIdRequest* req,
+                                               proto::CheckpointsResponse* resp) {
+  auto r = dispatcher_->Checkpoints(req->job_id());
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterServiceImpl::AcknowledgeCheckpoint(
+    grpc::ServerContext*, const proto::AcknowledgeCheckpointRequest* req, proto::Empty*) {
+  dispatcher_->OnAcknowledgeCheckpoint(*req);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterServiceImpl::DeclineCheckpoint(grpc::ServerContext*,
+                                                   const proto::DeclineCheckpointRequest* req,
+                                                   proto::Empty*) {
+  dispatcher_->OnDeclineCheckpoint(*req);
+  return grpc::Status::OK;
+}
+
 grpc::Status ClusterServiceImpl::RegisterTaskManager(grpc::ServerContext*,
                                                      const proto::RegisterRequest* req,
                                                      proto::RegisterResponse* resp) {

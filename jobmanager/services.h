@@ -24,6 +24,8 @@ class ClientServiceImpl final : public proto::ClientService::Service {
                          proto::CancelResponse* resp) override;
   grpc::Status ListTaskManagers(grpc::ServerContext*, const proto::ListTaskManagersRequest*,
                                 proto::ListTaskManagersResponse* resp) override;
+  grpc::Status GetCheckpoints(grpc::ServerContext*, const proto::JobIdRequest* req,
+                              proto::CheckpointsResponse* resp) override;
 
  private:
   Dispatcher* dispatcher_;
@@ -50,6 +52,11 @@ class ClusterServiceImpl final : public proto::JobManagerService::Service {
                             grpc::ServerWriter<proto::PackageChunk>* writer) override;
   grpc::Status ReportMetrics(grpc::ServerContext*, const proto::TaskMetricsReport* req,
                              proto::Empty*) override;
+  grpc::Status AcknowledgeCheckpoint(grpc::ServerContext*,
+                                     const proto::AcknowledgeCheckpointRequest* req,
+                                     proto::Empty*) override;
+  grpc::Status DeclineCheckpoint(grpc::ServerContext*, const proto::DeclineCheckpointRequest* req,
+                                 proto::Empty*) override;
 
  private:
   Dispatcher* dispatcher_;

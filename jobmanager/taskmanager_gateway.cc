@@ -34,4 +34,26 @@ absl::Status TaskManagerGateway::ReleaseJob(const std::string& job_id) {
   return FromGrpc(stub_->ReleaseJob(ctx.get(), req, &resp));
 }
 
+absl::Status TaskManagerGateway::TriggerCheckpoint(const std::string& attempt_id,
+                                                   int64_t checkpoint_id, int64_t timestamp_ms) {
+  auto ctx = ContextWithDeadline(kTimeout);
+  proto::TriggerCheckpointRequest req;
+  req.set_attempt_id(attempt_id);
+  req.set_checkpoint_id(checkpoint_id);
+  req.set_timestamp_ms(timestamp_ms);
+  proto::Empty resp;
+  return FromGrpc(stub_->TriggerCheckpoint(ctx.get(), req, &resp));
+}
+
+absl::Status TaskManagerGateway::NotifyCheckpoint(const std::string& attempt_id,
+                                                  int64_t checkpoint_id, bool complete) {
+  auto ctx = ContextWithDeadline(kTimeout);
+  proto::CheckpointNotification req;
+  req.set_attempt_id(attempt_id);
+  req.set_checkpoint_id(checkpoint_id);
+  req.set_complete(complete);
+  proto::Empty resp;
+  return FromGrpc(stub_->NotifyCheckpoint(ctx.get(), req, &resp));
+}
+
 }  // namespace sluice::jobmanager

@@ -17,6 +17,10 @@ class TaskManagerGateway {
   absl::Status Deploy(const proto::TaskDeployment& deployment);
   absl::Status Cancel(const std::string& attempt_id);
   absl::Status ReleaseJob(const std::string& job_id);
+  absl::Status TriggerCheckpoint(const std::string& attempt_id, int64_t checkpoint_id,
+                                 int64_t timestamp_ms);
+  absl::Status NotifyCheckpoint(const std::string& attempt_id, int64_t checkpoint_id,
+                                bool complete);
 
  private:
   std::string id_;

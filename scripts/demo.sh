@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: start a local cluster (1 JobManager, 2 TaskManagers x 2 slots), run wordcount and a short
-# ledger, show what happened, stop the cluster.
+# ledger, then a checkpointed ledger that survives a killed TaskManager; show what happened, stop
+# the cluster.
 set -euo pipefail
 BUILD_DIR="${1:-build}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,6 +47,30 @@ echo "ledger wrote $LINES lines with $IDS distinct transaction ids (expected 100
 echo "Account 42, last three balances:"
 grep -h '^[0-9]*,42,' "$DEMO/data/ledger"/part-* | sort -t, -k4,4n | tail -n 3
 
+say "Exactly once through a TaskManager failure: ledger with a checkpoint every second"
+EO="$DEMO/data/ledger-exactly-once"
+EO_JOB=$("$SLUICE" run "$PKG/ledger.so" --jobmanager "$JM" --parallelism 2 --detached \
+  --arg transactions=60000 --arg rate=3000 --arg output="$EO" \
+  -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$DEMO/data/checkpoints" |
+  tail -n 1)
+echo "submitted $EO_JOB (60000 transactions at 6000/s)"
+sleep 4
+"$SLUICE" checkpoints "$EO_JOB" --jobmanager "$JM"
+VICTIM=$(cat "$DEMO/taskmanager-1.pid")
+say "kill -9 TaskManager 1 (pid $VICTIM) while the job runs"
+kill -9 "$VICTIM"
+for _ in $(seq 1 120); do
+  STATE=$("$SLUICE" status "$EO_JOB" --jobmanager "$JM" --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+  case "$STATE" in FINISHED|FAILED|CANCELED) break ;; esac
+  sleep 1
+done
+"$SLUICE" status "$EO_JOB" --jobmanager "$JM"
+"$SLUICE" checkpoints "$EO_JOB" --jobmanager "$JM"
+EO_LINES=$(cat "$EO"/part-* | wc -l)
+EO_IDS=$(cut -d, -f1 "$EO"/part-* | sort -u | wc -l)
+echo "after the kill and the restart: $EO_LINES committed lines, $EO_IDS distinct ids (expected 60000 each)"
+
 say "sluice list"
 "$SLUICE" list --jobmanager "$JM"
 JOB=$("$SLUICE" list --jobmanager "$JM" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])' 2>/dev/null || true)
@@ -62,6 +87,10 @@ trap - EXIT
 "$SLUICE" cluster stop --dir "$DEMO"
 if [ "$LINES" != "100000" ] || [ "$IDS" != "100000" ]; then
   echo "demo: ledger output is wrong" >&2
+  exit 1
+fi
+if [ "$STATE" != "FINISHED" ] || [ "$EO_LINES" != "60000" ] || [ "$EO_IDS" != "60000" ]; then
+  echo "demo: the checkpointed ledger did not finish exactly once ($STATE)" >&2
   exit 1
 fi
 echo "Demo finished."

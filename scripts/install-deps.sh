@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(g++ cmake ninja-build ccache pkg-config make
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-      librocksdb-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
+      librocksdb-dev zlib1g-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
       libgtest-dev libgmock-dev libbenchmark-dev)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,10 +1,12 @@
 #include "taskmanager/task.h"
 
 #include <chrono>
-#include <condition_variable>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "taskmanager/checkpointing/barrier_aligner.h"
+#include "taskmanager/checkpointing/task_state.h"
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
 #include "taskmanager/network/wait_timer.h"
@@ -15,6 +17,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 auto Log() { return log::Get("task"); }
+
+int64_t NowWallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class TaskCancelled : public std::runtime_error {
  public:
@@ -56,6 +64,8 @@ class OperatorContext final : public RuntimeContext {
         index_(d.subtask_index()),
         parallelism_(d.parallelism()),
         max_parallelism_(max_parallelism),
+        attempt_(d.attempt_number()),
+        checkpointing_(d.checkpointing().enabled()),
         cancelled_(cancelled) {}
   const std::string& JobId() const override { return job_id_; }
   const std::string& TaskName() const override { return name_; }
@@ -63,27 +73,70 @@ class OperatorContext final : public RuntimeContext {
   int Parallelism() const override { return parallelism_; }
   int MaxParallelism() const override { return max_parallelism_; }
   bool IsCancelled() const override { return cancelled_->load(); }
+  int AttemptNumber() const override { return attempt_; }
+  bool IsCheckpointingEnabled() const override { return checkpointing_; }
 
  private:
   std::string job_id_, name_;
-  int index_, parallelism_, max_parallelism_;
+  int index_, parallelism_, max_parallelism_, attempt_;
+  bool checkpointing_;
   const std::atomic<bool>* cancelled_;
 };
 
 }  // namespace
 
+//! Routes the aligner's requests to the task.
+class Task::Aligner final : public BarrierAligner::Actions {
+ public:
+  explicit Aligner(Task* task) : task_(task) {}
+  void Block(int channel) override { task_->gate_->Block(channel); }
+  void UnblockAll() override { task_->gate_->UnblockAll(); }
+  void Snapshot(const network::CheckpointEvent& barrier, int64_t alignment_ns) override {
+    task_->PerformCheckpoint(barrier, alignment_ns);
+  }
+  void Abort(const network::CheckpointEvent& barrier, const std::string& reason) override {
+    task_->AbortCheckpoint(barrier, reason);
+  }
+
+ private:
+  Task* task_;
+};
+
+//! Everything the task thread builds from the deployment.
+struct Task::Chain {
+  std::vector<std::unique_ptr<StreamOperator>> ops;
+  std::vector<const NodeSpec*> nodes;
+  std::vector<StreamOperator*> op_ptrs;
+  std::vector<std::unique_ptr<OperatorContext>> contexts;
+  std::vector<std::unique_ptr<Output>> outputs;
+  std::vector<std::unique_ptr<network::RecordWriter>> writers;
+  std::unique_ptr<TaskState> state;
+  std::unique_ptr<Aligner> aligner_actions;
+  std::unique_ptr<BarrierAligner> aligner;
+  bool is_source = false;
+  bool input_ended = false;      // EndInput ran; writers finished
+  int64_t last_snapshot = 0;     // highest checkpoint id snapshotted here
+  int64_t final_checkpoint = 0;  // first checkpoint taken after the end of input
+  bool final_committed = false;
+  network::CheckpointEvent latest_trigger{};  // newest trigger received
+  std::chrono::milliseconds timeout{100};
+  Clock::time_point next_flush;
+};
+
 Task::Task(proto::TaskDeployment deployment, std::shared_ptr<const StreamEnvironment> env,
-           NetworkContext network, StateListener listener)
+           NetworkContext network, StateContext state, StateListener listener)
     : deployment_(std::move(deployment)),
       env_(std::move(env)),
       net_(std::move(network)),
+      state_ctx_(std::move(state)),
       listener_(std::move(listener)) {}
 
 absl::StatusOr<std::unique_ptr<Task>> Task::Create(proto::TaskDeployment deployment,
                                                    std::shared_ptr<const StreamEnvironment> env,
-                                                   NetworkContext network, StateListener listener) {
-  std::unique_ptr<Task> task(
-      new Task(std::move(deployment), std::move(env), std::move(network), std::move(listener)));
+                                                   NetworkContext network, StateContext state,
+                                                   StateListener listener) {
+  std::unique_ptr<Task> task(new Task(std::move(deployment), std::move(env), std::move(network),
+                                      std::move(state), std::move(listener)));
   absl::Status s = task->SetUpNetwork();
   if (!s.ok()) return s;
   return task;
@@ -171,6 +224,54 @@ void Task::Cancel() {
   for (const auto& p : partitions_) p->Release();
   // Null when SetUpNetwork failed before creating the gate (the task is destroyed undeployed).
   if (gate_) gate_->Close();
+  absl::MutexLock lock(&mail_mu_);
+  mail_cv_.SignalAll();
+}
+
+void Task::Post(std::function<void()> mail) {
+  {
+    absl::MutexLock lock(&mail_mu_);
+    mail_.push_back(std::move(mail));
+    has_mail_.store(true, std::memory_order_release);
+    mail_cv_.SignalAll();
+  }
+  if (gate_) gate_->Wakeup();
+}
+
+void Task::ProcessMail() {
+  while (has_mail_.load(std::memory_order_acquire)) {
+    std::deque<std::function<void()>> batch;
+    {
+      absl::MutexLock lock(&mail_mu_);
+      batch.swap(mail_);
+      has_mail_.store(false, std::memory_order_release);
+    }
+    for (auto& m : batch) m();
+  }
+}
+
+void Task::TriggerCheckpoint(int64_t id, int64_t timestamp_ms) {
+  Post([this, id, timestamp_ms] {
+    Chain& c = *chain_;
+    network::CheckpointEvent e{id, timestamp_ms};
+    if (id > c.latest_trigger.checkpoint_id) c.latest_trigger = e;
+    if (id <= c.last_snapshot) return;
+    // Sources start the checkpoint; a task whose input ended gets no more barriers.
+    if (c.is_source || c.input_ended) PerformCheckpoint(e, 0);
+  });
+}
+
+void Task::NotifyCheckpoint(int64_t id, bool complete) {
+  Post([this, id, complete] {
+    Chain& c = *chain_;
+    if (!complete) {
+      if (c.aligner) c.aligner->AbortPending(id, "aborted by the checkpoint coordinator");
+      return;
+    }
+    if (c.state) c.state->NotifyComplete(id);
+    for (StreamOperator* op : c.op_ptrs) op->NotifyCheckpointComplete(id);
+    if (c.final_checkpoint != 0 && id >= c.final_checkpoint) c.final_committed = true;
+  });
 }
 
 void Task::SetState(SubtaskState to, const std::string& failure) {
@@ -181,163 +282,309 @@ void Task::SetState(SubtaskState to, const std::string& failure) {
   listener_(deployment_, to, failure);
 }
 
+void Task::BuildChain() {
+  Chain& c = *chain_;
+  const auto& nodes = env_->nodes();
+  auto node = [&](uint32_t id) -> const NodeSpec& {
+    if (id >= nodes.size()) throw std::runtime_error(absl::StrCat("package has no operator ", id));
+    return nodes[id];
+  };
+  std::map<uint32_t, size_t> op_index;
+  for (const auto& op : deployment_.operators()) {
+    op_index[op.node_id()] = c.ops.size();
+    c.ops.push_back(node(op.node_id()).factory());
+    c.op_ptrs.push_back(c.ops.back().get());
+    c.nodes.push_back(&node(op.node_id()));
+    c.contexts.push_back(std::make_unique<OperatorContext>(
+        deployment_, node(op.node_id()).max_parallelism, &cancelled_));
+  }
+  // Network outputs: one RecordWriter per produced partition.
+  for (const auto& op : deployment_.operators()) {
+    for (const auto& out : op.outputs()) {
+      if (out.target_case() != proto::OperatorOutput::kPartitionIndex) continue;
+      const auto& spec = deployment_.partitions(static_cast<int>(out.partition_index()));
+      const NodeSpec& consumer = node(spec.consumer_node_id());
+      if (spec.input_index() < 0 ||
+          spec.input_index() >= static_cast<int>(consumer.inputs.size())) {
+        throw std::runtime_error("deployment names an unknown job edge");
+      }
+      const EdgeSpec& edge = consumer.inputs[static_cast<size_t>(spec.input_index())];
+      const NodeSpec& producer = node(op.node_id());
+      if (!producer.serialize_output) {
+        throw std::runtime_error(absl::StrCat("operator '", producer.name, "' has no output"));
+      }
+      network::WriterCounters counters{&metrics_.records_out, &metrics_.bytes_out,
+                                       &metrics_.backpressured_ns,
+                                       &metrics_.backpressured_since_ns};
+      c.writers.push_back(std::make_unique<network::RecordWriter>(
+          partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
+          spec.max_parallelism(), edge.key_hash, producer.serialize_output,
+          deployment_.subtask_index(), counters));
+      c.writers.back()->set_flush_always(deployment_.buffer_timeout_ms() == 0);
+    }
+  }
+  // Wire each operator's output.
+  std::vector<Output*> op_output(c.ops.size(), nullptr);
+  size_t writer_i = 0;
+  for (size_t i = 0; i < c.ops.size(); ++i) {
+    std::vector<Output*> targets;
+    for (const auto& out : deployment_.operators(static_cast<int>(i)).outputs()) {
+      if (out.target_case() == proto::OperatorOutput::kChainedNodeId) {
+        auto it = op_index.find(out.chained_node_id());
+        if (it == op_index.end()) throw std::runtime_error("chained operator missing");
+        c.outputs.push_back(std::make_unique<ChainedOutput>(c.ops[it->second].get()));
+        targets.push_back(c.outputs.back().get());
+      } else {
+        targets.push_back(c.writers[writer_i++].get());
+      }
+    }
+    if (targets.empty()) {
+      c.outputs.push_back(std::make_unique<NullOutput>());
+    } else if (targets.size() == 1) {
+      op_output[i] = targets[0];
+      continue;
+    } else {
+      c.outputs.push_back(std::make_unique<FanOutOutput>(targets));
+    }
+    op_output[i] = c.outputs.back().get();
+  }
+  // State first (Flink's order: initializeState, then open).
+  std::string local_dir;
+  if (!state_ctx_.local_dir.empty()) {
+    local_dir = absl::StrCat(state_ctx_.local_dir, "/", deployment_.attempt_id());
+  }
+  c.state = std::make_unique<TaskState>(deployment_, local_dir);
+  for (size_t i = 0; i < c.ops.size(); ++i) c.state->InitializeOperator(*c.nodes[i], *c.ops[i]);
+  for (size_t i = c.ops.size(); i-- > 0;) c.ops[i]->Open(*c.contexts[i], *op_output[i]);
+  c.is_source = c.nodes[0]->is_source;
+  c.timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
+  c.next_flush = Clock::now() + c.timeout;
+  c.aligner_actions = std::make_unique<Aligner>(this);
+  c.aligner = std::make_unique<BarrierAligner>(gate_->size(), c.aligner_actions.get());
+}
+
+void Task::FlushIfDue(bool force) {
+  Chain& c = *chain_;
+  auto now = Clock::now();
+  if (force || now >= c.next_flush) {
+    for (auto& w : c.writers) w->Flush();
+    c.next_flush = now + c.timeout;
+  }
+}
+
+void Task::PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t alignment_ns) {
+  Chain& c = *chain_;
+  if (barrier.checkpoint_id <= c.last_snapshot) return;
+  if (!deployment_.checkpointing().enabled()) return;
+  auto start = Clock::now();
+  int64_t start_delay_ms = std::max<int64_t>(0, NowWallMs() - barrier.timestamp_ms);
+  AsyncSnapshot async;
+  try {
+    async = c.state->Snapshot(barrier.checkpoint_id, c.nodes, c.op_ptrs);
+  } catch (const std::exception& e) {
+    AbortCheckpoint(barrier, absl::StrCat("snapshot failed: ", e.what()));
+    return;
+  }
+  c.last_snapshot = barrier.checkpoint_id;
+  if (!c.input_ended) {
+    for (auto& w : c.writers) {
+      w->BroadcastCheckpointEvent(network::BufferKind::kCheckpointBarrier, barrier);
+    }
+  } else if (c.final_checkpoint == 0) {
+    c.final_checkpoint = barrier.checkpoint_id;
+  }
+  proto::SubtaskCheckpointStats stats;
+  stats.set_sync_duration_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+  stats.set_alignment_duration_ms(alignment_ns / 1000000);
+  stats.set_start_delay_ms(start_delay_ms);
+  CheckpointResponder* responder = state_ctx_.responder;
+  if (!state_ctx_.io || !responder) return;
+  int64_t id = barrier.checkpoint_id;
+  // The deployment outlives the upload: TaskExecutor keeps finished tasks until ReleaseJob.
+  auto deployment = std::make_shared<proto::TaskDeployment>(deployment_);
+  state_ctx_.io->Post([async = std::move(async), responder, deployment, id, stats]() mutable {
+    auto start = Clock::now();
+    auto result = async();
+    if (!result.ok()) {
+      responder->Decline(*deployment, id,
+                         absl::StrCat("upload failed: ", result.status().message()));
+      return;
+    }
+    stats.set_async_duration_ms(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+    uint64_t size = 0;
+    for (const auto& op : *result) {
+      for (const auto& k : op.keyed()) {
+        if (k.has_key_groups()) size += k.key_groups().file().size();
+        for (const auto& f : k.rocksdb().private_files()) size += f.file().size();
+        for (const auto& f : k.rocksdb().shared_files()) size += f.file().size();
+      }
+      for (const auto& l : op.operator_state()) {
+        for (const auto& item : l.items()) size += item.size();
+      }
+    }
+    stats.set_state_size_bytes(size);
+    responder->Acknowledge(*deployment, id, std::move(*result), stats);
+  });
+}
+
+void Task::AbortCheckpoint(const network::CheckpointEvent& barrier, const std::string& reason) {
+  Chain& c = *chain_;
+  Log()->info("{}: checkpoint {} aborted: {}", DisplayName(), barrier.checkpoint_id, reason);
+  if (!c.input_ended) {
+    for (auto& w : c.writers) {
+      w->BroadcastCheckpointEvent(network::BufferKind::kCancelCheckpoint, barrier);
+    }
+  }
+  if (state_ctx_.responder && state_ctx_.io) {
+    auto deployment = std::make_shared<proto::TaskDeployment>(deployment_);
+    CheckpointResponder* responder = state_ctx_.responder;
+    int64_t id = barrier.checkpoint_id;
+    state_ctx_.io->Post(
+        [responder, deployment, id, reason] { responder->Decline(*deployment, id, reason); });
+  }
+}
+
+void Task::RunSource() {
+  Chain& c = *chain_;
+  StreamOperator* head = c.ops[0].get();
+  while (true) {
+    if (cancelled_) throw TaskCancelled();
+    if (has_mail_.load(std::memory_order_relaxed)) ProcessMail();
+    int64_t wait_us = 0;
+    SourceStatus s = head->PollNext(&wait_us);
+    FlushIfDue(c.timeout.count() == 0);
+    if (s == SourceStatus::kEndOfInput) return;
+    if (s == SourceStatus::kNothingAvailable) {
+      auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
+      if (c.timeout.count() > 0 && !c.writers.empty()) until = std::min(until, c.next_flush);
+      until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
+      network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
+      absl::MutexLock lock(&mail_mu_);
+      absl::Time deadline =
+          absl::FromChrono(std::chrono::system_clock::now() + (until - Clock::now()));
+      while (!cancelled_ && !has_mail_.load() && absl::Now() < deadline) {
+        mail_cv_.WaitWithDeadline(&mail_mu_, deadline);
+      }
+    }
+  }
+}
+
+void Task::RunInputs() {
+  Chain& c = *chain_;
+  std::vector<network::RecordReader> readers(static_cast<size_t>(gate_->size()));
+  int ended = 0;
+  StreamOperator* first = c.ops[0].get();
+  while (ended < gate_->size()) {
+    if (has_mail_.load(std::memory_order_relaxed)) ProcessMail();
+    int channel = 0;
+    network::BufferPtr buffer;
+    std::string error;
+    auto wait =
+        c.timeout.count() > 0 ? c.next_flush - Clock::now() : std::chrono::milliseconds(100);
+    network::InputGate::Result r;
+    {
+      network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
+      r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
+                      &channel, &buffer, &error);
+    }
+    switch (r) {
+      case network::InputGate::Result::kClosed:
+        throw TaskCancelled();
+      case network::InputGate::Result::kError:
+        throw std::runtime_error(error);
+      case network::InputGate::Result::kTimeout:
+        FlushIfDue(true);
+        continue;
+      case network::InputGate::Result::kWakeup:
+        continue;
+      case network::InputGate::Result::kBuffer:
+        break;
+    }
+    auto& reader = readers[static_cast<size_t>(channel)];
+    network::CheckpointEvent event;
+    switch (buffer->kind) {
+      case network::BufferKind::kEndOfPartition:
+        if (reader.has_partial()) throw std::runtime_error("input channel ended inside a record");
+        ++ended;
+        c.aligner->OnEndOfPartition(channel);
+        break;
+      case network::BufferKind::kCheckpointBarrier:
+      case network::BufferKind::kCancelCheckpoint:
+        if (reader.has_partial()) throw std::runtime_error("checkpoint event inside a record");
+        if (!network::ParseCheckpointEvent(*buffer, &event)) {
+          throw std::runtime_error("malformed checkpoint event on an input channel");
+        }
+        if (buffer->kind == network::BufferKind::kCheckpointBarrier) {
+          c.aligner->OnBarrier(channel, event);
+        } else {
+          c.aligner->OnCancelMarker(channel, event);
+        }
+        break;
+      case network::BufferKind::kData: {
+        // Counted per record, not per buffer: a slow operator may take seconds over one buffer,
+        // and numRecordsInPerSecond must not jump between 0 and a buffer's worth of records.
+        std::atomic<uint64_t>& records_in = metrics_.records_in;
+        reader.Read(buffer->data, buffer->size,
+                    [first, &records_in](const uint8_t* data, size_t size) {
+                      first->ProcessSerialized(data, size);
+                      // Only this thread writes: a plain store, no locked instruction.
+                      records_in.store(records_in.load(std::memory_order_relaxed) + 1,
+                                       std::memory_order_relaxed);
+                    });
+        metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
+        break;
+      }
+    }
+    FlushIfDue(c.timeout.count() == 0);
+  }
+}
+
+void Task::AwaitFinalCheckpoint() {
+  Chain& c = *chain_;
+  // A trigger that arrived while barriers were still expected is answered now: every record of
+  // the ended inputs precedes it.
+  if (c.latest_trigger.checkpoint_id > c.last_snapshot) PerformCheckpoint(c.latest_trigger, 0);
+  while (!c.final_committed) {
+    if (cancelled_) throw TaskCancelled();
+    {
+      network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
+      absl::MutexLock lock(&mail_mu_);
+      absl::Time deadline = absl::Now() + absl::Milliseconds(200);
+      while (!cancelled_ && !has_mail_.load() && absl::Now() < deadline) {
+        mail_cv_.WaitWithDeadline(&mail_mu_, deadline);
+      }
+    }
+    ProcessMail();
+  }
+}
+
 void Task::Run() {
-  std::vector<std::unique_ptr<StreamOperator>> ops;
-  std::vector<std::unique_ptr<OperatorContext>> contexts;
-  std::vector<std::unique_ptr<Output>> outputs;
-  std::vector<std::unique_ptr<network::RecordWriter>> writers;
+  chain_ = std::make_unique<Chain>();
+  Chain& c = *chain_;
   bool opened = false;
   std::string failure;
   SetState(SubtaskState::kInitializing);
   try {
-    const auto& nodes = env_->nodes();
-    auto node = [&](uint32_t id) -> const NodeSpec& {
-      if (id >= nodes.size())
-        throw std::runtime_error(absl::StrCat("package has no operator ", id));
-      return nodes[id];
-    };
-    std::map<uint32_t, size_t> op_index;
-    for (const auto& op : deployment_.operators()) {
-      op_index[op.node_id()] = ops.size();
-      ops.push_back(node(op.node_id()).factory());
-      contexts.push_back(std::make_unique<OperatorContext>(
-          deployment_, node(op.node_id()).max_parallelism, &cancelled_));
-    }
-    // Network outputs: one RecordWriter per produced partition.
-    for (const auto& op : deployment_.operators()) {
-      for (const auto& out : op.outputs()) {
-        if (out.target_case() != proto::OperatorOutput::kPartitionIndex) continue;
-        const auto& spec = deployment_.partitions(static_cast<int>(out.partition_index()));
-        const NodeSpec& consumer = node(spec.consumer_node_id());
-        if (spec.input_index() < 0 ||
-            spec.input_index() >= static_cast<int>(consumer.inputs.size())) {
-          throw std::runtime_error("deployment names an unknown job edge");
-        }
-        const EdgeSpec& edge = consumer.inputs[static_cast<size_t>(spec.input_index())];
-        const NodeSpec& producer = node(op.node_id());
-        if (!producer.serialize_output) {
-          throw std::runtime_error(absl::StrCat("operator '", producer.name, "' has no output"));
-        }
-        network::WriterCounters counters{&metrics_.records_out, &metrics_.bytes_out,
-                                         &metrics_.backpressured_ns,
-                                         &metrics_.backpressured_since_ns};
-        writers.push_back(std::make_unique<network::RecordWriter>(
-            partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
-            spec.max_parallelism(), edge.key_hash, producer.serialize_output,
-            deployment_.subtask_index(), counters));
-        writers.back()->set_flush_always(deployment_.buffer_timeout_ms() == 0);
-      }
-    }
-    // Wire each operator's output, last operator first.
-    std::vector<Output*> op_output(ops.size(), nullptr);
-    size_t writer_i = 0;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      std::vector<Output*> targets;
-      for (const auto& out : deployment_.operators(static_cast<int>(i)).outputs()) {
-        if (out.target_case() == proto::OperatorOutput::kChainedNodeId) {
-          auto it = op_index.find(out.chained_node_id());
-          if (it == op_index.end()) throw std::runtime_error("chained operator missing");
-          outputs.push_back(std::make_unique<ChainedOutput>(ops[it->second].get()));
-          targets.push_back(outputs.back().get());
-        } else {
-          targets.push_back(writers[writer_i++].get());
-        }
-      }
-      if (targets.empty()) {
-        outputs.push_back(std::make_unique<NullOutput>());
-      } else if (targets.size() == 1) {
-        op_output[i] = targets[0];
-        continue;
-      } else {
-        outputs.push_back(std::make_unique<FanOutOutput>(targets));
-      }
-      op_output[i] = outputs.back().get();
-    }
-    for (size_t i = ops.size(); i-- > 0;) ops[i]->Open(*contexts[i], *op_output[i]);
+    BuildChain();
     opened = true;
     gate_->Start();
     SetState(SubtaskState::kRunning);
-
-    const auto timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
-    auto next_flush = Clock::now() + timeout;
-    auto flush_if_due = [&](bool force) {
-      auto now = Clock::now();
-      if (force || now >= next_flush) {
-        for (auto& w : writers) w->Flush();
-        next_flush = now + timeout;
-      }
-    };
-
-    const NodeSpec& head = node(deployment_.operators(0).node_id());
-    if (head.is_source) {
-      std::mutex sleep_mu;
-      std::condition_variable never;
-      while (true) {
-        if (cancelled_) throw TaskCancelled();
-        int64_t wait_us = 0;
-        SourceStatus s = ops[0]->PollNext(&wait_us);
-        flush_if_due(timeout.count() == 0);
-        if (s == SourceStatus::kEndOfInput) break;
-        if (s == SourceStatus::kNothingAvailable) {
-          auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
-          if (timeout.count() > 0 && !writers.empty()) until = std::min(until, next_flush);
-          until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
-          network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
-          std::unique_lock<std::mutex> lock(sleep_mu);
-          never.wait_until(lock, until, [&] { return cancelled_.load(); });
-        }
-      }
+    if (c.is_source) {
+      RunSource();
     } else {
-      std::vector<network::RecordReader> readers(static_cast<size_t>(gate_->size()));
-      int ended = 0;
-      StreamOperator* first = ops[0].get();
-      while (ended < gate_->size()) {
-        int channel = 0;
-        network::BufferPtr buffer;
-        std::string error;
-        auto wait =
-            timeout.count() > 0 ? next_flush - Clock::now() : std::chrono::milliseconds(100);
-        network::InputGate::Result r;
-        {
-          network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
-          r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
-                          &channel, &buffer, &error);
-        }
-        switch (r) {
-          case network::InputGate::Result::kClosed:
-            throw TaskCancelled();
-          case network::InputGate::Result::kError:
-            throw std::runtime_error(error);
-          case network::InputGate::Result::kTimeout:
-            flush_if_due(true);
-            continue;
-          case network::InputGate::Result::kBuffer:
-            break;
-        }
-        auto& reader = readers[static_cast<size_t>(channel)];
-        if (buffer->kind == network::BufferKind::kEndOfPartition) {
-          if (reader.has_partial()) throw std::runtime_error("input channel ended inside a record");
-          ++ended;
-        } else {
-          // Counted per record, not per buffer: a slow operator may take seconds over one buffer,
-          // and numRecordsInPerSecond must not jump between 0 and a buffer's worth of records.
-          std::atomic<uint64_t>& records_in = metrics_.records_in;
-          reader.Read(buffer->data, buffer->size,
-                      [first, &records_in](const uint8_t* data, size_t size) {
-                        first->ProcessSerialized(data, size);
-                        // Only this thread writes: a plain store, no locked instruction.
-                        records_in.store(records_in.load(std::memory_order_relaxed) + 1,
-                                         std::memory_order_relaxed);
-                      });
-          metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
-        }
-        flush_if_due(timeout.count() == 0);
-      }
+      RunInputs();
     }
     if (cancelled_) throw TaskCancelled();
-    for (auto& op : ops) op->EndInput();
-    for (auto& w : writers) w->Finish();
-    for (auto& op : ops) op->Close();
+    if (c.aligner->aligning()) {
+      c.aligner->AbortPending(c.aligner->pending_checkpoint(), "input ended during alignment");
+    }
+    for (auto& op : c.ops) op->EndInput();
+    for (auto& w : c.writers) w->Finish();
+    c.input_ended = true;
+    if (deployment_.checkpointing().enabled()) AwaitFinalCheckpoint();
+    for (auto& op : c.ops) op->Close();
     opened = false;
   } catch (const TaskCancelled&) {
   } catch (const network::PartitionReleasedError&) {
@@ -348,7 +595,7 @@ void Task::Run() {
     failure = "unknown exception";
   }
   if (opened) {
-    for (auto& op : ops) {
+    for (auto& op : c.ops) {
       try {
         op->Close();
       } catch (const std::exception& e) {
@@ -357,7 +604,9 @@ void Task::Run() {
     }
   }
   gate_->Close();
-  ops.clear();
+  c.ops.clear();
+  c.op_ptrs.clear();
+  c.state.reset();  // closes RocksDB, removes the local working folder
   if (!failure.empty() && !cancelled_) {
     for (const auto& p : partitions_) p->Release();
     SetState(SubtaskState::kFailed, failure);

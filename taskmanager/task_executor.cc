@@ -61,6 +61,8 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
         "taskmanager.memory.network.size must hold at least one taskmanager.memory.segment-size");
   }
   o.metrics_interval = std::chrono::milliseconds(c.GetDurationMs("metrics.report.interval"));
+  o.state_dir = c.GetString("state.backend.rocksdb.localdir");
+  if (o.state_dir.empty()) o.state_dir = o.cache_dir + "/state";
   return o;
 }
 
@@ -117,6 +119,7 @@ void TaskExecutor::Shutdown() {
     }
     tasks.clear();  // joins the task threads
   }
+  io_.Shutdown();  // finishes uploads in flight
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   network_server_.Shutdown();
   connections_.Shutdown();
@@ -297,7 +300,11 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   net.buffers = buffers_;
   net.buffers_per_channel = options_.buffers_per_channel;
   net.floating_per_gate = options_.floating_per_gate;
-  auto task = Task::Create(*req, *env, net,
+  StateContext state;
+  state.local_dir = absl::StrCat(options_.state_dir, "/", options_.id);
+  state.io = &io_;
+  state.responder = this;
+  auto task = Task::Create(*req, *env, net, state,
                            [this](const proto::TaskDeployment& d, SubtaskState s,
                                   const std::string& failure) { Report(d, s, failure); });
   if (!task.ok()) {
@@ -356,6 +363,60 @@ grpc::Status TaskExecutor::ReleaseJob(grpc::ServerContext*, const proto::Release
   partitions_.ReleaseJob(req->job_id());
   packages_->ReleaseJob(req->job_id());
   return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutor::TriggerCheckpoint(grpc::ServerContext*,
+                                             const proto::TriggerCheckpointRequest* req,
+                                             proto::Empty*) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(req->attempt_id());
+  if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
+  it->second->TriggerCheckpoint(req->checkpoint_id(), req->timestamp_ms());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutor::NotifyCheckpoint(grpc::ServerContext*,
+                                            const proto::CheckpointNotification* req,
+                                            proto::Empty*) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(req->attempt_id());
+  if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
+  it->second->NotifyCheckpoint(req->checkpoint_id(), req->complete());
+  return grpc::Status::OK;
+}
+
+void TaskExecutor::Acknowledge(const proto::TaskDeployment& task, int64_t checkpoint_id,
+                               std::vector<proto::OperatorSubtaskState> state,
+                               const proto::SubtaskCheckpointStats& stats) {
+  proto::AcknowledgeCheckpointRequest req;
+  req.set_job_id(task.job_id());
+  req.set_attempt_id(task.attempt_id());
+  req.set_checkpoint_id(checkpoint_id);
+  for (auto& s : state) *req.add_operators() = std::move(s);
+  *req.mutable_stats() = stats;
+  auto ctx = ContextWithDeadline(std::chrono::seconds(30));
+  proto::Empty resp;
+  grpc::Status s = jobmanager_->AcknowledgeCheckpoint(ctx.get(), req, &resp);
+  if (!s.ok()) {
+    Log()->warn("cannot acknowledge checkpoint {} of {}: {}", checkpoint_id, task.attempt_id(),
+                s.error_message());
+  }
+}
+
+void TaskExecutor::Decline(const proto::TaskDeployment& task, int64_t checkpoint_id,
+                           const std::string& reason) {
+  proto::DeclineCheckpointRequest req;
+  req.set_job_id(task.job_id());
+  req.set_attempt_id(task.attempt_id());
+  req.set_checkpoint_id(checkpoint_id);
+  req.set_reason(reason);
+  auto ctx = ContextWithDeadline(std::chrono::seconds(10));
+  proto::Empty resp;
+  grpc::Status s = jobmanager_->DeclineCheckpoint(ctx.get(), req, &resp);
+  if (!s.ok()) {
+    Log()->debug("cannot decline checkpoint {} of {}: {}", checkpoint_id, task.attempt_id(),
+                 s.error_message());
+  }
 }
 
 }  // namespace sluice::taskmanager

@@ -39,11 +39,13 @@ struct TaskManagerOptions {
   int buffers_per_channel = 2;
   int floating_per_gate = 8;
   std::chrono::milliseconds metrics_interval{1000};
+  std::string state_dir;  // local working folders of tasks' state (RocksDB)
+  int io_threads = 2;     // snapshot uploads
 
   static absl::StatusOr<TaskManagerOptions> FromConfig(const config::Configuration& config);
 };
 
-class TaskExecutor final : public proto::TaskManagerService::Service {
+class TaskExecutor final : public proto::TaskManagerService::Service, public CheckpointResponder {
  public:
   explicit TaskExecutor(TaskManagerOptions options);
   ~TaskExecutor() override;
@@ -57,6 +59,17 @@ class TaskExecutor final : public proto::TaskManagerService::Service {
                           proto::Empty*) override;
   grpc::Status ReleaseJob(grpc::ServerContext*, const proto::ReleaseJobRequest* req,
                           proto::Empty*) override;
+  grpc::Status TriggerCheckpoint(grpc::ServerContext*, const proto::TriggerCheckpointRequest* req,
+                                 proto::Empty*) override;
+  grpc::Status NotifyCheckpoint(grpc::ServerContext*, const proto::CheckpointNotification* req,
+                                proto::Empty*) override;
+
+  // CheckpointResponder (I/O threads).
+  void Acknowledge(const proto::TaskDeployment& task, int64_t checkpoint_id,
+                   std::vector<proto::OperatorSubtaskState> state,
+                   const proto::SubtaskCheckpointStats& stats) override;
+  void Decline(const proto::TaskDeployment& task, int64_t checkpoint_id,
+               const std::string& reason) override;
 
  private:
   void ConnectionLoop();
@@ -93,6 +106,7 @@ class TaskExecutor final : public proto::TaskManagerService::Service {
   grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
 
   SerialExecutor reporter_{"tm-reporter"};
+  ThreadPool io_{"tm-io", 2};                 // snapshot uploads
   std::unique_ptr<MetricsReporter> metrics_;  // set by Start
 };
 

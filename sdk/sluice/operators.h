@@ -62,6 +62,18 @@ class KeyedContext {
   ValueState<T> GetState(const std::string& name) {
     return store_->template GetValueState<T>(name);
   }
+  template <typename T>
+  ListState<T> GetListState(const std::string& name) {
+    return store_->template GetListState<T>(name);
+  }
+  template <typename UK, typename UV>
+  MapState<UK, UV> GetMapState(const std::string& name) {
+    return store_->template GetMapState<UK, UV>(name);
+  }
+  template <typename T, typename F>
+  ReducingState<T> GetReducingState(const std::string& name, F reduce) {
+    return store_->template GetReducingState<T>(name, std::move(reduce));
+  }
   //! Every key that has state in this subtask.
   std::vector<K> Keys() const { return store_->Keys(); }
   RuntimeContext& runtime() { return *runtime_; }
@@ -101,6 +113,8 @@ class KeyedProcessOperator final : public InputOperator<IN> {
     keyed_ctx_ = std::make_unique<KeyedContext<K>>(&store_, &ctx);
     fn_->Open(*keyed_ctx_);
   }
+  void InitializeState(InitContext& ctx) override { store_.Initialize(ctx); }
+  void SnapshotState(SnapshotContext& ctx) override { store_.Snapshot(ctx.Keyed()); }
   void Process(const IN& in) override {
     store_.SetCurrentKey(key_fn_(in));
     fn_->ProcessElement(in, *keyed_ctx_, collector_);
@@ -125,6 +139,8 @@ class ReduceOperator final : public InputOperator<T> {
     InputOperator<T>::Open(ctx, out);
     state_ = store_.template GetValueState<T>("reduce");
   }
+  void InitializeState(InitContext& ctx) override { store_.Initialize(ctx); }
+  void SnapshotState(SnapshotContext& ctx) override { store_.Snapshot(ctx.Keyed()); }
   void Process(const T& in) override {
     store_.SetCurrentKey(key_fn_(in));
     const T* acc = state_.Get();

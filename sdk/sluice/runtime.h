@@ -10,12 +10,13 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/serialization.h"
 
 #ifndef SLUICE_ABI_VERSION
-#define SLUICE_ABI_VERSION 1
+#define SLUICE_ABI_VERSION 2
 #endif
 
 namespace sluice {
@@ -49,6 +50,78 @@ class RuntimeContext {
   virtual int Parallelism() const = 0;
   virtual int MaxParallelism() const = 0;
   virtual bool IsCancelled() const = 0;
+  //! 0 for the job's first run, +1 for every restart.
+  virtual int AttemptNumber() const = 0;
+  //! Whether the job takes checkpoints (transactional sinks then commit on checkpoint completion).
+  virtual bool IsCheckpointingEnabled() const = 0;
+};
+
+//! Serialized keyed state kept by the host (state.backend.type: rocksdb). The current key is set
+//! before each access; a state is a named column; `user_key` tells the entries of a MapState
+//! apart (it is empty for Value, List and Reducing state). Task thread only.
+class KeyedStateBackend {
+ public:
+  virtual ~KeyedStateBackend() = default;
+  //! Id of the named state, created on first use.
+  virtual int RegisterState(const std::string& name) = 0;
+  //! `key` is the serialized key; `key_group` its key group.
+  virtual void SetCurrentKey(const uint8_t* key, size_t size, int key_group) = 0;
+  virtual bool Get(int state, std::string_view user_key, std::string* value) = 0;
+  virtual void Put(int state, std::string_view user_key, std::string_view value) = 0;
+  //! Appends bytes to the stored value (ListState: items are self-delimiting).
+  virtual void Append(int state, std::string_view user_key, std::string_view bytes) = 0;
+  virtual void Delete(int state, std::string_view user_key) = 0;
+  //! Deletes every entry of the state under the current key.
+  virtual void DeleteAll(int state) = 0;
+  //! Every entry of the state under the current key, in user-key byte order.
+  virtual void ForEachUserKey(
+      int state,
+      const std::function<void(std::string_view user_key, std::string_view value)>& fn) = 0;
+  //! Every serialized key with an entry in the state, each once.
+  virtual void ForEachKey(int state, const std::function<void(std::string_view key)>& fn) = 0;
+};
+
+//! Receives a heap keyed operator's state during the synchronous part of a snapshot, as entries
+//! of (key group, state, key, user key, value).
+class KeyedStateWriter {
+ public:
+  virtual ~KeyedStateWriter() = default;
+  virtual void Write(int key_group, const std::string& state, std::string_view key,
+                     std::string_view user_key, std::string_view value) = 0;
+};
+
+//! Same numbers as proto OperatorStateList.Mode.
+enum class OperatorStateMode { kSplit = 0, kUnion = 1 };
+
+//! Given to StreamOperator::SnapshotState on the task thread. Whatever the operator adds is part
+//! of the checkpoint; the host writes it out asynchronously.
+class SnapshotContext {
+ public:
+  virtual ~SnapshotContext() = default;
+  virtual int64_t CheckpointId() const = 0;
+  //! Adds one item to the operator-state list `name` (created on first use).
+  virtual void AddOperatorState(const std::string& name, OperatorStateMode mode,
+                                std::string item) = 0;
+  //! Where a heap keyed operator writes its keyed state.
+  virtual KeyedStateWriter& Keyed() = 0;
+};
+
+//! Given to StreamOperator::InitializeState before Open: the restored state, if any, and the
+//! keyed state backend to use.
+class InitContext {
+ public:
+  virtual ~InitContext() = default;
+  virtual bool IsRestored() const = 0;
+  //! The operator's max parallelism (number of key groups).
+  virtual int MaxParallelism() const = 0;
+  //! The restored items of operator-state list `name` for this subtask (empty when none).
+  virtual std::vector<std::string> OperatorState(const std::string& name) const = 0;
+  //! Restored keyed entries of this subtask's key groups (heap operators read them here).
+  virtual void ForEachKeyedEntry(
+      const std::function<void(int key_group, const std::string& state, std::string_view key,
+                               std::string_view user_key, std::string_view value)>& fn) const = 0;
+  //! Non-null when keyed state lives in the host (rocksdb); null: keep it on the heap.
+  virtual KeyedStateBackend* KeyedBackend() = 0;
 };
 
 enum class SourceStatus { kMoreAvailable, kNothingAvailable, kEndOfInput };
@@ -76,6 +149,13 @@ class StreamOperator {
   }
   virtual void EndInput() {}
   virtual void Close() {}
+
+  //! Before Open: restore state (when ctx.IsRestored()) and pick up the keyed backend.
+  virtual void InitializeState(InitContext& ctx) { (void)ctx; }
+  //! Synchronous part of a checkpoint, between records: add the operator's state to ctx.
+  virtual void SnapshotState(SnapshotContext& ctx) { (void)ctx; }
+  //! Checkpoint `checkpoint_id` is complete (durable): transactional sinks commit here.
+  virtual void NotifyCheckpointComplete(int64_t checkpoint_id) { (void)checkpoint_id; }
 
  protected:
   RuntimeContext* ctx_ = nullptr;

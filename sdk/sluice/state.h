@@ -1,16 +1,27 @@
-// Keyed state (in memory for now): ValueState scoped to the current key of a keyed operator.
+// Keyed state: ValueState, ListState, MapState and ReducingState, scoped to the current key of a
+// keyed operator. Two homes, picked by the host at InitializeState:
+//  - heap (state.backend.type: hashmap): objects in hash maps inside the operator; a snapshot
+//    writes them out per key group, a restore reads them back;
+//  - the host's KeyedStateBackend (rocksdb): keys and values serialized on every access; the host
+//    snapshots and restores the backend itself.
+// Task thread only.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "sluice/key_groups.h"
+#include "sluice/runtime.h"
+#include "sluice/serialization.h"
 
 namespace sluice {
 
@@ -25,22 +36,81 @@ struct KeyHasher {
   }
 };
 
+namespace internal {
+
+template <typename T>
+std::string SerializeToString(const T& v, ByteWriter& scratch) {
+  scratch.Clear();
+  Serializer<T>::Write(v, scratch);
+  return std::string(reinterpret_cast<const char*>(scratch.data()), scratch.size());
+}
+
+template <typename T>
+void DeserializeFrom(std::string_view bytes, T& out) {
+  ByteReader r(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  Serializer<T>::Read(r, out);
+}
+
+//! Items of a ListState stored as one value: each item serialized after the other.
+template <typename T>
+void DeserializeList(std::string_view bytes, std::vector<T>& out) {
+  ByteReader r(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  while (r.remaining() > 0) {
+    T item{};
+    Serializer<T>::Read(r, item);
+    out.push_back(std::move(item));
+  }
+}
+
+//! One named state of a keyed operator. Heap tables snapshot and restore themselves; backend
+//! tables live in the host.
+template <typename K>
+class StateTable {
+ public:
+  virtual ~StateTable() = default;
+  //! Heap only: writes every entry to `out`.
+  virtual void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) {
+    (void)name;
+    (void)max_parallelism;
+    (void)out;
+  }
+  //! Heap only: one restored entry.
+  virtual void Restore(const K& key, std::string_view user_key, std::string_view value) {
+    (void)key;
+    (void)user_key;
+    (void)value;
+  }
+  virtual void AppendKeys(std::vector<K>& out) = 0;
+};
+
+}  // namespace internal
+
+//! Where typed states find the current key. Implemented by KeyedStateStore.
+template <typename K>
+class KeyScope {
+ public:
+  virtual ~KeyScope() = default;
+  virtual const K& CurrentKey() const = 0;
+};
+
+// ---- ValueState ----
+
 template <typename T>
 class ValueTable {
  public:
   virtual ~ValueTable() = default;
-  virtual T* Get() = 0;
+  virtual const T* Get() = 0;
   virtual void Put(T value) = 0;
   virtual void Clear() = 0;
 };
 
-//! Handle to one named value per key. Cheap to copy; valid while its operator lives.
+//! One value per key. Cheap to copy; valid while its operator lives.
 template <typename T>
 class ValueState {
  public:
   ValueState() = default;
   explicit ValueState(ValueTable<T>* table) : table_(table) {}
-  //! The current key's value, or nullptr when it has none.
+  //! The current key's value, or nullptr when it has none. Valid until the next state access.
   const T* Get() const { return table_->Get(); }
   T ValueOr(T fallback) const {
     const T* v = table_->Get();
@@ -53,59 +123,392 @@ class ValueState {
   ValueTable<T>* table_ = nullptr;
 };
 
+// ---- ListState ----
+
+template <typename T>
+class ListTable {
+ public:
+  virtual ~ListTable() = default;
+  virtual std::vector<T> Get() = 0;
+  virtual void Add(const T& value) = 0;
+  virtual void Update(std::vector<T> values) = 0;
+  virtual void Clear() = 0;
+};
+
+//! A list of values per key.
+template <typename T>
+class ListState {
+ public:
+  ListState() = default;
+  explicit ListState(ListTable<T>* table) : table_(table) {}
+  //! The current key's items (empty when none).
+  std::vector<T> Get() const { return table_->Get(); }
+  void Add(const T& value) { table_->Add(value); }
+  void AddAll(const std::vector<T>& values) {
+    for (const auto& v : values) table_->Add(v);
+  }
+  void Update(std::vector<T> values) { table_->Update(std::move(values)); }
+  void Clear() { table_->Clear(); }
+
+ private:
+  ListTable<T>* table_ = nullptr;
+};
+
+// ---- MapState ----
+
+template <typename UK, typename UV>
+class MapTable {
+ public:
+  virtual ~MapTable() = default;
+  virtual std::optional<UV> Get(const UK& key) = 0;
+  virtual void Put(const UK& key, UV value) = 0;
+  virtual void Remove(const UK& key) = 0;
+  virtual std::vector<std::pair<UK, UV>> Entries() = 0;
+  virtual void Clear() = 0;
+};
+
+//! A map per key. Entries() has no defined order (as Flink).
+template <typename UK, typename UV>
+class MapState {
+ public:
+  MapState() = default;
+  explicit MapState(MapTable<UK, UV>* table) : table_(table) {}
+  std::optional<UV> Get(const UK& key) const { return table_->Get(key); }
+  bool Contains(const UK& key) const { return table_->Get(key).has_value(); }
+  void Put(const UK& key, UV value) { table_->Put(key, std::move(value)); }
+  void Remove(const UK& key) { table_->Remove(key); }
+  std::vector<std::pair<UK, UV>> Entries() const { return table_->Entries(); }
+  bool IsEmpty() const { return table_->Entries().empty(); }
+  void Clear() { table_->Clear(); }
+
+ private:
+  MapTable<UK, UV>* table_ = nullptr;
+};
+
+// ---- ReducingState ----
+
+//! One value per key, folded with a reduce function on Add.
+template <typename T>
+class ReducingState {
+ public:
+  ReducingState() = default;
+  ReducingState(ValueTable<T>* table, std::function<T(const T&, const T&)> reduce)
+      : table_(table), reduce_(std::move(reduce)) {}
+  std::optional<T> Get() const {
+    const T* v = table_->Get();
+    return v ? std::optional<T>(*v) : std::nullopt;
+  }
+  void Add(const T& value) {
+    const T* acc = table_->Get();
+    table_->Put(acc ? reduce_(*acc, value) : value);
+  }
+  void Clear() { table_->Clear(); }
+
+ private:
+  ValueTable<T>* table_ = nullptr;
+  std::function<T(const T&, const T&)> reduce_;
+};
+
 namespace internal {
 
-class StateTableBase {
- public:
-  virtual ~StateTableBase() = default;
-};
-
-template <typename K>
-class KeyedTableBase : public StateTableBase {
- public:
-  virtual void AppendKeys(std::vector<K>& out) const = 0;
-};
+// ---- Heap tables ----
 
 template <typename K, typename T>
-class HeapValueTable final : public KeyedTableBase<K>, public ValueTable<T> {
+class HeapValueTable final : public StateTable<K>, public ValueTable<T> {
  public:
-  explicit HeapValueTable(const K* current) : current_(current) {}
-  T* Get() override {
-    auto it = map_.find(*current_);
+  explicit HeapValueTable(const KeyScope<K>* scope) : scope_(scope) {}
+  const T* Get() override {
+    auto it = map_.find(scope_->CurrentKey());
     return it == map_.end() ? nullptr : &it->second;
   }
-  void Put(T value) override { map_.insert_or_assign(*current_, std::move(value)); }
-  void Clear() override { map_.erase(*current_); }
-  void AppendKeys(std::vector<K>& out) const override {
+  void Put(T value) override { map_.insert_or_assign(scope_->CurrentKey(), std::move(value)); }
+  void Clear() override { map_.erase(scope_->CurrentKey()); }
+  void AppendKeys(std::vector<K>& out) override {
     for (const auto& [k, v] : map_) out.push_back(k);
+  }
+  void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) override {
+    ByteWriter kw, vw;
+    for (const auto& [k, v] : map_) {
+      kw.Clear();
+      Serializer<K>::Write(k, kw);
+      vw.Clear();
+      Serializer<T>::Write(v, vw);
+      out.Write(KeyGroupFor(k, max_parallelism), name,
+                std::string_view(reinterpret_cast<const char*>(kw.data()), kw.size()), {},
+                std::string_view(reinterpret_cast<const char*>(vw.data()), vw.size()));
+    }
+  }
+  void Restore(const K& key, std::string_view, std::string_view value) override {
+    T v{};
+    DeserializeFrom(value, v);
+    map_.insert_or_assign(key, std::move(v));
   }
 
  private:
-  const K* current_;
+  const KeyScope<K>* scope_;
   std::unordered_map<K, T, KeyHasher<K>> map_;
+};
+
+template <typename K, typename T>
+class HeapListTable final : public StateTable<K>, public ListTable<T> {
+ public:
+  explicit HeapListTable(const KeyScope<K>* scope) : scope_(scope) {}
+  std::vector<T> Get() override {
+    auto it = map_.find(scope_->CurrentKey());
+    return it == map_.end() ? std::vector<T>{} : it->second;
+  }
+  void Add(const T& value) override { map_[scope_->CurrentKey()].push_back(value); }
+  void Update(std::vector<T> values) override {
+    if (values.empty()) {
+      Clear();
+    } else {
+      map_.insert_or_assign(scope_->CurrentKey(), std::move(values));
+    }
+  }
+  void Clear() override { map_.erase(scope_->CurrentKey()); }
+  void AppendKeys(std::vector<K>& out) override {
+    for (const auto& [k, v] : map_) out.push_back(k);
+  }
+  void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) override {
+    ByteWriter kw, vw;
+    for (const auto& [k, items] : map_) {
+      kw.Clear();
+      Serializer<K>::Write(k, kw);
+      vw.Clear();
+      for (const auto& item : items) Serializer<T>::Write(item, vw);
+      out.Write(KeyGroupFor(k, max_parallelism), name,
+                std::string_view(reinterpret_cast<const char*>(kw.data()), kw.size()), {},
+                std::string_view(reinterpret_cast<const char*>(vw.data()), vw.size()));
+    }
+  }
+  void Restore(const K& key, std::string_view, std::string_view value) override {
+    std::vector<T> items;
+    DeserializeList(value, items);
+    map_.insert_or_assign(key, std::move(items));
+  }
+
+ private:
+  const KeyScope<K>* scope_;
+  std::unordered_map<K, std::vector<T>, KeyHasher<K>> map_;
+};
+
+template <typename K, typename UK, typename UV>
+class HeapMapTable final : public StateTable<K>, public MapTable<UK, UV> {
+ public:
+  explicit HeapMapTable(const KeyScope<K>* scope) : scope_(scope) {}
+  std::optional<UV> Get(const UK& key) override {
+    auto it = map_.find(scope_->CurrentKey());
+    if (it == map_.end()) return std::nullopt;
+    auto e = it->second.find(key);
+    return e == it->second.end() ? std::nullopt : std::optional<UV>(e->second);
+  }
+  void Put(const UK& key, UV value) override {
+    map_[scope_->CurrentKey()].insert_or_assign(key, std::move(value));
+  }
+  void Remove(const UK& key) override {
+    auto it = map_.find(scope_->CurrentKey());
+    if (it == map_.end()) return;
+    it->second.erase(key);
+    if (it->second.empty()) map_.erase(it);
+  }
+  std::vector<std::pair<UK, UV>> Entries() override {
+    auto it = map_.find(scope_->CurrentKey());
+    if (it == map_.end()) return {};
+    return {it->second.begin(), it->second.end()};
+  }
+  void Clear() override { map_.erase(scope_->CurrentKey()); }
+  void AppendKeys(std::vector<K>& out) override {
+    for (const auto& [k, v] : map_) out.push_back(k);
+  }
+  void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) override {
+    ByteWriter kw, uw, vw;
+    for (const auto& [k, entries] : map_) {
+      kw.Clear();
+      Serializer<K>::Write(k, kw);
+      int kg = KeyGroupFor(k, max_parallelism);
+      for (const auto& [uk, uv] : entries) {
+        uw.Clear();
+        Serializer<UK>::Write(uk, uw);
+        vw.Clear();
+        Serializer<UV>::Write(uv, vw);
+        out.Write(kg, name, std::string_view(reinterpret_cast<const char*>(kw.data()), kw.size()),
+                  std::string_view(reinterpret_cast<const char*>(uw.data()), uw.size()),
+                  std::string_view(reinterpret_cast<const char*>(vw.data()), vw.size()));
+      }
+    }
+  }
+  void Restore(const K& key, std::string_view user_key, std::string_view value) override {
+    UK uk{};
+    DeserializeFrom(user_key, uk);
+    UV uv{};
+    DeserializeFrom(value, uv);
+    map_[key].insert_or_assign(std::move(uk), std::move(uv));
+  }
+
+ private:
+  const KeyScope<K>* scope_;
+  std::unordered_map<K, std::unordered_map<UK, UV, KeyHasher<UK>>, KeyHasher<K>> map_;
+};
+
+// ---- Tables in the host's backend ----
+
+template <typename K>
+class BackendTableBase : public StateTable<K> {
+ public:
+  BackendTableBase(KeyedStateBackend* backend, int id) : backend_(backend), id_(id) {}
+  void AppendKeys(std::vector<K>& out) override {
+    backend_->ForEachKey(id_, [&out](std::string_view key) {
+      K k{};
+      DeserializeFrom(key, k);
+      out.push_back(std::move(k));
+    });
+  }
+
+ protected:
+  KeyedStateBackend* backend_;
+  int id_;
+  ByteWriter scratch_;
+  std::string bytes_;
+};
+
+template <typename K, typename T>
+class BackendValueTable final : public BackendTableBase<K>, public ValueTable<T> {
+ public:
+  using BackendTableBase<K>::BackendTableBase;
+  const T* Get() override {
+    if (!this->backend_->Get(this->id_, {}, &this->bytes_)) return nullptr;
+    value_ = T{};
+    DeserializeFrom(this->bytes_, value_);
+    return &value_;
+  }
+  void Put(T value) override {
+    this->scratch_.Clear();
+    Serializer<T>::Write(value, this->scratch_);
+    this->backend_->Put(this->id_, {},
+                        std::string_view(reinterpret_cast<const char*>(this->scratch_.data()),
+                                         this->scratch_.size()));
+  }
+  void Clear() override { this->backend_->Delete(this->id_, {}); }
+
+ private:
+  T value_{};
+};
+
+template <typename K, typename T>
+class BackendListTable final : public BackendTableBase<K>, public ListTable<T> {
+ public:
+  using BackendTableBase<K>::BackendTableBase;
+  std::vector<T> Get() override {
+    std::vector<T> out;
+    if (this->backend_->Get(this->id_, {}, &this->bytes_)) DeserializeList(this->bytes_, out);
+    return out;
+  }
+  void Add(const T& value) override {
+    this->scratch_.Clear();
+    Serializer<T>::Write(value, this->scratch_);
+    this->backend_->Append(this->id_, {},
+                           std::string_view(reinterpret_cast<const char*>(this->scratch_.data()),
+                                            this->scratch_.size()));
+  }
+  void Update(std::vector<T> values) override {
+    if (values.empty()) return Clear();
+    this->scratch_.Clear();
+    for (const auto& v : values) Serializer<T>::Write(v, this->scratch_);
+    this->backend_->Put(this->id_, {},
+                        std::string_view(reinterpret_cast<const char*>(this->scratch_.data()),
+                                         this->scratch_.size()));
+  }
+  void Clear() override { this->backend_->Delete(this->id_, {}); }
+};
+
+template <typename K, typename UK, typename UV>
+class BackendMapTable final : public BackendTableBase<K>, public MapTable<UK, UV> {
+ public:
+  using BackendTableBase<K>::BackendTableBase;
+  std::optional<UV> Get(const UK& key) override {
+    if (!this->backend_->Get(this->id_, UserKey(key), &this->bytes_)) return std::nullopt;
+    UV v{};
+    DeserializeFrom(this->bytes_, v);
+    return v;
+  }
+  void Put(const UK& key, UV value) override {
+    std::string uk = UserKey(key);
+    this->scratch_.Clear();
+    Serializer<UV>::Write(value, this->scratch_);
+    this->backend_->Put(this->id_, uk,
+                        std::string_view(reinterpret_cast<const char*>(this->scratch_.data()),
+                                         this->scratch_.size()));
+  }
+  void Remove(const UK& key) override { this->backend_->Delete(this->id_, UserKey(key)); }
+  std::vector<std::pair<UK, UV>> Entries() override {
+    std::vector<std::pair<UK, UV>> out;
+    this->backend_->ForEachUserKey(this->id_, [&out](std::string_view uk, std::string_view uv) {
+      std::pair<UK, UV> e{};
+      DeserializeFrom(uk, e.first);
+      DeserializeFrom(uv, e.second);
+      out.push_back(std::move(e));
+    });
+    return out;
+  }
+  void Clear() override { this->backend_->DeleteAll(this->id_); }
+
+ private:
+  std::string UserKey(const UK& key) { return SerializeToString(key, this->scratch_); }
 };
 
 }  // namespace internal
 
 //! All keyed state of one keyed operator instance, with the current key. Task thread only.
 template <typename K>
-class KeyedStateStore {
+class KeyedStateStore final : public KeyScope<K> {
  public:
-  void SetCurrentKey(const K& key) { current_ = key; }
-  const K& CurrentKey() const { return current_; }
+  //! Picks the home of the state (the host's backend, or the heap when null) and takes the
+  //! restored heap entries. Call before the first Get*State.
+  void Initialize(InitContext& ctx) {
+    backend_ = ctx.KeyedBackend();
+    max_parallelism_ = ctx.MaxParallelism();
+    if (backend_ || !ctx.IsRestored()) return;
+    ctx.ForEachKeyedEntry([this](int kg, const std::string& state, std::string_view key,
+                                 std::string_view user_key, std::string_view value) {
+      restored_[state].push_back(
+          RawEntry{kg, std::string(key), std::string(user_key), std::string(value)});
+    });
+  }
+
+  void SetCurrentKey(const K& key) {
+    current_ = key;
+    if (backend_) {
+      key_bytes_.Clear();
+      Serializer<K>::Write(key, key_bytes_);
+      backend_->SetCurrentKey(key_bytes_.data(), key_bytes_.size(),
+                              KeyGroupFor(key, max_parallelism_));
+    }
+  }
+  const K& CurrentKey() const override { return current_; }
 
   template <typename T>
   ValueState<T> GetValueState(const std::string& name) {
-    auto it = tables_.find(name);
-    if (it == tables_.end()) {
-      auto table = std::make_unique<internal::HeapValueTable<K, T>>(&current_);
-      auto* raw = table.get();
-      tables_.emplace(name, std::move(table));
-      return ValueState<T>(raw);
-    }
-    auto* typed = dynamic_cast<internal::HeapValueTable<K, T>*>(it->second.get());
-    if (!typed) throw std::logic_error("state '" + name + "' requested with another type");
-    return ValueState<T>(typed);
+    return ValueState<T>(
+        Table<ValueTable<T>, internal::HeapValueTable<K, T>, internal::BackendValueTable<K, T>>(
+            name));
+  }
+  template <typename T>
+  ListState<T> GetListState(const std::string& name) {
+    return ListState<T>(
+        Table<ListTable<T>, internal::HeapListTable<K, T>, internal::BackendListTable<K, T>>(name));
+  }
+  template <typename UK, typename UV>
+  MapState<UK, UV> GetMapState(const std::string& name) {
+    return MapState<UK, UV>(Table<MapTable<UK, UV>, internal::HeapMapTable<K, UK, UV>,
+                                  internal::BackendMapTable<K, UK, UV>>(name));
+  }
+  template <typename T>
+  ReducingState<T> GetReducingState(const std::string& name,
+                                    std::function<T(const T&, const T&)> reduce) {
+    return ReducingState<T>(
+        Table<ValueTable<T>, internal::HeapValueTable<K, T>, internal::BackendValueTable<K, T>>(
+            name),
+        std::move(reduce));
   }
 
   //! Every key that has a value in any state, each once, in no particular order.
@@ -123,9 +526,59 @@ class KeyedStateStore {
     return keys;
   }
 
+  //! Heap only: writes every entry (also restored entries of states not asked for again).
+  void Snapshot(KeyedStateWriter& out) const {
+    if (backend_) return;
+    for (const auto& [name, table] : tables_) table->Snapshot(name, max_parallelism_, out);
+    for (const auto& [name, entries] : restored_) {
+      for (const auto& e : entries) out.Write(e.key_group, name, e.key, e.user_key, e.value);
+    }
+  }
+
  private:
+  struct RawEntry {
+    int key_group;
+    std::string key, user_key, value;
+  };
+
+  template <typename Api, typename Heap, typename InBackend>
+  Api* Table(const std::string& name) {
+    auto it = tables_.find(name);
+    if (it != tables_.end()) {
+      auto* typed = dynamic_cast<Api*>(it->second.get());
+      if (!typed) throw std::logic_error("state '" + name + "' requested with another type");
+      return typed;
+    }
+    std::unique_ptr<internal::StateTable<K>> table;
+    Api* api;
+    if (backend_) {
+      auto t = std::make_unique<InBackend>(backend_, backend_->RegisterState(name));
+      api = t.get();
+      table = std::move(t);
+    } else {
+      auto t = std::make_unique<Heap>(this);
+      api = t.get();
+      auto r = restored_.find(name);
+      if (r != restored_.end()) {
+        for (const auto& e : r->second) {
+          K key{};
+          internal::DeserializeFrom(e.key, key);
+          t->Restore(key, e.user_key, e.value);
+        }
+        restored_.erase(r);
+      }
+      table = std::move(t);
+    }
+    tables_.emplace(name, std::move(table));
+    return api;
+  }
+
   K current_{};
-  std::map<std::string, std::unique_ptr<internal::KeyedTableBase<K>>> tables_;
+  KeyedStateBackend* backend_ = nullptr;
+  int max_parallelism_ = kDefaultMaxParallelism;
+  ByteWriter key_bytes_;
+  std::map<std::string, std::unique_ptr<internal::StateTable<K>>> tables_;
+  std::map<std::string, std::vector<RawEntry>> restored_;
 };
 
 }  // namespace sluice

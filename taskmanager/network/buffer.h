@@ -13,8 +13,11 @@ namespace sluice::network {
 
 enum class BufferKind : uint8_t {
   kData = 0,
-  kEndOfPartition = 1,  // the producer subtask will send nothing more on this channel
+  kEndOfPartition = 1,     // the producer subtask will send nothing more on this channel
+  kCheckpointBarrier = 2,  // payload: CheckpointEvent
+  kCancelCheckpoint = 3,   // payload: CheckpointEvent; the checkpoint was aborted upstream
 };
+constexpr uint8_t kLastBufferKind = static_cast<uint8_t>(BufferKind::kCancelCheckpoint);
 
 struct Buffer;
 
@@ -60,6 +63,29 @@ inline BufferPtr MakeEvent(BufferKind kind) {
   BufferPtr b(new Buffer);
   b->kind = kind;
   return b;
+}
+
+//! The payload of barrier and cancel events.
+struct CheckpointEvent {
+  int64_t checkpoint_id = 0;
+  int64_t timestamp_ms = 0;
+};
+
+//! An event carrying a CheckpointEvent.
+inline BufferPtr MakeCheckpointEvent(BufferKind kind, CheckpointEvent e) {
+  BufferPtr b = MakeEvent(kind);
+  b->heap.reset(new uint8_t[sizeof(e)]);
+  std::memcpy(b->heap.get(), &e, sizeof(e));
+  b->data = b->heap.get();
+  b->size = b->capacity = sizeof(e);
+  return b;
+}
+
+//! Reads the CheckpointEvent of a barrier or cancel event; false when the payload is malformed.
+inline bool ParseCheckpointEvent(const Buffer& b, CheckpointEvent* e) {
+  if (b.size != sizeof(CheckpointEvent) || !b.data) return false;
+  std::memcpy(e, b.data, sizeof(*e));
+  return true;
 }
 
 //! An unpooled data buffer (tests, tools).

@@ -10,6 +10,8 @@ void InputGate::Start() {
   {
     absl::MutexLock lock(&mu_);
     queued_.assign(channels_.size(), false);
+    blocked_.assign(channels_.size(), false);
+    parked_.assign(channels_.size(), false);
   }
   auto self = shared_from_this();
   for (size_t i = 0; i < channels_.size(); ++i) channels_[i]->Start(self, static_cast<int>(i));
@@ -35,7 +37,7 @@ InputGate::Result InputGate::Next(absl::Duration timeout, int* channel, BufferPt
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return closed_ || !error_.empty() || !available_.empty();
+        return closed_ || !error_.empty() || !available_.empty() || wakeup_;
       };
       if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) return Result::kTimeout;
       if (closed_) return Result::kClosed;
@@ -43,9 +45,17 @@ InputGate::Result InputGate::Next(absl::Duration timeout, int* channel, BufferPt
         *error = error_;
         return Result::kError;
       }
+      if (wakeup_) {
+        wakeup_ = false;
+        return Result::kWakeup;
+      }
       index = available_.front();
       available_.pop_front();
       queued_[static_cast<size_t>(index)] = false;
+      if (blocked_[static_cast<size_t>(index)]) {
+        parked_[static_cast<size_t>(index)] = true;
+        continue;
+      }
     }
     BufferPtr b = channels_[static_cast<size_t>(index)]->Poll();
     if (!b) continue;  // a stale notification
@@ -64,6 +74,30 @@ void InputGate::Close() {
     closed_ = true;
   }
   for (auto& c : channels_) c->Close();
+}
+
+void InputGate::Wakeup() {
+  absl::MutexLock lock(&mu_);
+  wakeup_ = true;
+}
+
+void InputGate::Block(int index) {
+  absl::MutexLock lock(&mu_);
+  blocked_[static_cast<size_t>(index)] = true;
+}
+
+void InputGate::UnblockAll() {
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < blocked_.size(); ++i) {
+    blocked_[i] = false;
+    if (parked_[i]) {
+      parked_[i] = false;
+      if (!queued_[i]) {
+        queued_[i] = true;
+        available_.push_back(static_cast<int>(i));
+      }
+    }
+  }
 }
 
 }  // namespace sluice::network

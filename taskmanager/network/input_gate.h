@@ -29,7 +29,7 @@ class InputChannel {
 
 class InputGate : public std::enable_shared_from_this<InputGate> {
  public:
-  enum class Result { kBuffer, kTimeout, kError, kClosed };
+  enum class Result { kBuffer, kTimeout, kWakeup, kError, kClosed };
 
   void AddChannel(std::shared_ptr<InputChannel> channel);
   int size() const { return static_cast<int>(channels_.size()); }
@@ -42,12 +42,22 @@ class InputGate : public std::enable_shared_from_this<InputGate> {
   Result Next(absl::Duration timeout, int* channel, BufferPtr* buffer, std::string* error);
   //! Wakes a waiting Next (kClosed) and closes all channels. Idempotent.
   void Close();
+  //! Makes the current or next Next return kWakeup (the task has mail). Any thread.
+  void Wakeup();
+
+  //! Checkpoint alignment (task thread): a blocked channel's buffers stay in the channel (and
+  //! hold back its producer through credit) until UnblockAll.
+  void Block(int index);
+  void UnblockAll();
 
  private:
   std::vector<std::shared_ptr<InputChannel>> channels_;  // fixed after Start
   absl::Mutex mu_;
   std::deque<int> available_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> queued_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> blocked_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> parked_ ABSL_GUARDED_BY(mu_);  // blocked with data
+  bool wakeup_ ABSL_GUARDED_BY(mu_) = false;
   std::string error_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };

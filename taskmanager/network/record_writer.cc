@@ -106,4 +106,13 @@ void RecordWriter::Finish() {
   }
 }
 
+void RecordWriter::BroadcastCheckpointEvent(BufferKind kind, CheckpointEvent event) {
+  Flush();
+  for (int c = 0; c < num_channels_; ++c) {
+    if (!partition_->subpartition(c).Add(MakeCheckpointEvent(kind, event), nullptr)) {
+      throw PartitionReleasedError();
+    }
+  }
+}
+
 }  // namespace sluice::network

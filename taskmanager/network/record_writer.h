@@ -50,6 +50,9 @@ class RecordWriter final : public Output {
   void set_flush_always(bool on) { flush_always_ = on; }
   //! Flushes and sends end-of-partition on every channel.
   void Finish();
+  //! Flushes, then sends the event (a barrier or a cancel marker) on every channel, ahead of any
+  //! later record. Events need no credit.
+  void BroadcastCheckpointEvent(BufferKind kind, CheckpointEvent event);
 
  private:
   void Append(int channel, const uint8_t* data, size_t size);

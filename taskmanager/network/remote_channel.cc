@@ -13,6 +13,8 @@
 
 namespace sluice::network {
 namespace {
+
+constexpr size_t kMaxEventBytes = 4096;
 auto Log() { return log::Get("network"); }
 }  // namespace
 
@@ -416,7 +418,7 @@ void ClientConnection::ReadLoop() {
     std::memcpy(&backlog, head + 13, 4);
     uint8_t kind = head[17];
     size_t payload = len - kBufferHeaderBytes;
-    if (kind > static_cast<uint8_t>(BufferKind::kEndOfPartition)) {
+    if (kind > kLastBufferKind) {
       return Break(absl::StrCat("unknown buffer kind ", static_cast<int>(kind)));
     }
     BufferPtr buffer;
@@ -431,11 +433,20 @@ void ClientConnection::ReadLoop() {
         problem = absl::StrCat("buffer of ", payload, " bytes exceeds the segment size");
         buffer.reset();
       }
+    } else if (payload > kMaxEventBytes) {
+      return Break(absl::StrCat("event of ", payload, " bytes"));
     } else {
       buffer = MakeEvent(static_cast<BufferKind>(kind));
+      if (payload > 0) {
+        buffer->heap.reset(new uint8_t[payload]);
+        buffer->data = buffer->heap.get();
+        buffer->capacity = payload;
+        if (!in.Read(buffer->data, payload)) return Break("connection lost mid-frame");
+        buffer->size = payload;
+      }
     }
-    if (!buffer || buffer->is_event()) {
-      // Skip the payload (none for events; dropped data for an unknown channel).
+    if (!buffer || (!problem.empty())) {
+      // Skip the payload of data dropped for an unknown channel.
       scratch.resize(payload);
       if (payload > 0 && !in.Read(scratch.data(), payload)) return Break("connection lost");
       if (!problem.empty()) {
@@ -443,7 +454,7 @@ void ClientConnection::ReadLoop() {
         if (ch) ch->OnError(absl::StrCat("protocol error: ", problem));
         continue;
       }
-    } else {
+    } else if (!buffer->is_event()) {
       if (!in.Read(buffer->data, payload)) return Break("connection lost mid-frame");
       buffer->size = payload;
     }

@@ -92,7 +92,7 @@ absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size) {
       if (!c.Get(&f.seq) || !c.Get(&f.backlog) || !c.Get(&kind)) {
         return absl::DataLossError("short buffer frame");
       }
-      if (kind > static_cast<uint8_t>(BufferKind::kEndOfPartition)) {
+      if (kind > kLastBufferKind) {
         return absl::DataLossError(absl::StrCat("unknown buffer kind ", kind));
       }
       f.kind = static_cast<BufferKind>(kind);

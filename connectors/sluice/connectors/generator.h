@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sluice/datastream.h"
+#include "sluice/state.h"
 
 namespace sluice {
 
@@ -25,10 +26,31 @@ class GeneratorSource final : public StreamOperator {
  public:
   GeneratorSource(GeneratorOptions options, Fn fn) : options_(options), fn_(std::move(fn)) {}
 
+  //! Restores the next id of each split this subtask owns (operator state "splits", one item
+  //! per split, dealt out round-robin on rescale).
+  void InitializeState(InitContext& ctx) override {
+    restored_ = ctx.IsRestored();
+    if (!restored_) return;
+    for (const std::string& item : ctx.OperatorState(kSplitsState)) {
+      uint64_t id = 0;
+      internal::DeserializeFrom(item, id);
+      next_.push_back(id);
+    }
+  }
+
   void Open(RuntimeContext& ctx, Output& out) override {
     StreamOperator::Open(ctx, out);
+    if (restored_) return;
     for (uint32_t j = 0; j < options_.splits; ++j) {
       if (static_cast<int>(j % ctx.Parallelism()) == ctx.SubtaskIndex()) next_.push_back(j);
+    }
+  }
+
+  void SnapshotState(SnapshotContext& ctx) override {
+    for (uint64_t id : next_) {
+      if (options_.count != 0 && id >= options_.count) continue;  // exhausted
+      ctx.AddOperatorState(kSplitsState, OperatorStateMode::kSplit,
+                           internal::SerializeToString(id, scratch_));
     }
   }
 
@@ -65,6 +87,9 @@ class GeneratorSource final : public StreamOperator {
 
  private:
   static constexpr int64_t kBatch = 256;
+  static constexpr const char* kSplitsState = "splits";
+  bool restored_ = false;
+  ByteWriter scratch_;
   GeneratorOptions options_;
   Fn fn_;
   std::vector<uint64_t> next_;  // next id of each split this subtask owns

@@ -1,0 +1,38 @@
+// The `_metadata` file of a checkpoint or savepoint: a small header (magic, format version,
+// payload length, crc32) followed by a serialized proto::CheckpointMetadata. Written last, by the
+// checkpoint coordinator, once every task has acknowledged; its presence completes a checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/snapshot/storage.h"
+#include "sluice_proto/checkpoint.pb.h"
+
+namespace sluice::snapshot {
+
+//! The version of the `_metadata` format this build writes and reads.
+constexpr uint32_t kMetadataFormatVersion = 1;
+//! Name of the metadata file inside a checkpoint or savepoint folder.
+constexpr char kMetadataFileName[] = "_metadata";
+//! Folder (relative to a job's snapshot base folder) of files shared by several checkpoints.
+constexpr char kSharedFolder[] = "shared";
+
+//! The folder of checkpoint `id` relative to the job's base folder: "chk-<id>".
+std::string CheckpointFolder(int64_t id);
+
+//! Writes `metadata` to `path` (durably, atomically). The header's format version is
+//! kMetadataFormatVersion, and so is the proto's `format_version` field whatever `metadata` says.
+absl::Status WriteMetadata(SnapshotStorage& storage, std::string_view path,
+                           const proto::CheckpointMetadata& metadata);
+
+//! Reads and verifies the metadata at `path`. NotFound when there is no file, DataLoss when it
+//! is damaged (bad magic, truncated, bad length or crc32, unparsable), FailedPrecondition when
+//! another format version wrote it. Other storage errors are passed through.
+absl::StatusOr<proto::CheckpointMetadata> ReadMetadata(SnapshotStorage& storage,
+                                                       std::string_view path);
+
+}  // namespace sluice::snapshot

@@ -1,0 +1,53 @@
+// SnapshotStorage: where checkpoint and savepoint files go. Behind an interface so that an
+// S3-compatible store can follow the shared file system. Every path is relative to the storage's
+// root and is checked: no absolute paths, no "..", no empty components. Methods are thread-safe
+// (uploads run on I/O threads).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sluice_proto/checkpoint.pb.h"
+
+namespace sluice::snapshot {
+
+class SnapshotStorage {
+ public:
+  virtual ~SnapshotStorage() = default;
+
+  //! The root as an absolute local path (file system storage) or URI.
+  virtual const std::string& root() const = 0;
+  //! Writes `bytes` to `path` durably and atomically (temporary file, fsync, rename); parent
+  //! folders are created. Returns the file's handle (size, crc32).
+  virtual absl::StatusOr<proto::StateFile> WriteFile(std::string_view path,
+                                                     std::string_view bytes) = 0;
+  //! Copies a local file to `path` (durably, atomically).
+  virtual absl::StatusOr<proto::StateFile> UploadFile(const std::string& local_path,
+                                                      std::string_view path) = 0;
+  //! Reads a whole file; verifies size and crc32 when `expected` is given (DataLoss on mismatch).
+  virtual absl::StatusOr<std::string> ReadFile(std::string_view path,
+                                               const proto::StateFile* expected = nullptr) = 0;
+  //! Copies `file` to a local path, verifying size and crc32.
+  virtual absl::Status DownloadFile(const proto::StateFile& file,
+                                    const std::string& local_path) = 0;
+  //! Removes a file or a folder with everything in it; OK when it does not exist.
+  virtual absl::Status Delete(std::string_view path) = 0;
+  //! Whether a file or folder exists at `path`; false for an unsafe path.
+  virtual bool Exists(std::string_view path) = 0;
+  //! Names of the entries of a folder (not recursive), sorted; empty when it does not exist.
+  //! Temporary files of writes in progress (`.<name>.tmp-<random>`) are not listed.
+  virtual absl::StatusOr<std::vector<std::string>> List(std::string_view dir) = 0;
+};
+
+//! Storage rooted at `uri`: "file:///abs/path" or "/abs/path" (created when missing).
+//! InvalidArgument for other schemes or relative paths.
+absl::StatusOr<std::unique_ptr<SnapshotStorage>> OpenStorage(const std::string& uri);
+
+//! Whether `path` is a safe relative path (no absolute, "..", "." or empty components).
+bool IsSafeRelativePath(std::string_view path);
+
+}  // namespace sluice::snapshot

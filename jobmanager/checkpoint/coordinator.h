@@ -1,0 +1,297 @@
+// CheckpointCoordinator: triggers the checkpoints of one job, collects the subtasks'
+// acknowledgements, writes `chk-<n>/_metadata` once all are in, keeps the last `num_retained`
+// completed checkpoints (deleting older ones and shared files nobody references any more), counts
+// failed checkpoints and fails the job over when there are too many in a row (Flink's
+// CheckpointCoordinator, simplified; DESIGN.md §6).
+//
+// Owned by the JobMaster of the job, one per job. All state is confined to the coordinator's own
+// SerialExecutor; public methods may be called from any thread (they post to it, or wait for it
+// where they return something). File writes and deletions run on a second executor, never on the
+// coordinator's. Callbacks run on the coordinator's executor: they must not block, and may call
+// any method of the coordinator except Drain(). Stop() ends it: after Stop() returns no callback
+// runs any more; the destructor drops whatever is still queued.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/config/config.h"
+#include "common/executor.h"
+#include "common/snapshot/storage.h"
+#include "jobmanager/checkpoint/shared_state_registry.h"
+#include "sluice_proto/checkpoint.pb.h"
+
+namespace sluice::jobmanager::checkpoint {
+
+//! A subtask that must acknowledge every checkpoint.
+struct TaskKey {
+  uint32_t vertex_id = 0;
+  int subtask_index = 0;
+  auto operator<=>(const TaskKey&) const = default;
+};
+
+//! An operator of the job, as `_metadata` lists it.
+struct OperatorInfo {
+  std::string uid;
+  uint32_t node_id = 0;
+  int parallelism = 1;
+  int max_parallelism = 128;
+};
+
+struct CheckpointConfig {
+  //! Time between periodic triggers; 0: no periodic checkpoints (TriggerNow() only). Default 0.
+  int64_t interval_ms = 0;
+  //! A checkpoint not complete this long after its trigger expires. Default 10 min.
+  int64_t timeout_ms = 600'000;
+  //! Least time from the end of one checkpoint to the next periodic trigger; when > 0 at most
+  //! one checkpoint is in progress, whatever max_concurrent says (as in Flink). Default 0.
+  int64_t min_pause_ms = 0;
+  //! Checkpoints in progress at once. Default 1.
+  int max_concurrent = 1;
+  //! Consecutive failed checkpoints tolerated; one more fails the job over. Default 0.
+  int tolerable_failures = 0;
+  //! Completed checkpoints kept; older ones and their files are deleted. Default 1.
+  int num_retained = 1;
+
+  //! From `execution.checkpointing.*` and `state.checkpoints.num-retained`.
+  static CheckpointConfig FromConfiguration(const config::Configuration& c);
+  //! InvalidArgument naming the field when a value is out of range.
+  absl::Status Validate() const;
+};
+
+//! What `_metadata` says about the job.
+struct CheckpointJobInfo {
+  std::string job_id;
+  std::string job_name;
+  std::string package_sha256;
+  std::string state_backend;  //!< "hashmap" | "rocksdb"
+};
+
+//! How the coordinator reaches the job's subtasks and its owner. All run on the coordinator's
+//! executor and must not block (post RPCs elsewhere). Empty functions are skipped.
+struct CheckpointCallbacks {
+  //! Send the trigger to every source subtask.
+  std::function<void(int64_t checkpoint_id, int64_t timestamp_ms)> trigger;
+  //! Tell every subtask that the checkpoint completed (transactional sinks commit).
+  std::function<void(int64_t checkpoint_id)> notify_complete;
+  //! Tell every subtask that the checkpoint was aborted (cancel marker).
+  std::function<void(int64_t checkpoint_id, std::string reason)> notify_aborted;
+  //! More consecutive checkpoint failures than tolerable: fail the job over.
+  std::function<void(std::string reason)> fail_job;
+};
+
+//! Milliseconds since the epoch. Injected so that tests drive time (then call Tick()).
+using CheckpointClock = std::function<int64_t()>;
+
+//! The lifecycle of one checkpoint. IN_PROGRESS -> FINALIZING (all acknowledged, `_metadata`
+//! being written) -> COMPLETED; IN_PROGRESS or FINALIZING -> FAILED.
+enum class CheckpointStatus { kInProgress, kFinalizing, kCompleted, kFailed };
+
+std::string_view CheckpointStatusName(CheckpointStatus status);
+bool IsLegalTransition(CheckpointStatus from, CheckpointStatus to);
+
+//! Figures of one checkpoint.
+struct CheckpointStats {
+  int64_t id = 0;
+  std::string kind;  //!< "checkpoint"
+  CheckpointStatus status = CheckpointStatus::kInProgress;
+  int64_t trigger_time_ms = 0;
+  int64_t duration_ms = 0;  //!< trigger to end (or to now while in progress)
+  //! Sum of the sizes of the files the acknowledgements name, each shared file counted once.
+  uint64_t state_size_bytes = 0;
+  int acknowledged = 0;
+  int total_subtasks = 0;
+  std::map<TaskKey, proto::SubtaskCheckpointStats> subtasks;  //!< as acknowledged
+  std::string failure_reason;
+};
+
+//! A retained completed checkpoint.
+struct CompletedCheckpointInfo {
+  int64_t id = 0;
+  std::string kind;
+  std::string path;  //!< absolute: "<storage root>/chk-<n>"
+  int64_t trigger_time_ms = 0;
+  int64_t duration_ms = 0;  //!< 0 when recovered from storage
+  uint64_t size_bytes = 0;
+};
+
+struct CoordinatorStats {
+  std::vector<CompletedCheckpointInfo> completed;  //!< retained, newest first
+  std::vector<CheckpointStats> in_progress;        //!< oldest first
+  std::vector<CheckpointStats> history;            //!< ended ones, newest first, bounded
+  int64_t completed_count = 0;
+  int64_t failed_count = 0;
+  int consecutive_failures = 0;
+};
+
+//! A `chk-<n>` folder found on storage.
+struct StoredCheckpoint {
+  int64_t id = 0;
+  absl::StatusOr<proto::CheckpointMetadata> metadata;  //!< error: unreadable
+};
+
+class CheckpointCoordinator {
+ public:
+  //! Ended checkpoints kept in the statistics.
+  static constexpr size_t kHistorySize = 20;
+
+  //! A coordinator for the job whose checkpoint folder `storage` is rooted at (not owned, must
+  //! outlive the coordinator). Completed checkpoints already on storage (newest num_retained with
+  //! readable metadata) are retained, and ids continue after the highest `chk-<n>` found.
+  static absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> Create(
+      CheckpointConfig config, CheckpointJobInfo job, snapshot::SnapshotStorage* storage,
+      CheckpointCallbacks callbacks, CheckpointClock clock = {});
+  ~CheckpointCoordinator();
+  CheckpointCoordinator(const CheckpointCoordinator&) = delete;
+  CheckpointCoordinator& operator=(const CheckpointCoordinator&) = delete;
+
+  //! The subtasks that must acknowledge, and the operators whose states `_metadata` groups.
+  //! Applies to checkpoints triggered afterwards; forgets finished tasks.
+  void SetTasks(std::vector<TaskKey> tasks, std::vector<OperatorInfo> operators);
+  //! `task` finished (its input ended) and acknowledges no more checkpoints: those in progress
+  //! stop waiting for it, later ones do not include it. Suspend() forgets finished tasks, as a
+  //! restart redeploys every subtask.
+  void TaskFinished(TaskKey task);
+  //! Starts periodic triggering: the first checkpoint `interval` from now.
+  void Start();
+  //! For a job restart: aborts every checkpoint in progress ("job restarting", not counted as a
+  //! failure) and stops triggering until Resume(). Synchronous.
+  void Suspend();
+  //! Starts periodic triggering again after Suspend().
+  void Resume();
+  //! Stops triggering and aborts every checkpoint in progress (not counted as failures); waits
+  //! for their files to be deleted. No callback runs after it returns.
+  void Stop();
+  //! Ids of later checkpoints are greater than `checkpoint_id` (a restored snapshot's id).
+  void RestoreFrom(int64_t checkpoint_id);
+
+  void Acknowledge(TaskKey task, int64_t checkpoint_id,
+                   std::vector<proto::OperatorSubtaskState> states,
+                   proto::SubtaskCheckpointStats stats);
+  void Decline(TaskKey task, int64_t checkpoint_id, std::string reason);
+
+  //! Triggers a checkpoint now (min pause does not apply; max concurrent does). Returns its id,
+  //! FailedPrecondition when suspended, stopped or without tasks, ResourceExhausted when too
+  //! many checkpoints are in progress.
+  absl::StatusOr<int64_t> TriggerNow();
+  //! Acts on the clock: expires overdue checkpoints, triggers a due periodic one. Timers call it
+  //! too; tests that drive the clock call it after moving it.
+  void Tick();
+  //! Waits until everything posted so far, and the file operations it led to, has run (tests).
+  //! Not from a callback.
+  void Drain();
+
+  //! The metadata of the newest retained completed checkpoint.
+  std::optional<proto::CheckpointMetadata> LatestCompleted();
+  CoordinatorStats Stats();
+  //! For a job restart: the newest retained checkpoint whose `_metadata` reads back cleanly.
+  //! Unreadable ones (missing, damaged, other format) are logged, dropped from the retained list
+  //! and skipped; nullopt when none is left. Other storage errors are returned.
+  absl::StatusOr<std::optional<proto::CheckpointMetadata>> RecoverLatest();
+
+  //! Every `chk-<n>` folder in `storage`'s root, oldest first, with its metadata read back.
+  static absl::StatusOr<std::vector<StoredCheckpoint>> ScanStorage(
+      snapshot::SnapshotStorage& storage);
+
+ private:
+  struct Pending;
+  struct Completed {
+    proto::CheckpointMetadata metadata;
+    CompletedCheckpointInfo info;
+  };
+  enum class Lifecycle { kCreated, kRunning, kSuspended, kStopped };
+
+  CheckpointCoordinator(CheckpointConfig config, CheckpointJobInfo job,
+                        snapshot::SnapshotStorage* storage, CheckpointCallbacks callbacks,
+                        CheckpointClock clock);
+  void Adopt(std::vector<StoredCheckpoint> stored);
+  template <typename F>
+  auto RunSync(F fn) -> decltype(fn());
+  bool SetLifecycle(Lifecycle to);
+
+  // Triggering and time.
+  absl::StatusOr<int64_t> Trigger();
+  absl::Status CheckCanTrigger() const;
+  void OnTick();
+  void MaybeTriggerPeriodic(int64_t now);
+  void ExpireOverdue(int64_t now);
+  std::optional<int64_t> NextDeadline() const;
+  void ScheduleWakeup();
+  size_t MaxConcurrent() const;
+
+  // Acknowledgements and completion.
+  void OnAcknowledge(TaskKey task, int64_t id, std::vector<proto::OperatorSubtaskState> states,
+                     proto::SubtaskCheckpointStats stats);
+  void OnDecline(TaskKey task, int64_t id, const std::string& reason);
+  void OnTaskFinished(TaskKey task);
+  void Finalize(Pending& pending);
+  void OnMetadataWritten(int64_t id, std::shared_ptr<const proto::CheckpointMetadata> metadata,
+                         const absl::Status& written);
+  void Complete(std::unique_ptr<Pending> pending, const proto::CheckpointMetadata& metadata);
+  proto::CheckpointMetadata BuildMetadata(const Pending& pending) const;
+  void SubsumeOlderThan(int64_t id);
+  void EnforceRetention();
+
+  // Failures and file cleanup.
+  void Abort(int64_t id, const std::string& reason, bool counts_as_failure);
+  void AbortAll(const std::string& reason);
+  void CountFailure(int64_t id, const std::string& reason);
+  void DiscardLateAcknowledge(TaskKey task, int64_t id,
+                              const std::vector<proto::OperatorSubtaskState>& states);
+  void DropUnreadable(int64_t id);
+  void DeleteIfUnreferenced(const std::vector<std::string>& shared_paths);
+  void DeleteDeferred();
+  bool NamedByPending(const std::string& path) const;
+  void DeleteFiles(std::vector<std::string> paths);
+  void PostIo(std::function<void()> io, std::function<void()> then = {});
+
+  // Statistics.
+  CheckpointStats StatsOf(const Pending& pending, int64_t now) const;
+  void RecordEnded(CheckpointStats stats);
+  CompletedCheckpointInfo InfoOf(const proto::CheckpointMetadata& metadata) const;
+
+  const CheckpointConfig config_;
+  const CheckpointJobInfo job_;
+  snapshot::SnapshotStorage* const storage_;
+  const CheckpointCallbacks callbacks_;
+  const CheckpointClock clock_;
+
+  // Executor-confined state.
+  Lifecycle lifecycle_ = Lifecycle::kCreated;
+  std::vector<TaskKey> tasks_;
+  std::set<TaskKey> finished_;  // of tasks_, acknowledge no more
+  std::vector<OperatorInfo> operators_;
+  int64_t next_id_ = 1;
+  std::map<int64_t, std::unique_ptr<Pending>> pending_;
+  std::map<int64_t, Completed> retained_;
+  SharedStateRegistry shared_;
+  // Unreferenced shared files kept until the checkpoints up to this id, in progress when they
+  // were released, ended.
+  std::map<std::string, int64_t> deferred_;
+  std::deque<CheckpointStats> history_;  // newest first
+  int64_t completed_count_ = 0;
+  int64_t failed_count_ = 0;
+  int consecutive_failures_ = 0;
+  int64_t last_completed_id_ = 0;            // failures of older checkpoints do not count
+  std::optional<int64_t> last_end_ms_;       // end of the last completed or failed checkpoint
+  std::optional<int64_t> next_periodic_ms_;  // when the next periodic trigger is due
+  std::optional<int64_t> wakeup_ms_;         // earliest timer posted and not yet run
+  int io_in_flight_ = 0;                     // file operations posted, continuation not yet run
+
+  SerialExecutor executor_;
+  // Metadata writes and deletions, in order: a deletion posted after a write runs after it.
+  SerialExecutor io_executor_;
+};
+
+}  // namespace sluice::jobmanager::checkpoint

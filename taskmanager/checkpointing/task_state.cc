@@ -1,0 +1,278 @@
+#include "taskmanager/checkpointing/task_state.h"
+
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+#include "absl/strings/str_cat.h"
+#include "common/snapshot/key_groups_format.h"
+#include "common/snapshot/metadata.h"
+#include "common/snapshot/storage.h"
+#include "sluice/key_groups.h"
+#include "taskmanager/state/rocksdb_backend.h"
+
+namespace sluice::taskmanager {
+namespace {
+
+bool IsKeyed(const NodeSpec& node) {
+  for (const auto& in : node.inputs) {
+    if (in.kind == PartitionKind::kHash) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<snapshot::SnapshotStorage> Open(const std::string& root, const char* what) {
+  auto s = snapshot::OpenStorage(root);
+  if (!s.ok()) throw std::runtime_error(absl::StrCat(what, ": ", s.status().message()));
+  return std::shared_ptr<snapshot::SnapshotStorage>(std::move(*s));
+}
+
+//! File-name-safe form of a uid.
+std::string SafeName(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    out += ok ? c : '_';
+  }
+  return out.substr(0, 64);
+}
+
+class RestoredInit final : public InitContext {
+ public:
+  RestoredInit(const proto::OperatorSubtaskState* state, bool restored, int max_parallelism,
+               proto::KeyGroupRange range, snapshot::SnapshotStorage* storage,
+               KeyedStateBackend* backend)
+      : state_(state),
+        restored_(restored),
+        max_parallelism_(max_parallelism),
+        range_(range),
+        storage_(storage),
+        backend_(backend) {}
+
+  bool IsRestored() const override { return restored_; }
+  int MaxParallelism() const override { return max_parallelism_; }
+  std::vector<std::string> OperatorState(const std::string& name) const override {
+    std::vector<std::string> items;
+    if (!state_) return items;
+    for (const auto& list : state_->operator_state()) {
+      if (list.name() != name) continue;
+      for (const auto& item : list.items()) items.push_back(item);
+    }
+    return items;
+  }
+  void ForEachKeyedEntry(
+      const std::function<void(int, const std::string&, std::string_view, std::string_view,
+                               std::string_view)>& fn) const override {
+    if (!state_) return;
+    for (const auto& handle : state_->keyed()) {
+      if (handle.has_rocksdb()) {
+        throw std::runtime_error(
+            "the snapshot holds RocksDB state; restoring it into the hashmap backend is not "
+            "supported (set state.backend.type: rocksdb)");
+      }
+      const auto& kg = handle.key_groups();
+      auto bytes = storage_->ReadFile(kg.file().path(), &kg.file());
+      if (!bytes.ok()) {
+        throw std::runtime_error(
+            absl::StrCat("cannot read keyed state: ", bytes.status().message()));
+      }
+      absl::Status s = snapshot::ForEachEntry(*bytes, kg, range_, fn);
+      if (!s.ok()) {
+        throw std::runtime_error(absl::StrCat("corrupt keyed state: ", s.message()));
+      }
+    }
+  }
+  KeyedStateBackend* KeyedBackend() override { return backend_; }
+
+ private:
+  const proto::OperatorSubtaskState* state_;
+  bool restored_;
+  int max_parallelism_;
+  proto::KeyGroupRange range_;
+  snapshot::SnapshotStorage* storage_;
+  KeyedStateBackend* backend_;
+};
+
+class KeyedWriter final : public KeyedStateWriter {
+ public:
+  explicit KeyedWriter(proto::KeyGroupRange range) : range_(range) {}
+  void Write(int key_group, const std::string& state, std::string_view key,
+             std::string_view user_key, std::string_view value) override {
+    if (!builder_) builder_ = std::make_shared<snapshot::KeyGroupsFileBuilder>(range_);
+    builder_->Add(key_group, state, key, user_key, value);
+  }
+  std::shared_ptr<snapshot::KeyGroupsFileBuilder> builder() const { return builder_; }
+
+ private:
+  proto::KeyGroupRange range_;
+  std::shared_ptr<snapshot::KeyGroupsFileBuilder> builder_;
+};
+
+class CollectingSnapshot final : public SnapshotContext {
+ public:
+  CollectingSnapshot(int64_t id, proto::KeyGroupRange range) : id_(id), keyed_(range) {}
+  int64_t CheckpointId() const override { return id_; }
+  void AddOperatorState(const std::string& name, OperatorStateMode mode,
+                        std::string item) override {
+    auto& list = lists_[name];
+    list.set_name(name);
+    list.set_mode(static_cast<proto::OperatorStateList::Mode>(mode));
+    list.add_items(std::move(item));
+  }
+  KeyedStateWriter& Keyed() override { return keyed_; }
+
+  const std::map<std::string, proto::OperatorStateList>& lists() const { return lists_; }
+  const KeyedWriter& keyed() const { return keyed_; }
+
+ private:
+  int64_t id_;
+  std::map<std::string, proto::OperatorStateList> lists_;
+  KeyedWriter keyed_;
+};
+
+}  // namespace
+
+struct TaskState::Operator {
+  uint32_t node_id = 0;
+  std::string uid;
+  bool keyed = false;
+  int max_parallelism = 0;
+  proto::KeyGroupRange range;
+  std::unique_ptr<state::RocksDbKeyedBackend> rocksdb;
+};
+
+TaskState::TaskState(const proto::TaskDeployment& deployment, std::string local_dir)
+    : deployment_(deployment), local_dir_(std::move(local_dir)) {
+  if (deployment_.checkpointing().enabled()) {
+    storage_ = Open(deployment_.checkpointing().storage_root(), "checkpoint storage");
+  }
+  if (deployment_.has_restore()) {
+    restore_storage_ =
+        deployment_.restore().base_dir() == deployment_.checkpointing().storage_root() ? storage_
+                                                                                       : nullptr;
+    if (!restore_storage_) restore_storage_ = Open(deployment_.restore().base_dir(), "snapshot");
+  }
+}
+
+TaskState::~TaskState() {
+  operators_.clear();  // closes RocksDB instances before their folder goes
+  std::error_code ec;
+  if (!local_dir_.empty()) std::filesystem::remove_all(local_dir_, ec);
+}
+
+std::string TaskState::OperatorUid(const NodeSpec& node) {
+  return node.uid.empty() ? absl::StrCat("node-", node.id) : node.uid;
+}
+
+void TaskState::InitializeOperator(const NodeSpec& node, StreamOperator& op) {
+  auto o = std::make_unique<Operator>();
+  o->node_id = node.id;
+  o->uid = OperatorUid(node);
+  o->keyed = IsKeyed(node);
+  o->max_parallelism = node.max_parallelism > 0 ? node.max_parallelism
+                                                : DefaultMaxParallelism(deployment_.parallelism());
+  KeyGroupRange r = o->keyed
+                        ? KeyGroupRangeForOperator(o->max_parallelism, deployment_.parallelism(),
+                                                   deployment_.subtask_index())
+                        : KeyGroupRange{0, o->max_parallelism - 1};
+  o->range.set_start(r.start);
+  o->range.set_end(r.end);
+
+  const proto::OperatorSubtaskState* restored = nullptr;
+  if (deployment_.has_restore()) {
+    for (const auto& s : deployment_.restore().operators()) {
+      if (s.uid() == o->uid) restored = &s;
+    }
+  }
+  if (o->keyed && deployment_.checkpointing().state_backend() == "rocksdb") {
+    state::RocksDbBackendOptions opts;
+    opts.local_dir = absl::StrCat(local_dir_, "/", node.id, "-", SafeName(o->uid));
+    opts.range = o->range;
+    opts.max_parallelism = o->max_parallelism;
+    opts.incremental = deployment_.checkpointing().incremental();
+    opts.name = absl::StrCat(node.id, "-", SafeName(o->uid), "-", deployment_.subtask_index());
+    std::vector<proto::KeyedStateHandle> handles;
+    if (restored) handles.assign(restored->keyed().begin(), restored->keyed().end());
+    auto backend = state::RocksDbKeyedBackend::Open(opts, restore_storage_.get(), handles);
+    if (!backend.ok()) {
+      throw std::runtime_error(absl::StrCat("cannot open the RocksDB state of ", o->uid, ": ",
+                                            backend.status().message()));
+    }
+    o->rocksdb = std::move(*backend);
+  }
+  RestoredInit init(restored, deployment_.has_restore(), o->max_parallelism, o->range,
+                    restore_storage_.get(), o->rocksdb.get());
+  op.InitializeState(init);
+  operators_.push_back(std::move(o));
+}
+
+TaskState::Operator& TaskState::Find(const NodeSpec& node) {
+  for (auto& o : operators_) {
+    if (o->node_id == node.id) return *o;
+  }
+  throw std::logic_error(absl::StrCat("operator ", node.id, " was not initialized"));
+}
+
+AsyncSnapshot TaskState::Snapshot(int64_t id, const std::vector<const NodeSpec*>& nodes,
+                                  const std::vector<StreamOperator*>& ops) {
+  struct Part {
+    proto::OperatorSubtaskState state;
+    std::shared_ptr<snapshot::KeyGroupsFileBuilder> keyed;
+    std::shared_ptr<state::RocksDbSnapshot> rocksdb;
+    std::string file;
+  };
+  auto parts = std::make_shared<std::vector<Part>>();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    Operator& o = Find(*nodes[i]);
+    CollectingSnapshot ctx(id, o.range);
+    ops[i]->SnapshotState(ctx);
+    Part p;
+    p.state.set_node_id(o.node_id);
+    p.state.set_uid(o.uid);
+    p.state.set_subtask_index(deployment_.subtask_index());
+    for (const auto& [name, list] : ctx.lists()) *p.state.add_operator_state() = list;
+    p.keyed = ctx.keyed().builder();
+    p.file = absl::StrCat(snapshot::CheckpointFolder(id), "/", o.node_id, "-", SafeName(o.uid), "-",
+                          deployment_.subtask_index(), ".keyed");
+    if (o.rocksdb) {
+      auto snap = o.rocksdb->SnapshotSync(id);
+      if (!snap.ok()) {
+        throw std::runtime_error(
+            absl::StrCat("RocksDB snapshot of ", o.uid, " failed: ", snap.status().message()));
+      }
+      p.rocksdb = std::shared_ptr<state::RocksDbSnapshot>(std::move(*snap));
+    }
+    parts->push_back(std::move(p));
+  }
+  auto storage = storage_;
+  return [storage, parts, id]() -> absl::StatusOr<std::vector<proto::OperatorSubtaskState>> {
+    if (!storage) return absl::FailedPreconditionError("checkpointing is off");
+    std::vector<proto::OperatorSubtaskState> out;
+    for (Part& p : *parts) {
+      if (p.keyed && p.keyed->entries() > 0) {
+        proto::KeyGroupsStateHandle handle;
+        std::string bytes = p.keyed->Finish(&handle);
+        auto file = storage->WriteFile(p.file, bytes);
+        if (!file.ok()) return file.status();
+        *handle.mutable_file() = *file;
+        *p.state.add_keyed()->mutable_key_groups() = std::move(handle);
+      }
+      if (p.rocksdb) {
+        auto handle = p.rocksdb->Upload(*storage, snapshot::CheckpointFolder(id));
+        if (!handle.ok()) return handle.status();
+        *p.state.add_keyed() = std::move(*handle);
+      }
+      out.push_back(std::move(p.state));
+    }
+    return out;
+  };
+}
+
+void TaskState::NotifyComplete(int64_t id) {
+  for (auto& o : operators_) {
+    if (o->rocksdb) o->rocksdb->NotifyCheckpointComplete(id);
+  }
+}
+
+}  // namespace sluice::taskmanager

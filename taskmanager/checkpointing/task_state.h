@@ -1,0 +1,58 @@
+// TaskState: the state side of one task. At start it restores each operator of the chain from the
+// deployment's TaskRestore (operator-state lists, keyed state per key group, or a RocksDB
+// instance) and hands keyed operators their backend; at a checkpoint it runs the synchronous part
+// on the task thread (operators' SnapshotState, RocksDB checkpoints) and returns the asynchronous
+// part (writing files to snapshot storage) for the I/O pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sluice/runtime.h"
+#include "sluice_proto/cluster.pb.h"
+
+namespace sluice::snapshot {
+class SnapshotStorage;
+}
+namespace sluice::state {
+class RocksDbKeyedBackend;
+}
+
+namespace sluice::taskmanager {
+
+//! The asynchronous part of one task's checkpoint: writes the files, returns the operators' state.
+using AsyncSnapshot = std::function<absl::StatusOr<std::vector<proto::OperatorSubtaskState>>()>;
+
+class TaskState {
+ public:
+  //! `local_dir`: this task's private working folder (RocksDB instances live below it).
+  TaskState(const proto::TaskDeployment& deployment, std::string local_dir);
+  ~TaskState();
+
+  //! Task thread, before Open. Throws std::runtime_error when the state cannot be restored.
+  void InitializeOperator(const NodeSpec& node, StreamOperator& op);
+  //! Task thread: the synchronous part of checkpoint `id` for the chain's operators.
+  AsyncSnapshot Snapshot(int64_t id, const std::vector<const NodeSpec*>& nodes,
+                         const std::vector<StreamOperator*>& ops);
+  //! Task thread: checkpoint `id` is complete (incremental RocksDB may reuse its files).
+  void NotifyComplete(int64_t id);
+
+  //! The name state of `node` goes by: its uid, or a stable id derived from the node id.
+  static std::string OperatorUid(const NodeSpec& node);
+
+ private:
+  struct Operator;
+  Operator& Find(const NodeSpec& node);
+
+  const proto::TaskDeployment& deployment_;
+  const std::string local_dir_;
+  std::shared_ptr<snapshot::SnapshotStorage> storage_;          // checkpoints; null when off
+  std::shared_ptr<snapshot::SnapshotStorage> restore_storage_;  // null without a restore
+  std::vector<std::unique_ptr<Operator>> operators_;
+};
+
+}  // namespace sluice::taskmanager

@@ -1,0 +1,779 @@
+#include "taskmanager/state/rocksdb_backend.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/snapshot/key_groups_format.h"
+
+namespace sluice::state {
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---- Key layout and helpers ----
+
+constexpr size_t kKeyGroupBytes = 2;
+constexpr size_t kPrefixHeaderBytes = kKeyGroupBytes + 4;  // key group, key length
+constexpr int kMaxKeyGroups = 1 << 15;
+constexpr size_t kCopyBatchBytes = size_t{4} << 20;
+const char* const kDefaultColumnFamily = "default";
+
+void AppendKeyGroup(std::string* out, int key_group) {
+  out->push_back(static_cast<char>((key_group >> 8) & 0xff));
+  out->push_back(static_cast<char>(key_group & 0xff));
+}
+
+std::string KeyGroupKey(int key_group) {
+  std::string out;
+  AppendKeyGroup(&out, key_group);
+  return out;
+}
+
+//! The first key after every key that starts with `prefix` (which is never all 0xff: a key
+//! group's first byte is at most 0x80).
+std::string PrefixSuccessor(std::string prefix) {
+  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+  return prefix;
+}
+
+//! The [key group, key length, key] part of a stored key; throws when it is malformed.
+std::string_view KeyPrefixOf(std::string_view stored) {
+  if (stored.size() >= kPrefixHeaderBytes) {
+    const auto* p = reinterpret_cast<const uint8_t*>(stored.data()) + kKeyGroupBytes;
+    const uint64_t length = uint64_t{p[0]} << 24 | uint64_t{p[1]} << 16 | p[2] << 8 | p[3];
+    if (stored.size() - kPrefixHeaderBytes >= length) {
+      return stored.substr(0, kPrefixHeaderBytes + length);
+    }
+  }
+  throw std::runtime_error("rocksdb state backend: malformed stored key");
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+void ThrowIfError(const rocksdb::Status& s, absl::string_view what) {
+  if (!s.ok()) throw std::runtime_error(absl::StrCat("rocksdb ", what, ": ", s.ToString()));
+}
+
+absl::Status ToStatus(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("rocksdb ", what, ": ", s.ToString()));
+}
+
+int Overlap(const proto::KeyGroupRange& a, const proto::KeyGroupRange& b) {
+  return std::max(0, std::min(a.end(), b.end()) - std::max(a.start(), b.start()) + 1);
+}
+
+bool Contains(const proto::KeyGroupRange& outer, const proto::KeyGroupRange& inner) {
+  return outer.start() <= inner.start() && inner.end() <= outer.end();
+}
+
+//! Whether a column family of a restored instance holds a state.
+bool IsStateFamily(const std::string& family, const proto::RocksDbStateHandle& handle) {
+  return family != kDefaultColumnFamily ||
+         std::find(handle.state_names().begin(), handle.state_names().end(), family) !=
+             handle.state_names().end();
+}
+
+absl::Status RemoveDir(const std::string& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot remove ", dir, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::Status MakeEmptyDir(const std::string& dir) {
+  if (absl::Status s = RemoveDir(dir); !s.ok()) return s;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+//! `local_dir` without trailing slashes, to name sibling folders after it.
+std::string SiblingBase(const std::string& local_dir) {
+  std::string base = local_dir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  return base;
+}
+
+//! A RocksDB file name from a handle: one plain path component.
+bool IsPlainFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
+absl::Status Annotate(const absl::Status& s, absl::string_view context) {
+  return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+}
+
+//! Appends operands to the existing value: ListState items are self-delimiting.
+class ConcatMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    size_t size = in.existing_value != nullptr ? in.existing_value->size() : 0;
+    for (const rocksdb::Slice& operand : in.operand_list) size += operand.size();
+    // new_value may hold bytes from an earlier merge: always start from scratch.
+    out->new_value.clear();
+    out->new_value.reserve(size);
+    if (in.existing_value != nullptr) {
+      out->new_value.append(in.existing_value->data(), in.existing_value->size());
+    }
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      out->new_value.append(operand.data(), operand.size());
+    }
+    return true;
+  }
+
+  bool PartialMergeMulti(const rocksdb::Slice& /*key*/, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger* /*logger*/) const override {
+    new_value->clear();
+    for (const rocksdb::Slice& operand : operands)
+      new_value->append(operand.data(), operand.size());
+    return true;
+  }
+
+  const char* Name() const override { return "SluiceConcat"; }
+};
+
+}  // namespace
+
+// ---- Upload registry ----
+
+//! Which SST files incremental snapshots have uploaded. Reusable are only the files of the latest
+//! checkpoint confirmed complete (or restored): an unconfirmed checkpoint may be discarded with
+//! its files. SST files are immutable and their names never come back, so a name identifies one
+//! content for the instance's lifetime.
+class UploadRegistry {
+ public:
+  using Files = std::map<std::string, proto::StateFile>;  // by local name
+
+  //! The uploaded copy of `local_name`, if a confirmed checkpoint holds it.
+  std::optional<proto::StateFile> Reusable(const std::string& local_name) {
+    absl::MutexLock lock(&mu_);
+    auto it = confirmed_.find(local_name);
+    if (it == confirmed_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  //! The SST files (uploaded or reused) of checkpoint `checkpoint_id`, once its upload is done.
+  void Record(int64_t checkpoint_id, Files files) {
+    absl::MutexLock lock(&mu_);
+    if (checkpoint_id > confirmed_id_) pending_[checkpoint_id] = std::move(files);
+  }
+
+  void Confirm(int64_t checkpoint_id) {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(checkpoint_id);
+    if (it == pending_.end()) return;
+    confirmed_ = std::move(it->second);
+    confirmed_id_ = checkpoint_id;
+    pending_.erase(pending_.begin(), std::next(it));
+  }
+
+  //! The shared files of a restored incremental snapshot: reusable at once.
+  void SetRestored(Files files) {
+    absl::MutexLock lock(&mu_);
+    confirmed_ = std::move(files);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t confirmed_id_ ABSL_GUARDED_BY(mu_) = -1;
+  Files confirmed_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, Files> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---- Snapshot ----
+
+RocksDbSnapshot::RocksDbSnapshot(int64_t checkpoint_id, std::string dir,
+                                 const RocksDbBackendOptions& options,
+                                 std::vector<std::string> state_names,
+                                 std::shared_ptr<UploadRegistry> registry)
+    : checkpoint_id_(checkpoint_id),
+      dir_(std::move(dir)),
+      name_(options.name),
+      range_(options.range),
+      incremental_(options.incremental),
+      state_names_(std::move(state_names)),
+      registry_(std::move(registry)) {}
+
+RocksDbSnapshot::~RocksDbSnapshot() { RemoveLocalDir(); }
+
+void RocksDbSnapshot::RemoveLocalDir() {
+  if (removed_) return;
+  removed_ = true;
+  if (absl::Status s = RemoveDir(dir_); !s.ok()) log::Get("state")->warn("{}", s.message());
+}
+
+absl::StatusOr<proto::KeyedStateHandle> RocksDbSnapshot::Upload(
+    snapshot::SnapshotStorage& storage, const std::string& checkpoint_folder) {
+  if (removed_) return absl::FailedPreconditionError("rocksdb snapshot already uploaded");
+  absl::StatusOr<proto::RocksDbStateHandle> handle = UploadFiles(storage, checkpoint_folder);
+  RemoveLocalDir();
+  if (!handle.ok()) {
+    return Annotate(handle.status(), absl::StrCat("uploading rocksdb snapshot of ", name_,
+                                                  " for checkpoint ", checkpoint_id_));
+  }
+  proto::KeyedStateHandle out;
+  *out.mutable_rocksdb() = *std::move(handle);
+  return out;
+}
+
+absl::StatusOr<proto::RocksDbStateHandle> RocksDbSnapshot::UploadFiles(
+    snapshot::SnapshotStorage& storage, const std::string& checkpoint_folder) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec)) names.push_back(it->path().filename().string());
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir_, ": ", ec.message()));
+  std::sort(names.begin(), names.end());
+
+  proto::RocksDbStateHandle handle;
+  *handle.mutable_range() = range_;
+  handle.set_incremental(incremental_);
+  for (const std::string& s : state_names_) handle.add_state_names(s);
+  const std::string private_dir = absl::StrCat(checkpoint_folder, "/", name_);
+  UploadRegistry::Files shared;
+  std::vector<std::string> uploaded_shared;  // to discard on failure
+  absl::Status status;
+  for (const std::string& name : names) {
+    const bool is_shared = incremental_ && absl::EndsWith(name, ".sst");
+    proto::RocksDbFile* file = is_shared ? handle.add_shared_files() : handle.add_private_files();
+    file->set_local_name(name);
+    absl::StatusOr<proto::StateFile> stored =
+        is_shared ? SharedFile(storage, name, &uploaded_shared)
+                  : storage.UploadFile(dir_ + "/" + name, absl::StrCat(private_dir, "/", name));
+    if (!stored.ok()) {
+      status = stored.status();
+      break;
+    }
+    *file->mutable_file() = *std::move(stored);
+    if (is_shared) shared[name] = file->file();
+  }
+  if (!status.ok()) {
+    // Best effort: nothing refers to these files.
+    for (const std::string& path : uploaded_shared) (void)storage.Delete(path);
+    (void)storage.Delete(private_dir);
+    return status;
+  }
+  const size_t reused = shared.size() - uploaded_shared.size();
+  log::Get("state")->debug("{}: checkpoint {}: uploaded {} file(s), reused {}", name_,
+                           checkpoint_id_, names.size() - reused, reused);
+  if (incremental_) registry_->Record(checkpoint_id_, std::move(shared));
+  return handle;
+}
+
+absl::StatusOr<proto::StateFile> RocksDbSnapshot::SharedFile(snapshot::SnapshotStorage& storage,
+                                                             const std::string& name,
+                                                             std::vector<std::string>* uploaded) {
+  if (std::optional<proto::StateFile> reused = registry_->Reusable(name)) return *reused;
+  std::string path = absl::StrCat("shared/", name_, "-", NewId(), "-", name);
+  absl::StatusOr<proto::StateFile> stored = storage.UploadFile(dir_ + "/" + name, path);
+  if (stored.ok()) uploaded->push_back(std::move(path));
+  return stored;
+}
+
+// ---- Backend: opening and restoring ----
+
+struct RocksDbKeyedBackend::Db {
+  rocksdb::DBOptions db_options;
+  rocksdb::ColumnFamilyOptions cf_options;
+  rocksdb::WriteOptions write;
+  rocksdb::ReadOptions read;
+  std::unique_ptr<rocksdb::DB> db;
+  //! Every open column family, by name; owned (destroyed on Close).
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> families;
+  //! The column family of each state id.
+  std::vector<rocksdb::ColumnFamilyHandle*> states;
+
+  //! The column family of `state`; throws when closed or unknown.
+  rocksdb::ColumnFamilyHandle* Family(int state) const {
+    if (db == nullptr) throw std::logic_error("rocksdb state backend is closed");
+    if (state < 0 || static_cast<size_t>(state) >= states.size()) {
+      throw std::out_of_range(absl::StrCat("rocksdb state backend: no state ", state));
+    }
+    return states[state];
+  }
+
+  void Close() {
+    if (db == nullptr) return;
+    for (auto& [name, handle] : families) (void)db->DestroyColumnFamilyHandle(handle);
+    families.clear();
+    states.clear();
+    if (rocksdb::Status s = db->Close(); !s.ok()) {
+      log::Get("state")->warn("closing rocksdb: {}", s.ToString());
+    }
+    db.reset();
+  }
+};
+
+namespace {
+
+//! Options shared by every instance; `block_cache_bytes` for the table cache.
+void InitOptions(size_t block_cache_bytes, rocksdb::DBOptions* db,
+                 rocksdb::ColumnFamilyOptions* cf) {
+  db->create_if_missing = true;
+  db->create_missing_column_families = true;
+  db->avoid_flush_during_shutdown = true;  // the folder is removed after Close
+  db->info_log_level = rocksdb::WARN_LEVEL;
+  db->keep_log_file_num = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cf->table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf->merge_operator = std::make_shared<ConcatMergeOperator>();
+}
+
+//! Opens the instance in `dir` with all its column families (or only "default" when `create`).
+absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenInstance(
+    const rocksdb::DBOptions& db_options, const rocksdb::ColumnFamilyOptions& cf_options,
+    const std::string& dir, bool create, bool read_only,
+    std::map<std::string, rocksdb::ColumnFamilyHandle*>* families) {
+  std::vector<std::string> names = {kDefaultColumnFamily};
+  if (!create) {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+    if (!s.ok()) return ToStatus(s, absl::StrCat("listing column families in ", dir));
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) descriptors.emplace_back(name, cf_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      read_only ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw)
+                : rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) return ToStatus(s, absl::StrCat("opening ", dir));
+  for (size_t i = 0; i < names.size(); ++i) (*families)[names[i]] = handles[i];
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
+//! Closes an instance opened by OpenInstance.
+void CloseInstance(std::unique_ptr<rocksdb::DB> db,
+                   std::map<std::string, rocksdb::ColumnFamilyHandle*>& families) {
+  for (auto& [name, handle] : families) (void)db->DestroyColumnFamilyHandle(handle);
+  families.clear();
+  (void)db->Close();
+}
+
+//! Downloads the files of `handle` into `dir` (verifying their size and crc32).
+absl::Status Download(snapshot::SnapshotStorage& storage, const proto::RocksDbStateHandle& handle,
+                      const std::string& dir) {
+  for (const auto* files : {&handle.private_files(), &handle.shared_files()}) {
+    for (const proto::RocksDbFile& f : *files) {
+      if (!IsPlainFileName(f.local_name())) {
+        return absl::DataLossError(
+            absl::StrCat("rocksdb snapshot names a bad local file '", f.local_name(), "'"));
+      }
+      if (absl::Status s = storage.DownloadFile(f.file(), dir + "/" + f.local_name()); !s.ok()) {
+        return Annotate(s, absl::StrCat("downloading ", f.file().path()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+//! Copies the entries in [lower, upper) of `from` (in `source`) to `to` (in `target`).
+absl::Status CopyRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from, rocksdb::DB& target,
+                       rocksdb::ColumnFamilyHandle* to, const rocksdb::WriteOptions& write,
+                       const std::string& lower, const std::string& upper) {
+  rocksdb::Slice upper_slice = ToSlice(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &upper_slice;
+  read.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(source.NewIterator(read, from));
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s;
+  for (it->Seek(ToSlice(lower)); s.ok() && it->Valid(); it->Next()) {
+    s = batch.Put(to, it->key(), it->value());
+    if (s.ok() && batch.GetDataSize() >= kCopyBatchBytes) {
+      s = target.Write(write, &batch);
+      batch.Clear();
+    }
+  }
+  if (s.ok()) s = it->status();
+  if (s.ok()) s = target.Write(write, &batch);
+  return ToStatus(s, absl::StrCat("copying column family ", from->GetName()));
+}
+
+absl::Status CheckOptions(const RocksDbBackendOptions& o) {
+  if (o.local_dir.empty()) return absl::InvalidArgumentError("rocksdb backend: no local_dir");
+  if (!snapshot::IsSafeRelativePath(o.name) || o.name.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rocksdb backend: name '", o.name, "' is not a plain file name"));
+  }
+  if (o.max_parallelism < 1 || o.max_parallelism > kMaxKeyGroups) {
+    return absl::InvalidArgumentError(absl::StrCat("rocksdb backend: max_parallelism ",
+                                                   o.max_parallelism, " not in [1, ", kMaxKeyGroups,
+                                                   "]"));
+  }
+  if (o.range.start() < 0 || o.range.end() < o.range.start() ||
+      o.range.end() >= o.max_parallelism) {
+    return absl::InvalidArgumentError(absl::StrCat("rocksdb backend: key group range [",
+                                                   o.range.start(), ", ", o.range.end(),
+                                                   "] not within [0, ", o.max_parallelism, ")"));
+  }
+  return absl::OkStatus();
+}
+
+proto::KeyGroupRange RangeOf(const proto::KeyedStateHandle& handle) {
+  return handle.has_rocksdb() ? handle.rocksdb().range() : handle.key_groups().range();
+}
+
+}  // namespace
+
+RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
+    : options_(std::move(options)),
+      db_(std::make_unique<Db>()),
+      registry_(std::make_shared<UploadRegistry>()) {
+  InitOptions(options_.block_cache_bytes, &db_->db_options, &db_->cf_options);
+  db_->write.disableWAL = true;  // checkpoints give durability
+}
+
+RocksDbKeyedBackend::~RocksDbKeyedBackend() { Close(); }
+
+absl::StatusOr<std::unique_ptr<RocksDbKeyedBackend>> RocksDbKeyedBackend::Open(
+    RocksDbBackendOptions options, snapshot::SnapshotStorage* restore_storage,
+    const std::vector<proto::KeyedStateHandle>& restore) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  std::unique_ptr<RocksDbKeyedBackend> backend(new RocksDbKeyedBackend(std::move(options)));
+  const std::string& dir = backend->options_.local_dir;
+  if (absl::Status s = MakeEmptyDir(dir); !s.ok()) return s;
+  if (absl::Status s = backend->Restore(restore_storage, restore); !s.ok()) {
+    backend->Close();
+    return Annotate(s, absl::StrCat("opening rocksdb state of ", backend->options_.name));
+  }
+  return backend;
+}
+
+absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
+                                          const std::vector<proto::KeyedStateHandle>& handles) {
+  // The RocksDB snapshot overlapping our range most becomes the base; the rest is copied in.
+  const proto::KeyedStateHandle* base = nullptr;
+  std::vector<const proto::KeyedStateHandle*> rest;
+  for (const proto::KeyedStateHandle& h : handles) {
+    if (!h.has_rocksdb() && !h.has_key_groups()) {
+      return absl::InvalidArgumentError("restore: keyed state handle of unknown kind");
+    }
+    const int overlap = Overlap(RangeOf(h), options_.range);
+    if (overlap == 0) continue;
+    if (h.has_rocksdb() && (base == nullptr || overlap > Overlap(RangeOf(*base), options_.range))) {
+      if (base != nullptr) rest.push_back(base);
+      base = &h;
+    } else {
+      rest.push_back(&h);
+    }
+  }
+  if (base == nullptr && rest.empty()) return OpenDb(/*create=*/true);
+  if (storage == nullptr) {
+    return absl::InvalidArgumentError("restore: state handles but no snapshot storage");
+  }
+  absl::Status s = base != nullptr ? RestoreBase(*storage, base->rocksdb()) : OpenDb(true);
+  const std::string temp_dir = SiblingBase(options_.local_dir) + "-restore";
+  for (const proto::KeyedStateHandle* h : rest) {
+    if (!s.ok()) break;
+    s = h->has_rocksdb() ? CopyFromInstance(*storage, h->rocksdb(), temp_dir)
+                         : InsertKeyGroups(*storage, h->key_groups());
+  }
+  if (!s.ok()) return s;
+  // Exactly our previous instance: its shared SST files are reusable by the next checkpoint.
+  if (base != nullptr && handles.size() == 1 && options_.incremental &&
+      base->rocksdb().incremental() && Contains(base->rocksdb().range(), options_.range) &&
+      Contains(options_.range, base->rocksdb().range())) {
+    UploadRegistry::Files files;
+    for (const proto::RocksDbFile& f : base->rocksdb().shared_files()) {
+      files[f.local_name()] = f.file();
+    }
+    registry_->SetRestored(std::move(files));
+  }
+  log::Get("state")->info("{}: restored keyed state [{}, {}] from {} handle(s)", options_.name,
+                          options_.range.start(), options_.range.end(), handles.size());
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbKeyedBackend::RestoreBase(snapshot::SnapshotStorage& storage,
+                                              const proto::RocksDbStateHandle& handle) {
+  if (absl::Status s = Download(storage, handle, options_.local_dir); !s.ok()) return s;
+  if (absl::Status s = OpenDb(/*create=*/false); !s.ok()) return s;
+  for (const auto& [family, cf] : db_->families) {
+    if (!IsStateFamily(family, handle)) continue;
+    if (absl::StatusOr<int> id = AddState(family); !id.ok()) return id.status();
+  }
+  return Contains(options_.range, handle.range()) ? absl::OkStatus() : ClipToRange();
+}
+
+absl::Status RocksDbKeyedBackend::OpenDb(bool create) {
+  absl::StatusOr<std::unique_ptr<rocksdb::DB>> db =
+      OpenInstance(db_->db_options, db_->cf_options, options_.local_dir, create,
+                   /*read_only=*/false, &db_->families);
+  if (!db.ok()) return db.status();
+  db_->db = *std::move(db);
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbKeyedBackend::ClipToRange() {
+  const std::string zero = KeyGroupKey(0);
+  const std::string first = KeyGroupKey(options_.range.start());
+  const std::string after = KeyGroupKey(options_.range.end() + 1);
+  const std::string end = "\xff";  // after every key: a key group's first byte is at most 0x80
+  for (const auto& [family, cf] : db_->families) {
+    rocksdb::Status s;
+    if (options_.range.start() > 0) {
+      s = db_->db->DeleteRange(db_->write, cf, ToSlice(zero), ToSlice(first));
+    }
+    if (s.ok()) s = db_->db->DeleteRange(db_->write, cf, ToSlice(after), ToSlice(end));
+    if (!s.ok()) return ToStatus(s, "deleting key groups outside the range");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbKeyedBackend::CopyFromInstance(snapshot::SnapshotStorage& storage,
+                                                   const proto::RocksDbStateHandle& handle,
+                                                   const std::string& dir) {
+  absl::Status s = MakeEmptyDir(dir);
+  if (s.ok()) s = Download(storage, handle, dir);
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> families;
+  absl::StatusOr<std::unique_ptr<rocksdb::DB>> source =
+      s.ok() ? OpenInstance(db_->db_options, db_->cf_options, dir, /*create=*/false,
+                            /*read_only=*/true, &families)
+             : absl::StatusOr<std::unique_ptr<rocksdb::DB>>(s);
+  if (source.ok()) {
+    const std::string lower = KeyGroupKey(std::max(handle.range().start(), options_.range.start()));
+    const std::string upper = KeyGroupKey(std::min(handle.range().end(), options_.range.end()) + 1);
+    for (const auto& [family, cf] : families) {
+      if (!s.ok()) break;
+      if (!IsStateFamily(family, handle)) continue;
+      absl::StatusOr<int> id = AddState(family);
+      s = id.ok() ? CopyRange(**source, cf, *db_->db, db_->states[*id], db_->write, lower, upper)
+                  : id.status();
+    }
+    CloseInstance(*std::move(source), families);
+  } else {
+    s = source.status();
+  }
+  absl::Status removed = RemoveDir(dir);
+  return s.ok() ? removed : s;
+}
+
+absl::Status RocksDbKeyedBackend::InsertKeyGroups(snapshot::SnapshotStorage& storage,
+                                                  const proto::KeyGroupsStateHandle& handle) {
+  absl::StatusOr<std::string> bytes = storage.ReadFile(handle.file().path(), &handle.file());
+  if (!bytes.ok()) return Annotate(bytes.status(), absl::StrCat("reading ", handle.file().path()));
+  rocksdb::WriteBatch batch;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> families;
+  std::string key;
+  absl::Status failed;
+  absl::Status s =
+      snapshot::ForEachEntry(*bytes, handle, options_.range,
+                             [&](int key_group, const std::string& state, std::string_view k,
+                                 std::string_view user_key, std::string_view value) {
+                               if (!failed.ok()) return;
+                               auto [it, added] = families.try_emplace(state, nullptr);
+                               if (added) {
+                                 absl::StatusOr<int> id = AddState(state);
+                                 if (!id.ok()) {
+                                   failed = id.status();
+                                   return;
+                                 }
+                                 it->second = db_->states[*id];
+                               }
+                               EncodeKey(key_group, k, user_key, &key);
+                               rocksdb::Status put = batch.Put(it->second, key, ToSlice(value));
+                               if (put.ok() && batch.GetDataSize() >= kCopyBatchBytes) {
+                                 put = db_->db->Write(db_->write, &batch);
+                                 batch.Clear();
+                               }
+                               if (!put.ok()) failed = ToStatus(put, "inserting restored state");
+                             });
+  if (s.ok()) s = failed;
+  if (s.ok()) s = ToStatus(db_->db->Write(db_->write, &batch), "inserting restored state");
+  return s;
+}
+
+absl::StatusOr<int> RocksDbKeyedBackend::AddState(const std::string& name) {
+  auto known = std::find(state_names_.begin(), state_names_.end(), name);
+  if (known != state_names_.end()) return static_cast<int>(known - state_names_.begin());
+  rocksdb::ColumnFamilyHandle*& cf = db_->families[name];
+  if (cf == nullptr) {
+    rocksdb::Status s = db_->db->CreateColumnFamily(db_->cf_options, name, &cf);
+    if (!s.ok()) {
+      db_->families.erase(name);
+      return ToStatus(s, absl::StrCat("creating column family ", name));
+    }
+  }
+  state_names_.push_back(name);
+  db_->states.push_back(cf);
+  return static_cast<int>(state_names_.size() - 1);
+}
+
+// ---- Backend: data path ----
+
+int RocksDbKeyedBackend::RegisterState(const std::string& name) {
+  if (db_->db == nullptr) throw std::logic_error("rocksdb state backend is closed");
+  absl::StatusOr<int> id = AddState(name);
+  if (!id.ok()) throw std::runtime_error(std::string(id.status().message()));
+  return *id;
+}
+
+void RocksDbKeyedBackend::SetCurrentKey(const uint8_t* key, size_t size, int key_group) {
+  if (key_group < options_.range.start() || key_group > options_.range.end()) {
+    throw std::out_of_range(absl::StrCat("key group ", key_group, " is not in [",
+                                         options_.range.start(), ", ", options_.range.end(),
+                                         "] of ", options_.name));
+  }
+  EncodeKey(key_group, std::string_view(reinterpret_cast<const char*>(key), size), {}, &key_buf_);
+  prefix_size_ = key_buf_.size();
+}
+
+bool RocksDbKeyedBackend::Get(int state, std::string_view user_key, std::string* value) {
+  rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  rocksdb::Status s = db_->db->Get(db_->read, cf, KeyOf(user_key), value);
+  if (s.IsNotFound()) return false;
+  ThrowIfError(s, "get");
+  return true;
+}
+
+void RocksDbKeyedBackend::Put(int state, std::string_view user_key, std::string_view value) {
+  rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  ThrowIfError(db_->db->Put(db_->write, cf, KeyOf(user_key), ToSlice(value)), "put");
+}
+
+void RocksDbKeyedBackend::Append(int state, std::string_view user_key, std::string_view bytes) {
+  rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  ThrowIfError(db_->db->Merge(db_->write, cf, KeyOf(user_key), ToSlice(bytes)), "merge");
+}
+
+void RocksDbKeyedBackend::Delete(int state, std::string_view user_key) {
+  rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  ThrowIfError(db_->db->Delete(db_->write, cf, KeyOf(user_key)), "delete");
+}
+
+void RocksDbKeyedBackend::DeleteAll(int state) {
+  rocksdb::WriteBatch batch;
+  rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  ScanCurrentKey(state, [&](std::string_view stored, std::string_view /*value*/) {
+    ThrowIfError(batch.Delete(cf, ToSlice(stored)), "delete");
+  });
+  if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "delete all");
+}
+
+void RocksDbKeyedBackend::ForEachUserKey(
+    int state, const std::function<void(std::string_view user_key, std::string_view value)>& fn) {
+  const size_t prefix_size = prefix_size_;
+  ScanCurrentKey(state, [&](std::string_view stored, std::string_view value) {
+    fn(stored.substr(prefix_size), value);
+  });
+}
+
+void RocksDbKeyedBackend::ForEachKey(int state,
+                                     const std::function<void(std::string_view key)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(db_->read, db_->Family(state)));
+  std::string previous;  // the [key group, length, key] prefix last reported
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view prefix = KeyPrefixOf(ToView(it->key()));
+    if (!previous.empty() && prefix == previous) continue;
+    previous.assign(prefix);
+    fn(std::string_view(previous).substr(kPrefixHeaderBytes));
+  }
+  ThrowIfError(it->status(), "iterating keys");
+}
+
+void RocksDbKeyedBackend::ScanCurrentKey(
+    int state, const std::function<void(std::string_view stored, std::string_view value)>& fn) {
+  rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  if (prefix_size_ == 0) throw std::logic_error("rocksdb state backend: no current key");
+  // Copies: `fn` may set another current key.
+  const std::string prefix = key_buf_.substr(0, prefix_size_);
+  const std::string upper = PrefixSuccessor(prefix);
+  rocksdb::Slice upper_slice = ToSlice(upper);
+  rocksdb::ReadOptions read = db_->read;
+  read.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(read, cf));
+  for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+    fn(ToView(it->key()), ToView(it->value()));
+  }
+  ThrowIfError(it->status(), "iterating entries");
+}
+
+void RocksDbKeyedBackend::EncodeKey(int key_group, std::string_view key, std::string_view user_key,
+                                    std::string* out) {
+  if (key.size() > std::numeric_limits<uint32_t>::max()) {
+    throw std::length_error("rocksdb state backend: key exceeds 4 GiB");
+  }
+  const auto length = static_cast<uint32_t>(key.size());
+  out->clear();
+  AppendKeyGroup(out, key_group);
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(length >> shift));
+  out->append(key);
+  out->append(user_key);
+}
+
+const std::string& RocksDbKeyedBackend::KeyOf(std::string_view user_key) {
+  if (prefix_size_ == 0) throw std::logic_error("rocksdb state backend: no current key");
+  key_buf_.resize(prefix_size_);
+  key_buf_.append(user_key);
+  return key_buf_;
+}
+
+// ---- Backend: snapshots and lifecycle ----
+
+absl::StatusOr<std::unique_ptr<RocksDbSnapshot>> RocksDbKeyedBackend::SnapshotSync(
+    int64_t checkpoint_id) {
+  if (db_->db == nullptr) return absl::FailedPreconditionError("rocksdb state backend is closed");
+  const std::string dir = absl::StrCat(SiblingBase(options_.local_dir), "-chk-", checkpoint_id);
+  if (absl::Status s = RemoveDir(dir); !s.ok()) return s;  // left over from a crash
+  // The WAL is off: flush so that the checkpoint's SST files hold everything.
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  for (const auto& [name, cf] : db_->families) all.push_back(cf);
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status s = db_->db->Flush(flush, all);
+  if (!s.ok()) return ToStatus(s, "flushing for a snapshot");
+  rocksdb::Checkpoint* raw = nullptr;
+  s = rocksdb::Checkpoint::Create(db_->db.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // Already flushed: no second flush (a maximal log size never triggers one).
+  if (s.ok()) s = checkpoint->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max());
+  if (!s.ok()) {
+    (void)RemoveDir(dir);
+    return ToStatus(s, absl::StrCat("creating checkpoint ", dir));
+  }
+  return std::unique_ptr<RocksDbSnapshot>(
+      new RocksDbSnapshot(checkpoint_id, dir, options_, state_names_, registry_));
+}
+
+void RocksDbKeyedBackend::NotifyCheckpointComplete(int64_t checkpoint_id) {
+  registry_->Confirm(checkpoint_id);
+}
+
+void RocksDbKeyedBackend::Close() {
+  if (closed_) return;
+  closed_ = true;
+  db_->Close();
+  if (absl::Status s = RemoveDir(options_.local_dir); !s.ok()) {
+    log::Get("state")->warn("{}", s.message());
+  }
+}
+
+}  // namespace sluice::state

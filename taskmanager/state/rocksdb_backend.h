@@ -1,0 +1,171 @@
+// RocksDbKeyedBackend: the host's keyed state backend for state.backend.type: rocksdb (DESIGN.md
+// §6). One RocksDB instance per keyed operator per subtask, in its own local working folder; one
+// column family per state. A key is
+//   u16 key group | u32 key length | key | user key        (big endian)
+// so that a key group's entries are contiguous (ranges are clipped with DeleteRange) and a key's
+// MapState entries come out in user-key byte order. Values are bytes; Append concatenates through
+// a merge operator.
+//
+// Snapshots are taken in two parts, as Flink's RocksIncrementalSnapshotStrategy: SnapshotSync (task
+// thread, short) flushes the memtables and hard-links a RocksDB checkpoint next to the working
+// folder; RocksDbSnapshot::Upload (an I/O thread) copies its files to snapshot storage and builds
+// the RocksDbStateHandle. Incremental snapshots upload each SST file once to "shared/" and refer to
+// it from later checkpoints once the checkpoint that uploaded it is confirmed complete.
+//
+// Ownership and threads: the task owns the backend and calls everything but Upload on its thread.
+// A RocksDbSnapshot is owned by whoever uploads it; it shares only the upload registry (mutex
+// guarded) with the backend and outlives it safely. RocksDB headers stay in the .cc file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/snapshot/storage.h"
+#include "sluice/runtime.h"
+#include "sluice_proto/checkpoint.pb.h"
+
+namespace sluice::state {
+
+struct RocksDbBackendOptions {
+  //! The instance's working folder; wiped on Open, removed on Close. Required.
+  std::string local_dir;
+  //! The key groups of this subtask, within [0, max_parallelism). Required.
+  proto::KeyGroupRange range;
+  //! The operator's max parallelism (number of key groups), in [1, 32768]. Default 128.
+  int max_parallelism = 128;
+  //! Incremental snapshots (SST files shared between checkpoints). Default false.
+  bool incremental = false;
+  //! Names the uploaded files, e.g. "<uid>-<subtask>"; a safe path component. Required.
+  std::string name;
+  //! Size of the instance's block cache. Default 32 MiB.
+  size_t block_cache_bytes = size_t{32} << 20;
+};
+
+//! SST files uploaded to "shared/" by incremental snapshots, by local file name. Internal; shared
+//! by a backend and its snapshots, thread-safe.
+class UploadRegistry;
+
+//! The synchronous part of a snapshot: a RocksDB checkpoint (hard links) in a local folder beside
+//! the working folder. Upload once on any thread; the folder is removed by Upload or, if Upload
+//! never runs, by the destructor.
+class RocksDbSnapshot {
+ public:
+  RocksDbSnapshot(const RocksDbSnapshot&) = delete;
+  RocksDbSnapshot& operator=(const RocksDbSnapshot&) = delete;
+  ~RocksDbSnapshot();
+
+  //! Copies the checkpoint's files to `storage`: private files to
+  //! "<checkpoint_folder>/<name>/<file>", new SST files of an incremental snapshot to
+  //! "shared/<name>-<id>-<file>". Returns the handle to acknowledge. Removes the local folder.
+  absl::StatusOr<proto::KeyedStateHandle> Upload(snapshot::SnapshotStorage& storage,
+                                                 const std::string& checkpoint_folder);
+
+  int64_t checkpoint_id() const { return checkpoint_id_; }
+  //! The local checkpoint folder (gone after Upload).
+  const std::string& local_dir() const { return dir_; }
+
+ private:
+  friend class RocksDbKeyedBackend;
+  RocksDbSnapshot(int64_t checkpoint_id, std::string dir, const RocksDbBackendOptions& options,
+                  std::vector<std::string> state_names, std::shared_ptr<UploadRegistry> registry);
+  absl::StatusOr<proto::RocksDbStateHandle> UploadFiles(snapshot::SnapshotStorage& storage,
+                                                        const std::string& checkpoint_folder);
+  //! The stored copy of SST file `name`: reused from a confirmed checkpoint, or uploaded to
+  //! "shared/" (its path then added to `uploaded`).
+  absl::StatusOr<proto::StateFile> SharedFile(snapshot::SnapshotStorage& storage,
+                                              const std::string& name,
+                                              std::vector<std::string>* uploaded);
+  void RemoveLocalDir();
+
+  int64_t checkpoint_id_;
+  std::string dir_;
+  std::string name_;
+  proto::KeyGroupRange range_;
+  bool incremental_;
+  std::vector<std::string> state_names_;
+  std::shared_ptr<UploadRegistry> registry_;
+  bool removed_ = false;
+};
+
+//! Keyed state in a RocksDB instance. Data-path methods throw std::runtime_error when RocksDB
+//! fails (the task fails and restarts from the last checkpoint). Task thread only.
+class RocksDbKeyedBackend final : public KeyedStateBackend {
+ public:
+  //! Opens the instance in `options.local_dir`. With no `restore` handles a fresh, empty one.
+  //! Otherwise from the handles overlapping `options.range` (files read from `restore_storage`):
+  //! one RocksDB snapshot becomes the base (key groups outside the range are deleted), the
+  //! in-range entries of the others and of backend-neutral KeyGroupsStateHandles are copied in.
+  static absl::StatusOr<std::unique_ptr<RocksDbKeyedBackend>> Open(
+      RocksDbBackendOptions options, snapshot::SnapshotStorage* restore_storage,
+      const std::vector<proto::KeyedStateHandle>& restore);
+
+  RocksDbKeyedBackend(const RocksDbKeyedBackend&) = delete;
+  RocksDbKeyedBackend& operator=(const RocksDbKeyedBackend&) = delete;
+  ~RocksDbKeyedBackend() override;
+
+  int RegisterState(const std::string& name) override;
+  void SetCurrentKey(const uint8_t* key, size_t size, int key_group) override;
+  bool Get(int state, std::string_view user_key, std::string* value) override;
+  void Put(int state, std::string_view user_key, std::string_view value) override;
+  void Append(int state, std::string_view user_key, std::string_view bytes) override;
+  void Delete(int state, std::string_view user_key) override;
+  void DeleteAll(int state) override;
+  void ForEachUserKey(
+      int state,
+      const std::function<void(std::string_view user_key, std::string_view value)>& fn) override;
+  void ForEachKey(int state, const std::function<void(std::string_view key)>& fn) override;
+
+  //! Synchronous part of checkpoint `checkpoint_id`: flushes the memtables and creates a RocksDB
+  //! checkpoint in "<local_dir>-chk-<id>".
+  absl::StatusOr<std::unique_ptr<RocksDbSnapshot>> SnapshotSync(int64_t checkpoint_id);
+  //! Checkpoint `checkpoint_id` is complete: later incremental snapshots may refer to its SSTs.
+  void NotifyCheckpointComplete(int64_t checkpoint_id);
+  //! Closes the instance and removes the working folder. Idempotent; the destructor calls it.
+  void Close();
+
+  //! Registered state names, by id.
+  const std::vector<std::string>& state_names() const { return state_names_; }
+  const RocksDbBackendOptions& options() const { return options_; }
+
+ private:
+  struct Db;  // the RocksDB objects
+  explicit RocksDbKeyedBackend(RocksDbBackendOptions options);
+
+  absl::Status Restore(snapshot::SnapshotStorage* storage,
+                       const std::vector<proto::KeyedStateHandle>& handles);
+  absl::Status RestoreBase(snapshot::SnapshotStorage& storage,
+                           const proto::RocksDbStateHandle& handle);
+  //! Copies the in-range entries of another instance, downloaded into the temporary `dir`.
+  absl::Status CopyFromInstance(snapshot::SnapshotStorage& storage,
+                                const proto::RocksDbStateHandle& handle, const std::string& dir);
+  absl::Status InsertKeyGroups(snapshot::SnapshotStorage& storage,
+                               const proto::KeyGroupsStateHandle& handle);
+  //! Deletes the key groups outside our range (after restoring a wider instance).
+  absl::Status ClipToRange();
+  absl::Status OpenDb(bool create);
+  absl::StatusOr<int> AddState(const std::string& name);
+  //! The stored key of `user_key` under the current key, in a reused buffer.
+  const std::string& KeyOf(std::string_view user_key);
+  //! Visits the stored entries of `state` under the current key, in key order.
+  void ScanCurrentKey(
+      int state, const std::function<void(std::string_view stored, std::string_view value)>& fn);
+  static void EncodeKey(int key_group, std::string_view key, std::string_view user_key,
+                        std::string* out);
+
+  RocksDbBackendOptions options_;
+  std::unique_ptr<Db> db_;
+  std::vector<std::string> state_names_;
+  std::shared_ptr<UploadRegistry> registry_;
+  //! Current-key prefix (key group, key length, key) followed by the last user key.
+  std::string key_buf_;
+  size_t prefix_size_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace sluice::state

@@ -1,0 +1,519 @@
+// Tests of the RocksDB keyed state backend against real RocksDB instances and a real file-system
+// snapshot storage, all under a temporary folder.
+#include "taskmanager/state/rocksdb_backend.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/snapshot/key_groups_format.h"
+#include "common/snapshot/storage.h"
+
+namespace sluice::state {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kMaxParallelism = 10;
+
+//! Test keys name their key group: "g<group>/<n>".
+std::string Key(int key_group, int n) {
+  return "g" + std::to_string(key_group) + "/" + std::to_string(n);
+}
+
+int GroupOf(std::string_view key) {
+  return std::stoi(std::string(key.substr(1, key.find('/') - 1)));
+}
+
+proto::KeyGroupRange Range(int start, int end) {
+  proto::KeyGroupRange r;
+  r.set_start(start);
+  r.set_end(end);
+  return r;
+}
+
+void SetKey(RocksDbKeyedBackend& b, const std::string& key) {
+  b.SetCurrentKey(reinterpret_cast<const uint8_t*>(key.data()), key.size(), GroupOf(key));
+}
+
+//! Every entry as "state|key|user key" -> value.
+using Dump = std::map<std::string, std::string>;
+
+Dump DumpAll(RocksDbKeyedBackend& b) {
+  Dump out;
+  const std::vector<std::string> names = b.state_names();
+  for (size_t id = 0; id < names.size(); ++id) {
+    std::vector<std::string> keys;
+    b.ForEachKey(static_cast<int>(id), [&](std::string_view k) { keys.emplace_back(k); });
+    for (const std::string& key : keys) {
+      SetKey(b, key);
+      b.ForEachUserKey(static_cast<int>(id), [&](std::string_view uk, std::string_view v) {
+        out[names[id] + "|" + key + "|" + std::string(uk)] = std::string(v);
+      });
+    }
+  }
+  return out;
+}
+
+//! Writes a value, a list and two map entries per key, for `keys` keys in each key group of
+//! `range`; `round` changes the values.
+void Fill(RocksDbKeyedBackend& b, proto::KeyGroupRange range, int keys, int round) {
+  const int value = b.RegisterState("value");
+  const int list = b.RegisterState("list");
+  const int map = b.RegisterState("map");
+  for (int g = range.start(); g <= range.end(); ++g) {
+    for (int n = 0; n < keys; ++n) {
+      SetKey(b, Key(g, n));
+      const std::string r = std::to_string(round);
+      b.Put(value, "", "v" + r);
+      b.Append(list, "", "[" + r + "]");
+      b.Put(map, "a" + r, "x" + r);
+      b.Put(map, "b", "y" + r);
+    }
+  }
+}
+
+std::set<std::string> Paths(const google::protobuf::RepeatedPtrField<proto::RocksDbFile>& files) {
+  std::set<std::string> out;
+  for (const proto::RocksDbFile& f : files) out.insert(f.file().path());
+  return out;
+}
+
+size_t CountIn(const std::set<std::string>& paths, const std::set<std::string>& in) {
+  size_t n = 0;
+  for (const std::string& p : paths) n += in.count(p);
+  return n;
+}
+
+class RocksDbBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "sluice-rocksdb-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    auto storage = snapshot::OpenStorage(root_ + "/snapshots");
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    storage_ = *std::move(storage);
+  }
+
+  void TearDown() override { fs::remove_all(root_); }
+
+  RocksDbBackendOptions Options(const std::string& dir, proto::KeyGroupRange range,
+                                bool incremental = false) {
+    RocksDbBackendOptions o;
+    o.local_dir = root_ + "/local/" + dir;
+    o.range = range;
+    o.max_parallelism = kMaxParallelism;
+    o.incremental = incremental;
+    o.name = "op-" + dir;
+    return o;
+  }
+
+  std::unique_ptr<RocksDbKeyedBackend> Open(
+      const std::string& dir, proto::KeyGroupRange range, bool incremental = false,
+      const std::vector<proto::KeyedStateHandle>& restore = {}) {
+    auto b = RocksDbKeyedBackend::Open(Options(dir, range, incremental), storage_.get(), restore);
+    EXPECT_TRUE(b.ok()) << b.status();
+    return b.ok() ? *std::move(b) : nullptr;
+  }
+
+  proto::KeyedStateHandle Checkpoint(RocksDbKeyedBackend& b, int64_t id) {
+    auto snap = b.SnapshotSync(id);
+    EXPECT_TRUE(snap.ok()) << snap.status();
+    if (!snap.ok()) return {};
+    auto handle = (*snap)->Upload(*storage_, "chk-" + std::to_string(id));
+    EXPECT_TRUE(handle.ok()) << handle.status();
+    return handle.ok() ? *handle : proto::KeyedStateHandle();
+  }
+
+  std::string root_;
+  std::unique_ptr<snapshot::SnapshotStorage> storage_;
+};
+
+TEST_F(RocksDbBackendTest, ValueState) {
+  auto b = Open("a", Range(0, 9));
+  const int s = b->RegisterState("value");
+  EXPECT_EQ(b->RegisterState("value"), s);
+  std::string v;
+  SetKey(*b, Key(3, 1));
+  EXPECT_FALSE(b->Get(s, "", &v));
+  b->Put(s, "", "one");
+  b->Put(s, "", "two");
+  ASSERT_TRUE(b->Get(s, "", &v));
+  EXPECT_EQ(v, "two");
+  SetKey(*b, Key(3, 2));
+  EXPECT_FALSE(b->Get(s, "", &v));
+  SetKey(*b, Key(3, 1));
+  b->Delete(s, "");
+  EXPECT_FALSE(b->Get(s, "", &v));
+}
+
+TEST_F(RocksDbBackendTest, ListStateAppendsAcrossFlushes) {
+  auto b = Open("a", Range(0, 9));
+  const int s = b->RegisterState("list");
+  std::string v;
+  for (int k = 0; k < 3; ++k) {
+    SetKey(*b, Key(k, 0));
+    b->Append(s, "", "a");
+    b->Append(s, "", "b");
+  }
+  // Flushes: later operands merge with a value in an SST file. Regression: the merge operator
+  // appended to a reused output buffer without clearing it ("abcabc").
+  ASSERT_TRUE(b->SnapshotSync(1).ok());
+  for (int k = 0; k < 3; ++k) {
+    SetKey(*b, Key(k, 0));
+    b->Append(s, "", "c");
+    ASSERT_TRUE(b->Get(s, "", &v));
+    EXPECT_EQ(v, "abc");
+  }
+  SetKey(*b, Key(0, 0));
+  b->Put(s, "", "x");
+  b->Append(s, "", "y");
+  ASSERT_TRUE(b->Get(s, "", &v));
+  EXPECT_EQ(v, "xy");
+}
+
+TEST_F(RocksDbBackendTest, MapStateOrderAndDeleteAll) {
+  auto b = Open("a", Range(0, 9));
+  const int m = b->RegisterState("map");
+  const int other = b->RegisterState("other");
+  // "g1/1" is a prefix of "g1/10": the key length keeps their entries apart.
+  SetKey(*b, "g1/10");
+  b->Put(m, "a", "10a");
+  SetKey(*b, "g1/1");
+  for (std::string uk : {"c", "a", "b", ""}) b->Put(m, uk, "v" + uk);
+  b->Put(other, "a", "other");
+  std::vector<std::string> seen;
+  b->ForEachUserKey(m, [&](std::string_view uk, std::string_view v) {
+    seen.push_back(std::string(uk) + "=" + std::string(v));
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"=v", "a=va", "b=vb", "c=vc"}));
+
+  b->Delete(m, "b");
+  b->DeleteAll(m);
+  seen.clear();
+  b->ForEachUserKey(m, [&](std::string_view uk, std::string_view) { seen.emplace_back(uk); });
+  EXPECT_TRUE(seen.empty());
+  std::string v;
+  EXPECT_TRUE(b->Get(other, "a", &v));  // other states keep their entries
+  SetKey(*b, "g1/10");
+  ASSERT_TRUE(b->Get(m, "a", &v));  // other keys too
+  EXPECT_EQ(v, "10a");
+}
+
+TEST_F(RocksDbBackendTest, ForEachUserKeyMayChangeTheCurrentKey) {
+  auto b = Open("a", Range(0, 9));
+  const int m = b->RegisterState("map");
+  SetKey(*b, Key(2, 0));
+  b->Put(m, "a", "1");
+  b->Put(m, "b", "2");
+  std::vector<std::string> seen;
+  b->ForEachUserKey(m, [&](std::string_view uk, std::string_view) {
+    seen.emplace_back(uk);
+    SetKey(*b, Key(5, 0));
+    b->Put(m, std::string(uk), "copied");
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
+  std::string v;
+  ASSERT_TRUE(b->Get(m, "b", &v));
+  EXPECT_EQ(v, "copied");
+}
+
+TEST_F(RocksDbBackendTest, ForEachKeyReportsEachKeyOnce) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 9), 3, 1);
+  const int map = b->RegisterState("map");
+  const int empty = b->RegisterState("empty");
+  std::vector<std::string> keys;
+  b->ForEachKey(map, [&](std::string_view k) { keys.emplace_back(k); });
+  std::set<std::string> distinct(keys.begin(), keys.end());
+  EXPECT_EQ(keys.size(), 30u);
+  EXPECT_EQ(distinct.size(), 30u);
+  EXPECT_TRUE(distinct.count(Key(9, 2)));
+  int calls = 0;
+  b->ForEachKey(empty, [&](std::string_view) { ++calls; });
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(RocksDbBackendTest, MisuseThrows) {
+  auto b = Open("a", Range(0, 4));
+  const int s = b->RegisterState("value");
+  std::string v;
+  EXPECT_THROW(b->Get(s, "", &v), std::logic_error);  // no current key yet
+  const std::string key = Key(7, 0);
+  EXPECT_THROW(b->SetCurrentKey(reinterpret_cast<const uint8_t*>(key.data()), key.size(), 7),
+               std::out_of_range);
+  SetKey(*b, Key(1, 0));
+  EXPECT_THROW(b->Put(s + 1, "", "x"), std::out_of_range);
+  b->Close();
+  EXPECT_THROW(b->Put(s, "", "x"), std::logic_error);
+}
+
+TEST_F(RocksDbBackendTest, OpenRejectsBadOptions) {
+  auto o = Options("a", Range(0, 10));  // end beyond max parallelism
+  EXPECT_EQ(RocksDbKeyedBackend::Open(o, nullptr, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = Options("a", Range(0, 9));
+  o.name = "../x";
+  EXPECT_EQ(RocksDbKeyedBackend::Open(o, nullptr, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RocksDbBackendTest, CloseRemovesTheWorkingFolder) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 1), 1, 1);
+  const std::string dir = b->options().local_dir;
+  EXPECT_TRUE(fs::exists(dir));
+  b->Close();
+  EXPECT_FALSE(fs::exists(dir));
+  b.reset();  // a second Close is harmless
+}
+
+TEST_F(RocksDbBackendTest, FullSnapshotRestoresTheSameState) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 9), 4, 1);
+  const Dump before = DumpAll(*b);
+  ASSERT_EQ(before.size(), 10u * 4 * 4);
+
+  auto snap = b->SnapshotSync(1);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  const std::string local = (*snap)->local_dir();
+  EXPECT_TRUE(fs::exists(local + "/CURRENT"));
+  EXPECT_EQ(local.find(b->options().local_dir + "/"), std::string::npos);  // not inside the DB
+  Fill(*b, Range(0, 9), 4, 2);  // writes after the sync part are not in the snapshot
+  auto handle = (*snap)->Upload(*storage_, "chk-1");
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  EXPECT_FALSE(fs::exists(local));
+  EXPECT_FALSE((*snap)->Upload(*storage_, "chk-1").ok());  // only once
+
+  const proto::RocksDbStateHandle& h = handle->rocksdb();
+  EXPECT_FALSE(h.incremental());
+  EXPECT_EQ(h.shared_files_size(), 0);
+  EXPECT_GT(h.private_files_size(), 0);
+  for (const proto::RocksDbFile& f : h.private_files()) {
+    EXPECT_EQ(f.file().path(), "chk-1/op-a/" + f.local_name());
+    EXPECT_TRUE(storage_->Exists(f.file().path()));
+  }
+  EXPECT_EQ(std::set<std::string>(h.state_names().begin(), h.state_names().end()),
+            (std::set<std::string>{"value", "list", "map"}));
+
+  auto restored = Open("b", Range(0, 9), false, {*handle});
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(DumpAll(*restored), before);
+}
+
+TEST_F(RocksDbBackendTest, DroppedSnapshotRemovesItsFolder) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 1), 1, 1);
+  std::string local;
+  {
+    auto snap = b->SnapshotSync(1);
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    local = (*snap)->local_dir();
+    EXPECT_TRUE(fs::exists(local));
+  }
+  EXPECT_FALSE(fs::exists(local));
+}
+
+TEST_F(RocksDbBackendTest, SnapshotOutlivesTheBackend) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 9), 2, 1);
+  const Dump before = DumpAll(*b);
+  auto snap = b->SnapshotSync(1);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  b.reset();
+  auto handle = (*snap)->Upload(*storage_, "chk-1");
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  auto restored = Open("b", Range(0, 9), false, {*handle});
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(DumpAll(*restored), before);
+}
+
+TEST_F(RocksDbBackendTest, UploadRunsWhileTheTaskKeepsWriting) {
+  auto b = Open("a", Range(0, 9), /*incremental=*/true);
+  Fill(*b, Range(0, 9), 5, 1);
+  const Dump at_sync = DumpAll(*b);
+  auto snap = b->SnapshotSync(1);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  absl::StatusOr<proto::KeyedStateHandle> handle;
+  std::thread io([&] { handle = (*snap)->Upload(*storage_, "chk-1"); });
+  // Flushes and compactions (dropped snapshots) meanwhile remove SST files from the instance.
+  for (int round = 2; round < 8; ++round) {
+    Fill(*b, Range(0, 9), 5, round);
+    EXPECT_TRUE(b->SnapshotSync(round).ok());
+  }
+  io.join();
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  auto restored = Open("b", Range(0, 9), true, {*handle});
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(DumpAll(*restored), at_sync);
+}
+
+TEST_F(RocksDbBackendTest, IncrementalUploadsOnlyNewSstFiles) {
+  auto b = Open("a", Range(0, 9), /*incremental=*/true);
+  Fill(*b, Range(0, 9), 2, 1);
+  const proto::KeyedStateHandle first = Checkpoint(*b, 1);
+  const std::set<std::string> shared1 = Paths(first.rocksdb().shared_files());
+  EXPECT_TRUE(first.rocksdb().incremental());
+  EXPECT_EQ(shared1.size(), 3u);  // one SST per state after one flush
+  for (const std::string& p : shared1) EXPECT_EQ(p.rfind("shared/op-a-", 0), 0u) << p;
+  for (const proto::RocksDbFile& f : first.rocksdb().private_files()) {
+    EXPECT_EQ(f.local_name().find(".sst"), std::string::npos);
+    EXPECT_EQ(f.file().path(), "chk-1/op-a/" + f.local_name());
+  }
+  b->NotifyCheckpointComplete(1);
+
+  Fill(*b, Range(0, 4), 2, 2);  // touches "value", "list" and "map" again
+  const proto::KeyedStateHandle second = Checkpoint(*b, 2);
+  const std::set<std::string> shared2 = Paths(second.rocksdb().shared_files());
+  EXPECT_EQ(shared2.size(), 6u);
+  EXPECT_EQ(CountIn(shared2, shared1), 3u);  // referred to, not uploaded again
+
+  const Dump expected = DumpAll(*b);
+  auto restored = Open("b", Range(0, 9), true, {second});
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(DumpAll(*restored), expected);
+}
+
+TEST_F(RocksDbBackendTest, UnconfirmedCheckpointIsNotReused) {
+  auto b = Open("a", Range(0, 9), /*incremental=*/true);
+  Fill(*b, Range(0, 9), 2, 1);
+  const std::set<std::string> shared1 = Paths(Checkpoint(*b, 1).rocksdb().shared_files());
+  ASSERT_EQ(shared1.size(), 3u);
+  // No NotifyCheckpointComplete(1): checkpoint 1 may be discarded with its files.
+  Fill(*b, Range(0, 9), 2, 2);
+  const std::set<std::string> shared2 = Paths(Checkpoint(*b, 2).rocksdb().shared_files());
+  EXPECT_EQ(shared2.size(), 6u);
+  EXPECT_EQ(CountIn(shared2, shared1), 0u);
+
+  b->NotifyCheckpointComplete(2);
+  b->NotifyCheckpointComplete(1);  // late and older: ignored
+  Fill(*b, Range(0, 9), 2, 3);
+  const std::set<std::string> shared3 = Paths(Checkpoint(*b, 3).rocksdb().shared_files());
+  EXPECT_EQ(shared3.size(), 9u);
+  EXPECT_EQ(CountIn(shared3, shared2), 6u);
+  EXPECT_EQ(CountIn(shared3, shared1), 0u);
+}
+
+TEST_F(RocksDbBackendTest, RestoredIncrementalSnapshotIsReused) {
+  auto b = Open("a", Range(0, 9), /*incremental=*/true);
+  Fill(*b, Range(0, 9), 2, 1);
+  const proto::KeyedStateHandle first = Checkpoint(*b, 1);
+  const std::set<std::string> shared1 = Paths(first.rocksdb().shared_files());
+  b.reset();
+
+  auto restored = Open("b", Range(0, 9), true, {first});
+  ASSERT_NE(restored, nullptr);
+  Fill(*restored, Range(0, 9), 2, 2);
+  const std::set<std::string> shared2 = Paths(Checkpoint(*restored, 2).rocksdb().shared_files());
+  EXPECT_EQ(shared2.size(), 6u);
+  EXPECT_EQ(CountIn(shared2, shared1), 3u);
+}
+
+TEST_F(RocksDbBackendTest, NarrowerRangeDropsOtherKeyGroups) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 9), 3, 1);
+  const Dump all = DumpAll(*b);
+  const proto::KeyedStateHandle handle = Checkpoint(*b, 1);
+
+  auto low = Open("low", Range(0, 4), false, {handle});
+  auto high = Open("high", Range(5, 9), false, {handle});
+  ASSERT_NE(low, nullptr);
+  ASSERT_NE(high, nullptr);
+  const Dump low_dump = DumpAll(*low);
+  const Dump high_dump = DumpAll(*high);
+  EXPECT_EQ(low_dump.size(), all.size() / 2);
+  EXPECT_EQ(high_dump.size(), all.size() / 2);
+  for (const auto& [entry, value] : low_dump) {
+    EXPECT_LE(GroupOf(entry.substr(entry.find('|') + 1)), 4) << entry;
+    EXPECT_EQ(all.at(entry), value);
+  }
+  for (const auto& [entry, value] : high_dump) {
+    EXPECT_GE(GroupOf(entry.substr(entry.find('|') + 1)), 5) << entry;
+  }
+}
+
+TEST_F(RocksDbBackendTest, WiderRangeMergesSeveralInstances) {
+  auto low = Open("low", Range(0, 4));
+  auto high = Open("high", Range(5, 9));
+  Fill(*low, Range(0, 4), 2, 1);
+  Fill(*high, Range(5, 9), 2, 2);
+  high->RegisterState("only-high");
+  Dump expected = DumpAll(*low);
+  expected.merge(DumpAll(*high));
+  const proto::KeyedStateHandle low_handle = Checkpoint(*low, 1);
+  const proto::KeyedStateHandle high_handle = Checkpoint(*high, 1);
+
+  auto merged = Open("merged", Range(0, 9), false, {low_handle, high_handle});
+  ASSERT_NE(merged, nullptr);
+  EXPECT_EQ(DumpAll(*merged), expected);
+  const std::vector<std::string>& names = merged->state_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "only-high"), names.end());
+  // The restore folder of the copied instance is gone.
+  EXPECT_FALSE(fs::exists(merged->options().local_dir + "-restore"));
+}
+
+TEST_F(RocksDbBackendTest, RestoresFromKeyGroupsStateHandle) {
+  snapshot::KeyGroupsFileBuilder builder(Range(0, 9));
+  for (int g = 0; g <= 9; ++g) {
+    builder.Add(g, "value", Key(g, 0), "", "v" + std::to_string(g));
+    builder.Add(g, "map", Key(g, 0), "uk", "m" + std::to_string(g));
+  }
+  proto::KeyedStateHandle handle;
+  const std::string bytes = builder.Finish(handle.mutable_key_groups());
+  auto file = storage_->WriteFile("chk-1/op-0-keyed", bytes);
+  ASSERT_TRUE(file.ok()) << file.status();
+  *handle.mutable_key_groups()->mutable_file() = *file;
+
+  auto b = Open("a", Range(3, 6), false, {handle});
+  ASSERT_NE(b, nullptr);
+  Dump expected;
+  for (int g = 3; g <= 6; ++g) {
+    expected["value|" + Key(g, 0) + "|"] = "v" + std::to_string(g);
+    expected["map|" + Key(g, 0) + "|uk"] = "m" + std::to_string(g);
+  }
+  EXPECT_EQ(DumpAll(*b), expected);
+}
+
+TEST_F(RocksDbBackendTest, CorruptUploadedFileFailsOpen) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 9), 2, 1);
+  const proto::KeyedStateHandle handle = Checkpoint(*b, 1);
+  const proto::RocksDbFile* sst = nullptr;
+  for (const proto::RocksDbFile& f : handle.rocksdb().private_files()) {
+    if (f.local_name().find(".sst") != std::string::npos) sst = &f;
+  }
+  ASSERT_NE(sst, nullptr);
+  const std::string path = root_ + "/snapshots/" + sst->file().path();
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(10);
+    const char c = static_cast<char>(f.get());
+    f.seekp(10);
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  auto restored = RocksDbKeyedBackend::Open(Options("b", Range(0, 9)), storage_.get(), {handle});
+  ASSERT_FALSE(restored.ok());
+  EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss) << restored.status();
+  EXPECT_NE(std::string(restored.status().message()).find(sst->file().path()), std::string::npos)
+      << restored.status();
+  EXPECT_FALSE(fs::exists(Options("b", Range(0, 9)).local_dir));
+}
+
+TEST_F(RocksDbBackendTest, RestoreWithoutStorageIsAnError) {
+  auto b = Open("a", Range(0, 9));
+  Fill(*b, Range(0, 1), 1, 1);
+  const proto::KeyedStateHandle handle = Checkpoint(*b, 1);
+  auto restored = RocksDbKeyedBackend::Open(Options("b", Range(0, 9)), nullptr, {handle});
+  EXPECT_EQ(restored.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sluice::state
