@@ -4,6 +4,11 @@
 // once with balances that add up — for the hashmap and the incremental RocksDB backend. Plus the
 // restart strategies on a job whose operator throws, and `sluice checkpoints`.
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -221,6 +226,81 @@ TEST_F(IntegrationRestart, NoneStrategyFailsAtOnceWithTheException) {
   CommandResult unknown = cluster_->Sluice({"checkpoints", "no-such-job"});
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.err.find("no-such-job"), std::string::npos) << unknown.Describe();
+}
+
+//! A TaskManager process started by the test itself (SIGKILLed and reaped at the end).
+class ExtraTaskManager {
+ public:
+  ExtraTaskManager(const std::string& jobmanager, const std::string& dir) {
+    size_t colon = jobmanager.rfind(':');
+    std::vector<std::string> args = {BinaryPath("sluice-taskmanager"),
+                                     "-D",
+                                     "jobmanager.rpc.address=" + jobmanager.substr(0, colon),
+                                     "-D",
+                                     "jobmanager.rpc.port=" + jobmanager.substr(colon + 1),
+                                     "-D",
+                                     "taskmanager.numberOfTaskSlots=2",
+                                     "-D",
+                                     "taskmanager.cache.directory=" + dir};
+    std::string log = dir + ".log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~ExtraTaskManager() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+TEST_F(IntegrationRestart, RestartingJobWaitsForSlotsAndUsesATaskManagerThatRegistersLater) {
+  StartCluster(2);  // 2 x 2 slots; the job takes 2, one on each TaskManager
+  std::string out = cluster_->NewDir("ledger");
+  std::vector<std::string> args = {
+      "run",          ExamplePackage("ledger"), "--detached", "--parallelism", "2",
+      "--arg",        "transactions=40000",     "--arg",      "rate=2000",     "--arg",
+      "output=" + out};
+  for (const std::string& d : CheckpointDefines("hashmap")) args.push_back(d);
+  // The surviving TaskManager's free slots must not be enough: make the job need 3.
+  args[4] = "3";
+  CommandResult run = cluster_->Sluice(args);
+  ASSERT_TRUE(run.ok()) << run.Describe();
+  std::string job = run.LastLine();
+  ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok()) << cluster_->LogTails();
+  ASSERT_TRUE(cluster_->KillTaskManager(1).ok());
+  absl::StatusOr<JsonValue> restarting = cluster_->WaitForState(job, "RESTARTING");
+  ASSERT_TRUE(restarting.ok()) << restarting.status() << cluster_->LogTails();
+  // 2 slots left, 3 needed: the job waits (and says so in the JobManager's log).
+  ASSERT_TRUE(WaitUntil([&] {
+    return ReadFile(cluster_->cluster_dir() + "/log/jobmanager.log").find("waits for slots") !=
+           std::string::npos;
+  })) << cluster_->LogTails();
+  absl::StatusOr<JsonValue> still = cluster_->JobStatus(job);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(StringField(*still, "state"), "RESTARTING");
+
+  ExtraTaskManager extra(cluster_->address(), cluster_->ScratchPath("tm-extra"));
+  ASSERT_TRUE(extra.started());
+  absl::StatusOr<JsonValue> done = cluster_->WaitForState(job, "FINISHED", absl::Minutes(3));
+  ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
+  EXPECT_EQ(IntField(*done, "numRestarts"), 1);
+  ExpectExactlyOnce(ReadLedger(out), 40000, 1000);
 }
 
 }  // namespace

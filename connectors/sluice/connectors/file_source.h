@@ -1,6 +1,7 @@
 // Text file source: reads a file or every visible file of a directory, line by line. Files are cut
 // into byte-range splits (a line belongs to the split where it starts), dealt round-robin to
-// subtasks.
+// subtasks. Its operator state is the list of unread splits, the current one from the offset
+// reached (a line start), so a restored source goes on where the checkpoint left off.
 #pragma once
 
 #include <algorithm>
@@ -11,13 +12,16 @@
 #include <vector>
 
 #include "sluice/datastream.h"
+#include "sluice/state.h"
 
 namespace sluice {
 
 struct FileSplit {
   std::string path;
   uint64_t start = 0;
-  uint64_t end = 0;  // exclusive
+  uint64_t end = 0;     // exclusive
+  bool resume = false;  // start is a line start recorded by a checkpoint (nothing to skip)
+  SLUICE_FIELDS(path, start, end, resume)
 };
 
 //! Deterministic split plan: every subtask computes the same list and takes index % parallelism.
@@ -55,8 +59,32 @@ class TextFileSource final : public StreamOperator {
   explicit TextFileSource(std::string path) : path_(std::move(path)) {}
   ~TextFileSource() override { CloseFile(); }
 
+  void InitializeState(InitContext& ctx) override {
+    restored_ = ctx.IsRestored();
+    if (!restored_) return;
+    for (const std::string& item : ctx.OperatorState(kSplitsState)) {
+      FileSplit split;
+      internal::DeserializeFrom(item, split);
+      mine_.push_back(std::move(split));
+    }
+  }
+
+  void SnapshotState(SnapshotContext& ctx) override {
+    ByteWriter w;
+    if (file_ && pos_ < split_.end) {
+      FileSplit rest{split_.path, pos_, split_.end, true};
+      ctx.AddOperatorState(kSplitsState, OperatorStateMode::kSplit,
+                           internal::SerializeToString(rest, w));
+    }
+    for (size_t i = next_split_; i < mine_.size(); ++i) {
+      ctx.AddOperatorState(kSplitsState, OperatorStateMode::kSplit,
+                           internal::SerializeToString(mine_[i], w));
+    }
+  }
+
   void Open(RuntimeContext& ctx, Output& out) override {
     StreamOperator::Open(ctx, out);
+    if (restored_) return;
     auto all = PlanFileSplits(path_, ctx.Parallelism());
     for (size_t i = 0; i < all.size(); ++i) {
       if (static_cast<int>(i % ctx.Parallelism()) == ctx.SubtaskIndex()) mine_.push_back(all[i]);
@@ -84,13 +112,16 @@ class TextFileSource final : public StreamOperator {
 
  private:
   static constexpr int kBatch = 512;
+  static constexpr const char* kSplitsState = "splits";
 
   void OpenSplit(const FileSplit& split) {
     split_ = split;
     file_ = std::fopen(split.path.c_str(), "rb");
     if (!file_) throw std::runtime_error("file source: cannot open '" + split.path + "'");
     pos_ = split.start;
-    if (split.start > 0) {
+    if (split.resume) {
+      std::fseek(file_, static_cast<long>(split.start), SEEK_SET);
+    } else if (split.start > 0) {
       // The line that straddles our start belongs to the previous split: skip past its end.
       std::fseek(file_, static_cast<long>(split.start - 1), SEEK_SET);
       pos_ = split.start - 1;
@@ -122,6 +153,7 @@ class TextFileSource final : public StreamOperator {
   }
 
   std::string path_;
+  bool restored_ = false;
   std::vector<FileSplit> mine_;
   size_t next_split_ = 0;
   FileSplit split_;
