@@ -67,6 +67,21 @@ void PrintText(const std::string& job, const proto::CheckpointsResponse& r) {
                     absl::StrCat(c.duration_ms(), " ms"), "", c.failure()});
   }
   if (!rows.empty()) PrintTable({"ID", "KIND", "STATUS", "DURATION", "BYTES", "PATH"}, rows);
+  // The newest completed checkpoint's figures per subtask (Flink's checkpoint details).
+  for (const auto& c : r.history()) {
+    if (c.status() != "COMPLETED") continue;
+    std::cout << "\nCheckpoint " << c.id() << " per subtask:\n";
+    std::vector<std::vector<std::string>> subtasks;
+    for (const auto& s : c.subtasks()) {
+      subtasks.push_back(
+          {absl::StrCat(s.vertex(), " (", s.index() + 1, ")"),
+           absl::StrCat(s.sync_duration_ms(), " ms"), absl::StrCat(s.async_duration_ms(), " ms"),
+           absl::StrCat(s.alignment_duration_ms(), " ms"), absl::StrCat(s.start_delay_ms(), " ms"),
+           absl::StrCat(s.state_size_bytes())});
+    }
+    PrintTable({"SUBTASK", "SYNC", "ASYNC", "ALIGNMENT", "START DELAY", "BYTES"}, subtasks);
+    break;
+  }
   std::cout << "Failed checkpoints: " << r.failed() << "   Restarts: " << r.restarts() << std::endl;
 }
 

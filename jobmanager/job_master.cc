@@ -605,7 +605,21 @@ proto::CheckpointsResponse JobMaster::Checkpoints() {
     checkpoint::CoordinatorStats stats = coordinator_->Stats();
     for (const auto& c : stats.completed) *r.add_completed() = ToInfo(c);
     for (const auto& c : stats.in_progress) *r.add_in_progress() = ToInfo(c);
-    for (const auto& c : stats.history) *r.add_history() = ToInfo(c);
+    for (const auto& c : stats.history) {
+      proto::CheckpointInfo* info = r.add_history();
+      *info = ToInfo(c);
+      for (const auto& [task, st] : c.subtasks) {
+        proto::SubtaskCheckpointInfo* sub = info->add_subtasks();
+        Vertex* v = FindVertex(task.vertex_id);
+        sub->set_vertex(v ? v->plan.name : std::to_string(task.vertex_id));
+        sub->set_index(task.subtask_index);
+        sub->set_sync_duration_ms(st.sync_duration_ms());
+        sub->set_async_duration_ms(st.async_duration_ms());
+        sub->set_alignment_duration_ms(st.alignment_duration_ms());
+        sub->set_start_delay_ms(st.start_delay_ms());
+        sub->set_state_size_bytes(st.state_size_bytes());
+      }
+    }
     r.set_failed(stats.failed_count);
     return r;
   });
