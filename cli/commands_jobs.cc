@@ -111,6 +111,10 @@ void PrintStatusJson(const proto::JobStatus& job) {
   }
   w.Key("numRestarts");
   w.Int(job.num_restarts());
+  if (!job.last_restart_cause().empty()) {
+    w.Key("lastRestartCause");
+    w.String(job.last_restart_cause());
+  }
   if (job.has_last_checkpoint()) {
     w.Key("lastCheckpoint");
     w.BeginObject();
@@ -163,7 +167,10 @@ void PrintStatusText(const proto::JobStatus& job) {
   if (!job.name().empty()) std::cout << " (" << job.name() << ")";
   std::cout << ": " << job.state() << "\n";
   if (!job.failure().empty()) std::cout << "Failure: " << job.failure() << "\n";
-  if (job.num_restarts() > 0) std::cout << "Restarts: " << job.num_restarts() << "\n";
+  if (job.num_restarts() > 0) {
+    std::cout << "Restarts: " << job.num_restarts() << " (last cause: " << job.last_restart_cause()
+              << ")\n";
+  }
   if (job.has_last_checkpoint()) {
     const proto::CheckpointInfo& c = job.last_checkpoint();
     std::cout << "Last checkpoint: " << c.id() << " (" << c.duration_ms() << " ms, "

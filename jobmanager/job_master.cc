@@ -337,7 +337,7 @@ void JobMaster::FailJob(const std::string& reason) {
 
 void JobMaster::Restart(const std::string& reason) {
   ++num_restarts_;
-  failure_ = reason;  // the latest cause, shown while the job recovers
+  restart_cause_ = reason;
   Log()->warn("Job {} ({}) restarts (restart #{}): {}", spec_.name, spec_.job_id, num_restarts_,
               reason);
   SetJobState(JobState::kRestarting);
@@ -554,15 +554,11 @@ void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& r
     }
     if (affected) {
       // The TaskManager's loss is the root cause even when its consumers noticed first.
-      if (!failure_.empty() && failure_.find(tm_id) == std::string::npos &&
-          state_ != JobState::kRestarting) {
-        failure_ = absl::StrCat(reason, "; first reported: ", failure_);
+      std::string& cause = state_ == JobState::kRestarting ? restart_cause_ : failure_;
+      if (!cause.empty() && cause.find(tm_id) == std::string::npos) {
+        cause = absl::StrCat(reason, "; first reported: ", cause);
       }
-      if (state_ == JobState::kRestarting) {
-        failure_ = reason;
-      } else {
-        HandleFailure(reason);
-      }
+      if (state_ != JobState::kRestarting) HandleFailure(reason);
     }
     CheckCompletion();
   });
@@ -632,6 +628,7 @@ proto::JobStatus JobMaster::Status() {
     s.set_name(spec_.name);
     s.set_state(std::string(JobStateName(state_)));
     s.set_failure(failure_);
+    s.set_last_restart_cause(restart_cause_);
     s.set_start_time_ms(start_ms_);
     s.set_end_time_ms(end_ms_);
     s.set_num_restarts(num_restarts_);

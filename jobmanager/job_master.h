@@ -108,7 +108,8 @@ class JobMaster {
   std::vector<Vertex> vertices_;
   std::map<std::string, std::pair<uint32_t, int>> attempts_;  // attempt id -> (vertex, subtask)
   JobState state_ = JobState::kCreated;
-  std::string failure_;
+  std::string failure_;        // why the job fails (FAILING, FAILED)
+  std::string restart_cause_;  // why it restarted last
   std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
   int64_t start_ms_ = 0;
   int64_t end_ms_ = 0;
