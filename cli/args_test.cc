@@ -196,6 +196,57 @@ TEST(ArgsTest, UsageMentionsEveryCommand) {
   EXPECT_THAT(UsageText("cluster"), ::testing::Not(HasSubstr("taskmanagers [--json]")));
 }
 
+TEST(ArgsTest, SavepointCommands) {
+  ParsedArgs p;
+  ASSERT_TRUE(Parse({"savepoint", "J1", "--dir", "sp", "--json"}, &p).ok());
+  EXPECT_EQ(p.command, "savepoint");
+  EXPECT_THAT(p.positionals, ElementsAre("J1"));
+  EXPECT_EQ(p.Get("--dir"), "sp");
+  EXPECT_THAT(Message(Parse({"savepoint", "J1", "--drain"}, &p)),
+              HasSubstr("'--drain' is not valid for 'savepoint'"));
+  EXPECT_EQ(Message(Parse({"savepoint"}, &p)), "missing argument JOB");
+
+  // `stop JOB` and `cluster stop` are different commands.
+  ASSERT_TRUE(Parse({"stop", "J1", "--drain", "--dir=/sp"}, &p).ok());
+  EXPECT_EQ(p.command, "stop");
+  EXPECT_TRUE(p.Has("--drain"));
+  EXPECT_EQ(p.Get("--dir"), "/sp");
+  ASSERT_TRUE(Parse({"cluster", "stop", "--dir", "d"}, &p).ok());
+  EXPECT_EQ(p.command, "cluster stop");
+  EXPECT_THAT(Message(Parse({"cluster", "stop", "--dir", "d", "--drain"}, &p)),
+              HasSubstr("not valid for 'cluster stop'"));
+}
+
+TEST(ArgsTest, RescaleRequiresParallelism) {
+  ParsedArgs p;
+  ASSERT_TRUE(Parse({"rescale", "J1", "--parallelism", "3", "--json"}, &p).ok());
+  EXPECT_EQ(p.command, "rescale");
+  EXPECT_EQ(p.Get("--parallelism"), "3");
+  EXPECT_THAT(Message(Parse({"rescale", "J1"}, &p)),
+              HasSubstr("missing required option --parallelism N"));
+  EXPECT_THAT(Message(Parse({"rescale", "J1", "--parallelism"}, &p)),
+              HasSubstr("'--parallelism' requires a value"));
+  // Not a positive integer: rejected by the command, as for `run`.
+  ASSERT_TRUE(Parse({"rescale", "J1", "--parallelism", "0"}, &p).ok());
+  EXPECT_THAT(UsageLine("rescale"), HasSubstr("sluice rescale JOB --parallelism N [--json]"));
+}
+
+TEST(ArgsTest, RunRestoreOptions) {
+  ParsedArgs p;
+  ASSERT_TRUE(
+      Parse({"run", "j.so", "--from-savepoint", "sp/savepoint-1", "--allow-non-restored-state"}, &p)
+          .ok());
+  EXPECT_EQ(p.Get("--from-savepoint"), "sp/savepoint-1");
+  EXPECT_TRUE(p.Has("--allow-non-restored-state"));
+  ASSERT_TRUE(Parse({"run", "j.so", "--restore", "latest"}, &p).ok());
+  EXPECT_EQ(p.Get("--restore"), "latest");
+  EXPECT_THAT(Message(Parse({"run", "j.so", "--restore"}, &p)),
+              HasSubstr("'--restore' requires a value (latest)"));
+  EXPECT_THAT(Message(Parse({"status", "J1", "--from-savepoint", "x"}, &p)),
+              HasSubstr("not valid for 'status'"));
+  // --from-savepoint with --restore, and --restore other than `latest`, are rejected by `run`.
+}
+
 TEST(ArgsTest, EmptyOptionValueIsKept) {
   ParsedArgs p;
   ASSERT_TRUE(Parse({"run", "j.so", "--name="}, &p).ok());

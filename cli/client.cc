@@ -39,6 +39,10 @@ absl::Status JobManagerClient::Convert(const grpc::Status& status, absl::Duratio
     case absl::StatusCode::kUnauthenticated:
     case absl::StatusCode::kPermissionDenied:
       return s;  // the JobManager's own words, e.g. "no job with id '1234'"
+    case absl::StatusCode::kUnimplemented:  // e.g. a JobManager older than this CLI
+      return absl::UnimplementedError(absl::StrCat("the JobManager at ", target_,
+                                                   " does not implement this request",
+                                                   s.message().empty() ? "" : ": ", s.message()));
     default:
       return absl::Status(
           s.code(), absl::StrCat("the JobManager at ", target_, " failed: ", s.message(), " (",
@@ -137,6 +141,26 @@ absl::StatusOr<proto::CheckpointsResponse> JobManagerClient::GetCheckpoints(
   request.set_job_id(job_id);
   proto::CheckpointsResponse response;
   absl::Status status = Convert(stub_->GetCheckpoints(&context, request, &response), kUnaryTimeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<proto::SavepointResponse> JobManagerClient::TriggerSavepoint(
+    const proto::SavepointRequest& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout);
+  proto::SavepointResponse response;
+  absl::Status status = Convert(stub_->TriggerSavepoint(&context, request, &response), timeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<proto::RescaleResponse> JobManagerClient::Rescale(
+    const proto::RescaleRequest& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout);
+  proto::RescaleResponse response;
+  absl::Status status = Convert(stub_->Rescale(&context, request, &response), timeout);
   if (!status.ok()) return status;
   return response;
 }

@@ -31,9 +31,19 @@ class JobManagerClient {
   absl::StatusOr<proto::CheckpointsResponse> GetCheckpoints(const std::string& job_id);
   absl::StatusOr<proto::ListTaskManagersResponse> ListTaskManagers(
       absl::Duration timeout = kUnaryTimeout);
+  //! Answers once the savepoint is complete, which for a large state takes a while: hence a
+  //! deadline of its own, longer than the JobManager's checkpoint timeout.
+  absl::StatusOr<proto::SavepointResponse> TriggerSavepoint(
+      const proto::SavepointRequest& request, absl::Duration timeout = kSavepointTimeout);
+  //! A savepoint and a restart at the new parallelism; same deadline as TriggerSavepoint.
+  absl::StatusOr<proto::RescaleResponse> Rescale(const proto::RescaleRequest& request,
+                                                 absl::Duration timeout = kSavepointTimeout);
 
   static constexpr absl::Duration kUnaryTimeout = absl::Seconds(10);
   static constexpr absl::Duration kSubmitTimeout = absl::Seconds(60);
+  //! execution.checkpointing.timeout's default (10 min) plus a margin, so that the JobManager's
+  //! own timeout error arrives before ours.
+  static constexpr absl::Duration kSavepointTimeout = absl::Minutes(11);
   static constexpr size_t kChunkBytes = 1 << 20;
 
  private:

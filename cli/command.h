@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "cli/args.h"
 #include "common/config/config.h"
 
@@ -42,6 +43,10 @@ std::optional<int> ParsePositiveInt(std::string_view text);
 //! SUSPENDED).
 bool IsTerminalJobState(std::string_view state);
 
+//! A savepoint or checkpoint location as the JobManager must get it: a relative path made
+//! absolute against our working directory (and normalized); URIs ("file:///abs") unchanged.
+absl::StatusOr<std::string> AbsoluteSnapshotPath(std::string_view path);  // commands_savepoints.cc
+
 //! Prints `rows` under `header` as left-aligned columns separated by two spaces.
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
@@ -55,6 +60,9 @@ int StatusCommand(const Invocation& invocation);        // commands_jobs.cc
 int CancelCommand(const Invocation& invocation);        // commands_jobs.cc
 int TaskManagersCommand(const Invocation& invocation);  // commands_jobs.cc
 int CheckpointsCommand(const Invocation& invocation);   // commands_checkpoints.cc
+int SavepointCommand(const Invocation& invocation);     // commands_savepoints.cc
+int StopCommand(const Invocation& invocation);          // commands_savepoints.cc
+int RescaleCommand(const Invocation& invocation);       // commands_savepoints.cc
 
 }  // namespace sluice::cli
 

@@ -115,6 +115,10 @@ void PrintStatusJson(const proto::JobStatus& job) {
     w.Key("lastRestartCause");
     w.String(job.last_restart_cause());
   }
+  if (!job.rescale().empty()) {
+    w.Key("rescale");
+    w.String(job.rescale());
+  }
   if (job.has_last_checkpoint()) {
     w.Key("lastCheckpoint");
     w.BeginObject();
@@ -167,6 +171,7 @@ void PrintStatusText(const proto::JobStatus& job) {
   if (!job.name().empty()) std::cout << " (" << job.name() << ")";
   std::cout << ": " << job.state() << "\n";
   if (!job.failure().empty()) std::cout << "Failure: " << job.failure() << "\n";
+  if (!job.rescale().empty()) std::cout << "Rescale: " << job.rescale() << "\n";
   if (job.num_restarts() > 0) {
     std::cout << "Restarts: " << job.num_restarts() << " (last cause: " << job.last_restart_cause()
               << ")\n";

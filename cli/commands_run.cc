@@ -128,6 +128,23 @@ int RunCommand(const Invocation& invocation) {
     (*header.mutable_args())[key] = arg.substr(eq + 1);
   }
 
+  std::optional<std::string> from_savepoint = args.Get("--from-savepoint");
+  std::optional<std::string> restore = args.Get("--restore");
+  if (from_savepoint && restore) {
+    return UsageError("run", "--from-savepoint and --restore are mutually exclusive");
+  }
+  if (restore && *restore != "latest") {
+    return UsageError("run", absl::StrCat("--restore accepts only 'latest', got '", *restore, "'"));
+  }
+  if (from_savepoint) {
+    if (from_savepoint->empty()) return UsageError("run", "--from-savepoint needs a path");
+    absl::StatusOr<std::string> path = AbsoluteSnapshotPath(*from_savepoint);
+    if (!path.ok()) return Fail(path.status());
+    header.set_restore_path(*path);
+  }
+  header.set_restore_latest(restore.has_value());
+  header.set_allow_non_restored_state(args.Has("--allow-non-restored-state"));
+
   // -D settings (already validated by the CLI's own configuration) also configure the job:
   // execution.checkpointing.*, state.*, restart-strategy.* apply per job.
   for (const std::string& define : args.defines) {

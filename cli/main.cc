@@ -31,6 +31,9 @@ const std::map<std::string, CommandFn>& Commands() {
       {"cancel", CancelCommand},
       {"taskmanagers", TaskManagersCommand},
       {"checkpoints", CheckpointsCommand},
+      {"savepoint", SavepointCommand},
+      {"stop", StopCommand},
+      {"rescale", RescaleCommand},
   };
   return *commands;
 }

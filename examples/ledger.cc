@@ -67,6 +67,9 @@ SLUICE_JOB(env) {
   int64_t rate = env.IntArg("rate", 0);
   int64_t sink_delay_us = env.IntArg("sink_delay_us", 0);
   std::string output = env.Arg("output");
+  int64_t max_parallelism = env.IntArg("max_parallelism", 0);
+  if (max_parallelism < 0) throw sluice::JobDefinitionError("max_parallelism must be >= 0");
+  if (max_parallelism > 0) env.SetMaxParallelism(static_cast<int>(max_parallelism));
   if (accounts <= 0) throw sluice::JobDefinitionError("accounts must be positive");
   if (transactions < 0) throw sluice::JobDefinitionError("transactions must be >= 0");
   if (splits <= 0) throw sluice::JobDefinitionError("splits must be positive");

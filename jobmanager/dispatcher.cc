@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "jobmanager/graph_builder.h"
+#include "jobmanager/snapshot_restore.h"
 
 namespace sluice::jobmanager {
 namespace {
@@ -37,23 +38,25 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
     Log()->warn("submission rejected: {}", graph.status().message());
     return graph.status();
   }
-  auto plan = BuildExecutionPlan(*graph);
-  if (!plan.ok()) return plan.status();
-
   JobSpec spec;
   spec.job_id = NewId();
   spec.name = header.name().empty() ? graph->name() : header.name();
   spec.package_sha256 = package_sha256;
   spec.args = std::move(args);
-  spec.graph = *std::move(graph);
-  spec.plan = *std::move(plan);
-  spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms()
-                                                               : options_.buffer_timeout_ms;
-
   if (absl::Status s = ConfigureJob(header, spec); !s.ok()) {
     Log()->warn("submission of '{}' rejected: {}", spec.name, s.message());
     return s;
   }
+  if (absl::Status s = PrepareRestore(header, spec, *graph); !s.ok()) {
+    Log()->warn("submission of '{}' rejected: {}", spec.name, s.message());
+    return s;
+  }
+  auto plan = BuildExecutionPlan(*graph);
+  if (!plan.ok()) return plan.status();
+  spec.graph = *std::move(graph);
+  spec.plan = *std::move(plan);
+  spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms()
+                                                               : options_.buffer_timeout_ms;
 
   // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): a
   // submission right behind it waits for them rather than being refused.
@@ -92,7 +95,6 @@ absl::Status Dispatcher::ConfigureJob(const proto::SubmitHeader& header, JobSpec
     }
   }
   if (auto r = RestartStrategyConfig::FromConfiguration(spec.config); !r.ok()) return r.status();
-  if (spec.config.GetDurationMs("execution.checkpointing.interval") == 0) return absl::OkStatus();
   auto checkpoint_config = checkpoint::CheckpointConfig::FromConfiguration(spec.config);
   if (absl::Status s = checkpoint_config.Validate(); !s.ok()) return s;
   std::string dir = spec.config.GetString("state.checkpoints.dir");
@@ -108,6 +110,89 @@ absl::Status Dispatcher::ConfigureJob(const proto::SubmitHeader& header, JobSpec
   }
   spec.checkpoint_storage = std::shared_ptr<snapshot::SnapshotStorage>(std::move(*storage));
   return absl::OkStatus();
+}
+
+absl::Status Dispatcher::PrepareRestore(const proto::SubmitHeader& header, JobSpec& spec,
+                                        proto::JobGraph& graph) {
+  std::string folder;
+  if (!header.restore_path().empty()) {
+    auto f = SnapshotFolder(header.restore_path());
+    if (!f.ok()) return f.status();
+    folder = *f;
+  } else if (header.restore_latest()) {
+    auto checkpoints = SnapshotFolder(spec.config.GetString("state.checkpoints.dir"));
+    auto savepoints = SnapshotFolder(spec.config.GetString("state.savepoints.dir"));
+    std::optional<std::string> latest = FindLatestSnapshot(
+        spec.name, checkpoints.ok() ? *checkpoints : "", savepoints.ok() ? *savepoints : "");
+    if (!latest) {
+      return absl::NotFoundError(
+          absl::StrCat("--restore latest: no savepoint or retained checkpoint of a job named '",
+                       spec.name, "' under state.checkpoints.dir or state.savepoints.dir"));
+    }
+    folder = *latest;
+  } else {
+    return absl::OkStatus();
+  }
+  auto md = ReadSnapshot(folder);
+  if (!md.ok()) return md.status();
+  bool has_rocksdb = false;
+  for (const auto& op : md->operators()) {
+    for (const auto& s : op.subtasks()) {
+      for (const auto& k : s.keyed()) has_rocksdb |= k.has_rocksdb();
+    }
+  }
+  if (has_rocksdb && spec.config.GetString("state.backend.type") != "rocksdb") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "'", folder,
+        "' holds RocksDB state; the hashmap backend cannot restore it (run with -D "
+        "state.backend.type=rocksdb; a hashmap snapshot restores into either backend)"));
+  }
+  if (absl::Status s = MatchSnapshot(*md, header.allow_non_restored_state(), graph); !s.ok()) {
+    return s;
+  }
+  Log()->info("job {} restores {} {} from {}", spec.job_id, md->kind(), md->checkpoint_id(),
+              folder);
+  spec.restore_base_dir = SnapshotBaseDir(folder, *md);
+  spec.restore = *std::move(md);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Dispatcher::TriggerSavepoint(const proto::SavepointRequest& req) {
+  auto m = Find(req.job_id());
+  if (!m) return absl::NotFoundError(absl::StrCat("no job with id '", req.job_id(), "'"));
+  std::string dir = req.dir().empty() ? m->config().GetString("state.savepoints.dir") : req.dir();
+  auto folder = SnapshotFolder(dir);
+  if (!folder.ok()) return folder.status();
+  return m->TriggerSavepoint(*folder, req.stop(), req.drain());
+}
+
+absl::StatusOr<std::string> Dispatcher::Rescale(const proto::RescaleRequest& req) {
+  auto m = Find(req.job_id());
+  if (!m) return absl::NotFoundError(absl::StrCat("no job with id '", req.job_id(), "'"));
+  if (req.parallelism() <= 0) {
+    return absl::InvalidArgumentError("parallelism must be a positive integer");
+  }
+  auto path = blobs_->PathOf(m->package_sha256());
+  if (!path.ok()) return path.status();
+  auto graph = BuildJobGraph(*path, m->args(), req.parallelism(), options_.graph_builder_timeout);
+  if (!graph.ok()) return graph.status();
+  // Keyed state keeps its key groups: every operator keeps the max parallelism it runs with.
+  proto::JobGraph current = m->Graph();
+  std::map<std::string, int> max_parallelism;
+  for (const auto& n : current.nodes()) max_parallelism[OperatorUid(n)] = n.max_parallelism();
+  for (auto& n : *graph->mutable_nodes()) {
+    auto it = max_parallelism.find(OperatorUid(n));
+    if (it == max_parallelism.end()) continue;
+    if (n.parallelism() > it->second) {
+      return absl::InvalidArgumentError(absl::StrCat("parallelism ", n.parallelism(),
+                                                     " is above the max parallelism ", it->second,
+                                                     " of operator '", OperatorUid(n), "'"));
+    }
+    n.set_max_parallelism(it->second);
+  }
+  auto plan = BuildExecutionPlan(*graph);
+  if (!plan.ok()) return plan.status();
+  return m->Rescale(req.parallelism(), *std::move(graph), *std::move(plan));
 }
 
 std::shared_ptr<JobMaster> Dispatcher::Find(const std::string& job_id) {

@@ -43,11 +43,18 @@ class Dispatcher {
   void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
   void OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline);
   absl::StatusOr<proto::CheckpointsResponse> Checkpoints(const std::string& job_id);
+  //! Savepoint or stop-with-savepoint; blocks until complete, returns the savepoint folder.
+  absl::StatusOr<std::string> TriggerSavepoint(const proto::SavepointRequest& req);
+  //! Stop-with-savepoint and redeploy at the new parallelism; returns the snapshot's folder.
+  absl::StatusOr<std::string> Rescale(const proto::RescaleRequest& req);
 
  private:
   std::shared_ptr<JobMaster> Find(const std::string& job_id);
   //! The job's configuration and checkpoint storage, or InvalidArgument naming the bad setting.
   absl::Status ConfigureJob(const proto::SubmitHeader& header, JobSpec& spec);
+  //! `run --from-savepoint` / `--restore latest`: reads the snapshot and fits the graph to it.
+  absl::Status PrepareRestore(const proto::SubmitHeader& header, JobSpec& spec,
+                              proto::JobGraph& graph);
   std::vector<std::shared_ptr<JobMaster>> All();
 
   DispatcherOptions options_;

@@ -119,6 +119,7 @@ proto::TaskDeployment MakeDeployment(
   for (uint32_t node_id : v.nodes) {
     proto::ChainedOperator* op = d.add_operators();
     op->set_node_id(node_id);
+    op->set_max_parallelism(graph.nodes(static_cast<int>(node_id)).max_parallelism());
     // Outputs in consumer id order: chained consumers and network edges alike.
     for (const auto& consumer : graph.nodes()) {
       for (int k = 0; k < consumer.inputs_size(); ++k) {

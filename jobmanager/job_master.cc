@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/snapshot/metadata.h"
+#include "jobmanager/snapshot_restore.h"
 
 namespace sluice::jobmanager {
 namespace {
@@ -49,7 +51,8 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
       resource_manager_(resource_manager),
       on_terminal_(std::move(on_terminal)),
       executor_("job-" + spec_.job_id.substr(0, 8)),
-      rpc_executor_("rpc-" + spec_.job_id.substr(0, 8)) {
+      rpc_executor_("rpc-" + spec_.job_id.substr(0, 8)),
+      io_executor_("spio-" + spec_.job_id.substr(0, 8)) {
   for (const auto& tv : spec_.plan.vertices) {
     Vertex v;
     v.plan = tv;
@@ -57,6 +60,10 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
     vertices_.push_back(std::move(v));
   }
   NewAttempts();
+  if (spec_.restore) {
+    restore_ = spec_.restore;
+    restore_base_dir_ = spec_.restore_base_dir;
+  }
   auto strategy = CreateRestartStrategy(spec_.config);
   if (strategy.ok()) {
     restart_strategy_ = *std::move(strategy);
@@ -76,6 +83,7 @@ JobMaster::~JobMaster() {
   if (coordinator_) coordinator_->Stop();
   executor_.Shutdown();
   rpc_executor_.Shutdown();
+  io_executor_.Shutdown();
   coordinator_.reset();
 }
 
@@ -112,10 +120,14 @@ void JobMaster::SetUpCheckpointing() {
   checkpoint::CheckpointCallbacks cb;
   cb.trigger = [this](int64_t id, int64_t ts) {
     executor_.Post([this, id, ts] {
+      // A stop-with-savepoint's trigger is posted after StartSavepoint recorded it.
+      auto sp = savepoints_.find(id);
+      bool stop = sp != savepoints_.end() && sp->second.stop;
+      bool drain = stop && sp->second.drain;
       ForEachRunning([&](const Vertex& v, int i, const Subtask& st) {
         rpc_executor_.Post([gw = slots_.at(static_cast<size_t>(i)).gateway, attempt = st.attempt_id,
-                            id, ts, name = v.plan.name] {
-          absl::Status s = gw->TriggerCheckpoint(attempt, id, ts);
+                            id, ts, stop, drain, name = v.plan.name] {
+          absl::Status s = gw->TriggerCheckpoint(attempt, id, ts, stop, drain);
           if (!s.ok()) Log()->debug("trigger of checkpoint {} at {}: {}", id, name, s.message());
         });
       });
@@ -132,8 +144,14 @@ void JobMaster::SetUpCheckpointing() {
       });
     });
   };
-  cb.notify_complete = [notify](int64_t id) { notify(id, true); };
-  cb.notify_aborted = [notify](int64_t id, std::string) { notify(id, false); };
+  cb.notify_complete = [this, notify](int64_t id) {
+    notify(id, true);
+    executor_.Post([this, id] { OnCheckpointComplete(id); });
+  };
+  cb.notify_aborted = [this, notify](int64_t id, std::string reason) {
+    notify(id, false);
+    executor_.Post([this, id, reason] { OnCheckpointAborted(id, reason); });
+  };
   cb.fail_job = [this](std::string reason) {
     executor_.Post([this, reason] {
       if (state_ == JobState::kRunning) HandleFailure(reason);
@@ -147,6 +165,11 @@ void JobMaster::SetUpCheckpointing() {
     return;
   }
   coordinator_ = *std::move(coordinator);
+  if (restore_) coordinator_->RestoreFrom(restore_->checkpoint_id());
+  SetCoordinatorTasks();
+}
+
+void JobMaster::SetCoordinatorTasks() {
   std::vector<checkpoint::TaskKey> tasks;
   std::vector<checkpoint::OperatorInfo> operators;
   for (const auto& v : vertices_) {
@@ -154,10 +177,10 @@ void JobMaster::SetUpCheckpointing() {
     for (uint32_t node_id : v.plan.nodes) {
       const proto::JobNode& node = spec_.graph.nodes(static_cast<int>(node_id));
       checkpoint::OperatorInfo op;
-      op.uid = node.uid().empty() ? absl::StrCat("node-", node.id()) : node.uid();
+      op.uid = OperatorUid(node);
       op.node_id = node.id();
       op.parallelism = v.plan.parallelism;
-      op.max_parallelism = v.plan.max_parallelism;
+      op.max_parallelism = node.max_parallelism();
       operators.push_back(std::move(op));
     }
   }
@@ -170,6 +193,11 @@ void JobMaster::MaybeStartCheckpointing() {
     for (const auto& st : v.subtasks) {
       if (st.state != SubtaskState::kRunning && st.state != SubtaskState::kFinished) return;
     }
+  }
+  if (!rescale_text_.empty() && !rescale_) {
+    Log()->info("Job {} ({}) runs at its new parallelism ({})", spec_.name, spec_.job_id,
+                rescale_text_);
+    rescale_text_.clear();
   }
   if (!checkpointing_started_) {
     checkpointing_started_ = true;
@@ -188,23 +216,6 @@ void JobMaster::ForEachRunning(const std::function<void(const Vertex&, int, cons
       fn(v, i, st);
     }
   }
-}
-
-proto::TaskRestore JobMaster::RestoreFor(const Vertex& v, int subtask) const {
-  proto::TaskRestore r;
-  r.set_checkpoint_id(restore_->checkpoint_id());
-  r.set_base_dir(spec_.checkpoint_storage->root());
-  for (uint32_t node_id : v.plan.nodes) {
-    const proto::JobNode& node = spec_.graph.nodes(static_cast<int>(node_id));
-    std::string uid = node.uid().empty() ? absl::StrCat("node-", node.id()) : node.uid();
-    for (const auto& op : restore_->operators()) {
-      if (op.uid() != uid) continue;
-      for (const auto& s : op.subtasks()) {
-        if (s.subtask_index() == subtask) *r.add_operators() = s;
-      }
-    }
-  }
-  return r;
 }
 
 void JobMaster::DeployAll() {
@@ -233,12 +244,15 @@ void JobMaster::DeployAll() {
       d.set_attempt_number(attempt_number_);
       if (spec_.checkpoint_storage) {
         auto* c = d.mutable_checkpointing();
-        c->set_enabled(true);
+        c->set_enabled(spec_.config.GetDurationMs("execution.checkpointing.interval") > 0);
         c->set_storage_root(spec_.checkpoint_storage->root());
         c->set_state_backend(spec_.config.GetString("state.backend.type"));
         c->set_incremental(spec_.config.GetBool("state.backend.incremental"));
       }
-      if (restore_) *d.mutable_restore() = RestoreFor(v, i);
+      if (restore_) {
+        *d.mutable_restore() =
+            jobmanager::RestoreFor(*restore_, restore_base_dir_, spec_.graph, v.plan, i);
+      }
       SetSubtaskState(v, i, SubtaskState::kDeploying);
       std::string reason_prefix =
           absl::StrCat("deploying ", v.plan.name, " (", i + 1, "/", v.plan.parallelism,
@@ -385,7 +399,10 @@ void JobMaster::AllocateAndRedeploy(int tries) {
       FailJob(absl::StrCat("cannot read the latest checkpoint: ", latest.status().message()));
       return;
     }
-    restore_ = *latest;
+    if (*latest) {
+      restore_ = *latest;
+      restore_base_dir_ = spec_.checkpoint_storage->root();
+    }
     if (restore_) {
       Log()->info("Job {} ({}) restores checkpoint {}", spec_.name, spec_.job_id,
                   restore_->checkpoint_id());
@@ -454,7 +471,9 @@ void JobMaster::CheckCompletion() {
     }
   }
   if (!all_terminal) return;
-  if (state_ == JobState::kRunning && all_finished) {
+  if (state_ == JobState::kRunning && all_finished && rescale_ && rescale_->savepoint_complete) {
+    RedeployRescaled();
+  } else if (state_ == JobState::kRunning && all_finished) {
     SetJobState(JobState::kFinished);
   } else if (state_ == JobState::kFailing) {
     SetJobState(JobState::kFailed);
@@ -479,7 +498,9 @@ bool JobMaster::FindAttempt(const std::string& attempt_id, Vertex** v, int* inde
   auto it = attempts_.find(attempt_id);
   if (it == attempts_.end()) return false;
   Vertex* vx = FindVertex(it->second.first);
-  if (!vx || vx->subtasks[static_cast<size_t>(it->second.second)].attempt_id != attempt_id) {
+  auto index_ok = [&] { return it->second.second < static_cast<int>(vx->subtasks.size()); };
+  if (!vx || !index_ok() ||
+      vx->subtasks[static_cast<size_t>(it->second.second)].attempt_id != attempt_id) {
     return false;  // an earlier attempt of a restarted job
   }
   *v = vx;
@@ -599,6 +620,9 @@ proto::CheckpointsResponse JobMaster::Checkpoints() {
     r.set_enabled(coordinator_ != nullptr);
     if (!coordinator_) return r;
     checkpoint::CoordinatorStats stats = coordinator_->Stats();
+    for (auto it = savepoint_infos_.rbegin(); it != savepoint_infos_.rend(); ++it) {
+      *r.add_completed() = *it;
+    }
     for (const auto& c : stats.completed) *r.add_completed() = ToInfo(c);
     for (const auto& c : stats.in_progress) *r.add_in_progress() = ToInfo(c);
     for (const auto& c : stats.history) {
@@ -629,6 +653,7 @@ proto::JobStatus JobMaster::Status() {
     s.set_state(std::string(JobStateName(state_)));
     s.set_failure(failure_);
     s.set_last_restart_cause(restart_cause_);
+    s.set_rescale(rescale_text_);
     s.set_start_time_ms(start_ms_);
     s.set_end_time_ms(end_ms_);
     s.set_num_restarts(num_restarts_);
@@ -653,6 +678,10 @@ proto::JobStatus JobMaster::Status() {
     }
     return s;
   });
+}
+
+proto::JobGraph JobMaster::Graph() {
+  return executor_.Call([this] { return spec_.graph; });
 }
 
 proto::JobSummary JobMaster::Summary() {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,9 +41,12 @@ struct JobSpec {
   int64_t buffer_timeout_ms = 100;
   //! The job's configuration: the JobManager's, with the submission's overrides on top.
   config::Configuration config;
-  //! Checkpoint storage rooted at `<state.checkpoints.dir>/<job-id>`; null when checkpointing
-  //! is off.
+  //! Snapshot storage rooted at `<state.checkpoints.dir>/<job-id>` (checkpoints, and the
+  //! checkpoints savepoints are copied from).
   std::shared_ptr<snapshot::SnapshotStorage> checkpoint_storage;
+  //! Set when the job starts from a savepoint or retained checkpoint (`run --from-savepoint`).
+  std::optional<proto::CheckpointMetadata> restore;
+  std::string restore_base_dir;  // the folder the snapshot's file paths are relative to
 };
 
 class JobMaster {
@@ -64,6 +68,19 @@ class JobMaster {
   proto::JobStatus Status();
   proto::JobSummary Summary();
   proto::CheckpointsResponse Checkpoints();
+  //! The job graph the job runs now.
+  proto::JobGraph Graph();
+  // Fixed at submission.
+  const std::string& package_sha256() const { return spec_.package_sha256; }
+  const std::map<std::string, std::string>& args() const { return spec_.args; }
+  const config::Configuration& config() const { return spec_.config; }
+
+  //! Takes a savepoint into `dir` (absolute); with `stop` the job finishes after it. Blocks until
+  //! the savepoint is complete; returns its folder.
+  absl::StatusOr<std::string> TriggerSavepoint(const std::string& dir, bool stop, bool drain);
+  //! Stop-with-savepoint, then the job again from it with `graph`/`plan` (built at the new
+  //! parallelism). Blocks until the savepoint is complete; the redeployment follows.
+  absl::StatusOr<std::string> Rescale(int parallelism, proto::JobGraph graph, ExecutionPlan plan);
 
  private:
   struct Subtask {
@@ -77,10 +94,33 @@ class JobMaster {
     std::vector<Subtask> subtasks;
   };
 
+  //! A savepoint or a rescale's stop-with-savepoint in progress.
+  struct PendingSavepoint {
+    std::string dir;  // empty for a rescale (restored from the checkpoint folder directly)
+    bool stop = false;
+    bool drain = false;
+    std::shared_ptr<std::promise<absl::StatusOr<std::string>>> done;
+  };
+  //! A rescale waiting for its stop-with-savepoint and for every subtask to finish.
+  struct PendingRescale {
+    int parallelism = 0;
+    proto::JobGraph graph;
+    ExecutionPlan plan;
+    int64_t savepoint_id = 0;  // 0 until triggered
+    bool savepoint_complete = false;
+  };
+
   void SetUpCheckpointing();
+  void SetCoordinatorTasks();
+  //! Triggers the checkpoint behind a savepoint (retrying while another is in progress).
+  void StartSavepoint(PendingSavepoint sp, int tries);
+  void OnCheckpointComplete(int64_t id);
+  void OnCheckpointAborted(int64_t id, const std::string& reason);
+  //! All subtasks finished after a rescale's stop-with-savepoint: redeploy at the new parallelism.
+  void RedeployRescaled();
+  absl::Status CheckSlotsFor(const ExecutionPlan& plan);
   void NewAttempts();
   void DeployAll();
-  proto::TaskRestore RestoreFor(const Vertex& v, int subtask) const;
   void SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");
   void SetJobState(JobState to);
   //! A subtask failed or a TaskManager was lost: restart if the strategy allows, else fail.
@@ -108,8 +148,8 @@ class JobMaster {
   std::vector<Vertex> vertices_;
   std::map<std::string, std::pair<uint32_t, int>> attempts_;  // attempt id -> (vertex, subtask)
   JobState state_ = JobState::kCreated;
-  std::string failure_;        // why the job fails (FAILING, FAILED)
-  std::string restart_cause_;  // why it restarted last
+  std::string failure_;                      // why the job fails (FAILING, FAILED)
+  std::string restart_cause_;                // why it restarted last
   std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
   int64_t start_ms_ = 0;
   int64_t end_ms_ = 0;
@@ -119,7 +159,12 @@ class JobMaster {
   bool checkpointing_started_ = false;
   std::unique_ptr<RestartStrategy> restart_strategy_;
   std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator_;
-  std::optional<proto::CheckpointMetadata> restore_;  // what the current attempt restores
+  std::optional<proto::CheckpointMetadata> restore_;    // what the current attempt restores
+  std::string restore_base_dir_;                        // what restore_'s paths are relative to
+  std::map<int64_t, PendingSavepoint> savepoints_;      // by checkpoint id
+  std::vector<proto::CheckpointInfo> savepoint_infos_;  // completed savepoints, oldest first
+  std::optional<PendingRescale> rescale_;
+  std::string rescale_text_;  // "2 -> 3" while a rescale runs
 
   absl::Mutex summary_mu_;
   proto::JobSummary summary_ ABSL_GUARDED_BY(summary_mu_);
@@ -128,6 +173,8 @@ class JobMaster {
   // Outgoing RPCs to TaskManagers (deploy, cancel, release) run here, never on executor_, so that a
   // TaskManager that does not answer cannot stall status queries or state updates.
   SerialExecutor rpc_executor_;
+  // Copies of savepoint files: blocking I/O, never on executor_.
+  SerialExecutor io_executor_;
 };
 
 }  // namespace sluice::jobmanager

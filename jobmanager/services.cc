@@ -70,6 +70,23 @@ grpc::Status ClientServiceImpl::GetCheckpoints(grpc::ServerContext*, const proto
   return grpc::Status::OK;
 }
 
+grpc::Status ClientServiceImpl::TriggerSavepoint(grpc::ServerContext*,
+                                                 const proto::SavepointRequest* req,
+                                                 proto::SavepointResponse* resp) {
+  auto path = dispatcher_->TriggerSavepoint(*req);
+  if (!path.ok()) return ToGrpc(path.status());
+  resp->set_path(*path);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientServiceImpl::Rescale(grpc::ServerContext*, const proto::RescaleRequest* req,
+                                        proto::RescaleResponse* resp) {
+  auto path = dispatcher_->Rescale(*req);
+  if (!path.ok()) return ToGrpc(path.status());
+  resp->set_savepoint_path(*path);
+  return grpc::Status::OK;
+}
+
 grpc::Status ClusterServiceImpl::AcknowledgeCheckpoint(
     grpc::ServerContext*, const proto::AcknowledgeCheckpointRequest* req, proto::Empty*) {
   dispatcher_->OnAcknowledgeCheckpoint(*req);

@@ -26,6 +26,10 @@ class ClientServiceImpl final : public proto::ClientService::Service {
                                 proto::ListTaskManagersResponse* resp) override;
   grpc::Status GetCheckpoints(grpc::ServerContext*, const proto::JobIdRequest* req,
                               proto::CheckpointsResponse* resp) override;
+  grpc::Status TriggerSavepoint(grpc::ServerContext*, const proto::SavepointRequest* req,
+                                proto::SavepointResponse* resp) override;
+  grpc::Status Rescale(grpc::ServerContext*, const proto::RescaleRequest* req,
+                       proto::RescaleResponse* resp) override;
 
  private:
   Dispatcher* dispatcher_;

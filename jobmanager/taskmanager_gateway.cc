@@ -35,12 +35,15 @@ absl::Status TaskManagerGateway::ReleaseJob(const std::string& job_id) {
 }
 
 absl::Status TaskManagerGateway::TriggerCheckpoint(const std::string& attempt_id,
-                                                   int64_t checkpoint_id, int64_t timestamp_ms) {
+                                                   int64_t checkpoint_id, int64_t timestamp_ms,
+                                                   bool stop, bool drain) {
   auto ctx = ContextWithDeadline(kTimeout);
   proto::TriggerCheckpointRequest req;
   req.set_attempt_id(attempt_id);
   req.set_checkpoint_id(checkpoint_id);
   req.set_timestamp_ms(timestamp_ms);
+  req.set_stop(stop);
+  req.set_drain(drain);
   proto::Empty resp;
   return FromGrpc(stub_->TriggerCheckpoint(ctx.get(), req, &resp));
 }

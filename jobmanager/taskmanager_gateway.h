@@ -18,7 +18,7 @@ class TaskManagerGateway {
   absl::Status Cancel(const std::string& attempt_id);
   absl::Status ReleaseJob(const std::string& job_id);
   absl::Status TriggerCheckpoint(const std::string& attempt_id, int64_t checkpoint_id,
-                                 int64_t timestamp_ms);
+                                 int64_t timestamp_ms, bool stop = false, bool drain = false);
   absl::Status NotifyCheckpoint(const std::string& attempt_id, int64_t checkpoint_id,
                                 bool complete);
 

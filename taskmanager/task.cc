@@ -118,6 +118,7 @@ struct Task::Chain {
   int64_t last_snapshot = 0;     // highest checkpoint id snapshotted here
   int64_t final_checkpoint = 0;  // first checkpoint taken after the end of input
   bool final_committed = false;
+  int64_t stop_flags = 0;  // CheckpointEvent::kStop/kDrain once a stop-with-savepoint passed
   network::CheckpointEvent latest_trigger{};  // newest trigger received
   std::chrono::milliseconds timeout{100};
   Clock::time_point next_flush;
@@ -250,10 +251,12 @@ void Task::ProcessMail() {
   }
 }
 
-void Task::TriggerCheckpoint(int64_t id, int64_t timestamp_ms) {
-  Post([this, id, timestamp_ms] {
+void Task::TriggerCheckpoint(int64_t id, int64_t timestamp_ms, bool stop, bool drain) {
+  Post([this, id, timestamp_ms, stop, drain] {
     Chain& c = *chain_;
-    network::CheckpointEvent e{id, timestamp_ms};
+    int64_t flags = (stop ? network::CheckpointEvent::kStop : 0) |
+                    (stop && drain ? network::CheckpointEvent::kDrain : 0);
+    network::CheckpointEvent e{id, timestamp_ms, flags};
     if (id > c.latest_trigger.checkpoint_id) c.latest_trigger = e;
     if (id <= c.last_snapshot) return;
     // Sources start the checkpoint; a task whose input ended gets no more barriers.
@@ -295,8 +298,10 @@ void Task::BuildChain() {
     c.ops.push_back(node(op.node_id()).factory());
     c.op_ptrs.push_back(c.ops.back().get());
     c.nodes.push_back(&node(op.node_id()));
-    c.contexts.push_back(std::make_unique<OperatorContext>(
-        deployment_, node(op.node_id()).max_parallelism, &cancelled_));
+    int max_parallelism =
+        op.max_parallelism() > 0 ? op.max_parallelism() : node(op.node_id()).max_parallelism;
+    c.contexts.push_back(
+        std::make_unique<OperatorContext>(deployment_, max_parallelism, &cancelled_));
   }
   // Network outputs: one RecordWriter per produced partition.
   for (const auto& op : deployment_.operators()) {
@@ -354,7 +359,9 @@ void Task::BuildChain() {
     local_dir = absl::StrCat(state_ctx_.local_dir, "/", deployment_.attempt_id());
   }
   c.state = std::make_unique<TaskState>(deployment_, local_dir);
-  for (size_t i = 0; i < c.ops.size(); ++i) c.state->InitializeOperator(*c.nodes[i], *c.ops[i]);
+  for (size_t i = 0; i < c.ops.size(); ++i) {
+    c.state->InitializeOperator(*c.nodes[i], c.contexts[i]->MaxParallelism(), *c.ops[i]);
+  }
   for (size_t i = c.ops.size(); i-- > 0;) c.ops[i]->Open(*c.contexts[i], *op_output[i]);
   c.is_source = c.nodes[0]->is_source;
   c.timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
@@ -375,7 +382,7 @@ void Task::FlushIfDue(bool force) {
 void Task::PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t alignment_ns) {
   Chain& c = *chain_;
   if (barrier.checkpoint_id <= c.last_snapshot) return;
-  if (!deployment_.checkpointing().enabled()) return;
+  if (deployment_.checkpointing().storage_root().empty()) return;
   auto start = Clock::now();
   int64_t start_delay_ms = std::max<int64_t>(0, NowWallMs() - barrier.timestamp_ms);
   AsyncSnapshot async;
@@ -386,6 +393,11 @@ void Task::PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t al
     return;
   }
   c.last_snapshot = barrier.checkpoint_id;
+  if (barrier.flags & network::CheckpointEvent::kStop) {
+    // Stop-with-savepoint: no record after this snapshot; finish once it is complete.
+    c.stop_flags = barrier.flags;
+    if (c.final_checkpoint == 0) c.final_checkpoint = barrier.checkpoint_id;
+  }
   if (!c.input_ended) {
     for (auto& w : c.writers) {
       w->BroadcastCheckpointEvent(network::BufferKind::kCheckpointBarrier, barrier);
@@ -452,6 +464,7 @@ void Task::RunSource() {
   while (true) {
     if (cancelled_) throw TaskCancelled();
     if (has_mail_.load(std::memory_order_relaxed)) ProcessMail();
+    if (c.stop_flags != 0) return;  // stopped by a stop-with-savepoint
     int64_t wait_us = 0;
     SourceStatus s = head->PollNext(&wait_us);
     FlushIfDue(c.timeout.count() == 0);
@@ -580,10 +593,14 @@ void Task::Run() {
     if (c.aligner->aligning()) {
       c.aligner->AbortPending(c.aligner->pending_checkpoint(), "input ended during alignment");
     }
-    for (auto& op : c.ops) op->EndInput();
+    // A stop without drain finishes the operators without end of input (Flink's stop).
+    bool stopped = (c.stop_flags & network::CheckpointEvent::kStop) != 0;
+    if (!stopped || (c.stop_flags & network::CheckpointEvent::kDrain)) {
+      for (auto& op : c.ops) op->EndInput();
+    }
     for (auto& w : c.writers) w->Finish();
     c.input_ended = true;
-    if (deployment_.checkpointing().enabled()) AwaitFinalCheckpoint();
+    if (deployment_.checkpointing().enabled() || stopped) AwaitFinalCheckpoint();
     for (auto& op : c.ops) op->Close();
     opened = false;
   } catch (const TaskCancelled&) {

@@ -71,7 +71,7 @@ class Task {
   void Cancel();
   //! From the coordinator (any thread): sources start checkpoint `id`; a task whose input has
   //! ended snapshots directly; others wait for the barriers.
-  void TriggerCheckpoint(int64_t id, int64_t timestamp_ms);
+  void TriggerCheckpoint(int64_t id, int64_t timestamp_ms, bool stop = false, bool drain = false);
   //! From the coordinator (any thread): checkpoint `id` completed or was aborted.
   void NotifyCheckpoint(int64_t id, bool complete);
   bool Done() const { return done_.load(); }

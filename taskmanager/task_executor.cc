@@ -371,7 +371,8 @@ grpc::Status TaskExecutor::TriggerCheckpoint(grpc::ServerContext*,
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(req->attempt_id());
   if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
-  it->second->TriggerCheckpoint(req->checkpoint_id(), req->timestamp_ms());
+  it->second->TriggerCheckpoint(req->checkpoint_id(), req->timestamp_ms(), req->stop(),
+                                req->drain());
   return grpc::Status::OK;
 }
 

@@ -176,6 +176,11 @@ std::vector<Option> MakeOptions() {
        .default_value = "file:///tmp/sluice-checkpoints",
        .doc = "Shared folder (file:///path or /path) for checkpoints: <dir>/<job-id>/chk-<n>/ and "
               "<dir>/<job-id>/shared/."},
+      {.key = "state.savepoints.dir",
+       .type = T::kString,
+       .default_value = "file:///tmp/sluice-savepoints",
+       .doc = "Default folder (file:///path or /path) of savepoints: "
+              "<dir>/savepoint-<short job id>-<n>/."},
       {.key = "state.checkpoints.num-retained",
        .type = T::kInt,
        .default_value = "1",

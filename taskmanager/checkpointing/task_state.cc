@@ -144,7 +144,7 @@ struct TaskState::Operator {
 
 TaskState::TaskState(const proto::TaskDeployment& deployment, std::string local_dir)
     : deployment_(deployment), local_dir_(std::move(local_dir)) {
-  if (deployment_.checkpointing().enabled()) {
+  if (!deployment_.checkpointing().storage_root().empty()) {
     storage_ = Open(deployment_.checkpointing().storage_root(), "checkpoint storage");
   }
   if (deployment_.has_restore()) {
@@ -165,13 +165,13 @@ std::string TaskState::OperatorUid(const NodeSpec& node) {
   return node.uid.empty() ? absl::StrCat("node-", node.id) : node.uid;
 }
 
-void TaskState::InitializeOperator(const NodeSpec& node, StreamOperator& op) {
+void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, StreamOperator& op) {
   auto o = std::make_unique<Operator>();
   o->node_id = node.id;
   o->uid = OperatorUid(node);
   o->keyed = IsKeyed(node);
-  o->max_parallelism = node.max_parallelism > 0 ? node.max_parallelism
-                                                : DefaultMaxParallelism(deployment_.parallelism());
+  o->max_parallelism =
+      max_parallelism > 0 ? max_parallelism : DefaultMaxParallelism(deployment_.parallelism());
   KeyGroupRange r = o->keyed
                         ? KeyGroupRangeForOperator(o->max_parallelism, deployment_.parallelism(),
                                                    deployment_.subtask_index())

@@ -34,7 +34,7 @@ class TaskState {
   ~TaskState();
 
   //! Task thread, before Open. Throws std::runtime_error when the state cannot be restored.
-  void InitializeOperator(const NodeSpec& node, StreamOperator& op);
+  void InitializeOperator(const NodeSpec& node, int max_parallelism, StreamOperator& op);
   //! Task thread: the synchronous part of checkpoint `id` for the chain's operators.
   AsyncSnapshot Snapshot(int64_t id, const std::vector<const NodeSpec*>& nodes,
                          const std::vector<StreamOperator*>& ops);

@@ -67,8 +67,11 @@ inline BufferPtr MakeEvent(BufferKind kind) {
 
 //! The payload of barrier and cancel events.
 struct CheckpointEvent {
+  static constexpr int64_t kStop = 1;   // stop-with-savepoint: sources stop after this snapshot
+  static constexpr int64_t kDrain = 2;  // with kStop: end every operator's input first
   int64_t checkpoint_id = 0;
   int64_t timestamp_ms = 0;
+  int64_t flags = 0;
 };
 
 //! An event carrying a CheckpointEvent.

@@ -1,0 +1,237 @@
+// JobMaster: savepoints, stop-with-savepoint and rescaling. A savepoint is a checkpoint triggered
+// on demand whose files are then copied, with its `_metadata` (kind "savepoint"), into a
+// self-contained folder; stop-with-savepoint also tells the subtasks to stop after it. A rescale is
+// a stop-with-savepoint after which the JobMaster redeploys the job at the new parallelism from
+// that checkpoint, keyed state moving by key group.
+#include <chrono>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/snapshot/metadata.h"
+#include "jobmanager/job_master.h"
+#include "jobmanager/snapshot_restore.h"
+
+namespace sluice::jobmanager {
+namespace {
+
+auto Log() { return log::Get("jobmaster"); }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::chrono::minutes kSavepointWait(10);
+constexpr int kTriggerTries = 600;  // x 100 ms while another checkpoint is in progress
+
+using Promise = std::promise<absl::StatusOr<std::string>>;
+
+absl::StatusOr<std::string> Await(const std::shared_ptr<Promise>& p) {
+  auto f = p->get_future();
+  if (f.wait_for(kSavepointWait) != std::future_status::ready) {
+    return absl::DeadlineExceededError("the savepoint did not complete within 10 minutes");
+  }
+  return f.get();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> JobMaster::TriggerSavepoint(const std::string& dir, bool stop,
+                                                        bool drain) {
+  auto done = std::make_shared<Promise>();
+  executor_.Post([this, dir, stop, drain, done] {
+    if (rescale_) {
+      done->set_value(absl::FailedPreconditionError("the job is being rescaled"));
+      return;
+    }
+    PendingSavepoint sp;
+    sp.dir = dir;
+    sp.stop = stop;
+    sp.drain = drain;
+    sp.done = done;
+    StartSavepoint(std::move(sp), 0);
+  });
+  return Await(done);
+}
+
+absl::StatusOr<std::string> JobMaster::Rescale(int parallelism, proto::JobGraph graph,
+                                               ExecutionPlan plan) {
+  auto done = std::make_shared<Promise>();
+  executor_.Post(
+      [this, parallelism, graph = std::move(graph), plan = std::move(plan), done]() mutable {
+        if (rescale_) {
+          done->set_value(absl::FailedPreconditionError("the job is being rescaled already"));
+          return;
+        }
+        if (absl::Status s = CheckSlotsFor(plan); !s.ok()) {
+          done->set_value(s);
+          return;
+        }
+        int old_parallelism = slots_.empty() ? 0 : static_cast<int>(slots_.size());
+        rescale_ = PendingRescale{parallelism, std::move(graph), std::move(plan), 0, false};
+        rescale_text_ = absl::StrCat(old_parallelism, " -> ", rescale_->plan.RequiredSlots());
+        Log()->info("Job {} ({}) rescales: {}", spec_.name, spec_.job_id, rescale_text_);
+        PendingSavepoint sp;
+        sp.stop = true;
+        sp.done = done;
+        StartSavepoint(std::move(sp), 0);
+      });
+  return Await(done);
+}
+
+absl::Status JobMaster::CheckSlotsFor(const ExecutionPlan& plan) {
+  int needed = plan.RequiredSlots();
+  int free = 0;
+  for (const auto& tm : resource_manager_->List()) free += tm.free_slots();
+  int held = static_cast<int>(slots_.size());
+  if (needed > free + held) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("not enough task slots: at the new parallelism the job needs ", needed,
+                     " slot(s); it holds ", held, " and ", free, " more are free"));
+  }
+  return absl::OkStatus();
+}
+
+void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
+  auto fail = [&](const absl::Status& s) {
+    if (sp.done) sp.done->set_value(s);
+    if (rescale_ && rescale_->savepoint_id == 0) {
+      rescale_.reset();
+      rescale_text_.clear();
+    }
+  };
+  if (state_ != JobState::kRunning || !coordinator_) {
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "job ", spec_.job_id, " is ", std::string(JobStateName(state_)), ", not RUNNING")));
+  }
+  for (const auto& v : vertices_) {
+    for (const auto& st : v.subtasks) {
+      if (st.state != SubtaskState::kRunning) {
+        return fail(absl::FailedPreconditionError(
+            absl::StrCat("not every subtask of job ", spec_.job_id, " is RUNNING yet (",
+                         v.plan.name, " is ", std::string(SubtaskStateName(st.state)), ")")));
+      }
+    }
+  }
+  absl::StatusOr<int64_t> id = coordinator_->TriggerNow();
+  if (absl::IsResourceExhausted(id.status()) && tries < kTriggerTries) {
+    // A periodic checkpoint is in progress: try again when it is over.
+    executor_.PostDelayed(std::chrono::milliseconds(100), [this, sp, tries]() mutable {
+      StartSavepoint(std::move(sp), tries + 1);
+    });
+    return;
+  }
+  if (!id.ok()) return fail(id.status());
+  Log()->info("Job {} ({}): {} {} triggered", spec_.name, spec_.job_id,
+              sp.stop ? "stop-with-savepoint" : "savepoint", *id);
+  if (rescale_ && rescale_->savepoint_id == 0 && sp.dir.empty()) rescale_->savepoint_id = *id;
+  savepoints_[*id] = std::move(sp);
+}
+
+void JobMaster::OnCheckpointComplete(int64_t id) {
+  auto it = savepoints_.find(id);
+  if (it == savepoints_.end()) return;
+  PendingSavepoint sp = std::move(it->second);
+  savepoints_.erase(it);
+  auto md = snapshot::ReadMetadata(
+      *spec_.checkpoint_storage,
+      absl::StrCat(snapshot::CheckpointFolder(id), "/", snapshot::kMetadataFileName));
+  if (rescale_ && rescale_->savepoint_id == id) {
+    if (!md.ok()) {
+      sp.done->set_value(md.status());
+      HandleFailure(absl::StrCat("rescale: cannot read its snapshot: ", md.status().message()));
+      return;
+    }
+    rescale_->savepoint_complete = true;
+    restore_ = *md;
+    restore_base_dir_ = spec_.checkpoint_storage->root();
+    std::string path = absl::StrCat(restore_base_dir_, "/", snapshot::CheckpointFolder(id));
+    sp.done->set_value(path);
+    CheckCompletion();  // the subtasks may all have finished already
+    return;
+  }
+  if (!md.ok()) {
+    sp.done->set_value(md.status());
+    return;
+  }
+  // Copy the files while no newer checkpoint can subsume (and delete) this one.
+  bool resume = !sp.stop && state_ == JobState::kRunning;
+  if (coordinator_) coordinator_->Suspend();
+  io_executor_.Post([this, sp, md = *md, resume] {
+    absl::StatusOr<std::string> path = WriteSavepoint(md, *spec_.checkpoint_storage, sp.dir);
+    int64_t duration = NowMs() - md.timestamp_ms();
+    executor_.Post([this, sp, path, resume, id = md.checkpoint_id(), duration] {
+      if (resume && coordinator_ && state_ == JobState::kRunning) coordinator_->Resume();
+      if (path.ok()) {
+        Log()->info("Job {} ({}): savepoint {} written to {}", spec_.name, spec_.job_id, id, *path);
+        proto::CheckpointInfo info;
+        info.set_id(id);
+        info.set_kind("savepoint");
+        info.set_path(*path);
+        info.set_status("COMPLETED");
+        info.set_duration_ms(duration);
+        savepoint_infos_.push_back(info);
+      } else {
+        Log()->warn("Job {} ({}): savepoint {} could not be written: {}", spec_.name, spec_.job_id,
+                    id, path.status().message());
+      }
+      sp.done->set_value(path);
+    });
+  });
+}
+
+void JobMaster::OnCheckpointAborted(int64_t id, const std::string& reason) {
+  auto it = savepoints_.find(id);
+  if (it == savepoints_.end()) return;
+  PendingSavepoint sp = std::move(it->second);
+  savepoints_.erase(it);
+  sp.done->set_value(absl::AbortedError(absl::StrCat("savepoint ", id, " failed: ", reason)));
+  if (sp.stop) {
+    // The sources stopped after the savepoint's barrier: go back to the latest checkpoint.
+    bool rescaling = rescale_ && rescale_->savepoint_id == id;
+    if (rescaling) {
+      rescale_.reset();
+      rescale_text_.clear();
+    }
+    if (state_ == JobState::kRunning) {
+      HandleFailure(
+          absl::StrCat(rescaling ? "rescale" : "stop-with-savepoint", " failed: ", reason));
+    }
+  }
+}
+
+void JobMaster::RedeployRescaled() {
+  PendingRescale r = std::move(*rescale_);
+  rescale_.reset();
+  SetJobState(JobState::kRestarting);
+  spec_.graph = std::move(r.graph);
+  spec_.plan = std::move(r.plan);
+  vertices_.clear();
+  for (const auto& tv : spec_.plan.vertices) {
+    Vertex v;
+    v.plan = tv;
+    v.subtasks.resize(static_cast<size_t>(tv.parallelism));
+    vertices_.push_back(std::move(v));
+  }
+  if (coordinator_) {
+    coordinator_->Suspend();
+    SetCoordinatorTasks();
+  }
+  // Release and take slots as a restart does, then deploy from restore_ (set by the savepoint).
+  std::map<std::string, std::shared_ptr<TaskManagerGateway>> gateways;
+  for (const auto& s : slots_) {
+    if (!lost_taskmanagers_.count(s.taskmanager_id)) gateways[s.taskmanager_id] = s.gateway;
+  }
+  rpc_executor_.Post([this, gateways] {
+    for (const auto& [id, gw] : gateways) {
+      absl::Status s = gw->ReleaseJob(spec_.job_id);
+      if (!s.ok()) Log()->debug("release of job {} on {}: {}", spec_.job_id, id, s.message());
+    }
+    resource_manager_->ReleaseSlots(spec_.job_id);
+    executor_.Post([this] { AllocateAndRedeploy(0); });
+  });
+}
+
+}  // namespace sluice::jobmanager

@@ -1,0 +1,246 @@
+#include "jobmanager/snapshot_restore.h"
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "common/snapshot/metadata.h"
+#include "sluice/key_groups.h"
+
+namespace sluice::jobmanager {
+namespace {
+
+namespace fs = std::filesystem;
+
+auto Log() { return log::Get("restore"); }
+
+bool HasState(const proto::OperatorSnapshot& op) {
+  for (const auto& s : op.subtasks()) {
+    if (s.keyed_size() > 0) return true;
+    for (const auto& l : s.operator_state()) {
+      if (l.items_size() > 0) return true;
+    }
+  }
+  return false;
+}
+
+bool Overlaps(const proto::KeyGroupRange& a, const KeyGroupRange& b) {
+  return a.start() <= b.end && b.start <= a.end();
+}
+
+const proto::KeyGroupRange* RangeOf(const proto::KeyedStateHandle& h) {
+  if (h.has_key_groups()) return &h.key_groups().range();
+  if (h.has_rocksdb()) return &h.rocksdb().range();
+  return nullptr;
+}
+
+//! Every file a keyed handle names.
+template <typename F>
+void ForEachFile(const proto::KeyedStateHandle& h, F fn) {
+  if (h.has_key_groups()) fn(h.key_groups().file());
+  for (const auto& f : h.rocksdb().private_files()) fn(f.file());
+  for (const auto& f : h.rocksdb().shared_files()) fn(f.file());
+}
+
+}  // namespace
+
+std::string OperatorUid(const proto::JobNode& node) {
+  return node.uid().empty() ? absl::StrCat("node-", node.id()) : node.uid();
+}
+
+absl::StatusOr<std::string> SnapshotFolder(const std::string& uri) {
+  std::string path = absl::StartsWith(uri, "file://") ? uri.substr(7) : uri;
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snapshot path '", uri, "' must be absolute (/path or file:///path)"));
+  }
+  return fs::path(path).lexically_normal().string();
+}
+
+absl::StatusOr<proto::CheckpointMetadata> ReadSnapshot(const std::string& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("no savepoint or checkpoint at '", folder, "': not a folder"));
+  }
+  auto storage = snapshot::OpenStorage(folder);
+  if (!storage.ok()) return storage.status();
+  auto md = snapshot::ReadMetadata(**storage, snapshot::kMetadataFileName);
+  if (!md.ok()) {
+    return absl::Status(md.status().code(), absl::StrCat("cannot restore from '", folder,
+                                                         "': ", md.status().message()));
+  }
+  return md;
+}
+
+std::string SnapshotBaseDir(const std::string& folder, const proto::CheckpointMetadata& snapshot) {
+  if (snapshot.kind() == "savepoint") return folder;
+  return fs::path(folder).parent_path().string();
+}
+
+absl::Status MatchSnapshot(const proto::CheckpointMetadata& snapshot, bool allow_non_restored_state,
+                           proto::JobGraph& graph) {
+  std::map<std::string, proto::JobNode*> by_uid;
+  for (auto& n : *graph.mutable_nodes()) by_uid[OperatorUid(n)] = &n;
+  std::vector<std::string> unmatched;
+  for (const auto& op : snapshot.operators()) {
+    auto it = by_uid.find(op.uid());
+    if (it == by_uid.end()) {
+      if (HasState(op)) unmatched.push_back(op.uid());
+      continue;
+    }
+    proto::JobNode& node = *it->second;
+    bool keyed = false;
+    for (const auto& s : op.subtasks()) keyed |= s.keyed_size() > 0;
+    if (!keyed || node.max_parallelism() == op.max_parallelism()) continue;
+    // A max parallelism derived from the parallelism follows the snapshot (as Flink's).
+    if (node.max_parallelism() != DefaultMaxParallelism(node.parallelism())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("operator '", op.uid(), "' has max parallelism ", node.max_parallelism(),
+                       " but its state was written with max parallelism ", op.max_parallelism(),
+                       "; keyed state cannot move between different numbers of key groups"));
+    }
+    if (node.parallelism() > op.max_parallelism()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("operator '", op.uid(), "' cannot run with parallelism ", node.parallelism(),
+                       ": its state has max parallelism ", op.max_parallelism()));
+    }
+    node.set_max_parallelism(op.max_parallelism());
+  }
+  if (!unmatched.empty() && !allow_non_restored_state) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the snapshot has state for operator(s) ", absl::StrJoin(unmatched, ", "),
+        " that the job does not have (match their uids, or pass --allow-non-restored-state)"));
+  }
+  if (!unmatched.empty()) {
+    Log()->warn("not restoring the state of operator(s) {}", absl::StrJoin(unmatched, ", "));
+  }
+  return absl::OkStatus();
+}
+
+proto::TaskRestore RestoreFor(const proto::CheckpointMetadata& snapshot,
+                              const std::string& base_dir, const proto::JobGraph& graph,
+                              const TaskVertex& vertex, int subtask) {
+  proto::TaskRestore r;
+  r.set_checkpoint_id(snapshot.checkpoint_id());
+  r.set_base_dir(base_dir);
+  for (uint32_t node_id : vertex.nodes) {
+    const proto::JobNode& node = graph.nodes(static_cast<int>(node_id));
+    std::string uid = OperatorUid(node);
+    for (const auto& op : snapshot.operators()) {
+      if (op.uid() != uid) continue;
+      if (op.parallelism() == vertex.parallelism) {
+        for (const auto& s : op.subtasks()) {
+          if (s.subtask_index() == subtask) *r.add_operators() = s;
+        }
+        continue;
+      }
+      // Rescaled: keyed state by key group, split lists dealt round-robin, union lists to all.
+      proto::OperatorSubtaskState* out = r.add_operators();
+      out->set_node_id(node.id());
+      out->set_uid(uid);
+      out->set_subtask_index(subtask);
+      KeyGroupRange range =
+          KeyGroupRangeForOperator(op.max_parallelism(), vertex.parallelism, subtask);
+      std::map<std::string, proto::OperatorStateList> lists;
+      std::map<std::string, int64_t> dealt;  // split items seen so far, per list
+      std::vector<const proto::OperatorSubtaskState*> old(op.subtasks().size());
+      for (int i = 0; i < op.subtasks_size(); ++i) old[static_cast<size_t>(i)] = &op.subtasks(i);
+      std::sort(old.begin(), old.end(),
+                [](auto* a, auto* b) { return a->subtask_index() < b->subtask_index(); });
+      for (const auto* s : old) {
+        for (const auto& h : s->keyed()) {
+          const proto::KeyGroupRange* kg = RangeOf(h);
+          if (kg && Overlaps(*kg, range)) *out->add_keyed() = h;
+        }
+        for (const auto& l : s->operator_state()) {
+          proto::OperatorStateList& mine = lists[l.name()];
+          mine.set_name(l.name());
+          mine.set_mode(l.mode());
+          for (const auto& item : l.items()) {
+            bool take = l.mode() == proto::OperatorStateList::UNION ||
+                        dealt[l.name()]++ % vertex.parallelism == subtask;
+            if (take) mine.add_items(item);
+          }
+        }
+      }
+      for (auto& [name, list] : lists) *out->add_operator_state() = std::move(list);
+    }
+  }
+  return r;
+}
+
+absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snapshot,
+                                           snapshot::SnapshotStorage& source,
+                                           const std::string& dir) {
+  std::string folder = absl::StrCat(dir, "/savepoint-", snapshot.job_id().substr(0, 6), "-",
+                                    snapshot.checkpoint_id());
+  auto target = snapshot::OpenStorage(folder);
+  if (!target.ok()) return target.status();
+  std::set<std::string> copied;
+  absl::Status status;
+  for (const auto& op : snapshot.operators()) {
+    for (const auto& s : op.subtasks()) {
+      for (const auto& h : s.keyed()) {
+        ForEachFile(h, [&](const proto::StateFile& f) {
+          if (!status.ok() || !copied.insert(f.path()).second) return;
+          auto written =
+              (*target)->UploadFile(absl::StrCat(source.root(), "/", f.path()), f.path());
+          if (!written.ok()) {
+            status = written.status();
+          } else if (written->crc32() != f.crc32() || written->size() != f.size()) {
+            status = absl::DataLossError(
+                absl::StrCat("checkpoint file ", f.path(), " changed while it was copied"));
+          }
+        });
+      }
+    }
+  }
+  if (!status.ok()) return status;
+  proto::CheckpointMetadata md = snapshot;
+  md.set_kind("savepoint");
+  if (absl::Status s = snapshot::WriteMetadata(**target, snapshot::kMetadataFileName, md);
+      !s.ok()) {
+    return s;
+  }
+  return folder;
+}
+
+std::optional<std::string> FindLatestSnapshot(const std::string& job_name,
+                                              const std::string& checkpoints_dir,
+                                              const std::string& savepoints_dir) {
+  std::optional<std::string> best;
+  int64_t best_time = -1;
+  auto consider = [&](const fs::path& folder) {
+    auto md = ReadSnapshot(folder.string());
+    if (!md.ok() || md->job_name() != job_name) return;
+    if (md->timestamp_ms() > best_time) {
+      best_time = md->timestamp_ms();
+      best = folder.string();
+    }
+  };
+  std::error_code ec;
+  if (!savepoints_dir.empty()) {
+    for (const auto& e : fs::directory_iterator(savepoints_dir, ec)) {
+      if (e.is_directory()) consider(e.path());
+    }
+  }
+  if (!checkpoints_dir.empty()) {
+    for (const auto& job : fs::directory_iterator(checkpoints_dir, ec)) {
+      std::error_code ec2;
+      if (!job.is_directory()) continue;
+      for (const auto& chk : fs::directory_iterator(job.path(), ec2)) {
+        if (chk.is_directory() && absl::StartsWith(chk.path().filename().string(), "chk-")) {
+          consider(chk.path());
+        }
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace sluice::jobmanager
