@@ -159,10 +159,20 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
   // Copy the files while no newer checkpoint can subsume (and delete) this one.
   bool resume = !sp.stop && state_ == JobState::kRunning;
   if (coordinator_) coordinator_->Suspend();
-  io_executor_.Post([this, sp, md = *md, resume] {
+  uint64_t size = 0;
+  for (const auto& op : md->operators()) {
+    for (const auto& st : op.subtasks()) {
+      for (const auto& k : st.keyed()) {
+        size += k.key_groups().file().size();
+        for (const auto& f : k.rocksdb().private_files()) size += f.file().size();
+        for (const auto& f : k.rocksdb().shared_files()) size += f.file().size();
+      }
+    }
+  }
+  io_executor_.Post([this, sp, md = *md, resume, size] {
     absl::StatusOr<std::string> path = WriteSavepoint(md, *spec_.checkpoint_storage, sp.dir);
     int64_t duration = NowMs() - md.timestamp_ms();
-    executor_.Post([this, sp, path, resume, id = md.checkpoint_id(), duration] {
+    executor_.Post([this, sp, path, resume, id = md.checkpoint_id(), duration, size] {
       if (resume && coordinator_ && state_ == JobState::kRunning) coordinator_->Resume();
       if (path.ok()) {
         Log()->info("Job {} ({}): savepoint {} written to {}", spec_.name, spec_.job_id, id, *path);
@@ -172,6 +182,7 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
         info.set_path(*path);
         info.set_status("COMPLETED");
         info.set_duration_ms(duration);
+        info.set_size_bytes(size);
         savepoint_infos_.push_back(info);
       } else {
         Log()->warn("Job {} ({}): savepoint {} could not be written: {}", spec_.name, spec_.job_id,

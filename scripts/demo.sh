@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: start a local cluster (1 JobManager, 2 TaskManagers x 2 slots), run wordcount and a short
-# ledger, then a checkpointed ledger that survives a killed TaskManager; show what happened, stop
-# the cluster.
+# ledger, a checkpointed ledger that survives a killed TaskManager, and a ledger that is
+# savepointed, rescaled, stopped and restored; show what happened, stop the cluster.
 set -euo pipefail
 BUILD_DIR="${1:-build}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -71,6 +71,38 @@ EO_LINES=$(cat "$EO"/part-* | wc -l)
 EO_IDS=$(cut -d, -f1 "$EO"/part-* | sort -u | wc -l)
 echo "after the kill and the restart: $EO_LINES committed lines, $EO_IDS distinct ids (expected 60000 each)"
 
+say "Savepoint, rescale and restore: the ledger again, unbounded, with a checkpoint every second"
+SR="$DEMO/data/ledger-rescaled"
+SR_JOB=$("$SLUICE" run "$PKG/ledger.so" --jobmanager "$JM" --parallelism 1 --detached \
+  --arg transactions=30000 --arg rate=2500 --arg output="$SR" \
+  -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$DEMO/data/checkpoints" \
+  -D state.savepoints.dir="$DEMO/data/savepoints" | tail -n 1)
+echo "submitted $SR_JOB at parallelism 1 (30000 transactions at 2500/s)"
+sleep 3
+say "sluice savepoint $SR_JOB"
+"$SLUICE" savepoint "$SR_JOB" --jobmanager "$JM"
+say "sluice rescale $SR_JOB --parallelism 2"
+"$SLUICE" rescale "$SR_JOB" --parallelism 2 --jobmanager "$JM"
+"$SLUICE" status "$SR_JOB" --jobmanager "$JM" | head -n 6
+sleep 2
+say "sluice stop $SR_JOB (stop with a savepoint), then run again from it"
+SP=$("$SLUICE" stop "$SR_JOB" --jobmanager "$JM" | tail -n 1)
+echo "stopped at $(cat "$SR"/part-* | wc -l) committed transactions; savepoint $SP"
+SR_JOB2=$("$SLUICE" run "$PKG/ledger.so" --jobmanager "$JM" --parallelism 2 --detached \
+  --arg transactions=30000 --arg rate=2500 --arg output="$SR" --from-savepoint "$SP" \
+  -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$DEMO/data/checkpoints" |
+  tail -n 1)
+for _ in $(seq 1 120); do
+  SR_STATE=$("$SLUICE" status "$SR_JOB2" --jobmanager "$JM" --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+  case "$SR_STATE" in FINISHED|FAILED|CANCELED) break ;; esac
+  sleep 1
+done
+"$SLUICE" checkpoints "$SR_JOB" --jobmanager "$JM"
+SR_LINES=$(cat "$SR"/part-* | wc -l)
+SR_IDS=$(cut -d, -f1 "$SR"/part-* | sort -u | wc -l)
+echo "across both runs and the rescale: $SR_LINES committed lines, $SR_IDS distinct ids (expected 30000 each)"
+
 say "sluice list"
 "$SLUICE" list --jobmanager "$JM"
 JOB=$("$SLUICE" list --jobmanager "$JM" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])' 2>/dev/null || true)
@@ -91,6 +123,10 @@ if [ "$LINES" != "100000" ] || [ "$IDS" != "100000" ]; then
 fi
 if [ "$STATE" != "FINISHED" ] || [ "$EO_LINES" != "60000" ] || [ "$EO_IDS" != "60000" ]; then
   echo "demo: the checkpointed ledger did not finish exactly once ($STATE)" >&2
+  exit 1
+fi
+if [ "$SR_STATE" != "FINISHED" ] || [ "$SR_LINES" != "30000" ] || [ "$SR_IDS" != "30000" ]; then
+  echo "demo: the rescaled and restored ledger did not finish exactly once ($SR_STATE)" >&2
   exit 1
 fi
 echo "Demo finished."
