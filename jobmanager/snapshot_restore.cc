@@ -133,13 +133,10 @@ proto::TaskRestore RestoreFor(const proto::CheckpointMetadata& snapshot,
     std::string uid = OperatorUid(node);
     for (const auto& op : snapshot.operators()) {
       if (op.uid() != uid) continue;
-      if (op.parallelism() == vertex.parallelism) {
-        for (const auto& s : op.subtasks()) {
-          if (s.subtask_index() == subtask) *r.add_operators() = s;
-        }
-        continue;
-      }
-      // Rescaled: keyed state by key group, split lists dealt round-robin, union lists to all.
+      // At the same parallelism each subtask keeps its keyed state and split lists; rescaled,
+      // keyed state moves by key group and split items are dealt round-robin. Union lists go
+      // whole to every subtask either way.
+      const bool same = op.parallelism() == vertex.parallelism;
       proto::OperatorSubtaskState* out = r.add_operators();
       out->set_node_id(node.id());
       out->set_uid(uid);
@@ -148,22 +145,29 @@ proto::TaskRestore RestoreFor(const proto::CheckpointMetadata& snapshot,
           KeyGroupRangeForOperator(op.max_parallelism(), vertex.parallelism, subtask);
       std::map<std::string, proto::OperatorStateList> lists;
       std::map<std::string, int64_t> dealt;  // split items seen so far, per list
-      std::vector<const proto::OperatorSubtaskState*> old(op.subtasks().size());
-      for (int i = 0; i < op.subtasks_size(); ++i) old[static_cast<size_t>(i)] = &op.subtasks(i);
+      std::vector<const proto::OperatorSubtaskState*> old;
+      for (const auto& s : op.subtasks()) old.push_back(&s);
       std::sort(old.begin(), old.end(),
                 [](auto* a, auto* b) { return a->subtask_index() < b->subtask_index(); });
       for (const auto* s : old) {
+        const bool own = s->subtask_index() == subtask;
         for (const auto& h : s->keyed()) {
           const proto::KeyGroupRange* kg = RangeOf(h);
-          if (kg && Overlaps(*kg, range)) *out->add_keyed() = h;
+          if (same ? own : (kg && Overlaps(*kg, range))) *out->add_keyed() = h;
         }
         for (const auto& l : s->operator_state()) {
           proto::OperatorStateList& mine = lists[l.name()];
           mine.set_name(l.name());
           mine.set_mode(l.mode());
           for (const auto& item : l.items()) {
-            bool take = l.mode() == proto::OperatorStateList::UNION ||
-                        dealt[l.name()]++ % vertex.parallelism == subtask;
+            bool take;
+            if (l.mode() == proto::OperatorStateList::UNION) {
+              take = true;
+            } else if (same) {
+              take = own;
+            } else {
+              take = dealt[l.name()]++ % vertex.parallelism == subtask;
+            }
             if (take) mine.add_items(item);
           }
         }

@@ -96,6 +96,17 @@ TEST(RestoreForTest, SameParallelismGivesEachSubtaskItsOwnState) {
   EXPECT_EQ(r.operators(0).subtask_index(), 1);
   ASSERT_EQ(r.operators(0).keyed_size(), 1);
   EXPECT_EQ(r.operators(0).keyed(0).key_groups().file().path(), "chk-7/apply-1");
+  proto::TaskRestore src = RestoreFor(md, "/base", g, Vertex(0, 2), 0);
+  ASSERT_EQ(src.operators_size(), 1);
+  for (const auto& list : src.operators(0).operator_state()) {
+    if (list.name() == "splits") {  // its own splits, in order
+      ASSERT_EQ(list.items_size(), 3);
+      EXPECT_EQ(list.items(0), "split-0-0");
+      EXPECT_EQ(list.items(2), "split-0-2");
+    } else {  // a union list: every subtask's items (the file sink's pending commits)
+      EXPECT_EQ(list.items_size(), 2);
+    }
+  }
 }
 
 TEST(RestoreForTest, RescaledSubtasksGetOverlappingKeyGroupsAndDealtSplits) {
