@@ -202,16 +202,19 @@ TEST_F(IntegrationSavepointErrors, HeapSavepointRestoresIntoRocksDbButNotTheOthe
 
 TEST_F(IntegrationSavepointErrors, BadRestoresAndRescalesAreClearErrorsAndTheJobKeepsRunning) {
   std::string out = cluster_->NewDir("ledger");
-  std::string job = RunLedger("hashmap", 2, 0, 500, out, {"--arg", "max_parallelism=4"});
+  std::string job = RunLedger("hashmap", 2, 0, 500, out, {"--arg", "max_parallelism=16"});
   ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok()) << cluster_->LogTails();
 
-  // Rescale beyond the max parallelism, beyond the free slots, to nonsense.
-  CommandResult too_wide = cluster_->Sluice({"rescale", job, "--parallelism", "5"});
+  // Rescale beyond the max parallelism, beyond the slots, to nonsense; and one that works.
+  CommandResult too_wide = cluster_->Sluice({"rescale", job, "--parallelism", "17"});
   EXPECT_EQ(too_wide.exit_code, 1) << too_wide.Describe();
-  EXPECT_NE(too_wide.err.find("max parallelism 4"), std::string::npos) << too_wide.Describe();
-  CommandResult no_slots = cluster_->Sluice({"rescale", job, "--parallelism", "4"});
-  // 6 slots in the cluster, 4 are enough: this one works...
-  ASSERT_TRUE(no_slots.ok()) << no_slots.Describe() << cluster_->LogTails();
+  EXPECT_NE(too_wide.err.find("max parallelism 16"), std::string::npos) << too_wide.Describe();
+  CommandResult no_slots = cluster_->Sluice({"rescale", job, "--parallelism", "7"});
+  EXPECT_EQ(no_slots.exit_code, 1) << no_slots.Describe();  // 6 slots in the cluster
+  EXPECT_NE(no_slots.err.find("not enough task slots"), std::string::npos) << no_slots.Describe();
+  EXPECT_EQ(StringField(*cluster_->JobStatus(job), "state"), "RUNNING");
+  CommandResult works = cluster_->Sluice({"rescale", job, "--parallelism", "4"});
+  ASSERT_TRUE(works.ok()) << works.Describe() << cluster_->LogTails();
   CommandResult zero = cluster_->Sluice({"rescale", job, "--parallelism", "0"});
   EXPECT_EQ(zero.exit_code, 2) << zero.Describe();
   EXPECT_EQ(StringField(*cluster_->JobStatus(job), "state"), "RUNNING");
@@ -235,7 +238,7 @@ TEST_F(IntegrationSavepointErrors, BadRestoresAndRescalesAreClearErrorsAndTheJob
   // A changed max parallelism.
   CommandResult changed =
       cluster_->Sluice({"run", ExamplePackage("ledger"), "--detached", "--from-savepoint",
-                        savepoint, "--arg", "max_parallelism=8", "--arg", "output=" + out});
+                        savepoint, "--arg", "max_parallelism=32", "--arg", "output=" + out});
   EXPECT_EQ(changed.exit_code, 1);
   EXPECT_NE(changed.err.find("max parallelism"), std::string::npos) << changed.Describe();
   // A corrupt _metadata.
