@@ -487,6 +487,12 @@ void JobMaster::CheckCompletion() {
   }
 }
 
+std::string JobMaster::TaskManagerOf(int subtask) const {
+  // Between a rescale's new vertices and its new slots, subtasks may outnumber the slots.
+  auto i = static_cast<size_t>(subtask);
+  return i < slots_.size() ? slots_[i].taskmanager_id : std::string();
+}
+
 JobMaster::Vertex* JobMaster::FindVertex(uint32_t id) {
   for (auto& v : vertices_) {
     if (v.plan.id == id) return &v;
@@ -567,7 +573,7 @@ void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& r
     bool affected = false;
     for (auto& v : vertices_) {
       for (int i = 0; i < v.plan.parallelism; ++i) {
-        if (slots_.at(static_cast<size_t>(i)).taskmanager_id != tm_id) continue;
+        if (TaskManagerOf(i) != tm_id) continue;
         if (IsTerminal(v.subtasks[static_cast<size_t>(i)].state)) continue;
         affected = true;
         SetSubtaskState(v, i, SubtaskState::kFailed, reason);
@@ -671,7 +677,7 @@ proto::JobStatus JobMaster::Status() {
         proto::SubtaskStatus* ss = vs->add_subtasks();
         ss->set_index(i);
         ss->set_state(std::string(SubtaskStateName(st.state)));
-        ss->set_taskmanager(slots_.at(static_cast<size_t>(i)).taskmanager_id);
+        ss->set_taskmanager(TaskManagerOf(i));
         ss->set_failure(st.failure);
         if (st.metrics) *ss->mutable_metrics() = *st.metrics;
       }

@@ -136,6 +136,8 @@ class JobMaster {
   //! Runs fn(vertex, subtask index, subtask) for every RUNNING subtask.
   void ForEachRunning(const std::function<void(const Vertex&, int, const Subtask&)>& fn);
   Vertex* FindVertex(uint32_t id);
+  //! The TaskManager slot `subtask` runs in; empty while it has none.
+  std::string TaskManagerOf(int subtask) const;
   //! The vertex and index of a current attempt; false for unknown or superseded attempts.
   bool FindAttempt(const std::string& attempt_id, Vertex** v, int* index);
 

@@ -204,12 +204,13 @@ absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snap
       }
     }
   }
-  if (!status.ok()) return status;
   proto::CheckpointMetadata md = snapshot;
   md.set_kind("savepoint");
-  if (absl::Status s = snapshot::WriteMetadata(**target, snapshot::kMetadataFileName, md);
-      !s.ok()) {
-    return s;
+  if (status.ok()) status = snapshot::WriteMetadata(**target, snapshot::kMetadataFileName, md);
+  if (!status.ok()) {
+    std::error_code ec;
+    fs::remove_all(folder, ec);  // no half savepoint is left behind
+    return status;
   }
   return folder;
 }

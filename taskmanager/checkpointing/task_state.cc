@@ -192,6 +192,8 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     opts.max_parallelism = o->max_parallelism;
     opts.incremental = deployment_.checkpointing().incremental();
     opts.name = absl::StrCat(node.id, "-", SafeName(o->uid), "-", deployment_.subtask_index());
+    opts.restored_files_in_checkpoint_storage =
+        restore_storage_ != nullptr && restore_storage_ == storage_;
     std::vector<proto::KeyedStateHandle> handles;
     if (restored) handles.assign(restored->keyed().begin(), restored->keyed().end());
     auto backend = state::RocksDbKeyedBackend::Open(opts, restore_storage_.get(), handles);

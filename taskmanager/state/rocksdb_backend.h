@@ -43,6 +43,10 @@ struct RocksDbBackendOptions {
   bool incremental = false;
   //! Names the uploaded files, e.g. "<uid>-<subtask>"; a safe path component. Required.
   std::string name;
+  //! Whether the restored snapshot's shared files live in the storage this instance's checkpoints
+  //! go to (a restart from the job's own checkpoint), so that incremental checkpoints may refer to
+  //! them. False for a savepoint or another job's checkpoint: their files are uploaded anew.
+  bool restored_files_in_checkpoint_storage = false;
   //! Size of the instance's block cache. Default 32 MiB.
   size_t block_cache_bytes = size_t{32} << 20;
 };

@@ -113,6 +113,7 @@ class RocksDbBackendTest : public ::testing::Test {
     o.max_parallelism = kMaxParallelism;
     o.incremental = incremental;
     o.name = "op-" + dir;
+    o.restored_files_in_checkpoint_storage = true;  // one storage for everything here
     return o;
   }
 
@@ -415,6 +416,23 @@ TEST_F(RocksDbBackendTest, RestoredIncrementalSnapshotIsReused) {
   const std::set<std::string> shared2 = Paths(Checkpoint(*restored, 2).rocksdb().shared_files());
   EXPECT_EQ(shared2.size(), 6u);
   EXPECT_EQ(CountIn(shared2, shared1), 3u);
+}
+
+TEST_F(RocksDbBackendTest, FilesOfASnapshotElsewhereAreUploadedAgain) {
+  // A savepoint's files do not live in the job's checkpoint storage: never refer to them.
+  auto b = Open("a", Range(0, 9), /*incremental=*/true);
+  Fill(*b, Range(0, 9), 2, 1);
+  const proto::KeyedStateHandle first = Checkpoint(*b, 1);
+  const std::set<std::string> shared1 = Paths(first.rocksdb().shared_files());
+  b.reset();
+  RocksDbBackendOptions options = Options("b", Range(0, 9), true);
+  options.restored_files_in_checkpoint_storage = false;
+  auto restored = RocksDbKeyedBackend::Open(options, storage_.get(), {first});
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  Fill(**restored, Range(0, 9), 2, 2);
+  const std::set<std::string> shared2 = Paths(Checkpoint(**restored, 2).rocksdb().shared_files());
+  EXPECT_EQ(shared2.size(), 6u);
+  EXPECT_EQ(CountIn(shared2, shared1), 0u);
 }
 
 TEST_F(RocksDbBackendTest, NarrowerRangeDropsOtherKeyGroups) {
