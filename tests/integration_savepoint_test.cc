@@ -163,6 +163,41 @@ TEST_P(IntegrationSavepoint, RestoreLatestPicksUpTheNewestSnapshotOfTheJobName) 
   ExpectExactlyOnce(ReadLedger(out), kTransactions, kAccounts);
 }
 
+TEST_P(IntegrationSavepoint, NewPackageVersionResumesFromTheOldOnesSavepoint) {
+  std::string out = cluster_->NewDir("ledger");
+  constexpr int64_t kTransactions = 40000;
+  std::string v1 = RunLedger(GetParam(), 2, kTransactions, 3000, out);
+  ASSERT_TRUE(cluster_->WaitForAllRunning(v1).ok());
+  absl::SleepFor(absl::Seconds(3));
+  CommandResult stop = cluster_->Sluice({"stop", v1});
+  ASSERT_TRUE(stop.ok()) << stop.Describe();
+  // ledger_v2 adds an operator; the stateful ones keep their uids.
+  std::vector<std::string> args = {"run",
+                                   TestPackage("ledger_v2"),
+                                   "--detached",
+                                   "--parallelism",
+                                   "2",
+                                   "--from-savepoint",
+                                   stop.LastLine(),
+                                   "--arg",
+                                   absl::StrCat("transactions=", kTransactions),
+                                   "--arg",
+                                   "rate=3000",
+                                   "--arg",
+                                   "output=" + out,
+                                   "-D",
+                                   "execution.checkpointing.interval=1s",
+                                   "-D",
+                                   "state.checkpoints.dir=" + checkpoints_};
+  if (GetParam() == "rocksdb") args.insert(args.end(), {"-D", "state.backend.type=rocksdb"});
+  CommandResult v2 = cluster_->Sluice(args);
+  ASSERT_TRUE(v2.ok()) << v2.Describe();
+  absl::StatusOr<JsonValue> done = WaitEnded(v2.LastLine());
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
+  ExpectExactlyOnce(ReadLedger(out), kTransactions, kAccounts);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, IntegrationSavepoint, ::testing::Values("hashmap", "rocksdb"),
                          [](const auto& info) { return info.param; });
 
