@@ -81,6 +81,8 @@ class StateTable {
     (void)value;
   }
   virtual void AppendKeys(std::vector<K>& out) = 0;
+  //! Heap only: room for `n` keys (before a restore).
+  virtual void Reserve(size_t n) { (void)n; }
 };
 
 }  // namespace internal
@@ -223,6 +225,7 @@ class HeapValueTable final : public StateTable<K>, public ValueTable<T> {
   }
   void Put(T value) override { map_.insert_or_assign(scope_->CurrentKey(), std::move(value)); }
   void Clear() override { map_.erase(scope_->CurrentKey()); }
+  void Reserve(size_t n) override { map_.reserve(n); }
   void AppendKeys(std::vector<K>& out) override {
     for (const auto& [k, v] : map_) out.push_back(k);
   }
@@ -560,6 +563,7 @@ class KeyedStateStore final : public KeyScope<K> {
       api = t.get();
       auto r = restored_.find(name);
       if (r != restored_.end()) {
+        t->Reserve(r->second.size());
         for (const auto& e : r->second) {
           K key{};
           internal::DeserializeFrom(e.key, key);
