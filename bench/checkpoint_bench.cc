@@ -87,17 +87,30 @@ class FreshInit final : public sluice::InitContext {
   sluice::KeyedStateBackend* backend_;
 };
 
-//! Hands a heap store's entries to the file builder, as task_state.cc's KeyedWriter does.
-class BuilderWriter final : public sluice::KeyedStateWriter {
+//! Hands a heap store's entries to the file builder, as task_state.cc's snapshot context does:
+//! the store freezes its tables in the synchronous part; Deferred() writes them out later.
+class BuilderWriter final : public sluice::KeyedStateWriter, public sluice::SnapshotContext {
  public:
   explicit BuilderWriter(sluice::snapshot::KeyGroupsFileBuilder* builder) : builder_(builder) {}
   void Write(int key_group, const std::string& state, std::string_view key,
              std::string_view user_key, std::string_view value) override {
     builder_->Add(key_group, state, key, user_key, value);
   }
+  int64_t CheckpointId() const override { return 1; }
+  void AddOperatorState(const std::string&, sluice::OperatorStateMode, std::string) override {}
+  sluice::KeyedStateWriter& Keyed() override { return *this; }
+  void AddKeyedSnapshot(std::function<void(sluice::KeyedStateWriter&)> write) override {
+    deferred_.push_back(std::move(write));
+  }
+  //! The asynchronous part's serialization of the frozen state.
+  void Deferred() {
+    for (auto& w : deferred_) w(*this);
+    deferred_.clear();
+  }
 
  private:
   sluice::snapshot::KeyGroupsFileBuilder* builder_;
+  std::vector<std::function<void(sluice::KeyedStateWriter&)>> deferred_;
 };
 
 struct Sample {
@@ -147,6 +160,7 @@ class Subtask {
       store_.Snapshot(writer);
       s.sync_ms = MsSince(t0);
       t0 = Clock::now();
+      writer.Deferred();
       sluice::proto::KeyGroupsStateHandle handle;
       std::string bytes = builder.Finish(&handle);
       Check(storage.WriteFile(folder + "/x.keyed", bytes), "writing the keyed state");

@@ -60,6 +60,9 @@ class CollectingSnapshot final : public SnapshotContext, public KeyedStateWriter
     lists[name].push_back(std::move(item));
   }
   KeyedStateWriter& Keyed() override { return *this; }
+  void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)>) override {
+    ADD_FAILURE() << "unexpected keyed state";
+  }
   void Write(int, const std::string&, std::string_view, std::string_view,
              std::string_view) override {
     ADD_FAILURE() << "unexpected keyed state";

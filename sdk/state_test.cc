@@ -18,15 +18,28 @@ struct Entry {
   std::string state, key, user_key, value;
 };
 
-//! Test double of the host's snapshot side: keeps the entries in memory.
-class MemoryWriter final : public KeyedStateWriter {
+//! Test double of the host's snapshot side: keeps the entries in memory. Deferred (copy-on-write)
+//! writes run when the test calls Finish(), as the host's asynchronous part would.
+class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
  public:
   void Write(int key_group, const std::string& state, std::string_view key,
              std::string_view user_key, std::string_view value) override {
     entries.push_back(
         {key_group, state, std::string(key), std::string(user_key), std::string(value)});
   }
+  int64_t CheckpointId() const override { return 1; }
+  void AddOperatorState(const std::string&, OperatorStateMode, std::string) override {}
+  KeyedStateWriter& Keyed() override { return *this; }
+  void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) override {
+    deferred.push_back(std::move(write));
+  }
+  MemoryWriter& Finish() {
+    for (auto& w : deferred) w(*this);
+    deferred.clear();
+    return *this;
+  }
   std::vector<Entry> entries;
+  std::vector<std::function<void(KeyedStateWriter&)>> deferred;
 };
 
 //! Test double of the host's restore side: hands out the entries of one key-group range.
@@ -127,6 +140,7 @@ TEST(HeapStateTest, SnapshotRestoresWholeAndByKeyGroupRange) {
   Fill(store, kKeys);
   MemoryWriter snapshot;
   store.Snapshot(snapshot);
+  snapshot.Finish();
   for (const Entry& e : snapshot.entries) {
     int64_t key = 0;
     internal::DeserializeFrom(e.key, key);
@@ -169,6 +183,7 @@ TEST(HeapStateTest, RestoredStatesNotAskedForAreKeptInTheNextSnapshot) {
   Fill(store, 20);
   MemoryWriter first;
   store.Snapshot(first);
+  first.Finish();
 
   KeyedStateStore<int64_t> restored;
   MemoryInit init(first.entries, KeyGroupRange{0, 127});
@@ -176,6 +191,7 @@ TEST(HeapStateTest, RestoredStatesNotAskedForAreKeptInTheNextSnapshot) {
   restored.GetValueState<std::string>("value");  // the others are not asked for
   MemoryWriter second;
   restored.Snapshot(second);
+  second.Finish();
   auto key = [](const Entry& e) { return std::tie(e.state, e.key, e.user_key, e.value); };
   auto sorted = [&](std::vector<Entry> v) {
     std::sort(v.begin(), v.end(), [&](const Entry& a, const Entry& b) { return key(a) < key(b); });
@@ -184,6 +200,58 @@ TEST(HeapStateTest, RestoredStatesNotAskedForAreKeptInTheNextSnapshot) {
   auto a = sorted(first.entries), b = sorted(second.entries);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(key(a[i]), key(b[i]));
+}
+
+TEST(HeapStateTest, SnapshotIsCopyOnWriteWhileTheTaskGoesOnWriting) {
+  KeyedStateStore<int64_t> store;
+  FreshInit fresh;
+  store.Initialize(fresh);
+  Fill(store, 100);
+  MemoryWriter first;
+  store.Snapshot(first);  // synchronous part: freezes, serializes nothing yet
+  EXPECT_TRUE(first.entries.empty());
+  // The task goes on: change, add and remove keys of every state type before the upload runs.
+  auto value = store.GetValueState<std::string>("value");
+  auto list = store.GetListState<int32_t>("list");
+  auto map = store.GetMapState<std::string, double>("map");
+  for (int64_t k = 0; k < 100; ++k) {
+    store.SetCurrentKey(k);
+    value.Update("changed");
+    list.Add(-1);
+    map.Put("a", -1.0);
+  }
+  store.SetCurrentKey(7);
+  value.Clear();
+  map.Clear();
+  store.SetCurrentKey(1000);
+  value.Update("new");
+  // Asynchronous part: the snapshot still holds the state as it was at the freeze.
+  KeyedStateStore<int64_t> restored;
+  MemoryInit init(first.Finish().entries, KeyGroupRange{0, 127});
+  restored.Initialize(init);
+  for (int64_t k = 0; k < 100; ++k) ExpectKey(restored, k);
+  restored.SetCurrentKey(1000);
+  EXPECT_EQ(restored.GetValueState<std::string>("value").Get(), nullptr);
+  // The live store sees its own writes, and the next snapshot has them.
+  store.SetCurrentKey(7);
+  EXPECT_EQ(value.Get(), nullptr);
+  EXPECT_TRUE(map.IsEmpty());
+  store.SetCurrentKey(8);
+  EXPECT_EQ(*value.Get(), "changed");
+  EXPECT_EQ(list.Get().back(), -1);
+  MemoryWriter second;
+  store.Snapshot(second);
+  KeyedStateStore<int64_t> again;
+  MemoryInit init2(second.Finish().entries, KeyGroupRange{0, 127});
+  again.Initialize(init2);
+  auto value2 = again.GetValueState<std::string>("value");
+  again.SetCurrentKey(1000);
+  EXPECT_EQ(*value2.Get(), "new");
+  again.SetCurrentKey(7);
+  EXPECT_EQ(value2.Get(), nullptr);
+  again.SetCurrentKey(8);
+  EXPECT_EQ(*value2.Get(), "changed");
+  EXPECT_EQ(store.Keys().size(), 101u);
 }
 
 }  // namespace

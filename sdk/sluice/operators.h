@@ -114,7 +114,7 @@ class KeyedProcessOperator final : public InputOperator<IN> {
     fn_->Open(*keyed_ctx_);
   }
   void InitializeState(InitContext& ctx) override { store_.Initialize(ctx); }
-  void SnapshotState(SnapshotContext& ctx) override { store_.Snapshot(ctx.Keyed()); }
+  void SnapshotState(SnapshotContext& ctx) override { store_.Snapshot(ctx); }
   void Process(const IN& in) override {
     store_.SetCurrentKey(key_fn_(in));
     fn_->ProcessElement(in, *keyed_ctx_, collector_);
@@ -140,7 +140,7 @@ class ReduceOperator final : public InputOperator<T> {
     state_ = store_.template GetValueState<T>("reduce");
   }
   void InitializeState(InitContext& ctx) override { store_.Initialize(ctx); }
-  void SnapshotState(SnapshotContext& ctx) override { store_.Snapshot(ctx.Keyed()); }
+  void SnapshotState(SnapshotContext& ctx) override { store_.Snapshot(ctx); }
   void Process(const T& in) override {
     store_.SetCurrentKey(key_fn_(in));
     const T* acc = state_.Get();

@@ -102,8 +102,11 @@ class SnapshotContext {
   //! Adds one item to the operator-state list `name` (created on first use).
   virtual void AddOperatorState(const std::string& name, OperatorStateMode mode,
                                 std::string item) = 0;
-  //! Where a heap keyed operator writes its keyed state.
+  //! Where a heap keyed operator writes its keyed state now (synchronous part).
   virtual KeyedStateWriter& Keyed() = 0;
+  //! A function that writes keyed state later, in the asynchronous part, on an I/O thread: it must
+  //! only read data frozen now (copy-on-write snapshots of heap state).
+  virtual void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) = 0;
 };
 
 //! Given to StreamOperator::InitializeState before Open: the restored state, if any, and the

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -62,17 +63,20 @@ void DeserializeList(std::string_view bytes, std::vector<T>& out) {
   }
 }
 
+using KeyedSnapshotFn = std::function<void(KeyedStateWriter&)>;
+
 //! One named state of a keyed operator. Heap tables snapshot and restore themselves; backend
 //! tables live in the host.
 template <typename K>
 class StateTable {
  public:
   virtual ~StateTable() = default;
-  //! Heap only: writes every entry to `out`.
-  virtual void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) {
+  //! Heap only: freezes the entries (synchronous part) and returns what writes them out
+  //! (asynchronous part, on another thread); null for tables kept in the host's backend.
+  virtual KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) {
     (void)name;
     (void)max_parallelism;
-    (void)out;
+    return nullptr;
   }
   //! Heap only: one restored entry.
   virtual void Restore(const K& key, std::string_view user_key, std::string_view value) {
@@ -215,41 +219,117 @@ namespace internal {
 
 // ---- Heap tables ----
 
+//! A hash map with copy-on-write snapshots. Freeze() hands out the current contents as an
+//! immutable map that an I/O thread may read while the task thread goes on writing: writes after a
+//! freeze go to `delta_` (and removals of frozen keys to `removed_`); the next freeze folds them
+//! into the base — in place when no snapshot reads it any more, else into a copy. So the
+//! synchronous part of a snapshot costs in proportion to the smaller of the state and the keys
+//! written since the previous snapshot (none for a state filled from scratch), not to the state.
+template <typename K, typename V>
+class CowMap {
+ public:
+  using Map = std::unordered_map<K, V, KeyHasher<K>>;
+
+  const V* Find(const K& k) const {
+    if (!delta_.empty()) {
+      auto d = delta_.find(k);
+      if (d != delta_.end()) return &d->second;
+    }
+    if (!removed_.empty() && removed_.count(k)) return nullptr;
+    auto it = base_->find(k);
+    return it == base_->end() ? nullptr : &it->second;
+  }
+  //! The value of `k` to modify in place (a copy of the frozen one, or a new one).
+  V& Mutable(const K& k) {
+    auto d = delta_.find(k);
+    if (d != delta_.end()) return d->second;
+    const V* frozen = Find(k);
+    if (!removed_.empty()) removed_.erase(k);
+    return delta_.emplace(k, frozen ? *frozen : V{}).first->second;
+  }
+  void Put(const K& k, V v) {
+    if (!removed_.empty()) removed_.erase(k);
+    delta_.insert_or_assign(k, std::move(v));
+  }
+  void Erase(const K& k) {
+    delta_.erase(k);
+    if (base_->count(k)) removed_.insert(k);
+  }
+  void Reserve(size_t n) { Writable().reserve(n); }
+  //! Before any snapshot (restore): straight into the base.
+  void PutBase(const K& k, V v) { Writable().insert_or_assign(k, std::move(v)); }
+  V& BaseSlot(const K& k) { return Writable()[k]; }
+  template <typename F>
+  void ForEachKey(F fn) const {
+    for (const auto& [k, v] : delta_) fn(k);
+    for (const auto& [k, v] : *base_) {
+      if (!delta_.count(k) && !removed_.count(k)) fn(k);
+    }
+  }
+  //! The contents now, immutable; later writes do not change them.
+  std::shared_ptr<const Map> Freeze() {
+    Map& base = Writable();
+    for (const K& k : removed_) base.erase(k);
+    if (delta_.size() > base.size()) {
+      // Fold the smaller map into the larger: the delta's values are the newer ones.
+      for (auto& [k, v] : base) delta_.try_emplace(k, std::move(v));
+      base.swap(delta_);
+    } else {
+      for (auto& [k, v] : delta_) base.insert_or_assign(k, std::move(v));
+    }
+    delta_.clear();
+    removed_.clear();
+    return base_;
+  }
+
+ private:
+  //! The base, copied first if a snapshot still reads it.
+  Map& Writable() {
+    if (base_.use_count() > 1) base_ = std::make_shared<Map>(*base_);
+    return *base_;
+  }
+
+  std::shared_ptr<Map> base_ = std::make_shared<Map>();
+  Map delta_;
+  std::unordered_set<K, KeyHasher<K>> removed_;
+};
+
+inline std::string_view View(const ByteWriter& w) {
+  return std::string_view(reinterpret_cast<const char*>(w.data()), w.size());
+}
+
 template <typename K, typename T>
 class HeapValueTable final : public StateTable<K>, public ValueTable<T> {
  public:
   explicit HeapValueTable(const KeyScope<K>* scope) : scope_(scope) {}
-  const T* Get() override {
-    auto it = map_.find(scope_->CurrentKey());
-    return it == map_.end() ? nullptr : &it->second;
-  }
-  void Put(T value) override { map_.insert_or_assign(scope_->CurrentKey(), std::move(value)); }
-  void Clear() override { map_.erase(scope_->CurrentKey()); }
-  void Reserve(size_t n) override { map_.reserve(n); }
+  const T* Get() override { return map_.Find(scope_->CurrentKey()); }
+  void Put(T value) override { map_.Put(scope_->CurrentKey(), std::move(value)); }
+  void Clear() override { map_.Erase(scope_->CurrentKey()); }
+  void Reserve(size_t n) override { map_.Reserve(n); }
   void AppendKeys(std::vector<K>& out) override {
-    for (const auto& [k, v] : map_) out.push_back(k);
+    map_.ForEachKey([&out](const K& k) { out.push_back(k); });
   }
-  void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) override {
-    ByteWriter kw, vw;
-    for (const auto& [k, v] : map_) {
-      kw.Clear();
-      Serializer<K>::Write(k, kw);
-      vw.Clear();
-      Serializer<T>::Write(v, vw);
-      out.Write(KeyGroupFor(k, max_parallelism), name,
-                std::string_view(reinterpret_cast<const char*>(kw.data()), kw.size()), {},
-                std::string_view(reinterpret_cast<const char*>(vw.data()), vw.size()));
-    }
+  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
+    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+      ByteWriter kw, vw;
+      for (const auto& [k, v] : *frozen) {
+        kw.Clear();
+        Serializer<K>::Write(k, kw);
+        vw.Clear();
+        Serializer<T>::Write(v, vw);
+        out.Write(KeyGroupFor(k, max_parallelism), name, View(kw), {}, View(vw));
+      }
+    };
   }
   void Restore(const K& key, std::string_view, std::string_view value) override {
     T v{};
     DeserializeFrom(value, v);
-    map_.insert_or_assign(key, std::move(v));
+    map_.PutBase(key, std::move(v));
   }
 
  private:
   const KeyScope<K>* scope_;
-  std::unordered_map<K, T, KeyHasher<K>> map_;
+  CowMap<K, T> map_;
 };
 
 template <typename K, typename T>
@@ -257,100 +337,102 @@ class HeapListTable final : public StateTable<K>, public ListTable<T> {
  public:
   explicit HeapListTable(const KeyScope<K>* scope) : scope_(scope) {}
   std::vector<T> Get() override {
-    auto it = map_.find(scope_->CurrentKey());
-    return it == map_.end() ? std::vector<T>{} : it->second;
+    const std::vector<T>* v = map_.Find(scope_->CurrentKey());
+    return v ? *v : std::vector<T>{};
   }
-  void Add(const T& value) override { map_[scope_->CurrentKey()].push_back(value); }
+  void Add(const T& value) override { map_.Mutable(scope_->CurrentKey()).push_back(value); }
   void Update(std::vector<T> values) override {
     if (values.empty()) {
       Clear();
     } else {
-      map_.insert_or_assign(scope_->CurrentKey(), std::move(values));
+      map_.Put(scope_->CurrentKey(), std::move(values));
     }
   }
-  void Clear() override { map_.erase(scope_->CurrentKey()); }
+  void Clear() override { map_.Erase(scope_->CurrentKey()); }
   void AppendKeys(std::vector<K>& out) override {
-    for (const auto& [k, v] : map_) out.push_back(k);
+    map_.ForEachKey([&out](const K& k) { out.push_back(k); });
   }
-  void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) override {
-    ByteWriter kw, vw;
-    for (const auto& [k, items] : map_) {
-      kw.Clear();
-      Serializer<K>::Write(k, kw);
-      vw.Clear();
-      for (const auto& item : items) Serializer<T>::Write(item, vw);
-      out.Write(KeyGroupFor(k, max_parallelism), name,
-                std::string_view(reinterpret_cast<const char*>(kw.data()), kw.size()), {},
-                std::string_view(reinterpret_cast<const char*>(vw.data()), vw.size()));
-    }
+  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
+    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+      ByteWriter kw, vw;
+      for (const auto& [k, items] : *frozen) {
+        kw.Clear();
+        Serializer<K>::Write(k, kw);
+        vw.Clear();
+        for (const auto& item : items) Serializer<T>::Write(item, vw);
+        out.Write(KeyGroupFor(k, max_parallelism), name, View(kw), {}, View(vw));
+      }
+    };
   }
   void Restore(const K& key, std::string_view, std::string_view value) override {
     std::vector<T> items;
     DeserializeList(value, items);
-    map_.insert_or_assign(key, std::move(items));
+    map_.PutBase(key, std::move(items));
   }
 
  private:
   const KeyScope<K>* scope_;
-  std::unordered_map<K, std::vector<T>, KeyHasher<K>> map_;
+  CowMap<K, std::vector<T>> map_;
 };
 
 template <typename K, typename UK, typename UV>
 class HeapMapTable final : public StateTable<K>, public MapTable<UK, UV> {
  public:
+  using Inner = std::unordered_map<UK, UV, KeyHasher<UK>>;
   explicit HeapMapTable(const KeyScope<K>* scope) : scope_(scope) {}
   std::optional<UV> Get(const UK& key) override {
-    auto it = map_.find(scope_->CurrentKey());
-    if (it == map_.end()) return std::nullopt;
-    auto e = it->second.find(key);
-    return e == it->second.end() ? std::nullopt : std::optional<UV>(e->second);
+    const Inner* m = map_.Find(scope_->CurrentKey());
+    if (!m) return std::nullopt;
+    auto e = m->find(key);
+    return e == m->end() ? std::nullopt : std::optional<UV>(e->second);
   }
   void Put(const UK& key, UV value) override {
-    map_[scope_->CurrentKey()].insert_or_assign(key, std::move(value));
+    map_.Mutable(scope_->CurrentKey()).insert_or_assign(key, std::move(value));
   }
   void Remove(const UK& key) override {
-    auto it = map_.find(scope_->CurrentKey());
-    if (it == map_.end()) return;
-    it->second.erase(key);
-    if (it->second.empty()) map_.erase(it);
+    const Inner* m = map_.Find(scope_->CurrentKey());
+    if (!m || !m->count(key)) return;
+    Inner& mine = map_.Mutable(scope_->CurrentKey());
+    mine.erase(key);
+    if (mine.empty()) map_.Erase(scope_->CurrentKey());
   }
   std::vector<std::pair<UK, UV>> Entries() override {
-    auto it = map_.find(scope_->CurrentKey());
-    if (it == map_.end()) return {};
-    return {it->second.begin(), it->second.end()};
+    const Inner* m = map_.Find(scope_->CurrentKey());
+    if (!m) return {};
+    return {m->begin(), m->end()};
   }
-  void Clear() override { map_.erase(scope_->CurrentKey()); }
+  void Clear() override { map_.Erase(scope_->CurrentKey()); }
   void AppendKeys(std::vector<K>& out) override {
-    for (const auto& [k, v] : map_) out.push_back(k);
+    map_.ForEachKey([&out](const K& k) { out.push_back(k); });
   }
-  void Snapshot(const std::string& name, int max_parallelism, KeyedStateWriter& out) override {
-    ByteWriter kw, uw, vw;
-    for (const auto& [k, entries] : map_) {
-      kw.Clear();
-      Serializer<K>::Write(k, kw);
-      int kg = KeyGroupFor(k, max_parallelism);
-      for (const auto& [uk, uv] : entries) {
-        uw.Clear();
-        Serializer<UK>::Write(uk, uw);
-        vw.Clear();
-        Serializer<UV>::Write(uv, vw);
-        out.Write(kg, name, std::string_view(reinterpret_cast<const char*>(kw.data()), kw.size()),
-                  std::string_view(reinterpret_cast<const char*>(uw.data()), uw.size()),
-                  std::string_view(reinterpret_cast<const char*>(vw.data()), vw.size()));
+  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
+    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+      ByteWriter kw, uw, vw;
+      for (const auto& [k, entries] : *frozen) {
+        kw.Clear();
+        Serializer<K>::Write(k, kw);
+        int kg = KeyGroupFor(k, max_parallelism);
+        for (const auto& [uk, uv] : entries) {
+          uw.Clear();
+          Serializer<UK>::Write(uk, uw);
+          vw.Clear();
+          Serializer<UV>::Write(uv, vw);
+          out.Write(kg, name, View(kw), View(uw), View(vw));
+        }
       }
-    }
+    };
   }
   void Restore(const K& key, std::string_view user_key, std::string_view value) override {
     UK uk{};
     DeserializeFrom(user_key, uk);
     UV uv{};
     DeserializeFrom(value, uv);
-    map_[key].insert_or_assign(std::move(uk), std::move(uv));
+    map_.BaseSlot(key).insert_or_assign(std::move(uk), std::move(uv));
   }
 
  private:
   const KeyScope<K>* scope_;
-  std::unordered_map<K, std::unordered_map<UK, UV, KeyHasher<UK>>, KeyHasher<K>> map_;
+  CowMap<K, Inner> map_;
 };
 
 // ---- Tables in the host's backend ----
@@ -529,13 +611,22 @@ class KeyedStateStore final : public KeyScope<K> {
     return keys;
   }
 
-  //! Heap only: writes every entry (also restored entries of states not asked for again).
-  void Snapshot(KeyedStateWriter& out) const {
+  //! Heap only: freezes every state (copy-on-write) and hands the host what writes the entries
+  //! out in the asynchronous part — also restored entries of states not asked for again.
+  void Snapshot(SnapshotContext& ctx) {
     if (backend_) return;
-    for (const auto& [name, table] : tables_) table->Snapshot(name, max_parallelism_, out);
-    for (const auto& [name, entries] : restored_) {
-      for (const auto& e : entries) out.Write(e.key_group, name, e.key, e.user_key, e.value);
+    for (const auto& [name, table] : tables_) {
+      if (internal::KeyedSnapshotFn fn = table->Freeze(name, max_parallelism_)) {
+        ctx.AddKeyedSnapshot(std::move(fn));
+      }
     }
+    if (restored_.empty()) return;
+    auto leftover = std::make_shared<const std::map<std::string, std::vector<RawEntry>>>(restored_);
+    ctx.AddKeyedSnapshot([leftover](KeyedStateWriter& out) {
+      for (const auto& [name, entries] : *leftover) {
+        for (const auto& e : entries) out.Write(e.key_group, name, e.key, e.user_key, e.value);
+      }
+    });
   }
 
  private:

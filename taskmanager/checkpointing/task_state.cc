@@ -111,7 +111,8 @@ class KeyedWriter final : public KeyedStateWriter {
 
 class CollectingSnapshot final : public SnapshotContext {
  public:
-  CollectingSnapshot(int64_t id, proto::KeyGroupRange range) : id_(id), keyed_(range) {}
+  CollectingSnapshot(int64_t id, proto::KeyGroupRange range)
+      : id_(id), keyed_(std::make_shared<KeyedWriter>(range)) {}
   int64_t CheckpointId() const override { return id_; }
   void AddOperatorState(const std::string& name, OperatorStateMode mode,
                         std::string item) override {
@@ -120,15 +121,21 @@ class CollectingSnapshot final : public SnapshotContext {
     list.set_mode(static_cast<proto::OperatorStateList::Mode>(mode));
     list.add_items(std::move(item));
   }
-  KeyedStateWriter& Keyed() override { return keyed_; }
+  KeyedStateWriter& Keyed() override { return *keyed_; }
+  void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) override {
+    deferred_.push_back(std::move(write));
+  }
 
   const std::map<std::string, proto::OperatorStateList>& lists() const { return lists_; }
-  const KeyedWriter& keyed() const { return keyed_; }
+  //! The keyed state writer with what was written synchronously; `deferred()` adds the rest.
+  std::shared_ptr<KeyedWriter> keyed() const { return keyed_; }
+  std::vector<std::function<void(KeyedStateWriter&)>>& deferred() { return deferred_; }
 
  private:
   int64_t id_;
   std::map<std::string, proto::OperatorStateList> lists_;
-  KeyedWriter keyed_;
+  std::shared_ptr<KeyedWriter> keyed_;
+  std::vector<std::function<void(KeyedStateWriter&)>> deferred_;
 };
 
 }  // namespace
@@ -220,7 +227,8 @@ AsyncSnapshot TaskState::Snapshot(int64_t id, const std::vector<const NodeSpec*>
                                   const std::vector<StreamOperator*>& ops) {
   struct Part {
     proto::OperatorSubtaskState state;
-    std::shared_ptr<snapshot::KeyGroupsFileBuilder> keyed;
+    std::shared_ptr<KeyedWriter> keyed;
+    std::vector<std::function<void(KeyedStateWriter&)>> deferred;  // copy-on-write heap state
     std::shared_ptr<state::RocksDbSnapshot> rocksdb;
     std::string file;
   };
@@ -234,7 +242,8 @@ AsyncSnapshot TaskState::Snapshot(int64_t id, const std::vector<const NodeSpec*>
     p.state.set_uid(o.uid);
     p.state.set_subtask_index(deployment_.subtask_index());
     for (const auto& [name, list] : ctx.lists()) *p.state.add_operator_state() = list;
-    p.keyed = ctx.keyed().builder();
+    p.keyed = ctx.keyed();
+    p.deferred = std::move(ctx.deferred());
     p.file = absl::StrCat(snapshot::CheckpointFolder(id), "/", o.node_id, "-", SafeName(o.uid), "-",
                           deployment_.subtask_index(), ".keyed");
     if (o.rocksdb) {
@@ -252,9 +261,11 @@ AsyncSnapshot TaskState::Snapshot(int64_t id, const std::vector<const NodeSpec*>
     if (!storage) return absl::FailedPreconditionError("checkpointing is off");
     std::vector<proto::OperatorSubtaskState> out;
     for (Part& p : *parts) {
-      if (p.keyed && p.keyed->entries() > 0) {
+      for (auto& write : p.deferred) write(*p.keyed);
+      std::shared_ptr<snapshot::KeyGroupsFileBuilder> builder = p.keyed->builder();
+      if (builder && builder->entries() > 0) {
         proto::KeyGroupsStateHandle handle;
-        std::string bytes = p.keyed->Finish(&handle);
+        std::string bytes = builder->Finish(&handle);
         auto file = storage->WriteFile(p.file, bytes);
         if (!file.ok()) return file.status();
         *handle.mutable_file() = *file;
