@@ -499,8 +499,8 @@ absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
   if (!s.ok()) return s;
   // Exactly our previous instance: its shared SST files are reusable by the next checkpoint.
   if (base != nullptr && handles.size() == 1 && options_.incremental &&
-      options_.restored_files_in_checkpoint_storage &&
-      base->rocksdb().incremental() && Contains(base->rocksdb().range(), options_.range) &&
+      options_.restored_files_in_checkpoint_storage && base->rocksdb().incremental() &&
+      Contains(base->rocksdb().range(), options_.range) &&
       Contains(options_.range, base->rocksdb().range())) {
     UploadRegistry::Files files;
     for (const proto::RocksDbFile& f : base->rocksdb().shared_files()) {
