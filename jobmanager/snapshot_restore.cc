@@ -38,14 +38,6 @@ const proto::KeyGroupRange* RangeOf(const proto::KeyedStateHandle& h) {
   return nullptr;
 }
 
-//! Every file a keyed handle names.
-template <typename F>
-void ForEachFile(const proto::KeyedStateHandle& h, F fn) {
-  if (h.has_key_groups()) fn(h.key_groups().file());
-  for (const auto& f : h.rocksdb().private_files()) fn(f.file());
-  for (const auto& f : h.rocksdb().shared_files()) fn(f.file());
-}
-
 }  // namespace
 
 std::string OperatorUid(const proto::JobNode& node) {
@@ -190,7 +182,7 @@ absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snap
   for (const auto& op : snapshot.operators()) {
     for (const auto& s : op.subtasks()) {
       for (const auto& h : s.keyed()) {
-        ForEachFile(h, [&](const proto::StateFile& f) {
+        snapshot::ForEachStateFile(h, [&](const proto::StateFile& f) {
           if (!status.ok() || !copied.insert(f.path()).second) return;
           auto written =
               (*target)->UploadFile(absl::StrCat(source.root(), "/", f.path()), f.path());

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/snapshot/metadata.h"
 #include "taskmanager/checkpointing/barrier_aligner.h"
 #include "taskmanager/checkpointing/task_state.h"
 #include "taskmanager/network/local_channel.h"
@@ -427,11 +428,7 @@ void Task::PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t al
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
     uint64_t size = 0;
     for (const auto& op : *result) {
-      for (const auto& k : op.keyed()) {
-        if (k.has_key_groups()) size += k.key_groups().file().size();
-        for (const auto& f : k.rocksdb().private_files()) size += f.file().size();
-        for (const auto& f : k.rocksdb().shared_files()) size += f.file().size();
-      }
+      size += snapshot::FileBytes(op);
       for (const auto& l : op.operator_state()) {
         for (const auto& item : l.items()) size += item.size();
       }

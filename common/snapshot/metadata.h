@@ -35,4 +35,21 @@ absl::Status WriteMetadata(SnapshotStorage& storage, std::string_view path,
 absl::StatusOr<proto::CheckpointMetadata> ReadMetadata(SnapshotStorage& storage,
                                                        std::string_view path);
 
+//! Calls fn(const proto::StateFile&) for every file a keyed state handle names.
+template <typename F>
+void ForEachStateFile(const proto::KeyedStateHandle& handle, F&& fn) {
+  if (handle.has_key_groups()) fn(handle.key_groups().file());
+  for (const auto& f : handle.rocksdb().private_files()) fn(f.file());
+  for (const auto& f : handle.rocksdb().shared_files()) fn(f.file());
+}
+
+//! Bytes of every file a subtask's state names (shared files included).
+inline uint64_t FileBytes(const proto::OperatorSubtaskState& state) {
+  uint64_t bytes = 0;
+  for (const auto& h : state.keyed()) {
+    ForEachStateFile(h, [&bytes](const proto::StateFile& f) { bytes += f.size(); });
+  }
+  return bytes;
+}
+
 }  // namespace sluice::snapshot
