@@ -53,12 +53,7 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
       executor_("job-" + spec_.job_id.substr(0, 8)),
       rpc_executor_("rpc-" + spec_.job_id.substr(0, 8)),
       io_executor_("spio-" + spec_.job_id.substr(0, 8)) {
-  for (const auto& tv : spec_.plan.vertices) {
-    Vertex v;
-    v.plan = tv;
-    v.subtasks.resize(static_cast<size_t>(tv.parallelism));
-    vertices_.push_back(std::move(v));
-  }
+  BuildVertices();
   NewAttempts();
   if (spec_.restore) {
     restore_ = spec_.restore;
@@ -85,6 +80,16 @@ JobMaster::~JobMaster() {
   rpc_executor_.Shutdown();
   io_executor_.Shutdown();
   coordinator_.reset();
+}
+
+void JobMaster::BuildVertices() {
+  vertices_.clear();
+  for (const auto& tv : spec_.plan.vertices) {
+    Vertex v;
+    v.plan = tv;
+    v.subtasks.resize(static_cast<size_t>(tv.parallelism));
+    vertices_.push_back(std::move(v));
+  }
 }
 
 void JobMaster::NewAttempts() {

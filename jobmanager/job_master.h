@@ -119,6 +119,8 @@ class JobMaster {
   //! All subtasks finished after a rescale's stop-with-savepoint: redeploy at the new parallelism.
   void RedeployRescaled();
   absl::Status CheckSlotsFor(const ExecutionPlan& plan);
+  //! One Vertex per task of spec_.plan, subtasks not yet attempted.
+  void BuildVertices();
   void NewAttempts();
   void DeployAll();
   void SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");

@@ -161,13 +161,7 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
   if (coordinator_) coordinator_->Suspend();
   uint64_t size = 0;
   for (const auto& op : md->operators()) {
-    for (const auto& st : op.subtasks()) {
-      for (const auto& k : st.keyed()) {
-        size += k.key_groups().file().size();
-        for (const auto& f : k.rocksdb().private_files()) size += f.file().size();
-        for (const auto& f : k.rocksdb().shared_files()) size += f.file().size();
-      }
-    }
+    for (const auto& st : op.subtasks()) size += snapshot::FileBytes(st);
   }
   io_executor_.Post([this, sp, md = *md, resume, size] {
     absl::StatusOr<std::string> path = WriteSavepoint(md, *spec_.checkpoint_storage, sp.dir);
@@ -219,30 +213,13 @@ void JobMaster::RedeployRescaled() {
   SetJobState(JobState::kRestarting);
   spec_.graph = std::move(r.graph);
   spec_.plan = std::move(r.plan);
-  vertices_.clear();
-  for (const auto& tv : spec_.plan.vertices) {
-    Vertex v;
-    v.plan = tv;
-    v.subtasks.resize(static_cast<size_t>(tv.parallelism));
-    vertices_.push_back(std::move(v));
-  }
+  BuildVertices();
   if (coordinator_) {
     coordinator_->Suspend();
     SetCoordinatorTasks();
   }
-  // Release and take slots as a restart does, then deploy from restore_ (set by the savepoint).
-  std::map<std::string, std::shared_ptr<TaskManagerGateway>> gateways;
-  for (const auto& s : slots_) {
-    if (!lost_taskmanagers_.count(s.taskmanager_id)) gateways[s.taskmanager_id] = s.gateway;
-  }
-  rpc_executor_.Post([this, gateways] {
-    for (const auto& [id, gw] : gateways) {
-      absl::Status s = gw->ReleaseJob(spec_.job_id);
-      if (!s.ok()) Log()->debug("release of job {} on {}: {}", spec_.job_id, id, s.message());
-    }
-    resource_manager_->ReleaseSlots(spec_.job_id);
-    executor_.Post([this] { AllocateAndRedeploy(0); });
-  });
+  // Slots and deployment as for a restart; the latest checkpoint is the rescale's savepoint.
+  RedeployAfterRestart();
 }
 
 }  // namespace sluice::jobmanager
