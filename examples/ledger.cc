@@ -91,6 +91,12 @@ SLUICE_JOB(env) {
   auto lines = txns.KeyBy([](const Txn& t) { return t.account; })
                    .Process([] { return std::make_unique<ApplyTxn>(); }, "Apply")
                    .Uid("apply");
+#ifdef SLUICE_LEDGER_V2
+  // tests/ledger_v2.so, a "new version" of this package for the upgrade test: one more
+  // (stateless) operator; the stateful ones keep their uids.
+  lines = lines.Filter([](const std::string& line) { return !line.empty(); }, "Check v2")
+              .Uid("v2-check");
+#endif
   if (output.empty()) {
     lines.SinkTo(sluice::MakeDiscardingSink<std::string>(), "Discard").Uid("sink");
   } else {
