@@ -15,7 +15,8 @@
 //         latency (0; 1 = stamp records with CLOCK_MONOTONIC at creation and have the sink keep
 //                  now - stamp for every record),
 //         out (optional directory: each sink subtask writes sink-<subtask>.txt there at end of
-//              input with its record count and, with latency=1, latency percentiles),
+//              input with its record count, the transfer time and, with latency=1, latency
+//              percentiles),
 //         map (1; 0 drops the map operator, for diagnosis).
 #include <time.h>
 
@@ -35,7 +36,7 @@ namespace {
 
 struct NetRecord {
   int64_t id = 0;
-  int64_t created_ns = 0;  // CLOCK_MONOTONIC at creation (latency mode), else 0
+  int64_t created_ns = 0;  // CLOCK_MONOTONIC at creation (latency mode, and record 0), else 0
   std::string payload;
   SLUICE_FIELDS(id, created_ns, payload)
 };
@@ -54,13 +55,16 @@ int64_t KeyForOperator(int target, int parallelism, int max_parallelism) {
   }
 }
 
-//! What a sink subtask saw: record count, payload bytes and (latency mode) one latency per record.
+//! What a sink subtask saw: record count, payload bytes, the transfer time (from the creation of
+//! record 0, stamped by the source, to the end of input here: the exchange's counterpart of the TCP
+//! baseline's first send to last receive) and (latency mode) one latency per record.
 //! Written to <out>/sink-<subtask>.txt as one line of key=value pairs at end of input.
 class SinkStats {
  public:
   SinkStats(std::string out_dir, bool latency) : out_dir_(std::move(out_dir)), latency_(latency) {}
 
   void Add(const NetRecord& r) {
+    if (r.id == 0) first_created_ns_ = r.created_ns;
     ++records_;
     bytes_ += r.payload.size();
     if (latency_) latencies_ns_.push_back(MonotonicNanos() - r.created_ns);
@@ -71,6 +75,12 @@ class SinkStats {
     std::string line = "subtask=" + std::to_string(subtask) +
                        " records=" + std::to_string(records_) +
                        " payload_bytes=" + std::to_string(bytes_);
+    if (first_created_ns_ > 0) {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), " transfer_s=%.6f",
+                    static_cast<double>(MonotonicNanos() - first_created_ns_) / 1e9);
+      line += buf;
+    }
     if (latency_ && !latencies_ns_.empty()) {
       std::sort(latencies_ns_.begin(), latencies_ns_.end());
       auto pct = [this](double p) {
@@ -104,6 +114,7 @@ class SinkStats {
   bool latency_;
   uint64_t records_ = 0;
   uint64_t bytes_ = 0;
+  int64_t first_created_ns_ = 0;  // creation of record 0, if this subtask received it
   std::vector<int64_t> latencies_ns_;
 };
 
@@ -159,14 +170,14 @@ SLUICE_JOB(env) {
   gen.splits = 1;  // only source subtask 0 owns a split
   gen.rate = static_cast<double>(rate);
   const std::string bytes(static_cast<size_t>(payload), 'x');
-  auto stream =
-      sluice::AddGenerator(
-          env, gen,
-          [bytes, latency](uint64_t i) {
-            return NetRecord{static_cast<int64_t>(i), latency ? MonotonicNanos() : 0, bytes};
-          },
-          "Generator")
-          .Uid("generator");
+  auto stream = sluice::AddGenerator(
+                    env, gen,
+                    [bytes, latency](uint64_t i) {
+                      return NetRecord{static_cast<int64_t>(i),
+                                       latency || i == 0 ? MonotonicNanos() : 0, bytes};
+                    },
+                    "Generator")
+                    .Uid("generator");
   if (with_map) {
     stream = stream.Map([](const NetRecord& r) { return r; }, "Map").Uid("map");
   }

@@ -124,34 +124,44 @@ if has_part exchange || has_part chained; then
   BYTES=$((RECORDS * RECORD_BYTES))
   echo
   echo "records=$RECORDS (payload ${RECORD_BYTES} B each, $(MB "$BYTES") MB); figures per round:"
-  printf '%-4s %-9s %8s %7s %12s %9s %7s\n' run what "wall s" "cpu s" "records/s" "MB/s" ratio
-  EX_RATE=() EX_MBS=() EX_CPU=() EX_WALL=() TCP_MBS=() CH_RATE=() CH_CPU=() RATIO_TCP=() RATIO_CH=()
+  echo "(records/s and MB/s over the transfer: creation of record 0 at the source -> end of input at"
+  echo " the sink, as raw TCP's first send -> last receive; 'wall' is submission -> FINISHED)"
+  printf '%-4s %-9s %8s %9s %7s %12s %9s %12s %7s\n' run what "wall s" "transfer s" "cpu s" \
+    "records/s" "MB/s" "wall rec/s" ratio
+  EX_RATE=() EX_MBS=() EX_CPU=() EX_WALL_RATE=() TCP_MBS=() CH_RATE=() CH_CPU=() RATIO_TCP=() RATIO_CH=()
   for ((r = 1; r <= RUNS; r++)); do
     ex_rate="" tcp_bps=""
     if has_part exchange; then
       read -r wall ticks _ < <(run_job "$CLUSTER_DIR/exchange-$r" 2 --arg records="$RECORDS")
-      report "$CLUSTER_DIR/exchange-$r" 1 "$RECORDS" >/dev/null
-      ex_rate=$(calc %.0f "$RECORDS / $wall")
-      ex_bps=$(calc %.0f "$BYTES / $wall")
+      line=$(report "$CLUSTER_DIR/exchange-$r" 1 "$RECORDS")
+      transfer=$(field transfer_s "$line")
+      [[ -n $transfer ]] || die "sink subtask 1 reported no transfer time: $line"
+      ex_rate=$(calc %.0f "$RECORDS / $transfer")
+      ex_bps=$(calc %.0f "$BYTES / $transfer")
+      wall_rate=$(calc %.0f "$RECORDS / $wall")
       cpu=$(calc %.2f "$ticks / $CLK_TCK")
-      printf '%-4s %-9s %8s %7s %12s %9s %7s\n' "$r" exchange "$wall" "$cpu" "$ex_rate" "$(MB "$ex_bps")" ""
-      EX_RATE+=("$ex_rate") EX_MBS+=("$(MB "$ex_bps")") EX_CPU+=("$cpu") EX_WALL+=("$wall")
+      printf '%-4s %-9s %8s %9s %7s %12s %9s %12s %7s\n' "$r" exchange "$wall" "$transfer" "$cpu" \
+        "$ex_rate" "$(MB "$ex_bps")" "$wall_rate" ""
+      EX_RATE+=("$ex_rate") EX_MBS+=("$(MB "$ex_bps")") EX_CPU+=("$cpu") EX_WALL_RATE+=("$wall_rate")
 
       line=$("$TCP" "$BYTES" 32768)
       tcp_bps=$(field bytes_per_s "$line")
-      printf '%-4s %-9s %8s %7s %12s %9s %7s\n' "$r" "raw TCP" "$(field wall_s "$line")" \
-        "$(field cpu_s "$line")" "" "$(MB "$tcp_bps")" "$(calc %.3f "$ex_bps / $tcp_bps")"
+      printf '%-4s %-9s %8s %9s %7s %12s %9s %12s %7s\n' "$r" "raw TCP" "$(field wall_s "$line")" \
+        "$(field wall_s "$line")" "$(field cpu_s "$line")" "" "$(MB "$tcp_bps")" "" \
+        "$(calc %.3f "$ex_bps / $tcp_bps")"
       TCP_MBS+=("$(MB "$tcp_bps")") RATIO_TCP+=("$(calc %.4f "$ex_bps / $tcp_bps")")
     fi
     if has_part chained; then
       read -r wall ticks _ < <(run_job "$CLUSTER_DIR/chained-$r" 1 --arg mode=chained --arg records="$RECORDS")
-      report "$CLUSTER_DIR/chained-$r" 0 "$RECORDS" >/dev/null
-      ch_rate=$(calc %.0f "$RECORDS / $wall")
+      line=$(report "$CLUSTER_DIR/chained-$r" 0 "$RECORDS")
+      transfer=$(field transfer_s "$line")
+      [[ -n $transfer ]] || die "the chained sink reported no transfer time: $line"
+      ch_rate=$(calc %.0f "$RECORDS / $transfer")
       cpu=$(calc %.2f "$ticks / $CLK_TCK")
       ratio=""
       if [[ -n $ex_rate ]]; then ratio=$(calc %.3f "$ex_rate / $ch_rate"); RATIO_CH+=("$ratio"); fi
-      printf '%-4s %-9s %8s %7s %12s %9s %7s\n' "$r" chained "$wall" "$cpu" "$ch_rate" \
-        "$(MB "$(calc %.0f "$BYTES / $wall")")" "$ratio"
+      printf '%-4s %-9s %8s %9s %7s %12s %9s %12s %7s\n' "$r" chained "$wall" "$transfer" "$cpu" \
+        "$ch_rate" "$(MB "$(calc %.0f "$BYTES / $transfer")")" "$(calc %.0f "$RECORDS / $wall")" "$ratio"
       CH_RATE+=("$ch_rate") CH_CPU+=("$cpu")
     fi
   done
@@ -159,14 +169,15 @@ if has_part exchange || has_part chained; then
   echo "median of $RUNS rounds:"
   if has_part exchange; then
     M_EX=$(printf '%s\n' "${EX_RATE[@]}" | median)
-    printf '  %-48s %.0f\n' "exchange records/s (wall)" "$M_EX"
-    printf '  %-48s %s\n' "exchange MB/s (100-byte records)" "$(printf '%s\n' "${EX_MBS[@]}" | median)"
+    printf '  %-48s %.0f\n' "exchange records/s (transfer)" "$M_EX"
+    printf '  %-48s %s\n' "exchange MB/s (100-byte records, transfer)" "$(printf '%s\n' "${EX_MBS[@]}" | median)"
+    printf '  %-48s %s\n' "exchange records/s (wall, incl. job start/end)" "$(printf '%s\n' "${EX_WALL_RATE[@]}" | median)"
     printf '  %-48s %s\n' "exchange cluster CPU s (JM + 2 TMs)" "$(printf '%s\n' "${EX_CPU[@]}" | median)"
     printf '  %-48s %s\n' "raw TCP MB/s (32 KiB writes)" "$(printf '%s\n' "${TCP_MBS[@]}" | median)"
     printf '  %-48s %s\n' "ratio exchange / raw TCP bytes/s (goal >= 0.5)" "$(printf '%s\n' "${RATIO_TCP[@]}" | median)"
   fi
   if has_part chained; then
-    printf '  %-48s %.0f\n' "chained records/s (wall)" "$(printf '%s\n' "${CH_RATE[@]}" | median)"
+    printf '  %-48s %.0f\n' "chained records/s (transfer)" "$(printf '%s\n' "${CH_RATE[@]}" | median)"
     printf '  %-48s %s\n' "chained cluster CPU s (JM + 2 TMs)" "$(printf '%s\n' "${CH_CPU[@]}" | median)"
     if has_part exchange; then
       printf '  %-48s %s\n' "ratio exchange / chained records/s" "$(printf '%s\n' "${RATIO_CH[@]}" | median)"

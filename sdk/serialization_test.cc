@@ -301,6 +301,62 @@ TEST(SerializationTest, WriterClearReusesBuffer) {
   EXPECT_EQ(out, 9);
 }
 
+TEST(SerializationTest, WriterAttachedToForeignMemoryWritesThere) {
+  uint8_t region[64] = {};
+  ByteWriter w;
+  w.Attach(region, sizeof(region));
+  SerializeRecord(std::string("abc"), w);
+  EXPECT_FALSE(w.spilled());
+  EXPECT_EQ(w.data(), region);
+  EXPECT_EQ(w.size(), 4u);
+  EXPECT_EQ(region[0], 3);  // the varint length, written in place
+  EXPECT_EQ(region[1], 'a');
+}
+
+TEST(SerializationTest, WriterSpillsWhatDoesNotFitWithTheBytesBeforeIt) {
+  uint8_t region[8] = {};
+  ByteWriter w;
+  w.Attach(region, sizeof(region));
+  const std::string s(100, 'q');
+  SerializeRecord(std::make_pair(int32_t{7}, s), w);
+  ASSERT_TRUE(w.spilled());
+  EXPECT_NE(w.data(), region);
+  std::pair<int32_t, std::string> back;
+  DeserializeRecord(w.data(), w.size(), back);
+  EXPECT_EQ(back.first, 7);
+  EXPECT_EQ(back.second, s);
+  // Clear returns to the writer's own storage; a later Attach writes in place again.
+  w.Clear();
+  SerializeRecord(int32_t{5}, w);
+  EXPECT_TRUE(w.spilled());
+  w.Attach(region, sizeof(region));
+  SerializeRecord(int32_t{6}, w);
+  EXPECT_FALSE(w.spilled());
+  EXPECT_EQ(region[0], 6);
+}
+
+TEST(SerializationTest, WriterCopiesAndMovesOwnTheirBytes) {
+  ByteWriter a;
+  SerializeRecord(std::string(300, 'z'), a);
+  ByteWriter b = a;  // copy: own storage
+  EXPECT_NE(b.data(), a.data());
+  ByteWriter c = std::move(a);
+  std::string out;
+  DeserializeRecord(c.data(), c.size(), out);
+  EXPECT_EQ(out, std::string(300, 'z'));
+  DeserializeRecord(b.data(), b.size(), out);
+  EXPECT_EQ(out, std::string(300, 'z'));
+  uint8_t region[16] = {};
+  ByteWriter d;
+  d.Attach(region, sizeof(region));
+  SerializeRecord(int64_t{42}, d);
+  ByteWriter e = d;  // a copy of attached bytes owns them
+  EXPECT_TRUE(e.spilled());
+  int64_t v = 0;
+  DeserializeRecord(e.data(), e.size(), v);
+  EXPECT_EQ(v, 42);
+}
+
 TEST(ToStringTest, Scalars) {
   EXPECT_EQ(ToString(42), "42");
   EXPECT_EQ(ToString(int64_t{-7}), "-7");

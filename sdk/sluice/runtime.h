@@ -16,7 +16,7 @@
 #include "sluice/serialization.h"
 
 #ifndef SLUICE_ABI_VERSION
-#define SLUICE_ABI_VERSION 2
+#define SLUICE_ABI_VERSION 3
 #endif
 
 namespace sluice {

@@ -7,6 +7,7 @@
 // sluice::SerializationError (never reads past the end).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -27,35 +28,90 @@ class SerializationError : public std::runtime_error {
 };
 
 //! Growable output buffer; reused across records to avoid allocation on the hot path.
+//!
+//! It can also write into memory it does not own (Attach): the network stack serializes a record
+//! straight into a network buffer that way. Bytes that do not fit move, with what was written
+//! before them, into the writer's own storage (spilled() tells), and the caller copies them out.
 class ByteWriter {
  public:
-  void Clear() { size_ = 0; }
+  ByteWriter() = default;
+  ByteWriter(const ByteWriter& other) { Append(other.data(), other.size()); }
+  ByteWriter& operator=(const ByteWriter& other) {
+    if (this != &other) {
+      Clear();
+      Append(other.data(), other.size());
+    }
+    return *this;
+  }
+  ByteWriter(ByteWriter&& other) noexcept { *this = std::move(other); }
+  ByteWriter& operator=(ByteWriter&& other) noexcept {
+    if (this == &other) return *this;
+    const bool other_owned = other.data_ == other.own_.data();
+    own_ = std::move(other.own_);
+    data_ = other_owned ? own_.data() : other.data_;
+    size_ = other.size_;
+    capacity_ = other_owned ? own_.size() : other.capacity_;
+    other.own_.clear();
+    other.data_ = nullptr;
+    other.size_ = other.capacity_ = 0;
+    return *this;
+  }
+
+  //! Empties the writer; it writes into its own storage again.
+  void Clear() {
+    data_ = own_.data();
+    capacity_ = own_.size();
+    size_ = 0;
+  }
+  //! Empties the writer and makes it write into [at, at + capacity) until that is full.
+  void Attach(uint8_t* at, size_t capacity) {
+    data_ = at;
+    capacity_ = capacity;
+    size_ = 0;
+  }
+  //! Whether the bytes are in the writer's own storage (always, unless Attach'ed memory holds
+  //! them all).
+  bool spilled() const { return data_ == own_.data(); }
   size_t size() const { return size_; }
-  const uint8_t* data() const { return buf_.data(); }
+  const uint8_t* data() const { return data_; }
   void Append(const void* p, size_t n) {
     Reserve(size_ + n);
-    std::memcpy(buf_.data() + size_, p, n);
+    std::memcpy(data_ + size_, p, n);
     size_ += n;
   }
   void PutByte(uint8_t b) {
     Reserve(size_ + 1);
-    buf_[size_++] = b;
+    data_[size_++] = b;
   }
   void PutVarint(uint64_t v) {
     Reserve(size_ + 10);
     while (v >= 0x80) {
-      buf_[size_++] = static_cast<uint8_t>(v | 0x80);
+      data_[size_++] = static_cast<uint8_t>(v | 0x80);
       v >>= 7;
     }
-    buf_[size_++] = static_cast<uint8_t>(v);
+    data_[size_++] = static_cast<uint8_t>(v);
   }
 
  private:
   void Reserve(size_t n) {
-    if (n > buf_.size()) buf_.resize(std::max(n, buf_.size() * 2 + 64));
+    if (n > capacity_) Grow(n);
   }
-  std::vector<uint8_t> buf_;
+  void Grow(size_t n) {
+    if (data_ == own_.data()) {
+      own_.resize(std::max(n, own_.size() * 2 + 64));
+    } else {  // leaving attached memory (or none yet): keep what was written
+      std::vector<uint8_t> bigger(std::max({n, own_.size(), size_t{64}}));
+      if (size_ > 0) std::memcpy(bigger.data(), data_, size_);
+      own_.swap(bigger);
+    }
+    data_ = own_.data();
+    capacity_ = own_.size();
+  }
+
+  uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  size_t capacity_ = 0;
+  std::vector<uint8_t> own_;
 };
 
 //! Bounds-checked reader over bytes it does not own.

@@ -1,6 +1,8 @@
 // Unit tests of the data plane: subpartitions, record framing across buffers, the wire format, and
 // credit-based exchange over a real loopback TCP connection (in one process).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <set>
@@ -122,6 +124,28 @@ TEST(RecordWriterTest, LengthPrefixSplitAcrossBuffersIsReassembled) {
   auto got = Drain(partition->subpartition(0), &ended);
   ASSERT_EQ(got.size(), 50u);
   EXPECT_EQ(got[49].key, 49);
+}
+
+TEST(RecordWriterTest, RecordsThatFillBuffersExactlyAreSerializedInPlace) {
+  // 4-byte length + 8-byte key + 1-byte length + 19 bytes = 32: two records per 64-byte buffer,
+  // then records that leave 1..4 bytes of room (the length slot no longer fits).
+  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 1000, Pool(1000, 64));
+  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>, 0);
+  std::vector<Rec> sent;
+  for (int i = 0; i < 40; ++i) {
+    Rec r{i, std::string(i < 20 ? 19 : static_cast<size_t>(15 + i % 5), 'p')};
+    writer.Emit(&r);
+    sent.push_back(r);
+  }
+  writer.Finish();
+  bool ended = false;
+  auto got = Drain(partition->subpartition(0), &ended);
+  EXPECT_TRUE(ended);
+  ASSERT_EQ(got.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(got[i].key, sent[i].key);
+    EXPECT_EQ(got[i].payload, sent[i].payload);
+  }
 }
 
 TEST(RecordWriterTest, HashPartitioningFollowsKeyGroups) {
@@ -261,6 +285,59 @@ TEST_F(LoopbackExchange, OneExclusiveBufferAndNoFloatingDoNotDeadlock) {
   EXPECT_EQ(error, "");
   EXPECT_EQ(counts[0], 2000);
   gate->Close();
+}
+
+TEST_F(LoopbackExchange, AConsumerThatStopsReadingNeverBlocksTheProducingThread) {
+  // The test is the consumer, on a raw socket with a small receive buffer, granting credit for
+  // everything and reading nothing at first. The producing thread sends inline until the socket is
+  // full; the rest must go to the connection's writer thread, so every Add returns at once.
+  const int kBuffers = 600;
+  const size_t kSegment = 16 * 1024;  // 9.4 MiB in all: more than the socket buffers hold
+  auto partition =
+      std::make_shared<ResultPartition>("j.0/s", 1, kBuffers + 1, Pool(kBuffers, kSegment));
+  partitions_.Register(partition);
+  auto fd = ConnectTcp(address_);
+  ASSERT_TRUE(fd.ok());
+  int small = 32 * 1024;
+  setsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  Frame request;
+  request.type = FrameType::kPartitionRequest;
+  request.channel = 7;
+  request.credit = kBuffers;
+  request.text = "j.0/s";
+  ASSERT_TRUE(WriteFrame(*fd, request));
+  std::atomic<bool> produced{false};
+  std::thread producer([&] {
+    for (int i = 0; i < kBuffers; ++i) {
+      BufferPtr b = partition->pool().RequestBlocking(nullptr);
+      std::vector<uint8_t> bytes(kSegment, static_cast<uint8_t>(i));
+      b->Append(bytes.data(), bytes.size());
+      partition->subpartition(0).Add(std::move(b));
+    }
+    partition->subpartition(0).Add(MakeEvent(BufferKind::kEndOfPartition));
+    produced = true;
+  });
+  for (int i = 0; i < 2000 && !produced; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(produced.load()) << "the producing thread blocked on a consumer that does not read";
+  // Now everything arrives, in order.
+  for (int i = 0; i <= kBuffers; ++i) {
+    auto f = ReadFrame(*fd);
+    ASSERT_TRUE(f.ok()) << f.status();
+    ASSERT_EQ(f->type, FrameType::kBuffer);
+    EXPECT_EQ(f->channel, 7u);
+    ASSERT_EQ(f->seq, static_cast<uint32_t>(i));
+    if (i == kBuffers) {
+      EXPECT_EQ(f->kind, BufferKind::kEndOfPartition);
+    } else {
+      ASSERT_EQ(f->bytes.size(), kSegment);
+      EXPECT_EQ(f->bytes.front(), static_cast<uint8_t>(i));
+      EXPECT_EQ(f->bytes.back(), static_cast<uint8_t>(i));
+    }
+  }
+  producer.join();
+  close(*fd);
 }
 
 TEST_F(LoopbackExchange, HundredsOfChannelsShareOneConnection) {

@@ -31,12 +31,6 @@ RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, Partition
 }
 
 void RecordWriter::Emit(const void* record) {
-  scratch_.Clear();
-  uint32_t placeholder = 0;
-  scratch_.Append(&placeholder, 4);
-  serialize_(record, scratch_);
-  uint32_t len = static_cast<uint32_t>(scratch_.size() - 4);
-  std::memcpy(const_cast<uint8_t*>(scratch_.data()), &len, 4);
   if (counters_.records_out) {
     // Only the task thread writes: a plain store avoids a locked instruction per record.
     counters_.records_out->store(counters_.records_out->load(std::memory_order_relaxed) + 1,
@@ -44,42 +38,82 @@ void RecordWriter::Emit(const void* record) {
   }
   switch (kind_) {
     case PartitionKind::kBroadcast:
+      SerializeToScratch(record);
       for (int c = 0; c < num_channels_; ++c) Append(c, scratch_.data(), scratch_.size());
       break;
     case PartitionKind::kHash: {
       // Same as KeyGroupForHash + OperatorIndexForKeyGroup, without the divisions per record.
       uint32_t h = static_cast<uint32_t>(MurmurHash(key_hash_(record)));
       uint32_t kg = kg_mask_ ? (h & kg_mask_) : h % static_cast<uint32_t>(max_parallelism_);
-      Append(channel_of_key_group_[kg], scratch_.data(), scratch_.size());
+      EmitTo(channel_of_key_group_[kg], record);
       break;
     }
     case PartitionKind::kRebalance:
-      Append(next_channel_, scratch_.data(), scratch_.size());
+      EmitTo(next_channel_, record);
       if (++next_channel_ == num_channels_) next_channel_ = 0;
       break;
     default:
-      Append(0, scratch_.data(), scratch_.size());
+      EmitTo(0, record);
       break;
   }
   if (flush_always_) Flush();
 }
 
+void RecordWriter::SerializeToScratch(const void* record) {
+  scratch_.Clear();
+  uint32_t placeholder = 0;
+  scratch_.Append(&placeholder, 4);
+  serialize_(record, scratch_);
+  uint32_t len = static_cast<uint32_t>(scratch_.size() - 4);
+  std::memcpy(const_cast<uint8_t*>(scratch_.data()), &len, 4);
+}
+
+void RecordWriter::EmitTo(int channel, const void* record) {
+  BufferPtr& current = current_[static_cast<size_t>(channel)];
+  if (!current) current = NextBuffer();
+  Buffer* b = current.get();
+  if (b->room() > 4) {
+    // Straight into the channel's buffer behind a 4-byte length slot. A record that does not fit
+    // spills into scratch_ (with the bytes written so far) and takes the spanning path below.
+    scratch_.Attach(b->data + b->size + 4, b->room() - 4);
+    serialize_(record, scratch_);
+    if (!scratch_.spilled()) {
+      uint32_t len = static_cast<uint32_t>(scratch_.size());
+      std::memcpy(b->data + b->size, &len, 4);
+      b->size += 4 + len;
+      if (b->room() == 0) Send(channel);
+      return;
+    }
+    uint32_t len = static_cast<uint32_t>(scratch_.size());
+    Append(channel, reinterpret_cast<const uint8_t*>(&len), 4);
+    Append(channel, scratch_.data(), scratch_.size());
+    return;
+  }
+  SerializeToScratch(record);
+  Append(channel, scratch_.data(), scratch_.size());
+}
+
 void RecordWriter::Append(int channel, const uint8_t* data, size_t size) {
   BufferPtr& b = current_[static_cast<size_t>(channel)];
   while (size > 0) {
-    if (!b) b = partition_->pool().Request();
-    if (!b) {
-      // Out of buffers: backpressure. Book the wait, visibly while it lasts.
-      WaitTimer blocked(counters_.backpressured_since_ns, counters_.backpressured_ns);
-      b = partition_->pool().RequestBlocking(nullptr);
-    }
-    if (!b) throw PartitionReleasedError();
+    if (!b) b = NextBuffer();
     size_t take = std::min(b->room(), size);
     b->Append(data, take);
     data += take;
     size -= take;
     if (b->room() == 0) Send(channel);
   }
+}
+
+BufferPtr RecordWriter::NextBuffer() {
+  BufferPtr b = partition_->pool().Request();
+  if (!b) {
+    // Out of buffers: backpressure. Book the wait, visibly while it lasts.
+    WaitTimer blocked(counters_.backpressured_since_ns, counters_.backpressured_ns);
+    b = partition_->pool().RequestBlocking(nullptr);
+  }
+  if (!b) throw PartitionReleasedError();
+  return b;
 }
 
 void RecordWriter::Send(int channel) {

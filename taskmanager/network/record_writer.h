@@ -1,5 +1,5 @@
-// RecordWriter: the Output of an operator whose records leave its task. Serializes each record
-// once, picks the channel(s) by partitioner and appends [u32 length][bytes] to that channel's
+// RecordWriter: the Output of an operator whose records leave its task. Picks the channel(s) by
+// partitioner and serializes each record once, as [u32 length][bytes], straight into that channel's
 // current buffer; a record may span buffers. Full buffers go to the subpartition (blocking when it
 // is full: backpressure). Task thread only.
 #pragma once
@@ -55,7 +55,14 @@ class RecordWriter final : public Output {
   void BroadcastCheckpointEvent(BufferKind kind, CheckpointEvent event);
 
  private:
+  //! Serializes the record into the channel's current buffer (or, if it does not fit, into
+  //! scratch_ and from there across buffers).
+  void EmitTo(int channel, const void* record);
+  //! scratch_ = [u32 length][record].
+  void SerializeToScratch(const void* record);
   void Append(int channel, const uint8_t* data, size_t size);
+  //! A buffer from the partition's pool, waiting for one (backpressure) if none is free.
+  BufferPtr NextBuffer();
   void Send(int channel);
 
   std::shared_ptr<ResultPartition> partition_;

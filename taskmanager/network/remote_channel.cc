@@ -191,9 +191,11 @@ void RemoteInputChannel::Announce(int credit) {
     if (closed_) return;
     held_ += credit;
     if (!connection_) return;  // Start announces it once the partition request is out
-    // While the producer still holds more than one unused credit it is not starved: let credit pile
-    // up (fewer frames, fewer wake-ups) until it runs low or half the channel's buffers are free.
-    if (held_ == 0 || (outstanding_ > 1 && held_ < std::max(1, owned_ / 2))) return;
+    // Every freed buffer is announced at once. Holding credit back to send fewer frames (say until
+    // half the channel's buffers are free) lengthens the credit round trip, and with the default
+    // ten buffers per gate that round trip, not the frames, bounds the throughput
+    // (bench/README.md, "Network stack").
+    if (held_ == 0) return;
     send = held_;
     held_ = 0;
     outstanding_ += send;
@@ -256,7 +258,6 @@ absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(
   if (!fd.ok()) return fd.status();
   auto conn = std::shared_ptr<ClientConnection>(new ClientConnection(address, *fd));
   conn->reader_ = std::thread([c = conn.get()] { c->ReadLoop(); });
-  conn->credit_sender_ = std::thread([c = conn.get()] { c->CreditLoop(); });
   Log()->debug("data connection to {} opened", address);
   return conn;
 }
@@ -276,9 +277,6 @@ void ClientConnection::Shutdown() {
   }
   shutdown(fd_, SHUT_RDWR);
   if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
-  if (credit_sender_.joinable() && credit_sender_.get_id() != std::this_thread::get_id()) {
-    credit_sender_.join();
-  }
 }
 
 uint64_t ClientConnection::Request(std::shared_ptr<RemoteInputChannel> channel,
@@ -301,43 +299,18 @@ uint64_t ClientConnection::Request(std::shared_ptr<RemoteInputChannel> channel,
 }
 
 void ClientConnection::AddCredit(uint64_t channel_id, uint32_t credit) {
-  // Queued for the credit sender: credit that piles up while it writes goes out in one frame per
-  // channel and one write per batch, and the task thread never writes to the socket.
-  absl::MutexLock lock(&mu_);
-  if (broken_ || stopping_) return;
-  pending_credit_[channel_id] += credit;
-}
-
-void ClientConnection::CreditLoop() {
-  while (true) {
-    std::map<uint64_t, uint32_t> credit;
-    {
-      absl::MutexLock lock(&mu_);
-      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return broken_ || stopping_ || !pending_credit_.empty();
-      };
-      mu_.Await(absl::Condition(&work));
-      if (broken_ || stopping_) return;
-      credit.swap(pending_credit_);
-    }
-    std::string batch;
-    for (const auto& [channel, n] : credit) {
-      Frame f;
-      f.type = FrameType::kAddCredit;
-      f.channel = channel;
-      f.credit = n;
-      batch += EncodeHeader(f, 0);
-    }
-    bool written;
-    {
-      absl::MutexLock lock(&write_mu_);
-      written = WriteAll(fd_, batch.data(), batch.size());
-    }
-    if (!written) {
-      Break("write failed");
-      return;
-    }
+  // Written at once by the thread that freed the buffers (the task thread, or the reader when it
+  // borrowed floating buffers): a hand-off to another thread would add a wake-up to every credit
+  // round trip. Channels already batch their credit (RemoteInputChannel::Announce).
+  {
+    absl::MutexLock lock(&mu_);
+    if (broken_ || stopping_) return;
   }
+  Frame f;
+  f.type = FrameType::kAddCredit;
+  f.channel = channel_id;
+  f.credit = credit;
+  Send(f);
 }
 
 void ClientConnection::Cancel(uint64_t channel_id) {

@@ -97,7 +97,6 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  private:
   ClientConnection(std::string address, int fd);
   void ReadLoop();
-  void CreditLoop();
   void Send(const Frame& frame);
   void Break(const std::string& reason);
 
@@ -109,10 +108,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   uint64_t next_channel_ ABSL_GUARDED_BY(mu_) = 1;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<uint64_t, uint32_t> pending_credit_
-      ABSL_GUARDED_BY(mu_);  // channel -> credit to announce
   std::thread reader_;
-  std::thread credit_sender_;
 };
 
 //! One ClientConnection per remote TaskManager data address, created on first use.

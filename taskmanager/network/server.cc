@@ -43,8 +43,12 @@ void ServerConnection::Shutdown() {
 bool ServerConnection::done() { return done_.load(); }
 
 void ServerConnection::MarkReady(uint64_t channel) {
-  absl::MutexLock lock(&mu_);
-  if (views_.count(channel)) ready_.insert(channel);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!views_.count(channel)) return;
+    ready_.insert(channel);
+  }
+  Pump();
 }
 
 void ServerConnection::SendError(uint64_t channel, const std::string& message) {
@@ -52,8 +56,11 @@ void ServerConnection::SendError(uint64_t channel, const std::string& message) {
   f.type = FrameType::kError;
   f.channel = channel;
   f.text = message;
-  absl::MutexLock lock(&mu_);
-  errors_.push_back(std::move(f));
+  {
+    absl::MutexLock lock(&mu_);
+    errors_.push_back(std::move(f));
+  }
+  Pump();
 }
 
 void ServerConnection::OnPartition(uint64_t channel, std::shared_ptr<ResultPartition> partition) {
@@ -109,12 +116,14 @@ void ServerConnection::ReadLoop() {
         break;
       }
       case FrameType::kAddCredit: {
-        absl::MutexLock lock(&mu_);
-        auto it = views_.find(frame->channel);
-        if (it != views_.end()) {
+        {
+          absl::MutexLock lock(&mu_);
+          auto it = views_.find(frame->channel);
+          if (it == views_.end()) break;
           it->second.credit += frame->credit;
           ready_.insert(frame->channel);
         }
+        Pump();
         break;
       }
       case FrameType::kCancelRequest: {
@@ -184,52 +193,101 @@ bool ServerConnection::TakeNext(uint64_t channel, Frame* frame, BufferPtr* buffe
   return true;
 }
 
-void ServerConnection::WriteLoop() {
-  // Per wake-up, everything the ready channels have credit for goes out in one gathered write.
+void ServerConnection::Batch::Clear() {
+  headers.clear();
+  buffers.clear();
+  iov.clear();
+  written = 0;
+}
+
+void ServerConnection::Collect() {
+  // Per round, everything the ready channels have credit for goes out in one gathered write.
   constexpr size_t kMaxBatchBuffers = 256;
-  std::vector<std::string> headers;
-  std::vector<BufferPtr> buffers;
-  std::vector<iovec> iov;
+  std::vector<Frame> errors;
+  std::vector<uint64_t> channels;
+  {
+    absl::MutexLock lock(&mu_);
+    errors.swap(errors_);
+    channels.assign(ready_.begin(), ready_.end());
+    ready_.clear();
+  }
+  for (const auto& e : errors) {
+    batch_.headers.push_back(EncodeHeader(e, 0));
+    batch_.buffers.emplace_back();
+  }
+  for (uint64_t channel : channels) {
+    Frame f;
+    BufferPtr b;
+    while (batch_.buffers.size() < kMaxBatchBuffers && TakeNext(channel, &f, &b)) {
+      batch_.headers.push_back(EncodeHeader(f, b->size));
+      batch_.buffers.push_back(std::move(b));
+    }
+    if (batch_.buffers.size() == kMaxBatchBuffers) {
+      // The batch is full: look at this channel again on the next round.
+      absl::MutexLock lock(&mu_);
+      if (views_.count(channel)) ready_.insert(channel);
+    }
+  }
+  for (size_t i = 0; i < batch_.headers.size(); ++i) {
+    batch_.iov.push_back({batch_.headers[i].data(), batch_.headers[i].size()});
+    const BufferPtr& b = batch_.buffers[i];
+    if (b && b->size > 0) batch_.iov.push_back({b->data, b->size});
+  }
+}
+
+void ServerConnection::Pump() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (sending_ || closing_) return;  // the holder looks at ready_ again before it lets go
+    sending_ = true;
+  }
+  Drain(/*inline_send=*/true);
+}
+
+void ServerConnection::Drain(bool inline_send) {
+  // A thread that is not the writer sends a few rounds at most, then leaves the rest to it.
+  constexpr int kMaxInlineRounds = 4;
+  for (int round = 0;; ++round) {
+    if (batch_.empty()) Collect();
+    if (batch_.empty()) {
+      absl::MutexLock lock(&mu_);
+      if (ready_.empty() && errors_.empty()) {
+        sending_ = false;
+        return;
+      }
+      continue;
+    }
+    WriteStatus w = WriteStatus::kWouldBlock;
+    if (!inline_send || round < kMaxInlineRounds) {
+      w = WriteSome(fd_, batch_.iov, &batch_.written, /*block=*/!inline_send);
+    }
+    if (w == WriteStatus::kDone) {
+      batch_.Clear();
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    if (w == WriteStatus::kFailed || closing_) {
+      // The reader sees the connection end; buffers still in the batch go with the connection.
+      sending_ = false;
+      closing_ = true;
+      shutdown(fd_, SHUT_RDWR);
+      return;
+    }
+    handoff_ = true;  // the token, with the rest of the batch, goes to the writer thread
+    return;
+  }
+}
+
+void ServerConnection::WriteLoop() {
   while (true) {
-    std::vector<Frame> errors;
-    std::vector<uint64_t> channels;
     {
       absl::MutexLock lock(&mu_);
-      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return closing_ || !ready_.empty() || !errors_.empty();
-      };
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_ || handoff_; };
       mu_.Await(absl::Condition(&work));
       if (closing_) return;
-      errors.swap(errors_);
-      channels.assign(ready_.begin(), ready_.end());
-      ready_.clear();
+      handoff_ = false;
     }
-    for (const auto& e : errors) {
-      if (!WriteFrame(fd_, e)) return;
-    }
-    headers.clear();
-    buffers.clear();
-    for (uint64_t channel : channels) {
-      Frame f;
-      BufferPtr b;
-      while (buffers.size() < kMaxBatchBuffers && TakeNext(channel, &f, &b)) {
-        headers.push_back(EncodeHeader(f, b->size));
-        buffers.push_back(std::move(b));
-      }
-      if (buffers.size() == kMaxBatchBuffers) {
-        // The batch is full: look at this channel again on the next round.
-        absl::MutexLock lock(&mu_);
-        if (views_.count(channel)) ready_.insert(channel);
-      }
-    }
-    if (buffers.empty()) continue;
-    iov.clear();
-    for (size_t i = 0; i < buffers.size(); ++i) {
-      iov.push_back({headers[i].data(), headers[i].size()});
-      if (buffers[i]->size > 0) iov.push_back({buffers[i]->data, buffers[i]->size});
-    }
-    if (!WriteVectored(fd_, iov)) return;
-    buffers.clear();  // recycles them into the producers' pools
+    Drain(/*inline_send=*/false);
   }
 }
 

@@ -120,26 +120,34 @@ bool WriteAll(int fd, const void* data, size_t size) {
   return true;
 }
 
-bool WriteVectored(int fd, std::vector<iovec> iov) {
-  size_t first = 0;
-  while (first < iov.size()) {
+WriteStatus WriteSome(int fd, std::vector<iovec>& iov, size_t* first, bool block) {
+  const int flags = MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT);
+  while (*first < iov.size()) {
     msghdr msg{};
-    msg.msg_iov = iov.data() + first;
-    msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
-    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    msg.msg_iov = iov.data() + *first;
+    msg.msg_iovlen = std::min<size_t>(iov.size() - *first, IOV_MAX);
+    ssize_t n = sendmsg(fd, &msg, flags);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n < 0 && !block && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return WriteStatus::kWouldBlock;
+    }
+    if (n <= 0) return WriteStatus::kFailed;
     size_t done = static_cast<size_t>(n);
-    while (first < iov.size() && done >= iov[first].iov_len) {
-      done -= iov[first].iov_len;
-      ++first;
+    while (*first < iov.size() && done >= iov[*first].iov_len) {
+      done -= iov[*first].iov_len;
+      ++*first;
     }
     if (done > 0) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
-      iov[first].iov_len -= done;
+      iov[*first].iov_base = static_cast<char*>(iov[*first].iov_base) + done;
+      iov[*first].iov_len -= done;
     }
   }
-  return true;
+  return WriteStatus::kDone;
+}
+
+bool WriteVectored(int fd, std::vector<iovec> iov) {
+  size_t first = 0;
+  return WriteSome(fd, iov, &first, /*block=*/true) == WriteStatus::kDone;
 }
 
 bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload, size_t payload_size) {

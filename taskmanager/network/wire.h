@@ -49,6 +49,10 @@ bool WriteFrame(int fd, const Frame& frame, const uint8_t* payload = nullptr,
                 size_t payload_size = 0);
 //! Writes every byte of the iovecs (gathered, in as few system calls as the kernel allows).
 bool WriteVectored(int fd, std::vector<iovec> iov);
+enum class WriteStatus { kDone, kWouldBlock, kFailed };
+//! Writes iov[*first..] and advances *first (and trims the iovec it stopped in). Without `block`
+//! it returns kWouldBlock instead of waiting for room in the socket's send buffer.
+WriteStatus WriteSome(int fd, std::vector<iovec>& iov, size_t* first, bool block);
 bool ReadFull(int fd, void* data, size_t size);
 //! Reads a socket through a user-space buffer: one recv serves many small frames. Payloads larger
 //! than the buffer go straight into their destination.
