@@ -1,15 +1,18 @@
 // network_job: the job package of the network-stack benchmarks (bench/README.md, "Network stack").
 //
 //   mode=exchange (run with --parallelism 2 on 2 TaskManagers x 1 slot):
-//     generator (1 split: only source subtask 0 produces) -> map -> key_by(constant key) -> sink
+//     generator (1 split: only source subtask 0 produces) -> key_by(constant key) -> sink
 //     The constant key is chosen here so that its key group belongs to the LAST sink subtask
 //     (parallelism - 1), which the scheduler places in the other TaskManager's slot: every record
 //     crosses the TCP data plane. The sink is a keyed process function followed by a chained
 //     discarding sink that never receives anything.
 //   mode=chained (run with --parallelism 1):
-//     generator -> map -> sink, all chained in one task: records are passed as objects.
+//     generator -> sink, chained in one task: records are passed as objects.
 //
-//   args: records (20000000), payload (83 bytes: a record serializes to exactly 100 bytes),
+//   args: records (20000000),
+//         record (fixed: {int64 id, int64 created_ns, char[84]}; string: the payload is an 83-byte
+//                 std::string, allocated per record; either serializes to exactly 100 bytes),
+//         payload (84 for fixed, 83 for string; other sizes only with record=string),
 //         rate (0 = unthrottled; records per second of the producing subtask),
 //         buffer_timeout_ms (unset: the cluster's execution.buffer-timeout),
 //         latency (0; 1 = stamp records with CLOCK_MONOTONIC at creation and have the sink keep
@@ -17,15 +20,18 @@
 //         out (optional directory: each sink subtask writes sink-<subtask>.txt there at end of
 //              input with its record count, the transfer time and, with latency=1, latency
 //              percentiles),
-//         map (1; 0 drops the map operator, for diagnosis).
+//         map (0; 1 adds a map operator that copies each record after the generator).
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sluice/connectors/generator.h"
@@ -34,9 +40,19 @@
 
 namespace {
 
-struct NetRecord {
+// Both serialize to exactly 100 bytes: 8 + 8 + 84 bytes, or 8 + 8 + a 1-byte length + 83 bytes.
+//! record=fixed (default): a fixed-width event, created without allocating.
+struct FixedRecord {
   int64_t id = 0;
   int64_t created_ns = 0;  // CLOCK_MONOTONIC at creation (latency mode, and record 0), else 0
+  std::array<char, 84> payload{};
+  SLUICE_FIELDS(id, created_ns, payload)
+};
+//! record=string: the payload is a heap-allocated string (one allocation per record at the source
+//! and a copy at the sink).
+struct StringRecord {
+  int64_t id = 0;
+  int64_t created_ns = 0;
   std::string payload;
   SLUICE_FIELDS(id, created_ns, payload)
 };
@@ -63,7 +79,8 @@ class SinkStats {
  public:
   SinkStats(std::string out_dir, bool latency) : out_dir_(std::move(out_dir)), latency_(latency) {}
 
-  void Add(const NetRecord& r) {
+  template <typename R>
+  void Add(const R& r) {
     if (r.id == 0) first_created_ns_ = r.created_ns;
     ++records_;
     bytes_ += r.payload.size();
@@ -119,14 +136,14 @@ class SinkStats {
 };
 
 //! The exchange pipeline's sink: keyed (so that the edge into it is a hash edge), emits nothing.
-class KeyedStatsSink final : public sluice::KeyedProcessFunction<int64_t, NetRecord, NetRecord> {
+template <typename R>
+class KeyedStatsSink final : public sluice::KeyedProcessFunction<int64_t, R, R> {
  public:
   explicit KeyedStatsSink(SinkStats stats) : stats_(std::move(stats)) {}
-  void ProcessElement(const NetRecord& in, sluice::KeyedContext<int64_t>&,
-                      sluice::Collector<NetRecord>&) override {
+  void ProcessElement(const R& in, sluice::KeyedContext<int64_t>&, sluice::Collector<R>&) override {
     stats_.Add(in);
   }
-  void EndInput(sluice::KeyedContext<int64_t>& ctx, sluice::Collector<NetRecord>&) override {
+  void EndInput(sluice::KeyedContext<int64_t>& ctx, sluice::Collector<R>&) override {
     stats_.Write(ctx.runtime().SubtaskIndex());
   }
 
@@ -135,70 +152,106 @@ class KeyedStatsSink final : public sluice::KeyedProcessFunction<int64_t, NetRec
 };
 
 //! The chained pipeline's sink.
-class StatsSink final : public sluice::SinkOperator<NetRecord> {
+template <typename R>
+class StatsSink final : public sluice::SinkOperator<R> {
  public:
   explicit StatsSink(SinkStats stats) : stats_(std::move(stats)) {}
-  void Process(const NetRecord& in) override { stats_.Add(in); }
-  void EndInput() override { stats_.Write(ctx_->SubtaskIndex()); }
+  void Process(const R& in) override { stats_.Add(in); }
+  void EndInput() override { stats_.Write(this->ctx_->SubtaskIndex()); }
 
  private:
   SinkStats stats_;
 };
 
-}  // namespace
+struct Options {
+  std::string mode, out;
+  int64_t records = 0, payload = 0, rate = 0;
+  bool latency = false, with_map = false;
+};
 
-SLUICE_JOB(env) {
-  const std::string mode = env.Arg("mode", "exchange");
-  const int64_t records = env.IntArg("records", 20'000'000);
-  const int64_t payload = env.IntArg("payload", 83);
-  const int64_t rate = env.IntArg("rate", 0);
-  const bool latency = env.IntArg("latency", 0) != 0;
-  const bool with_map = env.IntArg("map", 1) != 0;
-  const std::string out = env.Arg("out");
-  if (mode != "exchange" && mode != "chained") {
-    throw sluice::JobDefinitionError("mode must be 'exchange' or 'chained', got '" + mode + "'");
+template <typename R>
+R MakeRecord(uint64_t i, bool stamp, const std::string& bytes) {
+  R r;
+  r.id = static_cast<int64_t>(i);
+  r.created_ns = stamp ? MonotonicNanos() : 0;
+  if constexpr (std::is_same_v<R, StringRecord>) {
+    r.payload = bytes;
+  } else {
+    std::memcpy(r.payload.data(), bytes.data(), std::min(bytes.size(), r.payload.size()));
   }
-  if (records <= 0)
-    throw sluice::JobDefinitionError("records must be positive (the job is bounded)");
-  if (payload < 0 || payload > (1 << 20)) throw sluice::JobDefinitionError("payload out of range");
-  if (rate < 0) throw sluice::JobDefinitionError("rate must be >= 0");
-  if (env.HasArg("buffer_timeout_ms")) env.SetBufferTimeout(env.IntArg("buffer_timeout_ms", -1));
-  env.SetJobName("network-" + mode);
+  return r;
+}
 
+template <typename R>
+void Build(sluice::StreamEnvironment& env, const Options& o) {
   sluice::GeneratorOptions gen;
-  gen.count = static_cast<uint64_t>(records);
+  gen.count = static_cast<uint64_t>(o.records);
   gen.splits = 1;  // only source subtask 0 owns a split
-  gen.rate = static_cast<double>(rate);
-  const std::string bytes(static_cast<size_t>(payload), 'x');
-  auto stream = sluice::AddGenerator(
-                    env, gen,
-                    [bytes, latency](uint64_t i) {
-                      return NetRecord{static_cast<int64_t>(i),
-                                       latency || i == 0 ? MonotonicNanos() : 0, bytes};
-                    },
-                    "Generator")
-                    .Uid("generator");
-  if (with_map) {
-    stream = stream.Map([](const NetRecord& r) { return r; }, "Map").Uid("map");
+  gen.rate = static_cast<double>(o.rate);
+  const std::string bytes(static_cast<size_t>(o.payload), 'x');
+  const bool latency = o.latency;
+  auto stream =
+      sluice::AddGenerator(
+          env, gen,
+          [bytes, latency](uint64_t i) { return MakeRecord<R>(i, latency || i == 0, bytes); },
+          "Generator")
+          .Uid("generator");
+  if (o.with_map) {
+    stream = stream.Map([](const R& r) { return r; }, "Map").Uid("map");
   }
-
-  if (mode == "chained") {
+  const std::string out = o.out;
+  if (o.mode == "chained") {
     stream
-        .SinkTo([out, latency]() { return std::make_unique<StatsSink>(SinkStats(out, latency)); },
-                "Sink")
+        .SinkTo(
+            [out, latency]() { return std::make_unique<StatsSink<R>>(SinkStats(out, latency)); },
+            "Sink")
         .Uid("sink");
     return;
   }
-
   const int parallelism = std::max(1, env.default_parallelism());
   const int max_parallelism = sluice::kDefaultMaxParallelism;
   const int64_t key = KeyForOperator(parallelism - 1, parallelism, max_parallelism);
-  stream.KeyBy([key](const NetRecord&) { return key; })
+  stream.KeyBy([key](const R&) { return key; })
       .Process(
-          [out, latency]() { return std::make_unique<KeyedStatsSink>(SinkStats(out, latency)); },
+          [out, latency]() { return std::make_unique<KeyedStatsSink<R>>(SinkStats(out, latency)); },
           "Sink")
       .Uid("sink")
       .SetMaxParallelism(max_parallelism)
-      .SinkTo(sluice::MakeDiscardingSink<NetRecord>(), "Discard")
+      .SinkTo(sluice::MakeDiscardingSink<R>(), "Discard")
       .Uid("discard");
+}
+
+}  // namespace
+
+SLUICE_JOB(env) {
+  Options o;
+  o.mode = env.Arg("mode", "exchange");
+  o.records = env.IntArg("records", 20'000'000);
+  const std::string record = env.Arg("record", "fixed");
+  o.payload = env.IntArg("payload", record == "string" ? 83 : 84);
+  o.rate = env.IntArg("rate", 0);
+  o.latency = env.IntArg("latency", 0) != 0;
+  o.with_map = env.IntArg("map", 0) != 0;
+  o.out = env.Arg("out");
+  if (o.mode != "exchange" && o.mode != "chained") {
+    throw sluice::JobDefinitionError("mode must be 'exchange' or 'chained', got '" + o.mode + "'");
+  }
+  if (record != "fixed" && record != "string") {
+    throw sluice::JobDefinitionError("record must be 'fixed' or 'string', got '" + record + "'");
+  }
+  if (o.records <= 0)
+    throw sluice::JobDefinitionError("records must be positive (the job is bounded)");
+  if (o.payload < 0 || o.payload > (1 << 20))
+    throw sluice::JobDefinitionError("payload out of range");
+  if (record == "fixed" && o.payload != 84) {
+    throw sluice::JobDefinitionError("record=fixed has an 84-byte payload; use record=string");
+  }
+  if (o.rate < 0) throw sluice::JobDefinitionError("rate must be >= 0");
+  if (env.HasArg("buffer_timeout_ms")) env.SetBufferTimeout(env.IntArg("buffer_timeout_ms", -1));
+  env.SetJobName("network-" + o.mode);
+  if (record == "fixed") {
+    Build<FixedRecord>(env, o);
+  } else {
+    Build<StringRecord>(env, o);
+  }
 }

@@ -30,7 +30,7 @@ PARTS=${SLUICE_BENCH_NET_PARTS:-exchange chained latency}
 TIMEOUTS=${SLUICE_BENCH_TIMEOUTS:-0 1 100}
 LAT_RECORDS=${SLUICE_BENCH_LAT_RECORDS:-100000}
 LAT_RATE=${SLUICE_BENCH_LAT_RATE:-10000}
-RECORD_BYTES=100  # serialized NetRecord: id 8 + timestamp 8 + length varint 1 + payload 83
+RECORD_BYTES=100  # serialized record: id 8 + timestamp 8 + payload 84 (record=fixed) or 1 + 83 (record=string)
 
 BENCH_NAME=run_network
 source "$(dirname "$0")/lib.sh"

@@ -167,6 +167,26 @@ TEST(SerializationTest, DeserializeReplacesPreviousContents) {
   EXPECT_FALSE(opt.has_value());
 }
 
+TEST(SerializationTest, ArrayIsItsElementsWithoutALength) {
+  std::array<int32_t, 3> a{1, -2, 3};
+  ByteWriter w;
+  SerializeRecord(a, w);
+  EXPECT_EQ(w.size(), 12u);
+  std::array<int32_t, 3> back{};
+  DeserializeRecord(w.data(), w.size(), back);
+  EXPECT_EQ(back, a);
+  std::array<std::string, 2> s{"x", "yz"};
+  w.Clear();
+  SerializeRecord(s, w);
+  std::array<std::string, 2> s_back;
+  DeserializeRecord(w.data(), w.size(), s_back);
+  EXPECT_EQ(s_back, s);
+  std::array<char, 4> c{};
+  EXPECT_THROW(DeserializeRecord(w.data(), 3, c), SerializationError);
+  EXPECT_EQ(ToString(std::array<int, 2>{4, 5}), "[4,5]");
+  EXPECT_EQ(ToString(std::array<char, 2>{'o', 'k'}), "ok");
+}
+
 TEST(SerializationTest, OptionalRoundTrip) {
   ExpectRoundTrip(std::optional<int>());
   ExpectRoundTrip(std::optional<int>(0));

@@ -2,12 +2,14 @@
 // snapshots.
 //
 // Supported out of the box: arithmetic types, enums, std::string, std::pair, std::tuple,
-// std::vector, std::optional, and user structs that list their fields with SLUICE_FIELDS.
+// std::vector, std::array (its elements, no length: fixed-width records need no allocation),
+// std::optional, and user structs that list their fields with SLUICE_FIELDS.
 // Little-endian, lengths as varints. Deserialization of malformed bytes throws
 // sluice::SerializationError (never reads past the end).
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -236,6 +238,24 @@ struct Serializer<std::vector<E>> {
   }
 };
 
+template <typename E, size_t N>
+struct Serializer<std::array<E, N>> {
+  static void Write(const std::array<E, N>& v, ByteWriter& w) {
+    if constexpr ((std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E>) {
+      w.Append(v.data(), sizeof(E) * N);  // the same bytes as element by element, at once
+    } else {
+      for (const auto& e : v) Serializer<E>::Write(e, w);
+    }
+  }
+  static void Read(ByteReader& r, std::array<E, N>& v) {
+    if constexpr ((std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E>) {
+      r.Read(v.data(), sizeof(E) * N);
+    } else {
+      for (auto& e : v) Serializer<E>::Read(r, e);
+    }
+  }
+};
+
 template <typename E>
 struct Serializer<std::optional<E>> {
   static void Write(const std::optional<E>& v, ByteWriter& w) {
@@ -291,6 +311,8 @@ template <typename... Ts>
 void AppendComposite(std::string& out, const std::tuple<Ts...>& v);
 template <typename E>
 void AppendComposite(std::string& out, const std::vector<E>& v);
+template <typename E, size_t N>
+void AppendComposite(std::string& out, const std::array<E, N>& v);
 template <typename E>
 void AppendComposite(std::string& out, const std::optional<E>& v);
 
@@ -370,6 +392,19 @@ void AppendComposite(std::string& out, const std::vector<E>& v) {
     AppendString(out, v[i]);
   }
   out += ']';
+}
+template <typename E, size_t N>
+void AppendComposite(std::string& out, const std::array<E, N>& v) {
+  if constexpr (std::is_same_v<E, char>) {
+    out.append(v.data(), N);
+  } else {
+    out += '[';
+    for (size_t i = 0; i < N; ++i) {
+      if (i) out += ',';
+      AppendString(out, v[i]);
+    }
+    out += ']';
+  }
 }
 template <typename E>
 void AppendComposite(std::string& out, const std::optional<E>& v) {

@@ -54,6 +54,29 @@ TEST(SubpartitionTest, ProducerBlocksWhenFullAndEventsBypassCapacity) {
   EXPECT_TRUE(added.load());
 }
 
+TEST(SubpartitionTest, ABlockedProducerResumesOnceHalfTheQueueDrained) {
+  Subpartition sub(4);
+  for (uint8_t i = 0; i < 4; ++i) ASSERT_TRUE(sub.Add(Data({i})));
+  std::atomic<bool> adding{false}, added{false};
+  std::thread producer([&] {
+    adding = true;
+    sub.Add(Data({4}));
+    added = true;
+  });
+  while (!adding) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it block on the full queue
+  ASSERT_FALSE(added.load());
+  ASSERT_TRUE(sub.Poll());  // 3 queued: room for one, but the producer waits for 2
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(added.load());
+  ASSERT_TRUE(sub.Poll());  // 2 queued: half of the capacity
+  producer.join();
+  EXPECT_TRUE(added.load());
+  int backlog = -1;
+  ASSERT_TRUE(sub.Poll(&backlog));
+  EXPECT_EQ(backlog, 2);  // the producer's buffer is behind the two left
+}
+
 TEST(SubpartitionTest, ReleaseWakesABlockedProducer) {
   Subpartition sub(1);
   ASSERT_TRUE(sub.Add(Data({1})));

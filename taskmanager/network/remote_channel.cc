@@ -93,7 +93,7 @@ void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
     absl::MutexLock lock(&mu_);
     connection_ = *conn;
     channel_id_ = id;
-    outstanding_ = credit;
+    outstanding_ += credit;  // buffers may have arrived against it already (OnBuffer)
   }
   Announce(0);  // credit earned while the request was on its way
 }
@@ -124,7 +124,17 @@ int RemoteInputChannel::RequestFloatingLocked() {
   return credit;
 }
 
-void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog) {
+void RemoteInputChannel::NotifyGate() {
+  std::shared_ptr<InputGate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    gate = gate_;
+  }
+  if (gate) gate->NotifyAvailable(index_);
+}
+
+void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog, bool notify) {
   std::shared_ptr<InputGate> gate;
   int credit = 0;
   {
@@ -147,7 +157,7 @@ void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backl
     received_.push_back(std::move(buffer));
   }
   Announce(credit);
-  if (gate) gate->NotifyAvailable(index_);
+  if (gate && notify) gate->NotifyAvailable(index_);
 }
 
 void RemoteInputChannel::Recycle(Buffer* buffer) {
@@ -351,7 +361,14 @@ void ClientConnection::Break(const std::string& reason) {
 void ClientConnection::ReadLoop() {
   std::vector<uint8_t> scratch;
   BufferedSocketReader in(fd_);
+  // Channels that received buffers since their tasks were last told: a task hears about everything
+  // one read brought in at once (one wake-up for several buffers), before the reader waits again.
+  std::vector<std::shared_ptr<RemoteInputChannel>> unannounced;
   while (true) {
+    if (in.empty() && !unannounced.empty()) {
+      for (auto& c : unannounced) c->NotifyGate();
+      unannounced.clear();
+    }
     uint32_t len;
     uint8_t head[kBufferHeaderBytes];
     if (!in.Read(&len, sizeof(len))) return Break("connection closed");
@@ -431,7 +448,8 @@ void ClientConnection::ReadLoop() {
       if (!in.Read(buffer->data, payload)) return Break("connection lost mid-frame");
       buffer->size = payload;
     }
-    ch->OnBuffer(std::move(buffer), seq, backlog);
+    ch->OnBuffer(std::move(buffer), seq, backlog, /*notify=*/false);
+    if (unannounced.empty() || unannounced.back() != ch) unannounced.push_back(std::move(ch));
   }
 }
 

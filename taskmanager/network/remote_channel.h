@@ -42,7 +42,9 @@ class RemoteInputChannel final : public InputChannel,
   // From the connection's reader thread.
   //! A free buffer to receive a data frame into; null when the producer sent without credit.
   BufferPtr TakeReceiveBuffer();
-  void OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog);
+  //! `notify`: tell the gate now; the connection's reader tells it later (NotifyGate) otherwise.
+  void OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog, bool notify = true);
+  void NotifyGate();
   void OnError(const std::string& message);
 
   void Recycle(Buffer* buffer) override;

@@ -91,7 +91,12 @@ void ServerConnection::OnPartition(uint64_t channel, std::shared_ptr<ResultParti
 
 void ServerConnection::ReadLoop() {
   BufferedSocketReader in(fd_, 16 * 1024);
+  bool credited = false;  // credit arrived: send once every frame of this read is handled
   while (true) {
+    if (credited && in.empty()) {
+      credited = false;
+      Pump();
+    }
     auto frame = ReadFrame(in);
     if (!frame.ok()) {
       if (!absl::IsNotFound(frame.status())) {
@@ -123,7 +128,7 @@ void ServerConnection::ReadLoop() {
           it->second.credit += frame->credit;
           ready_.insert(frame->channel);
         }
-        Pump();
+        credited = true;
         break;
       }
       case FrameType::kCancelRequest: {

@@ -10,8 +10,11 @@ bool Subpartition::Add(BufferPtr buffer, int64_t* waited_ns) {
     absl::MutexLock lock(&mu_);
     if (!buffer->is_event()) {
       if (data_buffers_ >= capacity_ && !released_) {
+        // Once full, the producer waits until half the queue has drained, not for the first
+        // free place: it then fills several buffers per wake-up instead of one (a wake-up costs
+        // more than filling a buffer).
         auto space_or_released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return released_ || data_buffers_ < capacity_;
+          return released_ || data_buffers_ <= resume_at_;
         };
         auto start = std::chrono::steady_clock::now();
         mu_.Await(absl::Condition(&space_or_released));

@@ -4,6 +4,7 @@
 // blocking and is told about new data through a listener. Thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <string>
@@ -16,10 +17,11 @@ namespace sluice::network {
 
 class Subpartition {
  public:
-  explicit Subpartition(int capacity) : capacity_(capacity) {}
+  explicit Subpartition(int capacity)
+      : capacity_(capacity), resume_at_(std::max(0, std::min(capacity - 1, capacity / 2))) {}
 
-  //! Blocks while full (adding the time waited to *waited_ns if given). Events are never refused
-  //! for lack of space. Returns false once released.
+  //! Blocks while full, until the queue has drained to half (adding the time waited to *waited_ns
+  //! if given). Events are never refused for lack of space. Returns false once released.
   bool Add(BufferPtr buffer, int64_t* waited_ns = nullptr);
   //! Next buffer, or nullptr when empty. `backlog` gets the number of buffers left behind it.
   BufferPtr Poll(int* backlog = nullptr);
@@ -33,6 +35,7 @@ class Subpartition {
 
  private:
   const int capacity_;
+  const int resume_at_;  // a blocked producer resumes once this few data buffers are queued
   absl::Mutex mu_;
   std::deque<BufferPtr> queue_ ABSL_GUARDED_BY(mu_);
   int data_buffers_ ABSL_GUARDED_BY(mu_) = 0;
