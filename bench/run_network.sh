@@ -11,7 +11,7 @@
 # The exchange, TCP and chained measurements of one round run back to back; each figure is the
 # median over RUNS rounds.
 #
-#   bench/run_network.sh [BUILD_DIR (build)] [RECORDS (20000000)] [RUNS (3)]
+#   bench/run_network.sh [BUILD_DIR (build)] [RECORDS (30000000)] [RUNS (3)]
 #   env: SLUICE_BENCH_NET_RECORDS, SLUICE_BENCH_RUNS when the arguments are absent;
 #        SLUICE_BENCH_NET_PARTS   which parts to run ("exchange chained latency");
 #        SLUICE_BENCH_TIMEOUTS    buffer timeouts of the latency part in ms ("0 1 100");
@@ -24,7 +24,7 @@
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
-RECORDS=${2:-${SLUICE_BENCH_NET_RECORDS:-20000000}}
+RECORDS=${2:-${SLUICE_BENCH_NET_RECORDS:-30000000}}
 RUNS=${3:-${SLUICE_BENCH_RUNS:-3}}
 PARTS=${SLUICE_BENCH_NET_PARTS:-exchange chained latency}
 TIMEOUTS=${SLUICE_BENCH_TIMEOUTS:-0 1 100}
