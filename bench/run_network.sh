@@ -18,7 +18,7 @@
 #        SLUICE_BENCH_LAT_RECORDS records per latency run (100000);
 #        SLUICE_BENCH_LAT_RATE    records per second of the latency runs (10000);
 #        SLUICE_BENCH_DEFINES="-D key=value ..." passes settings to the daemons (tuning experiments);
-#        SLUICE_BENCH_JOB_ARGS="--arg key=value ..." extra job arguments (e.g. --arg map=0);
+#        SLUICE_BENCH_JOB_ARGS="--arg key=value ..." extra job arguments (e.g. --arg record=string --arg map=1);
 #        SLUICE_BENCH_KEEP=1 keeps the cluster directory (logs, sink reports) for inspection.
 # Builds nothing: run `ninja -C BUILD_DIR` (or `make bench`) first.
 set -euo pipefail
