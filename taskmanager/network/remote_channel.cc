@@ -364,11 +364,11 @@ void ClientConnection::ReadLoop() {
   // Channels that received buffers since their tasks were last told: a task hears about everything
   // one read brought in at once (one wake-up for several buffers), before the reader waits again.
   std::vector<std::shared_ptr<RemoteInputChannel>> unannounced;
-  in.set_before_read([&unannounced] {
-    for (auto& c : unannounced) c->NotifyGate();
-    unannounced.clear();
-  });
   while (true) {
+    if (in.empty() && !unannounced.empty()) {
+      for (auto& c : unannounced) c->NotifyGate();
+      unannounced.clear();
+    }
     uint32_t len;
     uint8_t head[kBufferHeaderBytes];
     if (!in.Read(&len, sizeof(len))) return Break("connection closed");

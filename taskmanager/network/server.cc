@@ -92,12 +92,11 @@ void ServerConnection::OnPartition(uint64_t channel, std::shared_ptr<ResultParti
 void ServerConnection::ReadLoop() {
   BufferedSocketReader in(fd_, 16 * 1024);
   bool credited = false;  // credit arrived: send once every frame of this read is handled
-  in.set_before_read([this, &credited] {
-    if (!credited) return;
-    credited = false;
-    Pump();
-  });
   while (true) {
+    if (credited && in.empty()) {
+      credited = false;
+      Pump();
+    }
     auto frame = ReadFrame(in);
     if (!frame.ok()) {
       if (!absl::IsNotFound(frame.status())) {

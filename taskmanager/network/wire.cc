@@ -173,7 +173,6 @@ bool BufferedSocketReader::Read(void* dst, size_t n) {
   uint8_t* out = static_cast<uint8_t*>(dst);
   while (n > 0) {
     if (pos_ == end_) {
-      if (before_read_) before_read_();
       if (n >= buf_.size()) return ReadFull(fd_, out, n);
       ssize_t r = recv(fd_, buf_.data(), buf_.size(), 0);
       if (r < 0 && errno == EINTR) continue;

@@ -7,7 +7,6 @@
 #include <sys/uio.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,13 +63,9 @@ class BufferedSocketReader {
   bool Read(void* dst, size_t n);
   //! Whether no byte is buffered (a frame boundary, when called between frames).
   bool empty() const { return pos_ == end_; }
-  //! Called before every read of the socket (which may wait): the owner finishes what the bytes
-  //! read so far call for (tells gates, sends on credit) before it may sleep.
-  void set_before_read(std::function<void()> fn) { before_read_ = std::move(fn); }
 
  private:
   int fd_;
-  std::function<void()> before_read_;
   std::vector<uint8_t> buf_;
   size_t pos_ = 0;
   size_t end_ = 0;
