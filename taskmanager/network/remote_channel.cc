@@ -311,7 +311,8 @@ uint64_t ClientConnection::Request(std::shared_ptr<RemoteInputChannel> channel,
 void ClientConnection::AddCredit(uint64_t channel_id, uint32_t credit) {
   // Written at once by the thread that freed the buffers (the task thread, or the reader when it
   // borrowed floating buffers): a hand-off to another thread would add a wake-up to every credit
-  // round trip. Channels already batch their credit (RemoteInputChannel::Announce).
+  // round trip. Credit frames are small and the producer's reader always drains them, so this
+  // write does not wait for long.
   {
     absl::MutexLock lock(&mu_);
     if (broken_ || stopping_) return;
@@ -361,8 +362,10 @@ void ClientConnection::Break(const std::string& reason) {
 void ClientConnection::ReadLoop() {
   std::vector<uint8_t> scratch;
   BufferedSocketReader in(fd_);
-  // Channels that received buffers since their tasks were last told: a task hears about everything
-  // one read brought in at once (one wake-up for several buffers), before the reader waits again.
+  // Channels that received buffers since their tasks were last told. They are told when a read
+  // ends on a frame boundary, so a task hears about several buffers at once (fewer wake-ups;
+  // telling before every socket read measured slower). The rest of a partial frame is always on its
+  // way: producers write whole frames, and their writer thread finishes one a task started.
   std::vector<std::shared_ptr<RemoteInputChannel>> unannounced;
   while (true) {
     if (in.empty() && !unannounced.empty()) {
