@@ -303,6 +303,9 @@ void JobMaster::SetJobState(JobState to) {
   if (IsTerminal(to)) {
     end_ms_ = NowMs();
     if (coordinator_) coordinator_->Stop();
+    // Every job gets a folder under state.checkpoints.dir at submission (savepoints pass through
+    // it too); one that retained nothing — no checkpointing, or nothing completed — leaves none.
+    if (spec_.checkpoint_storage) spec_.checkpoint_storage->RemoveEmptyFolders();
     // Before anyone can see the terminal state: a submission that follows waits for these slots.
     resource_manager_->BeginRelease(spec_.job_id);
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -172,6 +173,32 @@ TEST_F(IntegrationRestart, NoneStrategyFailsAtOnceWithTheException) {
   CommandResult unknown = cluster_->Sluice({"checkpoints", "no-such-job"});
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.err.find("no-such-job"), std::string::npos) << unknown.Describe();
+}
+
+TEST_F(IntegrationRestart, JobsThatRetainNothingLeaveNoCheckpointFolder) {
+  StartCluster(1);
+  const std::string root = cluster_->ScratchPath("checkpoints");
+  // Without checkpointing: the job's folder (made at submission) goes when the job ends.
+  CommandResult plain = cluster_->Sluice(
+      {"run", ExamplePackage("ledger"), "--parallelism", "1", "--arg", "transactions=1000", "--arg",
+       "output=" + cluster_->NewDir("plain"), "-D", "state.checkpoints.dir=" + root, "--json"});
+  ASSERT_TRUE(plain.ok()) << plain.Describe();
+  ASSERT_NE(plain.out.find("\"FINISHED\""), std::string::npos) << plain.out;
+  // With checkpoints retained (a rate-limited job that lives through a few of them): it stays.
+  std::vector<std::string> args = {"run",           ExamplePackage("ledger"),
+                                   "--parallelism", "1",
+                                   "--arg",         "transactions=3000",
+                                   "--arg",         "rate=1000",
+                                   "--arg",         "output=" + cluster_->NewDir("checkpointed")};
+  for (const std::string& d : CheckpointDefines("hashmap")) args.push_back(d);
+  CommandResult checkpointed = cluster_->Sluice(args);
+  ASSERT_TRUE(checkpointed.ok()) << checkpointed.Describe();
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    left.push_back(entry.path().filename().string());
+  }
+  ASSERT_EQ(left.size(), 1u) << "only the checkpointed job keeps a folder";
+  EXPECT_NE(checkpointed.out.find(left[0]), std::string::npos) << checkpointed.out;
 }
 
 //! A TaskManager process started by the test itself (SIGKILLed and reaped at the end).

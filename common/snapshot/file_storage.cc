@@ -308,6 +308,17 @@ class FileStorage final : public SnapshotStorage {
     return absl::OkStatus();
   }
 
+  void RemoveEmptyFolders() override {
+    // Deepest first: fs::remove takes a folder only while it is empty.
+    std::error_code ec;
+    std::vector<fs::path> folders;
+    for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_directory(ec)) folders.push_back(it->path());
+    }
+    for (auto f = folders.rbegin(); f != folders.rend(); ++f) fs::remove(*f, ec);
+    fs::remove(root_, ec);
+  }
+
   bool Exists(std::string_view path) override {
     if (!IsSafeRelativePath(path)) return false;
     struct stat st;

@@ -139,6 +139,19 @@ TEST_F(SnapshotTest, FailedWriteRemovesItsTemporaryFile) {
   EXPECT_EQ(ReadRaw(root_ / "busy" / "inner"), "1");
 }
 
+TEST_F(SnapshotTest, RemoveEmptyFoldersKeepsEveryFileAndTheFoldersAboveThem) {
+  ASSERT_TRUE(storage_->WriteFile("chk-1/op/state", "x").ok());
+  fs::create_directories(root_ / "shared");
+  fs::create_directories(root_ / "chk-2" / "op" / "deeper");
+  storage_->RemoveEmptyFolders();
+  EXPECT_EQ(RawList(root_), std::vector<std::string>{"chk-1"});
+  EXPECT_EQ(*storage_->ReadFile("chk-1/op/state"), "x");
+  ASSERT_TRUE(storage_->Delete("chk-1").ok());
+  storage_->RemoveEmptyFolders();
+  EXPECT_FALSE(fs::exists(root_));                        // nothing retained: the root goes too
+  EXPECT_TRUE(storage_->WriteFile("chk-3/f", "y").ok());  // and comes back on the next write
+}
+
 TEST_F(SnapshotTest, UnsafePathsAreRejected) {
   for (std::string_view bad :
        std::initializer_list<std::string_view>{"../x", "/abs", "a//b", "a/./b", "", "a/", ".", "..",

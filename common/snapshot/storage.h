@@ -41,6 +41,10 @@ class SnapshotStorage {
   //! Names of the entries of a folder (not recursive), sorted; empty when it does not exist.
   //! Temporary files of writes in progress (`.<name>.tmp-<random>`) are not listed.
   virtual absl::StatusOr<std::vector<std::string>> List(std::string_view dir) = 0;
+  //! Removes the folders under the root that hold no file, and the root itself if nothing is left
+  //! in it (a job that retained nothing leaves no folder behind). Best effort: a folder written to
+  //! meanwhile stays.
+  virtual void RemoveEmptyFolders() = 0;
 };
 
 //! Storage rooted at `uri`: "file:///abs/path" or "/abs/path" (created when missing).
