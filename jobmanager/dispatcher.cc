@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
@@ -47,6 +48,10 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
     Log()->warn("submission of '{}' rejected: {}", spec.name, s.message());
     return s;
   }
+  // ConfigureJob made the job's checkpoint folder: a submission rejected from here on removes it.
+  auto remove_folder = absl::MakeCleanup([&spec] {
+    if (spec.checkpoint_storage) spec.checkpoint_storage->RemoveEmptyFolders();
+  });
   if (absl::Status s = PrepareRestore(header, spec, *graph); !s.ok()) {
     Log()->warn("submission of '{}' rejected: {}", spec.name, s.message());
     return s;
@@ -72,6 +77,7 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
     Log()->warn("submission of '{}' rejected: {}", spec.name, slots.status().message());
     return slots.status();
   }
+  std::move(remove_folder).Cancel();  // the job master owns it now
   proto::SubmitResponse resp;
   resp.set_job_id(spec.job_id);
   resp.set_name(spec.name);

@@ -184,6 +184,11 @@ TEST_F(IntegrationRestart, JobsThatRetainNothingLeaveNoCheckpointFolder) {
        "output=" + cluster_->NewDir("plain"), "-D", "state.checkpoints.dir=" + root, "--json"});
   ASSERT_TRUE(plain.ok()) << plain.Describe();
   ASSERT_NE(plain.out.find("\"FINISHED\""), std::string::npos) << plain.out;
+  // A submission rejected after its folder was made (here: a savepoint that is not there).
+  CommandResult rejected = cluster_->Sluice({"run", ExamplePackage("ledger"), "--from-savepoint",
+                                             cluster_->ScratchPath("no-such-savepoint"), "-D",
+                                             "state.checkpoints.dir=" + root});
+  ASSERT_NE(rejected.exit_code, 0) << rejected.Describe();
   // With checkpoints retained (a rate-limited job that lives through a few of them): it stays.
   std::vector<std::string> args = {"run",           ExamplePackage("ledger"),
                                    "--parallelism", "1",
@@ -197,7 +202,7 @@ TEST_F(IntegrationRestart, JobsThatRetainNothingLeaveNoCheckpointFolder) {
   for (const auto& entry : std::filesystem::directory_iterator(root)) {
     left.push_back(entry.path().filename().string());
   }
-  ASSERT_EQ(left.size(), 1u) << "only the checkpointed job keeps a folder";
+  ASSERT_EQ(left.size(), 1u) << "only the checkpointed job keeps a folder";  // not the rejected one
   EXPECT_NE(checkpointed.out.find(left[0]), std::string::npos) << checkpointed.out;
 }
 
