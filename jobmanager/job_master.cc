@@ -1,6 +1,7 @@
 #include "jobmanager/job_master.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "jobmanager/snapshot_restore.h"
@@ -9,12 +10,6 @@ namespace sluice::jobmanager {
 namespace {
 
 auto Log() { return log::Get("jobmaster"); }
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 SubtaskState FromProto(proto::TaskState s) {
   switch (s) {
@@ -66,7 +61,7 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
     // Validated at submission; keep the job running without restarts rather than crash.
     Log()->warn("job {}: {}; restarts are off", spec_.job_id, strategy.status().message());
   }
-  start_ms_ = NowMs();
+  start_ms_ = WallClockMs();
   absl::MutexLock lock(&summary_mu_);
   summary_.set_id(spec_.job_id);
   summary_.set_name(spec_.name);
@@ -301,7 +296,7 @@ void JobMaster::SetJobState(JobState to) {
               JobStateName(state_), JobStateName(to));
   state_ = to;
   if (IsTerminal(to)) {
-    end_ms_ = NowMs();
+    end_ms_ = WallClockMs();
     if (coordinator_) coordinator_->Stop();
     // Every job gets a folder under state.checkpoints.dir at submission (savepoints pass through
     // it too); one that retained nothing — no checkpointing, or nothing completed — leaves none.

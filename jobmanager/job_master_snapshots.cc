@@ -7,6 +7,7 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "jobmanager/job_master.h"
@@ -16,12 +17,6 @@ namespace sluice::jobmanager {
 namespace {
 
 auto Log() { return log::Get("jobmaster"); }
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr std::chrono::minutes kSavepointWait(10);
 constexpr int kTriggerTries = 600;  // x 100 ms while another checkpoint is in progress
@@ -165,7 +160,7 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
   }
   io_executor_.Post([this, sp, md = *md, resume, size] {
     absl::StatusOr<std::string> path = WriteSavepoint(md, *spec_.checkpoint_storage, sp.dir);
-    int64_t duration = NowMs() - md.timestamp_ms();
+    int64_t duration = WallClockMs() - md.timestamp_ms();
     executor_.Post([this, sp, path, resume, id = md.checkpoint_id(), duration, size] {
       if (resume && coordinator_ && state_ == JobState::kRunning) coordinator_->Resume();
       if (path.ok()) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace sluice::jobmanager {
 namespace {
@@ -258,15 +259,9 @@ RestartStrategy::Decision RestartStrategy::OnFailure() {
   return d;
 }
 
-int64_t SystemClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::unique_ptr<RestartStrategy> CreateRestartStrategy(const RestartStrategyConfig& config,
                                                        RestartClock clock, UniformRandom random) {
-  if (!clock) clock = SystemClockMs;
+  if (!clock) clock = WallClockMs;
   if (!random) random = DefaultRandom();
   switch (config.type) {
     case RestartStrategyType::kNone:

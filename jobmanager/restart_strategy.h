@@ -94,9 +94,6 @@ class RestartStrategy {
   Decision OnFailure();
 };
 
-//! Wall-clock milliseconds since the epoch.
-int64_t SystemClockMs();
-
 //! Builds the strategy of a validated config. Empty `clock` / `random` use the wall clock and a
 //! seeded std::mt19937_64.
 std::unique_ptr<RestartStrategy> CreateRestartStrategy(const RestartStrategyConfig& config,

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "taskmanager/checkpointing/barrier_aligner.h"
@@ -18,12 +19,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 auto Log() { return log::Get("task"); }
-
-int64_t NowWallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class TaskCancelled : public std::runtime_error {
  public:
@@ -385,7 +380,7 @@ void Task::PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t al
   if (barrier.checkpoint_id <= c.last_snapshot) return;
   if (deployment_.checkpointing().storage_root().empty()) return;
   auto start = Clock::now();
-  int64_t start_delay_ms = std::max<int64_t>(0, NowWallMs() - barrier.timestamp_ms);
+  int64_t start_delay_ms = std::max<int64_t>(0, WallClockMs() - barrier.timestamp_ms);
   AsyncSnapshot async;
   try {
     async = c.state->Snapshot(barrier.checkpoint_id, c.nodes, c.op_ptrs);

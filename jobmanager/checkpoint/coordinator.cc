@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 
@@ -20,12 +21,6 @@ namespace {
 auto Log() { return log::Get("checkpoint"); }
 
 constexpr char kKindCheckpoint[] = "checkpoint";
-
-int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string FormatMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
 
