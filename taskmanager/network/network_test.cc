@@ -114,15 +114,12 @@ std::vector<Rec> Drain(Subpartition& sub, bool* ended) {
   return out;
 }
 
-TEST(RecordWriterTest, RecordsLargerThanABufferSpanSeveralBuffers) {
-  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 1000, Pool(1000, 64));
+//! Writes the records through a forward RecordWriter over `segment`-byte buffers, then reads them
+//! back from the subpartition: every record, in order, and the end of the partition.
+void ExpectRoundTrip(const std::vector<Rec>& sent, size_t segment) {
+  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 1000, Pool(1000, segment));
   RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>, 0);
-  std::vector<Rec> sent;
-  for (int i = 0; i < 200; ++i) {
-    Rec r{i, std::string(static_cast<size_t>(i * 7 % 300), static_cast<char>('a' + i % 26))};
-    writer.Emit(&r);
-    sent.push_back(r);
-  }
+  for (const Rec& r : sent) writer.Emit(&r);
   writer.Finish();
   bool ended = false;
   auto got = Drain(partition->subpartition(0), &ended);
@@ -132,6 +129,15 @@ TEST(RecordWriterTest, RecordsLargerThanABufferSpanSeveralBuffers) {
     EXPECT_EQ(got[i].key, sent[i].key);
     EXPECT_EQ(got[i].payload, sent[i].payload);
   }
+}
+
+TEST(RecordWriterTest, RecordsLargerThanABufferSpanSeveralBuffers) {
+  std::vector<Rec> sent;
+  for (int i = 0; i < 200; ++i) {
+    sent.push_back(
+        Rec{i, std::string(static_cast<size_t>(i * 7 % 300), static_cast<char>('a' + i % 26))});
+  }
+  ExpectRoundTrip(sent, 64);
 }
 
 TEST(RecordWriterTest, LengthPrefixSplitAcrossBuffersIsReassembled) {
@@ -152,23 +158,11 @@ TEST(RecordWriterTest, LengthPrefixSplitAcrossBuffersIsReassembled) {
 TEST(RecordWriterTest, RecordsThatFillBuffersExactlyAreSerializedInPlace) {
   // 4-byte length + 8-byte key + 1-byte length + 19 bytes = 32: two records per 64-byte buffer,
   // then records that leave 1..4 bytes of room (the length slot no longer fits).
-  auto partition = std::make_shared<ResultPartition>("j.0/p", 1, 1000, Pool(1000, 64));
-  RecordWriter writer(partition, PartitionKind::kForward, 128, nullptr, &SerializeErased<Rec>, 0);
   std::vector<Rec> sent;
   for (int i = 0; i < 40; ++i) {
-    Rec r{i, std::string(i < 20 ? 19 : static_cast<size_t>(15 + i % 5), 'p')};
-    writer.Emit(&r);
-    sent.push_back(r);
+    sent.push_back(Rec{i, std::string(i < 20 ? 19 : static_cast<size_t>(15 + i % 5), 'p')});
   }
-  writer.Finish();
-  bool ended = false;
-  auto got = Drain(partition->subpartition(0), &ended);
-  EXPECT_TRUE(ended);
-  ASSERT_EQ(got.size(), sent.size());
-  for (size_t i = 0; i < sent.size(); ++i) {
-    EXPECT_EQ(got[i].key, sent[i].key);
-    EXPECT_EQ(got[i].payload, sent[i].payload);
-  }
+  ExpectRoundTrip(sent, 64);
 }
 
 TEST(RecordWriterTest, HashPartitioningFollowsKeyGroups) {
