@@ -1,6 +1,6 @@
 # Shared by the benchmark drivers (sourced): a local cluster of 1 JobManager and 2 TaskManagers x 1
 # slot on an ephemeral port in a temporary directory, always stopped by a trap, and small helpers.
-# The sourcing script sets BENCH_NAME and SLUICE (the `sluice` binary) first.
+# The sourcing script sets BENCH_NAME first, and SLUICE (the `sluice` binary) with use_build.
 
 die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
 
@@ -9,6 +9,20 @@ require() {
   local build=$1 f
   shift
   for f; do [[ -e $f ]] || die "$f is missing; build first (ninja -C $build)"; done
+}
+
+# positive NAME VALUE: dies unless VALUE is a positive integer.
+positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"; }
+
+# use_build DIR FILE...: sets BUILD_DIR (absolute) and SLUICE; the daemons and every FILE (relative
+# to the build directory) must exist.
+use_build() {
+  local dir=$1 f files=()
+  BUILD_DIR=$(cd "$dir" && pwd) || die "no build directory '$dir'"
+  SLUICE=$BUILD_DIR/bin/sluice
+  shift
+  for f in bin/sluice bin/sluice-jobmanager bin/sluice-taskmanager "$@"; do files+=("$BUILD_DIR/$f"); done
+  require "$BUILD_DIR" "${files[@]}"
 }
 
 CLK_TCK=$(getconf CLK_TCK)

@@ -34,15 +34,12 @@ OFF_INTERVAL=${SLUICE_BENCH_OFF_INTERVAL:-}
 
 BENCH_NAME=run_checkpoint_cost
 source "$(dirname "$0")/lib.sh"
-[[ $RECORDS =~ ^[1-9][0-9]*$ ]] || die "RECORDS must be a positive integer, got '$RECORDS'"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
-[[ $KEYS =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_KEYS must be a positive integer, got '$KEYS'"
+positive RECORDS "$RECORDS"
+positive RUNS "$RUNS"
+positive SLUICE_BENCH_KEYS "$KEYS"
 
-BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || die "no build directory '$1'"
-SLUICE=$BUILD_DIR/bin/sluice
+use_build "$BUILD_DIR" bench/throughput_job.so
 PACKAGE=$BUILD_DIR/bench/throughput_job.so
-require "$BUILD_DIR" "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" \
-  "$PACKAGE"
 read -r -a JOB_DEFINES <<<"${SLUICE_BENCH_JOB_DEFINES:-}"
 
 start_cluster

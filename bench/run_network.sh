@@ -34,22 +34,19 @@ RECORD_BYTES=100  # serialized record: id 8 + timestamp 8 + payload 84 (record=f
 
 BENCH_NAME=run_network
 source "$(dirname "$0")/lib.sh"
-[[ $RECORDS =~ ^[1-9][0-9]*$ ]] || die "RECORDS must be a positive integer, got '$RECORDS'"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
-[[ $LAT_RECORDS =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_LAT_RECORDS must be a positive integer"
-[[ $LAT_RATE =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_LAT_RATE must be a positive integer"
+positive RECORDS "$RECORDS"
+positive RUNS "$RUNS"
+positive SLUICE_BENCH_LAT_RECORDS "$LAT_RECORDS"
+positive SLUICE_BENCH_LAT_RATE "$LAT_RATE"
 for t in $TIMEOUTS; do [[ $t =~ ^[0-9]+$ ]] || die "SLUICE_BENCH_TIMEOUTS: '$t' is not a number"; done
 for p in $PARTS; do
   [[ $p == exchange || $p == chained || $p == latency ]] || die "unknown part '$p' in SLUICE_BENCH_NET_PARTS"
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
-BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || die "no build directory '$1'"
-SLUICE=$BUILD_DIR/bin/sluice
+use_build "$BUILD_DIR" bench/network_job.so bench/tcp_baseline
 PACKAGE=$BUILD_DIR/bench/network_job.so
 TCP=$BUILD_DIR/bench/tcp_baseline
-require "$BUILD_DIR" "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" \
-  "$PACKAGE" "$TCP"
 
 cluster_ticks() {
   local sum=0 pid

@@ -33,14 +33,11 @@ TIMEOUT_S=60
 
 BENCH_NAME=run_recovery
 source "$(dirname "$0")/lib.sh"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
-[[ $RATE =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_RATE must be a positive integer, got '$RATE'"
+positive RUNS "$RUNS"
+positive SLUICE_BENCH_RATE "$RATE"
 
-BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || die "no build directory '$1'"
-SLUICE=$BUILD_DIR/bin/sluice
+use_build "$BUILD_DIR" examples/ledger.so
 PACKAGE=$BUILD_DIR/examples/ledger.so
-require "$BUILD_DIR" "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" \
-  "$PACKAGE"
 read -r -a JOB_DEFINES <<<"${SLUICE_BENCH_JOB_DEFINES:-}"
 read -r -a DAEMON_DEFINES <<<"${SLUICE_BENCH_DEFINES:-}"
 

@@ -57,18 +57,15 @@ BENCH_NAME=run_savepoint
 source "$(dirname "$0")/lib.sh"
 read -r -a KEYS <<<"$KEYS_LIST"
 ((${#KEYS[@]} > 0)) || die "no KEYS"
-for k in "${KEYS[@]}"; do [[ $k =~ ^[1-9][0-9]*$ ]] || die "KEYS must be positive integers, got '$k'"; done
+for k in "${KEYS[@]}"; do positive KEYS "$k"; done
 for b in $BACKENDS; do [[ $b == hashmap || $b == rocksdb ]] || die "unknown backend '$b'"; done
-[[ $RATE =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_RATE must be a positive integer, got '$RATE'"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_RUNS must be a positive integer, got '$RUNS'"
-[[ $RESCALES =~ ^[1-9][0-9]*$ ]] || die "SLUICE_BENCH_RESCALES must be a positive integer"
+positive SLUICE_BENCH_RATE "$RATE"
+positive SLUICE_BENCH_RUNS "$RUNS"
+positive SLUICE_BENCH_RESCALES "$RESCALES"
 command -v jq >/dev/null || die "needs jq"
 
-BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || die "no build directory '$1'"
-SLUICE=$BUILD_DIR/bin/sluice
+use_build "$BUILD_DIR" examples/ledger.so
 PACKAGE=$BUILD_DIR/examples/ledger.so
-require "$BUILD_DIR" "$SLUICE" "$BUILD_DIR/bin/sluice-jobmanager" "$BUILD_DIR/bin/sluice-taskmanager" \
-  "$PACKAGE"
 read -r -a DAEMON_DEFINES <<<"${SLUICE_BENCH_DEFINES:-}"
 
 # ---- cluster, and the one process of ours that may outlive a failure ----
