@@ -11,6 +11,17 @@ DEMO="$ROOT/demo-cluster"
 SLUICE="$BIN/sluice"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# wait_until_done JOB: polls the job's state for up to 2 minutes until it has ended; prints it.
+wait_until_done() {
+  local state=""
+  for _ in $(seq 1 120); do
+    state=$("$SLUICE" status "$1" --jobmanager "$JM" --json |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+    case "$state" in FINISHED|FAILED|CANCELED) break ;; esac
+    sleep 1
+  done
+  echo "$state"
+}
 
 if [ -f "$DEMO/jobmanager.pid" ]; then "$SLUICE" cluster stop --dir "$DEMO" >/dev/null 2>&1 || true; fi
 rm -rf "$DEMO"
@@ -59,12 +70,7 @@ sleep 4
 VICTIM=$(cat "$DEMO/taskmanager-1.pid")
 say "kill -9 TaskManager 1 (pid $VICTIM) while the job runs"
 kill -9 "$VICTIM"
-for _ in $(seq 1 120); do
-  STATE=$("$SLUICE" status "$EO_JOB" --jobmanager "$JM" --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-  case "$STATE" in FINISHED|FAILED|CANCELED) break ;; esac
-  sleep 1
-done
+STATE=$(wait_until_done "$EO_JOB")
 "$SLUICE" status "$EO_JOB" --jobmanager "$JM"
 "$SLUICE" checkpoints "$EO_JOB" --jobmanager "$JM"
 EO_LINES=$(cat "$EO"/part-* | wc -l)
@@ -92,12 +98,7 @@ SR_JOB2=$("$SLUICE" run "$PKG/ledger.so" --jobmanager "$JM" --parallelism 2 --de
   --arg transactions=30000 --arg rate=2500 --arg output="$SR" --from-savepoint "$SP" \
   -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$DEMO/data/checkpoints" |
   tail -n 1)
-for _ in $(seq 1 120); do
-  SR_STATE=$("$SLUICE" status "$SR_JOB2" --jobmanager "$JM" --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-  case "$SR_STATE" in FINISHED|FAILED|CANCELED) break ;; esac
-  sleep 1
-done
+SR_STATE=$(wait_until_done "$SR_JOB2")
 "$SLUICE" checkpoints "$SR_JOB" --jobmanager "$JM"
 SR_LINES=$(cat "$SR"/part-* | wc -l)
 SR_IDS=$(cut -d, -f1 "$SR"/part-* | sort -u | wc -l)
