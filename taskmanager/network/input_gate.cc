@@ -39,6 +39,12 @@ InputGate::Result InputGate::Next(absl::Duration timeout, int* channel, BufferPt
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return closed_ || !error_.empty() || !available_.empty() || wakeup_;
       };
+      if (!ready()) {
+        // About to wait: the producers get the credit our channels held back first.
+        mu_.Unlock();
+        for (auto& c : channels_) c->FlushCredit();
+        mu_.Lock();
+      }
       if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) return Result::kTimeout;
       if (closed_) return Result::kClosed;
       if (!error_.empty()) {

@@ -25,6 +25,8 @@ class InputChannel {
   virtual BufferPtr Poll() = 0;
   //! Stops notifications and releases the channel's resources.
   virtual void Close() = 0;
+  //! The task is about to wait for input: announce any credit held back (remote channels).
+  virtual void FlushCredit() {}
 };
 
 class InputGate : public std::enable_shared_from_this<InputGate> {

@@ -1,6 +1,7 @@
 // Unit tests of the data plane: subpartitions, record framing across buffers, the wire format, and
 // credit-based exchange over a real loopback TCP connection (in one process).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,6 +76,24 @@ TEST(SubpartitionTest, ABlockedProducerResumesOnceHalfTheQueueDrained) {
   int backlog = -1;
   ASSERT_TRUE(sub.Poll(&backlog));
   EXPECT_EQ(backlog, 2);  // the producer's buffer is behind the two left
+}
+
+TEST(SubpartitionTest, AWaitingProducerShowsItsWaitWhileItLasts) {
+  // The metrics reporter counts a wait in progress from `since`: a producer blocked for seconds
+  // must not look unblocked until it resumes.
+  Subpartition sub(1);
+  ASSERT_TRUE(sub.Add(Data({1})));
+  std::atomic<int64_t> since{0}, total{0};
+  std::thread producer([&] { sub.Add(Data({2}), {&since, &total}); });
+  for (int i = 0; i < 500 && since.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(since.load(), 0) << "the blocked producer did not publish when its wait began";
+  EXPECT_EQ(total.load(), 0);
+  ASSERT_TRUE(sub.Poll());
+  producer.join();
+  EXPECT_EQ(since.load(), 0);
+  EXPECT_GT(total.load(), 0);
 }
 
 TEST(SubpartitionTest, ReleaseWakesABlockedProducer) {
@@ -428,6 +447,124 @@ TEST_F(LoopbackExchange, FloatingBuffersCoverTheBacklogWithinTheGatePool) {
   EXPECT_LE(max_owned, 5);
   EXPECT_LE(max_out_used, 8);
   gate->Close();
+}
+
+//! The producer's side of one data connection, played by the test over a raw socket: it accepts
+//! the consumer's connection, and reads and writes frames itself. Reads time out (a frame that
+//! never comes fails the test instead of hanging it).
+class ScriptedProducer {
+ public:
+  ScriptedProducer() {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(listener_, 1), 0);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    address_ = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  }
+  ~ScriptedProducer() {
+    if (fd_ >= 0) close(fd_);
+    close(listener_);
+  }
+  const std::string& address() const { return address_; }
+  //! Accepts the consumer and reads its partition request.
+  Frame Accept() {
+    fd_ = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    EXPECT_GE(fd_, 0);
+    timeval timeout{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    return Next();
+  }
+  Frame Next() {
+    auto f = ReadFrame(fd_);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return f.ok() ? *f : Frame{};
+  }
+  void SendData(uint64_t channel, uint32_t seq, uint32_t backlog) {
+    Frame f;
+    f.type = FrameType::kBuffer;
+    f.channel = channel;
+    f.seq = seq;
+    f.backlog = backlog;
+    const uint8_t byte = 'x';
+    EXPECT_TRUE(WriteFrame(fd_, f, &byte, 1));
+  }
+
+ private:
+  int listener_ = -1;
+  int fd_ = -1;
+  std::string address_;
+};
+
+TEST(CreditTest, ABacklogBorrowsFloatingBuffersOnTopOfTheExclusiveOnes) {
+  // As Flink's onSenderBacklog: the channel aims at backlog + exclusive free buffers, so a backlog
+  // of one buffer still widens the window (aiming at the backlog alone, the channel's one free
+  // exclusive buffer would cover it and the floating buffers would stay unused).
+  ScriptedProducer producer;
+  ConnectionManager connections;
+  auto channel = std::make_shared<RemoteInputChannel>(&connections, producer.address(), "j.0/b", 0,
+                                                      Pool(6), /*exclusive=*/2);
+  auto gate = std::make_shared<InputGate>();
+  gate->AddChannel(channel);
+  std::thread start([&] { gate->Start(); });
+  Frame request = producer.Accept();
+  start.join();
+  ASSERT_EQ(request.type, FrameType::kPartitionRequest);
+  EXPECT_EQ(request.credit, 2u);
+  producer.SendData(request.channel, 0, /*backlog=*/1);
+  int ch;
+  BufferPtr held;
+  std::string error;
+  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &held, &error), InputGate::Result::kBuffer) << error;
+  EXPECT_EQ(channel->owned(), 4);  // 2 exclusive + 2 floating: 3 free for a backlog of 1
+  Frame credit = producer.Next();
+  EXPECT_EQ(credit.type, FrameType::kAddCredit);
+  EXPECT_EQ(credit.credit, 2u);
+  gate->Close();
+  connections.Shutdown();
+}
+
+TEST(CreditTest, TheTaskAnnouncesFreedBuffersInPairsAndTheRestBeforeItWaits) {
+  ScriptedProducer producer;
+  ConnectionManager connections;
+  auto channel = std::make_shared<RemoteInputChannel>(&connections, producer.address(), "j.0/p", 0,
+                                                      Pool(4), /*exclusive=*/4);
+  auto gate = std::make_shared<InputGate>();
+  gate->AddChannel(channel);
+  std::thread start([&] { gate->Start(); });
+  Frame request = producer.Accept();
+  start.join();
+  ASSERT_EQ(request.credit, 4u);
+  int ch;
+  std::string error;
+  // Two buffers of the four granted: the producer keeps credit for two more.
+  producer.SendData(request.channel, 0, 0);
+  producer.SendData(request.channel, 1, 0);
+  BufferPtr first, second;
+  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &first, &error), InputGate::Result::kBuffer);
+  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &second, &error), InputGate::Result::kBuffer);
+  // Let the connection's reader finish its batch (it announces what it holds, nothing here).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  first.reset();   // held: the producer still has credit
+  second.reset();  // a pair: announced
+  Frame pair = producer.Next();
+  EXPECT_EQ(pair.type, FrameType::kAddCredit);
+  EXPECT_EQ(pair.credit, 2u);
+  // One more buffer: its credit is held until the task is about to wait for input.
+  producer.SendData(request.channel, 2, 0);
+  BufferPtr third;
+  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &third, &error), InputGate::Result::kBuffer);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  third.reset();
+  EXPECT_EQ(gate->Next(absl::Milliseconds(50), &ch, &third, &error), InputGate::Result::kTimeout);
+  Frame single = producer.Next();  // sent before the wait began, or this times out
+  EXPECT_EQ(single.type, FrameType::kAddCredit);
+  EXPECT_EQ(single.credit, 1u);
+  gate->Close();
+  connections.Shutdown();
 }
 
 TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {

@@ -119,10 +119,10 @@ BufferPtr RecordWriter::NextBuffer() {
 void RecordWriter::Send(int channel) {
   BufferPtr b = std::move(current_[static_cast<size_t>(channel)]);
   if (counters_.bytes_out) counters_.bytes_out->fetch_add(b->size, std::memory_order_relaxed);
-  int64_t waited = 0;
-  bool ok = partition_->subpartition(channel).Add(std::move(b), &waited);
-  if (waited && counters_.backpressured_ns) counters_.backpressured_ns->fetch_add(waited);
-  if (!ok) throw PartitionReleasedError();
+  if (!partition_->subpartition(channel).Add(
+          std::move(b), {counters_.backpressured_since_ns, counters_.backpressured_ns})) {
+    throw PartitionReleasedError();
+  }
 }
 
 void RecordWriter::Flush() {
@@ -134,7 +134,7 @@ void RecordWriter::Flush() {
 void RecordWriter::Finish() {
   Flush();
   for (int c = 0; c < num_channels_; ++c) {
-    if (!partition_->subpartition(c).Add(MakeEvent(BufferKind::kEndOfPartition), nullptr)) {
+    if (!partition_->subpartition(c).Add(MakeEvent(BufferKind::kEndOfPartition))) {
       throw PartitionReleasedError();
     }
   }
@@ -143,7 +143,7 @@ void RecordWriter::Finish() {
 void RecordWriter::BroadcastCheckpointEvent(BufferKind kind, CheckpointEvent event) {
   Flush();
   for (int c = 0; c < num_channels_; ++c) {
-    if (!partition_->subpartition(c).Add(MakeCheckpointEvent(kind, event), nullptr)) {
+    if (!partition_->subpartition(c).Add(MakeCheckpointEvent(kind, event))) {
       throw PartitionReleasedError();
     }
   }

@@ -15,6 +15,9 @@ namespace sluice::network {
 namespace {
 
 constexpr size_t kMaxEventBytes = 4096;
+// Credit freed by the task is announced once this much has gathered (or at once when the
+// producer may have run out, or when the task is about to wait for input).
+constexpr int kCreditBatch = 2;
 auto Log() { return log::Get("network"); }
 }  // namespace
 
@@ -108,7 +111,7 @@ BufferPtr RemoteInputChannel::TakeReceiveBuffer() {
 
 int RemoteInputChannel::RequestFloatingLocked() {
   int credit = 0;
-  while (static_cast<int>(free_.size()) < backlog_) {
+  while (static_cast<int>(free_.size()) < wanted_free()) {
     BufferPtr b = pool_->Request();
     if (!b) {
       if (!waiting_for_floating_) {
@@ -132,6 +135,7 @@ void RemoteInputChannel::NotifyGate() {
     gate = gate_;
   }
   if (gate) gate->NotifyAvailable(index_);
+  Announce(0, /*now=*/true);  // the floating buffers borrowed for the batch, in one frame
 }
 
 void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog, bool notify) {
@@ -155,9 +159,15 @@ void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backl
       credit = RequestFloatingLocked();
     }
     received_.push_back(std::move(buffer));
+    if (!notify) {
+      // The reader announces it with the gate notification at the end of its batch (NotifyGate):
+      // one credit frame per socket read, not one per buffer.
+      held_ += credit;
+      return;
+    }
   }
   Announce(credit);
-  if (gate && notify) gate->NotifyAvailable(index_);
+  if (gate) gate->NotifyAvailable(index_);
 }
 
 void RemoteInputChannel::Recycle(Buffer* buffer) {
@@ -166,7 +176,7 @@ void RemoteInputChannel::Recycle(Buffer* buffer) {
   {
     absl::MutexLock lock(&mu_);
     buffer->owner = pool_;
-    if (closed_ || (owned_ > exclusive_ && static_cast<int>(free_.size()) >= backlog_)) {
+    if (closed_ || (owned_ > exclusive_ && static_cast<int>(free_.size()) >= wanted_free())) {
       // A floating buffer we no longer need goes back to the gate's pool.
       back_to_pool.reset(buffer);
       --owned_;
@@ -175,7 +185,7 @@ void RemoteInputChannel::Recycle(Buffer* buffer) {
       credit = 1;
     }
   }
-  Announce(credit);
+  Announce(credit, /*now=*/false);
 }
 
 bool RemoteInputChannel::NotifyBufferAvailable(BufferPtr buffer) {
@@ -183,7 +193,7 @@ bool RemoteInputChannel::NotifyBufferAvailable(BufferPtr buffer) {
   {
     absl::MutexLock lock(&mu_);
     waiting_for_floating_ = false;
-    if (closed_ || static_cast<int>(free_.size()) >= backlog_) return false;
+    if (closed_ || static_cast<int>(free_.size()) >= wanted_free()) return false;
     free_.push_back(std::move(buffer));
     ++owned_;
     credit = 1 + RequestFloatingLocked();
@@ -192,7 +202,7 @@ bool RemoteInputChannel::NotifyBufferAvailable(BufferPtr buffer) {
   return true;
 }
 
-void RemoteInputChannel::Announce(int credit) {
+void RemoteInputChannel::Announce(int credit, bool now) {
   std::shared_ptr<ClientConnection> conn;
   uint64_t id;
   int send;
@@ -201,11 +211,12 @@ void RemoteInputChannel::Announce(int credit) {
     if (closed_) return;
     held_ += credit;
     if (!connection_) return;  // Start announces it once the partition request is out
-    // Every freed buffer is announced at once. Holding credit back to send fewer frames (say until
-    // half the channel's buffers are free) lengthens the credit round trip, and with the default
-    // ten buffers per gate that round trip, not the frames, bounds the throughput
-    // (bench/README.md, "Network stack").
+    // Credit the task frees goes out in pairs: a frame per buffer costs the task a send and the
+    // producer's reader a wake-up each. It is not held back further — a longer credit round trip
+    // starves the producer (bench/README.md, "Network stack") — nor at all while the producer
+    // may have none left (outstanding_ == 0), or once the task is about to wait (FlushCredit).
     if (held_ == 0) return;
+    if (!now && held_ < kCreditBatch && outstanding_ > 0) return;
     send = held_;
     held_ = 0;
     outstanding_ += send;

@@ -42,22 +42,30 @@ class RemoteInputChannel final : public InputChannel,
   // From the connection's reader thread.
   //! A free buffer to receive a data frame into; null when the producer sent without credit.
   BufferPtr TakeReceiveBuffer();
-  //! `notify`: tell the gate now; the connection's reader tells it later (NotifyGate) otherwise.
+  //! `notify`: tell the gate (and announce credit for floating buffers taken for the backlog)
+  //! now; otherwise the connection's reader does both later, in NotifyGate.
   void OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog, bool notify = true);
   void NotifyGate();
   void OnError(const std::string& message);
 
   void Recycle(Buffer* buffer) override;
   bool NotifyBufferAvailable(BufferPtr buffer) override;
+  //! The task is about to wait for input: announces credit held back.
+  void FlushCredit() override { Announce(0, /*now=*/true); }
 
   //! Buffers held now (free, being received, queued or being processed) — for tests.
   int owned();
 
  private:
-  //! Takes floating buffers while fewer are free than the backlog; returns credits to announce.
+  //! Takes floating buffers while fewer are free than wanted_free(); returns credits to announce.
   int RequestFloatingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Announce(int credit);
+  //! Adds credit; announces what was held back at once if `now`, else once it makes a batch.
+  void Announce(int credit, bool now = true);
   void Fail(const std::string& message);
+  //! Free buffers the channel aims to hold: the producer's backlog plus its exclusive buffers (as
+  //! Flink's onSenderBacklog), so the credit window is the exclusive buffers on top of what is
+  //! already queued at the producer, not just the queue.
+  int wanted_free() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return backlog_ + exclusive_; }
 
   ConnectionManager* connections_;
   const std::string address_;

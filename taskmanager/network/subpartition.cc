@@ -1,10 +1,8 @@
 #include "taskmanager/network/subpartition.h"
 
-#include <chrono>
-
 namespace sluice::network {
 
-bool Subpartition::Add(BufferPtr buffer, int64_t* waited_ns) {
+bool Subpartition::Add(BufferPtr buffer, const WaitCounters& wait) {
   std::function<void()> listener;
   {
     absl::MutexLock lock(&mu_);
@@ -16,13 +14,8 @@ bool Subpartition::Add(BufferPtr buffer, int64_t* waited_ns) {
         auto space_or_released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return released_ || data_buffers_ <= resume_at_;
         };
-        auto start = std::chrono::steady_clock::now();
+        WaitTimer blocked(wait);
         mu_.Await(absl::Condition(&space_or_released));
-        if (waited_ns) {
-          *waited_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
-        }
       }
       ++data_buffers_;
     }

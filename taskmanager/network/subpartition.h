@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "taskmanager/network/buffer.h"
+#include "taskmanager/network/wait_timer.h"
 
 namespace sluice::network {
 
@@ -20,9 +21,10 @@ class Subpartition {
   explicit Subpartition(int capacity)
       : capacity_(capacity), resume_at_(std::max(0, std::min(capacity - 1, capacity / 2))) {}
 
-  //! Blocks while full, until the queue has drained to half (adding the time waited to *waited_ns
-  //! if given). Events are never refused for lack of space. Returns false once released.
-  bool Add(BufferPtr buffer, int64_t* waited_ns = nullptr);
+  //! Blocks while full, until the queue has drained to half, booking the wait to `wait` while it
+  //! lasts (a metrics reporter sees a long wait in progress). Events are never refused for lack
+  //! of space. Returns false once released.
+  bool Add(BufferPtr buffer, const WaitCounters& wait = {});
   //! Next buffer, or nullptr when empty. `backlog` gets the number of buffers left behind it.
   BufferPtr Poll(int* backlog = nullptr);
   //! Whether a buffer is queued, and if so whether it is an event (needs no credit).

@@ -16,8 +16,16 @@ inline int64_t SteadyNowNs() {
       .count();
 }
 
+//! Where a wait is booked: when the current one began (0 when none) and the total; either may be
+//! null.
+struct WaitCounters {
+  std::atomic<int64_t>* since = nullptr;
+  std::atomic<int64_t>* total = nullptr;
+};
+
 class WaitTimer {
  public:
+  explicit WaitTimer(const WaitCounters& c) : WaitTimer(c.since, c.total) {}
   WaitTimer(std::atomic<int64_t>* since, std::atomic<int64_t>* total)
       : since_(since), total_(total), start_(SteadyNowNs()) {
     if (since_) since_->store(start_, std::memory_order_relaxed);
