@@ -6,6 +6,7 @@
 //   build/bench/data_plane_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 
@@ -28,6 +29,14 @@ struct Event {
   int64_t key = 0;
   int64_t value = 0;
   SLUICE_FIELDS(key, value)
+};
+
+//! The record of bench/network_job.cc: exactly 100 bytes serialized, no allocation.
+struct Fixed100 {
+  int64_t id = 0;
+  int64_t created_ns = 0;
+  std::array<char, 84> payload{};
+  SLUICE_FIELDS(id, created_ns, payload)
 };
 
 constexpr size_t kBufferSize = 32 * 1024;  // taskmanager.memory.segment-size's default
@@ -56,7 +65,7 @@ void Drain(ResultPartition& partition, Fn&& on_buffer) {
   }
 }
 
-void RunWriter(benchmark::State& state, PartitionKind kind, bool read_back) {
+void RunWriter(benchmark::State& state, PartitionKind kind, bool read_back, bool one_key = false) {
   auto partition = MakePartition();
   RecordWriter writer(partition, kind, sluice::kDefaultMaxParallelism,
                       kind == PartitionKind::kHash ? EventKeyHash : nullptr,
@@ -73,7 +82,8 @@ void RunWriter(benchmark::State& state, PartitionKind kind, bool read_back) {
   };
   uint64_t i = 0;
   for (auto _ : state) {
-    Event e{static_cast<int64_t>((i * 2654435761u) % 10000), static_cast<int64_t>(i % 100)};
+    Event e{one_key ? 7 : static_cast<int64_t>((i * 2654435761u) % 10000),
+            static_cast<int64_t>(i % 100)};
     writer.Emit(&e);
     if (++i % kDrainEvery == 0) Drain(*partition, consume);
   }
@@ -85,6 +95,33 @@ void RunWriter(benchmark::State& state, PartitionKind kind, bool read_back) {
 
 void BM_EmitHash(benchmark::State& state) { RunWriter(state, PartitionKind::kHash, false); }
 BENCHMARK(BM_EmitHash);
+
+//! Every record has the same key (as bench/network_job.cc): one channel, no alternation.
+void BM_EmitHashOneKey(benchmark::State& state) {
+  RunWriter(state, PartitionKind::kHash, false, true);
+}
+BENCHMARK(BM_EmitHashOneKey);
+
+//! The source side of the network benchmark: 100-byte records, one key (one channel).
+void BM_EmitFixed100OneKey(benchmark::State& state) {
+  auto partition = MakePartition();
+  RecordWriter writer(
+      partition, PartitionKind::kHash, sluice::kDefaultMaxParallelism,
+      [](const void* r) { return sluice::KeyHash(static_cast<const Fixed100*>(r)->id * 0 + 7); },
+      &sluice::SerializeErased<Fixed100>, 0);
+  uint64_t i = 0;
+  std::array<char, 84> payload;
+  payload.fill('x');
+  for (auto _ : state) {
+    Fixed100 r{static_cast<int64_t>(i), 0, payload};
+    writer.Emit(&r);
+    if (++i % kDrainEvery == 0) Drain(*partition, [](int, const sluice::network::Buffer&) {});
+  }
+  writer.Flush();
+  Drain(*partition, [](int, const sluice::network::Buffer&) {});
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EmitFixed100OneKey);
 
 void BM_EmitForward(benchmark::State& state) { RunWriter(state, PartitionKind::kForward, false); }
 BENCHMARK(BM_EmitForward);
