@@ -56,6 +56,7 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
   o.floating_per_gate =
       static_cast<int>(c.GetInt("taskmanager.network.memory.floating-buffers-per-gate"));
   o.network_memory = static_cast<size_t>(c.GetMemoryBytes("taskmanager.memory.network.size"));
+  o.busy_poll = std::chrono::microseconds(c.GetInt("taskmanager.network.busy-poll-us"));
   if (o.network_memory < o.buffer_size) {
     return absl::InvalidArgumentError(
         "taskmanager.memory.network.size must hold at least one taskmanager.memory.segment-size");

@@ -38,6 +38,7 @@ struct TaskManagerOptions {
   size_t network_memory = 64 << 20;
   int buffers_per_channel = 2;
   int floating_per_gate = 8;
+  std::chrono::microseconds busy_poll{500};  // data connections' readers (BufferedSocketReader)
   std::chrono::milliseconds metrics_interval{1000};
   std::string state_dir;  // local working folders of tasks' state (RocksDB)
   int io_threads = 2;     // snapshot uploads
@@ -90,8 +91,8 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   std::unique_ptr<proto::JobManagerService::Stub> jobmanager_;
   std::shared_ptr<network::NetworkBufferPool> buffers_;
   network::PartitionManager partitions_;
-  network::ConnectionManager connections_;
-  network::NetworkServer network_server_{&partitions_};
+  network::ConnectionManager connections_{options_.busy_poll};
+  network::NetworkServer network_server_{&partitions_, options_.busy_poll};
   std::unique_ptr<PackageCache> packages_;
   std::unique_ptr<grpc::Server> server_;
   std::thread connection_thread_;

@@ -50,6 +50,7 @@ TEST(ConfigurationTest, Defaults) {
   EXPECT_EQ(config.GetDurationMs("execution.buffer-timeout"), 100);
   EXPECT_EQ(config.GetDurationMs("jobmanager.graph-builder.timeout"), 60'000);
   EXPECT_EQ(config.GetMemoryBytes("taskmanager.memory.segment-size"), 32 * 1024);
+  EXPECT_EQ(config.GetInt("taskmanager.network.busy-poll-us"), 500);
   EXPECT_EQ(config.GetString("log.level"), "info");
   EXPECT_FALSE(config.IsSet("heartbeat.interval"));
   EXPECT_TRUE(config.ExplicitOverrides().empty());
@@ -166,6 +167,8 @@ TEST(ConfigurationTest, BadValuesNameKeyAndValue) {
        "expected a memory size"},
       {"taskmanager.memory.segment-size", "512b", "must be between 1024 bytes and 16777216 bytes"},
       {"log.level", "loud", "invalid value 'loud' for 'log.level': expected one of trace, debug"},
+      {"taskmanager.network.busy-poll-us", "-1", "must be between 0 and 1000000"},
+      {"taskmanager.network.busy-poll-us", "500us", "expected an integer"},
   };
   for (const Case& c : cases) {
     Configuration config;

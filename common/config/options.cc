@@ -136,6 +136,14 @@ std::vector<Option> MakeOptions() {
        .doc = "Exclusive buffers (credits) per input channel.",
        .min = 1,
        .max = 1024},
+      {.key = "taskmanager.network.busy-poll-us",
+       .type = T::kInt,
+       .default_value = "500",
+       .doc = "Microseconds a data connection's reader keeps polling its socket (yielding the CPU "
+              "between polls) before it sleeps, as long as data has been arriving sooner than "
+              "that; 0: always sleep.",
+       .min = 0,
+       .max = 1000000},
       {.key = "taskmanager.network.memory.floating-buffers-per-gate",
        .type = T::kInt,
        .default_value = "8",

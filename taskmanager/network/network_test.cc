@@ -449,6 +449,67 @@ TEST_F(LoopbackExchange, FloatingBuffersCoverTheBacklogWithinTheGatePool) {
   gate->Close();
 }
 
+TEST(WireTest, AReaderPollsWhileDataComesQuicklyAndSleepsAtOnceWhenItDoesNot) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  // A budget far above the quick gaps and far below the slow ones, so that a loaded machine
+  // does not blur the two.
+  BufferedSocketReader reader(fds[0], 64, std::chrono::milliseconds(20));
+  auto write_bytes = [&](int n, std::chrono::microseconds gap) {
+    std::thread writer([&] {
+      for (int i = 0; i < n; ++i) {
+        std::this_thread::sleep_for(gap);
+        uint8_t b = static_cast<uint8_t>(i);
+        ASSERT_EQ(send(fds[1], &b, 1, MSG_NOSIGNAL), 1);
+      }
+    });
+    for (int i = 0; i < n; ++i) {
+      uint8_t b;
+      ASSERT_TRUE(reader.Read(&b, 1));
+      EXPECT_EQ(b, static_cast<uint8_t>(i));
+    }
+    writer.join();
+  };
+  write_bytes(20, std::chrono::microseconds(100));
+  EXPECT_GE(reader.polled_fills(), 10u) << reader.slept_fills() << " slept";
+  EXPECT_TRUE(reader.polling());
+  // Sparse data: after a few long waits the reader no longer polls before it sleeps.
+  write_bytes(8, std::chrono::milliseconds(100));
+  EXPECT_FALSE(reader.polling());
+  const uint64_t slept = reader.slept_fills();
+  // Busy again: it polls again after some quick refills.
+  write_bytes(40, std::chrono::microseconds(100));
+  EXPECT_TRUE(reader.polling());
+  EXPECT_LT(reader.slept_fills() - slept, 40u);
+  close(fds[1]);
+  uint8_t b;
+  EXPECT_FALSE(reader.Read(&b, 1));  // end of stream, polled or not
+  close(fds[0]);
+}
+
+TEST(WireTest, WithoutBusyPollingAReaderAlwaysSleeps) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  BufferedSocketReader reader(fds[0], 64);
+  std::thread writer([&] {
+    for (int i = 0; i < 5; ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      uint8_t b = 1;
+      ASSERT_EQ(send(fds[1], &b, 1, MSG_NOSIGNAL), 1);
+    }
+  });
+  for (int i = 0; i < 5; ++i) {
+    uint8_t b;
+    ASSERT_TRUE(reader.Read(&b, 1));
+  }
+  writer.join();
+  EXPECT_FALSE(reader.polling());
+  EXPECT_EQ(reader.polled_fills(), 0u);
+  EXPECT_EQ(reader.slept_fills(), 5u);
+  close(fds[1]);
+  close(fds[0]);
+}
+
 //! The producer's side of one data connection, played by the test over a raw socket: it accepts
 //! the consumer's connection, and reads and writes frames itself. Reads time out (a frame that
 //! never comes fails the test instead of hanging it).

@@ -274,17 +274,17 @@ void RemoteInputChannel::Close() {
 // ---- ClientConnection ----
 
 absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(
-    const std::string& address) {
+    const std::string& address, std::chrono::microseconds busy_poll) {
   auto fd = ConnectTcp(address);
   if (!fd.ok()) return fd.status();
-  auto conn = std::shared_ptr<ClientConnection>(new ClientConnection(address, *fd));
+  auto conn = std::shared_ptr<ClientConnection>(new ClientConnection(address, *fd, busy_poll));
   conn->reader_ = std::thread([c = conn.get()] { c->ReadLoop(); });
   Log()->debug("data connection to {} opened", address);
   return conn;
 }
 
-ClientConnection::ClientConnection(std::string address, int fd)
-    : address_(std::move(address)), fd_(fd) {}
+ClientConnection::ClientConnection(std::string address, int fd, std::chrono::microseconds busy_poll)
+    : address_(std::move(address)), fd_(fd), busy_poll_(busy_poll) {}
 
 ClientConnection::~ClientConnection() {
   Shutdown();
@@ -372,7 +372,7 @@ void ClientConnection::Break(const std::string& reason) {
 
 void ClientConnection::ReadLoop() {
   std::vector<uint8_t> scratch;
-  BufferedSocketReader in(fd_);
+  BufferedSocketReader in(fd_, BufferedSocketReader::kDefaultCapacity, busy_poll_);
   // Channels that received buffers since their tasks were last told. They are told when a read
   // ends on a frame boundary, so a task hears about several buffers at once (fewer wake-ups;
   // telling before every socket read measured slower). The rest of a partial frame is always on its
@@ -476,7 +476,7 @@ absl::StatusOr<std::shared_ptr<ClientConnection>> ConnectionManager::Get(
   absl::MutexLock lock(&mu_);
   auto it = connections_.find(address);
   if (it != connections_.end() && !it->second->broken()) return it->second;
-  auto conn = ClientConnection::Open(address);
+  auto conn = ClientConnection::Open(address, busy_poll_);
   if (!conn.ok()) return conn.status();
   connections_[address] = *conn;
   return *conn;

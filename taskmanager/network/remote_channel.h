@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -92,7 +93,8 @@ class RemoteInputChannel final : public InputChannel,
 
 class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  public:
-  static absl::StatusOr<std::shared_ptr<ClientConnection>> Open(const std::string& address);
+  static absl::StatusOr<std::shared_ptr<ClientConnection>> Open(
+      const std::string& address, std::chrono::microseconds busy_poll = {});
   ~ClientConnection();
 
   //! Registers the channel and sends its partition request. Returns the channel id, 0 if broken.
@@ -105,13 +107,14 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   const std::string& address() const { return address_; }
 
  private:
-  ClientConnection(std::string address, int fd);
+  ClientConnection(std::string address, int fd, std::chrono::microseconds busy_poll);
   void ReadLoop();
   void Send(const Frame& frame);
   void Break(const std::string& reason);
 
   const std::string address_;
   const int fd_;
+  const std::chrono::microseconds busy_poll_;
   absl::Mutex write_mu_;
   absl::Mutex mu_;
   std::map<uint64_t, std::shared_ptr<RemoteInputChannel>> channels_ ABSL_GUARDED_BY(mu_);
@@ -124,11 +127,14 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 //! One ClientConnection per remote TaskManager data address, created on first use.
 class ConnectionManager {
  public:
+  //! `busy_poll`: how long the connections' readers poll before they sleep (BufferedSocketReader).
+  explicit ConnectionManager(std::chrono::microseconds busy_poll = {}) : busy_poll_(busy_poll) {}
   ~ConnectionManager();
   absl::StatusOr<std::shared_ptr<ClientConnection>> Get(const std::string& address);
   void Shutdown();
 
  private:
+  const std::chrono::microseconds busy_poll_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<ClientConnection>> connections_ ABSL_GUARDED_BY(mu_);
 };

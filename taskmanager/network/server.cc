@@ -17,8 +17,9 @@ namespace {
 auto Log() { return log::Get("network"); }
 }  // namespace
 
-ServerConnection::ServerConnection(int fd, PartitionManager* partitions)
-    : fd_(fd), partitions_(partitions) {}
+ServerConnection::ServerConnection(int fd, PartitionManager* partitions,
+                                   std::chrono::microseconds busy_poll)
+    : fd_(fd), partitions_(partitions), busy_poll_(busy_poll) {}
 
 ServerConnection::~ServerConnection() {
   Shutdown();
@@ -90,7 +91,7 @@ void ServerConnection::OnPartition(uint64_t channel, std::shared_ptr<ResultParti
 }
 
 void ServerConnection::ReadLoop() {
-  BufferedSocketReader in(fd_, 16 * 1024);
+  BufferedSocketReader in(fd_, 16 * 1024, busy_poll_);
   bool credited = false;  // credit arrived: send once every frame of this read is handled
   while (true) {
     if (credited && in.empty()) {
@@ -338,7 +339,7 @@ void NetworkServer::AcceptLoop() {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto conn = std::make_shared<ServerConnection>(fd, partitions_);
+    auto conn = std::make_shared<ServerConnection>(fd, partitions_, busy_poll_);
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     // Forget connections whose peer went away.

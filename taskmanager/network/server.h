@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,7 +30,7 @@ namespace sluice::network {
 
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
  public:
-  ServerConnection(int fd, PartitionManager* partitions);
+  ServerConnection(int fd, PartitionManager* partitions, std::chrono::microseconds busy_poll = {});
   ~ServerConnection();
   void Start();
   void Shutdown();
@@ -70,6 +71,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
   const int fd_;
   PartitionManager* partitions_;
+  const std::chrono::microseconds busy_poll_;  // the reader's (BufferedSocketReader)
   absl::Mutex mu_;
   std::map<uint64_t, View> views_ ABSL_GUARDED_BY(mu_);
   std::set<uint64_t> ready_ ABSL_GUARDED_BY(mu_);
@@ -85,7 +87,9 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
 class NetworkServer {
  public:
-  explicit NetworkServer(PartitionManager* partitions) : partitions_(partitions) {}
+  //! `busy_poll`: how long the connections' readers poll before they sleep (BufferedSocketReader).
+  explicit NetworkServer(PartitionManager* partitions, std::chrono::microseconds busy_poll = {})
+      : partitions_(partitions), busy_poll_(busy_poll) {}
   ~NetworkServer();
   //! Listens on host:port (port 0: ephemeral); returns the bound port.
   absl::StatusOr<int> Start(const std::string& host, int port);
@@ -95,6 +99,7 @@ class NetworkServer {
   void AcceptLoop();
 
   PartitionManager* partitions_;
+  const std::chrono::microseconds busy_poll_;
   int listen_fd_ = -1;
   std::thread acceptor_;
   absl::Mutex mu_;

@@ -1,11 +1,13 @@
 #include "taskmanager/network/wire.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstring>
 
@@ -169,12 +171,50 @@ bool ReadFull(int fd, void* data, size_t size) {
   return true;
 }
 
+namespace {
+int64_t MonotonicNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+bool WouldBlock() { return errno == EAGAIN || errno == EWOULDBLOCK; }
+}  // namespace
+
+ssize_t BufferedSocketReader::Fill() {
+  if (busy_poll_ns_ == 0) {
+    ++slept_fills_;
+    return recv(fd_, buf_.data(), buf_.size(), 0);
+  }
+  const int64_t start = MonotonicNs();
+  ssize_t r = -1;
+  bool polled = false;
+  if (polling()) {
+    while (true) {
+      r = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT);
+      polled = r >= 0 || !WouldBlock();  // data, end of stream or an error
+      if (polled || MonotonicNs() - start > busy_poll_ns_) break;
+      sched_yield();  // whatever else this CPU has to run goes first
+    }
+  }
+  if (polled) {
+    ++polled_fills_;
+  } else {
+    ++slept_fills_;
+    r = recv(fd_, buf_.data(), buf_.size(), 0);
+  }
+  // Long waits count as a few polling budgets: a stream that turns busy after an idle spell is
+  // polled again after a dozen quick refills.
+  int64_t waited = std::min(MonotonicNs() - start, 4 * busy_poll_ns_);
+  wait_ns_ += (waited - wait_ns_) / 8;
+  return r;
+}
+
 bool BufferedSocketReader::Read(void* dst, size_t n) {
   uint8_t* out = static_cast<uint8_t*>(dst);
   while (n > 0) {
     if (pos_ == end_) {
       if (n >= buf_.size()) return ReadFull(fd_, out, n);
-      ssize_t r = recv(fd_, buf_.data(), buf_.size(), 0);
+      ssize_t r = Fill();
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) return false;
       pos_ = 0;

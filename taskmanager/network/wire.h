@@ -4,8 +4,10 @@
 // Parsers reject malformed frames with an error; they never trust a length.
 #pragma once
 
+#include <sys/types.h>
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -56,19 +58,40 @@ WriteStatus WriteSome(int fd, std::vector<iovec>& iov, size_t* first, bool block
 bool ReadFull(int fd, void* data, size_t size);
 //! Reads a socket through a user-space buffer: one recv serves many small frames. Payloads larger
 //! than the buffer go straight into their destination.
+//!
+//! Busy polling: when the buffer runs dry, the reader first polls the socket without blocking,
+//! yielding the CPU between polls, for up to `busy_poll`, and only then sleeps in recv — as long as
+//! data has recently been arriving sooner than that (a moving average of the waits). On a busy
+//! stream the data plane's threads then rarely sleep, and a sleeping thread is expensive to wake
+//! (most of all on a virtual machine, where an idle vCPU halts: ~20 µs of CPU per wake-up here);
+//! on a sparse stream the reader sleeps at once and costs nothing while it waits.
 class BufferedSocketReader {
  public:
-  explicit BufferedSocketReader(int fd, size_t capacity = 256 * 1024) : fd_(fd), buf_(capacity) {}
+  static constexpr size_t kDefaultCapacity = 256 * 1024;
+  explicit BufferedSocketReader(int fd, size_t capacity = kDefaultCapacity,
+                                std::chrono::microseconds busy_poll = {})
+      : fd_(fd), buf_(capacity), busy_poll_ns_(busy_poll.count() * 1000) {}
   //! Reads exactly n bytes; false on EOF or error.
   bool Read(void* dst, size_t n);
   //! Whether no byte is buffered (a frame boundary, when called between frames).
   bool empty() const { return pos_ == end_; }
+  //! Whether the next refill polls before it sleeps; how refills went so far (for tests).
+  bool polling() const { return busy_poll_ns_ > 0 && wait_ns_ < busy_poll_ns_; }
+  uint64_t polled_fills() const { return polled_fills_; }
+  uint64_t slept_fills() const { return slept_fills_; }
 
  private:
+  //! One recv into buf_ (polling first, see above); what recv returned.
+  ssize_t Fill();
+
   int fd_;
   std::vector<uint8_t> buf_;
   size_t pos_ = 0;
   size_t end_ = 0;
+  const int64_t busy_poll_ns_;
+  int64_t wait_ns_ = 0;  // moving average of how long Fill waited for data
+  uint64_t polled_fills_ = 0;
+  uint64_t slept_fills_ = 0;
 };
 
 //! Reads one frame; NotFound on orderly EOF before a frame starts, other errors otherwise.
