@@ -474,7 +474,7 @@ TEST(WireTest, AReaderPollsWhileDataComesQuicklyAndSleepsAtOnceWhenItDoesNot) {
   EXPECT_GE(reader.polled_fills(), 10u) << reader.slept_fills() << " slept";
   EXPECT_TRUE(reader.polling());
   // Sparse data: after a few long waits the reader no longer polls before it sleeps.
-  write_bytes(8, std::chrono::milliseconds(100));
+  write_bytes(10, std::chrono::milliseconds(100));
   EXPECT_FALSE(reader.polling());
   const uint64_t slept = reader.slept_fills();
   // Busy again: it polls again after some quick refills.

@@ -188,7 +188,7 @@ ssize_t BufferedSocketReader::Fill() {
   const int64_t start = MonotonicNs();
   ssize_t r = -1;
   bool polled = false;
-  if (polling()) {
+  if (polling_) {
     while (true) {
       r = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT);
       polled = r >= 0 || !WouldBlock();  // data, end of stream or an error
@@ -202,10 +202,18 @@ ssize_t BufferedSocketReader::Fill() {
     ++slept_fills_;
     r = recv(fd_, buf_.data(), buf_.size(), 0);
   }
-  // Long waits count as a few polling budgets: a stream that turns busy after an idle spell is
-  // polled again after a dozen quick refills.
-  int64_t waited = std::min(MonotonicNs() - start, 4 * busy_poll_ns_);
-  wait_ns_ += (waited - wait_ns_) / 8;
+  // Polling pays while data comes within about a wake-up's cost; a stream whose data takes
+  // longer (a trickle of small buffers, say) would have its reader poll most of the time. So:
+  // after kStreak waits in a row longer than a tenth of the budget, sleep at once; after kStreak
+  // in a row within a fifth of it (the waits of a sleeping reader include its wake-up), poll
+  // again. A busy stream's occasional long gap does not stop the polling.
+  const int64_t waited = MonotonicNs() - start;
+  const bool other_mode = polling_ ? waited > busy_poll_ns_ / 10 : waited <= busy_poll_ns_ / 5;
+  streak_ = other_mode ? streak_ + 1 : 0;
+  if (streak_ >= kStreak) {
+    polling_ = !polling_;
+    streak_ = 0;
+  }
   return r;
 }
 

@@ -60,11 +60,12 @@ bool ReadFull(int fd, void* data, size_t size);
 //! than the buffer go straight into their destination.
 //!
 //! Busy polling: when the buffer runs dry, the reader first polls the socket without blocking,
-//! yielding the CPU between polls, for up to `busy_poll`, and only then sleeps in recv — as long as
-//! data has recently been arriving sooner than that (a moving average of the waits). On a busy
+//! yielding the CPU between polls, for up to `busy_poll`, and only then sleeps in recv. On a busy
 //! stream the data plane's threads then rarely sleep, and a sleeping thread is expensive to wake
-//! (most of all on a virtual machine, where an idle vCPU halts: ~20 µs of CPU per wake-up here);
-//! on a sparse stream the reader sleeps at once and costs nothing while it waits.
+//! (most of all on a virtual machine, where an idle vCPU halts: ~20 µs of CPU per wake-up here).
+//! Polling stops after 8 waits in a row longer than a tenth of `busy_poll` — a sparse stream, or
+//! a trickle of small buffers, would keep the reader polling most of the time for little — and
+//! resumes after 8 in a row within a fifth of it.
 class BufferedSocketReader {
  public:
   static constexpr size_t kDefaultCapacity = 256 * 1024;
@@ -76,7 +77,7 @@ class BufferedSocketReader {
   //! Whether no byte is buffered (a frame boundary, when called between frames).
   bool empty() const { return pos_ == end_; }
   //! Whether the next refill polls before it sleeps; how refills went so far (for tests).
-  bool polling() const { return busy_poll_ns_ > 0 && wait_ns_ < busy_poll_ns_; }
+  bool polling() const { return polling_; }
   uint64_t polled_fills() const { return polled_fills_; }
   uint64_t slept_fills() const { return slept_fills_; }
 
@@ -88,8 +89,10 @@ class BufferedSocketReader {
   std::vector<uint8_t> buf_;
   size_t pos_ = 0;
   size_t end_ = 0;
+  static constexpr int kStreak = 8;
   const int64_t busy_poll_ns_;
-  int64_t wait_ns_ = 0;  // moving average of how long Fill waited for data
+  bool polling_ = busy_poll_ns_ > 0;
+  int streak_ = 0;  // waits in a row that did not match the mode (long ones while polling)
   uint64_t polled_fills_ = 0;
   uint64_t slept_fills_ = 0;
 };
