@@ -7,7 +7,8 @@
 #   chained   the same pipeline chained in one task (mode=chained, parallelism 1): records/s, and
 #             the exchange's records/s as a fraction of it.
 #   latency   a rate-limited exchange (10,000 records/s, 100,000 records) per buffer timeout
-#             (0, 1, 100 ms): creation-to-sink latency percentiles reported by the sink subtask.
+#             (0, 1, 100 ms): creation-to-sink latency percentiles reported by the sink subtask,
+#             and the cluster's CPU while it runs (cores = CPU s / wall s).
 # The exchange, TCP and chained measurements of one round run back to back; each figure is the
 # median over RUNS rounds.
 #
@@ -186,24 +187,26 @@ fi
 if has_part latency; then
   echo
   echo "latency: $LAT_RECORDS records at $LAT_RATE records/s, creation -> sink on the other TaskManager (us)"
-  printf '%-10s %-4s %9s %9s %9s %9s %9s\n' "timeout" run p50 p90 p99 p99.9 max
+  printf '%-10s %-4s %9s %9s %9s %9s %9s %6s\n' "timeout" run p50 p90 p99 p99.9 max cores
   SUMMARY=()
   for t in $TIMEOUTS; do
-    P50=() P90=() P99=() P999=() MAX=()
+    P50=() P90=() P99=() P999=() MAX=() CORES=()
     for ((r = 1; r <= RUNS; r++)); do
       dir=$CLUSTER_DIR/latency-$t-$r
-      run_job "$dir" 2 --arg records="$LAT_RECORDS" --arg rate="$LAT_RATE" --arg latency=1 \
-        --arg buffer_timeout_ms="$t" >/dev/null
+      read -r wall ticks _ < <(run_job "$dir" 2 --arg records="$LAT_RECORDS" --arg rate="$LAT_RATE" \
+        --arg latency=1 --arg buffer_timeout_ms="$t")
+      cores=$(calc %.2f "$ticks / 100 / $wall")
       line=$(report "$dir" 1 "$LAT_RECORDS")
-      printf '%-10s %-4s %9s %9s %9s %9s %9s\n' "${t} ms" "$r" "$(field p50_us "$line")" \
-        "$(field p90_us "$line")" "$(field p99_us "$line")" "$(field p999_us "$line")" "$(field max_us "$line")"
+      printf '%-10s %-4s %9s %9s %9s %9s %9s %6s\n' "${t} ms" "$r" "$(field p50_us "$line")" \
+        "$(field p90_us "$line")" "$(field p99_us "$line")" "$(field p999_us "$line")" \
+        "$(field max_us "$line")" "$cores"
       P50+=("$(field p50_us "$line")") P90+=("$(field p90_us "$line")") P99+=("$(field p99_us "$line")")
-      P999+=("$(field p999_us "$line")") MAX+=("$(field max_us "$line")")
+      P999+=("$(field p999_us "$line")") MAX+=("$(field max_us "$line")") CORES+=("$cores")
     done
-    SUMMARY+=("$(printf '%-10s %-4s %9s %9s %9s %9s %9s' "${t} ms" med \
+    SUMMARY+=("$(printf '%-10s %-4s %9s %9s %9s %9s %9s %6s' "${t} ms" med \
       "$(printf '%s\n' "${P50[@]}" | median)" "$(printf '%s\n' "${P90[@]}" | median)" \
       "$(printf '%s\n' "${P99[@]}" | median)" "$(printf '%s\n' "${P999[@]}" | median)" \
-      "$(printf '%s\n' "${MAX[@]}" | median)")")
+      "$(printf '%s\n' "${MAX[@]}" | median)" "$(printf '%s\n' "${CORES[@]}" | median)")")
   done
   echo
   echo "median of $RUNS runs per timeout (goal: p99 < 5000 us at 1 ms):"

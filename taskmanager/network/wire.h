@@ -65,7 +65,7 @@ bool ReadFull(int fd, void* data, size_t size);
 //! (most of all on a virtual machine, where an idle vCPU halts: ~20 µs of CPU per wake-up here).
 //! Polling stops after 8 waits in a row longer than a tenth of `busy_poll` — a sparse stream, or
 //! a trickle of small buffers, would keep the reader polling most of the time for little — and
-//! resumes after 8 in a row within a fifth of it.
+//! resumes after 8 in a row within a tenth of it.
 class BufferedSocketReader {
  public:
   static constexpr size_t kDefaultCapacity = 256 * 1024;
