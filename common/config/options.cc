@@ -140,8 +140,8 @@ std::vector<Option> MakeOptions() {
        .type = T::kInt,
        .default_value = "500",
        .doc = "Microseconds a data connection's reader keeps polling its socket (yielding the CPU "
-              "between polls) before it sleeps, as long as data has been arriving sooner than "
-              "that; 0: always sleep.",
+              "between polls) before it sleeps, while data keeps arriving within a tenth of that; "
+              "0: always sleep.",
        .min = 0,
        .max = 1000000},
       {.key = "taskmanager.network.memory.floating-buffers-per-gate",

@@ -560,72 +560,81 @@ class ScriptedProducer {
   std::string address_;
 };
 
-TEST(CreditTest, ABacklogBorrowsFloatingBuffersOnTopOfTheExclusiveOnes) {
+//! A consumer's channel and gate against a ScriptedProducer.
+class CreditTest : public ::testing::Test {
+ protected:
+  //! Starts a gate with one remote channel over a pool of `buffers`; returns the partition request.
+  Frame Connect(int buffers, int exclusive) {
+    channel_ = std::make_shared<RemoteInputChannel>(&connections_, producer_.address(), "j.0/c", 0,
+                                                    Pool(buffers), exclusive);
+    gate_ = std::make_shared<InputGate>();
+    gate_->AddChannel(channel_);
+    std::thread start([&] { gate_->Start(); });
+    Frame request = producer_.Accept();
+    start.join();
+    EXPECT_EQ(request.type, FrameType::kPartitionRequest);
+    return request;
+  }
+  BufferPtr Next() {
+    int ch;
+    BufferPtr b;
+    std::string error;
+    EXPECT_EQ(gate_->Next(absl::Seconds(5), &ch, &b, &error), InputGate::Result::kBuffer) << error;
+    return b;
+  }
+  void TearDown() override {
+    if (gate_) gate_->Close();
+    connections_.Shutdown();
+  }
+
+  ScriptedProducer producer_;
+  ConnectionManager connections_;
+  std::shared_ptr<RemoteInputChannel> channel_;
+  std::shared_ptr<InputGate> gate_;
+};
+
+TEST_F(CreditTest, ABacklogBorrowsFloatingBuffersOnTopOfTheExclusiveOnes) {
   // As Flink's onSenderBacklog: the channel aims at backlog + exclusive free buffers, so a backlog
   // of one buffer still widens the window (aiming at the backlog alone, the channel's one free
   // exclusive buffer would cover it and the floating buffers would stay unused).
-  ScriptedProducer producer;
-  ConnectionManager connections;
-  auto channel = std::make_shared<RemoteInputChannel>(&connections, producer.address(), "j.0/b", 0,
-                                                      Pool(6), /*exclusive=*/2);
-  auto gate = std::make_shared<InputGate>();
-  gate->AddChannel(channel);
-  std::thread start([&] { gate->Start(); });
-  Frame request = producer.Accept();
-  start.join();
-  ASSERT_EQ(request.type, FrameType::kPartitionRequest);
+  Frame request = Connect(/*buffers=*/6, /*exclusive=*/2);
   EXPECT_EQ(request.credit, 2u);
-  producer.SendData(request.channel, 0, /*backlog=*/1);
-  int ch;
-  BufferPtr held;
-  std::string error;
-  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &held, &error), InputGate::Result::kBuffer) << error;
-  EXPECT_EQ(channel->owned(), 4);  // 2 exclusive + 2 floating: 3 free for a backlog of 1
-  Frame credit = producer.Next();
+  producer_.SendData(request.channel, 0, /*backlog=*/1);
+  BufferPtr held = Next();
+  ASSERT_TRUE(held);
+  EXPECT_EQ(channel_->owned(), 4);  // 2 exclusive + 2 floating: 3 free for a backlog of 1
+  Frame credit = producer_.Next();
   EXPECT_EQ(credit.type, FrameType::kAddCredit);
   EXPECT_EQ(credit.credit, 2u);
-  gate->Close();
-  connections.Shutdown();
 }
 
-TEST(CreditTest, TheTaskAnnouncesFreedBuffersInPairsAndTheRestBeforeItWaits) {
-  ScriptedProducer producer;
-  ConnectionManager connections;
-  auto channel = std::make_shared<RemoteInputChannel>(&connections, producer.address(), "j.0/p", 0,
-                                                      Pool(4), /*exclusive=*/4);
-  auto gate = std::make_shared<InputGate>();
-  gate->AddChannel(channel);
-  std::thread start([&] { gate->Start(); });
-  Frame request = producer.Accept();
-  start.join();
+TEST_F(CreditTest, TheTaskAnnouncesFreedBuffersInPairsAndTheRestBeforeItWaits) {
+  Frame request = Connect(/*buffers=*/4, /*exclusive=*/4);
   ASSERT_EQ(request.credit, 4u);
-  int ch;
-  std::string error;
   // Two buffers of the four granted: the producer keeps credit for two more.
-  producer.SendData(request.channel, 0, 0);
-  producer.SendData(request.channel, 1, 0);
-  BufferPtr first, second;
-  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &first, &error), InputGate::Result::kBuffer);
-  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &second, &error), InputGate::Result::kBuffer);
+  producer_.SendData(request.channel, 0, 0);
+  producer_.SendData(request.channel, 1, 0);
+  BufferPtr first = Next(), second = Next();
+  ASSERT_TRUE(first && second);
   // Let the connection's reader finish its batch (it announces what it holds, nothing here).
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   first.reset();   // held: the producer still has credit
   second.reset();  // a pair: announced
-  Frame pair = producer.Next();
+  Frame pair = producer_.Next();
   EXPECT_EQ(pair.type, FrameType::kAddCredit);
   EXPECT_EQ(pair.credit, 2u);
   // One more buffer: its credit is held until the task is about to wait for input.
-  producer.SendData(request.channel, 2, 0);
-  BufferPtr third;
-  ASSERT_EQ(gate->Next(absl::Seconds(5), &ch, &third, &error), InputGate::Result::kBuffer);
+  producer_.SendData(request.channel, 2, 0);
+  BufferPtr third = Next();
+  ASSERT_TRUE(third);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   third.reset();
-  EXPECT_EQ(gate->Next(absl::Milliseconds(50), &ch, &third, &error), InputGate::Result::kTimeout);
-  Frame single = producer.Next();  // sent before the wait began, or this times out
+  int ch;
+  std::string error;
+  EXPECT_EQ(gate_->Next(absl::Milliseconds(50), &ch, &third, &error), InputGate::Result::kTimeout);
+  Frame single = producer_.Next();  // sent before the wait began, or this times out
   EXPECT_EQ(single.type, FrameType::kAddCredit);
   EXPECT_EQ(single.credit, 1u);
-  gate->Close();
-  connections.Shutdown();
 }
 
 TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {
