@@ -138,36 +138,25 @@ void RemoteInputChannel::NotifyGate() {
   Announce(0, /*now=*/true);  // the floating buffers borrowed for the batch, in one frame
 }
 
-void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog, bool notify) {
-  std::shared_ptr<InputGate> gate;
-  int credit = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    if (closed_) return;
-    gate = gate_;
-    if (seq != expected_seq_) {
-      std::string msg = absl::StrCat("channel ", partition_id_, " received buffer #", seq,
-                                     ", expected #", expected_seq_);
-      if (gate) gate->NotifyError(msg);
-      return;
-    }
-    ++expected_seq_;
-    if (!buffer->is_event()) {
-      buffer->owner = shared_from_this();  // comes back to us (Recycle) once processed
-      --outstanding_;
-      backlog_ = static_cast<int>(backlog);
-      credit = RequestFloatingLocked();
-    }
-    received_.push_back(std::move(buffer));
-    if (!notify) {
-      // The reader announces it with the gate notification at the end of its batch (NotifyGate):
-      // one credit frame per socket read, not one per buffer.
-      held_ += credit;
-      return;
-    }
+void RemoteInputChannel::OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return;
+  if (seq != expected_seq_) {
+    std::string msg = absl::StrCat("channel ", partition_id_, " received buffer #", seq,
+                                   ", expected #", expected_seq_);
+    if (gate_) gate_->NotifyError(msg);
+    return;
   }
-  Announce(credit);
-  if (gate) gate->NotifyAvailable(index_);
+  ++expected_seq_;
+  if (!buffer->is_event()) {
+    buffer->owner = shared_from_this();  // comes back to us (Recycle) once processed
+    --outstanding_;
+    backlog_ = static_cast<int>(backlog);
+    // Announced with the gate notification at the end of the reader's batch (NotifyGate): one
+    // credit frame per socket read, not one per buffer.
+    held_ += RequestFloatingLocked();
+  }
+  received_.push_back(std::move(buffer));
 }
 
 void RemoteInputChannel::Recycle(Buffer* buffer) {
@@ -462,7 +451,7 @@ void ClientConnection::ReadLoop() {
       if (!in.Read(buffer->data, payload)) return Break("connection lost mid-frame");
       buffer->size = payload;
     }
-    ch->OnBuffer(std::move(buffer), seq, backlog, /*notify=*/false);
+    ch->OnBuffer(std::move(buffer), seq, backlog);
     if (unannounced.empty() || unannounced.back() != ch) unannounced.push_back(std::move(ch));
   }
 }

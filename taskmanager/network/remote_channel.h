@@ -43,9 +43,9 @@ class RemoteInputChannel final : public InputChannel,
   // From the connection's reader thread.
   //! A free buffer to receive a data frame into; null when the producer sent without credit.
   BufferPtr TakeReceiveBuffer();
-  //! `notify`: tell the gate (and announce credit for floating buffers taken for the backlog)
-  //! now; otherwise the connection's reader does both later, in NotifyGate.
-  void OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog, bool notify = true);
+  //! Queues a received buffer (borrowing floating buffers for the backlog). The gate hears of it,
+  //! and the producer of the borrowed buffers' credit, when the reader ends its batch: NotifyGate.
+  void OnBuffer(BufferPtr buffer, uint32_t seq, uint32_t backlog);
   void NotifyGate();
   void OnError(const std::string& message);
 
