@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "taskmanager/network/wait_timer.h"
+#include "common/clock.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -25,7 +25,7 @@ MetricsSample TakeSample(const TaskMetrics& m) {
   s.bytes_out = m.bytes_out.load(std::memory_order_relaxed);
   // A wait in progress counts up to now (read `since` first: if the wait ends in between, its time
   // is already in the total or is counted at the next sample, never twice).
-  int64_t now = network::SteadyNowNs();
+  int64_t now = SteadyNowNs();
   int64_t idle_since = m.idle_since_ns.load(std::memory_order_relaxed);
   int64_t bp_since = m.backpressured_since_ns.load(std::memory_order_relaxed);
   s.idle_ns = m.idle_ns.load(std::memory_order_relaxed);

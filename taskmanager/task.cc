@@ -314,9 +314,10 @@ void Task::BuildChain() {
       if (!producer.serialize_output) {
         throw std::runtime_error(absl::StrCat("operator '", producer.name, "' has no output"));
       }
-      network::WriterCounters counters{&metrics_.records_out, &metrics_.bytes_out,
-                                       &metrics_.backpressured_ns,
-                                       &metrics_.backpressured_since_ns};
+      network::WriterCounters counters{
+          &metrics_.records_out,
+          &metrics_.bytes_out,
+          {.since = &metrics_.backpressured_since_ns, .total = &metrics_.backpressured_ns}};
       c.writers.push_back(std::make_unique<network::RecordWriter>(
           partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
           spec.max_parallelism(), edge.key_hash, producer.serialize_output,

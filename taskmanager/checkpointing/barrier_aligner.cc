@@ -1,19 +1,9 @@
 #include "taskmanager/checkpointing/barrier_aligner.h"
 
-#include <chrono>
-
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 
 namespace sluice::taskmanager {
-namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 BarrierAligner::BarrierAligner(int channels, Actions* actions)
     : channels_(channels),
@@ -72,7 +62,7 @@ void BarrierAligner::AbortPending(int64_t checkpoint_id, const std::string& reas
 
 void BarrierAligner::Start(const network::CheckpointEvent& barrier) {
   pending_ = barrier;
-  started_ns_ = NowNs();
+  started_ns_ = SteadyNowNs();
 }
 
 void BarrierAligner::MaybeComplete() {
@@ -82,7 +72,7 @@ void BarrierAligner::MaybeComplete() {
   }
   if (covered < channels_) return;
   network::CheckpointEvent done = pending_;
-  int64_t alignment = NowNs() - started_ns_;
+  int64_t alignment = SteadyNowNs() - started_ns_;
   Reset();
   last_done_ = done.checkpoint_id;
   actions_->Snapshot(done, alignment);

@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include "taskmanager/network/wait_timer.h"
-
 namespace sluice::network {
 
 RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, PartitionKind kind,
@@ -109,7 +107,7 @@ BufferPtr RecordWriter::NextBuffer() {
   BufferPtr b = partition_->pool().Request();
   if (!b) {
     // Out of buffers: backpressure. Book the wait, visibly while it lasts.
-    WaitTimer blocked(counters_.backpressured_since_ns, counters_.backpressured_ns);
+    WaitTimer blocked(counters_.backpressure);
     b = partition_->pool().RequestBlocking(nullptr);
   }
   if (!b) throw PartitionReleasedError();
@@ -119,8 +117,7 @@ BufferPtr RecordWriter::NextBuffer() {
 void RecordWriter::Send(int channel) {
   BufferPtr b = std::move(current_[static_cast<size_t>(channel)]);
   if (counters_.bytes_out) counters_.bytes_out->fetch_add(b->size, std::memory_order_relaxed);
-  if (!partition_->subpartition(channel).Add(
-          std::move(b), {counters_.backpressured_since_ns, counters_.backpressured_ns})) {
+  if (!partition_->subpartition(channel).Add(std::move(b), counters_.backpressure)) {
     throw PartitionReleasedError();
   }
 }

@@ -16,6 +16,7 @@
 #include "sluice/key_groups.h"
 #include "sluice/runtime.h"
 #include "taskmanager/network/partition_manager.h"
+#include "taskmanager/network/wait_timer.h"
 
 namespace sluice::network {
 
@@ -30,10 +31,8 @@ class PartitionReleasedError : public std::runtime_error {
 struct WriterCounters {
   std::atomic<uint64_t>* records_out = nullptr;
   std::atomic<uint64_t>* bytes_out = nullptr;
-  std::atomic<int64_t>* backpressured_ns = nullptr;  // waiting for a buffer or queue space
-  //! Set to the steady_clock ns a wait for a buffer began, 0 after it: lets a reporter count a
-  //! wait still in progress.
-  std::atomic<int64_t>* backpressured_since_ns = nullptr;
+  //! Waits for a buffer or for queue space; `since` lets a reporter count a wait in progress.
+  WaitCounters backpressure;
 };
 
 class RecordWriter final : public Output {

@@ -4,17 +4,11 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 
-namespace sluice::network {
+#include "common/clock.h"
 
-//! steady_clock nanoseconds: the clock of every "since" counter.
-inline int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+namespace sluice::network {
 
 //! Where a wait is booked: when the current one began (0 when none) and the total; either may be
 //! null.

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 
 namespace sluice::network {
 namespace {
@@ -172,11 +172,6 @@ bool ReadFull(int fd, void* data, size_t size) {
 }
 
 namespace {
-int64_t MonotonicNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 bool WouldBlock() { return errno == EAGAIN || errno == EWOULDBLOCK; }
 }  // namespace
 
@@ -185,14 +180,14 @@ ssize_t BufferedSocketReader::Fill() {
     ++slept_fills_;
     return recv(fd_, buf_.data(), buf_.size(), 0);
   }
-  const int64_t start = MonotonicNs();
+  const int64_t start = SteadyNowNs();
   ssize_t r = -1;
   bool polled = false;
   if (polling_) {
     while (true) {
       r = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT);
       polled = r >= 0 || !WouldBlock();  // data, end of stream or an error
-      if (polled || MonotonicNs() - start > busy_poll_ns_) break;
+      if (polled || SteadyNowNs() - start > busy_poll_ns_) break;
       sched_yield();  // whatever else this CPU has to run goes first
     }
   }
@@ -208,7 +203,7 @@ ssize_t BufferedSocketReader::Fill() {
   // in a row within a tenth, poll again. One threshold both ways: a looser one for resuming let
   // a trickle of a buffer every 100 us flap between the modes (0.81 cores against 0.50).
   // A busy stream's occasional long gap does not stop the polling.
-  const int64_t waited = MonotonicNs() - start;
+  const int64_t waited = SteadyNowNs() - start;
   const bool other_mode = polling_ ? waited > busy_poll_ns_ / 10 : waited <= busy_poll_ns_ / 10;
   streak_ = other_mode ? streak_ + 1 : 0;
   if (streak_ >= kStreak) {
