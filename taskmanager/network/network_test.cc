@@ -452,9 +452,9 @@ TEST_F(LoopbackExchange, FloatingBuffersCoverTheBacklogWithinTheGatePool) {
 TEST(WireTest, AReaderPollsWhileDataComesQuicklyAndSleepsAtOnceWhenItDoesNot) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  // A budget far above the quick gaps and far below the slow ones, so that a loaded machine
-  // does not blur the two.
-  BufferedSocketReader reader(fds[0], 64, std::chrono::milliseconds(20));
+  // The reader switches modes at a tenth of the budget: 5 ms, fifty times the quick gaps and a
+  // twentieth of the slow ones, so that a loaded machine does not blur the two.
+  BufferedSocketReader reader(fds[0], 64, std::chrono::milliseconds(50));
   auto write_bytes = [&](int n, std::chrono::microseconds gap) {
     std::thread writer([&] {
       for (int i = 0; i < n; ++i) {
