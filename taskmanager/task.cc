@@ -466,7 +466,7 @@ void Task::RunSource() {
       auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
       if (c.timeout.count() > 0 && !c.writers.empty()) until = std::min(until, c.next_flush);
       until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
-      network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
+      network::WaitTimer idle(IdleCounters());
       absl::MutexLock lock(&mail_mu_);
       absl::Time deadline =
           absl::FromChrono(std::chrono::system_clock::now() + (until - Clock::now()));
@@ -491,7 +491,7 @@ void Task::RunInputs() {
         c.timeout.count() > 0 ? c.next_flush - Clock::now() : std::chrono::milliseconds(100);
     network::InputGate::Result r;
     {
-      network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
+      network::WaitTimer idle(IdleCounters());
       r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
                       &channel, &buffer, &error);
     }
@@ -555,7 +555,7 @@ void Task::AwaitFinalCheckpoint() {
   while (!c.final_committed) {
     if (cancelled_) throw TaskCancelled();
     {
-      network::WaitTimer idle(&metrics_.idle_since_ns, &metrics_.idle_ns);
+      network::WaitTimer idle(IdleCounters());
       absl::MutexLock lock(&mail_mu_);
       absl::Time deadline = absl::Now() + absl::Milliseconds(200);
       while (!cancelled_ && !has_mail_.load() && absl::Now() < deadline) {

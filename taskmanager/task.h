@@ -24,6 +24,7 @@
 #include "taskmanager/network/input_gate.h"
 #include "taskmanager/network/partition_manager.h"
 #include "taskmanager/network/remote_channel.h"
+#include "taskmanager/network/wait_timer.h"
 #include "taskmanager/task_metrics.h"
 
 namespace sluice::taskmanager {
@@ -80,6 +81,8 @@ class Task {
   TaskMetrics& metrics() { return metrics_; }
 
  private:
+  //! Where the task's waits for input (or for a source's rate limit) are booked.
+  network::WaitCounters IdleCounters() { return {&metrics_.idle_since_ns, &metrics_.idle_ns}; }
   class Aligner;
 
   Task(proto::TaskDeployment deployment, std::shared_ptr<const StreamEnvironment> env,

@@ -19,9 +19,8 @@ struct WaitCounters {
 
 class WaitTimer {
  public:
-  explicit WaitTimer(const WaitCounters& c) : WaitTimer(c.since, c.total) {}
-  WaitTimer(std::atomic<int64_t>* since, std::atomic<int64_t>* total)
-      : since_(since), total_(total), start_(SteadyNowNs()) {
+  explicit WaitTimer(const WaitCounters& c)
+      : since_(c.since), total_(c.total), start_(SteadyNowNs()) {
     if (since_) since_->store(start_, std::memory_order_relaxed);
   }
   ~WaitTimer() {
