@@ -1,12 +1,12 @@
 #include "common/executor.h"
 
-#include <pthread.h>
+#include "common/thread_name.h"
 
 namespace sluice {
 
 SerialExecutor::SerialExecutor(std::string name) : name_(std::move(name)) {
   thread_ = std::thread([this] { Loop(); });
-  pthread_setname_np(thread_.native_handle(), name_.substr(0, 15).c_str());
+  NameThread(thread_, name_);
 }
 
 SerialExecutor::~SerialExecutor() { Shutdown(); }

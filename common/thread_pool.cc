@@ -1,13 +1,13 @@
 #include "common/thread_pool.h"
 
-#include <pthread.h>
+#include "common/thread_name.h"
 
 namespace sluice {
 
 ThreadPool::ThreadPool(std::string name, int threads) : name_(std::move(name)) {
   for (int i = 0; i < threads; ++i) {
     threads_.emplace_back([this] { Loop(); });
-    pthread_setname_np(threads_.back().native_handle(), name_.substr(0, 15).c_str());
+    NameThread(threads_.back(), name_);
   }
 }
 

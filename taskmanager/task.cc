@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
+#include "common/thread_name.h"
 #include "taskmanager/checkpointing/barrier_aligner.h"
 #include "taskmanager/checkpointing/task_state.h"
 #include "taskmanager/network/local_channel.h"
@@ -214,6 +215,9 @@ std::string Task::DisplayName() const {
 void Task::Start() {
   for (const auto& p : partitions_) net_.partitions->Register(p);
   thread_ = std::thread([this] { Run(); });
+  // "t<subtask> <vertex>", cut to 15 bytes: which task a thread in `top -H` or `perf` runs.
+  NameThread(thread_,
+             absl::StrCat("t", deployment_.subtask_index(), " ", deployment_.vertex_name()));
 }
 
 void Task::Cancel() {

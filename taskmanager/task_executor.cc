@@ -4,6 +4,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/thread_name.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -96,6 +97,7 @@ absl::Status TaskExecutor::Start() {
   Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}", options_.id, options_.slots,
               rpc_address_, data_address_);
   connection_thread_ = std::thread([this] { ConnectionLoop(); });
+  NameThread(connection_thread_, "tm-connection");
   metrics_ = std::make_unique<MetricsReporter>(
       options_.id, options_.metrics_interval, [this] { return SampleTasks(); },
       [this](const proto::TaskMetricsReport& r) { SendMetrics(r); });

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace sluice::network {
 namespace {
@@ -268,6 +269,7 @@ absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(
   if (!fd.ok()) return fd.status();
   auto conn = std::shared_ptr<ClientConnection>(new ClientConnection(address, *fd, busy_poll));
   conn->reader_ = std::thread([c = conn.get()] { c->ReadLoop(); });
+  NameThread(conn->reader_, "net-client-read");
   Log()->debug("data connection to {} opened", address);
   return conn;
 }

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace sluice::network {
 namespace {
@@ -29,6 +30,8 @@ ServerConnection::~ServerConnection() {
 void ServerConnection::Start() {
   reader_ = std::thread([this] { ReadLoop(); });
   writer_ = std::thread([this] { WriteLoop(); });
+  NameThread(reader_, "net-serve-read");
+  NameThread(writer_, "net-serve-write");
 }
 
 void ServerConnection::Shutdown() {
@@ -327,6 +330,7 @@ absl::StatusOr<int> NetworkServer::Start(const std::string& host, int port) {
                                          : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   listen_fd_ = fd;
   acceptor_ = std::thread([this] { AcceptLoop(); });
+  NameThread(acceptor_, "net-accept");
   return bound;
 }
 
