@@ -55,27 +55,47 @@ TEST(SubpartitionTest, ProducerBlocksWhenFullAndEventsBypassCapacity) {
   EXPECT_TRUE(added.load());
 }
 
-TEST(SubpartitionTest, ABlockedProducerResumesOnceHalfTheQueueDrained) {
-  Subpartition sub(4);
-  for (uint8_t i = 0; i < 4; ++i) ASSERT_TRUE(sub.Add(Data({i})));
+TEST(SubpartitionTest, ABlockedProducerResumesOnceAQuarterOfTheQueueIsLeft) {
+  Subpartition sub(8);
+  for (uint8_t i = 0; i < 8; ++i) ASSERT_TRUE(sub.Add(Data({i})));
   std::atomic<bool> adding{false}, added{false};
   std::thread producer([&] {
     adding = true;
-    sub.Add(Data({4}));
+    sub.Add(Data({8}));
     added = true;
   });
   while (!adding) std::this_thread::yield();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it block on the full queue
   ASSERT_FALSE(added.load());
-  ASSERT_TRUE(sub.Poll());  // 3 queued: room for one, but the producer waits for 2
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(sub.Poll());  // 3 queued: room, but the producer waits
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(added.load());
-  ASSERT_TRUE(sub.Poll());  // 2 queued: half of the capacity
+  ASSERT_TRUE(sub.Poll());  // 2 queued: a quarter of the capacity
   producer.join();
   EXPECT_TRUE(added.load());
   int backlog = -1;
   ASSERT_TRUE(sub.Poll(&backlog));
   EXPECT_EQ(backlog, 2);  // the producer's buffer is behind the two left
+}
+
+TEST(SubpartitionTest, ASmallQueueResumesWithOneBufferLeft) {
+  // A quarter of 2 or 3 rounds down to none; the producer still resumes before the queue is
+  // empty, so that its consumer has something to take while the producer wakes up.
+  Subpartition sub(3);
+  for (uint8_t i = 0; i < 3; ++i) ASSERT_TRUE(sub.Add(Data({i})));
+  std::atomic<bool> added{false};
+  std::atomic<int64_t> since{0}, total{0};  // `since` is set while the producer is blocked
+  std::thread producer([&] {
+    sub.Add(Data({3}), {&since, &total});
+    added = true;
+  });
+  while (since.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(sub.Poll());  // 2 queued
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(added.load());
+  ASSERT_TRUE(sub.Poll());  // 1 queued
+  producer.join();
+  EXPECT_TRUE(added.load());
 }
 
 TEST(SubpartitionTest, AWaitingProducerShowsItsWaitWhileItLasts) {

@@ -19,10 +19,10 @@ namespace sluice::network {
 class Subpartition {
  public:
   explicit Subpartition(int capacity)
-      : capacity_(capacity), resume_at_(std::max(0, std::min(capacity - 1, capacity / 2))) {}
+      : capacity_(capacity), resume_at_(capacity <= 1 ? 0 : std::max(1, capacity / 4)) {}
 
-  //! Blocks while full, until the queue has drained to half, booking the wait to `wait` while it
-  //! lasts (a metrics reporter sees a long wait in progress). Events are never refused for lack
+  //! Blocks while full, until the queue has drained to a quarter, booking the wait to `wait` while
+  //! it lasts (a metrics reporter sees a long wait in progress). Events are never refused for lack
   //! of space. Returns false once released.
   bool Add(BufferPtr buffer, const WaitCounters& wait = {});
   //! Next buffer, or nullptr when empty. `backlog` gets the number of buffers left behind it.
@@ -37,7 +37,9 @@ class Subpartition {
 
  private:
   const int capacity_;
-  const int resume_at_;  // a blocked producer resumes once this few data buffers are queued
+  //! A blocked producer resumes once this few data buffers are queued: a quarter of the capacity,
+  //! and at least one, so that the consumer does not run dry while the producer wakes up.
+  const int resume_at_;
   absl::Mutex mu_;
   std::deque<BufferPtr> queue_ ABSL_GUARDED_BY(mu_);
   int data_buffers_ ABSL_GUARDED_BY(mu_) = 0;
