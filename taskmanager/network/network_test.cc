@@ -58,14 +58,13 @@ TEST(SubpartitionTest, ProducerBlocksWhenFullAndEventsBypassCapacity) {
 TEST(SubpartitionTest, ABlockedProducerResumesOnceAQuarterOfTheQueueIsLeft) {
   Subpartition sub(8);
   for (uint8_t i = 0; i < 8; ++i) ASSERT_TRUE(sub.Add(Data({i})));
-  std::atomic<bool> adding{false}, added{false};
+  std::atomic<bool> added{false};
+  std::atomic<int64_t> since{0}, total{0};  // `since` is set while the producer is blocked
   std::thread producer([&] {
-    adding = true;
-    sub.Add(Data({8}));
+    sub.Add(Data({8}), {&since, &total});
     added = true;
   });
-  while (!adding) std::this_thread::yield();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it block on the full queue
+  while (since.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_FALSE(added.load());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(sub.Poll());  // 3 queued: room, but the producer waits
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
