@@ -55,46 +55,57 @@ TEST(SubpartitionTest, ProducerBlocksWhenFullAndEventsBypassCapacity) {
   EXPECT_TRUE(added.load());
 }
 
-TEST(SubpartitionTest, ABlockedProducerResumesOnceAQuarterOfTheQueueIsLeft) {
-  Subpartition sub(8);
-  for (uint8_t i = 0; i < 8; ++i) ASSERT_TRUE(sub.Add(Data({i})));
+//! A subpartition of `capacity` buffers, filled, and a producer thread blocked adding one more;
+//! `added` turns true once it resumes. Released at the end, so that the producer always returns.
+struct BlockedProducer {
+  explicit BlockedProducer(int capacity) : sub(capacity) {
+    for (int i = 0; i < capacity; ++i) EXPECT_TRUE(sub.Add(Data({static_cast<uint8_t>(i)})));
+    producer = std::thread([this, capacity] {
+      sub.Add(Data({static_cast<uint8_t>(capacity)}), {&since, &total});
+      added = true;
+    });
+    // `since` is set while the producer waits: it is blocked from then on.
+    while (since.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  //! Whether the producer resumed within 10 s.
+  bool Resumed() {
+    for (int i = 0; i < 10'000 && !added.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return added.load();
+  }
+  ~BlockedProducer() {
+    sub.Release();
+    producer.join();
+  }
+  Subpartition sub;
   std::atomic<bool> added{false};
-  std::atomic<int64_t> since{0}, total{0};  // `since` is set while the producer is blocked
-  std::thread producer([&] {
-    sub.Add(Data({8}), {&since, &total});
-    added = true;
-  });
-  while (since.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_FALSE(added.load());
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(sub.Poll());  // 3 queued: room, but the producer waits
+  std::atomic<int64_t> since{0}, total{0};
+  std::thread producer;
+};
+
+TEST(SubpartitionTest, ABlockedProducerResumesOnceAQuarterOfTheQueueIsLeft) {
+  BlockedProducer p(8);
+  ASSERT_FALSE(p.added.load());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(p.sub.Poll());  // 3 queued: room, but the producer waits
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(added.load());
-  ASSERT_TRUE(sub.Poll());  // 2 queued: a quarter of the capacity
-  producer.join();
-  EXPECT_TRUE(added.load());
+  EXPECT_FALSE(p.added.load());
+  ASSERT_TRUE(p.sub.Poll());  // 2 queued: a quarter of the capacity
+  EXPECT_TRUE(p.Resumed());
   int backlog = -1;
-  ASSERT_TRUE(sub.Poll(&backlog));
+  ASSERT_TRUE(p.sub.Poll(&backlog));
   EXPECT_EQ(backlog, 2);  // the producer's buffer is behind the two left
 }
 
 TEST(SubpartitionTest, ASmallQueueResumesWithOneBufferLeft) {
   // A quarter of 2 or 3 rounds down to none; the producer still resumes before the queue is
   // empty, so that its consumer has something to take while the producer wakes up.
-  Subpartition sub(3);
-  for (uint8_t i = 0; i < 3; ++i) ASSERT_TRUE(sub.Add(Data({i})));
-  std::atomic<bool> added{false};
-  std::atomic<int64_t> since{0}, total{0};  // `since` is set while the producer is blocked
-  std::thread producer([&] {
-    sub.Add(Data({3}), {&since, &total});
-    added = true;
-  });
-  while (since.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_TRUE(sub.Poll());  // 2 queued
+  BlockedProducer p(3);
+  ASSERT_TRUE(p.sub.Poll());  // 2 queued
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(added.load());
-  ASSERT_TRUE(sub.Poll());  // 1 queued
-  producer.join();
-  EXPECT_TRUE(added.load());
+  EXPECT_FALSE(p.added.load());
+  ASSERT_TRUE(p.sub.Poll());  // 1 queued
+  EXPECT_TRUE(p.Resumed());
 }
 
 TEST(SubpartitionTest, AWaitingProducerShowsItsWaitWhileItLasts) {

@@ -8,9 +8,9 @@ bool Subpartition::Add(BufferPtr buffer, const WaitCounters& wait) {
     absl::MutexLock lock(&mu_);
     if (!buffer->is_event()) {
       if (data_buffers_ >= capacity_ && !released_) {
-        // Once full, the producer waits until three quarters of the queue have drained, not
-        // for the first free place: it then fills several buffers per wake-up instead of one (a
-        // wake-up costs more than filling a buffer; bench/README.md, "Network stack").
+        // Once full, the producer waits until only resume_at_ buffers are left, not for the
+        // first free place: it then fills several buffers per wake-up instead of one (a wake-up
+        // costs more than filling a buffer; bench/README.md, "Network stack").
         auto space_or_released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return released_ || data_buffers_ <= resume_at_;
         };
