@@ -3,7 +3,10 @@
 # a baseline measured in the same run (bench/README.md, "Network stack"):
 #   exchange  100-byte records from the source on one TaskManager to the sink on the other
 #             (bench/network_job.so mode=exchange, parallelism 2) beside raw TCP over loopback moving
-#             the same bytes in 32 KiB writes (bench/tcp_baseline): records/s, MB/s, ratio.
+#             the same bytes in 32 KiB writes (bench/tcp_baseline): records/s, MB/s, ratio; and
+#             beside "TCP recs" (tcp_baseline ... records): the same records serialized into
+#             32 KiB buffers by one thread and read back by another, the ceiling of a two-thread
+#             exchange without credit or hand-offs.
 #   chained   the same pipeline chained in one task (mode=chained, parallelism 1): records/s, and
 #             the exchange's records/s as a fraction of it.
 #   latency   a rate-limited exchange (10,000 records/s, 100,000 records) per buffer timeout
@@ -127,6 +130,7 @@ if has_part exchange || has_part chained; then
   printf '%-4s %-9s %8s %9s %7s %12s %9s %12s %7s\n' run what "wall s" "transfer s" "cpu s" \
     "records/s" "MB/s" "wall rec/s" ratio
   EX_RATE=() EX_MBS=() EX_CPU=() EX_WALL_RATE=() TCP_MBS=() CH_RATE=() CH_CPU=() RATIO_TCP=() RATIO_CH=()
+  REC_RATE=() RATIO_REC=()
   for ((r = 1; r <= RUNS; r++)); do
     ex_rate="" tcp_bps=""
     if has_part exchange; then
@@ -148,6 +152,13 @@ if has_part exchange || has_part chained; then
         "$(field wall_s "$line")" "$(field cpu_s "$line")" "" "$(MB "$tcp_bps")" "" \
         "$(calc %.3f "$ex_bps / $tcp_bps")"
       TCP_MBS+=("$(MB "$tcp_bps")") RATIO_TCP+=("$(calc %.4f "$ex_bps / $tcp_bps")")
+
+      line=$("$TCP" "$BYTES" 32768 records)
+      rec_rate=$(field records_per_s "$line")
+      printf '%-4s %-9s %8s %9s %7s %12s %9s %12s %7s\n' "$r" "TCP recs" "$(field wall_s "$line")" \
+        "$(field wall_s "$line")" "$(field cpu_s "$line")" "$rec_rate" \
+        "$(MB "$(field bytes_per_s "$line")")" "" "$(calc %.3f "$ex_rate / $rec_rate")"
+      REC_RATE+=("$rec_rate") RATIO_REC+=("$(calc %.4f "$ex_rate / $rec_rate")")
     fi
     if has_part chained; then
       read -r wall ticks _ < <(run_job "$CLUSTER_DIR/chained-$r" 1 --arg mode=chained --arg records="$RECORDS")
@@ -173,6 +184,8 @@ if has_part exchange || has_part chained; then
     printf '  %-48s %s\n' "exchange cluster CPU s (JM + 2 TMs)" "$(printf '%s\n' "${EX_CPU[@]}" | median)"
     printf '  %-48s %s\n' "raw TCP MB/s (32 KiB writes)" "$(printf '%s\n' "${TCP_MBS[@]}" | median)"
     printf '  %-48s %s\n' "ratio exchange / raw TCP bytes/s (goal >= 0.5)" "$(printf '%s\n' "${RATIO_TCP[@]}" | median)"
+    printf '  %-48s %.0f\n' "TCP recs: records/s, two threads, no hand-off" "$(printf '%s\n' "${REC_RATE[@]}" | median)"
+    printf '  %-48s %s\n' "ratio exchange / TCP recs records/s" "$(printf '%s\n' "${RATIO_REC[@]}" | median)"
   fi
   if has_part chained; then
     printf '  %-48s %.0f\n' "chained records/s (transfer)" "$(printf '%s\n' "${CH_RATE[@]}" | median)"
