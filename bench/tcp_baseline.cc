@@ -45,7 +45,7 @@ void NoDelay(int fd) {
   if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) Die("setsockopt");
 }
 
-//! A clock, and where a transfer ended (the receiver's last byte).
+//! When a transfer started (before the first send) and ended (the receiver's last byte).
 struct Timing {
   std::chrono::steady_clock::time_point start, end;
 };
