@@ -220,8 +220,17 @@ TEST(RecordWriterTest, HashPartitioningFollowsKeyGroups) {
     auto partition = std::make_shared<ResultPartition>("j.0/p", channels, 10000, Pool(1000));
     auto key_hash = [](const void* r) { return KeyHash(static_cast<const Rec*>(r)->key); };
     RecordWriter writer(partition, PartitionKind::kHash, max_p, key_hash, &SerializeErased<Rec>, 0);
-    for (int i = 0; i < 500; ++i) {
-      Rec r{i * 7919 - 1000, ""};
+    // Keys that change with every record, then runs of one key (the writer reuses the previous
+    // record's channel while the key hash repeats), starting with key 0 — whose hash, 0, is
+    // what the writer holds before its first record.
+    std::vector<int64_t> keys;
+    for (int i = 0; i < 250; ++i) keys.push_back(i == 0 ? 0 : i * 7919 - 1000);
+    for (int run = 0; keys.size() < 500; ++run) {
+      keys.insert(keys.end(), static_cast<size_t>(run % 4 + 1), run % 3 == 0 ? 0 : run * 31 - 7);
+    }
+    keys.resize(500);
+    for (int64_t key : keys) {
+      Rec r{key, ""};
       writer.Emit(&r);
     }
     writer.Finish();

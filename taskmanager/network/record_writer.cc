@@ -25,7 +25,15 @@ RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, Partition
       channel_of_key_group_[static_cast<size_t>(kg)] =
           OperatorIndexForKeyGroup(max_parallelism_, num_channels_, kg);
     }
+    last_channel_ = ChannelForKeyHash(last_key_hash_);
   }
+}
+
+int RecordWriter::ChannelForKeyHash(int32_t key_hash) const {
+  // Same as KeyGroupForHash + OperatorIndexForKeyGroup, without the divisions per record.
+  uint32_t h = static_cast<uint32_t>(MurmurHash(key_hash));
+  uint32_t kg = kg_mask_ ? (h & kg_mask_) : h % static_cast<uint32_t>(max_parallelism_);
+  return channel_of_key_group_[kg];
 }
 
 void RecordWriter::Emit(const void* record) {
@@ -40,10 +48,15 @@ void RecordWriter::Emit(const void* record) {
       for (int c = 0; c < num_channels_; ++c) Append(c, scratch_.data(), scratch_.size());
       break;
     case PartitionKind::kHash: {
-      // Same as KeyGroupForHash + OperatorIndexForKeyGroup, without the divisions per record.
-      uint32_t h = static_cast<uint32_t>(MurmurHash(key_hash_(record)));
-      uint32_t kg = kg_mask_ ? (h & kg_mask_) : h % static_cast<uint32_t>(max_parallelism_);
-      EmitTo(channel_of_key_group_[kg], record);
+      // A record whose key hashes as the previous one's goes to the same channel: while keys
+      // repeat, the predicted branch takes the hash's latency (murmur, key group, table) off the
+      // path to the buffer.
+      int32_t key_hash = key_hash_(record);
+      if (key_hash != last_key_hash_) {
+        last_key_hash_ = key_hash;
+        last_channel_ = ChannelForKeyHash(key_hash);
+      }
+      EmitTo(last_channel_, record);
       break;
     }
     case PartitionKind::kRebalance:

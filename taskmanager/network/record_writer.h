@@ -54,6 +54,8 @@ class RecordWriter final : public Output {
   void BroadcastCheckpointEvent(BufferKind kind, CheckpointEvent event);
 
  private:
+  //! kHash: the channel of the key group of a key hash.
+  int ChannelForKeyHash(int32_t key_hash) const;
   //! Serializes the record into the channel's current buffer (or, if it does not fit, into
   //! scratch_ and from there across buffers).
   void EmitTo(int channel, const void* record);
@@ -75,6 +77,8 @@ class RecordWriter final : public Output {
   std::vector<BufferPtr> current_;
   std::vector<int> channel_of_key_group_;  // kHash: key group -> channel
   uint32_t kg_mask_ = 0;                   // kHash with a power-of-two max parallelism
+  int32_t last_key_hash_ = 0;              // kHash: the previous record's key hash ...
+  int last_channel_ = 0;                   // ... and its channel
   ByteWriter scratch_;
   bool flush_always_ = false;
 };
