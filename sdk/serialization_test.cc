@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -353,6 +354,76 @@ TEST(SerializationTest, WriterSpillsWhatDoesNotFitWithTheBytesBeforeIt) {
   SerializeRecord(int32_t{6}, w);
   EXPECT_FALSE(w.spilled());
   EXPECT_EQ(region[0], 6);
+}
+
+//! Every field fixed-width: bool, enums, arrays (of bools too), a pair, a nested struct.
+struct FixedInner {
+  Color color = Color::kRed;
+  std::array<bool, 3> flags{};
+  SLUICE_FIELDS(color, flags)
+  bool operator==(const FixedInner&) const = default;
+};
+struct FixedOuter {
+  int64_t id = 0;
+  bool on = false;
+  std::pair<int16_t, double> p;
+  std::tuple<uint8_t, Wide> t;
+  std::array<char, 5> name{};
+  FixedInner inner;
+  SLUICE_FIELDS(id, on, p, t, name, inner)
+  bool operator==(const FixedOuter&) const = default;
+};
+
+//! A type with its own Serializer: its bytes are its own, never the fixed-width path's.
+struct Custom {
+  int32_t v = 0;
+  SLUICE_FIELDS(v)
+};
+}  // namespace
+template <>
+struct Serializer<Custom> {
+  static void Write(const Custom& c, ByteWriter& w) { w.PutVarint(static_cast<uint32_t>(c.v)); }
+  static void Read(ByteReader& r, Custom& c) { c.v = static_cast<int32_t>(r.GetVarint()); }
+};
+namespace {
+
+TEST(SerializationTest, FixedWidthRecordsAreWrittenAtOnceInTheSameBytes) {
+  static_assert(kFixedWidth<int32_t> == 4 && kFixedWidth<bool> == 1 && kFixedWidth<Color> == 1);
+  static_assert(kFixedWidth<FixedInner> == 1 + 3);
+  static_assert(kFixedWidth<FixedOuter> == 8 + 1 + (2 + 8) + (1 + 8) + 5 + 4);
+  // Anything whose length depends on the value, or that has its own Serializer, is not.
+  static_assert(kFixedWidth<std::string> == 0 && kFixedWidth<Simple> == 0);
+  static_assert(kFixedWidth<std::optional<int>> == 0 && kFixedWidth<std::vector<int>> == 0);
+  static_assert(kFixedWidth<std::pair<int, std::string>> == 0 && kFixedWidth<Custom> == 0);
+
+  FixedOuter v{-5,
+               true,
+               {-300, 2.5},
+               {9, Wide::kNegative},
+               {'a', 'b', 'c', 'd', 'e'},
+               {Color::kBlue, {true, false, true}}};
+  std::vector<uint8_t> fast = Bytes(v);
+  ByteWriter w;
+  Serializer<FixedOuter>::Write(v, w);  // field by field
+  EXPECT_EQ(fast, std::vector<uint8_t>(w.data(), w.data() + w.size()));
+  EXPECT_EQ(fast.size(), kFixedWidth<FixedOuter>);
+  ExpectRoundTrip(v);
+  EXPECT_EQ(Bytes(Custom{300}), (std::vector<uint8_t>{0xac, 0x02}));  // its varint, not 4 bytes
+}
+
+TEST(SerializationTest, AFixedWidthRecordSpillsLikeAnyOther) {
+  FixedOuter v{42, false, {1, 1.0}, {2, Wide::kBig}, {}, {}};
+  uint8_t region[16] = {};
+  ByteWriter w;
+  w.Attach(region, sizeof(region));
+  w.Append("xyz", 3);  // bytes before the record move along when it spills
+  SerializeRecord(v, w);
+  ASSERT_TRUE(w.spilled());
+  ASSERT_EQ(w.size(), 3 + kFixedWidth<FixedOuter>);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(w.data()), 3), "xyz");
+  FixedOuter back;
+  DeserializeRecord(w.data() + 3, w.size() - 3, back);
+  EXPECT_EQ(back, v);
 }
 
 TEST(SerializationTest, WriterCopiesAndMovesOwnTheirBytes) {

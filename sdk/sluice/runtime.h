@@ -213,7 +213,7 @@ struct NodeSpec {
 
 template <typename T>
 void SerializeErased(const void* record, ByteWriter& out) {
-  Serializer<T>::Write(*static_cast<const T*>(record), out);
+  SerializeRecord(*static_cast<const T*>(record), out);
 }
 
 }  // namespace sluice

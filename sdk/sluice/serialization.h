@@ -76,6 +76,13 @@ class ByteWriter {
   bool spilled() const { return data_ == own_.data(); }
   size_t size() const { return size_; }
   const uint8_t* data() const { return data_; }
+  //! Makes room for n more bytes and returns where they go; the caller writes all n.
+  uint8_t* Extend(size_t n) {
+    Reserve(size_ + n);
+    uint8_t* at = data_ + size_;
+    size_ += n;
+    return at;
+  }
   void Append(const void* p, size_t n) {
     Reserve(size_ + n);
     std::memcpy(data_ + size_, p, n);
@@ -164,6 +171,7 @@ struct HasFields<T, std::void_t<decltype(std::declval<T&>().SluiceTie())>> : std
 template <typename T>
 struct Serializer<T, std::enable_if_t<(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) ||
                                       std::is_enum_v<T>>> {
+  static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const T& v, ByteWriter& w) { w.Append(&v, sizeof(T)); }
   static void Read(ByteReader& r, T& v) { r.Read(&v, sizeof(T)); }
 };
@@ -171,6 +179,7 @@ struct Serializer<T, std::enable_if_t<(std::is_arithmetic_v<T> && !std::is_same_
 // One byte, 0 or 1: copying any other byte into a bool would be undefined behaviour.
 template <>
 struct Serializer<bool> {
+  static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const bool& v, ByteWriter& w) { w.PutByte(v ? 1 : 0); }
   static void Read(ByteReader& r, bool& v) {
     uint8_t b = r.GetByte();
@@ -194,6 +203,7 @@ struct Serializer<std::string> {
 
 template <typename A, typename B>
 struct Serializer<std::pair<A, B>> {
+  static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const std::pair<A, B>& v, ByteWriter& w) {
     Serializer<A>::Write(v.first, w);
     Serializer<B>::Write(v.second, w);
@@ -206,6 +216,7 @@ struct Serializer<std::pair<A, B>> {
 
 template <typename... Ts>
 struct Serializer<std::tuple<Ts...>> {
+  static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const std::tuple<Ts...>& v, ByteWriter& w) {
     std::apply([&](const auto&... e) { (Serializer<std::decay_t<decltype(e)>>::Write(e, w), ...); },
                v);
@@ -240,6 +251,7 @@ struct Serializer<std::vector<E>> {
 
 template <typename E, size_t N>
 struct Serializer<std::array<E, N>> {
+  static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const std::array<E, N>& v, ByteWriter& w) {
     if constexpr ((std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E>) {
       w.Append(v.data(), sizeof(E) * N);  // the same bytes as element by element, at once
@@ -278,6 +290,7 @@ struct Serializer<std::optional<E>> {
 // User structs: SLUICE_FIELDS(a, b, c) inside the struct lists the serialized fields in order.
 template <typename T>
 struct Serializer<T, std::enable_if_t<internal::HasFields<T>::value>> {
+  static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const T& v, ByteWriter& w) {
     auto tie = const_cast<T&>(v).SluiceTie();
     std::apply([&](const auto&... e) { (Serializer<std::decay_t<decltype(e)>>::Write(e, w), ...); },
@@ -289,9 +302,93 @@ struct Serializer<T, std::enable_if_t<internal::HasFields<T>::value>> {
   }
 };
 
+namespace internal {
+template <typename T>
+struct IsStdArray : std::false_type {};
+template <typename E, size_t N>
+struct IsStdArray<std::array<E, N>> : std::true_type {};
+template <typename T>
+struct IsPairOrTuple : std::false_type {};
+template <typename A, typename B>
+struct IsPairOrTuple<std::pair<A, B>> : std::true_type {};
+template <typename... Ts>
+struct IsPairOrTuple<std::tuple<Ts...>> : std::true_type {};
+
+template <typename T>
+constexpr size_t FixedWidthOf();
+template <typename Tuple, size_t... I>
+constexpr size_t FixedWidthOfAll(std::index_sequence<I...>) {
+  constexpr size_t widths[] = {0, FixedWidthOf<std::decay_t<std::tuple_element_t<I, Tuple>>>()...};
+  size_t sum = 0;
+  for (size_t i = 1; i < sizeof(widths) / sizeof(widths[0]); ++i) {
+    if (widths[i] == 0) return 0;
+    sum += widths[i];
+  }
+  return sum;
+}
+
+//! The number of bytes every value of T serializes to, or 0 if that depends on the value
+//! (strings, vectors, optionals, and whatever holds one).
+template <typename T>
+constexpr size_t FixedWidthOf() {
+  if constexpr (!requires { Serializer<T>::kBuiltin; }) {
+    return 0;  // a user's own Serializer: its bytes are its own
+  } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
+    return std::is_same_v<T, bool> ? 1 : sizeof(T);
+  } else if constexpr (IsStdArray<T>::value) {
+    return FixedWidthOf<typename T::value_type>() * std::tuple_size_v<T>;
+  } else if constexpr (IsPairOrTuple<T>::value) {
+    return FixedWidthOfAll<T>(std::make_index_sequence<std::tuple_size_v<T>>());
+  } else if constexpr (HasFields<T>::value) {
+    using Tie = decltype(std::declval<T&>().SluiceTie());
+    return FixedWidthOfAll<Tie>(std::make_index_sequence<std::tuple_size_v<Tie>>());
+  } else {
+    return 0;
+  }
+}
+
+//! Writes a fixed-width value (FixedWidthOf<T>() > 0) at p, in the bytes Serializer<T>::Write
+//! produces; returns the end. Offsets are constants once inlined: no bounds check per field.
+template <typename T>
+uint8_t* PutFixed(const T& v, uint8_t* p) {
+  if constexpr (std::is_same_v<T, bool>) {
+    *p = v ? 1 : 0;
+    return p + 1;
+  } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
+    std::memcpy(p, &v, sizeof(T));
+    return p + sizeof(T);
+  } else if constexpr (IsStdArray<T>::value) {
+    using E = typename T::value_type;
+    if constexpr ((std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E>) {
+      std::memcpy(p, v.data(), sizeof(E) * std::tuple_size_v<T>);
+      return p + sizeof(E) * std::tuple_size_v<T>;
+    } else {
+      for (const auto& e : v) p = PutFixed(e, p);
+      return p;
+    }
+  } else if constexpr (IsPairOrTuple<T>::value) {
+    std::apply([&](const auto&... e) { ((p = PutFixed(e, p)), ...); }, v);
+    return p;
+  } else {
+    auto tie = const_cast<T&>(v).SluiceTie();
+    std::apply([&](const auto&... e) { ((p = PutFixed(e, p)), ...); }, tie);
+    return p;
+  }
+}
+}  // namespace internal
+
+//! The number of bytes every value of T serializes to, or 0 if that depends on the value.
+template <typename T>
+inline constexpr size_t kFixedWidth = internal::FixedWidthOf<T>();
+
 template <typename T>
 void SerializeRecord(const T& v, ByteWriter& w) {
-  Serializer<T>::Write(v, w);
+  if constexpr (kFixedWidth < T >> 0) {
+    // One bounds check for the whole record instead of one per field.
+    internal::PutFixed(v, w.Extend(kFixedWidth<T>));
+  } else {
+    Serializer<T>::Write(v, w);
+  }
 }
 
 template <typename T>
