@@ -2,7 +2,8 @@
 //
 //   mode=exchange (run with --parallelism 2 on 2 TaskManagers x 1 slot):
 //     generator (1 split: only source subtask 0 produces) -> key_by(constant key) -> sink
-//     The constant key is chosen here so that its key group belongs to the LAST sink subtask
+//     The constant key (or, with keys=N, each of N keys) is chosen here so that its key group
+//     belongs to the LAST sink subtask
 //     (parallelism - 1), which the scheduler places in the other TaskManager's slot: every record
 //     crosses the TCP data plane. The sink is a keyed process function followed by a chained
 //     discarding sink that never receives anything.
@@ -20,7 +21,9 @@
 //         out (optional directory: each sink subtask writes sink-<subtask>.txt there at end of
 //              input with its record count, the transfer time and, with latency=1, latency
 //              percentiles),
-//         map (0; 1 adds a map operator that copies each record after the generator).
+//         map (0; 1 adds a map operator that copies each record after the generator),
+//         keys (1; mode=exchange: record i gets the (i mod keys)-th of `keys` distinct keys, all
+//               of the last sink subtask; a power of two).
 #include <time.h>
 
 #include <algorithm>
@@ -64,11 +67,16 @@ int64_t MonotonicNanos() {
 }
 
 //! The smallest non-negative key whose key group maps to operator `target` (Flink's formulas).
-int64_t KeyForOperator(int target, int parallelism, int max_parallelism) {
-  for (int64_t k = 0;; ++k) {
+//! The first `n` keys (0, 1, ...) whose key groups belong to operator subtask `target`.
+std::vector<int64_t> KeysForOperator(int64_t n, int target, int parallelism, int max_parallelism) {
+  std::vector<int64_t> keys;
+  for (int64_t k = 0; static_cast<int64_t>(keys.size()) < n; ++k) {
     int kg = sluice::KeyGroupFor(k, max_parallelism);
-    if (sluice::OperatorIndexForKeyGroup(max_parallelism, parallelism, kg) == target) return k;
+    if (sluice::OperatorIndexForKeyGroup(max_parallelism, parallelism, kg) == target) {
+      keys.push_back(k);
+    }
   }
+  return keys;
 }
 
 //! What a sink subtask saw: record count, payload bytes, the transfer time (from the creation of
@@ -165,7 +173,7 @@ class StatsSink final : public sluice::SinkOperator<R> {
 
 struct Options {
   std::string mode, out;
-  int64_t records = 0, payload = 0, rate = 0;
+  int64_t records = 0, payload = 0, rate = 0, keys = 1;
   bool latency = false, with_map = false;
 };
 
@@ -225,8 +233,11 @@ void Build(sluice::StreamEnvironment& env, const Options& o) {
   }
   const int parallelism = std::max(1, env.default_parallelism());
   const int max_parallelism = sluice::kDefaultMaxParallelism;
-  const int64_t key = KeyForOperator(parallelism - 1, parallelism, max_parallelism);
-  stream.KeyBy([key](const R&) { return key; })
+  // Record i has key keys[i % keys]; every key belongs to the last sink subtask.
+  const std::vector<int64_t> keys =
+      KeysForOperator(o.keys, parallelism - 1, parallelism, max_parallelism);
+  const uint64_t mask = static_cast<uint64_t>(o.keys) - 1;  // keys is a power of two
+  stream.KeyBy([keys, mask](const R& r) { return keys[static_cast<uint64_t>(r.id) & mask]; })
       .Process(
           [out, latency]() { return std::make_unique<KeyedStatsSink<R>>(SinkStats(out, latency)); },
           "Sink")
@@ -247,6 +258,7 @@ SLUICE_JOB(env) {
   o.rate = env.IntArg("rate", 0);
   o.latency = env.IntArg("latency", 0) != 0;
   o.with_map = env.IntArg("map", 0) != 0;
+  o.keys = env.IntArg("keys", 1);
   o.out = env.Arg("out");
   if (o.mode != "exchange" && o.mode != "chained") {
     throw sluice::JobDefinitionError("mode must be 'exchange' or 'chained', got '" + o.mode + "'");
@@ -262,6 +274,9 @@ SLUICE_JOB(env) {
     throw sluice::JobDefinitionError("record=fixed has an 84-byte payload; use record=string");
   }
   if (o.rate < 0) throw sluice::JobDefinitionError("rate must be >= 0");
+  if (o.keys < 1 || o.keys > (1 << 20) || (o.keys & (o.keys - 1)) != 0) {
+    throw sluice::JobDefinitionError("keys must be a power of two from 1 to 1048576");
+  }
   if (env.HasArg("buffer_timeout_ms")) env.SetBufferTimeout(env.IntArg("buffer_timeout_ms", -1));
   env.SetJobName("network-" + o.mode);
   if (record == "fixed") {

@@ -29,13 +29,6 @@ RecordWriter::RecordWriter(std::shared_ptr<ResultPartition> partition, Partition
   }
 }
 
-int RecordWriter::ChannelForKeyHash(int32_t key_hash) const {
-  // Same as KeyGroupForHash + OperatorIndexForKeyGroup, without the divisions per record.
-  uint32_t h = static_cast<uint32_t>(MurmurHash(key_hash));
-  uint32_t kg = kg_mask_ ? (h & kg_mask_) : h % static_cast<uint32_t>(max_parallelism_);
-  return channel_of_key_group_[kg];
-}
-
 void RecordWriter::Emit(const void* record) {
   if (counters_.records_out) {
     // Only the task thread writes: a plain store avoids a locked instruction per record.

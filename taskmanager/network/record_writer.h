@@ -54,8 +54,13 @@ class RecordWriter final : public Output {
   void BroadcastCheckpointEvent(BufferKind kind, CheckpointEvent event);
 
  private:
-  //! kHash: the channel of the key group of a key hash.
-  int ChannelForKeyHash(int32_t key_hash) const;
+  //! kHash: the channel of the key group of a key hash. Same as KeyGroupForHash +
+  //! OperatorIndexForKeyGroup, without the divisions per record.
+  int ChannelForKeyHash(int32_t key_hash) const {
+    uint32_t h = static_cast<uint32_t>(MurmurHash(key_hash));
+    uint32_t kg = kg_mask_ ? (h & kg_mask_) : h % static_cast<uint32_t>(max_parallelism_);
+    return channel_of_key_group_[kg];
+  }
   //! Serializes the record into the channel's current buffer (or, if it does not fit, into
   //! scratch_ and from there across buffers).
   void EmitTo(int channel, const void* record);
