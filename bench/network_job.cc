@@ -66,8 +66,8 @@ int64_t MonotonicNanos() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-//! The smallest non-negative key whose key group maps to operator `target` (Flink's formulas).
-//! The first `n` keys (0, 1, ...) whose key groups belong to operator subtask `target`.
+//! The first `n` keys (0, 1, ...) whose key groups belong to operator subtask `target` (Flink's
+//! formulas).
 std::vector<int64_t> KeysForOperator(int64_t n, int target, int parallelism, int max_parallelism) {
   std::vector<int64_t> keys;
   for (int64_t k = 0; static_cast<int64_t>(keys.size()) < n; ++k) {

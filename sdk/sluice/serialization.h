@@ -383,7 +383,7 @@ inline constexpr size_t kFixedWidth = internal::FixedWidthOf<T>();
 
 template <typename T>
 void SerializeRecord(const T& v, ByteWriter& w) {
-  if constexpr (kFixedWidth < T >> 0) {
+  if constexpr (kFixedWidth<T> != 0) {
     // One bounds check for the whole record instead of one per field.
     internal::PutFixed(v, w.Extend(kFixedWidth<T>));
   } else {
