@@ -166,11 +166,14 @@ template <typename T, typename = void>
 struct HasFields : std::false_type {};
 template <typename T>
 struct HasFields<T, std::void_t<decltype(std::declval<T&>().SluiceTie())>> : std::true_type {};
+//! Numbers and enums: written as their sizeof(T) bytes. Not bool (see Serializer<bool>).
+template <typename T>
+inline constexpr bool kRawBytes =
+    (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) || std::is_enum_v<T>;
 }  // namespace internal
 
 template <typename T>
-struct Serializer<T, std::enable_if_t<(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) ||
-                                      std::is_enum_v<T>>> {
+struct Serializer<T, std::enable_if_t<internal::kRawBytes<T>>> {
   static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const T& v, ByteWriter& w) { w.Append(&v, sizeof(T)); }
   static void Read(ByteReader& r, T& v) { r.Read(&v, sizeof(T)); }
@@ -253,14 +256,14 @@ template <typename E, size_t N>
 struct Serializer<std::array<E, N>> {
   static constexpr bool kBuiltin = true;  // internal::PutFixed writes the same bytes
   static void Write(const std::array<E, N>& v, ByteWriter& w) {
-    if constexpr ((std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E>) {
+    if constexpr (internal::kRawBytes<E>) {
       w.Append(v.data(), sizeof(E) * N);  // the same bytes as element by element, at once
     } else {
       for (const auto& e : v) Serializer<E>::Write(e, w);
     }
   }
   static void Read(ByteReader& r, std::array<E, N>& v) {
-    if constexpr ((std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E>) {
+    if constexpr (internal::kRawBytes<E>) {
       r.Read(v.data(), sizeof(E) * N);
     } else {
       for (auto& e : v) Serializer<E>::Read(r, e);
@@ -316,15 +319,12 @@ struct IsPairOrTuple<std::tuple<Ts...>> : std::true_type {};
 
 template <typename T>
 constexpr size_t FixedWidthOf();
+//! The sum of the elements' widths, or 0 if any of them is not fixed.
 template <typename Tuple, size_t... I>
 constexpr size_t FixedWidthOfAll(std::index_sequence<I...>) {
-  constexpr size_t widths[] = {0, FixedWidthOf<std::decay_t<std::tuple_element_t<I, Tuple>>>()...};
-  size_t sum = 0;
-  for (size_t i = 1; i < sizeof(widths) / sizeof(widths[0]); ++i) {
-    if (widths[i] == 0) return 0;
-    sum += widths[i];
-  }
-  return sum;
+  constexpr bool all_fixed =
+      ((FixedWidthOf<std::decay_t<std::tuple_element_t<I, Tuple>>>() != 0) && ...);
+  return all_fixed ? (FixedWidthOf<std::decay_t<std::tuple_element_t<I, Tuple>>>() + ... + 0) : 0;
 }
 
 //! The number of bytes every value of T serializes to, or 0 if that depends on the value
@@ -333,8 +333,10 @@ template <typename T>
 constexpr size_t FixedWidthOf() {
   if constexpr (!requires { Serializer<T>::kBuiltin; }) {
     return 0;  // a user's own Serializer: its bytes are its own
-  } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
-    return std::is_same_v<T, bool> ? 1 : sizeof(T);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return 1;
+  } else if constexpr (kRawBytes<T>) {
+    return sizeof(T);
   } else if constexpr (IsStdArray<T>::value) {
     return FixedWidthOf<typename T::value_type>() * std::tuple_size_v<T>;
   } else if constexpr (IsPairOrTuple<T>::value) {
@@ -354,12 +356,12 @@ uint8_t* PutFixed(const T& v, uint8_t* p) {
   if constexpr (std::is_same_v<T, bool>) {
     *p = v ? 1 : 0;
     return p + 1;
-  } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
+  } else if constexpr (kRawBytes<T>) {
     std::memcpy(p, &v, sizeof(T));
     return p + sizeof(T);
   } else if constexpr (IsStdArray<T>::value) {
     using E = typename T::value_type;
-    if constexpr ((std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E>) {
+    if constexpr (kRawBytes<E>) {
       std::memcpy(p, v.data(), sizeof(E) * std::tuple_size_v<T>);
       return p + sizeof(E) * std::tuple_size_v<T>;
     } else {
