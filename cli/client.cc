@@ -51,12 +51,13 @@ absl::Status JobManagerClient::Convert(const grpc::Status& status, absl::Duratio
 }
 
 absl::StatusOr<proto::SubmitResponse> JobManagerClient::Submit(const proto::SubmitHeader& header,
-                                                               const std::string& package_path) {
+                                                               const std::string& package_path,
+                                                               absl::Duration timeout) {
   std::ifstream in(package_path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", package_path));
 
   grpc::ClientContext context;
-  SetDeadline(&context, kSubmitTimeout);
+  SetDeadline(&context, timeout);
   proto::SubmitResponse response;
   std::unique_ptr<grpc::ClientWriter<proto::SubmitRequest>> writer =
       stub_->Submit(&context, &response);
@@ -85,7 +86,7 @@ absl::StatusOr<proto::SubmitResponse> JobManagerClient::Submit(const proto::Subm
     return absl::DataLossError(absl::StrCat("reading ", package_path, " failed"));
   }
   if (stream_ok) writer->WritesDone();
-  absl::Status status = Convert(writer->Finish(), kSubmitTimeout);
+  absl::Status status = Convert(writer->Finish(), timeout);
   if (!status.ok()) return status;
   return response;
 }

@@ -22,9 +22,13 @@ class JobManagerClient {
 
   const std::string& target() const { return target_; }
 
-  //! Streams the header, then the file at `package_path` in 1 MiB chunks.
+  //! Streams the header, then the file at `package_path` in 1 MiB chunks. `timeout` covers the
+  //! upload and the JobManager's work: it gives the job's graph builder at most
+  //! jobmanager.graph-builder.timeout and never more than what is left of ours minus a margin, so
+  //! that a builder that hangs comes back as the JobManager's own explanation.
   absl::StatusOr<proto::SubmitResponse> Submit(const proto::SubmitHeader& header,
-                                               const std::string& package_path);
+                                               const std::string& package_path,
+                                               absl::Duration timeout = kSubmitTimeout);
   absl::StatusOr<proto::ListJobsResponse> ListJobs();
   absl::StatusOr<proto::JobStatus> GetJobStatus(const std::string& job_id);
   absl::StatusOr<proto::CancelResponse> CancelJob(const std::string& job_id);
@@ -40,7 +44,8 @@ class JobManagerClient {
                                                  absl::Duration timeout = kSavepointTimeout);
 
   static constexpr absl::Duration kUnaryTimeout = absl::Seconds(10);
-  static constexpr absl::Duration kSubmitTimeout = absl::Seconds(60);
+  //! Twice jobmanager.graph-builder.timeout's default.
+  static constexpr absl::Duration kSubmitTimeout = absl::Seconds(120);
   //! execution.checkpointing.timeout's default (10 min) plus a margin, so that the JobManager's
   //! own timeout error arrives before ours.
   static constexpr absl::Duration kSavepointTimeout = absl::Minutes(11);

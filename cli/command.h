@@ -54,6 +54,7 @@ void PrintTable(const std::vector<std::string>& header,
 // The commands, one per verb; each returns the exit code.
 int ClusterStartCommand(const Invocation& invocation);  // commands_cluster.cc
 int ClusterStopCommand(const Invocation& invocation);   // commands_cluster.cc
+int ClusterAddTaskManagerCommand(const Invocation& invocation);  // commands_cluster.cc
 int RunCommand(const Invocation& invocation);           // commands_run.cc
 int ListCommand(const Invocation& invocation);          // commands_jobs.cc
 int StatusCommand(const Invocation& invocation);        // commands_jobs.cc

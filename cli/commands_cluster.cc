@@ -1,7 +1,8 @@
-// `sluice cluster start|stop`: a JobManager and TaskManagers on this machine, tracked by pid
-// files in one directory:
+// `sluice cluster start|stop|add-taskmanager`: a JobManager and TaskManagers on this machine,
+// tracked by pid files in one directory:
 //   DIR/jobmanager.pid  DIR/jobmanager.address  DIR/taskmanager-<i>.pid
 //   DIR/log/jobmanager.log  DIR/log/taskmanager-<i>.log  DIR/blobs/  DIR/taskmanager-<i>/
+//   DIR/taskmanager.args  (the arguments every TaskManager gets, one per line)
 
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -101,6 +103,42 @@ absl::StatusOr<Daemon> Start(const std::string& label, const std::string& binary
     return s;
   }
   return d;
+}
+
+constexpr char kTaskManagerArgsFile[] = "taskmanager.args";
+
+//! The arguments of TaskManager `i` of the cluster in `dir`: the cluster's, then its own folder.
+std::vector<std::string> TaskManagerArgs(const fs::path& dir, std::vector<std::string> args,
+                                         int i) {
+  args.insert(args.end(), {"-D", absl::StrCat("taskmanager.cache.directory=",
+                                              (dir / absl::StrCat("taskmanager-", i)).string())});
+  return args;
+}
+
+//! Waits until `expected_total` TaskManagers are registered, or one of `started` exits (its log
+//! tail printed; Aborted). Returns the error to print, or OK.
+absl::Status AwaitRegistered(JobManagerClient& client, const std::vector<Daemon>& started,
+                             size_t expected_total) {
+  absl::Time deadline = absl::Now() + kStartTimeout;
+  size_t registered = 0;
+  std::string how;
+  while (true) {
+    for (const Daemon& d : started) {
+      if (ChildExited(d.pid, &how)) {
+        PrintLogTail(d, how);
+        return absl::AbortedError(absl::StrCat("the ", d.label, " exited during startup"));
+      }
+    }
+    absl::StatusOr<proto::ListTaskManagersResponse> tms = client.ListTaskManagers(absl::Seconds(2));
+    if (tms.ok()) registered = static_cast<size_t>(tms->taskmanagers_size());
+    if (registered >= expected_total) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "only ", registered, " of ", expected_total, " TaskManagers registered within ",
+          absl::FormatDuration(kStartTimeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
 }
 
 std::optional<int> ParseCount(const ParsedArgs& args, const std::string& option, int dflt) {
@@ -199,16 +237,20 @@ int ClusterStartCommand(const Invocation& invocation) {
   }
   std::cout << "JobManager is listening on " << address << "." << std::endl;
 
+  // The user's settings first: the JobManager's actual address (it may have picked an ephemeral
+  // port), the slot count and a cache directory per TaskManager must win. Kept for
+  // `cluster add-taskmanager`.
+  std::vector<std::string> cluster_tm_args = user_args;
+  cluster_tm_args.insert(cluster_tm_args.end(),
+                         {"-D", absl::StrCat("jobmanager.rpc.address=", host), "-D",
+                          absl::StrCat("jobmanager.rpc.port=", address.substr(colon + 1)), "-D",
+                          absl::StrCat("taskmanager.numberOfTaskSlots=", *slots)});
+  {
+    std::ofstream out(dir / kTaskManagerArgsFile, std::ios::trunc);
+    for (const std::string& a : cluster_tm_args) out << a << "\n";
+  }
   for (int i = 1; i <= *taskmanagers; ++i) {
-    // The user's settings first: the JobManager's actual address (it may have picked an
-    // ephemeral port), the slot count and a cache directory per TaskManager must win.
-    std::vector<std::string> tm_args = user_args;
-    tm_args.insert(tm_args.end(),
-                   {"-D", absl::StrCat("jobmanager.rpc.address=", host), "-D",
-                    absl::StrCat("jobmanager.rpc.port=", address.substr(colon + 1)), "-D",
-                    absl::StrCat("taskmanager.numberOfTaskSlots=", *slots), "-D",
-                    absl::StrCat("taskmanager.cache.directory=",
-                                 (dir / absl::StrCat("taskmanager-", i)).string())});
+    std::vector<std::string> tm_args = TaskManagerArgs(dir, cluster_tm_args, i);
     std::string log = (dir / "log" / absl::StrCat("taskmanager-", i, ".log")).string();
     absl::StatusOr<Daemon> tm =
         Start(absl::StrCat("TaskManager ", i), tm_binary, tm_args, TaskManagerPidFile(dir, i), log);
@@ -223,33 +265,15 @@ int ClusterStartCommand(const Invocation& invocation) {
 
   // Every TaskManager must register; a daemon that dies meanwhile fails the start.
   JobManagerClient client(address);
-  deadline = absl::Now() + kStartTimeout;
-  int registered = 0;
-  while (true) {
-    for (const Daemon& d : started) {
-      if (ChildExited(d.pid, &how)) {
-        PrintLogTail(d, how);
-        std::vector<Daemon> others;
-        std::copy_if(started.begin(), started.end(), std::back_inserter(others),
-                     [&](const Daemon& o) { return o.pid != d.pid; });
-        fs::remove(d.pid_file, ec);
-        StopStarted(others);
-        fs::remove(address_file, ec);
-        std::cerr << "sluice: stopped the daemons started so far." << std::endl;
-        return kExitFailure;
-      }
+  if (absl::Status s = AwaitRegistered(client, started, static_cast<size_t>(*taskmanagers));
+      !s.ok()) {
+    StopStarted(started);
+    fs::remove(address_file, ec);
+    if (absl::IsAborted(s)) {
+      std::cerr << "sluice: stopped the daemons started so far." << std::endl;
+      return kExitFailure;
     }
-    absl::StatusOr<proto::ListTaskManagersResponse> tms = client.ListTaskManagers(absl::Seconds(2));
-    if (tms.ok()) registered = tms->taskmanagers_size();
-    if (registered >= *taskmanagers) break;
-    if (absl::Now() >= deadline) {
-      StopStarted(started);
-      fs::remove(address_file, ec);
-      return Fail(absl::StrCat(
-          "only ", registered, " of ", *taskmanagers, " TaskManagers registered within ",
-          absl::FormatDuration(kStartTimeout), "; see the logs in ", (dir / "log").string()));
-    }
-    absl::SleepFor(absl::Milliseconds(200));
+    return Fail(absl::StrCat(s.message(), "; see the logs in ", (dir / "log").string()));
   }
   std::cout << "Cluster started in " << dir.string() << ": 1 JobManager, " << *taskmanagers
             << " TaskManager(s) with " << *slots << " slot(s) each.\n"
@@ -314,6 +338,86 @@ int ClusterStopCommand(const Invocation& invocation) {
   if (has_jm) ok = stop_group({{"JobManager", jm_pid_file}}, kJobManager) && ok;
   fs::remove(dir / "jobmanager.address", ec);
   return ok ? kExitOk : kExitFailure;
+}
+
+int ClusterAddTaskManagerCommand(const Invocation& invocation) {
+  const ParsedArgs& args = invocation.args;
+  if (args.Get("--dir")->empty()) return UsageError("cluster add-taskmanager", "--dir must not be empty");
+  const fs::path dir = fs::absolute(*args.Get("--dir")).lexically_normal();
+  std::ifstream in(dir / kTaskManagerArgsFile);
+  absl::StatusOr<pid_t> jm_pid = ReadPidFile((dir / "jobmanager.pid").string());
+  if (!in || !jm_pid.ok() || !IsAlive(*jm_pid)) {
+    return Fail(absl::StrCat("no cluster running in ", dir.string(),
+                             " (start one with 'sluice cluster start --dir ", dir.string(), "')"));
+  }
+  std::vector<std::string> tm_args;
+  for (std::string line; std::getline(in, line);) tm_args.push_back(line);
+  if (std::optional<std::string> text = args.Get("--slots")) {
+    std::optional<int> slots = ParsePositiveInt(*text);
+    if (!slots) {
+      return UsageError("cluster add-taskmanager",
+                        absl::StrCat("--slots must be a positive integer, got '", *text, "'"));
+    }
+    tm_args.insert(tm_args.end(), {"-D", absl::StrCat("taskmanager.numberOfTaskSlots=", *slots)});
+  }
+  // The lowest index without a live TaskManager: a replacement reuses the folders of a dead one
+  // (it removes the state that one left behind).
+  std::set<int> live;
+  for (const auto& [i, file] : FindTaskManagerPidFiles(dir)) {
+    absl::StatusOr<pid_t> pid = ReadPidFile(file);
+    if (pid.ok() && IsAlive(*pid) && IsProgram(*pid, kTaskManager)) live.insert(i);
+  }
+  int index = 1;
+  while (live.count(index)) ++index;
+
+  absl::StatusOr<std::string> bin_dir = SelfDirectory();
+  if (!bin_dir.ok()) return Fail(bin_dir.status());
+  std::string address;
+  {
+    std::ifstream a(dir / "jobmanager.address");
+    std::getline(a, address);
+  }
+  JobManagerClient client(std::string(absl::StripAsciiWhitespace(address)));
+  if (absl::StatusOr<proto::ListTaskManagersResponse> reachable = client.ListTaskManagers();
+      !reachable.ok()) {
+    return Fail(reachable.status());
+  }
+  const std::string log = (dir / "log" / absl::StrCat("taskmanager-", index, ".log")).string();
+  absl::StatusOr<Daemon> tm =
+      Start(absl::StrCat("TaskManager ", index), (fs::path(*bin_dir) / kTaskManager).string(),
+            TaskManagerArgs(dir, tm_args, index), TaskManagerPidFile(dir, index), log);
+  if (!tm.ok()) return Fail(tm.status());
+  std::cout << "Starting TaskManager " << index << " (pid " << tm->pid << ", log " << log
+            << ")..." << std::endl;
+  // Registered once the JobManager lists the id its log names ("TaskManager <id> started").
+  absl::Time deadline = absl::Now() + kStartTimeout;
+  std::string how;
+  while (true) {
+    if (ChildExited(tm->pid, &how)) {
+      PrintLogTail(*tm, how);
+      std::error_code ec;
+      fs::remove(tm->pid_file, ec);
+      return kExitFailure;
+    }
+    std::string head = TailLines(log, 50);
+    size_t at = head.find("TaskManager ");
+    size_t end = at == std::string::npos ? at : head.find(" started", at);
+    if (end != std::string::npos) {
+      std::string id = head.substr(at + 12, end - at - 12);
+      absl::StatusOr<proto::ListTaskManagersResponse> tms = client.ListTaskManagers();
+      if (tms.ok() && std::any_of(tms->taskmanagers().begin(), tms->taskmanagers().end(),
+                                  [&](const proto::TaskManagerInfo& t) { return t.id() == id; })) {
+        std::cout << "TaskManager " << index << " (" << id << ") registered." << std::endl;
+        return kExitOk;
+      }
+    }
+    if (absl::Now() >= deadline) {
+      StopStarted({*tm});
+      return Fail(absl::StrCat("TaskManager ", index, " did not register within ",
+                               absl::FormatDuration(kStartTimeout), "; see ", log));
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
 }
 
 }  // namespace sluice::cli

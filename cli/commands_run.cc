@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "cli/client.h"
 #include "cli/command.h"
+#include "common/config/config.h"
 #include "common/util/json.h"
 #include "common/util/sha256.h"
 
@@ -146,11 +147,18 @@ int RunCommand(const Invocation& invocation) {
   header.set_allow_non_restored_state(args.Has("--allow-non-restored-state"));
 
   // -D settings (already validated by the CLI's own configuration) also configure the job:
-  // execution.checkpointing.*, state.*, restart-strategy.* apply per job.
+  // execution.checkpointing.*, state.*, restart-strategy.*, parallelism.default apply per job. Those
+  // that find the JobManager are the CLI's own; any other daemon setting would be ignored by the
+  // job, so it is refused, saying where it belongs.
   for (const std::string& define : args.defines) {
     size_t eq = define.find('=');
     if (eq == std::string::npos) continue;
-    (*header.mutable_config())[define.substr(0, eq)] = define.substr(eq + 1);
+    std::string key = define.substr(0, eq);
+    if (key == "jobmanager.rpc.address" || key == "jobmanager.rpc.port") continue;
+    if (absl::Status s = config::CheckJobScope(key); !s.ok()) {
+      return UsageError("run", std::string(s.message()));
+    }
+    (*header.mutable_config())[key] = define.substr(eq + 1);
   }
 
   absl::StatusOr<uint64_t> size = CheckPackage(package);

@@ -25,6 +25,7 @@ const std::map<std::string, CommandFn>& Commands() {
   static const auto* commands = new std::map<std::string, CommandFn>{
       {"cluster start", ClusterStartCommand},
       {"cluster stop", ClusterStopCommand},
+      {"cluster add-taskmanager", ClusterAddTaskManagerCommand},
       {"run", RunCommand},
       {"list", ListCommand},
       {"status", StatusCommand},

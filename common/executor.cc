@@ -69,4 +69,16 @@ void SerialExecutor::Loop() {
   }
 }
 
+bool PostBox::Post(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  if (executor_ == nullptr) return false;
+  executor_->Post(std::move(task));
+  return true;
+}
+
+void PostBox::Close() {
+  absl::MutexLock lock(&mu_);
+  executor_ = nullptr;
+}
+
 }  // namespace sluice

@@ -60,4 +60,20 @@ class SerialExecutor {
   std::thread thread_;
 };
 
+//! A handle through which other components post back to an executor whose owner may be gone
+//! first: callbacks of shared services (a TaskManager gateway used by several jobs) capture the
+//! PostBox, not the owner. The owner calls Close() before it shuts its executor down; after Close
+//! returns no Post reaches the executor. Thread-safe.
+class PostBox {
+ public:
+  explicit PostBox(SerialExecutor* executor) : executor_(executor) {}
+  //! Posts `task` unless closed; returns whether it was posted.
+  bool Post(std::function<void()> task);
+  void Close();
+
+ private:
+  absl::Mutex mu_;
+  SerialExecutor* executor_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace sluice

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <vector>
 
 namespace sluice {
@@ -60,6 +61,19 @@ TEST(SerialExecutorTest, ShutdownDropsPendingDelayedTasks) {
     ex.Post([&] { ran++; });
   }
   EXPECT_EQ(ran.load(), 0);
+}
+
+TEST(PostBoxTest, PostsUntilClosedThenDropsQuietly) {
+  SerialExecutor ex("test");
+  auto box = std::make_shared<PostBox>(&ex);
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(box->Post([&] { ++ran; }));
+  ex.Call([] {});
+  EXPECT_EQ(ran.load(), 1);
+  box->Close();
+  EXPECT_FALSE(box->Post([&] { ++ran; }));
+  ex.Call([] {});
+  EXPECT_EQ(ran.load(), 1);
 }
 
 }  // namespace

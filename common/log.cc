@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "absl/strings/str_format.h"
+
 namespace sluice::log {
 namespace {
 
@@ -34,6 +36,37 @@ std::shared_ptr<spdlog::logger> Get(const std::string& name) {
   logger->flush_on(spdlog::level::info);
   spdlog::register_logger(logger);
   return logger;
+}
+
+std::string Untrusted(absl::string_view text, size_t max_bytes) {
+  std::string out;
+  const absl::string_view shown = text.substr(0, max_bytes);
+  out.reserve(shown.size() + 16);
+  for (char c : shown) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          absl::StrAppendFormat(&out, "\\x%02x", u);
+        } else {
+          out += c;
+        }
+    }
+  }
+  if (text.size() > max_bytes) absl::StrAppendFormat(&out, "... (%d bytes)", text.size());
+  return out;
 }
 
 }  // namespace sluice::log

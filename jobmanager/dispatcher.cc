@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/snapshot/metadata.h"
 #include "jobmanager/graph_builder.h"
 #include "jobmanager/snapshot_restore.h"
 
@@ -25,43 +26,92 @@ Dispatcher::~Dispatcher() {
   jobs_.clear();
 }
 
-absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHeader& header,
-                                                         const std::string& package_sha256) {
+namespace {
+
+//! A job name is shown in tables and logs: printable characters only, and bounded.
+absl::Status CheckJobName(const std::string& name, size_t max_bytes) {
+  if (name.size() > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the job name is ", name.size(),
+                                                   " bytes long; at most ", max_bytes,
+                                                   " are accepted"));
+  }
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the job name '", log::Untrusted(name, 64),
+          "' contains a control character (a line break, a tab, ...); use printable characters"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::chrono::milliseconds Dispatcher::BuilderTimeout(
+    std::chrono::system_clock::time_point client_deadline) const {
+  // Leave the client a margin to hear the answer (and the submission's other steps).
+  constexpr auto kMargin = std::chrono::seconds(5);
+  if (client_deadline == std::chrono::system_clock::time_point::max()) {
+    return options_.graph_builder_timeout;
+  }
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      client_deadline - std::chrono::system_clock::now() - kMargin);
+  return std::max(std::chrono::milliseconds(1), std::min(options_.graph_builder_timeout, left));
+}
+
+absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(
+    const proto::SubmitHeader& header, const std::string& package_sha256,
+    std::chrono::system_clock::time_point client_deadline) {
   if (header.parallelism() < 0) {
     return absl::InvalidArgumentError("parallelism must be a positive integer");
   }
-  int parallelism = header.parallelism() > 0 ? header.parallelism() : options_.default_parallelism;
+  JobSpec spec;
+  spec.job_id = NewId();
+  absl::StatusOr<config::Configuration> job_config = JobConfiguration(header);
+  if (!job_config.ok()) {
+    Log()->warn("submission rejected: {}", log::Untrusted(job_config.status().message(), 1024));
+    return job_config.status();
+  }
+  spec.config = *std::move(job_config);
+  int parallelism = header.parallelism() > 0
+                        ? header.parallelism()
+                        : static_cast<int>(spec.config.GetInt("parallelism.default"));
   auto path = blobs_->PathOf(package_sha256);
   if (!path.ok()) return path.status();
   std::map<std::string, std::string> args(header.args().begin(), header.args().end());
-  auto graph = BuildJobGraph(*path, args, parallelism, options_.graph_builder_timeout);
+  auto graph = BuildJobGraph(*path, args, parallelism, BuilderTimeout(client_deadline));
   if (!graph.ok()) {
-    Log()->warn("submission rejected: {}", graph.status().message());
+    // The builder's stderr is the user's code speaking: never raw into our log.
+    Log()->warn("submission rejected: {}", log::Untrusted(graph.status().message(), 1024));
     return graph.status();
   }
-  JobSpec spec;
-  spec.job_id = NewId();
   spec.name = header.name().empty() ? graph->name() : header.name();
   spec.package_sha256 = package_sha256;
   spec.args = std::move(args);
-  if (absl::Status s = ConfigureJob(header, spec); !s.ok()) {
-    Log()->warn("submission of '{}' rejected: {}", spec.name, s.message());
+  if (absl::Status s = CheckJobName(spec.name, options_.max_job_name_bytes); !s.ok()) {
+    Log()->warn("submission rejected: {}", log::Untrusted(s.message(), 1024));
     return s;
   }
-  // ConfigureJob made the job's checkpoint folder: a submission rejected from here on removes it.
+  if (absl::Status s = OpenCheckpointStorage(spec); !s.ok()) {
+    Log()->warn("submission of '{}' rejected: {}", spec.name, log::Untrusted(s.message(), 1024));
+    return s;
+  }
+  // The job's checkpoint folder exists now: a submission rejected from here on removes it.
   auto remove_folder = absl::MakeCleanup([&spec] {
     if (spec.checkpoint_storage) spec.checkpoint_storage->RemoveEmptyFolders();
   });
   if (absl::Status s = PrepareRestore(header, spec, *graph); !s.ok()) {
-    Log()->warn("submission of '{}' rejected: {}", spec.name, s.message());
+    Log()->warn("submission of '{}' rejected: {}", spec.name, log::Untrusted(s.message(), 1024));
     return s;
   }
   auto plan = BuildExecutionPlan(*graph);
   if (!plan.ok()) return plan.status();
   spec.graph = *std::move(graph);
   spec.plan = *std::move(plan);
-  spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0 ? spec.graph.buffer_timeout_ms()
-                                                               : options_.buffer_timeout_ms;
+  spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0
+                               ? spec.graph.buffer_timeout_ms()
+                               : spec.config.GetDurationMs("execution.buffer-timeout");
 
   // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): a
   // submission right behind it waits for them rather than being refused.
@@ -92,17 +142,28 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(const proto::SubmitHead
   return resp;
 }
 
-absl::Status Dispatcher::ConfigureJob(const proto::SubmitHeader& header, JobSpec& spec) {
-  spec.config = options_.config;
+absl::StatusOr<config::Configuration> Dispatcher::JobConfiguration(
+    const proto::SubmitHeader& header) const {
+  config::Configuration c = options_.config;
   std::map<std::string, std::string> overrides(header.config().begin(), header.config().end());
   for (const auto& [key, value] : overrides) {
-    if (absl::Status s = spec.config.Set(key, value); !s.ok()) {
+    if (absl::Status s = config::CheckJobScope(key); !s.ok()) return s;
+    if (absl::Status s = c.Set(key, value); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("invalid job configuration: ", s.message()));
     }
   }
-  if (auto r = RestartStrategyConfig::FromConfiguration(spec.config); !r.ok()) return r.status();
-  auto checkpoint_config = checkpoint::CheckpointConfig::FromConfiguration(spec.config);
+  if (auto r = RestartStrategyConfig::FromConfiguration(c); !r.ok()) return r.status();
+  auto checkpoint_config = checkpoint::CheckpointConfig::FromConfiguration(c);
   if (absl::Status s = checkpoint_config.Validate(); !s.ok()) return s;
+  const std::string localdir = c.GetString("state.backend.rocksdb.localdir");
+  if (!localdir.empty() && localdir[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state.backend.rocksdb.localdir must be an absolute path, not '", localdir, "'"));
+  }
+  return c;
+}
+
+absl::Status Dispatcher::OpenCheckpointStorage(JobSpec& spec) {
   std::string dir = spec.config.GetString("state.checkpoints.dir");
   std::string path = absl::StartsWith(dir, "file://") ? dir.substr(7) : dir;
   if (path.empty() || path[0] != '/') {
@@ -128,14 +189,15 @@ absl::Status Dispatcher::PrepareRestore(const proto::SubmitHeader& header, JobSp
   } else if (header.restore_latest()) {
     auto checkpoints = SnapshotFolder(spec.config.GetString("state.checkpoints.dir"));
     auto savepoints = SnapshotFolder(spec.config.GetString("state.savepoints.dir"));
-    std::optional<std::string> latest = FindLatestSnapshot(
+    absl::StatusOr<std::optional<std::string>> latest = FindLatestSnapshot(
         spec.name, checkpoints.ok() ? *checkpoints : "", savepoints.ok() ? *savepoints : "");
-    if (!latest) {
+    if (!latest.ok()) return latest.status();
+    if (!*latest) {
       return absl::NotFoundError(
           absl::StrCat("--restore latest: no savepoint or retained checkpoint of a job named '",
                        spec.name, "' under state.checkpoints.dir or state.savepoints.dir"));
     }
-    folder = *latest;
+    folder = **latest;
   } else {
     return absl::OkStatus();
   }
@@ -156,9 +218,18 @@ absl::Status Dispatcher::PrepareRestore(const proto::SubmitHeader& header, JobSp
   if (absl::Status s = MatchSnapshot(*md, header.allow_non_restored_state(), graph); !s.ok()) {
     return s;
   }
+  // Every file it names, checksums included: a damaged snapshot is refused here, naming the file,
+  // instead of failing every attempt of the job (fault probe, gap 5).
+  const std::string base_dir = SnapshotBaseDir(folder, *md);
+  auto base = snapshot::OpenStorage(base_dir);
+  if (!base.ok()) return base.status();
+  if (absl::Status s = snapshot::VerifySnapshotFiles(**base, *md, /*checksums=*/true); !s.ok()) {
+    return absl::Status(snapshot::IsDamage(s) ? absl::StatusCode::kFailedPrecondition : s.code(),
+                        absl::StrCat("cannot restore from '", folder, "': ", s.message()));
+  }
   Log()->info("job {} restores {} {} from {}", spec.job_id, md->kind(), md->checkpoint_id(),
-              folder);
-  spec.restore_base_dir = SnapshotBaseDir(folder, *md);
+              log::Untrusted(folder));
+  spec.restore_base_dir = base_dir;
   spec.restore = *std::move(md);
   return absl::OkStatus();
 }
@@ -169,6 +240,9 @@ absl::StatusOr<std::string> Dispatcher::TriggerSavepoint(const proto::SavepointR
   std::string dir = req.dir().empty() ? m->config().GetString("state.savepoints.dir") : req.dir();
   auto folder = SnapshotFolder(dir);
   if (!folder.ok()) return folder.status();
+  // Before anything stops: a folder that cannot be written would otherwise be found out after
+  // the sources of a stop-with-savepoint have stopped (fault probe, defect 4).
+  if (absl::Status s = CheckWritable(*folder); !s.ok()) return s;
   return m->TriggerSavepoint(*folder, req.stop(), req.drain());
 }
 
@@ -199,6 +273,20 @@ absl::StatusOr<std::string> Dispatcher::Rescale(const proto::RescaleRequest& req
   auto plan = BuildExecutionPlan(*graph);
   if (!plan.ok()) return plan.status();
   return m->Rescale(req.parallelism(), *std::move(graph), *std::move(plan));
+}
+
+absl::Status Dispatcher::CheckWritable(const std::string& folder) {
+  auto storage = snapshot::OpenStorage(folder);
+  absl::Status s = storage.status();
+  if (s.ok()) {
+    const std::string probe = absl::StrCat(".sluice-probe-", NewShortId(""));
+    s = (*storage)->WriteFile(probe, "probe").status();
+    (void)(*storage)->Delete(probe);
+  }
+  if (s.ok()) return s;
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot write savepoints to '", folder, "': ", s.message(),
+                   "; nothing was triggered and the job keeps running"));
 }
 
 std::shared_ptr<JobMaster> Dispatcher::Find(const std::string& job_id) {

@@ -18,10 +18,11 @@
 namespace sluice::jobmanager {
 
 struct DispatcherOptions {
-  int default_parallelism = 1;
-  int64_t buffer_timeout_ms = 100;
   std::chrono::milliseconds graph_builder_timeout{60000};
-  //! The JobManager's configuration; a submission's `config` overrides go on top per job.
+  //! Longest job name accepted, in bytes.
+  size_t max_job_name_bytes = 256;
+  //! The JobManager's configuration; a submission's `config` overrides go on top per job (with
+  //! parallelism.default and execution.buffer-timeout).
   config::Configuration config;
 };
 
@@ -30,9 +31,13 @@ class Dispatcher {
   Dispatcher(DispatcherOptions options, BlobStore* blobs, ResourceManager* resource_manager);
   ~Dispatcher();
 
-  //! Starts a job from a stored package. Returns the job id.
-  absl::StatusOr<proto::SubmitResponse> Submit(const proto::SubmitHeader& header,
-                                               const std::string& package_sha256);
+  //! Starts a job from a stored package. Returns the job id. `client_deadline`: when the client
+  //! stops waiting; the graph builder gets no longer than what is left of it (minus a margin), so
+  //! that the client hears why a builder that hangs was given up.
+  absl::StatusOr<proto::SubmitResponse> Submit(
+      const proto::SubmitHeader& header, const std::string& package_sha256,
+      std::chrono::system_clock::time_point client_deadline =
+          std::chrono::system_clock::time_point::max());
   std::vector<proto::JobSummary> List();
   absl::StatusOr<proto::JobStatus> Status(const std::string& job_id);
   absl::StatusOr<std::string> Cancel(const std::string& job_id);
@@ -50,12 +55,20 @@ class Dispatcher {
 
  private:
   std::shared_ptr<JobMaster> Find(const std::string& job_id);
-  //! The job's configuration and checkpoint storage, or InvalidArgument naming the bad setting.
-  absl::Status ConfigureJob(const proto::SubmitHeader& header, JobSpec& spec);
+  //! The JobManager's configuration with the submission's overrides on top: only keys that apply
+  //! per job (config::CheckJobScope), valid values. InvalidArgument naming the key otherwise.
+  absl::StatusOr<config::Configuration> JobConfiguration(const proto::SubmitHeader& header) const;
+  //! The job's folder under state.checkpoints.dir (created here).
+  absl::Status OpenCheckpointStorage(JobSpec& spec);
   //! `run --from-savepoint` / `--restore latest`: reads the snapshot and fits the graph to it.
   absl::Status PrepareRestore(const proto::SubmitHeader& header, JobSpec& spec,
                               proto::JobGraph& graph);
   std::vector<std::shared_ptr<JobMaster>> All();
+  //! OK when a savepoint folder can be created in `folder` (a file written and removed there).
+  static absl::Status CheckWritable(const std::string& folder);
+  //! How long the graph builder may run for a client that waits until `client_deadline`.
+  std::chrono::milliseconds BuilderTimeout(
+      std::chrono::system_clock::time_point client_deadline) const;
 
   DispatcherOptions options_;
   BlobStore* blobs_;

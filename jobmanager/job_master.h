@@ -2,9 +2,16 @@
 // subtasks, applies state updates from TaskManagers, and drives the job state machine (RUNNING ->
 // FINISHED, FAILING -> FAILED, CANCELLING -> CANCELED, RUNNING -> RESTARTING -> RUNNING). With
 // checkpointing on it owns the job's CheckpointCoordinator and, after a failure the restart
-// strategy allows, redeploys every subtask from the latest completed checkpoint. Owned by the
-// Dispatcher; all work runs on its own SerialExecutor, public methods may be called from any
-// thread.
+// strategy allows, redeploys every subtask from the newest completed checkpoint — that one or
+// none: once its sinks may have committed a checkpoint, restoring an older one would duplicate
+// output, so a damaged newest checkpoint stops the job (docs/checkpointing.md, "Damaged
+// snapshots"). Owned by the Dispatcher; all work runs on its own SerialExecutor, public methods
+// may be called from any thread. Calls to TaskManagers go through their gateways (each with its
+// own executor); their outcomes come back through a PostBox closed by the destructor.
+//
+// The code is spread over job_master.cc (lifecycle, deployment, state updates, views),
+// job_master_checkpoints.cc (the coordinator's callbacks), job_master_recovery.cc (failures,
+// restarts, what a restart restores) and job_master_snapshots.cc (savepoints, stop, rescale).
 #pragma once
 
 #include <chrono>
@@ -48,6 +55,10 @@ struct JobSpec {
   std::optional<proto::CheckpointMetadata> restore;
   std::string restore_base_dir;  // the folder the snapshot's file paths are relative to
 };
+
+//! A checkpoint as the client API shows it (internal to the JobMaster's files).
+proto::CheckpointInfo ToInfo(const checkpoint::CompletedCheckpointInfo& c);
+proto::CheckpointInfo ToInfo(const checkpoint::CheckpointStats& c);
 
 class JobMaster {
  public:
@@ -110,8 +121,15 @@ class JobMaster {
     bool savepoint_complete = false;
   };
 
+  // Checkpoints (job_master_checkpoints.cc).
   void SetUpCheckpointing();
   void SetCoordinatorTasks();
+  //! Sends the trigger of checkpoint `id` to every RUNNING subtask; a trigger that fails aborts
+  //! the checkpoint at once.
+  void TriggerAll(int64_t id, int64_t timestamp_ms);
+  //! Tells every RUNNING subtask that checkpoint `id` completed or was aborted.
+  void NotifyAll(int64_t id, bool complete);
+  void OnCoordinatorCompleted(int64_t id);
   //! Triggers the checkpoint behind a savepoint (retrying while another is in progress).
   void StartSavepoint(PendingSavepoint sp, int tries);
   void OnCheckpointComplete(int64_t id);
@@ -125,13 +143,24 @@ class JobMaster {
   void DeployAll();
   void SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");
   void SetJobState(JobState to);
+  // Failures and restarts (job_master_recovery.cc).
   //! A subtask failed or a TaskManager was lost: restart if the strategy allows, else fail.
   void HandleFailure(const std::string& reason);
   void FailJob(const std::string& reason);
   void Restart(const std::string& reason);
   void RedeployAfterRestart();
+  //! What the next attempt restores: the newest completed checkpoint, or the snapshot the job
+  //! started from when none completed. False (the job is failing) when that cannot be restored.
+  bool ChooseRestore();
   //! Takes slots for the next attempt (retrying while too few are free), then deploys it.
   void AllocateAndRedeploy(int tries);
+  //! A subtask could not restore its state because the snapshot is damaged: stop the job (rule of
+  //! docs/checkpointing.md), or with accept-duplicates fall back to an older checkpoint.
+  void OnRestoreDamaged(const std::string& detail);
+  //! Why a job whose checkpoint `damaged_id` cannot be restored (`what`) stops, and the ways out.
+  std::string DamagedSnapshotReason(int64_t damaged_id, const std::string& what);
+  //! ReleaseJob on every TaskManager of the job that is not lost, then `then` (on some thread).
+  void ReleaseOnTaskManagers(std::function<void()> then);
   void CancelRemaining();
   void CheckCompletion();
   void MaybeStartCheckpointing();
@@ -160,6 +189,7 @@ class JobMaster {
   int attempt_number_ = 0;
   int64_t num_restarts_ = 0;
   bool redeploy_scheduled_ = false;
+  bool fail_instead_of_restart_ = false;  // FailJob while RESTARTING: FAILED, not redeployed
   bool checkpointing_started_ = false;
   std::unique_ptr<RestartStrategy> restart_strategy_;
   std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator_;
@@ -169,14 +199,16 @@ class JobMaster {
   std::vector<proto::CheckpointInfo> savepoint_infos_;  // completed savepoints, oldest first
   std::optional<PendingRescale> rescale_;
   std::string rescale_text_;  // "2 -> 3" while a rescale runs
+  //! state.checkpoints.recovery.accept-duplicates: fall back to older checkpoints when the newest
+  //! is damaged.
+  bool accept_duplicates_ = false;
 
   absl::Mutex summary_mu_;
   proto::JobSummary summary_ ABSL_GUARDED_BY(summary_mu_);
 
   SerialExecutor executor_;
-  // Outgoing RPCs to TaskManagers (deploy, cancel, release) run here, never on executor_, so that a
-  // TaskManager that does not answer cannot stall status queries or state updates.
-  SerialExecutor rpc_executor_;
+  //! How outcomes of calls to TaskManagers (each gateway has its own executor) come back.
+  std::shared_ptr<PostBox> inbox_;
   // Copies of savepoint files: blocking I/O, never on executor_.
   SerialExecutor io_executor_;
 };

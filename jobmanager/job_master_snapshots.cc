@@ -130,9 +130,12 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
   if (it == savepoints_.end()) return;
   PendingSavepoint sp = std::move(it->second);
   savepoints_.erase(it);
-  auto md = snapshot::ReadMetadata(
-      *spec_.checkpoint_storage,
-      absl::StrCat(snapshot::CheckpointFolder(id), "/", snapshot::kMetadataFileName));
+  // The coordinator's copy: the file on storage may have been damaged since it was verified.
+  absl::StatusOr<proto::CheckpointMetadata> md =
+      absl::NotFoundError(absl::StrCat("checkpoint ", id, " is not retained"));
+  if (coordinator_) {
+    if (std::optional<proto::CheckpointMetadata> m = coordinator_->CompletedMetadata(id)) md = *m;
+  }
   if (rescale_ && rescale_->savepoint_id == id) {
     if (!md.ok()) {
       sp.done->set_value(md.status());
@@ -149,6 +152,9 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
   }
   if (!md.ok()) {
     sp.done->set_value(md.status());
+    if (sp.stop && state_ == JobState::kRunning) {
+      HandleFailure(absl::StrCat("stop-with-savepoint failed: ", md.status().message()));
+    }
     return;
   }
   // Copy the files while no newer checkpoint can subsume (and delete) this one.
@@ -163,6 +169,14 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
     int64_t duration = WallClockMs() - md.timestamp_ms();
     executor_.Post([this, sp, path, resume, id = md.checkpoint_id(), duration, size] {
       if (resume && coordinator_ && state_ == JobState::kRunning) coordinator_->Resume();
+      if (sp.stop && path.ok()) {
+        NotifyAll(id, true);  // the subtasks commit and finish
+      } else if (sp.stop && state_ == JobState::kRunning) {
+        // The sources have stopped: fail over to the stop's checkpoint (complete, retained, not
+        // yet committed: its restore commits it). The job does not finish without its savepoint.
+        HandleFailure(absl::StrCat("stop-with-savepoint failed: savepoint ", id,
+                                   " could not be written: ", path.status().message()));
+      }
       if (path.ok()) {
         Log()->info("Job {} ({}): savepoint {} written to {}", spec_.name, spec_.job_id, id, *path);
         proto::CheckpointInfo info;

@@ -26,8 +26,6 @@ int main(int argc, char** argv) {
   if (auto s = blobs.Init(); !s.ok()) return Fail(std::string(s.message()));
   ResourceManager rm(hb_interval, hb_timeout);
   DispatcherOptions dopts;
-  dopts.default_parallelism = static_cast<int>(config->GetInt("parallelism.default"));
-  dopts.buffer_timeout_ms = config->GetDurationMs("execution.buffer-timeout");
   dopts.graph_builder_timeout =
       std::chrono::milliseconds(config->GetDurationMs("jobmanager.graph-builder.timeout"));
   dopts.config = *config;

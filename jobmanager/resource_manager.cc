@@ -81,6 +81,8 @@ void ResourceManager::RemoveLost(const std::string& tm_id, const std::string& re
   auto it = taskmanagers_.find(tm_id);
   if (it == taskmanagers_.end()) return;
   std::string address = it->second.info.rpc_address();
+  // Calls still queued for it fail at once instead of waiting out their deadlines one by one.
+  it->second.gateway->Close();
   taskmanagers_.erase(it);
   std::string full = absl::StrCat("TaskManager ", tm_id, " (", address, ") lost: ", reason);
   Log()->warn("{}", full);

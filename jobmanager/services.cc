@@ -8,7 +8,7 @@
 
 namespace sluice::jobmanager {
 
-grpc::Status ClientServiceImpl::Submit(grpc::ServerContext*,
+grpc::Status ClientServiceImpl::Submit(grpc::ServerContext* ctx,
                                        grpc::ServerReader<proto::SubmitRequest>* reader,
                                        proto::SubmitResponse* resp) {
   proto::SubmitRequest msg;
@@ -27,7 +27,7 @@ grpc::Status ClientServiceImpl::Submit(grpc::ServerContext*,
   }
   auto sha = (*upload)->Commit(header.package_sha256(), header.package_size());
   if (!sha.ok()) return ToGrpc(sha.status());
-  auto result = dispatcher_->Submit(header, *sha);
+  auto result = dispatcher_->Submit(header, *sha, ctx->deadline());
   if (!result.ok()) return ToGrpc(result.status());
   *resp = *result;
   return grpc::Status::OK;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
@@ -207,33 +208,53 @@ absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snap
   return folder;
 }
 
-std::optional<std::string> FindLatestSnapshot(const std::string& job_name,
-                                              const std::string& checkpoints_dir,
-                                              const std::string& savepoints_dir) {
+absl::StatusOr<std::optional<std::string>> FindLatestSnapshot(const std::string& job_name,
+                                                              const std::string& checkpoints_dir,
+                                                              const std::string& savepoints_dir) {
   std::optional<std::string> best;
   int64_t best_time = -1;
-  auto consider = [&](const fs::path& folder) {
-    auto md = ReadSnapshot(folder.string());
-    if (!md.ok() || md->job_name() != job_name) return;
-    if (md->timestamp_ms() > best_time) {
-      best_time = md->timestamp_ms();
-      best = folder.string();
-    }
+  auto consider = [&](const std::string& folder, const proto::CheckpointMetadata& md) {
+    if (md.job_name() != job_name || md.timestamp_ms() <= best_time) return;
+    best_time = md.timestamp_ms();
+    best = folder;
   };
   std::error_code ec;
   if (!savepoints_dir.empty()) {
     for (const auto& e : fs::directory_iterator(savepoints_dir, ec)) {
-      if (e.is_directory()) consider(e.path());
+      if (!e.is_directory()) continue;
+      auto md = ReadSnapshot(e.path().string());
+      if (md.ok()) consider(e.path().string(), *md);
     }
   }
   if (!checkpoints_dir.empty()) {
     for (const auto& job : fs::directory_iterator(checkpoints_dir, ec)) {
       std::error_code ec2;
       if (!job.is_directory()) continue;
+      std::map<int64_t, fs::path> by_id;  // the job's checkpoints
       for (const auto& chk : fs::directory_iterator(job.path(), ec2)) {
-        if (chk.is_directory() && absl::StartsWith(chk.path().filename().string(), "chk-")) {
-          consider(chk.path());
+        const std::string name = chk.path().filename().string();
+        int64_t id = 0;
+        if (chk.is_directory() && absl::StartsWith(name, "chk-") &&
+            absl::SimpleAtoi(name.substr(4), &id)) {
+          by_id[id] = chk.path();
         }
+      }
+      if (by_id.empty()) continue;
+      const std::string newest = by_id.rbegin()->second.string();
+      auto md = ReadSnapshot(newest);
+      if (md.ok()) {
+        consider(newest, *md);
+        continue;
+      }
+      for (auto it = std::next(by_id.rbegin()); it != by_id.rend(); ++it) {
+        auto older = ReadSnapshot(it->second.string());
+        if (!older.ok() || older->job_name() != job_name) continue;
+        return absl::FailedPreconditionError(absl::StrCat(
+            "--restore latest: the newest checkpoint of job '", job_name, "' in ",
+            job.path().string(), " is damaged (", md.status().message(),
+            "); restoring an older one would write its committed output again. Name the snapshot "
+            "to restore with --from-savepoint (", it->second.string(),
+            " is intact, accepting duplicates)"));
       }
     }
   }

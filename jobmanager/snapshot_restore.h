@@ -51,9 +51,11 @@ absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snap
                                            const std::string& dir);
 
 //! The newest savepoint under `savepoints_dir` or retained checkpoint under `checkpoints_dir` of a
-//! job named `job_name` (by snapshot time), or nullopt.
-std::optional<std::string> FindLatestSnapshot(const std::string& job_name,
-                                              const std::string& checkpoints_dir,
-                                              const std::string& savepoints_dir);
+//! job named `job_name` (by snapshot time), or nullopt. Of each job folder only its newest
+//! checkpoint counts (an older one would replay what the newest committed): FailedPrecondition
+//! naming it when it is damaged while an older one of the same job is readable.
+absl::StatusOr<std::optional<std::string>> FindLatestSnapshot(const std::string& job_name,
+                                                              const std::string& checkpoints_dir,
+                                                              const std::string& savepoints_dir);
 
 }  // namespace sluice::jobmanager

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -221,9 +222,21 @@ TEST_F(SavepointFolderTest, FindLatestSnapshotPicksTheNewestOfTheJobName) {
   write(dir_ / "ck" / "job1" / "chk-3", "ledger", 300);
   write(dir_ / "ck" / "job2" / "chk-9", "other", 900);
   auto latest = FindLatestSnapshot("ledger", (dir_ / "ck").string(), (dir_ / "sp").string());
-  ASSERT_TRUE(latest.has_value());
-  EXPECT_EQ(*latest, (dir_ / "ck" / "job1" / "chk-3").string());
-  EXPECT_FALSE(FindLatestSnapshot("none", (dir_ / "ck").string(), (dir_ / "sp").string()));
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ(**latest, (dir_ / "ck" / "job1" / "chk-3").string());
+  auto none = FindLatestSnapshot("none", (dir_ / "ck").string(), (dir_ / "sp").string());
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  // Regression (fault probe, defect 1): with the newest checkpoint of a job damaged, `--restore
+  // latest` took an older one of the same job and replayed what the newest had committed.
+  write(dir_ / "ck" / "job1" / "chk-4", "ledger", 400);
+  std::ofstream(dir_ / "ck" / "job1" / "chk-4" / "_metadata", std::ios::trunc) << "garbage";
+  latest = FindLatestSnapshot("ledger", (dir_ / "ck").string(), (dir_ / "sp").string());
+  ASSERT_EQ(latest.status().code(), absl::StatusCode::kFailedPrecondition) << latest.status();
+  EXPECT_NE(latest.status().message().find("chk-3"), std::string::npos) << latest.status();
+  EXPECT_NE(latest.status().message().find("--from-savepoint"), std::string::npos);
 }
 
 }  // namespace

@@ -1,62 +1,126 @@
 #include "jobmanager/taskmanager_gateway.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/rpc.h"
 
 namespace sluice::jobmanager {
-namespace {
-constexpr std::chrono::milliseconds kTimeout(10000);
-}
 
-TaskManagerGateway::TaskManagerGateway(std::string id, std::string rpc_address)
+TaskManagerGateway::TaskManagerGateway(std::string id, std::string rpc_address,
+                                       std::chrono::milliseconds rpc_timeout)
     : id_(std::move(id)),
       address_(std::move(rpc_address)),
-      stub_(proto::TaskManagerService::NewStub(MakeChannel(address_))) {}
+      rpc_timeout_(rpc_timeout),
+      stub_(proto::TaskManagerService::NewStub(MakeChannel(address_))),
+      executor_("tm-" + id_.substr(0, 12)) {}
 
-absl::Status TaskManagerGateway::Deploy(const proto::TaskDeployment& deployment) {
-  auto ctx = ContextWithDeadline(kTimeout);
-  proto::Empty resp;
-  return FromGrpc(stub_->DeployTask(ctx.get(), deployment, &resp));
+TaskManagerGateway::~TaskManagerGateway() {
+  Close();
+  executor_.Shutdown();
 }
 
-absl::Status TaskManagerGateway::Cancel(const std::string& attempt_id) {
-  auto ctx = ContextWithDeadline(kTimeout);
+void TaskManagerGateway::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  if (in_flight_ != nullptr) in_flight_->TryCancel();
+}
+
+void TaskManagerGateway::Drain() { executor_.Call([] {}); }
+
+void TaskManagerGateway::Call(std::string what, Rpc rpc, Done done) {
+  executor_.Post([this, what = std::move(what), rpc = std::move(rpc), done = std::move(done)] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + rpc_timeout_);
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) {
+        if (done) {
+          done(absl::UnavailableError(
+              absl::StrCat(what, " not sent: TaskManager ", id_, " is gone")));
+        }
+        return;
+      }
+      in_flight_ = &ctx;
+    }
+    absl::Status s = FromGrpc(rpc(*stub_, ctx));
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_ = nullptr;
+    }
+    if (!s.ok()) {
+      s = absl::Status(s.code(), absl::StrCat(what, " to TaskManager ", id_, " at ", address_,
+                                              " failed: ", s.message()));
+    }
+    if (done) done(s);
+  });
+}
+
+void TaskManagerGateway::Deploy(proto::TaskDeployment deployment, Done done) {
+  auto req = std::make_shared<proto::TaskDeployment>(std::move(deployment));
+  Call(
+      "deployment",
+      [req](proto::TaskManagerService::Stub& stub, grpc::ClientContext& ctx) {
+        proto::Empty resp;
+        return stub.DeployTask(&ctx, *req, &resp);
+      },
+      std::move(done));
+}
+
+void TaskManagerGateway::Cancel(std::string attempt_id, Done done) {
   proto::CancelTaskRequest req;
-  req.set_attempt_id(attempt_id);
-  proto::Empty resp;
-  return FromGrpc(stub_->CancelTask(ctx.get(), req, &resp));
+  req.set_attempt_id(std::move(attempt_id));
+  Call(
+      "cancel",
+      [req](proto::TaskManagerService::Stub& stub, grpc::ClientContext& ctx) {
+        proto::Empty resp;
+        return stub.CancelTask(&ctx, req, &resp);
+      },
+      std::move(done));
 }
 
-absl::Status TaskManagerGateway::ReleaseJob(const std::string& job_id) {
-  auto ctx = ContextWithDeadline(kTimeout);
+void TaskManagerGateway::ReleaseJob(std::string job_id, Done done) {
   proto::ReleaseJobRequest req;
-  req.set_job_id(job_id);
-  proto::Empty resp;
-  return FromGrpc(stub_->ReleaseJob(ctx.get(), req, &resp));
+  req.set_job_id(std::move(job_id));
+  Call(
+      "release",
+      [req](proto::TaskManagerService::Stub& stub, grpc::ClientContext& ctx) {
+        proto::Empty resp;
+        return stub.ReleaseJob(&ctx, req, &resp);
+      },
+      std::move(done));
 }
 
-absl::Status TaskManagerGateway::TriggerCheckpoint(const std::string& attempt_id,
-                                                   int64_t checkpoint_id, int64_t timestamp_ms,
-                                                   bool stop, bool drain) {
-  auto ctx = ContextWithDeadline(kTimeout);
+void TaskManagerGateway::TriggerCheckpoint(std::string attempt_id, int64_t checkpoint_id,
+                                           int64_t timestamp_ms, bool stop, bool drain,
+                                           Done done) {
   proto::TriggerCheckpointRequest req;
-  req.set_attempt_id(attempt_id);
+  req.set_attempt_id(std::move(attempt_id));
   req.set_checkpoint_id(checkpoint_id);
   req.set_timestamp_ms(timestamp_ms);
   req.set_stop(stop);
   req.set_drain(drain);
-  proto::Empty resp;
-  return FromGrpc(stub_->TriggerCheckpoint(ctx.get(), req, &resp));
+  Call(
+      absl::StrCat("the trigger of checkpoint ", checkpoint_id),
+      [req](proto::TaskManagerService::Stub& stub, grpc::ClientContext& ctx) {
+        proto::Empty resp;
+        return stub.TriggerCheckpoint(&ctx, req, &resp);
+      },
+      std::move(done));
 }
 
-absl::Status TaskManagerGateway::NotifyCheckpoint(const std::string& attempt_id,
-                                                  int64_t checkpoint_id, bool complete) {
-  auto ctx = ContextWithDeadline(kTimeout);
+void TaskManagerGateway::NotifyCheckpoint(std::string attempt_id, int64_t checkpoint_id,
+                                          bool complete, Done done) {
   proto::CheckpointNotification req;
-  req.set_attempt_id(attempt_id);
+  req.set_attempt_id(std::move(attempt_id));
   req.set_checkpoint_id(checkpoint_id);
   req.set_complete(complete);
-  proto::Empty resp;
-  return FromGrpc(stub_->NotifyCheckpoint(ctx.get(), req, &resp));
+  Call(
+      absl::StrCat("the ", complete ? "completion" : "abort", " notice of checkpoint ",
+                   checkpoint_id),
+      [req](proto::TaskManagerService::Stub& stub, grpc::ClientContext& ctx) {
+        proto::Empty resp;
+        return stub.NotifyCheckpoint(&ctx, req, &resp);
+      },
+      std::move(done));
 }
 
 }  // namespace sluice::jobmanager

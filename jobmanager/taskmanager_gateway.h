@@ -1,31 +1,76 @@
 // TaskManagerGateway: the JobManager's client for one TaskManager's control service.
+//
+// Calls run one at a time, in the order they were made, on the gateway's own executor
+// ("tm-<id>"): a TaskManager sees a cancel after the deployment it cancels, a notification after
+// its trigger. One gateway per TaskManager, shared by every job with slots there, so a TaskManager
+// that does not answer (frozen, partitioned) holds up calls to itself only, never calls to the
+// others or the caller's thread (fault probe: a frozen TaskManager stalled every job's calls for
+// the RPC deadline each). Every call has a deadline (`rpc_timeout`, 10 s by default).
+//
+// Owned by the ResourceManager's registry entry and shared with the slot assignments of jobs.
+// `done` callbacks run on the gateway's executor: they must not block, and post back to the
+// caller's own executor (through a PostBox, since the caller may be gone first). Close() (the
+// TaskManager was lost or registered again) cancels the call in flight and makes queued and later
+// calls fail at once with Unavailable; the destructor drops what is still queued.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/executor.h"
 #include "sluice_proto/cluster.grpc.pb.h"
+
+namespace grpc {
+class ClientContext;
+}
 
 namespace sluice::jobmanager {
 
 class TaskManagerGateway {
  public:
-  TaskManagerGateway(std::string id, std::string rpc_address);
+  using Done = std::function<void(const absl::Status&)>;
+
+  TaskManagerGateway(std::string id, std::string rpc_address,
+                     std::chrono::milliseconds rpc_timeout = std::chrono::seconds(10));
+  ~TaskManagerGateway();
+  TaskManagerGateway(const TaskManagerGateway&) = delete;
+  TaskManagerGateway& operator=(const TaskManagerGateway&) = delete;
+
   const std::string& id() const { return id_; }
   const std::string& address() const { return address_; }
-  absl::Status Deploy(const proto::TaskDeployment& deployment);
-  absl::Status Cancel(const std::string& attempt_id);
-  absl::Status ReleaseJob(const std::string& job_id);
-  absl::Status TriggerCheckpoint(const std::string& attempt_id, int64_t checkpoint_id,
-                                 int64_t timestamp_ms, bool stop = false, bool drain = false);
-  absl::Status NotifyCheckpoint(const std::string& attempt_id, int64_t checkpoint_id,
-                                bool complete);
+
+  void Deploy(proto::TaskDeployment deployment, Done done = {});
+  void Cancel(std::string attempt_id, Done done = {});
+  void ReleaseJob(std::string job_id, Done done = {});
+  void TriggerCheckpoint(std::string attempt_id, int64_t checkpoint_id, int64_t timestamp_ms,
+                         bool stop, bool drain, Done done = {});
+  void NotifyCheckpoint(std::string attempt_id, int64_t checkpoint_id, bool complete,
+                        Done done = {});
+
+  //! The TaskManager is gone: the call in flight is cancelled, queued and later calls fail at once.
+  void Close();
+  //! Waits until every call made so far has ended (tests).
+  void Drain();
 
  private:
-  std::string id_;
-  std::string address_;
+  using Rpc = std::function<grpc::Status(proto::TaskManagerService::Stub&, grpc::ClientContext&)>;
+  //! Queues `rpc`; runs it unless closed; hands the outcome, named after `what`, to `done`.
+  void Call(std::string what, Rpc rpc, Done done);
+
+  const std::string id_;
+  const std::string address_;
+  const std::chrono::milliseconds rpc_timeout_;
   std::unique_ptr<proto::TaskManagerService::Stub> stub_;
+
+  absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* in_flight_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  SerialExecutor executor_;
 };
 
 }  // namespace sluice::jobmanager

@@ -277,10 +277,10 @@ void Task::NotifyCheckpoint(int64_t id, bool complete) {
   });
 }
 
-void Task::SetState(SubtaskState to, const std::string& failure) {
+void Task::SetState(SubtaskState to, const Failure& failure) {
   if (state_ == to) return;
   Log()->info("{} switched from {} to {}.{}", DisplayName(), SubtaskStateName(state_),
-              SubtaskStateName(to), failure.empty() ? "" : " " + failure);
+              SubtaskStateName(to), failure.message.empty() ? "" : " " + failure.message);
   state_ = to;
   listener_(deployment_, to, failure);
 }
@@ -574,7 +574,7 @@ void Task::Run() {
   chain_ = std::make_unique<Chain>();
   Chain& c = *chain_;
   bool opened = false;
-  std::string failure;
+  Failure failure;
   SetState(SubtaskState::kInitializing);
   try {
     BuildChain();
@@ -602,11 +602,13 @@ void Task::Run() {
     opened = false;
   } catch (const TaskCancelled&) {
   } catch (const network::PartitionReleasedError&) {
-    if (!cancelled_) failure = "output partition released";
+    if (!cancelled_) failure.message = "output partition released";
+  } catch (const SnapshotDamagedError& e) {
+    failure = Failure{e.what(), /*snapshot_damaged=*/true};
   } catch (const std::exception& e) {
-    failure = e.what();
+    failure.message = e.what();
   } catch (...) {
-    failure = "unknown exception";
+    failure.message = "unknown exception";
   }
   if (opened) {
     for (auto& op : c.ops) {
@@ -621,7 +623,7 @@ void Task::Run() {
   c.ops.clear();
   c.op_ptrs.clear();
   c.state.reset();  // closes RocksDB, removes the local working folder
-  if (!failure.empty() && !cancelled_) {
+  if (!failure.message.empty() && !cancelled_) {
     for (const auto& p : partitions_) p->Release();
     SetState(SubtaskState::kFailed, failure);
   } else if (cancelled_) {

@@ -56,10 +56,17 @@ struct NetworkContext {
   int floating_per_gate = 8;    // floating buffers per input gate (and per output partition)
 };
 
+//! Why a task FAILED; `snapshot_damaged`: its restore found the snapshot damaged.
+struct TaskFailure {
+  std::string message;
+  bool snapshot_damaged = false;
+};
+
 class Task {
  public:
+  using Failure = TaskFailure;
   using StateListener =
-      std::function<void(const proto::TaskDeployment&, SubtaskState, const std::string& failure)>;
+      std::function<void(const proto::TaskDeployment&, SubtaskState, const Failure& failure)>;
 
   //! Takes the task's network buffers; fails (ResourceExhausted) when the network memory is short.
   static absl::StatusOr<std::unique_ptr<Task>> Create(proto::TaskDeployment deployment,
@@ -89,7 +96,7 @@ class Task {
        NetworkContext network, StateContext state, StateListener listener);
   absl::Status SetUpNetwork();
   void Run();
-  void SetState(SubtaskState to, const std::string& failure = "");
+  void SetState(SubtaskState to, const Failure& failure = {});
 
   // Task thread only.
   void BuildChain();

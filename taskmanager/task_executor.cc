@@ -92,6 +92,8 @@ absl::Status TaskExecutor::Start() {
         absl::StrCat("cannot listen on ", options_.bind_host, ":", options_.rpc_port));
   }
   rpc_address_ = absl::StrCat(options_.host, ":", rpc_port);
+  // Takes our folder under the state root now: removing what TaskManagers that died there left.
+  if (auto dir = local_dirs_.Acquire(options_.state_dir); !dir.ok()) return dir.status();
   jobmanager_ = proto::JobManagerService::NewStub(MakeChannel(options_.jobmanager_address));
   packages_ = std::make_unique<PackageCache>(options_.cache_dir, jobmanager_.get());
   Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}", options_.id, options_.slots,
@@ -242,7 +244,7 @@ void TaskExecutor::CancelAll(const std::string& reason) {
 }
 
 void TaskExecutor::Report(const proto::TaskDeployment& d, SubtaskState state,
-                          const std::string& failure) {
+                          const Task::Failure& failure) {
   proto::TaskStateUpdate u;
   u.set_taskmanager_id(options_.id);
   u.set_job_id(d.job_id());
@@ -250,7 +252,8 @@ void TaskExecutor::Report(const proto::TaskDeployment& d, SubtaskState state,
   u.set_vertex_id(d.vertex_id());
   u.set_subtask_index(d.subtask_index());
   u.set_state(ToProto(state));
-  u.set_failure(failure);
+  u.set_failure(failure.message);
+  u.set_snapshot_damaged(failure.snapshot_damaged);
   reporter_.Post([this, u] {
     auto ctx = ContextWithDeadline(std::chrono::seconds(10));
     proto::Empty resp;
@@ -303,13 +306,22 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   net.buffers = buffers_;
   net.buffers_per_channel = options_.buffers_per_channel;
   net.floating_per_gate = options_.floating_per_gate;
+  const std::string& job_root = req->checkpointing().rocksdb_localdir();
+  absl::StatusOr<std::string> local_dir = local_dirs_.Acquire(
+      job_root.empty() ? options_.state_dir : job_root);
+  if (!local_dir.ok()) {
+    return ToGrpc(absl::Status(local_dir.status().code(),
+                               absl::StrCat("TaskManager ", options_.id,
+                                            ": state.backend.rocksdb.localdir: ",
+                                            local_dir.status().message())));
+  }
   StateContext state;
-  state.local_dir = absl::StrCat(options_.state_dir, "/", options_.id);
+  state.local_dir = *local_dir;
   state.io = &io_;
   state.responder = this;
   auto task = Task::Create(*req, *env, net, state,
                            [this](const proto::TaskDeployment& d, SubtaskState s,
-                                  const std::string& failure) { Report(d, s, failure); });
+                                  const Task::Failure& failure) { Report(d, s, failure); });
   if (!task.ok()) {
     Log()->warn("cannot deploy {} ({}/{}): {}", req->vertex_name(), req->subtask_index() + 1,
                 req->parallelism(), task.status().message());

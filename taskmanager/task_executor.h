@@ -15,6 +15,7 @@
 #include "common/config/config.h"
 #include "common/executor.h"
 #include "sluice_proto/cluster.grpc.pb.h"
+#include "taskmanager/local_state_dirs.h"
 #include "taskmanager/metrics_reporter.h"
 #include "taskmanager/network/partition_manager.h"
 #include "taskmanager/network/remote_channel.h"
@@ -40,7 +41,7 @@ struct TaskManagerOptions {
   int floating_per_gate = 8;
   std::chrono::microseconds busy_poll{500};  // data connections' readers (BufferedSocketReader)
   std::chrono::milliseconds metrics_interval{1000};
-  std::string state_dir;  // local working folders of tasks' state (RocksDB)
+  std::string state_dir;  // root of the local working folders of tasks' state (RocksDB)
   int io_threads = 2;     // snapshot uploads
 
   static absl::StatusOr<TaskManagerOptions> FromConfig(const config::Configuration& config);
@@ -79,7 +80,7 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   //! The network buffer pool's figures, sent with the registration and every heartbeat.
   proto::NetworkMemoryStats NetworkMemory();
   void CancelAll(const std::string& reason);
-  void Report(const proto::TaskDeployment& d, SubtaskState state, const std::string& failure);
+  void Report(const proto::TaskDeployment& d, SubtaskState state, const Task::Failure& failure);
   void ReapFinished();
   bool SleepUnlessStopping(std::chrono::milliseconds d);
   std::vector<MetricsReporter::TaskSample> SampleTasks();
@@ -94,6 +95,9 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   network::ConnectionManager connections_{options_.busy_poll};
   network::NetworkServer network_server_{&partitions_, options_.busy_poll};
   std::unique_ptr<PackageCache> packages_;
+  //! `<state root>/<id>` folders: the TaskManager's own, and those of jobs that set their own
+  //! state.backend.rocksdb.localdir.
+  LocalStateDirs local_dirs_{options_.id};
   std::unique_ptr<grpc::Server> server_;
   std::thread connection_thread_;
   std::atomic<bool> stopping_{false};

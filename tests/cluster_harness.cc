@@ -415,6 +415,25 @@ absl::Status LocalCluster::KillTaskManager(int i) { return SignalTaskManager(i, 
 
 absl::Status LocalCluster::FreezeTaskManager(int i) { return SignalTaskManager(i, SIGSTOP); }
 
+absl::Status LocalCluster::ThawTaskManager(int i) { return SignalTaskManager(i, SIGCONT); }
+
+absl::StatusOr<int> LocalCluster::AddTaskManager() {
+  CommandResult r = RunSluice({"cluster", "add-taskmanager", "--dir", cluster_dir_});
+  for (pid_t pid : PidsInDir(cluster_dir_)) pids_.push_back(pid);
+  if (!r.ok()) {
+    return absl::InternalError(absl::StrCat("sluice cluster add-taskmanager: ", r.Describe()));
+  }
+  // "TaskManager <i> (<id>) registered."
+  const std::string last = r.LastLine();
+  absl::string_view rest = last;
+  int index = 0;
+  if (!absl::ConsumePrefix(&rest, "TaskManager ") ||
+      !absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &index)) {
+    return absl::InternalError(absl::StrCat("unexpected output: ", r.Describe()));
+  }
+  return index;
+}
+
 absl::StatusOr<std::string> LocalCluster::TaskManagerId(int i) {
   absl::StatusOr<JsonValue> tms = TaskManagers();
   if (!tms.ok()) return tms.status();

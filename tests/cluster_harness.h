@@ -120,6 +120,11 @@ class LocalCluster {
   //! SIGSTOPs TaskManager i: it stays connected but stops heartbeating (the destructor resumes
   //! and stops it).
   absl::Status FreezeTaskManager(int i);
+  //! SIGCONTs a frozen TaskManager i.
+  absl::Status ThawTaskManager(int i);
+  //! `sluice cluster add-taskmanager`: one more TaskManager, in the lowest index without a live
+  //! one (a dead one's folders). Returns its index once it registered.
+  absl::StatusOr<int> AddTaskManager();
   //! The id TaskManager i registered with (taken from `taskmanagers --json`: the registered id
   //! that its log names first).
   absl::StatusOr<std::string> TaskManagerId(int i);

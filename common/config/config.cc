@@ -243,6 +243,30 @@ absl::StatusOr<int64_t> ParseMemoryBytes(std::string_view text) {
       "invalid memory size '", AbslView(text), "': expected a memory size like '32kb' or '64 mb'"));
 }
 
+absl::Status CheckJobScope(std::string_view key) {
+  const Option* option = FindOption(key);
+  if (option == nullptr || option->scope == OptionScope::kJob) return absl::OkStatus();
+  const char* where = "";
+  switch (option->scope) {
+    case OptionScope::kJobManager:
+      where = "a JobManager setting: set it in the JobManager's configuration file "
+              "(conf/sluice.yaml) or with -D on `sluice cluster start`";
+      break;
+    case OptionScope::kTaskManager:
+      where = "a TaskManager setting: set it in the TaskManagers' configuration file "
+              "(conf/sluice.yaml) or with -D on `sluice cluster start`";
+      break;
+    case OptionScope::kCluster:
+      where = "a cluster setting: set it in the configuration file of every daemon "
+              "(conf/sluice.yaml) or with -D on `sluice cluster start`";
+      break;
+    case OptionScope::kJob:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(option->key, " is ", where, "; it cannot be set per job"));
+}
+
 std::string DescribeOptions() {
   size_t key_width = 3;
   size_t default_width = 7;

@@ -20,6 +20,15 @@ namespace sluice::config {
 
 enum class OptionType { kString, kInt, kBool, kDuration, kMemorySize, kDouble };
 
+// Where a key takes effect. Job keys apply per job: `-D` on `sluice run` puts them on top of the
+// JobManager's configuration for that job. The others are read once, where a process starts.
+enum class OptionScope {
+  kJob,
+  kJobManager,   // the JobManager daemon
+  kTaskManager,  // each TaskManager daemon
+  kCluster,      // every daemon (and the CLI, to find the JobManager)
+};
+
 // One registered configuration key.
 struct Option {
   std::string key = {};
@@ -31,6 +40,7 @@ struct Option {
   int64_t max = INT64_MAX;
   // Non-empty: the only accepted values of a kString option (matched case-insensitively).
   std::vector<std::string> allowed = {};
+  OptionScope scope = OptionScope::kJob;
 };
 
 // The registry of every known key, in declaration order. Defined in options.cc.
@@ -38,6 +48,10 @@ const std::vector<Option>& AllOptions();
 
 // Returns the registered option for `key`, or nullptr.
 const Option* FindOption(std::string_view key);
+
+// OK when `key` may be set per job; otherwise InvalidArgument saying where it must be set (a
+// TaskManager key on `sluice run` would be silently ignored). Unknown keys pass: Set() names them.
+absl::Status CheckJobScope(std::string_view key);
 
 // Flink duration syntax: a plain integer is milliseconds; otherwise an integer followed by an
 // optional space and a unit (ms, s, sec, min, h, d and their long forms), e.g. "10 s", "2min".

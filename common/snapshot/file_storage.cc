@@ -76,9 +76,13 @@ class UniqueFd {
   int fd_;
 };
 
-//! Opens a regular file; sets `*size` to its size when not null.
+//! Opens a regular file, never through a symbolic link; sets `*size` to its size when not null.
 absl::StatusOr<UniqueFd> OpenForRead(const std::string& path, uint64_t* size = nullptr) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ELOOP) {
+    return absl::DataLossError(absl::StrCat(
+        path, " is a symbolic link; the files of a snapshot must be regular files"));
+  }
   if (fd < 0) return ErrnoError(errno, "cannot open", path);
   UniqueFd owned(fd);
   struct stat st;
@@ -297,6 +301,40 @@ class FileStorage final : public SnapshotStorage {
     if (absl::Status s = Copy(in->get(), full, out); !s.ok()) return s;
     if (absl::Status s = VerifyFile(full, out.size(), out.crc32(), file); !s.ok()) return s;
     return out.Commit();
+  }
+
+  absl::Status Verify(const proto::StateFile& file, bool checksum) override {
+    if (!IsSafeRelativePath(file.path())) return UnsafePathError(file.path());
+    const std::string full = FullPath(file.path());
+    struct stat st;
+    if (::lstat(full.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) {
+        return absl::NotFoundError(absl::StrCat(full, " is missing"));
+      }
+      return ErrnoError(errno, "cannot stat", full);
+    }
+    if (S_ISLNK(st.st_mode)) {
+      return absl::DataLossError(absl::StrCat(
+          full, " is a symbolic link; the files of a snapshot must be regular files"));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return absl::DataLossError(absl::StrCat(full, " is not a regular file"));
+    }
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (!checksum || size != file.size()) return VerifyFile(full, size, file.crc32(), file);
+    absl::StatusOr<UniqueFd> in = OpenForRead(full);
+    if (!in.ok()) return in.status();
+    std::string buf(kCopyChunkBytes, '\0');
+    uint32_t crc = 0;
+    uint64_t read = 0;
+    while (true) {
+      absl::StatusOr<size_t> got = ReadSome(in->get(), buf.data(), buf.size(), full);
+      if (!got.ok()) return got.status();
+      if (*got == 0) break;
+      read += *got;
+      crc = Crc32Extend(crc, std::string_view(buf.data(), *got));
+    }
+    return VerifyFile(full, read, crc, file);
   }
 
   absl::Status Delete(std::string_view path) override {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -131,6 +132,36 @@ absl::StatusOr<proto::CheckpointMetadata> ReadMetadata(SnapshotStorage& storage,
         "checkpoint metadata ", where, " is damaged: its payload is not a CheckpointMetadata"));
   }
   return metadata;
+}
+
+std::vector<proto::StateFile> SnapshotFiles(const proto::CheckpointMetadata& snapshot) {
+  std::vector<proto::StateFile> files;
+  std::set<std::string> seen;
+  for (const proto::OperatorSnapshot& op : snapshot.operators()) {
+    for (const proto::OperatorSubtaskState& st : op.subtasks()) {
+      for (const proto::KeyedStateHandle& h : st.keyed()) {
+        ForEachStateFile(h, [&](const proto::StateFile& f) {
+          if (seen.insert(f.path()).second) files.push_back(f);
+        });
+      }
+    }
+  }
+  return files;
+}
+
+absl::Status VerifySnapshotFiles(SnapshotStorage& storage, const proto::CheckpointMetadata& snapshot,
+                                 bool checksums) {
+  absl::Status first;
+  int damaged = 0;
+  for (const proto::StateFile& f : SnapshotFiles(snapshot)) {
+    absl::Status s = storage.Verify(f, checksums);
+    if (s.ok()) continue;
+    if (!IsDamage(s)) return s;  // cannot tell (an I/O error): not damage
+    if (damaged++ == 0) first = s;
+  }
+  if (damaged <= 1) return first;
+  return absl::Status(first.code(), absl::StrCat(first.message(), " (and ", damaged - 1,
+                                                 " more damaged file(s))"));
 }
 
 }  // namespace sluice::snapshot

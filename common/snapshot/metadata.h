@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -41,6 +42,22 @@ void ForEachStateFile(const proto::KeyedStateHandle& handle, F&& fn) {
   if (handle.has_key_groups()) fn(handle.key_groups().file());
   for (const auto& f : handle.rocksdb().private_files()) fn(f.file());
   for (const auto& f : handle.rocksdb().shared_files()) fn(f.file());
+}
+
+//! Every file `snapshot` names, each once (a shared file may be named by several subtasks and
+//! operators), in the order first named.
+std::vector<proto::StateFile> SnapshotFiles(const proto::CheckpointMetadata& snapshot);
+
+//! Checks every file of `snapshot` in `storage` (rooted at the folder its paths are relative to)
+//! with SnapshotStorage::Verify: existence, regular file, size and, with `checksums`, crc32. The
+//! first error, naming its file and how many more are damaged; NotFound or DataLoss for damage.
+absl::Status VerifySnapshotFiles(SnapshotStorage& storage, const proto::CheckpointMetadata& snapshot,
+                                 bool checksums);
+
+//! Whether a restore failed because the snapshot is damaged (a file missing, truncated, of
+//! another checksum, a symbolic link; metadata unreadable): retrying cannot heal it.
+inline bool IsDamage(const absl::Status& status) {
+  return absl::IsNotFound(status) || absl::IsDataLoss(status);
 }
 
 //! Bytes of every file a subtask's state names (shared files included).

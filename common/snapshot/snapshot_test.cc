@@ -313,6 +313,75 @@ TEST_F(SnapshotTest, DownloadDetectsCorruptionAndLeavesNoFile) {
   EXPECT_FALSE(fs::exists(local));
 }
 
+TEST_F(SnapshotTest, VerifyChecksExistenceTypeSizeAndCrc) {
+  absl::StatusOr<proto::StateFile> file = storage_->WriteFile("chk-3/state", "precious bytes");
+  ASSERT_TRUE(file.ok());
+  EXPECT_TRUE(storage_->Verify(*file, /*checksum=*/true).ok());
+  EXPECT_TRUE(storage_->Verify(*file, /*checksum=*/false).ok());
+
+  WriteRaw(root_ / "chk-3" / "state", "precious bytez");  // Same size, flipped content.
+  EXPECT_TRUE(storage_->Verify(*file, /*checksum=*/false).ok()) << "a size check cannot see it";
+  absl::Status s = storage_->Verify(*file, /*checksum=*/true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_TRUE(Contains(s.message(), "crc32"));
+  EXPECT_TRUE(Contains(s.message(), "chk-3/state"));
+
+  WriteRaw(root_ / "chk-3" / "state", "precious");
+  s = storage_->Verify(*file, /*checksum=*/false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_TRUE(Contains(s.message(), "size"));
+
+  fs::remove(root_ / "chk-3" / "state");
+  s = storage_->Verify(*file, /*checksum=*/false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_TRUE(Contains(s.message(), "missing"));
+}
+
+// Regression (fault probe, gap 5): a savepoint's state file replaced by a symbolic link to an
+// intact copy was accepted; reads followed it anywhere on the machine.
+TEST_F(SnapshotTest, SymbolicLinksAreRefusedByVerifyAndReads) {
+  absl::StatusOr<proto::StateFile> file = storage_->WriteFile("chk-4/state", "precious bytes");
+  ASSERT_TRUE(file.ok());
+  WriteRaw(dir_ / "elsewhere", "precious bytes");
+  fs::remove(root_ / "chk-4" / "state");
+  fs::create_symlink(dir_ / "elsewhere", root_ / "chk-4" / "state");
+  absl::Status s = storage_->Verify(*file, /*checksum=*/true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_TRUE(Contains(s.message(), "symbolic link"));
+  absl::StatusOr<std::string> read = storage_->ReadFile("chk-4/state", &*file);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << read.status();
+  absl::Status dl = storage_->DownloadFile(*file, (dir_ / "dl").string());
+  EXPECT_EQ(dl.code(), absl::StatusCode::kDataLoss) << dl;
+}
+
+TEST_F(SnapshotTest, VerifySnapshotFilesNamesTheFirstDamagedFileAndCountsTheRest) {
+  proto::CheckpointMetadata md;
+  auto add = [&](const std::string& path, const std::string& bytes) {
+    absl::StatusOr<proto::StateFile> f = storage_->WriteFile(path, bytes);
+    EXPECT_TRUE(f.ok());
+    proto::OperatorSubtaskState* st = md.add_operators()->add_subtasks();
+    *st->add_keyed()->mutable_key_groups()->mutable_file() = *f;
+    // A shared file named twice is checked once.
+    proto::RocksDbFile* shared = st->add_keyed()->mutable_rocksdb()->add_shared_files();
+    *shared->mutable_file() = *f;
+  };
+  add("chk-5/a", "aaaa");
+  add("chk-5/b", "bbbb");
+  add("chk-5/c", "cccc");
+  EXPECT_EQ(SnapshotFiles(md).size(), 3u);
+  EXPECT_TRUE(VerifySnapshotFiles(*storage_, md, true).ok());
+  WriteRaw(root_ / "chk-5" / "b", "bbbx");
+  EXPECT_TRUE(VerifySnapshotFiles(*storage_, md, false).ok());
+  absl::Status s = VerifySnapshotFiles(*storage_, md, true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_TRUE(Contains(s.message(), "chk-5/b"));
+  EXPECT_TRUE(IsDamage(s));
+  fs::remove(root_ / "chk-5" / "c");
+  s = VerifySnapshotFiles(*storage_, md, true);
+  EXPECT_TRUE(Contains(s.message(), "chk-5/b")) << s;
+  EXPECT_TRUE(Contains(s.message(), "1 more damaged file")) << s;
+}
+
 TEST_F(SnapshotTest, ConcurrentWritersShareNewFolders) {
   std::vector<std::thread> threads;
   std::vector<absl::Status> results(8);

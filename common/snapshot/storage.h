@@ -29,11 +29,17 @@ class SnapshotStorage {
   virtual absl::StatusOr<proto::StateFile> UploadFile(const std::string& local_path,
                                                       std::string_view path) = 0;
   //! Reads a whole file; verifies size and crc32 when `expected` is given (DataLoss on mismatch).
+  //! Reads refuse symbolic links (DataLoss): a snapshot's files are regular files.
   virtual absl::StatusOr<std::string> ReadFile(std::string_view path,
                                                const proto::StateFile* expected = nullptr) = 0;
   //! Copies `file` to a local path, verifying size and crc32.
   virtual absl::Status DownloadFile(const proto::StateFile& file,
                                     const std::string& local_path) = 0;
+  //! Checks a stored file against its handle, trusting nothing that is there: it must be a regular
+  //! file (a symbolic link is refused) of the recorded size and, with `checksum`, of the recorded
+  //! crc32 (which reads it whole). NotFound when it is missing, DataLoss naming the file when it
+  //! is damaged, other errors when it cannot be read.
+  virtual absl::Status Verify(const proto::StateFile& file, bool checksum) = 0;
   //! Removes a file or a folder with everything in it; OK when it does not exist.
   virtual absl::Status Delete(std::string_view path) = 0;
   //! Whether a file or folder exists at `path`; false for an unsafe path.

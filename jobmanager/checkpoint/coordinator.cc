@@ -230,6 +230,7 @@ void CheckpointCoordinator::Adopt(std::vector<StoredCheckpoint> stored) {
     shared_.Register(md.checkpoint_id(), files.SharedPaths());
     retained_[md.checkpoint_id()] = Completed{md, InfoOf(md)};
     last_completed_id_ = md.checkpoint_id();
+    ever_completed_ = true;
   }
   Log()->info("Job {}: {} completed checkpoint(s) on {} retained, next checkpoint id {}",
               job_.job_id, retained_.size(), storage_->root(), next_id_);
@@ -447,6 +448,18 @@ void CheckpointCoordinator::Decline(TaskKey task, int64_t checkpoint_id, std::st
   });
 }
 
+void CheckpointCoordinator::TriggerFailed(TaskKey task, int64_t checkpoint_id, std::string reason) {
+  executor_.Post([this, task, checkpoint_id, reason = std::move(reason)] {
+    auto it = pending_.find(checkpoint_id);
+    if (it == pending_.end() || it->second->status != CheckpointStatus::kInProgress ||
+        !it->second->awaiting.count(task)) {
+      return;  // ended meanwhile, or the task answered after all
+    }
+    Abort(checkpoint_id, absl::StrCat("trigger failed: ", reason), false);
+    OnTick();
+  });
+}
+
 void CheckpointCoordinator::OnAcknowledge(TaskKey task, int64_t id,
                                           std::vector<proto::OperatorSubtaskState> states,
                                           proto::SubtaskCheckpointStats stats) {
@@ -502,9 +515,31 @@ void CheckpointCoordinator::Finalize(Pending& pending) {
   const int64_t id = pending.id;
   auto metadata = std::make_shared<const proto::CheckpointMetadata>(BuildMetadata(pending));
   auto written = std::make_shared<absl::Status>();
-  PostIo([this, id, metadata,
-          written] { *written = snapshot::WriteMetadata(*storage_, MetadataPath(id), *metadata); },
+  PostIo([this, id, metadata, written] { *written = WriteAndVerify(id, *metadata); },
          [this, id, metadata, written] { OnMetadataWritten(id, metadata, *written); });
+}
+
+absl::Status CheckpointCoordinator::WriteAndVerify(int64_t id,
+                                                   const proto::CheckpointMetadata& metadata) {
+  const std::string path = MetadataPath(id);
+  if (absl::Status s = snapshot::WriteMetadata(*storage_, path, metadata); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("writing the metadata failed: ", s.message()));
+  }
+  absl::StatusOr<proto::CheckpointMetadata> back = snapshot::ReadMetadata(*storage_, path);
+  if (!back.ok()) {
+    return absl::Status(back.status().code(), absl::StrCat("the metadata written does not read "
+                                                           "back: ",
+                                                           back.status().message()));
+  }
+  if (back->checkpoint_id() != id || back->operators_size() != metadata.operators_size()) {
+    return absl::DataLossError(absl::StrCat("the metadata written reads back as another: ",
+                                            "checkpoint ", back->checkpoint_id()));
+  }
+  if (absl::Status s = snapshot::VerifySnapshotFiles(*storage_, metadata, /*checksums=*/false);
+      !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("a state file it names is damaged: ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 void CheckpointCoordinator::OnMetadataWritten(
@@ -517,7 +552,7 @@ void CheckpointCoordinator::OnMetadataWritten(
     return;
   }
   if (!written.ok()) {
-    Abort(id, absl::StrCat("writing the metadata failed: ", written.message()), true);
+    Abort(id, std::string(written.message()), true);
   } else {
     std::unique_ptr<Pending> p = std::move(it->second);
     pending_.erase(it);
@@ -535,6 +570,7 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   last_completed_id_ = std::max(last_completed_id_, id);
   consecutive_failures_ = 0;
   ++completed_count_;
+  ever_completed_ = true;
   // Registered before older checkpoints are released, so files they share survive.
   shared_.Register(id, p->files.SharedPaths());
   CompletedCheckpointInfo info = InfoOf(metadata);
@@ -754,34 +790,84 @@ std::optional<proto::CheckpointMetadata> CheckpointCoordinator::LatestCompleted(
   });
 }
 
-absl::StatusOr<std::optional<proto::CheckpointMetadata>> CheckpointCoordinator::RecoverLatest() {
-  const std::vector<int64_t> ids = RunSync([this] {
-    std::vector<int64_t> newest_first;
-    for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
-      newest_first.push_back(it->first);
-    }
-    return newest_first;
+std::optional<proto::CheckpointMetadata> CheckpointCoordinator::CompletedMetadata(int64_t id) {
+  return RunSync([this, id]() -> std::optional<proto::CheckpointMetadata> {
+    auto it = retained_.find(id);
+    if (it == retained_.end()) return std::nullopt;
+    return it->second.metadata;
   });
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const int64_t id = ids[i];
-    absl::StatusOr<proto::CheckpointMetadata> md = io_executor_.Call(
-        [this, id] { return snapshot::ReadMetadata(*storage_, MetadataPath(id)); });
-    if (md.ok() && md->checkpoint_id() != id) {
-      md = absl::DataLossError(absl::StrCat("its metadata names checkpoint ", md->checkpoint_id()));
+}
+
+absl::StatusOr<std::optional<proto::CheckpointMetadata>> CheckpointCoordinator::RecoverLatest(
+    bool accept_duplicates) {
+  struct Retained {
+    std::vector<proto::CheckpointMetadata> newest_first;
+    bool ever_completed = false;
+  };
+  const Retained retained = RunSync([this] {
+    Retained r;
+    for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
+      r.newest_first.push_back(it->second.metadata);
     }
-    if (md.ok()) return std::optional<proto::CheckpointMetadata>(*std::move(md));
-    if (!IsUnreadable(md.status())) return md.status();
-    const std::string fallback = i + 1 < ids.size()
-                                     ? absl::StrCat("falling back to ", ids[i + 1])
-                                     : std::string("no older checkpoint to fall back to");
-    Log()->warn("checkpoint {} is unreadable ({}), {}", id, md.status().message(), fallback);
-    RunSync([this, id] { DropUnreadable(id); });
+    r.ever_completed = ever_completed_;
+    return r;
+  });
+  std::string damage;  // of the newest one
+  for (const proto::CheckpointMetadata& md : retained.newest_first) {
+    const int64_t id = md.checkpoint_id();
+    absl::Status s = io_executor_.Call([this, &md] { return CheckRestorable(md); });
+    if (s.ok()) {
+      if (!damage.empty()) {
+        Log()->warn("Job {}: restoring checkpoint {} instead (accept-duplicates): output committed "
+                    "after it is written again",
+                    job_.job_id, id);
+      }
+      return std::optional<proto::CheckpointMetadata>(md);
+    }
+    if (!snapshot::IsDamage(s)) return s;
+    const std::string what = absl::StrCat("checkpoint ", id, " cannot be restored: ", s.message());
+    if (damage.empty()) damage = what;
+    if (!accept_duplicates) return absl::FailedPreconditionError(what);
+    Log()->warn("Job {}: {}", job_.job_id, what);
+    RunSync([this, id] { DropDamagedNow(id); });
+  }
+  if (retained.ever_completed) {
+    // Never nothing once a checkpoint completed: its output is committed.
+    return absl::FailedPreconditionError(
+        damage.empty() ? std::string("no completed checkpoint is retained any more")
+                       : absl::StrCat(damage, "; no older retained checkpoint can be restored"));
   }
   return std::optional<proto::CheckpointMetadata>();
 }
 
+absl::Status CheckpointCoordinator::CheckRestorable(const proto::CheckpointMetadata& metadata) {
+  const int64_t id = metadata.checkpoint_id();
+  const std::string path = MetadataPath(id);
+  absl::StatusOr<proto::CheckpointMetadata> on_disk = snapshot::ReadMetadata(*storage_, path);
+  std::string problem;
+  if (!on_disk.ok()) {
+    if (!IsUnreadable(on_disk.status())) return on_disk.status();
+    problem = std::string(on_disk.status().message());
+  } else if (on_disk->SerializeAsString() != metadata.SerializeAsString()) {
+    problem = absl::StrCat(path, " differs from what the JobManager wrote");
+  }
+  if (!problem.empty()) {
+    // The coordinator's copy is what the checkpoint is; the file only persists it.
+    absl::Status rewritten = snapshot::WriteMetadata(*storage_, path, metadata);
+    Log()->warn("Job {}: the metadata of checkpoint {} is damaged ({}); {}", job_.job_id, id,
+                problem,
+                rewritten.ok() ? std::string("rewrote it from the JobManager's copy")
+                               : absl::StrCat("cannot rewrite it: ", rewritten.message()));
+  }
+  return snapshot::VerifySnapshotFiles(*storage_, metadata, /*checksums=*/false);
+}
+
+void CheckpointCoordinator::DropDamaged(int64_t id) {
+  RunSync([this, id] { DropDamagedNow(id); });
+}
+
 // Its files stay for inspection; only the references go.
-void CheckpointCoordinator::DropUnreadable(int64_t id) {
+void CheckpointCoordinator::DropDamagedNow(int64_t id) {
   if (retained_.erase(id) > 0) shared_.Release(id);
 }
 

@@ -180,6 +180,10 @@ class CheckpointCoordinator {
                    std::vector<proto::OperatorSubtaskState> states,
                    proto::SubtaskCheckpointStats stats);
   void Decline(TaskKey task, int64_t checkpoint_id, std::string reason);
+  //! The trigger of `checkpoint_id` did not reach `task` (its TaskManager did not answer): the
+  //! checkpoint is aborted at once — it could only expire — and, as in Flink, not counted as a
+  //! failed checkpoint (the TaskManager's heartbeat decides whether it is gone).
+  void TriggerFailed(TaskKey task, int64_t checkpoint_id, std::string reason);
 
   //! Triggers a checkpoint now (min pause does not apply; max concurrent does). Returns its id,
   //! FailedPrecondition when suspended, stopped or without tasks, ResourceExhausted when too
@@ -194,11 +198,21 @@ class CheckpointCoordinator {
 
   //! The metadata of the newest retained completed checkpoint.
   std::optional<proto::CheckpointMetadata> LatestCompleted();
+  //! The metadata of retained completed checkpoint `id` (the coordinator's own copy).
+  std::optional<proto::CheckpointMetadata> CompletedMetadata(int64_t id);
   CoordinatorStats Stats();
-  //! For a job restart: the newest retained checkpoint whose `_metadata` reads back cleanly.
-  //! Unreadable ones (missing, damaged, other format) are logged, dropped from the retained list
-  //! and skipped; nullopt when none is left. Other storage errors are returned.
-  absl::StatusOr<std::optional<proto::CheckpointMetadata>> RecoverLatest();
+  //! For a job restart: the checkpoint to restore. Every completed checkpoint has been announced
+  //! to the subtasks (sinks commit on it), so only the newest retained one restores exactly once.
+  //! Its `_metadata` comes from the coordinator's copy (a damaged or missing file is rewritten from
+  //! it, with a WARN line); its files are checked (present, regular, of their recorded size).
+  //! When they are damaged: FailedPrecondition naming the checkpoint and the damage — unless
+  //! `accept_duplicates`, which drops it (its files stay for inspection) and tries the next older
+  //! one, until none is left (FailedPrecondition again: never nothing once one completed).
+  //! nullopt when no checkpoint ever completed. Storage errors that are not damage are returned.
+  absl::StatusOr<std::optional<proto::CheckpointMetadata>> RecoverLatest(bool accept_duplicates);
+  //! A restore of checkpoint `id` found it damaged (a subtask read a bad file) and older ones may
+  //! be restored instead (accept-duplicates): it is no longer retained; its files stay.
+  void DropDamaged(int64_t id);
 
   //! Every `chk-<n>` folder in `storage`'s root, oldest first, with its metadata read back.
   static absl::StatusOr<std::vector<StoredCheckpoint>> ScanStorage(
@@ -249,7 +263,12 @@ class CheckpointCoordinator {
   void CountFailure(int64_t id, const std::string& reason);
   void DiscardLateAcknowledge(TaskKey task, int64_t id,
                               const std::vector<proto::OperatorSubtaskState>& states);
-  void DropUnreadable(int64_t id);
+  //! I/O executor: writes `metadata` as `_metadata` of checkpoint `id`, reads it back and checks
+  //! the files it names, so that a checkpoint is declared complete only once it can be restored.
+  absl::Status WriteAndVerify(int64_t id, const proto::CheckpointMetadata& metadata);
+  //! I/O executor: whether retained checkpoint `metadata` can be restored; repairs its `_metadata`.
+  absl::Status CheckRestorable(const proto::CheckpointMetadata& metadata);
+  void DropDamagedNow(int64_t id);
   void DeleteIfUnreferenced(const std::vector<std::string>& shared_paths);
   void DeleteDeferred();
   bool NamedByPending(const std::string& path) const;
@@ -280,7 +299,8 @@ class CheckpointCoordinator {
   // were released, ended.
   std::map<std::string, int64_t> deferred_;
   std::deque<CheckpointStats> history_;  // newest first
-  int64_t completed_count_ = 0;
+  int64_t completed_count_ = 0;  // in this coordinator's life
+  bool ever_completed_ = false;  // by this coordinator, or found on storage at Create
   int64_t failed_count_ = 0;
   int consecutive_failures_ = 0;
   int64_t last_completed_id_ = 0;            // failures of older checkpoints do not count

@@ -606,40 +606,149 @@ TEST_F(CoordinatorTest, FailedMetadataWriteFailsTheCheckpoint) {
   EXPECT_EQ(RetainedIds(), Ids{1});
 }
 
-TEST_F(CoordinatorTest, RecoverLatestFallsBackWhenTheNewestMetadataIsCorrupt) {
+// Regression (fault probe, defect 1): with a damaged newest `_metadata` a restart restored the
+// checkpoint before it (or none), and the file sink committed again what the newest had committed.
+TEST_F(CoordinatorTest, DamagedNewestMetadataIsRewrittenFromTheCoordinatorsCopy) {
   auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(32);
   std::shared_ptr<spdlog::logger> logger = log::Get("checkpoint");
   logger->sinks().push_back(sink);
 
   CheckpointConfig config;
-  config.num_retained = 2;
+  config.num_retained = 3;
   CheckpointCoordinator& c = Make(config);
   Complete();
   Complete();
   std::ofstream(job_dir_ / "chk-2" / "_metadata", std::ios::trunc) << "garbage";
 
-  absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = c.RecoverLatest();
+  for (bool accept_duplicates : {false, true}) {
+    absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered =
+        c.RecoverLatest(accept_duplicates);
+    ASSERT_TRUE(recovered.ok()) << recovered.status();
+    ASSERT_TRUE(recovered->has_value());
+    EXPECT_EQ((*recovered)->checkpoint_id(), 2) << "the newest, never an older one";
+    EXPECT_EQ(RetainedIds(), (Ids{2, 1}));
+  }
+  absl::StatusOr<proto::CheckpointMetadata> repaired =
+      snapshot::ReadMetadata(*storage_, "chk-2/_metadata");
+  ASSERT_TRUE(repaired.ok()) << repaired.status();
+  EXPECT_EQ(repaired->checkpoint_id(), 2);
+
+  bool logged = false;
+  for (const std::string& line : sink->last_formatted()) {
+    logged |= Contains(line, "the metadata of checkpoint 2 is damaged") &&
+              Contains(line, "rewrote it from the JobManager's copy") && Contains(line, "warn");
+  }
+  EXPECT_TRUE(logged) << "a WARN line says what was repaired";
+  coordinator_.reset();
+  logger->sinks().pop_back();
+}
+
+// Regression (fault probe, defect 1 and gap 6): a damaged state file of the newest checkpoint
+// made the job fall back to an older one (duplicates) or restore the same one forever.
+TEST_F(CoordinatorTest, DamagedNewestStateFileStopsRecoveryNamingTheFile) {
+  CheckpointConfig config;
+  config.num_retained = 3;
+  CheckpointCoordinator& c = Make(config);
+  Complete();
+  Complete();
+  std::ofstream(job_dir_ / "chk-2" / "apply-1" / "MANIFEST-000001", std::ios::trunc) << "x";
+
+  absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = c.RecoverLatest(false);
+  ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition)
+      << recovered.status();
+  EXPECT_TRUE(Contains(std::string(recovered.status().message()), "checkpoint 2 cannot be restored"));
+  EXPECT_TRUE(Contains(std::string(recovered.status().message()), "chk-2/apply-1/MANIFEST-000001"));
+  EXPECT_EQ(RetainedIds(), (Ids{2, 1})) << "nothing is dropped without accept-duplicates";
+  // The same answer every time: no blind retry heals it.
+  EXPECT_FALSE(c.RecoverLatest(false).ok());
+
+  // Accepting duplicates, the newest intact older checkpoint is restored.
+  recovered = c.RecoverLatest(true);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   ASSERT_TRUE(recovered->has_value());
   EXPECT_EQ((*recovered)->checkpoint_id(), 1);
   EXPECT_EQ(RetainedIds(), Ids{1});
-  EXPECT_EQ(c.LatestCompleted()->checkpoint_id(), 1);
+  EXPECT_TRUE(Exists("chk-2")) << "a damaged checkpoint's files stay for inspection";
 
-  bool logged = false;
-  for (const std::string& line : sink->last_formatted()) {
-    logged |= Contains(line, "checkpoint 2 is unreadable (") &&
-              Contains(line, "), falling back to 1") && Contains(line, "warn");
-  }
-  EXPECT_TRUE(logged) << "a WARN line names both checkpoints";
+  // Never nothing once a checkpoint completed, whatever is accepted.
+  fs::remove(job_dir_ / "chk-1" / "apply-0" / "MANIFEST-000001");
+  recovered = c.RecoverLatest(true);
+  ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition)
+      << recovered.status();
+  EXPECT_TRUE(Contains(std::string(recovered.status().message()), "checkpoint 1 cannot be restored"));
+  EXPECT_TRUE(RetainedIds().empty());
+  EXPECT_FALSE(c.RecoverLatest(true).ok());
+}
 
-  fs::remove(job_dir_ / "chk-1" / "_metadata");
-  recovered = c.RecoverLatest();
+TEST_F(CoordinatorTest, RecoverLatestIsNothingBeforeTheFirstCheckpoint) {
+  CheckpointCoordinator& c = Make();
+  absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = c.RecoverLatest(false);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_FALSE(recovered->has_value());
-  EXPECT_TRUE(RetainedIds().empty());
+}
 
-  coordinator_.reset();
-  logger->sinks().pop_back();
+TEST_F(CoordinatorTest, DropDamagedForgetsACheckpointButKeepsItsFiles) {
+  CheckpointConfig config;
+  config.num_retained = 2;
+  CheckpointCoordinator& c = Make(config);
+  Complete();
+  Complete();
+  c.DropDamaged(2);
+  EXPECT_EQ(RetainedIds(), Ids{1});
+  EXPECT_TRUE(Exists("chk-2/_metadata"));
+  EXPECT_FALSE(c.CompletedMetadata(2).has_value());
+  EXPECT_EQ(c.CompletedMetadata(1)->checkpoint_id(), 1);
+}
+
+// Make damage less likely: a checkpoint is complete only once what it names can be restored.
+TEST_F(CoordinatorTest, CompletionVerifiesTheFilesTheAcknowledgementsName) {
+  CheckpointCoordinator& c = Make();
+  Complete();
+  ASSERT_EQ(*c.TriggerNow(), 2);
+  Ack(kSource0, 2);
+  Ack(kSource1, 2);
+  Ack(kApply0, 2);
+  std::vector<proto::OperatorSubtaskState> states = StatesOf(kApply1, 2, {});
+  fs::remove(job_dir_ / "chk-2" / "apply-1" / "MANIFEST-000001");  // lost after its upload
+  c.Acknowledge(kApply1, 2, states, {});
+  c.Drain();
+  EXPECT_EQ(events_.completed(), Ids{1});
+  ASSERT_EQ(events_.failures().size(), 1u);
+  EXPECT_TRUE(Contains(events_.failures()[0], "a state file it names is damaged"));
+  EXPECT_TRUE(Contains(events_.failures()[0], "chk-2/apply-1/MANIFEST-000001"));
+  EXPECT_EQ(RetainedIds(), Ids{1});
+}
+
+// Regression (fault probe, defect 2): a trigger that never reached a frozen TaskManager left its
+// checkpoint in progress until the 10-minute timeout; nothing was committed meanwhile.
+TEST_F(CoordinatorTest, TriggerFailureAbortsTheCheckpointAtOnceWithoutCountingIt) {
+  CheckpointConfig config;
+  config.interval_ms = 1000;
+  CheckpointCoordinator& c = Make(config);
+  c.Start();
+  Advance(1000);
+  ASSERT_EQ(events_.triggered(), Ids{1});
+  Ack(kSource0, 1);
+  c.TriggerFailed(kApply1, 1, "DEADLINE_EXCEEDED");
+  c.Drain();
+  ASSERT_EQ(events_.aborted().size(), 1u);
+  EXPECT_EQ(events_.aborted()[0].first, 1);
+  EXPECT_TRUE(Contains(events_.aborted()[0].second, "trigger failed: DEADLINE_EXCEEDED"));
+  EXPECT_TRUE(events_.failures().empty()) << "not a failed checkpoint (tolerable 0)";
+  EXPECT_EQ(c.Stats().consecutive_failures, 0);
+  // A failed trigger of a task that already acknowledged, or of an ended checkpoint, is ignored.
+  Advance(1000);
+  ASSERT_EQ(events_.triggered(), (Ids{1, 2}));
+  Ack(kApply0, 2);
+  c.TriggerFailed(kApply0, 2, "late");
+  c.TriggerFailed(kApply0, 1, "late");
+  c.Drain();
+  EXPECT_EQ(events_.aborted().size(), 1u);
+  Ack(kSource0, 2);
+  Ack(kSource1, 2);
+  Ack(kApply1, 2);
+  c.Drain();
+  EXPECT_EQ(events_.completed(), Ids{2});
 }
 
 TEST_F(CoordinatorTest, StopAbortsPendingCheckpointsAndEndsCallbacks) {

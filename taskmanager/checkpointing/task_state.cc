@@ -38,6 +38,13 @@ std::string SafeName(const std::string& s) {
   return out.substr(0, 64);
 }
 
+//! Throws SnapshotDamagedError for damage, std::runtime_error for anything else.
+[[noreturn]] void ThrowRestoreError(const absl::Status& s, absl::string_view what) {
+  std::string message = absl::StrCat(what, s.message());
+  if (snapshot::IsDamage(s)) throw SnapshotDamagedError(message);
+  throw std::runtime_error(message);
+}
+
 class RestoredInit final : public InitContext {
  public:
   RestoredInit(const proto::OperatorSubtaskState* state, bool restored, int max_parallelism,
@@ -74,13 +81,10 @@ class RestoredInit final : public InitContext {
       const auto& kg = handle.key_groups();
       auto bytes = storage_->ReadFile(kg.file().path(), &kg.file());
       if (!bytes.ok()) {
-        throw std::runtime_error(
-            absl::StrCat("cannot read keyed state: ", bytes.status().message()));
+        ThrowRestoreError(bytes.status(), "cannot read keyed state: ");
       }
       absl::Status s = snapshot::ForEachEntry(*bytes, kg, range_, fn);
-      if (!s.ok()) {
-        throw std::runtime_error(absl::StrCat("corrupt keyed state: ", s.message()));
-      }
+      if (!s.ok()) ThrowRestoreError(s, "corrupt keyed state: ");
     }
   }
   KeyedStateBackend* KeyedBackend() override { return backend_; }
@@ -205,8 +209,8 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     if (restored) handles.assign(restored->keyed().begin(), restored->keyed().end());
     auto backend = state::RocksDbKeyedBackend::Open(opts, restore_storage_.get(), handles);
     if (!backend.ok()) {
-      throw std::runtime_error(absl::StrCat("cannot open the RocksDB state of ", o->uid, ": ",
-                                            backend.status().message()));
+      ThrowRestoreError(backend.status(),
+                        absl::StrCat("cannot open the RocksDB state of ", o->uid, ": "));
     }
     o->rocksdb = std::move(*backend);
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ class RocksDbKeyedBackend;
 
 namespace sluice::taskmanager {
 
+//! Restoring failed because the snapshot is damaged (snapshot::IsDamage): a file missing,
+//! truncated, of another checksum or a symbolic link. Retrying the same snapshot cannot heal it,
+//! so the task reports it as such (TaskStateUpdate.snapshot_damaged).
+class SnapshotDamagedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 //! The asynchronous part of one task's checkpoint: writes the files, returns the operators' state.
 using AsyncSnapshot = std::function<absl::StatusOr<std::vector<proto::OperatorSubtaskState>>()>;
 
@@ -33,7 +42,8 @@ class TaskState {
   TaskState(const proto::TaskDeployment& deployment, std::string local_dir);
   ~TaskState();
 
-  //! Task thread, before Open. Throws std::runtime_error when the state cannot be restored.
+  //! Task thread, before Open. Throws SnapshotDamagedError when the snapshot is damaged,
+  //! std::runtime_error when the state cannot be restored otherwise.
   void InitializeOperator(const NodeSpec& node, int max_parallelism, StreamOperator& op);
   //! Task thread: the synchronous part of checkpoint `id` for the chain's operators.
   AsyncSnapshot Snapshot(int64_t id, const std::vector<const NodeSpec*>& nodes,
