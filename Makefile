@@ -4,7 +4,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: deps build demo test asan-build asan-test bench clean
+.PHONY: deps build demo test asan-build asan-test bench chaos clean
 
 deps:
 	@scripts/install-deps.sh
@@ -32,6 +32,10 @@ asan-test: asan-build
 
 bench: build
 	@scripts/bench.sh $(BUILD_DIR)
+
+# The long form of the chaos suite (tests/chaos/); its counts go to docs/chaos.md.
+chaos: build
+	@scripts/chaos.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

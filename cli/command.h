@@ -52,18 +52,18 @@ void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 
 // The commands, one per verb; each returns the exit code.
-int ClusterStartCommand(const Invocation& invocation);  // commands_cluster.cc
-int ClusterStopCommand(const Invocation& invocation);   // commands_cluster.cc
+int ClusterStartCommand(const Invocation& invocation);           // commands_cluster.cc
+int ClusterStopCommand(const Invocation& invocation);            // commands_cluster.cc
 int ClusterAddTaskManagerCommand(const Invocation& invocation);  // commands_cluster.cc
-int RunCommand(const Invocation& invocation);           // commands_run.cc
-int ListCommand(const Invocation& invocation);          // commands_jobs.cc
-int StatusCommand(const Invocation& invocation);        // commands_jobs.cc
-int CancelCommand(const Invocation& invocation);        // commands_jobs.cc
-int TaskManagersCommand(const Invocation& invocation);  // commands_jobs.cc
-int CheckpointsCommand(const Invocation& invocation);   // commands_checkpoints.cc
-int SavepointCommand(const Invocation& invocation);     // commands_savepoints.cc
-int StopCommand(const Invocation& invocation);          // commands_savepoints.cc
-int RescaleCommand(const Invocation& invocation);       // commands_savepoints.cc
+int RunCommand(const Invocation& invocation);                    // commands_run.cc
+int ListCommand(const Invocation& invocation);                   // commands_jobs.cc
+int StatusCommand(const Invocation& invocation);                 // commands_jobs.cc
+int CancelCommand(const Invocation& invocation);                 // commands_jobs.cc
+int TaskManagersCommand(const Invocation& invocation);           // commands_jobs.cc
+int CheckpointsCommand(const Invocation& invocation);            // commands_checkpoints.cc
+int SavepointCommand(const Invocation& invocation);              // commands_savepoints.cc
+int StopCommand(const Invocation& invocation);                   // commands_savepoints.cc
+int RescaleCommand(const Invocation& invocation);                // commands_savepoints.cc
 
 }  // namespace sluice::cli
 

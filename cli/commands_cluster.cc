@@ -133,9 +133,9 @@ absl::Status AwaitRegistered(JobManagerClient& client, const std::vector<Daemon>
     if (tms.ok()) registered = static_cast<size_t>(tms->taskmanagers_size());
     if (registered >= expected_total) return absl::OkStatus();
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "only ", registered, " of ", expected_total, " TaskManagers registered within ",
-          absl::FormatDuration(kStartTimeout)));
+      return absl::DeadlineExceededError(absl::StrCat("only ", registered, " of ", expected_total,
+                                                      " TaskManagers registered within ",
+                                                      absl::FormatDuration(kStartTimeout)));
     }
     absl::SleepFor(absl::Milliseconds(200));
   }
@@ -342,7 +342,8 @@ int ClusterStopCommand(const Invocation& invocation) {
 
 int ClusterAddTaskManagerCommand(const Invocation& invocation) {
   const ParsedArgs& args = invocation.args;
-  if (args.Get("--dir")->empty()) return UsageError("cluster add-taskmanager", "--dir must not be empty");
+  if (args.Get("--dir")->empty())
+    return UsageError("cluster add-taskmanager", "--dir must not be empty");
   const fs::path dir = fs::absolute(*args.Get("--dir")).lexically_normal();
   std::ifstream in(dir / kTaskManagerArgsFile);
   absl::StatusOr<pid_t> jm_pid = ReadPidFile((dir / "jobmanager.pid").string());
@@ -387,8 +388,8 @@ int ClusterAddTaskManagerCommand(const Invocation& invocation) {
       Start(absl::StrCat("TaskManager ", index), (fs::path(*bin_dir) / kTaskManager).string(),
             TaskManagerArgs(dir, tm_args, index), TaskManagerPidFile(dir, index), log);
   if (!tm.ok()) return Fail(tm.status());
-  std::cout << "Starting TaskManager " << index << " (pid " << tm->pid << ", log " << log
-            << ")..." << std::endl;
+  std::cout << "Starting TaskManager " << index << " (pid " << tm->pid << ", log " << log << ")..."
+            << std::endl;
   // Registered once the JobManager lists the id its log names ("TaskManager <id> started").
   absl::Time deadline = absl::Now() + kStartTimeout;
   std::string how;
@@ -399,11 +400,13 @@ int ClusterAddTaskManagerCommand(const Invocation& invocation) {
       fs::remove(tm->pid_file, ec);
       return kExitFailure;
     }
-    std::string head = TailLines(log, 50);
-    size_t at = head.find("TaskManager ");
-    size_t end = at == std::string::npos ? at : head.find(" started", at);
-    if (end != std::string::npos) {
-      std::string id = head.substr(at + 12, end - at - 12);
+    // The log may hold a dead predecessor's lines too: the last start line is ours.
+    std::string tail = TailLines(log, 200);
+    size_t at = tail.rfind("] TaskManager ");
+    size_t end = at == std::string::npos ? at : tail.find(" started: ", at);
+    size_t eol = at == std::string::npos ? at : tail.find('\n', at);
+    if (end != std::string::npos && (eol == std::string::npos || end < eol)) {
+      std::string id = tail.substr(at + 14, end - at - 14);
       absl::StatusOr<proto::ListTaskManagersResponse> tms = client.ListTaskManagers();
       if (tms.ok() && std::any_of(tms->taskmanagers().begin(), tms->taskmanagers().end(),
                                   [&](const proto::TaskManagerInfo& t) { return t.id() == id; })) {

@@ -147,9 +147,9 @@ int RunCommand(const Invocation& invocation) {
   header.set_allow_non_restored_state(args.Has("--allow-non-restored-state"));
 
   // -D settings (already validated by the CLI's own configuration) also configure the job:
-  // execution.checkpointing.*, state.*, restart-strategy.*, parallelism.default apply per job. Those
-  // that find the JobManager are the CLI's own; any other daemon setting would be ignored by the
-  // job, so it is refused, saying where it belongs.
+  // execution.checkpointing.*, state.*, restart-strategy.*, parallelism.default apply per job.
+  // Those that find the JobManager are the CLI's own; any other daemon setting would be ignored by
+  // the job, so it is refused, saying where it belongs.
   for (const std::string& define : args.defines) {
     size_t eq = define.find('=');
     if (eq == std::string::npos) continue;

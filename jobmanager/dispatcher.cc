@@ -31,9 +31,8 @@ namespace {
 //! A job name is shown in tables and logs: printable characters only, and bounded.
 absl::Status CheckJobName(const std::string& name, size_t max_bytes) {
   if (name.size() > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("the job name is ", name.size(),
-                                                   " bytes long; at most ", max_bytes,
-                                                   " are accepted"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the job name is ", name.size(), " bytes long; at most ", max_bytes, " are accepted"));
   }
   for (char c : name) {
     const auto u = static_cast<unsigned char>(c);

@@ -188,7 +188,6 @@ proto::CheckpointInfo ToInfo(const checkpoint::CheckpointStats& c) {
   return i;
 }
 
-
 proto::CheckpointsResponse JobMaster::Checkpoints() {
   return executor_.Call([this] {
     proto::CheckpointsResponse r;

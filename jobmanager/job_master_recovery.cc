@@ -154,17 +154,19 @@ void JobMaster::OnRestoreDamaged(const std::string& detail) {
   std::string what = absl::StrCat(restore_->kind(), " ", restore_->checkpoint_id(), " (",
                                   restore_base_dir_, ") cannot be restored: ", detail);
   if (own_checkpoint && coordinator_ && accept_duplicates_) {
-    Log()->warn("Job {} ({}): {}; state.checkpoints.recovery.accept-duplicates is set: falling "
-                "back to an older checkpoint, its output after that one is written again",
-                spec_.name, spec_.job_id, what);
+    Log()->warn(
+        "Job {} ({}): {}; state.checkpoints.recovery.accept-duplicates is set: falling "
+        "back to an older checkpoint, its output after that one is written again",
+        spec_.name, spec_.job_id, what);
     coordinator_->DropDamaged(restore_->checkpoint_id());
     HandleFailure(what);
     return;
   }
   if (!own_checkpoint) {
     // The snapshot the job was started from: every restart would fail the same way.
-    FailJob(absl::StrCat(what, ". The job stops: a restart would read the same damaged files. "
-                               "Start it from another savepoint or retained checkpoint."));
+    FailJob(absl::StrCat(what,
+                         ". The job stops: a restart would read the same damaged files. "
+                         "Start it from another savepoint or retained checkpoint."));
     return;
   }
   FailJob(DamagedSnapshotReason(restore_->checkpoint_id(), what));
@@ -185,11 +187,14 @@ std::string JobMaster::DamagedSnapshotReason(int64_t damaged_id, const std::stri
       "write it again, so the job stops instead of duplicating output. Ways out: start the job "
       "from a savepoint (sluice run PACKAGE --from-savepoint PATH); or, accepting duplicates, ");
   if (!older.empty()) {
-    absl::StrAppend(&reason, "from the older retained checkpoint (sluice run PACKAGE "
-                             "--from-savepoint ", older, "), or ");
+    absl::StrAppend(&reason,
+                    "from the older retained checkpoint (sluice run PACKAGE "
+                    "--from-savepoint ",
+                    older, "), or ");
   }
-  absl::StrAppend(&reason, "with -D state.checkpoints.recovery.accept-duplicates=true, which "
-                           "falls back to an older retained checkpoint by itself.");
+  absl::StrAppend(&reason,
+                  "with -D state.checkpoints.recovery.accept-duplicates=true, which "
+                  "falls back to an older retained checkpoint by itself.");
   return reason;
 }
 

@@ -253,8 +253,8 @@ absl::StatusOr<std::optional<std::string>> FindLatestSnapshot(const std::string&
             "--restore latest: the newest checkpoint of job '", job_name, "' in ",
             job.path().string(), " is damaged (", md.status().message(),
             "); restoring an older one would write its committed output again. Name the snapshot "
-            "to restore with --from-savepoint (", it->second.string(),
-            " is intact, accepting duplicates)"));
+            "to restore with --from-savepoint (",
+            it->second.string(), " is intact, accepting duplicates)"));
       }
     }
   }

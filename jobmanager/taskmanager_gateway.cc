@@ -24,7 +24,9 @@ void TaskManagerGateway::Close() {
   if (in_flight_ != nullptr) in_flight_->TryCancel();
 }
 
-void TaskManagerGateway::Drain() { executor_.Call([] {}); }
+void TaskManagerGateway::Drain() {
+  executor_.Call([] {});
+}
 
 void TaskManagerGateway::Call(std::string what, Rpc rpc, Done done) {
   executor_.Post([this, what = std::move(what), rpc = std::move(rpc), done = std::move(done)] {
@@ -90,8 +92,7 @@ void TaskManagerGateway::ReleaseJob(std::string job_id, Done done) {
 }
 
 void TaskManagerGateway::TriggerCheckpoint(std::string attempt_id, int64_t checkpoint_id,
-                                           int64_t timestamp_ms, bool stop, bool drain,
-                                           Done done) {
+                                           int64_t timestamp_ms, bool stop, bool drain, Done done) {
   proto::TriggerCheckpointRequest req;
   req.set_attempt_id(std::move(attempt_id));
   req.set_checkpoint_id(checkpoint_id);

@@ -307,13 +307,13 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   net.buffers_per_channel = options_.buffers_per_channel;
   net.floating_per_gate = options_.floating_per_gate;
   const std::string& job_root = req->checkpointing().rocksdb_localdir();
-  absl::StatusOr<std::string> local_dir = local_dirs_.Acquire(
-      job_root.empty() ? options_.state_dir : job_root);
+  absl::StatusOr<std::string> local_dir =
+      local_dirs_.Acquire(job_root.empty() ? options_.state_dir : job_root);
   if (!local_dir.ok()) {
-    return ToGrpc(absl::Status(local_dir.status().code(),
-                               absl::StrCat("TaskManager ", options_.id,
-                                            ": state.backend.rocksdb.localdir: ",
-                                            local_dir.status().message())));
+    return ToGrpc(absl::Status(
+        local_dir.status().code(),
+        absl::StrCat("TaskManager ", options_.id,
+                     ": state.backend.rocksdb.localdir: ", local_dir.status().message())));
   }
   StateContext state;
   state.local_dir = *local_dir;

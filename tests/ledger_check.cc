@@ -58,4 +58,19 @@ void ExpectExactlyOnce(const std::vector<LedgerLine>& lines, int64_t n, int64_t 
   EXPECT_EQ(broken, 0) << "balances that do not rise by the transaction's amount";
 }
 
+LedgerCounts CountLedger(const std::vector<LedgerLine>& lines, int64_t n) {
+  LedgerCounts c;
+  std::vector<int> seen(static_cast<size_t>(n), 0);
+  for (const LedgerLine& l : lines) {
+    ++c.lines;
+    if (l.id < 0 || l.id >= n) {
+      ++c.foreign;
+    } else if (++seen[static_cast<size_t>(l.id)] > 1) {
+      ++c.duplicated;
+    }
+  }
+  for (int s : seen) (s == 0 ? c.lost : c.verified) += 1;
+  return c;
+}
+
 }  // namespace sluice::testing

@@ -20,6 +20,18 @@ std::vector<LedgerLine> ReadLedger(const std::string& dir);
 //! one plus that transaction's amount (starting from 0).
 void ExpectExactlyOnce(const std::vector<LedgerLine>& lines, int64_t n, int64_t accounts);
 
+//! What committed output holds of ids [0, n): each id seen once (`verified`), more than once
+//! (`duplicated`, counted once per extra line) or never (`lost`); lines outside [0, n) are
+//! `foreign`.
+struct LedgerCounts {
+  int64_t lines = 0;
+  int64_t verified = 0;
+  int64_t duplicated = 0;
+  int64_t lost = 0;
+  int64_t foreign = 0;
+};
+LedgerCounts CountLedger(const std::vector<LedgerLine>& lines, int64_t n);
+
 }  // namespace sluice::testing
 
 #endif  // SLUICE_TESTS_LEDGER_CHECK_H_

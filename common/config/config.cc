@@ -249,16 +249,19 @@ absl::Status CheckJobScope(std::string_view key) {
   const char* where = "";
   switch (option->scope) {
     case OptionScope::kJobManager:
-      where = "a JobManager setting: set it in the JobManager's configuration file "
-              "(conf/sluice.yaml) or with -D on `sluice cluster start`";
+      where =
+          "a JobManager setting: set it in the JobManager's configuration file "
+          "(conf/sluice.yaml) or with -D on `sluice cluster start`";
       break;
     case OptionScope::kTaskManager:
-      where = "a TaskManager setting: set it in the TaskManagers' configuration file "
-              "(conf/sluice.yaml) or with -D on `sluice cluster start`";
+      where =
+          "a TaskManager setting: set it in the TaskManagers' configuration file "
+          "(conf/sluice.yaml) or with -D on `sluice cluster start`";
       break;
     case OptionScope::kCluster:
-      where = "a cluster setting: set it in the configuration file of every daemon "
-              "(conf/sluice.yaml) or with -D on `sluice cluster start`";
+      where =
+          "a cluster setting: set it in the configuration file of every daemon "
+          "(conf/sluice.yaml) or with -D on `sluice cluster start`";
       break;
     case OptionScope::kJob:
       break;

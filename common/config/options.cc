@@ -221,9 +221,10 @@ std::vector<Option> MakeOptions() {
       {.key = "state.checkpoints.recovery.accept-duplicates",
        .type = T::kBool,
        .default_value = "false",
-       .doc = "When the newest completed checkpoint cannot be restored (a damaged or missing file), "
-              "restore the newest older retained one that can, although the output committed "
-              "after it is written again. false: the job fails, naming the damaged checkpoint."},
+       .doc =
+           "When the newest completed checkpoint cannot be restored (a damaged or missing file), "
+           "restore the newest older retained one that can, although the output committed "
+           "after it is written again. false: the job fails, naming the damaged checkpoint."},
       {.key = "state.backend.type",
        .type = T::kString,
        .default_value = "hashmap",

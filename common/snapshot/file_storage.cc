@@ -80,8 +80,8 @@ class UniqueFd {
 absl::StatusOr<UniqueFd> OpenForRead(const std::string& path, uint64_t* size = nullptr) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0 && errno == ELOOP) {
-    return absl::DataLossError(absl::StrCat(
-        path, " is a symbolic link; the files of a snapshot must be regular files"));
+    return absl::DataLossError(
+        absl::StrCat(path, " is a symbolic link; the files of a snapshot must be regular files"));
   }
   if (fd < 0) return ErrnoError(errno, "cannot open", path);
   UniqueFd owned(fd);
@@ -314,8 +314,8 @@ class FileStorage final : public SnapshotStorage {
       return ErrnoError(errno, "cannot stat", full);
     }
     if (S_ISLNK(st.st_mode)) {
-      return absl::DataLossError(absl::StrCat(
-          full, " is a symbolic link; the files of a snapshot must be regular files"));
+      return absl::DataLossError(
+          absl::StrCat(full, " is a symbolic link; the files of a snapshot must be regular files"));
     }
     if (!S_ISREG(st.st_mode)) {
       return absl::DataLossError(absl::StrCat(full, " is not a regular file"));

@@ -149,8 +149,8 @@ std::vector<proto::StateFile> SnapshotFiles(const proto::CheckpointMetadata& sna
   return files;
 }
 
-absl::Status VerifySnapshotFiles(SnapshotStorage& storage, const proto::CheckpointMetadata& snapshot,
-                                 bool checksums) {
+absl::Status VerifySnapshotFiles(SnapshotStorage& storage,
+                                 const proto::CheckpointMetadata& snapshot, bool checksums) {
   absl::Status first;
   int damaged = 0;
   for (const proto::StateFile& f : SnapshotFiles(snapshot)) {
@@ -160,8 +160,8 @@ absl::Status VerifySnapshotFiles(SnapshotStorage& storage, const proto::Checkpoi
     if (damaged++ == 0) first = s;
   }
   if (damaged <= 1) return first;
-  return absl::Status(first.code(), absl::StrCat(first.message(), " (and ", damaged - 1,
-                                                 " more damaged file(s))"));
+  return absl::Status(
+      first.code(), absl::StrCat(first.message(), " (and ", damaged - 1, " more damaged file(s))"));
 }
 
 }  // namespace sluice::snapshot

@@ -51,8 +51,8 @@ std::vector<proto::StateFile> SnapshotFiles(const proto::CheckpointMetadata& sna
 //! Checks every file of `snapshot` in `storage` (rooted at the folder its paths are relative to)
 //! with SnapshotStorage::Verify: existence, regular file, size and, with `checksums`, crc32. The
 //! first error, naming its file and how many more are damaged; NotFound or DataLoss for damage.
-absl::Status VerifySnapshotFiles(SnapshotStorage& storage, const proto::CheckpointMetadata& snapshot,
-                                 bool checksums);
+absl::Status VerifySnapshotFiles(SnapshotStorage& storage,
+                                 const proto::CheckpointMetadata& snapshot, bool checksums);
 
 //! Whether a restore failed because the snapshot is damaged (a file missing, truncated, of
 //! another checksum, a symbolic link; metadata unreadable): retrying cannot heal it.

@@ -532,8 +532,8 @@ absl::Status CheckpointCoordinator::WriteAndVerify(int64_t id,
                                                            back.status().message()));
   }
   if (back->checkpoint_id() != id || back->operators_size() != metadata.operators_size()) {
-    return absl::DataLossError(absl::StrCat("the metadata written reads back as another: ",
-                                            "checkpoint ", back->checkpoint_id()));
+    return absl::DataLossError(absl::StrCat(
+        "the metadata written reads back as another: ", "checkpoint ", back->checkpoint_id()));
   }
   if (absl::Status s = snapshot::VerifySnapshotFiles(*storage_, metadata, /*checksums=*/false);
       !s.ok()) {
@@ -818,9 +818,10 @@ absl::StatusOr<std::optional<proto::CheckpointMetadata>> CheckpointCoordinator::
     absl::Status s = io_executor_.Call([this, &md] { return CheckRestorable(md); });
     if (s.ok()) {
       if (!damage.empty()) {
-        Log()->warn("Job {}: restoring checkpoint {} instead (accept-duplicates): output committed "
-                    "after it is written again",
-                    job_.job_id, id);
+        Log()->warn(
+            "Job {}: restoring checkpoint {} instead (accept-duplicates): output committed "
+            "after it is written again",
+            job_.job_id, id);
       }
       return std::optional<proto::CheckpointMetadata>(md);
     }

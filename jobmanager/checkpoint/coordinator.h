@@ -299,8 +299,8 @@ class CheckpointCoordinator {
   // were released, ended.
   std::map<std::string, int64_t> deferred_;
   std::deque<CheckpointStats> history_;  // newest first
-  int64_t completed_count_ = 0;  // in this coordinator's life
-  bool ever_completed_ = false;  // by this coordinator, or found on storage at Create
+  int64_t completed_count_ = 0;          // in this coordinator's life
+  bool ever_completed_ = false;          // by this coordinator, or found on storage at Create
   int64_t failed_count_ = 0;
   int consecutive_failures_ = 0;
   int64_t last_completed_id_ = 0;            // failures of older checkpoints do not count

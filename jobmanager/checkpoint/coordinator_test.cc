@@ -654,9 +654,9 @@ TEST_F(CoordinatorTest, DamagedNewestStateFileStopsRecoveryNamingTheFile) {
   std::ofstream(job_dir_ / "chk-2" / "apply-1" / "MANIFEST-000001", std::ios::trunc) << "x";
 
   absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = c.RecoverLatest(false);
-  ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition)
-      << recovered.status();
-  EXPECT_TRUE(Contains(std::string(recovered.status().message()), "checkpoint 2 cannot be restored"));
+  ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition) << recovered.status();
+  EXPECT_TRUE(
+      Contains(std::string(recovered.status().message()), "checkpoint 2 cannot be restored"));
   EXPECT_TRUE(Contains(std::string(recovered.status().message()), "chk-2/apply-1/MANIFEST-000001"));
   EXPECT_EQ(RetainedIds(), (Ids{2, 1})) << "nothing is dropped without accept-duplicates";
   // The same answer every time: no blind retry heals it.
@@ -673,9 +673,9 @@ TEST_F(CoordinatorTest, DamagedNewestStateFileStopsRecoveryNamingTheFile) {
   // Never nothing once a checkpoint completed, whatever is accepted.
   fs::remove(job_dir_ / "chk-1" / "apply-0" / "MANIFEST-000001");
   recovered = c.RecoverLatest(true);
-  ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition)
-      << recovered.status();
-  EXPECT_TRUE(Contains(std::string(recovered.status().message()), "checkpoint 1 cannot be restored"));
+  ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition) << recovered.status();
+  EXPECT_TRUE(
+      Contains(std::string(recovered.status().message()), "checkpoint 1 cannot be restored"));
   EXPECT_TRUE(RetainedIds().empty());
   EXPECT_FALSE(c.RecoverLatest(true).ok());
 }
