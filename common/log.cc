@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 
 namespace sluice::log {
@@ -39,32 +40,7 @@ std::shared_ptr<spdlog::logger> Get(const std::string& name) {
 }
 
 std::string Untrusted(absl::string_view text, size_t max_bytes) {
-  std::string out;
-  const absl::string_view shown = text.substr(0, max_bytes);
-  out.reserve(shown.size() + 16);
-  for (char c : shown) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          absl::StrAppendFormat(&out, "\\x%02x", u);
-        } else {
-          out += c;
-        }
-    }
-  }
+  std::string out = absl::CHexEscape(text.substr(0, max_bytes));
   if (text.size() > max_bytes) absl::StrAppendFormat(&out, "... (%d bytes)", text.size());
   return out;
 }

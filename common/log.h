@@ -25,9 +25,9 @@ void SetLevel(const std::string& level);
 //! The logger of a subsystem ("jobmanager", "taskmanager", "network", "task", ...), created once.
 std::shared_ptr<spdlog::logger> Get(const std::string& name);
 
-//! A client-given string (a job name, a path, an argument) made safe to log: control characters
-//! and backslashes escaped as \n, \t, \\, \xNN (so it cannot forge log lines), and cut after
-//! `max_bytes` with a note of the full length (so it cannot flood the log).
+//! A client-given string (a job name, a path, an argument) made safe to log: C-escaped (\n, \t,
+//! \\, \", \xNN for other bytes outside printable ASCII), so it cannot forge log lines, and cut
+//! after `max_bytes` with a note of the full length, so it cannot flood the log.
 std::string Untrusted(absl::string_view text, size_t max_bytes = 256);
 
 }  // namespace sluice::log

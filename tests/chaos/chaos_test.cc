@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <set>
@@ -89,17 +90,40 @@ class Chaos : public ::testing::Test {
         job, [](const JsonValue& s) { return IsTerminal(StringField(s, "state")); }, timeout);
   }
 
-  //! Freezes every TaskManager for a moment so that no checkpoint completes while the test
-  //! damages the newest one; returns it. The caller thaws (ThawAll) after its damage.
-  absl::StatusOr<CheckpointRef> FreezeAndTakeNewest(const std::string& job) {
-    for (int i = 1; i <= taskmanagers_; ++i) {
-      if (absl::Status s = cluster_->FreezeTaskManager(i); !s.ok()) return s;
-    }
+  //! Once `job` runs and completed two checkpoints: freezes every TaskManager for a moment (so that
+  //! no newer checkpoint completes meanwhile), calls `damage` on the newest completed checkpoint,
+  //! SIGKILLs a TaskManager that runs the job and thaws the others. The job must now restore what
+  //! was damaged. Returns the damaged checkpoint.
+  CheckpointRef DamageNewestAndKill(const std::string& job,
+                                    const std::function<void(const CheckpointRef&)>& damage) {
+    EXPECT_TRUE(cluster_->WaitForAllRunning(job).ok());
+    EXPECT_TRUE(WaitForCheckpoint(*cluster_, job, 2).ok());
+    absl::StatusOr<JsonValue> running = cluster_->WaitForAllRunning(job);
+    EXPECT_TRUE(running.ok()) << running.status();
+    if (!running.ok()) return {};
+    std::vector<int> hosts = TaskManagersRunning(*cluster_, *running, taskmanagers_);
+    EXPECT_FALSE(hosts.empty());
+    for (int i = 1; i <= taskmanagers_; ++i) EXPECT_TRUE(cluster_->FreezeTaskManager(i).ok());
     absl::SleepFor(absl::Milliseconds(800));  // acknowledgements in flight land, metadata written
-    return NewestCheckpoint(*cluster_, job);
-  }
-  void ThawAll() {
+    absl::StatusOr<CheckpointRef> newest = NewestCheckpoint(*cluster_, job);
+    EXPECT_TRUE(newest.ok()) << newest.status();
+    if (newest.ok()) damage(*newest);
+    if (!hosts.empty()) {
+      EXPECT_TRUE(cluster_->KillTaskManager(hosts[0]).ok());
+    }
     for (int i = 1; i <= taskmanagers_; ++i) (void)cluster_->ThawTaskManager(i);
+    return newest.ok() ? *newest : CheckpointRef{};
+  }
+
+  //! Flips a byte near the end of the largest state file of `chk` (same size: only its checksum
+  //! can tell); returns the file.
+  static std::string FlipLargestStateFile(const CheckpointRef& chk) {
+    std::string victim = LargestStateFile(chk.path);
+    EXPECT_FALSE(victim.empty()) << "checkpoint " << chk.id << " holds no state file";
+    if (!victim.empty()) {
+      EXPECT_TRUE(FlipByte(victim, -20).ok());
+    }
+    return victim;
   }
 
   std::string JobManagerLog() { return ReadFile(cluster_->cluster_dir() + "/log/jobmanager.log"); }
@@ -166,18 +190,10 @@ TEST_F(Chaos, DamagedNewestCheckpointMetadataIsRepairedAndTheLedgerStaysExactlyO
   std::string out = cluster_->NewDir("ledger");
   std::string job =
       SubmitLedger(transactions, 2000, out, "hashmap", {"-D", "state.checkpoints.num-retained=3"});
-  ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok());
-  ASSERT_TRUE(WaitForCheckpoint(*cluster_, job, 2).ok());
-  absl::StatusOr<JsonValue> running = cluster_->WaitForAllRunning(job);
-  ASSERT_TRUE(running.ok());
-  std::vector<int> hosts = TaskManagersRunning(*cluster_, *running, taskmanagers_);
-  ASSERT_FALSE(hosts.empty());
-
-  absl::StatusOr<CheckpointRef> newest = FreezeAndTakeNewest(job);
-  ASSERT_TRUE(newest.ok()) << newest.status();
-  ASSERT_TRUE(FlipByte(newest->path + "/_metadata", 40).ok());
-  ASSERT_TRUE(cluster_->KillTaskManager(hosts[0]).ok());
-  ThawAll();
+  CheckpointRef newest = DamageNewestAndKill(job, [](const CheckpointRef& chk) {
+    ASSERT_TRUE(FlipByte(chk.path + "/_metadata", 40).ok());
+  });
+  ASSERT_GT(newest.id, 0);
 
   absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(4));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
@@ -185,9 +201,9 @@ TEST_F(Chaos, DamagedNewestCheckpointMetadataIsRepairedAndTheLedgerStaysExactlyO
   std::vector<LedgerLine> lines = ReadLedger(out);
   ExpectExactlyOnce(lines, transactions, kAccounts);
   EXPECT_NE(
-      JobManagerLog().find(absl::StrCat("the metadata of checkpoint ", newest->id, " is damaged")),
+      JobManagerLog().find(absl::StrCat("the metadata of checkpoint ", newest.id, " is damaged")),
       std::string::npos)
-      << "the restart should have restored checkpoint " << newest->id << ", repairing it";
+      << "the restart should have restored checkpoint " << newest.id << ", repairing it";
   Report("damaged newest _metadata", 1, CountLedger(lines, transactions), "repaired, restored");
 }
 
@@ -199,26 +215,17 @@ TEST_P(ChaosBackends, DamagedNewestCheckpointStateFileStopsTheJobNamingIt) {
   std::string out = cluster_->NewDir("ledger");
   std::string job =
       SubmitLedger(transactions, 2000, out, GetParam(), {"-D", "state.checkpoints.num-retained=2"});
-  ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok());
-  ASSERT_TRUE(WaitForCheckpoint(*cluster_, job, 2).ok());
-  absl::StatusOr<JsonValue> running = cluster_->WaitForAllRunning(job);
-  ASSERT_TRUE(running.ok());
-  std::vector<int> hosts = TaskManagersRunning(*cluster_, *running, taskmanagers_);
-  ASSERT_FALSE(hosts.empty());
-
-  absl::StatusOr<CheckpointRef> newest = FreezeAndTakeNewest(job);
-  ASSERT_TRUE(newest.ok()) << newest.status();
-  std::string victim = LargestStateFile(newest->path);
-  ASSERT_FALSE(victim.empty()) << "checkpoint " << newest->id << " holds no state file";
-  ASSERT_TRUE(FlipByte(victim, -20).ok());  // same size: only its checksum can tell
-  ASSERT_TRUE(cluster_->KillTaskManager(hosts[0]).ok());
-  ThawAll();
+  std::string victim;
+  CheckpointRef newest = DamageNewestAndKill(
+      job, [&](const CheckpointRef& chk) { victim = FlipLargestStateFile(chk); });
+  ASSERT_GT(newest.id, 0);
+  ASSERT_FALSE(victim.empty());
 
   absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(3));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FAILED") << cluster_->LogTails();
   const std::string failure = StringField(*done, "failure");
-  EXPECT_NE(failure.find(absl::StrCat("checkpoint ", newest->id)), std::string::npos) << failure;
+  EXPECT_NE(failure.find(absl::StrCat("checkpoint ", newest.id)), std::string::npos) << failure;
   EXPECT_NE(failure.find("cannot be restored"), std::string::npos) << failure;
   EXPECT_NE(failure.find(fs::path(victim).filename().string()), std::string::npos) << failure;
   EXPECT_NE(failure.find("--from-savepoint"), std::string::npos) << failure;
@@ -243,18 +250,9 @@ TEST_F(Chaos, AcceptDuplicatesFallsBackToTheOlderCheckpoint) {
   std::string job = SubmitLedger(transactions, 2000, out, "hashmap",
                                  {"-D", "state.checkpoints.num-retained=3", "-D",
                                   "state.checkpoints.recovery.accept-duplicates=true"});
-  ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok());
-  ASSERT_TRUE(WaitForCheckpoint(*cluster_, job, 2).ok());
-  absl::StatusOr<JsonValue> running = cluster_->WaitForAllRunning(job);
-  ASSERT_TRUE(running.ok());
-  std::vector<int> hosts = TaskManagersRunning(*cluster_, *running, taskmanagers_);
-  absl::StatusOr<CheckpointRef> newest = FreezeAndTakeNewest(job);
-  ASSERT_TRUE(newest.ok()) << newest.status();
-  std::string victim = LargestStateFile(newest->path);
-  ASSERT_FALSE(victim.empty());
-  ASSERT_TRUE(FlipByte(victim, -20).ok());
-  ASSERT_TRUE(cluster_->KillTaskManager(hosts[0]).ok());
-  ThawAll();
+  CheckpointRef newest = DamageNewestAndKill(
+      job, [](const CheckpointRef& chk) { ASSERT_FALSE(FlipLargestStateFile(chk).empty()); });
+  ASSERT_GT(newest.id, 0);
 
   absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(4));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
