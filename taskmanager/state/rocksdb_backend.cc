@@ -24,6 +24,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/snapshot/key_groups_format.h"
+#include "taskmanager/state/rocksdb_info_log.h"
 
 namespace sluice::state {
 namespace fs = std::filesystem;
@@ -332,14 +333,18 @@ struct RocksDbKeyedBackend::Db {
 
 namespace {
 
-//! Options shared by every instance; `block_cache_bytes` for the table cache.
-void InitOptions(size_t block_cache_bytes, rocksdb::DBOptions* db,
+//! Options shared by every instance; `block_cache_bytes` for the table cache, `name` for its log
+//! lines.
+void InitOptions(size_t block_cache_bytes, const std::string& name, rocksdb::DBOptions* db,
                  rocksdb::ColumnFamilyOptions* cf) {
   db->create_if_missing = true;
   db->create_missing_column_families = true;
   db->avoid_flush_during_shutdown = true;  // the folder is removed after Close
+  // No LOG file in the instance folder: on a full disk it aborted the process
+  // (rocksdb_info_log.h). A full disk must only fail the task.
+  db->info_log = MakeRocksDbInfoLog(name);
   db->info_log_level = rocksdb::WARN_LEVEL;
-  db->keep_log_file_num = 2;
+  db->listeners.push_back(MakeNoAutoRecoveryListener());
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -447,7 +452,7 @@ RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
     : options_(std::move(options)),
       db_(std::make_unique<Db>()),
       registry_(std::make_shared<UploadRegistry>()) {
-  InitOptions(options_.block_cache_bytes, &db_->db_options, &db_->cf_options);
+  InitOptions(options_.block_cache_bytes, options_.name, &db_->db_options, &db_->cf_options);
   db_->write.disableWAL = true;  // checkpoints give durability
 }
 
