@@ -38,7 +38,8 @@ void JobMaster::HandleFailure(const std::string& reason) {
 void JobMaster::FailJob(const std::string& reason) {
   if (IsTerminal(state_) || state_ == JobState::kFailing) return;
   if (failure_.empty()) failure_ = reason;
-  Log()->warn("Job {} ({}) fails: {}", spec_.name, spec_.job_id, reason);
+  // Reasons quote user code (exception texts) and paths: escaped, they cannot forge log lines.
+  Log()->warn("Job {} ({}) fails: {}", spec_.name, spec_.job_id, log::Untrusted(reason, 4096));
   if (state_ == JobState::kRestarting) {
     // Between two attempts: FAILED once every subtask of the last one is terminal.
     fail_instead_of_restart_ = true;
@@ -54,7 +55,7 @@ void JobMaster::Restart(const std::string& reason) {
   ++num_restarts_;
   restart_cause_ = reason;
   Log()->warn("Job {} ({}) restarts (restart #{}): {}", spec_.name, spec_.job_id, num_restarts_,
-              reason);
+              log::Untrusted(reason, 4096));
   SetJobState(JobState::kRestarting);
   if (coordinator_) coordinator_->Suspend();
   redeploy_scheduled_ = false;
@@ -157,7 +158,7 @@ void JobMaster::OnRestoreDamaged(const std::string& detail) {
     Log()->warn(
         "Job {} ({}): {}; state.checkpoints.recovery.accept-duplicates is set: falling "
         "back to an older checkpoint, its output after that one is written again",
-        spec_.name, spec_.job_id, what);
+        spec_.name, spec_.job_id, log::Untrusted(what, 4096));
     coordinator_->DropDamaged(restore_->checkpoint_id());
     HandleFailure(what);
     return;

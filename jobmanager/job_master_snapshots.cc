@@ -178,7 +178,8 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
                                    " could not be written: ", path.status().message()));
       }
       if (path.ok()) {
-        Log()->info("Job {} ({}): savepoint {} written to {}", spec_.name, spec_.job_id, id, *path);
+        Log()->info("Job {} ({}): savepoint {} written to {}", spec_.name, spec_.job_id, id,
+                    log::Untrusted(*path));
         proto::CheckpointInfo info;
         info.set_id(id);
         info.set_kind("savepoint");
@@ -189,7 +190,7 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
         savepoint_infos_.push_back(info);
       } else {
         Log()->warn("Job {} ({}): savepoint {} could not be written: {}", spec_.name, spec_.job_id,
-                    id, path.status().message());
+                    id, log::Untrusted(path.status().message(), 1024));
       }
       sp.done->set_value(path);
     });

@@ -279,8 +279,10 @@ void Task::NotifyCheckpoint(int64_t id, bool complete) {
 
 void Task::SetState(SubtaskState to, const Failure& failure) {
   if (state_ == to) return;
+  // A failure quotes user code (an exception's text): escaped, it cannot forge log lines.
   Log()->info("{} switched from {} to {}.{}", DisplayName(), SubtaskStateName(state_),
-              SubtaskStateName(to), failure.message.empty() ? "" : " " + failure.message);
+              SubtaskStateName(to),
+              failure.message.empty() ? "" : " " + log::Untrusted(failure.message, 4096));
   state_ = to;
   listener_(deployment_, to, failure);
 }
