@@ -14,19 +14,31 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
+#include "jobmanager/checkpoint/coordinator_internal.h"
 
 namespace sluice::jobmanager::checkpoint {
-namespace {
 
-auto Log() { return log::Get("checkpoint"); }
-
-constexpr char kKindCheckpoint[] = "checkpoint";
-
-std::string FormatMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
+namespace internal {
 
 std::string MetadataPath(int64_t id) {
   return absl::StrCat(snapshot::CheckpointFolder(id), "/", snapshot::kMetadataFileName);
 }
+
+bool IsUnreadable(const absl::Status& status) {
+  return absl::IsNotFound(status) || absl::IsDataLoss(status) || absl::IsFailedPrecondition(status);
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::IsUnreadable;
+using internal::Log;
+using internal::MetadataPath;
+
+constexpr char kKindCheckpoint[] = "checkpoint";
+
+std::string FormatMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
 
 std::string TaskName(TaskKey task) {
   return absl::StrCat("vertex ", task.vertex_id, " subtask ", task.subtask_index);
@@ -41,11 +53,6 @@ std::optional<int64_t> ParseCheckpointFolder(const std::string& name) {
     return std::nullopt;
   }
   return id;
-}
-
-//! Missing, damaged or of another format: a checkpoint to skip, not a storage outage.
-bool IsUnreadable(const absl::Status& status) {
-  return absl::IsNotFound(status) || absl::IsDataLoss(status) || absl::IsFailedPrecondition(status);
 }
 
 //! Sizes of the files some subtask states name: private ones summed, shared ones once each.
@@ -234,12 +241,6 @@ void CheckpointCoordinator::Adopt(std::vector<StoredCheckpoint> stored) {
   }
   Log()->info("Job {}: {} completed checkpoint(s) on {} retained, next checkpoint id {}",
               job_.job_id, retained_.size(), storage_->root(), next_id_);
-}
-
-template <typename F>
-auto CheckpointCoordinator::RunSync(F fn) -> decltype(fn()) {
-  if (executor_.IsCurrentThread()) return fn();
-  return executor_.Call(std::move(fn));
 }
 
 bool CheckpointCoordinator::SetLifecycle(Lifecycle to) {
@@ -781,96 +782,7 @@ void CheckpointCoordinator::PostIo(std::function<void()> io, std::function<void(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Restore and statistics.
-
-std::optional<proto::CheckpointMetadata> CheckpointCoordinator::LatestCompleted() {
-  return RunSync([this]() -> std::optional<proto::CheckpointMetadata> {
-    if (retained_.empty()) return std::nullopt;
-    return retained_.rbegin()->second.metadata;
-  });
-}
-
-std::optional<proto::CheckpointMetadata> CheckpointCoordinator::CompletedMetadata(int64_t id) {
-  return RunSync([this, id]() -> std::optional<proto::CheckpointMetadata> {
-    auto it = retained_.find(id);
-    if (it == retained_.end()) return std::nullopt;
-    return it->second.metadata;
-  });
-}
-
-absl::StatusOr<std::optional<proto::CheckpointMetadata>> CheckpointCoordinator::RecoverLatest(
-    bool accept_duplicates) {
-  struct Retained {
-    std::vector<proto::CheckpointMetadata> newest_first;
-    bool ever_completed = false;
-  };
-  const Retained retained = RunSync([this] {
-    Retained r;
-    for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
-      r.newest_first.push_back(it->second.metadata);
-    }
-    r.ever_completed = ever_completed_;
-    return r;
-  });
-  std::string damage;  // of the newest one
-  for (const proto::CheckpointMetadata& md : retained.newest_first) {
-    const int64_t id = md.checkpoint_id();
-    absl::Status s = io_executor_.Call([this, &md] { return CheckRestorable(md); });
-    if (s.ok()) {
-      if (!damage.empty()) {
-        Log()->warn(
-            "Job {}: restoring checkpoint {} instead (accept-duplicates): output committed "
-            "after it is written again",
-            job_.job_id, id);
-      }
-      return std::optional<proto::CheckpointMetadata>(md);
-    }
-    if (!snapshot::IsDamage(s)) return s;
-    const std::string what = absl::StrCat("checkpoint ", id, " cannot be restored: ", s.message());
-    if (damage.empty()) damage = what;
-    if (!accept_duplicates) return absl::FailedPreconditionError(what);
-    Log()->warn("Job {}: {}", job_.job_id, what);
-    RunSync([this, id] { DropDamagedNow(id); });
-  }
-  if (retained.ever_completed) {
-    // Never nothing once a checkpoint completed: its output is committed.
-    return absl::FailedPreconditionError(
-        damage.empty() ? std::string("no completed checkpoint is retained any more")
-                       : absl::StrCat(damage, "; no older retained checkpoint can be restored"));
-  }
-  return std::optional<proto::CheckpointMetadata>();
-}
-
-absl::Status CheckpointCoordinator::CheckRestorable(const proto::CheckpointMetadata& metadata) {
-  const int64_t id = metadata.checkpoint_id();
-  const std::string path = MetadataPath(id);
-  absl::StatusOr<proto::CheckpointMetadata> on_disk = snapshot::ReadMetadata(*storage_, path);
-  std::string problem;
-  if (!on_disk.ok()) {
-    if (!IsUnreadable(on_disk.status())) return on_disk.status();
-    problem = std::string(on_disk.status().message());
-  } else if (on_disk->SerializeAsString() != metadata.SerializeAsString()) {
-    problem = absl::StrCat(path, " differs from what the JobManager wrote");
-  }
-  if (!problem.empty()) {
-    // The coordinator's copy is what the checkpoint is; the file only persists it.
-    absl::Status rewritten = snapshot::WriteMetadata(*storage_, path, metadata);
-    Log()->warn("Job {}: the metadata of checkpoint {} is damaged ({}); {}", job_.job_id, id,
-                problem,
-                rewritten.ok() ? std::string("rewrote it from the JobManager's copy")
-                               : absl::StrCat("cannot rewrite it: ", rewritten.message()));
-  }
-  return snapshot::VerifySnapshotFiles(*storage_, metadata, /*checksums=*/false);
-}
-
-void CheckpointCoordinator::DropDamaged(int64_t id) {
-  RunSync([this, id] { DropDamagedNow(id); });
-}
-
-// Its files stay for inspection; only the references go.
-void CheckpointCoordinator::DropDamagedNow(int64_t id) {
-  if (retained_.erase(id) > 0) shared_.Release(id);
-}
+// Statistics (what restarts restore: coordinator_recovery.cc).
 
 CoordinatorStats CheckpointCoordinator::Stats() {
   return RunSync([this] {

@@ -230,8 +230,12 @@ class CheckpointCoordinator {
                         snapshot::SnapshotStorage* storage, CheckpointCallbacks callbacks,
                         CheckpointClock clock);
   void Adopt(std::vector<StoredCheckpoint> stored);
+  //! Runs `fn` on the executor (directly when already there) and returns its result.
   template <typename F>
-  auto RunSync(F fn) -> decltype(fn());
+  auto RunSync(F fn) -> decltype(fn()) {
+    if (executor_.IsCurrentThread()) return fn();
+    return executor_.Call(std::move(fn));
+  }
   bool SetLifecycle(Lifecycle to);
 
   // Triggering and time.

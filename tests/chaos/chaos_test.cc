@@ -140,7 +140,10 @@ TEST_P(ChaosBackends, KillStormIsExactlyOnce) {
   const int rounds = ChaosKills(3);
   StartCluster(3);
   constexpr int64_t kRate = 1500;  // per source subtask
-  const int64_t transactions = kRate * 2 * (12 * rounds + 10);
+  // The job should outlast the storm: a round (a kill, the restart, a checkpoint, a pause) takes
+  // 2-5 s here. Its sources are rate-limited, so it ends at most transactions / (2 * kRate)
+  // seconds of running after the storm.
+  const int64_t transactions = kRate * 2 * (5 * rounds + 20);
   std::string out = cluster_->NewDir("ledger");
   std::vector<std::string> extra;
   if (GetParam() == "rocksdb") extra = {"-D", "state.backend.incremental=true"};
@@ -171,7 +174,8 @@ TEST_P(ChaosBackends, KillStormIsExactlyOnce) {
       ASSERT_TRUE(added.ok()) << added.status();
     }
   }
-  absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(10));
+  absl::StatusOr<JsonValue> done =
+      WaitForEnd(job, absl::Seconds(transactions / (2 * kRate)) + absl::Minutes(5));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   EXPECT_GE(kills, std::min(rounds, 2)) << "the storm should have hit the running job";
