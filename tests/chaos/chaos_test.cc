@@ -126,6 +126,22 @@ class Chaos : public ::testing::Test {
     return victim;
   }
 
+  //! Fills `disk` while `job` runs, waits until the job has failed over, runs `while_full`, frees
+  //! the disk and waits (4 minutes at most) until the job ends; returns its last status.
+  absl::StatusOr<JsonValue> FillUntilFailoverThenFree(Tmpfs& disk, const std::string& job,
+                                                      const std::function<void()>& while_full) {
+    if (absl::Status s = disk.Fill(); !s.ok()) return s;
+    const bool failed_over = WaitUntil([&] {
+      absl::StatusOr<JsonValue> s = cluster_->JobStatus(job);
+      return s.ok() && IntField(*s, "numRestarts") >= 1;
+    });
+    if (!failed_over) return absl::DeadlineExceededError("the full disk failed nothing");
+    absl::SleepFor(absl::Seconds(3));  // a few more failures and restarts while it is full
+    if (while_full) while_full();
+    disk.Unfill();
+    return WaitForEnd(job, absl::Minutes(4));
+  }
+
   std::string JobManagerLog() { return ReadFile(cluster_->cluster_dir() + "/log/jobmanager.log"); }
 
   std::unique_ptr<LocalCluster> cluster_;
@@ -323,15 +339,8 @@ TEST_F(Chaos, FullCheckpointDiskFailsCheckpointsNotTheLedger) {
   ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok());
   absl::StatusOr<CheckpointRef> good = WaitForCheckpoint(*cluster_, job, 1);
   ASSERT_TRUE(good.ok()) << good.status();
-  ASSERT_TRUE((*disk)->Fill().ok());
   // Checkpoints fail (and the job fails over) while the disk is full.
-  ASSERT_TRUE(WaitUntil([&] {
-    absl::StatusOr<JsonValue> s = cluster_->JobStatus(job);
-    return s.ok() && IntField(*s, "numRestarts") >= 1;
-  })) << cluster_->LogTails();
-  absl::SleepFor(absl::Seconds(3));
-  (*disk)->Unfill();
-  absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(4));
+  absl::StatusOr<JsonValue> done = FillUntilFailoverThenFree(**disk, job, {});
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   std::vector<LedgerLine> lines = ReadLedger(out);
@@ -363,21 +372,14 @@ TEST_F(Chaos, FullRocksDbDiskFailsTasksNotTheTaskManager) {
     ASSERT_TRUE(id.ok());
     ids.push_back(*id);
   }
-  ASSERT_TRUE((*disk)->Fill().ok());
-  ASSERT_TRUE(WaitUntil([&] {
-    absl::StatusOr<JsonValue> s = cluster_->JobStatus(job);
-    return s.ok() && IntField(*s, "numRestarts") >= 1;
-  })) << "a full RocksDB disk should fail the tasks"
-      << cluster_->LogTails();
-  absl::SleepFor(absl::Seconds(3));
   // Every TaskManager is the one that started: none died and registered anew.
-  absl::StatusOr<JsonValue> tms = cluster_->TaskManagers();
-  ASSERT_TRUE(tms.ok());
-  std::set<std::string> registered;
-  for (const JsonValue& tm : tms->list_value().values()) registered.insert(StringField(tm, "id"));
-  for (const std::string& id : ids) EXPECT_TRUE(registered.count(id)) << id << " died";
-  (*disk)->Unfill();
-  absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(4));
+  absl::StatusOr<JsonValue> done = FillUntilFailoverThenFree(**disk, job, [&] {
+    absl::StatusOr<JsonValue> tms = cluster_->TaskManagers();
+    ASSERT_TRUE(tms.ok());
+    std::set<std::string> registered;
+    for (const JsonValue& tm : tms->list_value().values()) registered.insert(StringField(tm, "id"));
+    for (const std::string& id : ids) EXPECT_TRUE(registered.count(id)) << id << " died";
+  });
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   std::vector<LedgerLine> lines = ReadLedger(out);
