@@ -1,4 +1,4 @@
-// The job and subtask lifecycles (DESIGN.md §1): state names and the one table of legal
+// The job and subtask lifecycles (docs/vocabulary.md): state names and the one table of legal
 // transitions.
 #pragma once
 

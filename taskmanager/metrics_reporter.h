@@ -1,8 +1,8 @@
 // MetricsReporter: turns the cumulative TaskMetrics counters of a TaskManager's tasks into
-// per-second rates (DESIGN.md §4) and sends them to the JobManager once per interval. Owned by the
-// TaskExecutor; all its work runs on its own SerialExecutor, so the previous samples need no lock.
-// Shutdown (also run by the destructor) drops the next tick and joins; an RPC in flight ends by its
-// deadline.
+// per-second rates (docs/architecture.md, "Data exchange") and sends them to the JobManager once
+// per interval. Owned by the TaskExecutor; all its work runs on its own SerialExecutor, so the
+// previous samples need no lock. Shutdown (also run by the destructor) drops the next tick and
+// joins; an RPC in flight ends by its deadline.
 #pragma once
 
 #include <chrono>

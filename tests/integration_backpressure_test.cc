@@ -1,4 +1,4 @@
-// Backpressure end to end (issue 3, DESIGN.md §4) on a real 2 TaskManager x 2 slot cluster with a
+// Backpressure end to end (issue 3; docs/architecture.md, "Data exchange") on a real 2 TaskManager x 2 slot cluster with a
 // small network memory: an unbounded ledger at full rate into a sink that sleeps 1 ms per record.
 // The slow sink must push back all the way to the sources (their metrics say so, and `status` says
 // HIGH), the sinks must run at the rate their sleep allows, the in-flight data must stay inside the

@@ -2,7 +2,7 @@
 // acknowledgements, writes `chk-<n>/_metadata` once all are in, keeps the last `num_retained`
 // completed checkpoints (deleting older ones and shared files nobody references any more), counts
 // failed checkpoints and fails the job over when there are too many in a row (Flink's
-// CheckpointCoordinator, simplified; DESIGN.md §6).
+// CheckpointCoordinator, simplified; docs/checkpointing.md).
 //
 // Owned by the JobMaster of the job, one per job. All state is confined to the coordinator's own
 // SerialExecutor; public methods may be called from any thread (they post to it, or wait for it

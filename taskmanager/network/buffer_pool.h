@@ -1,4 +1,4 @@
-// Network memory (DESIGN.md §4): the TaskManager carves `taskmanager.memory.network.size` into
+// Network memory (docs/architecture.md, "Data exchange"): the TaskManager carves `taskmanager.memory.network.size` into
 // fixed-size segments once, at start-up (NetworkBufferPool). Output partitions and input gates take
 // a fixed number of segments each as a LocalBufferPool when their task is deployed and give them
 // back when the pool dies; a task that cannot get them fails to deploy. In-flight data therefore

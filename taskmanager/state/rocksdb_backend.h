@@ -1,6 +1,6 @@
-// RocksDbKeyedBackend: the host's keyed state backend for state.backend.type: rocksdb (DESIGN.md
-// §6). One RocksDB instance per keyed operator per subtask, in its own local working folder; one
-// column family per state. A key is
+// RocksDbKeyedBackend: the host's keyed state backend for state.backend.type: rocksdb
+// (docs/checkpointing.md, "Keyed state"). One RocksDB instance per keyed operator per subtask, in
+// its own local working folder; one column family per state. A key is
 //   u16 key group | u32 key length | key | user key        (big endian)
 // so that a key group's entries are contiguous (ranges are clipped with DeleteRange) and a key's
 // MapState entries come out in user-key byte order. Values are bytes; Append concatenates through
