@@ -61,7 +61,6 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
     // Validated at submission; keep the job running without restarts rather than crash.
     Log()->warn("job {}: {}; restarts are off", spec_.job_id, strategy.status().message());
   }
-  accept_duplicates_ = spec_.config.GetBool("state.checkpoints.recovery.accept-duplicates");
   start_ms_ = WallClockMs();
   absl::MutexLock lock(&summary_mu_);
   summary_.set_id(spec_.job_id);

@@ -157,6 +157,11 @@ class JobMaster {
   //! A subtask could not restore its state because the snapshot is damaged: stop the job (rule of
   //! docs/checkpointing.md), or with accept-duplicates fall back to an older checkpoint.
   void OnRestoreDamaged(const std::string& detail);
+  //! state.checkpoints.recovery.accept-duplicates: fall back to older checkpoints when the newest
+  //! is damaged.
+  bool AcceptDuplicates() const {
+    return spec_.config.GetBool("state.checkpoints.recovery.accept-duplicates");
+  }
   //! Why a job whose checkpoint `damaged_id` cannot be restored (`what`) stops, and the ways out.
   std::string DamagedSnapshotReason(int64_t damaged_id, const std::string& what);
   //! ReleaseJob on every TaskManager of the job that is not lost, then `then` (on some thread).
@@ -199,9 +204,6 @@ class JobMaster {
   std::vector<proto::CheckpointInfo> savepoint_infos_;  // completed savepoints, oldest first
   std::optional<PendingRescale> rescale_;
   std::string rescale_text_;  // "2 -> 3" while a rescale runs
-  //! state.checkpoints.recovery.accept-duplicates: fall back to older checkpoints when the newest
-  //! is damaged.
-  bool accept_duplicates_ = false;
 
   absl::Mutex summary_mu_;
   proto::JobSummary summary_ ABSL_GUARDED_BY(summary_mu_);

@@ -97,7 +97,7 @@ void JobMaster::RedeployAfterRestart() {
 bool JobMaster::ChooseRestore() {
   if (!coordinator_) return true;
   absl::StatusOr<std::optional<proto::CheckpointMetadata>> latest =
-      coordinator_->RecoverLatest(accept_duplicates_);
+      coordinator_->RecoverLatest(AcceptDuplicates());
   if (!latest.ok()) {
     if (!absl::IsFailedPrecondition(latest.status())) {
       FailJob(absl::StrCat("cannot read the latest checkpoint: ", latest.status().message()));
@@ -154,7 +154,7 @@ void JobMaster::OnRestoreDamaged(const std::string& detail) {
                               restore_base_dir_ == spec_.checkpoint_storage->root();
   std::string what = absl::StrCat(restore_->kind(), " ", restore_->checkpoint_id(), " (",
                                   restore_base_dir_, ") cannot be restored: ", detail);
-  if (own_checkpoint && coordinator_ && accept_duplicates_) {
+  if (own_checkpoint && coordinator_ && AcceptDuplicates()) {
     Log()->warn(
         "Job {} ({}): {}; state.checkpoints.recovery.accept-duplicates is set: falling "
         "back to an older checkpoint, its output after that one is written again",

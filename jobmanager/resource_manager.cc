@@ -16,7 +16,17 @@ ResourceManager::ResourceManager(std::chrono::milliseconds heartbeat_interval,
   executor_.PostDelayed(heartbeat_interval_, [this] { CheckHeartbeats(); });
 }
 
-ResourceManager::~ResourceManager() { executor_.Shutdown(); }
+ResourceManager::~ResourceManager() {
+  // Gateways' callbacks may still call ReleaseSlots (a job's release): let the calls in flight end
+  // (closed, they fail at once) while our executor still takes posts.
+  std::vector<std::shared_ptr<TaskManagerGateway>> gateways;
+  executor_.Call([&] {
+    for (auto& [id, tm] : taskmanagers_) gateways.push_back(tm.gateway);
+  });
+  for (const auto& gw : gateways) gw->Close();
+  for (const auto& gw : gateways) gw->Drain();
+  executor_.Shutdown();
+}
 
 void ResourceManager::SetLostListener(LostListener listener) {
   executor_.Call([&] { lost_listener_ = std::move(listener); });

@@ -28,23 +28,17 @@ std::vector<LedgerLine> ReadLedger(const std::string& dir) {
 }
 
 void ExpectExactlyOnce(const std::vector<LedgerLine>& lines, int64_t n, int64_t accounts) {
-  std::vector<int> seen(static_cast<size_t>(n), 0);
-  int64_t out_of_range = 0, duplicates = 0, missing = 0;
+  const LedgerCounts counts = CountLedger(lines, n);
+  EXPECT_EQ(counts.foreign, 0);
+  EXPECT_EQ(counts.duplicated, 0) << "ids committed more than once";
+  EXPECT_EQ(counts.lost, 0) << "ids never committed";
   std::map<int64_t, std::vector<LedgerLine>> by_account;
   for (const LedgerLine& l : lines) {
-    if (l.id < 0 || l.id >= n) {
-      ++out_of_range;
-      continue;
-    }
-    if (++seen[static_cast<size_t>(l.id)] == 2) ++duplicates;
+    if (l.id < 0 || l.id >= n) continue;
     EXPECT_EQ(l.account, (l.id * 7919) % accounts) << "id " << l.id;
     EXPECT_EQ(l.amount, l.id % 1000 + 1) << "id " << l.id;
     by_account[l.account].push_back(l);
   }
-  for (int s : seen) missing += s == 0;
-  EXPECT_EQ(out_of_range, 0);
-  EXPECT_EQ(duplicates, 0) << "ids committed more than once";
-  EXPECT_EQ(missing, 0) << "ids never committed";
   int64_t broken = 0;
   for (auto& [account, txns] : by_account) {
     std::sort(txns.begin(), txns.end(),

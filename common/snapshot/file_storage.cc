@@ -193,15 +193,21 @@ class AtomicFileWriter {
   uint32_t crc_ = 0;
 };
 
-//! Streams everything from `in` (named `in_path` in errors) into `out`.
-absl::Status Copy(int in, const std::string& in_path, AtomicFileWriter& out) {
+//! Reads everything from `in` (named `in_path` in errors), handing it to `fn` chunk by chunk.
+template <typename F>
+absl::Status ForEachChunk(int in, const std::string& in_path, F&& fn) {
   std::string buf(kCopyChunkBytes, '\0');
   while (true) {
     absl::StatusOr<size_t> got = ReadSome(in, buf.data(), buf.size(), in_path);
     if (!got.ok()) return got.status();
     if (*got == 0) return absl::OkStatus();
-    if (absl::Status s = out.Append(std::string_view(buf.data(), *got)); !s.ok()) return s;
+    if (absl::Status s = fn(std::string_view(buf.data(), *got)); !s.ok()) return s;
   }
+}
+
+//! Streams everything from `in` (named `in_path` in errors) into `out`.
+absl::Status Copy(int in, const std::string& in_path, AtomicFileWriter& out) {
+  return ForEachChunk(in, in_path, [&out](std::string_view chunk) { return out.Append(chunk); });
 }
 
 absl::Status VerifyFile(const std::string& path, uint64_t size, uint32_t crc,
@@ -324,16 +330,14 @@ class FileStorage final : public SnapshotStorage {
     if (!checksum || size != file.size()) return VerifyFile(full, size, file.crc32(), file);
     absl::StatusOr<UniqueFd> in = OpenForRead(full);
     if (!in.ok()) return in.status();
-    std::string buf(kCopyChunkBytes, '\0');
     uint32_t crc = 0;
     uint64_t read = 0;
-    while (true) {
-      absl::StatusOr<size_t> got = ReadSome(in->get(), buf.data(), buf.size(), full);
-      if (!got.ok()) return got.status();
-      if (*got == 0) break;
-      read += *got;
-      crc = Crc32Extend(crc, std::string_view(buf.data(), *got));
-    }
+    absl::Status s = ForEachChunk(in->get(), full, [&](std::string_view chunk) {
+      read += chunk.size();
+      crc = Crc32Extend(crc, chunk);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
     return VerifyFile(full, read, crc, file);
   }
 

@@ -25,7 +25,7 @@ std::string MetadataPath(int64_t id) {
 }
 
 bool IsUnreadable(const absl::Status& status) {
-  return absl::IsNotFound(status) || absl::IsDataLoss(status) || absl::IsFailedPrecondition(status);
+  return snapshot::IsDamage(status) || absl::IsFailedPrecondition(status);
 }
 
 }  // namespace internal
@@ -532,9 +532,8 @@ absl::Status CheckpointCoordinator::WriteAndVerify(int64_t id,
                                                            "back: ",
                                                            back.status().message()));
   }
-  if (back->checkpoint_id() != id || back->operators_size() != metadata.operators_size()) {
-    return absl::DataLossError(absl::StrCat(
-        "the metadata written reads back as another: ", "checkpoint ", back->checkpoint_id()));
+  if (back->SerializeAsString() != metadata.SerializeAsString()) {
+    return absl::DataLossError("the metadata written reads back differently");
   }
   if (absl::Status s = snapshot::VerifySnapshotFiles(*storage_, metadata, /*checksums=*/false);
       !s.ok()) {
