@@ -256,3 +256,136 @@ TEST(HeapStateTest, SnapshotIsCopyOnWriteWhileTheTaskGoesOnWriting) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+//! A window-like namespace.
+struct Window {
+  int64_t start = 0;
+  int64_t end = 0;
+  bool operator==(const Window& o) const { return start == o.start && end == o.end; }
+  SLUICE_FIELDS(start, end)
+};
+
+//! Fills namespaced state: for keys 0..n-1, windows [0,10) and [10,20) each hold their own entries.
+void FillWindows(KeyedStateStore<std::string>& store, int n) {
+  auto count = store.GetValueState<int64_t, Window>("count");
+  auto items = store.GetListState<int32_t, Window>("items");
+  auto seen = store.GetMapState<std::string, int32_t, Window>("seen");
+  for (int k = 0; k < n; ++k) {
+    store.SetCurrentKey("k" + std::to_string(k));
+    for (Window w : {Window{0, 10}, Window{10, 20}}) {
+      count.SetCurrentNamespace(w);
+      items.SetCurrentNamespace(w);
+      seen.SetCurrentNamespace(w);
+      count.Update(k * 100 + w.start);
+      items.Add(k);
+      items.Add(static_cast<int32_t>(w.end));
+      seen.Put("w" + std::to_string(w.start), k);
+    }
+  }
+}
+
+void ExpectWindows(KeyedStateStore<std::string>& store, int k) {
+  auto count = store.GetValueState<int64_t, Window>("count");
+  auto items = store.GetListState<int32_t, Window>("items");
+  auto seen = store.GetMapState<std::string, int32_t, Window>("seen");
+  store.SetCurrentKey("k" + std::to_string(k));
+  for (Window w : {Window{0, 10}, Window{10, 20}}) {
+    count.SetCurrentNamespace(w);
+    items.SetCurrentNamespace(w);
+    seen.SetCurrentNamespace(w);
+    ASSERT_NE(count.Get(), nullptr) << k;
+    EXPECT_EQ(*count.Get(), k * 100 + w.start);
+    EXPECT_EQ(items.Get(), (std::vector<int32_t>{k, static_cast<int32_t>(w.end)}));
+    auto entries = seen.Entries();
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].first, "w" + std::to_string(w.start));
+  }
+}
+
+TEST(KeyedStateStore, NamespacesScopeEachStateWithinTheKey) {
+  KeyedStateStore<std::string> store;
+  FreshInit init;
+  store.Initialize(init);
+  FillWindows(store, 5);
+  for (int k = 0; k < 5; ++k) ExpectWindows(store, k);
+  // Clearing one window leaves the other.
+  auto count = store.GetValueState<int64_t, Window>("count");
+  auto seen = store.GetMapState<std::string, int32_t, Window>("seen");
+  store.SetCurrentKey("k1");
+  count.SetCurrentNamespace(Window{0, 10});
+  seen.SetCurrentNamespace(Window{0, 10});
+  count.Clear();
+  seen.Clear();
+  EXPECT_EQ(count.Get(), nullptr);
+  EXPECT_TRUE(seen.IsEmpty());
+  count.SetCurrentNamespace(Window{10, 20});
+  seen.SetCurrentNamespace(Window{10, 20});
+  EXPECT_EQ(*count.Get(), 110);
+  EXPECT_EQ(seen.Entries().size(), 1u);
+  // Each key once, whatever the number of namespaces.
+  EXPECT_EQ(store.Keys().size(), 5u);
+}
+
+TEST(KeyedStateStore, NamespacedStateSnapshotsAndRescalesByKeyGroup) {
+  constexpr int kKeys = 200;
+  KeyedStateStore<std::string> store;
+  FreshInit fresh;
+  store.Initialize(fresh);
+  FillWindows(store, kKeys);
+  MemoryWriter snapshot;
+  store.Snapshot(snapshot);
+  snapshot.Finish();
+  for (const Entry& e : snapshot.entries) {
+    // The key's bytes, then the namespace's: the key group is the key's alone.
+    ByteReader r(reinterpret_cast<const uint8_t*>(e.key.data()), e.key.size());
+    std::string key;
+    Window w;
+    Serializer<std::string>::Read(r, key);
+    Serializer<Window>::Read(r, w);
+    EXPECT_EQ(r.remaining(), 0u);
+    EXPECT_EQ(e.key_group, KeyGroupFor(key, 128));
+  }
+  std::map<std::string, int> owners;
+  for (int part = 0; part < 2; ++part) {
+    KeyGroupRange range = KeyGroupRangeForOperator(128, 2, part);
+    KeyedStateStore<std::string> piece;
+    MemoryInit init(snapshot.entries, range);
+    piece.Initialize(init);
+    piece.GetValueState<int64_t, Window>("count");
+    piece.GetListState<int32_t, Window>("items");
+    piece.GetMapState<std::string, int32_t, Window>("seen");
+    for (const std::string& k : piece.Keys()) {
+      ++owners[k];
+      EXPECT_TRUE(range.Contains(KeyGroupFor(k, 128)));
+      ExpectWindows(piece, std::stoi(k.substr(1)));
+    }
+  }
+  EXPECT_EQ(owners.size(), static_cast<size_t>(kKeys));
+}
+
+TEST(KeyedStateStore, AStateWithoutANamespaceKeepsItsSnapshotFormat) {
+  // Entries of state without a namespace are the key's bytes alone, as before namespaces.
+  KeyedStateStore<int64_t> store;
+  FreshInit fresh;
+  store.Initialize(fresh);
+  Fill(store, 3);
+  MemoryWriter snapshot;
+  store.Snapshot(snapshot);
+  snapshot.Finish();
+  for (const Entry& e : snapshot.entries) EXPECT_EQ(e.key.size(), sizeof(int64_t));
+}
+
+TEST(KeyedStateStore, ANameAskedForWithAnotherNamespaceOrAReservedNameThrows) {
+  KeyedStateStore<int64_t> store;
+  FreshInit fresh;
+  store.Initialize(fresh);
+  store.GetValueState<int64_t>("count");
+  EXPECT_THROW((store.GetValueState<int64_t, Window>("count")), std::logic_error);
+  EXPECT_THROW(store.GetValueState<int64_t>("_timers/x"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -13,6 +13,7 @@
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
 #include "taskmanager/network/wait_timer.h"
+#include "taskmanager/state/timer_service.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -99,6 +100,22 @@ class Task::Aligner final : public BarrierAligner::Actions {
   Task* task_;
 };
 
+//! Processing time for the task's timer services, through its mailbox loop.
+class MailboxTimeScheduler final : public state::ProcessingTimeScheduler {
+ public:
+  explicit MailboxTimeScheduler(MailboxProcessor* processor) : processor_(processor) {}
+  Id ScheduleAt(int64_t time_ms, std::function<void()> fn) override {
+    int64_t delay_ms = std::max<int64_t>(0, time_ms - WallClockMs());
+    return processor_->ScheduleAt(Clock::now() + std::chrono::milliseconds(delay_ms),
+                                  std::move(fn));
+  }
+  void Cancel(Id id) override { processor_->Cancel(id); }
+  int64_t NowMs() const override { return WallClockMs(); }
+
+ private:
+  MailboxProcessor* processor_;
+};
+
 //! Everything the task thread builds from the deployment.
 struct Task::Chain {
   std::vector<std::unique_ptr<StreamOperator>> ops;
@@ -107,9 +124,15 @@ struct Task::Chain {
   std::vector<std::unique_ptr<OperatorContext>> contexts;
   std::vector<std::unique_ptr<Output>> outputs;
   std::vector<std::unique_ptr<network::RecordWriter>> writers;
+  std::unique_ptr<MailboxProcessor> processor;
+  std::unique_ptr<MailboxTimeScheduler> time_scheduler;
   std::unique_ptr<TaskState> state;
   std::unique_ptr<Aligner> aligner_actions;
   std::unique_ptr<BarrierAligner> aligner;
+  enum class Phase { kRunning, kFinishing };
+  Phase phase = Phase::kRunning;
+  std::vector<network::RecordReader> readers;  // one per input channel
+  int ended_inputs = 0;                        // input channels at end of partition
   bool is_source = false;
   bool input_ended = false;      // EndInput ran; writers finished
   int64_t last_snapshot = 0;     // highest checkpoint id snapshotted here
@@ -177,6 +200,8 @@ absl::Status Task::SetUpNetwork() {
     gate_pool = *pool;
   }
   gate_ = std::make_shared<network::InputGate>();
+  // The gate may outlive the task (its channels hold it): the listener shares the mailbox.
+  gate_->SetAvailabilityListener([mailbox = mailbox_] { mailbox->Signal(); });
   for (const auto& in : deployment_.inputs()) {
     if (in.producer_taskmanager_id() == net_.local_taskmanager_id) {
       gate_->AddChannel(std::make_shared<network::LocalInputChannel>(
@@ -225,34 +250,11 @@ void Task::Cancel() {
   for (const auto& p : partitions_) p->Release();
   // Null when SetUpNetwork failed before creating the gate (the task is destroyed undeployed).
   if (gate_) gate_->Close();
-  absl::MutexLock lock(&mail_mu_);
-  mail_cv_.SignalAll();
-}
-
-void Task::Post(std::function<void()> mail) {
-  {
-    absl::MutexLock lock(&mail_mu_);
-    mail_.push_back(std::move(mail));
-    has_mail_.store(true, std::memory_order_release);
-    mail_cv_.SignalAll();
-  }
-  if (gate_) gate_->Wakeup();
-}
-
-void Task::ProcessMail() {
-  while (has_mail_.load(std::memory_order_acquire)) {
-    std::deque<std::function<void()>> batch;
-    {
-      absl::MutexLock lock(&mail_mu_);
-      batch.swap(mail_);
-      has_mail_.store(false, std::memory_order_release);
-    }
-    for (auto& m : batch) m();
-  }
+  mailbox_->Put([] { throw TaskCancelled(); });
 }
 
 void Task::TriggerCheckpoint(int64_t id, int64_t timestamp_ms, bool stop, bool drain) {
-  Post([this, id, timestamp_ms, stop, drain] {
+  mailbox_->Put([this, id, timestamp_ms, stop, drain] {
     Chain& c = *chain_;
     int64_t flags = (stop ? network::CheckpointEvent::kStop : 0) |
                     (stop && drain ? network::CheckpointEvent::kDrain : 0);
@@ -265,7 +267,7 @@ void Task::TriggerCheckpoint(int64_t id, int64_t timestamp_ms, bool stop, bool d
 }
 
 void Task::NotifyCheckpoint(int64_t id, bool complete) {
-  Post([this, id, complete] {
+  mailbox_->Put([this, id, complete] {
     Chain& c = *chain_;
     if (!complete) {
       if (c.aligner) c.aligner->AbortPending(id, "aborted by the checkpoint coordinator");
@@ -361,7 +363,9 @@ void Task::BuildChain() {
   if (!state_ctx_.local_dir.empty()) {
     local_dir = absl::StrCat(state_ctx_.local_dir, "/", deployment_.attempt_id());
   }
-  c.state = std::make_unique<TaskState>(deployment_, local_dir);
+  c.processor = std::make_unique<MailboxProcessor>(mailbox_.get(), IdleCounters());
+  c.time_scheduler = std::make_unique<MailboxTimeScheduler>(c.processor.get());
+  c.state = std::make_unique<TaskState>(deployment_, local_dir, c.time_scheduler.get());
   for (size_t i = 0; i < c.ops.size(); ++i) {
     c.state->InitializeOperator(*c.nodes[i], c.contexts[i]->MaxParallelism(), *c.ops[i]);
   }
@@ -369,6 +373,7 @@ void Task::BuildChain() {
   c.is_source = c.nodes[0]->is_source;
   c.timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
   c.next_flush = Clock::now() + c.timeout;
+  c.readers.resize(static_cast<size_t>(gate_->size()));
   c.aligner_actions = std::make_unique<Aligner>(this);
   c.aligner = std::make_unique<BarrierAligner>(gate_->size(), c.aligner_actions.get());
 }
@@ -457,119 +462,122 @@ void Task::AbortCheckpoint(const network::CheckpointEvent& barrier, const std::s
   }
 }
 
-void Task::RunSource() {
+MailboxProcessor::Step Task::DefaultAction() {
   Chain& c = *chain_;
-  StreamOperator* head = c.ops[0].get();
-  while (true) {
-    if (cancelled_) throw TaskCancelled();
-    if (has_mail_.load(std::memory_order_relaxed)) ProcessMail();
-    if (c.stop_flags != 0) return;  // stopped by a stop-with-savepoint
-    int64_t wait_us = 0;
-    SourceStatus s = head->PollNext(&wait_us);
-    FlushIfDue(c.timeout.count() == 0);
-    if (s == SourceStatus::kEndOfInput) return;
-    if (s == SourceStatus::kNothingAvailable) {
-      auto until = Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10));
-      if (c.timeout.count() > 0 && !c.writers.empty()) until = std::min(until, c.next_flush);
-      until = std::min(until, Clock::now() + std::chrono::milliseconds(100));
-      network::WaitTimer idle(IdleCounters());
-      absl::MutexLock lock(&mail_mu_);
-      absl::Time deadline =
-          absl::FromChrono(std::chrono::system_clock::now() + (until - Clock::now()));
-      while (!cancelled_ && !has_mail_.load() && absl::Now() < deadline) {
-        mail_cv_.WaitWithDeadline(&mail_mu_, deadline);
+  switch (c.phase) {
+    case Chain::Phase::kRunning: {
+      MailboxProcessor::Step step = c.is_source ? SourceStep() : InputStep();
+      if (step.kind != MailboxProcessor::Step::Kind::kDone) return step;
+      c.phase = Chain::Phase::kFinishing;
+      return FinishInput();
+    }
+    case Chain::Phase::kFinishing:
+      if (c.final_committed) return MailboxProcessor::Step::Done();
+      return MailboxProcessor::Step::Idle(Clock::now() + std::chrono::milliseconds(200));
+  }
+  return MailboxProcessor::Step::Done();
+}
+
+MailboxProcessor::Step Task::IdleUntilFlush(Clock::time_point until) {
+  Chain& c = *chain_;
+  if (c.timeout.count() > 0 && !c.writers.empty()) until = std::min(until, c.next_flush);
+  return MailboxProcessor::Step::Idle(
+      std::min(until, Clock::now() + std::chrono::milliseconds(100)));
+}
+
+MailboxProcessor::Step Task::SourceStep() {
+  Chain& c = *chain_;
+  if (c.stop_flags != 0) return MailboxProcessor::Step::Done();  // a stop-with-savepoint passed
+  int64_t wait_us = 0;
+  SourceStatus s = c.ops[0]->PollNext(&wait_us);
+  FlushIfDue(c.timeout.count() == 0);
+  if (s == SourceStatus::kEndOfInput) return MailboxProcessor::Step::Done();
+  if (s == SourceStatus::kMoreAvailable) return MailboxProcessor::Step::Progress();
+  return IdleUntilFlush(Clock::now() + std::chrono::microseconds(std::max<int64_t>(wait_us, 10)));
+}
+
+MailboxProcessor::Step Task::InputStep() {
+  Chain& c = *chain_;
+  int channel = 0;
+  network::BufferPtr buffer;
+  std::string error;
+  switch (gate_->Poll(&channel, &buffer, &error)) {
+    case network::InputGate::Result::kClosed:
+      throw TaskCancelled();
+    case network::InputGate::Result::kError:
+      throw std::runtime_error(error);
+    case network::InputGate::Result::kBuffer:
+      ProcessBuffer(channel, buffer);
+      FlushIfDue(c.timeout.count() == 0);
+      return c.ended_inputs == gate_->size() ? MailboxProcessor::Step::Done()
+                                             : MailboxProcessor::Step::Progress();
+    case network::InputGate::Result::kNone:
+    case network::InputGate::Result::kTimeout:
+      break;
+  }
+  FlushIfDue(false);
+  // Armed, the gate signals the mailbox when data comes; not armed, data came meanwhile.
+  if (!gate_->PrepareToWait()) return MailboxProcessor::Step::Progress();
+  return IdleUntilFlush(Clock::now() + std::chrono::milliseconds(100));
+}
+
+void Task::ProcessBuffer(int channel, const network::BufferPtr& buffer) {
+  Chain& c = *chain_;
+  auto& reader = c.readers[static_cast<size_t>(channel)];
+  network::CheckpointEvent event;
+  switch (buffer->kind) {
+    case network::BufferKind::kEndOfPartition:
+      if (reader.has_partial()) throw std::runtime_error("input channel ended inside a record");
+      ++c.ended_inputs;
+      c.aligner->OnEndOfPartition(channel);
+      break;
+    case network::BufferKind::kCheckpointBarrier:
+    case network::BufferKind::kCancelCheckpoint:
+      if (reader.has_partial()) throw std::runtime_error("checkpoint event inside a record");
+      if (!network::ParseCheckpointEvent(*buffer, &event)) {
+        throw std::runtime_error("malformed checkpoint event on an input channel");
       }
+      if (buffer->kind == network::BufferKind::kCheckpointBarrier) {
+        c.aligner->OnBarrier(channel, event);
+      } else {
+        c.aligner->OnCancelMarker(channel, event);
+      }
+      break;
+    case network::BufferKind::kData: {
+      // Counted per record, not per buffer: a slow operator may take seconds over one buffer,
+      // and numRecordsInPerSecond must not jump between 0 and a buffer's worth of records.
+      StreamOperator* first = c.ops[0].get();
+      std::atomic<uint64_t>& records_in = metrics_.records_in;
+      reader.Read(buffer->data, buffer->size,
+                  [first, &records_in](const uint8_t* data, size_t size) {
+                    first->ProcessSerialized(data, size);
+                    // Only this thread writes: a plain store, no locked instruction.
+                    records_in.store(records_in.load(std::memory_order_relaxed) + 1,
+                                     std::memory_order_relaxed);
+                  });
+      metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
+      break;
     }
   }
 }
 
-void Task::RunInputs() {
+MailboxProcessor::Step Task::FinishInput() {
   Chain& c = *chain_;
-  std::vector<network::RecordReader> readers(static_cast<size_t>(gate_->size()));
-  int ended = 0;
-  StreamOperator* first = c.ops[0].get();
-  while (ended < gate_->size()) {
-    if (has_mail_.load(std::memory_order_relaxed)) ProcessMail();
-    int channel = 0;
-    network::BufferPtr buffer;
-    std::string error;
-    auto wait =
-        c.timeout.count() > 0 ? c.next_flush - Clock::now() : std::chrono::milliseconds(100);
-    network::InputGate::Result r;
-    {
-      network::WaitTimer idle(IdleCounters());
-      r = gate_->Next(absl::FromChrono(std::max<Clock::duration>(wait, Clock::duration(0))),
-                      &channel, &buffer, &error);
-    }
-    switch (r) {
-      case network::InputGate::Result::kClosed:
-        throw TaskCancelled();
-      case network::InputGate::Result::kError:
-        throw std::runtime_error(error);
-      case network::InputGate::Result::kTimeout:
-        FlushIfDue(true);
-        continue;
-      case network::InputGate::Result::kWakeup:
-        continue;
-      case network::InputGate::Result::kBuffer:
-        break;
-    }
-    auto& reader = readers[static_cast<size_t>(channel)];
-    network::CheckpointEvent event;
-    switch (buffer->kind) {
-      case network::BufferKind::kEndOfPartition:
-        if (reader.has_partial()) throw std::runtime_error("input channel ended inside a record");
-        ++ended;
-        c.aligner->OnEndOfPartition(channel);
-        break;
-      case network::BufferKind::kCheckpointBarrier:
-      case network::BufferKind::kCancelCheckpoint:
-        if (reader.has_partial()) throw std::runtime_error("checkpoint event inside a record");
-        if (!network::ParseCheckpointEvent(*buffer, &event)) {
-          throw std::runtime_error("malformed checkpoint event on an input channel");
-        }
-        if (buffer->kind == network::BufferKind::kCheckpointBarrier) {
-          c.aligner->OnBarrier(channel, event);
-        } else {
-          c.aligner->OnCancelMarker(channel, event);
-        }
-        break;
-      case network::BufferKind::kData: {
-        // Counted per record, not per buffer: a slow operator may take seconds over one buffer,
-        // and numRecordsInPerSecond must not jump between 0 and a buffer's worth of records.
-        std::atomic<uint64_t>& records_in = metrics_.records_in;
-        reader.Read(buffer->data, buffer->size,
-                    [first, &records_in](const uint8_t* data, size_t size) {
-                      first->ProcessSerialized(data, size);
-                      // Only this thread writes: a plain store, no locked instruction.
-                      records_in.store(records_in.load(std::memory_order_relaxed) + 1,
-                                       std::memory_order_relaxed);
-                    });
-        metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
-        break;
-      }
-    }
-    FlushIfDue(c.timeout.count() == 0);
+  if (c.aligner->aligning()) {
+    c.aligner->AbortPending(c.aligner->pending_checkpoint(), "input ended during alignment");
   }
-}
-
-void Task::AwaitFinalCheckpoint() {
-  Chain& c = *chain_;
+  // A stop without drain finishes the operators without end of input (Flink's stop).
+  bool stopped = (c.stop_flags & network::CheckpointEvent::kStop) != 0;
+  if (!stopped || (c.stop_flags & network::CheckpointEvent::kDrain)) {
+    for (auto& op : c.ops) op->EndInput();
+  }
+  for (auto& w : c.writers) w->Finish();
+  c.input_ended = true;
+  if (!deployment_.checkpointing().enabled() && !stopped) return MailboxProcessor::Step::Done();
   // A trigger that arrived while barriers were still expected is answered now: every record of
   // the ended inputs precedes it.
   if (c.latest_trigger.checkpoint_id > c.last_snapshot) PerformCheckpoint(c.latest_trigger, 0);
-  while (!c.final_committed) {
-    if (cancelled_) throw TaskCancelled();
-    {
-      network::WaitTimer idle(IdleCounters());
-      absl::MutexLock lock(&mail_mu_);
-      absl::Time deadline = absl::Now() + absl::Milliseconds(200);
-      while (!cancelled_ && !has_mail_.load() && absl::Now() < deadline) {
-        mail_cv_.WaitWithDeadline(&mail_mu_, deadline);
-      }
-    }
-    ProcessMail();
-  }
+  return MailboxProcessor::Step::Progress();
 }
 
 void Task::Run() {
@@ -583,23 +591,8 @@ void Task::Run() {
     opened = true;
     gate_->Start();
     SetState(SubtaskState::kRunning);
-    if (c.is_source) {
-      RunSource();
-    } else {
-      RunInputs();
-    }
+    c.processor->Run([this] { return DefaultAction(); });
     if (cancelled_) throw TaskCancelled();
-    if (c.aligner->aligning()) {
-      c.aligner->AbortPending(c.aligner->pending_checkpoint(), "input ended during alignment");
-    }
-    // A stop without drain finishes the operators without end of input (Flink's stop).
-    bool stopped = (c.stop_flags & network::CheckpointEvent::kStop) != 0;
-    if (!stopped || (c.stop_flags & network::CheckpointEvent::kDrain)) {
-      for (auto& op : c.ops) op->EndInput();
-    }
-    for (auto& w : c.writers) w->Finish();
-    c.input_ended = true;
-    if (deployment_.checkpointing().enabled() || stopped) AwaitFinalCheckpoint();
     for (auto& op : c.ops) op->Close();
     opened = false;
   } catch (const TaskCancelled&) {
@@ -622,6 +615,7 @@ void Task::Run() {
     }
   }
   gate_->Close();
+  mailbox_->Close();  // later triggers and notifications are dropped
   c.ops.clear();
   c.op_ptrs.clear();
   c.state.reset();  // closes RocksDB, removes the local working folder

@@ -1,13 +1,17 @@
 // Task: one subtask of an operator chain, running on its own thread. The thread instantiates the
 // chain's operators from the package, wires chained outputs (records passed as objects) and record
-// writers (records serialized into network buffers), then runs the source loop or the input loop,
-// calls EndInput down the chain at end of input, and reports each state change. Cancel may be
-// called from any thread; it releases the task's partitions and closes its input so a blocked
-// thread wakes.
+// writers (records serialized into network buffers), then runs its mailbox loop
+// (MailboxProcessor): mail first (checkpoint triggers, notifications, cancel), then one step of the
+// default action, which moves through the phases below; it reports each state change.
+//   kRunning   poll the source once, or read one input buffer;
+//   kFinishing input ended (or a stop-with-savepoint passed): EndInput down the chain, writers
+//              finished; with checkpointing on, snapshot on trigger until a checkpoint taken after
+//              the end of input completes (it commits what the end of input pre-committed).
+// Cancel may be called from any thread; it releases the task's partitions, closes its input so a
+// thread blocked on a full output or waiting for input wakes, and mails the cancel.
 #pragma once
 
 #include <atomic>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +24,8 @@
 #include "sluice/environment.h"
 #include "sluice_proto/checkpoint.pb.h"
 #include "sluice_proto/cluster.pb.h"
+#include "taskmanager/mailbox/mailbox_processor.h"
+#include "taskmanager/mailbox/task_mailbox.h"
 #include "taskmanager/network/buffer_pool.h"
 #include "taskmanager/network/input_gate.h"
 #include "taskmanager/network/partition_manager.h"
@@ -100,13 +106,16 @@ class Task {
 
   // Task thread only.
   void BuildChain();
-  void RunSource();
-  void RunInputs();
-  //! After end of input with checkpointing on: snapshot on trigger until a checkpoint taken
-  //! after the end of input completes (it commits what the end of input pre-committed).
-  void AwaitFinalCheckpoint();
-  void Post(std::function<void()> mail);
-  void ProcessMail();
+  //! One turn of the default action, by phase (see the class comment).
+  MailboxProcessor::Step DefaultAction();
+  MailboxProcessor::Step SourceStep();
+  MailboxProcessor::Step InputStep();
+  //! Input ended: EndInput, writers finished; then the final checkpoint, if one is awaited.
+  MailboxProcessor::Step FinishInput();
+  //! Handles one buffer of input channel `channel`.
+  void ProcessBuffer(int channel, const network::BufferPtr& buffer);
+  //! Idle until the next flush is due (or `until`, if earlier).
+  MailboxProcessor::Step IdleUntilFlush(std::chrono::steady_clock::time_point until);
   void FlushIfDue(bool force);
   //! The synchronous part of checkpoint `barrier`; forwards the barrier unless input has ended.
   void PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t alignment_ns);
@@ -125,11 +134,9 @@ class Task {
   std::shared_ptr<network::InputGate> gate_;                           // fixed before Start
   std::thread thread_;
 
-  // Mail for the task thread (checkpoint triggers and notifications).
-  absl::Mutex mail_mu_;
-  std::deque<std::function<void()>> mail_ ABSL_GUARDED_BY(mail_mu_);
-  absl::CondVar mail_cv_;  // wakes a sleeping source loop
-  std::atomic<bool> has_mail_{false};
+  // Mail for the task thread (checkpoint triggers and notifications, cancel); the gate signals it.
+  // Shared with the input gate's availability listener, which may fire after the task is gone.
+  std::shared_ptr<TaskMailbox> mailbox_ = std::make_shared<TaskMailbox>();
 
   // Task thread only, set up by BuildChain.
   struct Chain;

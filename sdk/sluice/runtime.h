@@ -109,8 +109,44 @@ class SnapshotContext {
   virtual void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) = 0;
 };
 
+//! Keyed state names starting with this are the host's (its timers, in snapshots).
+inline constexpr char kReservedStatePrefix[] = "_timers/";
+
+//! Event time or processing time (Flink's TimeDomain). Same numbers as in snapshots.
+enum class TimeDomain { kEventTime = 0, kProcessingTime = 1 };
+
+//! What the host calls when a timer of a keyed operator fires; implemented by the operator. Task
+//! thread, between records. `key` and `ns` are the serialized key and namespace the timer was
+//! registered with.
+class TimerTarget {
+ public:
+  virtual ~TimerTarget() = default;
+  virtual void OnTimer(TimeDomain domain, int64_t timestamp, std::string_view key,
+                       std::string_view ns) = 0;
+};
+
+//! The timers of one keyed operator, kept by the host whatever the state backend: at most one
+//! timer per domain, key, namespace and time; snapshotted, restored and rescaled with their key's
+//! key group. Event-time timers fire when the watermark reaches them, processing-time timers when
+//! the wall clock does; earliest first, on the task thread, never inside a record. Owned by the
+//! host, valid until the operator's Close. Task thread only.
+class InternalTimerService {
+ public:
+  virtual ~InternalTimerService() = default;
+  //! `key` is the serialized key, `key_group` its key group, `ns` the serialized namespace.
+  virtual void Register(TimeDomain domain, int64_t timestamp, std::string_view key, int key_group,
+                        std::string_view ns) = 0;
+  virtual void Delete(TimeDomain domain, int64_t timestamp, std::string_view key, int key_group,
+                      std::string_view ns) = 0;
+  //! The operator's current event time: INT64_MIN until the first watermark.
+  virtual int64_t CurrentWatermark() const = 0;
+  //! Milliseconds since the epoch, by the host's clock.
+  virtual int64_t CurrentProcessingTime() const = 0;
+};
+
 //! Given to StreamOperator::InitializeState before Open: the restored state, if any, and the
-//! keyed state backend to use.
+//! keyed state backend to use. Append-only (docs/decisions.md, "Where state lives"): packages built
+//! against an older SDK call the functions they know.
 class InitContext {
  public:
   virtual ~InitContext() = default;
@@ -125,6 +161,13 @@ class InitContext {
                                std::string_view user_key, std::string_view value)>& fn) const = 0;
   //! Non-null when keyed state lives in the host (rocksdb); null: keep it on the heap.
   virtual KeyedStateBackend* KeyedBackend() = 0;
+  //! Keyed operators: the timer service `name` (created on first use, restored timers included),
+  //! firing into `target`; null where the operator is not keyed.
+  virtual InternalTimerService* TimerService(const std::string& name, TimerTarget* target) {
+    (void)name;
+    (void)target;
+    return nullptr;
+  }
 };
 
 enum class SourceStatus { kMoreAvailable, kNothingAvailable, kEndOfInput };

@@ -6,3 +6,4 @@
 #include "sluice/key_groups.h"
 #include "sluice/serialization.h"
 #include "sluice/state.h"
+#include "sluice/timers.h"

@@ -10,6 +10,7 @@
 #include "common/snapshot/storage.h"
 #include "sluice/key_groups.h"
 #include "taskmanager/state/rocksdb_backend.h"
+#include "taskmanager/state/timer_service.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -45,17 +46,29 @@ std::string SafeName(const std::string& s) {
   throw std::runtime_error(message);
 }
 
+//! A restored key-groups file of a keyed operator, read once for its timers and its heap state.
+struct KeyGroupsFile {
+  std::string bytes;
+  const proto::KeyGroupsStateHandle* handle;
+};
+
 class RestoredInit final : public InitContext {
  public:
+  using TimerFactory = std::function<InternalTimerService*(const std::string&, TimerTarget*)>;
+
+  //! `files`: the operator's restored key-groups files; `holds_rocksdb`: the snapshot has
+  //! RocksDB state for it; `timers`: null where the operator is not keyed.
   RestoredInit(const proto::OperatorSubtaskState* state, bool restored, int max_parallelism,
-               proto::KeyGroupRange range, snapshot::SnapshotStorage* storage,
-               KeyedStateBackend* backend)
+               proto::KeyGroupRange range, const std::vector<KeyGroupsFile>* files,
+               bool holds_rocksdb, KeyedStateBackend* backend, TimerFactory timers)
       : state_(state),
         restored_(restored),
         max_parallelism_(max_parallelism),
         range_(range),
-        storage_(storage),
-        backend_(backend) {}
+        files_(files),
+        holds_rocksdb_(holds_rocksdb),
+        backend_(backend),
+        timers_(std::move(timers)) {}
 
   bool IsRestored() const override { return restored_; }
   int MaxParallelism() const override { return max_parallelism_; }
@@ -71,31 +84,37 @@ class RestoredInit final : public InitContext {
   void ForEachKeyedEntry(
       const std::function<void(int, const std::string&, std::string_view, std::string_view,
                                std::string_view)>& fn) const override {
-    if (!state_) return;
-    for (const auto& handle : state_->keyed()) {
-      if (handle.has_rocksdb()) {
-        throw std::runtime_error(
-            "the snapshot holds RocksDB state; restoring it into the hashmap backend is not "
-            "supported (set state.backend.type: rocksdb)");
-      }
-      const auto& kg = handle.key_groups();
-      auto bytes = storage_->ReadFile(kg.file().path(), &kg.file());
-      if (!bytes.ok()) {
-        ThrowRestoreError(bytes.status(), "cannot read keyed state: ");
-      }
-      absl::Status s = snapshot::ForEachEntry(*bytes, kg, range_, fn);
+    if (holds_rocksdb_) {
+      throw std::runtime_error(
+          "the snapshot holds RocksDB state; restoring it into the hashmap backend is not "
+          "supported (set state.backend.type: rocksdb)");
+    }
+    for (const KeyGroupsFile& f : *files_) {
+      absl::Status s =
+          snapshot::ForEachEntry(f.bytes, *f.handle, range_,
+                                 [&fn](int kg, const std::string& state, std::string_view key,
+                                       std::string_view user_key, std::string_view value) {
+                                   if (state.rfind(state::kTimerStatePrefix, 0) == 0)
+                                     return;  // the host's
+                                   fn(kg, state, key, user_key, value);
+                                 });
       if (!s.ok()) ThrowRestoreError(s, "corrupt keyed state: ");
     }
   }
   KeyedStateBackend* KeyedBackend() override { return backend_; }
+  InternalTimerService* TimerService(const std::string& name, TimerTarget* target) override {
+    return timers_ ? timers_(name, target) : nullptr;
+  }
 
  private:
   const proto::OperatorSubtaskState* state_;
   bool restored_;
   int max_parallelism_;
   proto::KeyGroupRange range_;
-  snapshot::SnapshotStorage* storage_;
+  const std::vector<KeyGroupsFile>* files_;
+  bool holds_rocksdb_;
   KeyedStateBackend* backend_;
+  TimerFactory timers_;
 };
 
 class KeyedWriter final : public KeyedStateWriter {
@@ -145,16 +164,46 @@ class CollectingSnapshot final : public SnapshotContext {
 }  // namespace
 
 struct TaskState::Operator {
+  //! A restored timer of a service the operator has not asked for (yet).
+  struct RawTimer {
+    std::string service;
+    TimeDomain domain;
+    int key_group;
+    std::string key, user_key;
+  };
+
   uint32_t node_id = 0;
   std::string uid;
   bool keyed = false;
   int max_parallelism = 0;
   proto::KeyGroupRange range;
   std::unique_ptr<state::RocksDbKeyedBackend> rocksdb;
+  std::map<std::string, std::unique_ptr<state::HeapTimerService>> timers;
+  //! Kept, and written to later snapshots, until their service is asked for.
+  std::vector<RawTimer> restored_timers;
+
+  //! The timer service `name`, created on first use with the restored timers it owns.
+  InternalTimerService* Timers(const std::string& name, TimerTarget* target,
+                               state::ProcessingTimeScheduler* scheduler) {
+    auto& service = timers[name];
+    if (service) return service.get();
+    service = std::make_unique<state::HeapTimerService>(name, target, scheduler);
+    std::vector<RawTimer> others;
+    for (RawTimer& t : restored_timers) {
+      if (t.service == name) {
+        service->Restore(t.domain, t.key_group, t.key, t.user_key);
+      } else {
+        others.push_back(std::move(t));
+      }
+    }
+    restored_timers.swap(others);
+    return service.get();
+  }
 };
 
-TaskState::TaskState(const proto::TaskDeployment& deployment, std::string local_dir)
-    : deployment_(deployment), local_dir_(std::move(local_dir)) {
+TaskState::TaskState(const proto::TaskDeployment& deployment, std::string local_dir,
+                     state::ProcessingTimeScheduler* scheduler)
+    : deployment_(deployment), local_dir_(std::move(local_dir)), scheduler_(scheduler) {
   if (!deployment_.checkpointing().storage_root().empty()) {
     storage_ = Open(deployment_.checkpointing().storage_root(), "checkpoint storage");
   }
@@ -214,8 +263,41 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     }
     o->rocksdb = std::move(*backend);
   }
-  RestoredInit init(restored, deployment_.has_restore(), o->max_parallelism, o->range,
-                    restore_storage_.get(), o->rocksdb.get());
+  // Keyed operators' key-groups files, read once: the timers now, heap state when asked for.
+  std::vector<KeyGroupsFile> files;
+  bool holds_rocksdb = false;
+  if (restored && o->keyed) {
+    for (const auto& handle : restored->keyed()) {
+      holds_rocksdb |= handle.has_rocksdb();
+      if (!handle.has_key_groups()) continue;
+      const auto& kg = handle.key_groups();
+      if (kg.range().end() < o->range.start() || kg.range().start() > o->range.end()) continue;
+      auto bytes = restore_storage_->ReadFile(kg.file().path(), &kg.file());
+      if (!bytes.ok()) ThrowRestoreError(bytes.status(), "cannot read keyed state: ");
+      files.push_back(KeyGroupsFile{*std::move(bytes), &kg});
+      absl::Status s = snapshot::ForEachEntry(
+          files.back().bytes, kg, o->range,
+          [&o](int key_group, const std::string& state, std::string_view key,
+               std::string_view user_key, std::string_view) {
+            Operator::RawTimer t;
+            if (!state::HeapTimerService::ParseStateName(state, &t.service, &t.domain)) return;
+            t.key_group = key_group;
+            t.key = std::string(key);
+            t.user_key = std::string(user_key);
+            o->restored_timers.push_back(std::move(t));
+          });
+      if (!s.ok()) ThrowRestoreError(s, "corrupt keyed state: ");
+    }
+  }
+  Operator* raw = o.get();
+  RestoredInit::TimerFactory timers;
+  if (o->keyed) {
+    timers = [raw, this](const std::string& name, TimerTarget* target) {
+      return raw->Timers(name, target, scheduler_);
+    };
+  }
+  RestoredInit init(restored, deployment_.has_restore(), o->max_parallelism, o->range, &files,
+                    holds_rocksdb && !o->rocksdb, o->rocksdb.get(), std::move(timers));
   op.InitializeState(init);
   operators_.push_back(std::move(o));
 }
@@ -248,6 +330,16 @@ AsyncSnapshot TaskState::Snapshot(int64_t id, const std::vector<const NodeSpec*>
     for (const auto& [name, list] : ctx.lists()) *p.state.add_operator_state() = list;
     p.keyed = ctx.keyed();
     p.deferred = std::move(ctx.deferred());
+    for (const auto& [name, timers] : o.timers) p.deferred.push_back(timers->Snapshot());
+    if (!o.restored_timers.empty()) {
+      auto leftover = std::make_shared<const std::vector<Operator::RawTimer>>(o.restored_timers);
+      p.deferred.push_back([leftover](KeyedStateWriter& out) {
+        for (const auto& t : *leftover) {
+          out.Write(t.key_group, state::HeapTimerService::StateName(t.service, t.domain), t.key,
+                    t.user_key, {});
+        }
+      });
+    }
     p.file = absl::StrCat(snapshot::CheckpointFolder(id), "/", o.node_id, "-", SafeName(o.uid), "-",
                           deployment_.subtask_index(), ".keyed");
     if (o.rocksdb) {
@@ -284,6 +376,10 @@ AsyncSnapshot TaskState::Snapshot(int64_t id, const std::vector<const NodeSpec*>
     }
     return out;
   };
+}
+
+void TaskState::AdvanceWatermark(const NodeSpec& node, int64_t watermark) {
+  for (auto& [name, timers] : Find(node).timers) timers->AdvanceWatermark(watermark);
 }
 
 void TaskState::NotifyComplete(int64_t id) {

@@ -1,8 +1,9 @@
 // TaskState: the state side of one task. At start it restores each operator of the chain from the
 // deployment's TaskRestore (operator-state lists, keyed state per key group, or a RocksDB
-// instance) and hands keyed operators their backend; at a checkpoint it runs the synchronous part
-// on the task thread (operators' SnapshotState, RocksDB checkpoints) and returns the asynchronous
-// part (writing files to snapshot storage) for the I/O pool.
+// instance, and the timers of keyed operators) and hands keyed operators their backend and timer
+// services; at a checkpoint it runs the synchronous part on the task thread (operators'
+// SnapshotState, timer copies, RocksDB checkpoints) and returns the asynchronous part (writing
+// files to snapshot storage) for the I/O pool.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,9 @@ namespace sluice::snapshot {
 class SnapshotStorage;
 }
 namespace sluice::state {
+class ProcessingTimeScheduler;
 class RocksDbKeyedBackend;
-}
+}  // namespace sluice::state
 
 namespace sluice::taskmanager {
 
@@ -39,7 +41,9 @@ using AsyncSnapshot = std::function<absl::StatusOr<std::vector<proto::OperatorSu
 class TaskState {
  public:
   //! `local_dir`: this task's private working folder (RocksDB instances live below it).
-  TaskState(const proto::TaskDeployment& deployment, std::string local_dir);
+  //! `scheduler` wakes processing-time timers (the task's mailbox loop); null: no such timers.
+  TaskState(const proto::TaskDeployment& deployment, std::string local_dir,
+            state::ProcessingTimeScheduler* scheduler = nullptr);
   ~TaskState();
 
   //! Task thread, before Open. Throws SnapshotDamagedError when the snapshot is damaged,
@@ -50,6 +54,8 @@ class TaskState {
                          const std::vector<StreamOperator*>& ops);
   //! Task thread: checkpoint `id` is complete (incremental RocksDB may reuse its files).
   void NotifyComplete(int64_t id);
+  //! Task thread: the watermark of `node`'s operator advanced; fires its event-time timers.
+  void AdvanceWatermark(const NodeSpec& node, int64_t watermark);
 
   //! The name state of `node` goes by: its uid, or a stable id derived from the node id.
   static std::string OperatorUid(const NodeSpec& node);
@@ -60,6 +66,7 @@ class TaskState {
 
   const proto::TaskDeployment& deployment_;
   const std::string local_dir_;
+  state::ProcessingTimeScheduler* scheduler_;
   std::shared_ptr<snapshot::SnapshotStorage> storage_;          // checkpoints; null when off
   std::shared_ptr<snapshot::SnapshotStorage> restore_storage_;  // null without a restore
   std::vector<std::unique_ptr<Operator>> operators_;

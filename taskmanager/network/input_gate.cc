@@ -6,6 +6,10 @@ void InputGate::AddChannel(std::shared_ptr<InputChannel> channel) {
   channels_.push_back(std::move(channel));
 }
 
+void InputGate::SetAvailabilityListener(std::function<void()> listener) {
+  listener_ = std::move(listener);
+}
+
 void InputGate::Start() {
   {
     absl::MutexLock lock(&mu_);
@@ -17,44 +21,45 @@ void InputGate::Start() {
   for (size_t i = 0; i < channels_.size(); ++i) channels_[i]->Start(self, static_cast<int>(i));
 }
 
+std::function<void()>* InputGate::FireLocked() {
+  if (!armed_) return nullptr;
+  armed_ = false;
+  return listener_ ? &listener_ : nullptr;
+}
+
 void InputGate::NotifyAvailable(int index) {
-  absl::MutexLock lock(&mu_);
-  if (closed_ || queued_[static_cast<size_t>(index)]) return;
-  queued_[static_cast<size_t>(index)] = true;
-  available_.push_back(index);
+  std::function<void()>* fire;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_ || queued_[static_cast<size_t>(index)]) return;
+    queued_[static_cast<size_t>(index)] = true;
+    available_.push_back(index);
+    fire = FireLocked();
+  }
+  if (fire) (*fire)();
 }
 
 void InputGate::NotifyError(const std::string& message) {
-  absl::MutexLock lock(&mu_);
-  if (error_.empty()) error_ = message;
+  std::function<void()>* fire;
+  {
+    absl::MutexLock lock(&mu_);
+    if (error_.empty()) error_ = message;
+    fire = FireLocked();
+  }
+  if (fire) (*fire)();
 }
 
-InputGate::Result InputGate::Next(absl::Duration timeout, int* channel, BufferPtr* buffer,
-                                  std::string* error) {
-  absl::Time deadline = absl::Now() + timeout;
+InputGate::Result InputGate::Poll(int* channel, BufferPtr* buffer, std::string* error) {
   while (true) {
     int index;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return closed_ || !error_.empty() || !available_.empty() || wakeup_;
-      };
-      if (!ready()) {
-        // About to wait: the producers get the credit our channels held back first.
-        mu_.Unlock();
-        for (auto& c : channels_) c->FlushCredit();
-        mu_.Lock();
-      }
-      if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) return Result::kTimeout;
       if (closed_) return Result::kClosed;
       if (!error_.empty()) {
         *error = error_;
         return Result::kError;
       }
-      if (wakeup_) {
-        wakeup_ = false;
-        return Result::kWakeup;
-      }
+      if (available_.empty()) return Result::kNone;
       index = available_.front();
       available_.pop_front();
       queued_[static_cast<size_t>(index)] = false;
@@ -73,18 +78,38 @@ InputGate::Result InputGate::Next(absl::Duration timeout, int* channel, BufferPt
   }
 }
 
+bool InputGate::PrepareToWait() {
+  // About to wait: the producers get the credit our channels held back first.
+  for (auto& c : channels_) c->FlushCredit();
+  absl::MutexLock lock(&mu_);
+  if (ReadyLocked()) return false;
+  armed_ = true;
+  return true;
+}
+
+InputGate::Result InputGate::Next(absl::Duration timeout, int* channel, BufferPtr* buffer,
+                                  std::string* error) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    Result r = Poll(channel, buffer, error);
+    if (r != Result::kNone) return r;
+    for (auto& c : channels_) c->FlushCredit();
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ReadyLocked(); };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) return Result::kTimeout;
+  }
+}
+
 void InputGate::Close() {
+  std::function<void()>* fire;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
+    fire = FireLocked();
   }
   for (auto& c : channels_) c->Close();
-}
-
-void InputGate::Wakeup() {
-  absl::MutexLock lock(&mu_);
-  wakeup_ = true;
+  if (fire) (*fire)();
 }
 
 void InputGate::Block(int index) {

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/snapshot/key_groups_format.h"
 #include "taskmanager/state/rocksdb_info_log.h"
+#include "taskmanager/state/timer_service.h"
 
 namespace sluice::state {
 namespace fs = std::filesystem;
@@ -502,8 +503,11 @@ absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
                          : InsertKeyGroups(*storage, h->key_groups());
   }
   if (!s.ok()) return s;
-  // Exactly our previous instance: its shared SST files are reusable by the next checkpoint.
-  if (base != nullptr && handles.size() == 1 && options_.incremental &&
+  // Exactly our previous instance: its shared SST files are reusable by the next checkpoint. (A
+  // key-groups handle beside it holds the operator's timers, not inserted here.)
+  const auto rocksdb_handles =
+      std::count_if(handles.begin(), handles.end(), [](const auto& h) { return h.has_rocksdb(); });
+  if (base != nullptr && rocksdb_handles == 1 && options_.incremental &&
       options_.restored_files_in_checkpoint_storage && base->rocksdb().incremental() &&
       Contains(base->rocksdb().range(), options_.range) &&
       Contains(options_.range, base->rocksdb().range())) {
@@ -595,6 +599,8 @@ absl::Status RocksDbKeyedBackend::InsertKeyGroups(snapshot::SnapshotStorage& sto
                              [&](int key_group, const std::string& state, std::string_view k,
                                  std::string_view user_key, std::string_view value) {
                                if (!failed.ok()) return;
+                               // Timers are the host's, restored by TaskState (timer_service.h).
+                               if (state.rfind(kTimerStatePrefix, 0) == 0) return;
                                auto [it, added] = families.try_emplace(state, nullptr);
                                if (added) {
                                  absl::StatusOr<int> id = AddState(state);

@@ -21,6 +21,7 @@
 
 #include "common/snapshot/key_groups_format.h"
 #include "common/snapshot/storage.h"
+#include "sluice/state.h"
 
 namespace sluice::state {
 namespace {
@@ -613,6 +614,80 @@ TEST_F(RocksDbBackendTest, AFullDiskIsAnErrorNotAnAbort) {
   EXPECT_GT(errors, 0) << "the disk never filled";
   b.Close();  // no abort on the way out either
   fs::remove(disk + "/filler");
+}
+
+}  // namespace
+}  // namespace sluice::state
+
+namespace sluice::state {
+namespace {
+
+//! Hands a keyed store the RocksDB backend, as TaskState does.
+class BackendInit final : public InitContext {
+ public:
+  explicit BackendInit(KeyedStateBackend* backend) : backend_(backend) {}
+  bool IsRestored() const override { return false; }
+  int MaxParallelism() const override { return kMaxParallelism; }
+  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
+  void ForEachKeyedEntry(
+      const std::function<void(int, const std::string&, std::string_view, std::string_view,
+                               std::string_view)>&) const override {}
+  KeyedStateBackend* KeyedBackend() override { return backend_; }
+
+ private:
+  KeyedStateBackend* backend_;
+};
+
+struct Pane {
+  int32_t id = 0;
+  bool operator==(const Pane& o) const { return id == o.id; }
+  SLUICE_FIELDS(id)
+};
+
+TEST_F(RocksDbBackendTest, KeyedStateStoreKeepsEachNamespaceApart) {
+  auto b = Open("ns", Range(0, kMaxParallelism - 1));
+  BackendInit init(b.get());
+  KeyedStateStore<std::string> store;
+  store.Initialize(init);
+  auto value = store.GetValueState<int64_t, Pane>("value");
+  auto list = store.GetListState<std::string, Pane>("list");
+  auto map = store.GetMapState<std::string, int64_t, Pane>("map");
+  auto plain = store.GetMapState<std::string, int64_t>("plain");
+  for (const char* key : {"x", "y"}) {
+    store.SetCurrentKey(key);
+    plain.Put("p", 1);
+    for (int32_t p = 1; p <= 3; ++p) {
+      value.SetCurrentNamespace(Pane{p});
+      list.SetCurrentNamespace(Pane{p});
+      map.SetCurrentNamespace(Pane{p});
+      value.Update(p * 10);
+      list.Add(std::string(key) + std::to_string(p));
+      for (int32_t i = 0; i < p; ++i) map.Put("e" + std::to_string(i), p);
+    }
+  }
+  store.SetCurrentKey("x");
+  for (int32_t p = 1; p <= 3; ++p) {
+    value.SetCurrentNamespace(Pane{p});
+    list.SetCurrentNamespace(Pane{p});
+    map.SetCurrentNamespace(Pane{p});
+    EXPECT_EQ(value.ValueOr(-1), p * 10);
+    EXPECT_EQ(list.Get(), std::vector<std::string>{"x" + std::to_string(p)});
+    EXPECT_EQ(map.Entries().size(), static_cast<size_t>(p));
+  }
+  // Clearing a map in one namespace leaves the others, the other keys and the plain state.
+  map.SetCurrentNamespace(Pane{2});
+  map.Clear();
+  EXPECT_TRUE(map.IsEmpty());
+  map.SetCurrentNamespace(Pane{3});
+  EXPECT_EQ(map.Entries().size(), 3u);
+  EXPECT_EQ(map.Get("e2"), std::optional<int64_t>(3));
+  map.SetCurrentNamespace(Pane{1});
+  EXPECT_EQ(map.Entries().size(), 1u);
+  EXPECT_EQ(plain.Entries().size(), 1u);
+  store.SetCurrentKey("y");
+  map.SetCurrentNamespace(Pane{2});
+  EXPECT_EQ(map.Entries().size(), 2u);
+  EXPECT_EQ(store.Keys().size(), 2u);
 }
 
 }  // namespace

@@ -1,0 +1,317 @@
+// Heap tables (state.backend.type: hashmap): typed objects in copy-on-write hash maps inside the
+// operator, so that heap state is never serialized on access. A table's map key is the key alone
+// in the void namespace (no cost for state without a namespace) or the key and the namespace. In
+// snapshots an entry's key is the key's bytes followed by the namespace's. Internal to the SDK;
+// task thread only, except the frozen maps that snapshots read on an I/O thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "sluice/state_types.h"
+
+namespace sluice {
+namespace internal {
+
+//! The map key of a namespaced heap table.
+template <typename K, typename N>
+struct NsKey {
+  K key;
+  N ns;
+  bool operator==(const NsKey& o) const { return key == o.key && ns == o.ns; }
+};
+
+}  // namespace internal
+
+template <typename K, typename N>
+struct KeyHasher<internal::NsKey<K, N>> {
+  size_t operator()(const internal::NsKey<K, N>& k) const {
+    return KeyHasher<K>()(k.key) * 31 + KeyHasher<N>()(k.ns);
+  }
+};
+
+namespace internal {
+
+template <typename K, typename N>
+using TableKey = std::conditional_t<kVoidNamespace<N>, K, NsKey<K, N>>;
+
+//! A hash map with copy-on-write snapshots. Freeze() hands out the current contents as an
+//! immutable map that an I/O thread may read while the task thread goes on writing: writes after a
+//! freeze go to `delta_` (and removals of frozen keys to `removed_`); the next freeze folds them
+//! into the base — in place when no snapshot reads it any more, else into a copy. So the
+//! synchronous part of a snapshot costs in proportion to the smaller of the state and the keys
+//! written since the previous snapshot (none for a state filled from scratch), not to the state.
+template <typename K, typename V>
+class CowMap {
+ public:
+  using Map = std::unordered_map<K, V, KeyHasher<K>>;
+
+  const V* Find(const K& k) const {
+    if (!delta_.empty()) {
+      auto d = delta_.find(k);
+      if (d != delta_.end()) return &d->second;
+    }
+    if (!removed_.empty() && removed_.count(k)) return nullptr;
+    auto it = base_->find(k);
+    return it == base_->end() ? nullptr : &it->second;
+  }
+  //! The value of `k` to modify in place (a copy of the frozen one, or a new one).
+  V& Mutable(const K& k) {
+    auto d = delta_.find(k);
+    if (d != delta_.end()) return d->second;
+    const V* frozen = Find(k);
+    if (!removed_.empty()) removed_.erase(k);
+    return delta_.emplace(k, frozen ? *frozen : V{}).first->second;
+  }
+  void Put(const K& k, V v) {
+    if (!removed_.empty()) removed_.erase(k);
+    delta_.insert_or_assign(k, std::move(v));
+  }
+  void Erase(const K& k) {
+    delta_.erase(k);
+    if (base_->count(k)) removed_.insert(k);
+  }
+  void Reserve(size_t n) { Writable().reserve(n); }
+  //! Before any snapshot (restore): straight into the base.
+  void PutBase(const K& k, V v) { Writable().insert_or_assign(k, std::move(v)); }
+  V& BaseSlot(const K& k) { return Writable()[k]; }
+  template <typename F>
+  void ForEachKey(F fn) const {
+    for (const auto& [k, v] : delta_) fn(k);
+    for (const auto& [k, v] : *base_) {
+      if (!delta_.count(k) && !removed_.count(k)) fn(k);
+    }
+  }
+  //! The contents now, immutable; later writes do not change them.
+  std::shared_ptr<const Map> Freeze() {
+    Map& base = Writable();
+    for (const K& k : removed_) base.erase(k);
+    if (delta_.size() > base.size()) {
+      // Fold the smaller map into the larger: the delta's values are the newer ones.
+      for (auto& [k, v] : base) delta_.try_emplace(k, std::move(v));
+      base.swap(delta_);
+    } else {
+      for (auto& [k, v] : delta_) base.insert_or_assign(k, std::move(v));
+    }
+    delta_.clear();
+    removed_.clear();
+    return base_;
+  }
+
+ private:
+  //! The base, copied first if a snapshot still reads it.
+  Map& Writable() {
+    if (base_.use_count() > 1) base_ = std::make_shared<Map>(*base_);
+    return *base_;
+  }
+
+  std::shared_ptr<Map> base_ = std::make_shared<Map>();
+  Map delta_;
+  std::unordered_set<K, KeyHasher<K>> removed_;
+};
+
+inline std::string_view View(const ByteWriter& w) {
+  return std::string_view(reinterpret_cast<const char*>(w.data()), w.size());
+}
+
+//! What every heap table shares: the current map key, and the key's form in snapshots.
+template <typename K, typename N>
+class HeapTable : public StateTable<K>, public NamespaceTable<N> {
+ public:
+  using Key = TableKey<K, N>;
+  explicit HeapTable(const KeyScope<K>* scope) : scope_(scope) {}
+  void SetNamespace(const N& ns) override { ns_ = ns; }
+
+ protected:
+  //! The map key of the current key (a reference to it in the void namespace) and namespace.
+  decltype(auto) Current() const {
+    if constexpr (kVoidNamespace<N>) {
+      return scope_->CurrentKey();
+    } else {
+      return Key{scope_->CurrentKey(), ns_};
+    }
+  }
+  static const K& KeyPart(const Key& k) {
+    if constexpr (kVoidNamespace<N>) {
+      return k;
+    } else {
+      return k.key;
+    }
+  }
+  static void WriteKey(const Key& k, ByteWriter& w) {
+    if constexpr (kVoidNamespace<N>) {
+      Serializer<K>::Write(k, w);
+    } else {
+      Serializer<K>::Write(k.key, w);
+      Serializer<N>::Write(k.ns, w);
+    }
+  }
+  static Key ReadKey(std::string_view bytes) {
+    ByteReader r(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    Key k{};
+    if constexpr (kVoidNamespace<N>) {
+      Serializer<K>::Read(r, k);
+    } else {
+      Serializer<K>::Read(r, k.key);
+      Serializer<N>::Read(r, k.ns);
+    }
+    return k;
+  }
+  template <typename V>
+  static void AppendKeysOf(const CowMap<Key, V>& map, std::vector<K>& out) {
+    if constexpr (kVoidNamespace<N>) {
+      map.ForEachKey([&out](const K& k) { out.push_back(k); });
+    } else {
+      std::unordered_set<K, KeyHasher<K>> seen;
+      map.ForEachKey([&](const Key& k) {
+        if (seen.insert(k.key).second) out.push_back(k.key);
+      });
+    }
+  }
+
+ private:
+  const KeyScope<K>* scope_;
+  N ns_{};
+};
+
+template <typename K, typename N, typename T>
+class HeapValueTable final : public HeapTable<K, N>, public ValueTable<T> {
+  using Base = HeapTable<K, N>;
+
+ public:
+  using Base::Base;
+  const T* Get() override { return map_.Find(this->Current()); }
+  void Put(T value) override { map_.Put(this->Current(), std::move(value)); }
+  void Clear() override { map_.Erase(this->Current()); }
+  void Reserve(size_t n) override { map_.Reserve(n); }
+  void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
+  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
+    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+      ByteWriter kw, vw;
+      for (const auto& [k, v] : *frozen) {
+        kw.Clear();
+        Base::WriteKey(k, kw);
+        vw.Clear();
+        Serializer<T>::Write(v, vw);
+        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), {}, View(vw));
+      }
+    };
+  }
+  void Restore(std::string_view key, std::string_view, std::string_view value) override {
+    T v{};
+    DeserializeFrom(value, v);
+    map_.PutBase(Base::ReadKey(key), std::move(v));
+  }
+
+ private:
+  CowMap<typename Base::Key, T> map_;
+};
+
+template <typename K, typename N, typename T>
+class HeapListTable final : public HeapTable<K, N>, public ListTable<T> {
+  using Base = HeapTable<K, N>;
+
+ public:
+  using Base::Base;
+  std::vector<T> Get() override {
+    const std::vector<T>* v = map_.Find(this->Current());
+    return v ? *v : std::vector<T>{};
+  }
+  void Add(const T& value) override { map_.Mutable(this->Current()).push_back(value); }
+  void Update(std::vector<T> values) override {
+    if (values.empty()) {
+      Clear();
+    } else {
+      map_.Put(this->Current(), std::move(values));
+    }
+  }
+  void Clear() override { map_.Erase(this->Current()); }
+  void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
+  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
+    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+      ByteWriter kw, vw;
+      for (const auto& [k, items] : *frozen) {
+        kw.Clear();
+        Base::WriteKey(k, kw);
+        vw.Clear();
+        for (const auto& item : items) Serializer<T>::Write(item, vw);
+        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), {}, View(vw));
+      }
+    };
+  }
+  void Restore(std::string_view key, std::string_view, std::string_view value) override {
+    std::vector<T> items;
+    DeserializeList(value, items);
+    map_.PutBase(Base::ReadKey(key), std::move(items));
+  }
+
+ private:
+  CowMap<typename Base::Key, std::vector<T>> map_;
+};
+
+template <typename K, typename N, typename UK, typename UV>
+class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
+  using Base = HeapTable<K, N>;
+
+ public:
+  using Inner = std::unordered_map<UK, UV, KeyHasher<UK>>;
+  using Base::Base;
+  std::optional<UV> Get(const UK& key) override {
+    const Inner* m = map_.Find(this->Current());
+    if (!m) return std::nullopt;
+    auto e = m->find(key);
+    return e == m->end() ? std::nullopt : std::optional<UV>(e->second);
+  }
+  void Put(const UK& key, UV value) override {
+    map_.Mutable(this->Current()).insert_or_assign(key, std::move(value));
+  }
+  void Remove(const UK& key) override {
+    const Inner* m = map_.Find(this->Current());
+    if (!m || !m->count(key)) return;
+    Inner& mine = map_.Mutable(this->Current());
+    mine.erase(key);
+    if (mine.empty()) map_.Erase(this->Current());
+  }
+  std::vector<std::pair<UK, UV>> Entries() override {
+    const Inner* m = map_.Find(this->Current());
+    if (!m) return {};
+    return {m->begin(), m->end()};
+  }
+  void Clear() override { map_.Erase(this->Current()); }
+  void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
+  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
+    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+      ByteWriter kw, uw, vw;
+      for (const auto& [k, entries] : *frozen) {
+        kw.Clear();
+        Base::WriteKey(k, kw);
+        int kg = KeyGroupFor(Base::KeyPart(k), max_parallelism);
+        for (const auto& [uk, uv] : entries) {
+          uw.Clear();
+          Serializer<UK>::Write(uk, uw);
+          vw.Clear();
+          Serializer<UV>::Write(uv, vw);
+          out.Write(kg, name, View(kw), View(uw), View(vw));
+        }
+      }
+    };
+  }
+  void Restore(std::string_view key, std::string_view user_key, std::string_view value) override {
+    UK uk{};
+    DeserializeFrom(user_key, uk);
+    UV uv{};
+    DeserializeFrom(value, uv);
+    map_.BaseSlot(Base::ReadKey(key)).insert_or_assign(std::move(uk), std::move(uv));
+  }
+
+ private:
+  CowMap<typename Base::Key, Inner> map_;
+};
+
+}  // namespace internal
+}  // namespace sluice
