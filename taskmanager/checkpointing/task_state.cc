@@ -357,7 +357,13 @@ AsyncSnapshot TaskState::Snapshot(int64_t id, const std::vector<const NodeSpec*>
     if (!storage) return absl::FailedPreconditionError("checkpointing is off");
     std::vector<proto::OperatorSubtaskState> out;
     for (Part& p : *parts) {
-      for (auto& write : p.deferred) write(*p.keyed);
+      // On an I/O thread: what the entries' writers throw becomes this snapshot's failure.
+      try {
+        for (auto& write : p.deferred) write(*p.keyed);
+      } catch (const std::exception& e) {
+        return absl::InternalError(
+            absl::StrCat("writing the keyed state of ", p.state.uid(), ": ", e.what()));
+      }
       std::shared_ptr<snapshot::KeyGroupsFileBuilder> builder = p.keyed->builder();
       if (builder && builder->entries() > 0) {
         proto::KeyGroupsStateHandle handle;
