@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/util/edit_distance.h"
 
 namespace sluice::cli {
 namespace {
@@ -235,33 +236,16 @@ absl::Status ParseArgs(const CliSpec& spec, const std::vector<std::string>& args
   return CheckArity(spec, *command, out);
 }
 
-int EditDistance(std::string_view a, std::string_view b) {
-  // Optimal string alignment distance over a full table; inputs are short command-line words.
-  std::vector<std::vector<int>> d(a.size() + 1, std::vector<int>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = static_cast<int>(i);
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = static_cast<int>(j);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
 std::string Suggest(std::string_view typed, const std::vector<std::string>& candidates) {
   std::string word = StripDashes(typed);
   if (word.empty()) return "";
   std::string best;
-  int best_distance = 0;
+  size_t best_distance = 0;
   for (const std::string& candidate : candidates) {
     std::string c = StripDashes(candidate);
-    int distance = EditDistance(word, c);
+    size_t distance = EditDistance(word, c);
     // Short words tolerate one edit, longer ones two ("ls" -> "list", "paralelsim" -> ...).
-    int limit = c.size() <= 3 ? 1 : 2;
+    size_t limit = c.size() <= 3 ? 1 : 2;
     if (distance <= limit && (best.empty() || distance < best_distance)) {
       best = candidate;
       best_distance = distance;

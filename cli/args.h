@@ -69,9 +69,6 @@ absl::Status ParseArgs(const CliSpec& spec, const std::vector<std::string>& args
 //! Finds the command named `name` in `spec`, or nullptr.
 const CommandSpec* FindCommand(const CliSpec& spec, std::string_view name);
 
-//! Edit distance with adjacent transpositions counted as one edit ("lsit" -> "list" is 1).
-int EditDistance(std::string_view a, std::string_view b);
-
 //! The candidate closest to `typed` if it is close enough to be a likely typo (or `typed` is a
 //! prefix of exactly one candidate), else "".
 std::string Suggest(std::string_view typed, const std::vector<std::string>& candidates);

@@ -166,14 +166,6 @@ TEST(ArgsTest, HelpSkipsArgumentChecks) {
   EXPECT_THAT(p.positionals, ElementsAre("cluster", "start"));
 }
 
-TEST(ArgsTest, EditDistance) {
-  EXPECT_EQ(EditDistance("list", "list"), 0);
-  EXPECT_EQ(EditDistance("lst", "list"), 1);
-  EXPECT_EQ(EditDistance("lsit", "list"), 1);  // Transposition.
-  EXPECT_EQ(EditDistance("", "abc"), 3);
-  EXPECT_EQ(EditDistance("kitten", "sitting"), 3);
-}
-
 TEST(ArgsTest, Suggest) {
   std::vector<std::string> verbs = {"run", "list", "status", "cancel"};
   EXPECT_EQ(Suggest("lst", verbs), "list");

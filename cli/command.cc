@@ -35,6 +35,11 @@ bool IsTerminalJobState(std::string_view state) {
   return state == "FINISHED" || state == "FAILED" || state == "CANCELED" || state == "SUSPENDED";
 }
 
+void PrintJson(const Json& json) {
+  std::cout << json.dump(/*indent=*/-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace)
+            << std::endl;
+}
+
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths(header.size());

@@ -5,6 +5,7 @@
 // Commands run on the main thread, print results to stdout and errors (prefixed "sluice: ")
 // to stderr, and return the process exit code.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,13 @@ bool IsTerminalJobState(std::string_view state);
 //! A savepoint or checkpoint location as the JobManager must get it: a relative path made
 //! absolute against our working directory (and normalized); URIs ("file:///abs") unchanged.
 absl::StatusOr<std::string> AbsoluteSnapshotPath(std::string_view path);  // commands_savepoints.cc
+
+//! The --json outputs: objects keep their keys in the order they were set.
+using Json = nlohmann::ordered_json;
+
+//! Prints `json` to stdout, compact, on one line. Bytes that are not UTF-8 are written as U+FFFD,
+//! so the output is always valid JSON.
+void PrintJson(const Json& json);
 
 //! Prints `rows` under `header` as left-aligned columns separated by two spaces.
 void PrintTable(const std::vector<std::string>& header,

@@ -6,45 +6,26 @@
 #include "absl/strings/str_cat.h"
 #include "cli/client.h"
 #include "cli/command.h"
-#include "common/util/json.h"
 
 namespace sluice::cli {
 namespace {
 
-void WriteInfo(JsonWriter& w, const proto::CheckpointInfo& c, bool with_path) {
-  w.BeginObject();
-  w.Key("id");
-  w.Int(c.id());
-  w.Key("kind");
-  w.String(c.kind().empty() ? "checkpoint" : c.kind());
-  if (with_path) {
-    w.Key("path");
-    w.String(c.path());
-  }
-  w.Key("duration_ms");
-  w.Int(c.duration_ms());
-  w.Key("size_bytes");
-  w.Int(static_cast<int64_t>(c.size_bytes()));
-  w.EndObject();
+Json InfoJson(const proto::CheckpointInfo& c, bool with_path) {
+  Json info = {{"id", c.id()}, {"kind", c.kind().empty() ? "checkpoint" : c.kind()}};
+  if (with_path) info["path"] = c.path();
+  info["duration_ms"] = c.duration_ms();
+  info["size_bytes"] = static_cast<int64_t>(c.size_bytes());
+  return info;
 }
 
-void PrintJson(const proto::CheckpointsResponse& r) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("completed");
-  w.BeginArray();
-  for (const auto& c : r.completed()) WriteInfo(w, c, true);
-  w.EndArray();
-  w.Key("in_progress");
-  w.BeginArray();
-  for (const auto& c : r.in_progress()) WriteInfo(w, c, false);
-  w.EndArray();
-  w.Key("failed");
-  w.Int(r.failed());
-  w.Key("restarts");
-  w.Int(r.restarts());
-  w.EndObject();
-  std::cout << w.str() << std::endl;
+void PrintCheckpointsJson(const proto::CheckpointsResponse& r) {
+  Json completed = Json::array(), in_progress = Json::array();
+  for (const auto& c : r.completed()) completed.push_back(InfoJson(c, true));
+  for (const auto& c : r.in_progress()) in_progress.push_back(InfoJson(c, false));
+  PrintJson({{"completed", std::move(completed)},
+             {"in_progress", std::move(in_progress)},
+             {"failed", r.failed()},
+             {"restarts", r.restarts()}});
 }
 
 void PrintText(const std::string& job, const proto::CheckpointsResponse& r) {
@@ -93,7 +74,7 @@ int CheckpointsCommand(const Invocation& invocation) {
   absl::StatusOr<proto::CheckpointsResponse> r = client.GetCheckpoints(job);
   if (!r.ok()) return Fail(r.status());
   if (invocation.args.Has("--json")) {
-    PrintJson(*r);
+    PrintCheckpointsJson(*r);
   } else {
     PrintText(job, *r);
   }

@@ -20,6 +20,7 @@
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/daemons.h"
+#include "common/process.h"
 
 namespace sluice::cli {
 namespace {
@@ -186,7 +187,7 @@ int ClusterStartCommand(const Invocation& invocation) {
     fs::remove(file, ec);  // Stale.
   }
 
-  absl::StatusOr<std::string> bin_dir = SelfDirectory();
+  absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
   if (!bin_dir.ok()) return Fail(bin_dir.status());
   const std::string jm_binary = (fs::path(*bin_dir) / kJobManager).string();
   const std::string tm_binary = (fs::path(*bin_dir) / kTaskManager).string();
@@ -371,7 +372,7 @@ int ClusterAddTaskManagerCommand(const Invocation& invocation) {
   int index = 1;
   while (live.count(index)) ++index;
 
-  absl::StatusOr<std::string> bin_dir = SelfDirectory();
+  absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
   if (!bin_dir.ok()) return Fail(bin_dir.status());
   std::string address;
   {

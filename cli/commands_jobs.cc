@@ -13,7 +13,6 @@
 #include "absl/time/clock.h"
 #include "cli/client.h"
 #include "cli/command.h"
-#include "common/util/json.h"
 
 namespace sluice::cli {
 namespace {
@@ -72,98 +71,50 @@ std::string VertexMetrics(const proto::VertexStatus& vertex) {
 }
 
 // Flink's metric names, so that dashboards and scripts written for Flink read them unchanged.
-void WriteMetricsJson(JsonWriter& w, const proto::SubtaskMetrics& m) {
-  auto number = [&w](std::string_view key, double value) {
-    w.Key(key);
-    w.Double(value);
+Json MetricsJson(const proto::SubtaskMetrics& m) {
+  return {
+      {"busyTimeMsPerSecond", m.busy_time_ms_per_second()},
+      {"idleTimeMsPerSecond", m.idle_time_ms_per_second()},
+      {"backPressuredTimeMsPerSecond", m.back_pressured_time_ms_per_second()},
+      {"numRecordsIn", static_cast<int64_t>(m.num_records_in())},
+      {"numRecordsOut", static_cast<int64_t>(m.num_records_out())},
+      {"numRecordsInPerSecond", m.num_records_in_per_second()},
+      {"numRecordsOutPerSecond", m.num_records_out_per_second()},
+      {"numBytesIn", static_cast<int64_t>(m.num_bytes_in())},
+      {"numBytesOut", static_cast<int64_t>(m.num_bytes_out())},
+      {"inPoolUsage", m.in_pool_usage()},
+      {"outPoolUsage", m.out_pool_usage()},
   };
-  auto count = [&w](std::string_view key, uint64_t value) {
-    w.Key(key);
-    w.Int(static_cast<int64_t>(value));
-  };
-  w.BeginObject();
-  number("busyTimeMsPerSecond", m.busy_time_ms_per_second());
-  number("idleTimeMsPerSecond", m.idle_time_ms_per_second());
-  number("backPressuredTimeMsPerSecond", m.back_pressured_time_ms_per_second());
-  count("numRecordsIn", m.num_records_in());
-  count("numRecordsOut", m.num_records_out());
-  number("numRecordsInPerSecond", m.num_records_in_per_second());
-  number("numRecordsOutPerSecond", m.num_records_out_per_second());
-  count("numBytesIn", m.num_bytes_in());
-  count("numBytesOut", m.num_bytes_out());
-  number("inPoolUsage", m.in_pool_usage());
-  number("outPoolUsage", m.out_pool_usage());
-  w.EndObject();
 }
 
 void PrintStatusJson(const proto::JobStatus& job) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("id");
-  w.String(job.id());
-  w.Key("name");
-  w.String(job.name());
-  w.Key("state");
-  w.String(job.state());
-  if (!job.failure().empty()) {
-    w.Key("failure");
-    w.String(job.failure());
-  }
-  w.Key("numRestarts");
-  w.Int(job.num_restarts());
-  if (!job.last_restart_cause().empty()) {
-    w.Key("lastRestartCause");
-    w.String(job.last_restart_cause());
-  }
-  if (!job.rescale().empty()) {
-    w.Key("rescale");
-    w.String(job.rescale());
-  }
+  Json status = {{"id", job.id()}, {"name", job.name()}, {"state", job.state()}};
+  if (!job.failure().empty()) status["failure"] = job.failure();
+  status["numRestarts"] = job.num_restarts();
+  if (!job.last_restart_cause().empty()) status["lastRestartCause"] = job.last_restart_cause();
+  if (!job.rescale().empty()) status["rescale"] = job.rescale();
   if (job.has_last_checkpoint()) {
-    w.Key("lastCheckpoint");
-    w.BeginObject();
-    w.Key("id");
-    w.Int(job.last_checkpoint().id());
-    w.Key("path");
-    w.String(job.last_checkpoint().path());
-    w.Key("duration_ms");
-    w.Int(job.last_checkpoint().duration_ms());
-    w.Key("size_bytes");
-    w.Int(static_cast<int64_t>(job.last_checkpoint().size_bytes()));
-    w.EndObject();
+    const proto::CheckpointInfo& c = job.last_checkpoint();
+    status["lastCheckpoint"] = {{"id", c.id()},
+                                {"path", c.path()},
+                                {"duration_ms", c.duration_ms()},
+                                {"size_bytes", static_cast<int64_t>(c.size_bytes())}};
   }
-  w.Key("vertices");
-  w.BeginArray();
+  Json vertices = Json::array();
   for (const proto::VertexStatus& v : job.vertices()) {
-    w.BeginObject();
-    w.Key("id");
-    w.String(v.id());
-    w.Key("name");
-    w.String(v.name());
-    w.Key("parallelism");
-    w.Int(v.parallelism());
-    w.Key("subtasks");
-    w.BeginArray();
+    Json subtasks = Json::array();
     for (const proto::SubtaskStatus& s : v.subtasks()) {
-      w.BeginObject();
-      w.Key("index");
-      w.Int(s.index());
-      w.Key("state");
-      w.String(s.state());
-      w.Key("taskmanager");
-      w.String(s.taskmanager());
-      if (s.has_metrics()) {
-        w.Key("metrics");
-        WriteMetricsJson(w, s.metrics());
-      }
-      w.EndObject();
+      Json subtask = {{"index", s.index()}, {"state", s.state()}, {"taskmanager", s.taskmanager()}};
+      if (s.has_metrics()) subtask["metrics"] = MetricsJson(s.metrics());
+      subtasks.push_back(std::move(subtask));
     }
-    w.EndArray();
-    w.EndObject();
+    vertices.push_back({{"id", v.id()},
+                        {"name", v.name()},
+                        {"parallelism", v.parallelism()},
+                        {"subtasks", std::move(subtasks)}});
   }
-  w.EndArray();
-  w.EndObject();
-  std::cout << w.str() << std::endl;
+  status["vertices"] = std::move(vertices);
+  PrintJson(status);
 }
 
 void PrintStatusText(const proto::JobStatus& job) {
@@ -204,20 +155,11 @@ int ListCommand(const Invocation& invocation) {
   absl::StatusOr<proto::ListJobsResponse> jobs = client.ListJobs();
   if (!jobs.ok()) return Fail(jobs.status());
   if (invocation.args.Has("--json")) {
-    JsonWriter w;
-    w.BeginArray();
+    Json list = Json::array();
     for (const proto::JobSummary& job : jobs->jobs()) {
-      w.BeginObject();
-      w.Key("id");
-      w.String(job.id());
-      w.Key("name");
-      w.String(job.name());
-      w.Key("state");
-      w.String(job.state());
-      w.EndObject();
+      list.push_back({{"id", job.id()}, {"name", job.name()}, {"state", job.state()}});
     }
-    w.EndArray();
-    std::cout << w.str() << std::endl;
+    PrintJson(list);
     return kExitOk;
   }
   if (jobs->jobs().empty()) {
@@ -294,20 +236,12 @@ namespace {
 // A TaskManager's network memory in bytes as of its latest heartbeat: {"total_bytes", "used_bytes",
 // "peak_bytes"} (used: held by the buffer pools of its deployed tasks; peak: the most ever held at
 // once), or null when it did not report it.
-void WriteNetworkJson(JsonWriter& w, const proto::TaskManagerInfo& tm) {
-  if (!tm.has_network()) {
-    w.Null();
-    return;
-  }
+Json NetworkJson(const proto::TaskManagerInfo& tm) {
+  if (!tm.has_network()) return nullptr;
   const proto::NetworkMemoryStats& n = tm.network();
-  w.BeginObject();
-  w.Key("total_bytes");
-  w.Int(n.total_segments() * n.segment_size());
-  w.Key("used_bytes");
-  w.Int(n.used_segments() * n.segment_size());
-  w.Key("peak_bytes");
-  w.Int(n.peak_used_segments() * n.segment_size());
-  w.EndObject();
+  return {{"total_bytes", n.total_segments() * n.segment_size()},
+          {"used_bytes", n.used_segments() * n.segment_size()},
+          {"peak_bytes", n.peak_used_segments() * n.segment_size()}};
 }
 
 // "1.5/8.0 MiB (peak 2.0)": used/total network memory, or "-" when the TaskManager did not report
@@ -329,24 +263,15 @@ int TaskManagersCommand(const Invocation& invocation) {
   absl::StatusOr<proto::ListTaskManagersResponse> tms = client.ListTaskManagers();
   if (!tms.ok()) return Fail(tms.status());
   if (invocation.args.Has("--json")) {
-    JsonWriter w;
-    w.BeginArray();
+    Json list = Json::array();
     for (const proto::TaskManagerInfo& tm : tms->taskmanagers()) {
-      w.BeginObject();
-      w.Key("id");
-      w.String(tm.id());
-      w.Key("address");
-      w.String(tm.address());
-      w.Key("slots");
-      w.Int(tm.slots());
-      w.Key("free_slots");
-      w.Int(tm.free_slots());
-      w.Key("network");
-      WriteNetworkJson(w, tm);
-      w.EndObject();
+      list.push_back({{"id", tm.id()},
+                      {"address", tm.address()},
+                      {"slots", tm.slots()},
+                      {"free_slots", tm.free_slots()},
+                      {"network", NetworkJson(tm)}});
     }
-    w.EndArray();
-    std::cout << w.str() << std::endl;
+    PrintJson(list);
     return kExitOk;
   }
   if (tms->taskmanagers().empty()) {

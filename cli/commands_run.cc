@@ -16,7 +16,6 @@
 #include "cli/client.h"
 #include "cli/command.h"
 #include "common/config/config.h"
-#include "common/util/json.h"
 #include "common/util/sha256.h"
 
 namespace sluice::cli {
@@ -83,20 +82,9 @@ absl::StatusOr<proto::JobStatus> FollowJob(JobManagerClient& client, const std::
 }
 
 void PrintJsonResult(const proto::JobStatus& status) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("id");
-  w.String(status.id());
-  w.Key("name");
-  w.String(status.name());
-  w.Key("state");
-  w.String(status.state());
-  if (!status.failure().empty()) {
-    w.Key("failure");
-    w.String(status.failure());
-  }
-  w.EndObject();
-  std::cout << w.str() << std::endl;
+  Json result = {{"id", status.id()}, {"name", status.name()}, {"state", status.state()}};
+  if (!status.failure().empty()) result["failure"] = status.failure();
+  PrintJson(result);
 }
 
 }  // namespace
@@ -178,12 +166,7 @@ int RunCommand(const Invocation& invocation) {
 
   if (detached) {
     if (json) {
-      JsonWriter w;
-      w.BeginObject();
-      w.Key("id");
-      w.String(id);
-      w.EndObject();
-      std::cout << w.str() << std::endl;
+      PrintJson({{"id", id}});
     } else {
       std::cout << JobLabel(id, response->name()) << " submitted.\n" << id << std::endl;
     }

@@ -15,7 +15,6 @@
 #include "absl/time/clock.h"
 #include "cli/client.h"
 #include "cli/command.h"
-#include "common/util/json.h"
 
 namespace sluice::cli {
 namespace {
@@ -85,14 +84,7 @@ bool RunningAfterRescale(const proto::JobStatus& job) {
   return true;
 }
 
-void PrintPathJson(const std::string& path) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("path");
-  w.String(path);
-  w.EndObject();
-  std::cout << w.str() << std::endl;
-}
+void PrintPathJson(const std::string& path) { PrintJson({{"path", path}}); }
 
 // The SavepointRequest of `savepoint` and `stop`, or a usage error's exit code.
 std::optional<int> BuildSavepointRequest(const Invocation& invocation, std::string_view command,
@@ -210,16 +202,7 @@ int RescaleCommand(const Invocation& invocation) {
     return kExitFailure;
   }
   if (json) {
-    JsonWriter w;
-    w.BeginObject();
-    w.Key("id");
-    w.String(id);
-    w.Key("parallelism");
-    w.Int(*parallelism);
-    w.Key("savepoint_path");
-    w.String(path);
-    w.EndObject();
-    std::cout << w.str() << std::endl;
+    PrintJson({{"id", id}, {"parallelism", *parallelism}, {"savepoint_path", path}});
   } else {
     std::cout << "Job " << id << " rescaled to parallelism " << *parallelism << "." << std::endl;
   }

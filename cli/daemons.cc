@@ -202,11 +202,4 @@ std::string TailLines(const std::string& path, int n) {
   return out;
 }
 
-absl::StatusOr<std::string> SelfDirectory() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n < 0) return absl::InternalError(absl::StrCat("readlink /proc/self/exe: ", ErrnoText()));
-  return std::filesystem::path(std::string(buf, static_cast<size_t>(n))).parent_path().string();
-}
-
 }  // namespace sluice::cli

@@ -47,9 +47,6 @@ absl::Status WritePidFile(const std::string& path, pid_t pid);
 //! The last `n` lines of the file at `path` (reads at most its last 64 KiB); "" if unreadable.
 std::string TailLines(const std::string& path, int n);
 
-//! The directory of the running executable (from /proc/self/exe).
-absl::StatusOr<std::string> SelfDirectory();
-
 }  // namespace sluice::cli
 
 #endif  // SLUICE_CLI_DAEMONS_H_

@@ -80,10 +80,10 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   return result;
 }
 
-std::string SelfExeDir() {
+absl::StatusOr<std::string> ExecutableDirectory() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return ".";
+  if (ec) return absl::InternalError(absl::StrCat("readlink /proc/self/exe: ", ec.message()));
   return exe.parent_path().string();
 }
 

@@ -23,7 +23,8 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                          std::chrono::milliseconds timeout,
                                          size_t max_output = 64 << 20);
 
-//! Directory of the running executable (readlink /proc/self/exe).
-std::string SelfExeDir();
+//! Directory of the running executable (readlink /proc/self/exe): where the daemons and helpers
+//! installed beside it are.
+absl::StatusOr<std::string> ExecutableDirectory();
 
 }  // namespace sluice

@@ -1,5 +1,7 @@
 #include "common/states.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace sluice {
 
 std::string_view JobStateName(JobState s) {
@@ -106,6 +108,10 @@ bool IsLegalTransition(SubtaskState from, SubtaskState to) {
     default:
       return false;
   }
+}
+
+std::string SubtaskDisplayName(const std::string& vertex_name, int index, int parallelism) {
+  return absl::StrCat(vertex_name, " (", index + 1, "/", parallelism, ")");
 }
 
 }  // namespace sluice

@@ -1,7 +1,8 @@
-// The job and subtask lifecycles (docs/vocabulary.md): state names and the one table of legal
-// transitions.
+// The job and subtask lifecycles (docs/vocabulary.md): state names, the one table of legal
+// transitions, and how a subtask is named to people.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace sluice {
@@ -36,5 +37,9 @@ bool IsTerminal(JobState s);
 bool IsTerminal(SubtaskState s);
 bool IsLegalTransition(JobState from, JobState to);
 bool IsLegalTransition(SubtaskState from, SubtaskState to);
+
+//! A subtask as logs and failure reasons name it, as Flink does: "<vertex> (<i>/<parallelism>)",
+//! where i = index + 1 (`index` counts from 0, the name from 1).
+std::string SubtaskDisplayName(const std::string& vertex_name, int index, int parallelism);
 
 }  // namespace sluice

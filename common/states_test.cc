@@ -11,6 +11,11 @@ TEST(StatesTest, NamesMatchTheDesign) {
   EXPECT_EQ(SubtaskStateName(SubtaskState::kInitializing), "INITIALIZING");
 }
 
+TEST(StatesTest, SubtaskDisplayNameCountsFromOne) {
+  EXPECT_EQ(SubtaskDisplayName("Map", 0, 2), "Map (1/2)");
+  EXPECT_EQ(SubtaskDisplayName("Source: numbers -> Map", 3, 4), "Source: numbers -> Map (4/4)");
+}
+
 TEST(StatesTest, SubtaskHappyPathIsLegal) {
   using S = SubtaskState;
   S path[] = {S::kCreated,      S::kScheduled, S::kDeploying,

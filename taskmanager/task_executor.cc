@@ -4,6 +4,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/states.h"
 #include "common/thread_name.h"
 
 namespace sluice::taskmanager {
@@ -323,8 +324,9 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
                            [this](const proto::TaskDeployment& d, SubtaskState s,
                                   const Task::Failure& failure) { Report(d, s, failure); });
   if (!task.ok()) {
-    Log()->warn("cannot deploy {} ({}/{}): {}", req->vertex_name(), req->subtask_index() + 1,
-                req->parallelism(), task.status().message());
+    Log()->warn("cannot deploy {}: {}",
+                SubtaskDisplayName(req->vertex_name(), req->subtask_index(), req->parallelism()),
+                task.status().message());
     return ToGrpc(absl::Status(task.status().code(), absl::StrCat("TaskManager ", options_.id, ": ",
                                                                   task.status().message())));
   }

@@ -120,7 +120,7 @@ std::string BuildDir() {
   if (const char* dir = std::getenv("SLUICE_BUILD_DIR"); dir != nullptr && *dir != '\0') {
     return dir;
   }
-  return fs::path(SelfExeDir()).parent_path().string();
+  return fs::path(ExecutableDirectory().value_or(".")).parent_path().string();
 }
 
 std::string BinaryPath(const std::string& name) { return BuildDir() + "/bin/" + name; }

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/util/edit_distance.h"
 
 namespace sluice::config {
 namespace {
@@ -94,21 +95,6 @@ std::string CheckBounds(const Option& option, int64_t value) {
   if (option.min == INT64_MIN) return "must be at most " + FormatBound(option.type, option.max);
   return absl::StrCat("must be between ", FormatBound(option.type, option.min), " and ",
                       FormatBound(option.type, option.max));
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      diagonal = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
-    }
-  }
-  return row[b.size()];
 }
 
 absl::Status UnknownKeyError(const std::string& key) {

@@ -86,6 +86,10 @@ absl::StatusOr<std::string_view> CheckPayload(std::string_view file, const std::
 
 std::string CheckpointFolder(int64_t id) { return absl::StrCat("chk-", id); }
 
+std::string MetadataPath(int64_t id) {
+  return absl::StrCat(CheckpointFolder(id), "/", kMetadataFileName);
+}
+
 absl::Status WriteMetadata(SnapshotStorage& storage, std::string_view path,
                            const proto::CheckpointMetadata& metadata) {
   std::string payload;

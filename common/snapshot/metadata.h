@@ -24,6 +24,8 @@ constexpr char kSharedFolder[] = "shared";
 
 //! The folder of checkpoint `id` relative to the job's base folder: "chk-<id>".
 std::string CheckpointFolder(int64_t id);
+//! The metadata file of checkpoint `id` relative to the job's base folder: "chk-<id>/_metadata".
+std::string MetadataPath(int64_t id);
 
 //! Writes `metadata` to `path` (durably, atomically). The header's format version is
 //! kMetadataFormatVersion, and so is the proto's `format_version` field whatever `metadata` says.

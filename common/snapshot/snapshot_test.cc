@@ -431,7 +431,7 @@ class MetadataTest : public SnapshotTest {
  protected:
   void SetUp() override {
     SnapshotTest::SetUp();
-    path_ = CheckpointFolder(42) + "/" + kMetadataFileName;
+    path_ = MetadataPath(42);
     ASSERT_TRUE(WriteMetadata(*storage_, path_, SampleMetadata()).ok());
     bytes_ = ReadRaw(root_ / path_);
   }
@@ -449,6 +449,7 @@ TEST(MetadataNamesTest, FolderAndFileNames) {
   EXPECT_EQ(CheckpointFolder(7), "chk-7");
   EXPECT_EQ(CheckpointFolder(1234567890123), "chk-1234567890123");
   EXPECT_STREQ(kMetadataFileName, "_metadata");
+  EXPECT_EQ(MetadataPath(7), "chk-7/_metadata");
   EXPECT_STREQ(kSharedFolder, "shared");
 }
 

@@ -11,11 +11,14 @@
 
 #include "sluice/key_groups.h"
 #include "taskmanager/network/buffer_pool.h"
+#include "taskmanager/network/client_connection.h"
+#include "taskmanager/network/connection_manager.h"
 #include "taskmanager/network/input_gate.h"
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
 #include "taskmanager/network/remote_channel.h"
 #include "taskmanager/network/server.h"
+#include "taskmanager/network/socket.h"
 #include "taskmanager/network/wire.h"
 
 namespace sluice::network {
@@ -300,6 +303,38 @@ TEST(WireTest, MalformedFramesAreRejectedNotCrashing) {
   }
 }
 
+TEST(WireTest, FixedFieldsDecodeWithoutTheTail) {
+  // The consumer's reader decodes a buffer frame's fixed fields before its payload has arrived.
+  Frame f;
+  f.type = FrameType::kBuffer;
+  f.channel = 42;
+  f.seq = 7;
+  f.backlog = 3;
+  f.kind = BufferKind::kEndOfPartition;
+  std::string enc = EncodeHeader(f, /*payload_size=*/1000);
+  ASSERT_EQ(enc.size(), 4 + kBufferHeaderBytes);
+  EXPECT_EQ(FixedFieldBytes(FrameType::kBuffer), kBufferHeaderBytes);
+  Frame d;
+  ASSERT_TRUE(DecodeFixedFields(reinterpret_cast<const uint8_t*>(enc.data()) + 4,
+                                kBufferHeaderBytes + 1000, &d)
+                  .ok());
+  EXPECT_EQ(d.type, FrameType::kBuffer);
+  EXPECT_EQ(d.channel, 42u);
+  EXPECT_EQ(d.seq, 7u);
+  EXPECT_EQ(d.backlog, 3u);
+  EXPECT_EQ(d.kind, BufferKind::kEndOfPartition);
+  // A credit frame is exactly its fixed fields; anything after them is malformed.
+  Frame credit;
+  credit.type = FrameType::kAddCredit;
+  credit.credit = 5;
+  enc = EncodeHeader(credit, 0);
+  const auto* body = reinterpret_cast<const uint8_t*>(enc.data()) + 4;
+  ASSERT_EQ(enc.size() - 4, FixedFieldBytes(FrameType::kAddCredit));
+  ASSERT_TRUE(DecodeFixedFields(body, enc.size() - 4, &d).ok());
+  EXPECT_EQ(d.credit, 5u);
+  EXPECT_FALSE(DecodeFixedFields(body, enc.size() - 4 + 1, &d).ok());
+}
+
 //! A producer TaskManager's network server and a consumer's connection manager in one process.
 class LoopbackExchange : public ::testing::Test {
  protected:
@@ -554,8 +589,12 @@ TEST(WireTest, WithoutBusyPollingAReaderAlwaysSleeps) {
 //! never comes fails the test instead of hanging it).
 class ScriptedProducer {
  public:
-  ScriptedProducer() {
+  //! `receive_buffer`: SO_RCVBUF of the accepted connection, bytes (0: the system's default).
+  explicit ScriptedProducer(int receive_buffer = 0) {
     listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receive_buffer > 0) {
+      setsockopt(listener_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -582,6 +621,18 @@ class ScriptedProducer {
     auto f = ReadFrame(fd_);
     EXPECT_TRUE(f.ok()) << f.status();
     return f.ok() ? *f : Frame{};
+  }
+  //! Reads `n` frames through a buffered reader (faster than Next for many small frames).
+  std::vector<Frame> NextMany(size_t n) {
+    BufferedSocketReader in(fd_);
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < n; ++i) {
+      auto f = ReadFrame(in);
+      EXPECT_TRUE(f.ok()) << f.status() << " after " << i << " frames";
+      if (!f.ok()) break;
+      frames.push_back(*std::move(f));
+    }
+    return frames;
   }
   void SendData(uint64_t channel, uint32_t seq, uint32_t backlog) {
     Frame f;
@@ -674,6 +725,44 @@ TEST_F(CreditTest, TheTaskAnnouncesFreedBuffersInPairsAndTheRestBeforeItWaits) {
   Frame single = producer_.Next();  // sent before the wait began, or this times out
   EXPECT_EQ(single.type, FrameType::kAddCredit);
   EXPECT_EQ(single.credit, 1u);
+}
+
+TEST(ClientConnectionTest, AProducerThatStopsReadingNeverBlocksTheThreadAnnouncingCredit) {
+  // The producer, played by the test with a small receive buffer, reads nothing at first. The
+  // consumer's task thread keeps announcing credit: it writes inline until the socket is full,
+  // then the rest must go to the connection's writer thread, so every AddCredit returns at once.
+  ScriptedProducer producer(/*receive_buffer=*/32 * 1024);
+  ConnectionManager connections;
+  auto conn = connections.Get(producer.address());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto channel = std::make_shared<RemoteInputChannel>(&connections, producer.address(), "j.0/c", 0,
+                                                      Pool(1), 1);
+  uint64_t id = (*conn)->Request(channel, "j.0/c", 0, /*credit=*/1);
+  ASSERT_NE(id, 0u);
+  Frame request = producer.Accept();
+  ASSERT_EQ(request.type, FrameType::kPartitionRequest);
+  // 21 bytes a frame: 8.4 MB, more than the socket buffers of both sides hold.
+  const int kFrames = 400'000;
+  std::atomic<bool> announced{false};
+  std::thread task([&] {
+    for (int i = 0; i < kFrames; ++i) (*conn)->AddCredit(id, static_cast<uint32_t>(i % 7 + 1));
+    announced = true;
+  });
+  for (int i = 0; i < 2000 && !announced; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(announced.load()) << "the task thread blocked on a producer that does not read";
+  // Now every credit arrives, in order.
+  std::vector<Frame> frames = producer.NextMany(kFrames);
+  ASSERT_EQ(frames.size(), static_cast<size_t>(kFrames));
+  for (int i = 0; i < kFrames; ++i) {
+    ASSERT_EQ(frames[i].type, FrameType::kAddCredit) << i;
+    ASSERT_EQ(frames[i].channel, id);
+    ASSERT_EQ(frames[i].credit, static_cast<uint32_t>(i % 7 + 1)) << i;
+  }
+  task.join();
+  (*conn)->Cancel(id);
+  connections.Shutdown();
 }
 
 TEST_F(LoopbackExchange, SequenceGapFailsTheChannel) {

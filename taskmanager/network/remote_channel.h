@@ -1,27 +1,20 @@
-// RemoteInputChannel and ClientConnection: the consumer side of the TaskManager-to-TaskManager data
-// plane. A ClientConnection is one TCP connection to a producer TaskManager that multiplexes all
-// channels reading from it; its reader thread hands buffers to channels and never blocks, because a
-// producer only sends data buffers against credit the channel granted (events need none).
+// RemoteInputChannel: an input channel that reads a subpartition of a producer on another
+// TaskManager, over that TaskManager's ClientConnection (client_connection.h), with credit-based
+// flow control.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <deque>
-#include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "taskmanager/network/buffer_pool.h"
+#include "taskmanager/network/connection_manager.h"
 #include "taskmanager/network/input_gate.h"
-#include "taskmanager/network/wire.h"
 
 namespace sluice::network {
 
 class ClientConnection;
-class ConnectionManager;
 
 //! Credit-based remote channel. It owns `exclusive` buffers of its gate's pool for its whole life
 //! and borrows floating ones from the same pool to cover the producer's announced backlog. Every
@@ -90,56 +83,5 @@ class RemoteInputChannel final : public InputChannel,
   bool waiting_for_floating_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
-
-class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
- public:
-  static absl::StatusOr<std::shared_ptr<ClientConnection>> Open(
-      const std::string& address, std::chrono::microseconds busy_poll = {});
-  ~ClientConnection();
-
-  //! Registers the channel and sends its partition request. Returns the channel id, 0 if broken.
-  uint64_t Request(std::shared_ptr<RemoteInputChannel> channel, const std::string& partition_id,
-                   int subpartition, int credit);
-  void AddCredit(uint64_t channel_id, uint32_t credit);
-  void Cancel(uint64_t channel_id);
-  bool broken();
-  void Shutdown();
-  const std::string& address() const { return address_; }
-
- private:
-  ClientConnection(std::string address, int fd, std::chrono::microseconds busy_poll);
-  void ReadLoop();
-  void Send(const Frame& frame);
-  void Break(const std::string& reason);
-
-  const std::string address_;
-  const int fd_;
-  const std::chrono::microseconds busy_poll_;
-  absl::Mutex write_mu_;
-  absl::Mutex mu_;
-  std::map<uint64_t, std::shared_ptr<RemoteInputChannel>> channels_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_channel_ ABSL_GUARDED_BY(mu_) = 1;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread reader_;
-};
-
-//! One ClientConnection per remote TaskManager data address, created on first use.
-class ConnectionManager {
- public:
-  //! `busy_poll`: how long the connections' readers poll before they sleep (BufferedSocketReader).
-  explicit ConnectionManager(std::chrono::microseconds busy_poll = {}) : busy_poll_(busy_poll) {}
-  ~ConnectionManager();
-  absl::StatusOr<std::shared_ptr<ClientConnection>> Get(const std::string& address);
-  void Shutdown();
-
- private:
-  const std::chrono::microseconds busy_poll_;
-  absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<ClientConnection>> connections_ ABSL_GUARDED_BY(mu_);
-};
-
-//! Connects a TCP socket to host:port (TCP_NODELAY).
-absl::StatusOr<int> ConnectTcp(const std::string& address);
 
 }  // namespace sluice::network

@@ -1,17 +1,13 @@
 #include "taskmanager/network/server.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <cerrno>
 
-#include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "taskmanager/network/socket.h"
 
 namespace sluice::network {
 namespace {
@@ -303,35 +299,12 @@ void ServerConnection::WriteLoop() {
 NetworkServer::~NetworkServer() { Shutdown(); }
 
 absl::StatusOr<int> NetworkServer::Start(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  std::string port_str = std::to_string(port);
-  if (int rc = getaddrinfo(host.c_str(), port_str.c_str(), &hints, &res); rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
-  }
-  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-    std::string err = strerror(errno);
-    freeaddrinfo(res);
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", err));
-  }
-  freeaddrinfo(res);
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int bound = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-                                         : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  listen_fd_ = fd;
+  absl::StatusOr<ListeningSocket> listener = ListenTcp(host, port);
+  if (!listener.ok()) return listener.status();
+  listen_fd_ = listener->fd;
   acceptor_ = std::thread([this] { AcceptLoop(); });
   NameThread(acceptor_, "net-accept");
-  return bound;
+  return listener->port;
 }
 
 void NetworkServer::AcceptLoop() {
@@ -341,8 +314,11 @@ void NetworkServer::AcceptLoop() {
       if (errno == EINTR) continue;
       return;  // listening socket shut down
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (absl::Status s = SetNoDelay(fd); !s.ok()) {
+      Log()->warn("data connection refused: {}", s.message());
+      close(fd);
+      continue;
+    }
     auto conn = std::make_shared<ServerConnection>(fd, partitions_, busy_poll_);
     absl::MutexLock lock(&mu_);
     if (stopping_) return;

@@ -31,8 +31,6 @@ class Cursor {
     p_ += sizeof(T);
     return true;
   }
-  const uint8_t* pos() const { return p_; }
-  size_t left() const { return static_cast<size_t>(end_ - p_); }
 
  private:
   const uint8_t* p_;
@@ -70,42 +68,75 @@ std::string EncodeHeader(const Frame& f, size_t payload_size) {
   return out + body;
 }
 
-absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size) {
-  Cursor c(data, size);
-  Frame f;
-  uint8_t type;
-  if (!c.Get(&type) || !c.Get(&f.channel)) return absl::DataLossError("frame too short");
-  f.type = static_cast<FrameType>(type);
-  auto rest_text = [&] { return std::string(reinterpret_cast<const char*>(c.pos()), c.left()); };
-  switch (f.type) {
+size_t FixedFieldBytes(FrameType type) {
+  switch (type) {
     case FrameType::kPartitionRequest:
-      if (!c.Get(&f.subpartition) || !c.Get(&f.credit)) return absl::DataLossError("short request");
-      f.text = rest_text();
-      if (f.text.empty()) return absl::DataLossError("request without partition id");
-      break;
+      return kCommonHeaderBytes + 4 + 4;  // subpartition, credit
     case FrameType::kAddCredit:
-      if (!c.Get(&f.credit) || c.left() != 0) return absl::DataLossError("malformed credit frame");
-      break;
+      return kCommonHeaderBytes + 4;  // credit
+    case FrameType::kBuffer:
+      return kBufferHeaderBytes;
     case FrameType::kCancelRequest:
-      if (c.left() != 0) return absl::DataLossError("malformed cancel frame");
+    case FrameType::kError:
       break;
+  }
+  return kCommonHeaderBytes;
+}
+
+absl::Status DecodeFixedFields(const uint8_t* data, size_t body_size, Frame* f) {
+  if (body_size < kCommonHeaderBytes) return absl::DataLossError("frame too short");
+  const uint8_t type = data[0];
+  f->type = static_cast<FrameType>(type);
+  const size_t fixed = FixedFieldBytes(f->type);
+  Cursor c(data + 1, std::min(body_size, fixed) - 1);
+  c.Get(&f->channel);
+  switch (f->type) {
+    case FrameType::kPartitionRequest:
+      if (!c.Get(&f->subpartition) || !c.Get(&f->credit))
+        return absl::DataLossError("short request");
+      if (body_size == fixed) return absl::DataLossError("request without partition id");
+      return absl::OkStatus();
+    case FrameType::kAddCredit:
+      if (body_size != fixed || !c.Get(&f->credit)) {
+        return absl::DataLossError("malformed credit frame");
+      }
+      return absl::OkStatus();
+    case FrameType::kCancelRequest:
+      if (body_size != fixed) return absl::DataLossError("malformed cancel frame");
+      return absl::OkStatus();
     case FrameType::kBuffer: {
       uint8_t kind;
-      if (!c.Get(&f.seq) || !c.Get(&f.backlog) || !c.Get(&kind)) {
+      if (!c.Get(&f->seq) || !c.Get(&f->backlog) || !c.Get(&kind)) {
         return absl::DataLossError("short buffer frame");
       }
       if (kind > kLastBufferKind) {
         return absl::DataLossError(absl::StrCat("unknown buffer kind ", kind));
       }
-      f.kind = static_cast<BufferKind>(kind);
-      f.bytes.assign(c.pos(), c.pos() + c.left());
-      break;
+      f->kind = static_cast<BufferKind>(kind);
+      return absl::OkStatus();
     }
     case FrameType::kError:
-      f.text = rest_text();
+      return absl::OkStatus();
+  }
+  return absl::DataLossError(absl::StrCat("unknown frame type ", type));
+}
+
+absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size) {
+  Frame f;
+  if (absl::Status s = DecodeFixedFields(data, size, &f); !s.ok()) return s;
+  const size_t fixed = FixedFieldBytes(f.type);
+  const uint8_t* tail = data + fixed;
+  switch (f.type) {
+    case FrameType::kPartitionRequest:
+    case FrameType::kError:
+      f.text.assign(reinterpret_cast<const char*>(tail), size - fixed);
       break;
-    default:
-      return absl::DataLossError(absl::StrCat("unknown frame type ", type));
+    case FrameType::kBuffer:
+      f.bytes.assign(tail, data + size);
+      break;
+    case FrameType::kAddCredit:
+    case FrameType::kCancelRequest:
+      break;
   }
   return f;
 }

@@ -40,8 +40,23 @@ struct Frame {
   std::vector<uint8_t> bytes;           // kBuffer payload
 };
 
+//! Bytes every frame body starts with: type, channel.
+constexpr size_t kCommonHeaderBytes = 1 + 8;
+//! Bytes of a kBuffer frame's body before its payload: type, channel, seq, backlog, kind.
+constexpr size_t kBufferHeaderBytes = kCommonHeaderBytes + 4 + 4 + 1;
+
 //! Encodes everything but a kBuffer frame's payload; the payload follows separately (writev).
 std::string EncodeHeader(const Frame& frame, size_t payload_size);
+
+//! Bytes of the fixed fields a body of `type` starts with (type and channel included); its
+//! variable tail follows (partition id, message or payload). kCommonHeaderBytes for unknown types.
+size_t FixedFieldBytes(FrameType type);
+//! Decodes and checks the fixed fields of a frame body of `body_size` bytes (what its length
+//! prefix says) into `frame`: every field but `text` and `bytes`. `data` holds the body's first
+//! min(body_size, FixedFieldBytes(its type)) bytes at least. The one place that knows the
+//! fields' offsets: DecodeBody builds on it, and so does the consumer's reader, which reads a
+//! buffer's payload straight into a network buffer instead of a whole body.
+absl::Status DecodeFixedFields(const uint8_t* data, size_t body_size, Frame* frame);
 //! Decodes the body of a frame (everything after the length prefix).
 absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size);
 
@@ -100,10 +115,5 @@ class BufferedSocketReader {
 //! Reads one frame; NotFound on orderly EOF before a frame starts, other errors otherwise.
 absl::StatusOr<Frame> ReadFrame(int fd);
 absl::StatusOr<Frame> ReadFrame(BufferedSocketReader& in);
-
-//! Bytes of a kBuffer frame's body before its payload: type, channel, seq, backlog, kind.
-constexpr size_t kBufferHeaderBytes = 1 + 8 + 4 + 4 + 1;
-//! Bytes every frame body starts with: type, channel.
-constexpr size_t kCommonHeaderBytes = 1 + 8;
 
 }  // namespace sluice::network
