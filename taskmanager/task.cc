@@ -233,8 +233,8 @@ Task::~Task() {
 }
 
 std::string Task::DisplayName() const {
-  return absl::StrCat(deployment_.vertex_name(), " (", deployment_.subtask_index() + 1, "/",
-                      deployment_.parallelism(), ")");
+  return SubtaskDisplayName(deployment_.vertex_name(), deployment_.subtask_index(),
+                            deployment_.parallelism());
 }
 
 void Task::Start() {
