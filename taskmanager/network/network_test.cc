@@ -529,9 +529,13 @@ TEST(WireTest, AReaderPollsWhileDataComesQuicklyAndSleepsAtOnceWhenItDoesNot) {
   // The reader switches modes at a tenth of the budget: 5 ms, fifty times the quick gaps and a
   // twentieth of the slow ones, so that a loaded machine does not blur the two.
   BufferedSocketReader reader(fds[0], 64, std::chrono::milliseconds(50));
+  // Each byte is sent only once the previous one was read, so every byte is one refill however
+  // late a loaded machine runs either thread.
   auto write_bytes = [&](int n, std::chrono::microseconds gap) {
+    std::atomic<int> consumed{0};
     std::thread writer([&] {
       for (int i = 0; i < n; ++i) {
+        while (consumed.load() < i) std::this_thread::yield();
         std::this_thread::sleep_for(gap);
         uint8_t b = static_cast<uint8_t>(i);
         ASSERT_EQ(send(fds[1], &b, 1, MSG_NOSIGNAL), 1);
@@ -541,6 +545,7 @@ TEST(WireTest, AReaderPollsWhileDataComesQuicklyAndSleepsAtOnceWhenItDoesNot) {
       uint8_t b;
       ASSERT_TRUE(reader.Read(&b, 1));
       EXPECT_EQ(b, static_cast<uint8_t>(i));
+      consumed.store(i + 1);
     }
     writer.join();
   };
@@ -565,8 +570,10 @@ TEST(WireTest, WithoutBusyPollingAReaderAlwaysSleeps) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   BufferedSocketReader reader(fds[0], 64);
+  std::atomic<int> consumed{0};  // one byte per refill, as above
   std::thread writer([&] {
     for (int i = 0; i < 5; ++i) {
+      while (consumed.load() < i) std::this_thread::yield();
       std::this_thread::sleep_for(std::chrono::microseconds(100));
       uint8_t b = 1;
       ASSERT_EQ(send(fds[1], &b, 1, MSG_NOSIGNAL), 1);
@@ -575,6 +582,7 @@ TEST(WireTest, WithoutBusyPollingAReaderAlwaysSleeps) {
   for (int i = 0; i < 5; ++i) {
     uint8_t b;
     ASSERT_TRUE(reader.Read(&b, 1));
+    consumed.store(i + 1);
   }
   writer.join();
   EXPECT_FALSE(reader.polling());
