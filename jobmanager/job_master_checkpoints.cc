@@ -13,8 +13,7 @@ auto Log() { return log::Get("jobmaster"); }
 
 }  // namespace
 
-void JobMaster::SetUpCheckpointing() {
-  if (!spec_.checkpoint_storage) return;
+absl::StatusOr<std::unique_ptr<checkpoint::CheckpointCoordinator>> JobMaster::CreateCoordinator() {
   checkpoint::CheckpointJobInfo job;
   job.job_id = spec_.job_id;
   job.job_name = spec_.name;
@@ -35,18 +34,15 @@ void JobMaster::SetUpCheckpointing() {
     });
   };
   cb.fail_job = [this](std::string reason) {
-    executor_.Post([this, reason] {
-      if (state_ == JobState::kRunning) HandleFailure(reason);
-    });
+    executor_.Post([this, reason] { HandleFailure(reason); });
   };
-  auto coordinator = checkpoint::CheckpointCoordinator::Create(
+  return checkpoint::CheckpointCoordinator::Create(
       checkpoint::CheckpointConfig::FromConfiguration(spec_.config), job,
       spec_.checkpoint_storage.get(), std::move(cb));
-  if (!coordinator.ok()) {
-    FailJob(absl::StrCat("cannot set up checkpointing: ", coordinator.status().message()));
-    return;
-  }
-  coordinator_ = *std::move(coordinator);
+}
+
+void JobMaster::InstallCoordinator(std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator) {
+  coordinator_ = std::move(coordinator);
   if (restore_) coordinator_->RestoreFrom(restore_->checkpoint_id());
   SetCoordinatorTasks();
 }
@@ -70,16 +66,16 @@ void JobMaster::SetCoordinatorTasks() {
 }
 
 void JobMaster::MaybeStartCheckpointing() {
-  if (!coordinator_ || state_ != JobState::kRunning) return;
+  if (!coordinator_ || machine_.state() != JobState::kRunning) return;
   for (const auto& v : vertices_) {
     for (const auto& st : v.subtasks) {
       if (st.state != SubtaskState::kRunning && st.state != SubtaskState::kFinished) return;
     }
   }
-  if (!rescale_text_.empty() && !rescale_) {
+  if (machine_.rescale() == RescalePhase::kRedeploying) {
     Log()->info("Job {} ({}) runs at its new parallelism ({})", spec_.name, spec_.job_id,
-                rescale_text_);
-    rescale_text_.clear();
+                machine_.rescale_text());
+    machine_.TransitionTo(RescalePhase::kIdle);
   }
   if (!checkpointing_started_) {
     checkpointing_started_ = true;
