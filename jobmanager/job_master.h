@@ -140,10 +140,11 @@ class JobMaster {
   void TriggerAll(int64_t id, int64_t timestamp_ms);
   //! Tells every RUNNING subtask that checkpoint `id` completed or was aborted.
   void NotifyAll(int64_t id, bool complete);
-  void OnCoordinatorCompleted(int64_t id);
+  //! `metadata`: the coordinator's copy of what `_metadata` holds (never read back from the file).
+  void OnCoordinatorCompleted(int64_t id, const proto::CheckpointMetadata& metadata);
   //! Triggers the checkpoint behind a savepoint (retrying while another is in progress).
   void StartSavepoint(PendingSavepoint sp, int tries);
-  void OnCheckpointComplete(int64_t id);
+  void OnCheckpointComplete(int64_t id, const proto::CheckpointMetadata& metadata);
   void OnCheckpointAborted(int64_t id, const std::string& reason);
   //! All subtasks finished after a rescale's stop-with-savepoint: redeploy at the new parallelism.
   void RedeployRescaled();

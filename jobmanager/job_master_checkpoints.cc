@@ -24,8 +24,8 @@ absl::StatusOr<std::unique_ptr<checkpoint::CheckpointCoordinator>> JobMaster::Cr
   cb.trigger = [this](int64_t id, int64_t ts) {
     executor_.Post([this, id, ts] { TriggerAll(id, ts); });
   };
-  cb.notify_complete = [this](int64_t id) {
-    executor_.Post([this, id] { OnCoordinatorCompleted(id); });
+  cb.notify_complete = [this](int64_t id, const proto::CheckpointMetadata& metadata) {
+    executor_.Post([this, id, metadata] { OnCoordinatorCompleted(id, metadata); });
   };
   cb.notify_aborted = [this](int64_t id, std::string reason) {
     executor_.Post([this, id, reason] {
@@ -131,14 +131,14 @@ void JobMaster::NotifyAll(int64_t id, bool complete) {
   });
 }
 
-void JobMaster::OnCoordinatorCompleted(int64_t id) {
+void JobMaster::OnCoordinatorCompleted(int64_t id, const proto::CheckpointMetadata& metadata) {
   // A stop-with-savepoint's subtasks finish once told; they are told once the savepoint folder is
   // written (OnCheckpointComplete), so that a savepoint that cannot be written leaves the job
   // able to fail over instead of finishing without it.
   auto sp = savepoints_.find(id);
   const bool withhold = sp != savepoints_.end() && sp->second.stop && !sp->second.dir.empty();
   if (!withhold) NotifyAll(id, true);
-  OnCheckpointComplete(id);
+  OnCheckpointComplete(id, metadata);
 }
 
 void JobMaster::OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack) {

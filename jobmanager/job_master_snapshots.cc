@@ -121,7 +121,11 @@ void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
       }
     }
   }
-  absl::StatusOr<int64_t> id = coordinator_->TriggerNow();
+  // A savepoint's files are copied after it completed: pinned from then on, retention keeps it
+  // while periodic checkpoints go on. A rescale restores whatever is newest and needs no pin.
+  checkpoint::TriggerOptions options;
+  options.pin_on_completion = !sp.rescale;
+  absl::StatusOr<int64_t> id = coordinator_->TriggerNow(options);
   if (absl::IsResourceExhausted(id.status()) && tries < kTriggerTries) {
     // A periodic checkpoint is in progress: try again when it is over.
     executor_.PostDelayed(std::chrono::milliseconds(100), [this, sp, tries]() mutable {
@@ -135,17 +139,11 @@ void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
   savepoints_[*id] = std::move(sp);
 }
 
-void JobMaster::OnCheckpointComplete(int64_t id) {
+void JobMaster::OnCheckpointComplete(int64_t id, const proto::CheckpointMetadata& md) {
   auto it = savepoints_.find(id);
   if (it == savepoints_.end()) return;
   PendingSavepoint sp = std::move(it->second);
   savepoints_.erase(it);
-  // The coordinator's copy: the file on storage may have been damaged since it was verified.
-  absl::StatusOr<proto::CheckpointMetadata> md =
-      absl::NotFoundError(absl::StrCat("checkpoint ", id, " is not retained"));
-  if (coordinator_) {
-    if (std::optional<proto::CheckpointMetadata> m = coordinator_->CompletedMetadata(id)) md = *m;
-  }
   if (sp.rescale) {
     if (machine_.rescale() != RescalePhase::kStopping) {
       sp.done->set_value(absl::AbortedError(
@@ -153,41 +151,26 @@ void JobMaster::OnCheckpointComplete(int64_t id) {
                        std::string(JobStateName(machine_.state())))));
       return;
     }
-    if (!md.ok()) {
-      sp.done->set_value(md.status());
-      // Leaving RUNNING abandons the rescale (the job keeps its parallelism).
-      HandleFailure(absl::StrCat("rescale: cannot read its snapshot: ", md.status().message()));
-      return;
-    }
     machine_.TransitionTo(RescalePhase::kWaitingForFinish);
-    restore_ = *md;
+    restore_ = md;
     restore_base_dir_ = spec_.checkpoint_storage->root();
     std::string path = absl::StrCat(restore_base_dir_, "/", snapshot::CheckpointFolder(id));
     sp.done->set_value(path);
     CheckCompletion();  // the subtasks may all have finished already
     return;
   }
-  if (!md.ok()) {
-    sp.done->set_value(md.status());
-    if (sp.stop) {
-      HandleFailure(absl::StrCat("stop-with-savepoint failed: ", md.status().message()));
-    }
-    return;
-  }
-  // Copy the files while no newer checkpoint can subsume (and delete) this one.
-  bool resume = !sp.stop && machine_.state() == JobState::kRunning;
-  if (coordinator_) coordinator_->Suspend();
+  // The coordinator pinned it at completion: no newer checkpoint deletes its files while they are
+  // copied. After a stop's savepoint no checkpoint is taken: its subtasks finish.
+  if (sp.stop && coordinator_) coordinator_->Suspend();
   uint64_t size = 0;
-  for (const auto& op : md->operators()) {
+  for (const auto& op : md.operators()) {
     for (const auto& st : op.subtasks()) size += snapshot::FileBytes(st);
   }
-  io_executor_.Post([this, sp, md = *md, resume, size] {
+  io_executor_.Post([this, sp, md, size] {
     absl::StatusOr<std::string> path = WriteSavepoint(md, *spec_.checkpoint_storage, sp.dir);
     int64_t duration = WallClockMs() - md.timestamp_ms();
-    executor_.Post([this, sp, path, resume, id = md.checkpoint_id(), duration, size] {
-      if (resume && coordinator_ && machine_.state() == JobState::kRunning) {
-        coordinator_->Resume();
-      }
+    executor_.Post([this, sp, path, id = md.checkpoint_id(), duration, size] {
+      if (coordinator_) coordinator_->Unpin(id);
       if (sp.stop && path.ok()) {
         NotifyAll(id, true);  // the subtasks commit and finish
       } else if (sp.stop) {

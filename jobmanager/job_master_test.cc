@@ -485,6 +485,36 @@ TEST_F(JobMaster, StopWithSavepointWritesTheSavepointBeforeTheSubtasksAreToldAnd
   EXPECT_EQ(checkpoints.completed(0).path(), *path);
 }
 
+TEST_F(JobMaster, ASavepointKeepsTheJobRunningAndTheNextOneFollows) {
+  StartCluster(2, 2);
+  Submit(2, /*checkpoints=*/true);
+  RunAttempt(0, 4);
+  const std::string target = dir_ + "/savepoints";
+  std::filesystem::create_directories(target);
+  std::vector<std::string> paths;
+  for (size_t round = 1; round <= 2; ++round) {
+    auto taken = std::async(std::launch::async,
+                            [&] { return jm_->TriggerSavepoint(target, /*stop=*/false, false); });
+    ASSERT_TRUE(WaitUntil([&] { return AllCalls("trigger").size() == 4 * round; }));
+    for (const auto& [tm, call] : AllCalls("trigger")) {
+      EXPECT_FALSE(call.stop);
+      Acknowledge(call.attempt_id, call.checkpoint_id);  // earlier ones are ignored
+    }
+    absl::StatusOr<std::string> path = taken.get();
+    ASSERT_TRUE(path.ok()) << path.status();
+    EXPECT_TRUE(std::filesystem::exists(*path + "/_metadata")) << *path;
+    paths.push_back(*path);
+  }
+  EXPECT_NE(paths[0], paths[1]);
+  EXPECT_EQ(State(), "RUNNING");
+  EXPECT_TRUE(AllSubtasks("RUNNING"));
+  // Copied and unpinned: the first savepoint's checkpoint gave way to the second's.
+  proto::CheckpointsResponse checkpoints = jm_->Checkpoints();
+  int retained = 0;
+  for (const auto& c : checkpoints.completed()) retained += c.kind() == "checkpoint";
+  EXPECT_EQ(retained, 1);
+}
+
 TEST_F(JobMaster, AnIllegalTransitionIsRefusedLoggedAndCounted) {
   StartCluster(1, 2);
   Submit(2, /*checkpoints=*/false);

@@ -172,6 +172,7 @@ struct CheckpointCoordinator::Pending {
   std::set<TaskKey> awaiting;
   std::map<TaskKey, Ack> acks;
   std::vector<OperatorInfo> operators;  // as of the trigger
+  TriggerOptions options;
   int total_subtasks = 0;
   FileTally files;  // named by the acknowledgements
 
@@ -317,8 +318,8 @@ void CheckpointCoordinator::RestoreFrom(int64_t checkpoint_id) {
 // ---------------------------------------------------------------------------------------------
 // Triggering and time.
 
-absl::StatusOr<int64_t> CheckpointCoordinator::TriggerNow() {
-  return RunSync([this] { return Trigger(); });
+absl::StatusOr<int64_t> CheckpointCoordinator::TriggerNow(TriggerOptions options) {
+  return RunSync([this, options] { return Trigger(options); });
 }
 
 void CheckpointCoordinator::Tick() {
@@ -350,10 +351,11 @@ absl::Status CheckpointCoordinator::CheckCanTrigger() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> CheckpointCoordinator::Trigger() {
+absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options) {
   if (absl::Status s = CheckCanTrigger(); !s.ok()) return s;
   auto p = std::make_unique<Pending>();
   p->id = next_id_++;
+  p->options = options;
   p->trigger_time_ms = clock_();
   for (const TaskKey& task : tasks_) {
     if (!finished_.count(task)) p->awaiting.insert(task);
@@ -577,13 +579,14 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   info.duration_ms = now - p->trigger_time_ms;
   info.size_bytes = p->files.TotalBytes();
   retained_[id] = Completed{metadata, info};
+  if (p->options.pin_on_completion) ++pins_[id];
   RecordEnded(StatsOf(*p, now));
   Log()->info("Completed checkpoint {} for job {} ({} bytes in {} ms).", id, job_.job_id,
               info.size_bytes, info.duration_ms);
   SubsumeOlderThan(id);
   EnforceRetention();
   DeleteDeferred();
-  if (callbacks_.notify_complete) callbacks_.notify_complete(id);
+  if (callbacks_.notify_complete) callbacks_.notify_complete(id, metadata);
 }
 
 proto::CheckpointMetadata CheckpointCoordinator::BuildMetadata(const Pending& pending) const {
@@ -636,9 +639,18 @@ void CheckpointCoordinator::SubsumeOlderThan(int64_t id) {
 }
 
 void CheckpointCoordinator::EnforceRetention() {
-  while (retained_.size() > static_cast<size_t>(config_.num_retained)) {
-    const int64_t id = retained_.begin()->first;
-    retained_.erase(retained_.begin());
+  // The newest num_retained stay; of the older ones, a pinned one stays until it is unpinned.
+  const auto keep = static_cast<size_t>(std::max(config_.num_retained, 0));
+  if (retained_.size() <= keep) return;
+  const int64_t oldest_kept =
+      keep == 0 ? INT64_MAX : std::prev(retained_.end(), static_cast<long>(keep))->first;
+  for (auto it = retained_.begin(); it != retained_.end() && it->first < oldest_kept;) {
+    const int64_t id = it->first;
+    if (pins_.count(id)) {
+      ++it;
+      continue;
+    }
+    it = retained_.erase(it);
     Log()->info("Job {}: removing checkpoint {} (retaining {})", job_.job_id, id,
                 config_.num_retained);
     DeleteFiles({snapshot::CheckpointFolder(id)});

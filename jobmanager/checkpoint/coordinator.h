@@ -83,12 +83,21 @@ struct CheckpointJobInfo {
 struct CheckpointCallbacks {
   //! Send the trigger to every source subtask.
   std::function<void(int64_t checkpoint_id, int64_t timestamp_ms)> trigger;
-  //! Tell every subtask that the checkpoint completed (transactional sinks commit).
-  std::function<void(int64_t checkpoint_id)> notify_complete;
+  //! Tell every subtask that the checkpoint completed (transactional sinks commit). `metadata`
+  //! is what `_metadata` holds (the coordinator's copy: no need to read the file back).
+  std::function<void(int64_t checkpoint_id, const proto::CheckpointMetadata& metadata)>
+      notify_complete;
   //! Tell every subtask that the checkpoint was aborted (cancel marker).
   std::function<void(int64_t checkpoint_id, std::string reason)> notify_aborted;
   //! More consecutive checkpoint failures than tolerable: fail the job over.
   std::function<void(std::string reason)> fail_job;
+};
+
+//! What a checkpoint triggered on demand is for.
+struct TriggerOptions {
+  //! Pinned (see Pin()) from its completion on, before retention runs: its owner copies its
+  //! files into a savepoint and then calls Unpin(). Default false.
+  bool pin_on_completion = false;
 };
 
 //! Milliseconds since the epoch. Injected so that tests drive time (then call Tick()).
@@ -188,7 +197,7 @@ class CheckpointCoordinator {
   //! Triggers a checkpoint now (min pause does not apply; max concurrent does). Returns its id,
   //! FailedPrecondition when suspended, stopped or without tasks, ResourceExhausted when too
   //! many checkpoints are in progress.
-  absl::StatusOr<int64_t> TriggerNow();
+  absl::StatusOr<int64_t> TriggerNow(TriggerOptions options = {});
   //! Acts on the clock: expires overdue checkpoints, triggers a due periodic one. Timers call it
   //! too; tests that drive the clock call it after moving it.
   void Tick();
@@ -213,6 +222,12 @@ class CheckpointCoordinator {
   //! A restore of checkpoint `id` found it damaged (a subtask read a bad file) and older ones may
   //! be restored instead (accept-duplicates): it is no longer retained; its files stay.
   void DropDamaged(int64_t id);
+  //! Retained checkpoint `id` is being read (its files copied into a savepoint): retention keeps
+  //! it, and the shared files it names, beyond `num_retained` until as many Unpin() calls came.
+  //! Periodic checkpoints go on meanwhile. False when `id` is not retained (any more).
+  bool Pin(int64_t id);
+  //! Ends one Pin(); a checkpoint beyond `num_retained` is then deleted as retention says.
+  void Unpin(int64_t id);
 
   //! Every `chk-<n>` folder in `storage`'s root, oldest first, with its metadata read back.
   static absl::StatusOr<std::vector<StoredCheckpoint>> ScanStorage(
@@ -239,7 +254,7 @@ class CheckpointCoordinator {
   bool SetLifecycle(Lifecycle to);
 
   // Triggering and time.
-  absl::StatusOr<int64_t> Trigger();
+  absl::StatusOr<int64_t> Trigger(TriggerOptions options = {});
   absl::Status CheckCanTrigger() const;
   void OnTick();
   void MaybeTriggerPeriodic(int64_t now);
@@ -298,6 +313,7 @@ class CheckpointCoordinator {
   int64_t next_id_ = 1;
   std::map<int64_t, std::unique_ptr<Pending>> pending_;
   std::map<int64_t, Completed> retained_;
+  std::map<int64_t, int> pins_;  // retained checkpoints being read -> Pin() calls not yet undone
   SharedStateRegistry shared_;
   // Unreferenced shared files kept until the checkpoints up to this id, in progress when they
   // were released, ended.

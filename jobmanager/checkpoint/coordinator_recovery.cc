@@ -100,6 +100,26 @@ void CheckpointCoordinator::DropDamaged(int64_t id) {
   RunSync([this, id] { DropDamagedNow(id); });
 }
 
+bool CheckpointCoordinator::Pin(int64_t id) {
+  return RunSync([this, id] {
+    if (!retained_.count(id)) return false;
+    ++pins_[id];
+    return true;
+  });
+}
+
+void CheckpointCoordinator::Unpin(int64_t id) {
+  RunSync([this, id] {
+    auto it = pins_.find(id);
+    if (it == pins_.end()) return;
+    if (--it->second == 0) {
+      pins_.erase(it);
+      EnforceRetention();
+      DeleteDeferred();
+    }
+  });
+}
+
 // Its files stay for inspection; only the references go.
 void CheckpointCoordinator::DropDamagedNow(int64_t id) {
   if (retained_.erase(id) > 0) shared_.Release(id);
