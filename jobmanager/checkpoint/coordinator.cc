@@ -129,34 +129,6 @@ absl::Status CheckpointConfig::Validate() const {
   return absl::OkStatus();
 }
 
-std::string_view CheckpointStatusName(CheckpointStatus status) {
-  switch (status) {
-    case CheckpointStatus::kInProgress:
-      return "IN_PROGRESS";
-    case CheckpointStatus::kFinalizing:
-      return "FINALIZING";
-    case CheckpointStatus::kCompleted:
-      return "COMPLETED";
-    case CheckpointStatus::kFailed:
-      return "FAILED";
-  }
-  return "UNKNOWN";
-}
-
-bool IsLegalTransition(CheckpointStatus from, CheckpointStatus to) {
-  using S = CheckpointStatus;
-  switch (from) {
-    case S::kInProgress:
-      return to == S::kFinalizing || to == S::kFailed;
-    case S::kFinalizing:
-      return to == S::kCompleted || to == S::kFailed;
-    case S::kCompleted:
-    case S::kFailed:
-      return false;
-  }
-  return false;
-}
-
 // ---------------------------------------------------------------------------------------------
 // A checkpoint in progress.
 
@@ -210,6 +182,7 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, Checkpoint
       storage_(storage),
       callbacks_(std::move(callbacks)),
       clock_(clock ? std::move(clock) : CheckpointClock(WallClockMs)),
+      failures_(config_.tolerable_failures),
       executor_("chk-" + job_.job_id.substr(0, 8)),
       io_executor_("chkio-" + job_.job_id.substr(0, 8)) {}
 
@@ -237,7 +210,7 @@ void CheckpointCoordinator::Adopt(std::vector<StoredCheckpoint> stored) {
     files.Add(md);
     shared_.Register(md.checkpoint_id(), files.SharedPaths());
     retained_[md.checkpoint_id()] = Completed{md, InfoOf(md)};
-    last_completed_id_ = md.checkpoint_id();
+    failures_.OnCompleted(md.checkpoint_id());
     ever_completed_ = true;
   }
   Log()->info("Job {}: {} completed checkpoint(s) on {} retained, next checkpoint id {}",
@@ -569,9 +542,7 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   const int64_t now = clock_();
   const int64_t id = p->id;
   last_end_ms_ = now;
-  last_completed_id_ = std::max(last_completed_id_, id);
-  consecutive_failures_ = 0;
-  ++completed_count_;
+  failures_.OnCompleted(id);
   ever_completed_ = true;
   // Registered before older checkpoints are released, so files they share survive.
   shared_.Register(id, p->files.SharedPaths());
@@ -580,7 +551,7 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   info.size_bytes = p->files.TotalBytes();
   retained_[id] = Completed{metadata, info};
   if (p->options.pin_on_completion) ++pins_[id];
-  RecordEnded(StatsOf(*p, now));
+  stats_.RecordCompleted(StatsOf(*p, now));
   Log()->info("Completed checkpoint {} for job {} ({} bytes in {} ms).", id, job_.job_id,
               info.size_bytes, info.duration_ms);
   SubsumeOlderThan(id);
@@ -669,10 +640,9 @@ void CheckpointCoordinator::Abort(int64_t id, const std::string& reason, bool co
   p->SetStatus(CheckpointStatus::kFailed);
   const int64_t now = clock_();
   last_end_ms_ = now;
-  ++failed_count_;
   CheckpointStats stats = StatsOf(*p, now);
   stats.failure_reason = reason;
-  RecordEnded(std::move(stats));
+  stats_.RecordFailed(std::move(stats));
   if (counts_as_failure) {
     Log()->warn("Checkpoint {} of job {} failed: {}", id, job_.job_id, reason);
   } else {
@@ -691,14 +661,14 @@ void CheckpointCoordinator::AbortAll(const std::string& reason) {
 }
 
 void CheckpointCoordinator::CountFailure(int64_t id, const std::string& reason) {
-  if (id < last_completed_id_) return;  // a newer checkpoint already succeeded
-  ++consecutive_failures_;
-  if (consecutive_failures_ <= config_.tolerable_failures) {
-    Log()->info("Job {}: {} consecutive checkpoint failure(s), {} tolerated", job_.job_id,
-                consecutive_failures_, config_.tolerable_failures);
+  const int before = failures_.consecutive_failures();
+  if (!failures_.OnFailure(id)) {
+    if (failures_.consecutive_failures() > before) {
+      Log()->info("Job {}: {} consecutive checkpoint failure(s), {} tolerated", job_.job_id,
+                  failures_.consecutive_failures(), failures_.tolerable_failures());
+    }
     return;
   }
-  consecutive_failures_ = 0;
   std::string message = absl::StrCat("exceeded checkpoint tolerable failure threshold: ", reason);
   Log()->error("Job {}: {}", job_.job_id, message);
   if (callbacks_.fail_job) callbacks_.fail_job(std::move(message));
@@ -803,10 +773,10 @@ CoordinatorStats CheckpointCoordinator::Stats() {
       s.completed.push_back(it->second.info);
     }
     for (const auto& [id, p] : pending_) s.in_progress.push_back(StatsOf(*p, now));
-    s.history.assign(history_.begin(), history_.end());
-    s.completed_count = completed_count_;
-    s.failed_count = failed_count_;
-    s.consecutive_failures = consecutive_failures_;
+    s.history = stats_.History();
+    s.completed_count = stats_.completed_count();
+    s.failed_count = stats_.failed_count();
+    s.consecutive_failures = failures_.consecutive_failures();
     return s;
   });
 }
@@ -823,11 +793,6 @@ CheckpointStats CheckpointCoordinator::StatsOf(const Pending& pending, int64_t n
   s.total_subtasks = pending.total_subtasks;
   for (const auto& [task, ack] : pending.acks) s.subtasks[task] = ack.stats;
   return s;
-}
-
-void CheckpointCoordinator::RecordEnded(CheckpointStats stats) {
-  history_.push_front(std::move(stats));
-  if (history_.size() > kHistorySize) history_.pop_back();
 }
 
 CompletedCheckpointInfo CheckpointCoordinator::InfoOf(

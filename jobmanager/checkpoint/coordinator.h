@@ -4,6 +4,11 @@
 // failed checkpoints and fails the job over when there are too many in a row (Flink's
 // CheckpointCoordinator, simplified; docs/checkpointing.md).
 //
+// Its collaborators, each in its own file: SharedStateRegistry (which checkpoint names which
+// shared file), CheckpointFailureManager (consecutive failures against the tolerable ones) and
+// CheckpointStatsTracker (figures of ended checkpoints); the words they share are in
+// checkpoint_stats.h.
+//
 // Owned by the JobMaster of the job, one per job. All state is confined to the coordinator's own
 // SerialExecutor; public methods may be called from any thread (they post to it, or wait for it
 // where they return something). File writes and deletions run on a second executor, never on the
@@ -29,17 +34,13 @@
 #include "common/config/config.h"
 #include "common/executor.h"
 #include "common/snapshot/storage.h"
+#include "jobmanager/checkpoint/checkpoint_stats.h"
+#include "jobmanager/checkpoint/failure_manager.h"
 #include "jobmanager/checkpoint/shared_state_registry.h"
+#include "jobmanager/checkpoint/stats_tracker.h"
 #include "sluice_proto/checkpoint.pb.h"
 
 namespace sluice::jobmanager::checkpoint {
-
-//! A subtask that must acknowledge every checkpoint.
-struct TaskKey {
-  uint32_t vertex_id = 0;
-  int subtask_index = 0;
-  auto operator<=>(const TaskKey&) const = default;
-};
 
 //! An operator of the job, as `_metadata` lists it.
 struct OperatorInfo {
@@ -102,28 +103,6 @@ struct TriggerOptions {
 
 //! Milliseconds since the epoch. Injected so that tests drive time (then call Tick()).
 using CheckpointClock = std::function<int64_t()>;
-
-//! The lifecycle of one checkpoint. IN_PROGRESS -> FINALIZING (all acknowledged, `_metadata`
-//! being written) -> COMPLETED; IN_PROGRESS or FINALIZING -> FAILED.
-enum class CheckpointStatus { kInProgress, kFinalizing, kCompleted, kFailed };
-
-std::string_view CheckpointStatusName(CheckpointStatus status);
-bool IsLegalTransition(CheckpointStatus from, CheckpointStatus to);
-
-//! Figures of one checkpoint.
-struct CheckpointStats {
-  int64_t id = 0;
-  std::string kind;  //!< "checkpoint"
-  CheckpointStatus status = CheckpointStatus::kInProgress;
-  int64_t trigger_time_ms = 0;
-  int64_t duration_ms = 0;  //!< trigger to end (or to now while in progress)
-  //! Sum of the sizes of the files the acknowledgements name, each shared file counted once.
-  uint64_t state_size_bytes = 0;
-  int acknowledged = 0;
-  int total_subtasks = 0;
-  std::map<TaskKey, proto::SubtaskCheckpointStats> subtasks;  //!< as acknowledged
-  std::string failure_reason;
-};
 
 //! A retained completed checkpoint.
 struct CompletedCheckpointInfo {
@@ -296,7 +275,6 @@ class CheckpointCoordinator {
 
   // Statistics.
   CheckpointStats StatsOf(const Pending& pending, int64_t now) const;
-  void RecordEnded(CheckpointStats stats);
   CompletedCheckpointInfo InfoOf(const proto::CheckpointMetadata& metadata) const;
 
   const CheckpointConfig config_;
@@ -318,12 +296,9 @@ class CheckpointCoordinator {
   // Unreferenced shared files kept until the checkpoints up to this id, in progress when they
   // were released, ended.
   std::map<std::string, int64_t> deferred_;
-  std::deque<CheckpointStats> history_;  // newest first
-  int64_t completed_count_ = 0;          // in this coordinator's life
-  bool ever_completed_ = false;          // by this coordinator, or found on storage at Create
-  int64_t failed_count_ = 0;
-  int consecutive_failures_ = 0;
-  int64_t last_completed_id_ = 0;            // failures of older checkpoints do not count
+  CheckpointStatsTracker stats_{kHistorySize};  // counts in this coordinator's life
+  CheckpointFailureManager failures_;
+  bool ever_completed_ = false;              // by this coordinator, or found on storage at Create
   std::optional<int64_t> last_end_ms_;       // end of the last completed or failed checkpoint
   std::optional<int64_t> next_periodic_ms_;  // when the next periodic trigger is due
   std::optional<int64_t> wakeup_ms_;         // earliest timer posted and not yet run
