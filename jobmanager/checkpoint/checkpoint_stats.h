@@ -42,4 +42,14 @@ struct CheckpointStats {
   std::string failure_reason;
 };
 
+//! A retained completed checkpoint.
+struct CompletedCheckpointInfo {
+  int64_t id = 0;
+  std::string kind;
+  std::string path;  //!< absolute: "<storage root>/chk-<n>"
+  int64_t trigger_time_ms = 0;
+  int64_t duration_ms = 0;  //!< 0 when recovered from storage
+  uint64_t size_bytes = 0;
+};
+
 }  // namespace sluice::jobmanager::checkpoint

@@ -182,6 +182,7 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, Checkpoint
       storage_(storage),
       callbacks_(std::move(callbacks)),
       clock_(clock ? std::move(clock) : CheckpointClock(WallClockMs)),
+      store_(config_.num_retained),
       failures_(config_.tolerable_failures),
       executor_("chk-" + job_.job_id.substr(0, 8)),
       io_executor_("chkio-" + job_.job_id.substr(0, 8)) {}
@@ -209,12 +210,12 @@ void CheckpointCoordinator::Adopt(std::vector<StoredCheckpoint> stored) {
     FileTally files;
     files.Add(md);
     shared_.Register(md.checkpoint_id(), files.SharedPaths());
-    retained_[md.checkpoint_id()] = Completed{md, InfoOf(md)};
+    store_.Add(md.checkpoint_id(), {md, InfoOf(md)});
     failures_.OnCompleted(md.checkpoint_id());
     ever_completed_ = true;
   }
   Log()->info("Job {}: {} completed checkpoint(s) on {} retained, next checkpoint id {}",
-              job_.job_id, retained_.size(), storage_->root(), next_id_);
+              job_.job_id, store_.size(), storage_->root(), next_id_);
 }
 
 bool CheckpointCoordinator::SetLifecycle(Lifecycle to) {
@@ -549,13 +550,13 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   CompletedCheckpointInfo info = InfoOf(metadata);
   info.duration_ms = now - p->trigger_time_ms;
   info.size_bytes = p->files.TotalBytes();
-  retained_[id] = Completed{metadata, info};
-  if (p->options.pin_on_completion) ++pins_[id];
+  const std::vector<int64_t> dropped =
+      store_.Add(id, {metadata, info}, p->options.pin_on_completion);
   stats_.RecordCompleted(StatsOf(*p, now));
   Log()->info("Completed checkpoint {} for job {} ({} bytes in {} ms).", id, job_.job_id,
               info.size_bytes, info.duration_ms);
   SubsumeOlderThan(id);
-  EnforceRetention();
+  DeleteDropped(dropped);
   DeleteDeferred();
   if (callbacks_.notify_complete) callbacks_.notify_complete(id, metadata);
 }
@@ -609,19 +610,8 @@ void CheckpointCoordinator::SubsumeOlderThan(int64_t id) {
   for (int64_t o : older) Abort(o, absl::StrCat("subsumed by checkpoint ", id), false);
 }
 
-void CheckpointCoordinator::EnforceRetention() {
-  // The newest num_retained stay; of the older ones, a pinned one stays until it is unpinned.
-  const auto keep = static_cast<size_t>(std::max(config_.num_retained, 0));
-  if (retained_.size() <= keep) return;
-  const int64_t oldest_kept =
-      keep == 0 ? INT64_MAX : std::prev(retained_.end(), static_cast<long>(keep))->first;
-  for (auto it = retained_.begin(); it != retained_.end() && it->first < oldest_kept;) {
-    const int64_t id = it->first;
-    if (pins_.count(id)) {
-      ++it;
-      continue;
-    }
-    it = retained_.erase(it);
+void CheckpointCoordinator::DeleteDropped(const std::vector<int64_t>& ids) {
+  for (int64_t id : ids) {
     Log()->info("Job {}: removing checkpoint {} (retaining {})", job_.job_id, id,
                 config_.num_retained);
     DeleteFiles({snapshot::CheckpointFolder(id)});
@@ -684,7 +674,7 @@ void CheckpointCoordinator::DiscardLateAcknowledge(
                 TaskName(task), id);
     return;
   }
-  if (retained_.count(id)) {
+  if (store_.Find(id) != nullptr) {
     Log()->debug("Checkpoint {}: ignoring duplicate acknowledgement of {}", id, TaskName(task));
     return;
   }
@@ -769,8 +759,8 @@ CoordinatorStats CheckpointCoordinator::Stats() {
   return RunSync([this] {
     const int64_t now = clock_();
     CoordinatorStats s;
-    for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
-      s.completed.push_back(it->second.info);
+    for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
+      s.completed.push_back(e->info);
     }
     for (const auto& [id, p] : pending_) s.in_progress.push_back(StatsOf(*p, now));
     s.history = stats_.History();

@@ -4,7 +4,8 @@
 // failed checkpoints and fails the job over when there are too many in a row (Flink's
 // CheckpointCoordinator, simplified; docs/checkpointing.md).
 //
-// Its collaborators, each in its own file: SharedStateRegistry (which checkpoint names which
+// Its collaborators, each in its own file: CompletedCheckpointStore (what is retained, and what
+// retention drops), SharedStateRegistry (which checkpoint names which
 // shared file), CheckpointFailureManager (consecutive failures against the tolerable ones) and
 // CheckpointStatsTracker (figures of ended checkpoints); the words they share are in
 // checkpoint_stats.h.
@@ -35,6 +36,7 @@
 #include "common/executor.h"
 #include "common/snapshot/storage.h"
 #include "jobmanager/checkpoint/checkpoint_stats.h"
+#include "jobmanager/checkpoint/completed_store.h"
 #include "jobmanager/checkpoint/failure_manager.h"
 #include "jobmanager/checkpoint/shared_state_registry.h"
 #include "jobmanager/checkpoint/stats_tracker.h"
@@ -103,16 +105,6 @@ struct TriggerOptions {
 
 //! Milliseconds since the epoch. Injected so that tests drive time (then call Tick()).
 using CheckpointClock = std::function<int64_t()>;
-
-//! A retained completed checkpoint.
-struct CompletedCheckpointInfo {
-  int64_t id = 0;
-  std::string kind;
-  std::string path;  //!< absolute: "<storage root>/chk-<n>"
-  int64_t trigger_time_ms = 0;
-  int64_t duration_ms = 0;  //!< 0 when recovered from storage
-  uint64_t size_bytes = 0;
-};
 
 struct CoordinatorStats {
   std::vector<CompletedCheckpointInfo> completed;  //!< retained, newest first
@@ -214,10 +206,6 @@ class CheckpointCoordinator {
 
  private:
   struct Pending;
-  struct Completed {
-    proto::CheckpointMetadata metadata;
-    CompletedCheckpointInfo info;
-  };
   enum class Lifecycle { kCreated, kRunning, kSuspended, kStopped };
 
   CheckpointCoordinator(CheckpointConfig config, CheckpointJobInfo job,
@@ -253,7 +241,8 @@ class CheckpointCoordinator {
   void Complete(std::unique_ptr<Pending> pending, const proto::CheckpointMetadata& metadata);
   proto::CheckpointMetadata BuildMetadata(const Pending& pending) const;
   void SubsumeOlderThan(int64_t id);
-  void EnforceRetention();
+  //! Deletes the files of the checkpoints retention dropped (and their unreferenced shared ones).
+  void DeleteDropped(const std::vector<int64_t>& ids);
 
   // Failures and file cleanup.
   void Abort(int64_t id, const std::string& reason, bool counts_as_failure);
@@ -290,8 +279,7 @@ class CheckpointCoordinator {
   std::vector<OperatorInfo> operators_;
   int64_t next_id_ = 1;
   std::map<int64_t, std::unique_ptr<Pending>> pending_;
-  std::map<int64_t, Completed> retained_;
-  std::map<int64_t, int> pins_;  // retained checkpoints being read -> Pin() calls not yet undone
+  CompletedCheckpointStore store_;
   SharedStateRegistry shared_;
   // Unreferenced shared files kept until the checkpoints up to this id, in progress when they
   // were released, ended.
