@@ -137,7 +137,7 @@ class JobMaster {
   void SetCoordinatorTasks();
   //! Sends the trigger of checkpoint `id` to every RUNNING subtask; a trigger that fails aborts
   //! the checkpoint at once.
-  void TriggerAll(int64_t id, int64_t timestamp_ms);
+  void TriggerAll(int64_t id, int64_t timestamp_ms, const checkpoint::TriggerOptions& options);
   //! Tells every RUNNING subtask that checkpoint `id` completed or was aborted.
   void NotifyAll(int64_t id, bool complete);
   //! `metadata`: the coordinator's copy of what `_metadata` holds (never read back from the file).

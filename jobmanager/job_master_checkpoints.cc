@@ -21,8 +21,8 @@ absl::StatusOr<std::unique_ptr<checkpoint::CheckpointCoordinator>> JobMaster::Cr
   job.state_backend = spec_.config.GetString("state.backend.type");
   // The callbacks run on the coordinator's executor; everything they touch lives on ours.
   checkpoint::CheckpointCallbacks cb;
-  cb.trigger = [this](int64_t id, int64_t ts) {
-    executor_.Post([this, id, ts] { TriggerAll(id, ts); });
+  cb.trigger = [this](int64_t id, int64_t ts, const checkpoint::TriggerOptions& options) {
+    executor_.Post([this, id, ts, options] { TriggerAll(id, ts, options); });
   };
   cb.notify_complete = [this](int64_t id, const proto::CheckpointMetadata& metadata) {
     executor_.Post([this, id, metadata] { OnCoordinatorCompleted(id, metadata); });
@@ -96,11 +96,10 @@ void JobMaster::ForEachRunning(const std::function<void(const Vertex&, int, cons
   }
 }
 
-void JobMaster::TriggerAll(int64_t id, int64_t timestamp_ms) {
-  // A stop-with-savepoint's trigger is posted after StartSavepoint recorded it.
-  auto sp = savepoints_.find(id);
-  const bool stop = sp != savepoints_.end() && sp->second.stop;
-  const bool drain = stop && sp->second.drain;
+void JobMaster::TriggerAll(int64_t id, int64_t timestamp_ms,
+                           const checkpoint::TriggerOptions& options) {
+  const bool stop = options.stop;
+  const bool drain = options.stop && options.drain;
   ForEachRunning([&](const Vertex& v, int i, const Subtask& st) {
     checkpoint::TaskKey task{v.plan.id, i};
     std::string what = absl::StrCat(v.plan.name, " (", i + 1, "/", v.plan.parallelism, ")");

@@ -125,6 +125,8 @@ void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
   // while periodic checkpoints go on. A rescale restores whatever is newest and needs no pin.
   checkpoint::TriggerOptions options;
   options.pin_on_completion = !sp.rescale;
+  options.stop = sp.stop;
+  options.drain = sp.drain;
   absl::StatusOr<int64_t> id = coordinator_->TriggerNow(options);
   if (absl::IsResourceExhausted(id.status()) && tries < kTriggerTries) {
     // A periodic checkpoint is in progress: try again when it is over.

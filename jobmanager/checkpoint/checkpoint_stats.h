@@ -42,6 +42,19 @@ struct CheckpointStats {
   std::string failure_reason;
 };
 
+//! What a checkpoint is taken for; periodic checkpoints take the defaults. Kept with the checkpoint
+//! in progress and handed to the trigger callback.
+struct TriggerOptions {
+  //! Pinned (see CheckpointCoordinator::Pin()) from its completion on, before retention runs: its
+  //! owner copies its files into a savepoint and then unpins it. Default false.
+  bool pin_on_completion = false;
+  //! Stop-with-savepoint: the sources stop after the barrier and the subtasks finish once told
+  //! that it completed. Default false.
+  bool stop = false;
+  //! With `stop`: the subtasks end their input first (`sluice stop --drain`). Default false.
+  bool drain = false;
+};
+
 //! A retained completed checkpoint.
 struct CompletedCheckpointInfo {
   int64_t id = 0;

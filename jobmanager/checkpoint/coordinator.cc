@@ -341,7 +341,7 @@ absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options) {
   Log()->info("Triggering checkpoint {} (job {}) at {}: {} subtask(s) to acknowledge", id,
               job_.job_id, timestamp, p->total_subtasks);
   pending_.emplace(id, std::move(p));
-  if (callbacks_.trigger) callbacks_.trigger(id, timestamp);
+  if (callbacks_.trigger) callbacks_.trigger(id, timestamp, options);
   ScheduleWakeup();
   return id;
 }

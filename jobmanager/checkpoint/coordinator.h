@@ -84,8 +84,9 @@ struct CheckpointJobInfo {
 //! How the coordinator reaches the job's subtasks and its owner. All run on the coordinator's
 //! executor and must not block (post RPCs elsewhere). Empty functions are skipped.
 struct CheckpointCallbacks {
-  //! Send the trigger to every source subtask.
-  std::function<void(int64_t checkpoint_id, int64_t timestamp_ms)> trigger;
+  //! Send the trigger to every running subtask, with the checkpoint's `options` (stop, drain).
+  std::function<void(int64_t checkpoint_id, int64_t timestamp_ms, const TriggerOptions& options)>
+      trigger;
   //! Tell every subtask that the checkpoint completed (transactional sinks commit). `metadata`
   //! is what `_metadata` holds (the coordinator's copy: no need to read the file back).
   std::function<void(int64_t checkpoint_id, const proto::CheckpointMetadata& metadata)>
@@ -94,13 +95,6 @@ struct CheckpointCallbacks {
   std::function<void(int64_t checkpoint_id, std::string reason)> notify_aborted;
   //! More consecutive checkpoint failures than tolerable: fail the job over.
   std::function<void(std::string reason)> fail_job;
-};
-
-//! What a checkpoint triggered on demand is for.
-struct TriggerOptions {
-  //! Pinned (see Pin()) from its completion on, before retention runs: its owner copies its
-  //! files into a savepoint and then calls Unpin(). Default false.
-  bool pin_on_completion = false;
 };
 
 //! Milliseconds since the epoch. Injected so that tests drive time (then call Tick()).

@@ -31,7 +31,7 @@ class Recorder {
  public:
   CheckpointCallbacks Callbacks() {
     CheckpointCallbacks c;
-    c.trigger = [this](int64_t id, int64_t) {
+    c.trigger = [this](int64_t id, int64_t, const TriggerOptions&) {
       absl::MutexLock lock(&mu_);
       triggered_.push_back(id);
     };
@@ -565,6 +565,27 @@ TEST_F(CoordinatorTest, ACheckpointTriggeredToBePinnedOutlivesANewerOneUntilUnpi
   EXPECT_EQ(RetainedIds(), Ids{2});
 }
 
+TEST_F(CoordinatorTest, TheTriggerCarriesWhatTheCheckpointIsFor) {
+  std::vector<TriggerOptions> told;
+  CheckpointCallbacks callbacks = events_.Callbacks();
+  callbacks.trigger = [&told](int64_t, int64_t, const TriggerOptions& o) { told.push_back(o); };
+  CheckpointJobInfo job{"job-1", "Test Job", "abc123", "rocksdb"};
+  absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> c = CheckpointCoordinator::Create(
+      {}, job, storage_.get(), callbacks, [this] { return now_.load(); });
+  ASSERT_TRUE(c.ok()) << c.status();
+  coordinator_ = *std::move(c);
+  coordinator_->SetTasks({kSource0}, {{"source", 1, 1, 128}});
+  TriggerOptions stop;
+  stop.stop = true;
+  stop.drain = true;
+  ASSERT_TRUE(coordinator_->TriggerNow(stop).ok());
+  coordinator_->Drain();
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(told[0].stop);
+  EXPECT_TRUE(told[0].drain);
+  EXPECT_FALSE(told[0].pin_on_completion);
+}
+
 TEST_F(CoordinatorTest, TheCompletionCallbackCarriesTheMetadataItWrote) {
   std::optional<proto::CheckpointMetadata> told;
   CheckpointCallbacks callbacks = events_.Callbacks();
@@ -935,7 +956,7 @@ TEST(CoordinatorTimerTest, PeriodicCheckpointsRunWithoutTicks) {
   std::vector<int64_t> completed;
   std::unique_ptr<CheckpointCoordinator> c;
   CheckpointCallbacks callbacks;
-  callbacks.trigger = [&c](int64_t id, int64_t) {
+  callbacks.trigger = [&c](int64_t id, int64_t, const TriggerOptions&) {
     c->Acknowledge({1, 0}, id, {}, {});  // posts: fine from a callback
   };
   callbacks.notify_complete = [&](int64_t id, const proto::CheckpointMetadata&) {
