@@ -45,9 +45,10 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
       slots_(std::move(slots)),
       resource_manager_(resource_manager),
       on_terminal_(std::move(on_terminal)),
+      machine_(spec_.job_id),
       executor_("job-" + spec_.job_id.substr(0, 8)),
       inbox_(std::make_shared<PostBox>(&executor_)),
-      io_executor_("spio-" + spec_.job_id.substr(0, 8)) {
+      io_executor_("jmio-" + spec_.job_id.substr(0, 8)) {
   BuildVertices();
   NewAttempts();
   if (spec_.restore) {
@@ -65,15 +66,16 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
   absl::MutexLock lock(&summary_mu_);
   summary_.set_id(spec_.job_id);
   summary_.set_name(spec_.name);
-  summary_.set_state(std::string(JobStateName(state_)));
+  summary_.set_state(std::string(JobStateName(machine_.state())));
   summary_.set_start_time_ms(start_ms_);
 }
 
 JobMaster::~JobMaster() {
-  inbox_->Close();  // no gateway's callback reaches us from now on
+  inbox_->Close();  // no gateway's or I/O task's outcome reaches us from now on
+  // First: a task on it may still use the coordinator (a restart's file checks).
+  io_executor_.Shutdown();
   if (coordinator_) coordinator_->Stop();
   executor_.Shutdown();
-  io_executor_.Shutdown();
   coordinator_.reset();
 }
 
@@ -104,10 +106,35 @@ void JobMaster::Start() {
     Log()->info("Job {} ({}) submitted: {} task(s), {} slot(s)", spec_.name, spec_.job_id,
                 vertices_.size(), slots_.size());
     if (restart_strategy_) Log()->info("Restart strategy: {}", restart_strategy_->Describe());
-    SetUpCheckpointing();
-    SetJobState(JobState::kRunning);
-    DeployAll();
+    if (!spec_.checkpoint_storage) {
+      StartRunning();
+      return;
+    }
+    // The coordinator reads the job's checkpoint folder when it is made.
+    io_executor_.Post([this] {
+      auto made =
+          std::make_shared<absl::StatusOr<std::unique_ptr<checkpoint::CheckpointCoordinator>>>(
+              CreateCoordinator());
+      inbox_->Post([this, made] {
+        if (!made->ok()) {
+          FailJob(absl::StrCat("cannot set up checkpointing: ", made->status().message()));
+          return;
+        }
+        InstallCoordinator(std::move(**made));
+        StartRunning();
+      });
+    });
   });
+}
+
+void JobMaster::StartRunning() {
+  if (machine_.state() != JobState::kCreated) return;  // cancelled meanwhile
+  if (!SetJobState(JobState::kRunning)) return;
+  DeployAll();
+}
+
+int64_t JobMaster::IllegalTransitions() {
+  return executor_.Call([this] { return machine_.illegal_transitions(); });
 }
 
 void JobMaster::DeployAll() {
@@ -121,7 +148,7 @@ void JobMaster::DeployAll() {
   }
   for (auto& v : vertices_) {
     for (int i = 0; i < v.plan.parallelism; ++i) {
-      if (state_ != JobState::kRunning) return;
+      if (machine_.state() != JobState::kRunning) return;
       Subtask& st = v.subtasks[static_cast<size_t>(i)];
       const SlotAssignment& slot = slots_.at(static_cast<size_t>(i));
       proto::TaskDeployment d =
@@ -182,17 +209,21 @@ void JobMaster::SetSubtaskState(Vertex& v, int index, SubtaskState to, const std
   if (!failure.empty()) st.failure = failure;
 }
 
-void JobMaster::SetJobState(JobState to) {
-  if (state_ == to || !IsLegalTransition(state_, to)) return;
+bool JobMaster::SetJobState(JobState to) {
+  const JobState from = machine_.state();
+  if (from == to) return true;
+  if (!machine_.TransitionTo(to)) return false;
   Log()->info("Job {} ({}) switched from state {} to {}.", spec_.name, spec_.job_id,
-              JobStateName(state_), JobStateName(to));
-  state_ = to;
+              JobStateName(from), JobStateName(to));
   if (IsTerminal(to)) {
     end_ms_ = WallClockMs();
-    if (coordinator_) coordinator_->Stop();
-    // Every job gets a folder under state.checkpoints.dir at submission (savepoints pass through
-    // it too); one that retained nothing — no checkpointing, or nothing completed — leaves none.
-    if (spec_.checkpoint_storage) spec_.checkpoint_storage->RemoveEmptyFolders();
+    // Stopping the coordinator waits for the deletion of the checkpoints it aborts; every job gets
+    // a folder under state.checkpoints.dir at submission (savepoints pass through it too), and
+    // one that retained nothing — no checkpointing, or nothing completed — leaves none.
+    io_executor_.Post([coordinator = coordinator_.get(), storage = spec_.checkpoint_storage] {
+      if (coordinator) coordinator->Stop();
+      if (storage) storage->RemoveEmptyFolders();
+    });
     // Before anyone can see the terminal state: a submission that follows waits for these slots.
     resource_manager_->BeginRelease(spec_.job_id);
   }
@@ -207,12 +238,12 @@ void JobMaster::SetJobState(JobState to) {
         [job_id = spec_.job_id, rm = resource_manager_] { rm->ReleaseSlots(job_id); });
     if (on_terminal_) on_terminal_(spec_.job_id);
   }
+  return true;
 }
 
 void JobMaster::Cancel() {
   executor_.Post([this] {
-    if (IsTerminal(state_) || state_ == JobState::kCancelling) return;
-    if (state_ == JobState::kFailing) return;  // already tearing down
+    if (!machine_.CanCancel()) return;  // over, or already tearing down
     SetJobState(JobState::kCancelling);
     CancelRemaining();
     CheckCompletion();
@@ -240,7 +271,7 @@ void JobMaster::CancelRemaining() {
   // A TaskManager that never answers must not keep the job from reaching a terminal state.
   int attempt = attempt_number_;
   executor_.PostDelayed(kCancelTimeout, [this, attempt] {
-    if (IsTerminal(state_) || attempt != attempt_number_) return;
+    if (machine_.IsTerminal() || attempt != attempt_number_) return;
     for (auto& v : vertices_) {
       for (int i = 0; i < v.plan.parallelism; ++i) {
         if (!IsTerminal(v.subtasks[static_cast<size_t>(i)].state)) {
@@ -261,21 +292,29 @@ void JobMaster::CheckCompletion() {
     }
   }
   if (!all_terminal) return;
-  if (state_ == JobState::kRunning && all_finished && rescale_ && rescale_->savepoint_complete) {
-    RedeployRescaled();
-  } else if (state_ == JobState::kRunning && all_finished) {
-    SetJobState(JobState::kFinished);
-  } else if (state_ == JobState::kFailing) {
-    SetJobState(JobState::kFailed);
-  } else if (state_ == JobState::kCancelling) {
-    SetJobState(JobState::kCanceled);
-  } else if (state_ == JobState::kRestarting && fail_instead_of_restart_) {
-    SetJobState(JobState::kFailed);
-  } else if (state_ == JobState::kRestarting && !redeploy_scheduled_) {
-    redeploy_scheduled_ = true;
-    int64_t delay = restart_strategy_ ? restart_strategy_->BackoffMs() : 0;
-    Log()->info("Job {} ({}) redeploys in {} ms", spec_.name, spec_.job_id, delay);
-    executor_.PostDelayed(std::chrono::milliseconds(delay), [this] { RedeployAfterRestart(); });
+  using Next = JobStateMachine::WhenAllTerminal;
+  switch (machine_.Decide(all_finished)) {
+    case Next::kNothing:
+      return;
+    case Next::kFinish:
+      SetJobState(JobState::kFinished);
+      return;
+    case Next::kFail:
+      SetJobState(JobState::kFailed);
+      return;
+    case Next::kCancel:
+      SetJobState(JobState::kCanceled);
+      return;
+    case Next::kRedeployRescaled:
+      RedeployRescaled();
+      return;
+    case Next::kScheduleRedeploy: {
+      machine_.RedeployScheduled();
+      int64_t delay = restart_strategy_ ? restart_strategy_->BackoffMs() : 0;
+      Log()->info("Job {} ({}) redeploys in {} ms", spec_.name, spec_.job_id, delay);
+      executor_.PostDelayed(std::chrono::milliseconds(delay), [this] { RedeployAfterRestart(); });
+      return;
+    }
   }
 }
 
@@ -346,7 +385,9 @@ void JobMaster::OnMetrics(std::vector<proto::SubtaskMetrics> metrics) {
 void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& reason) {
   executor_.Post([this, tm_id, reason] {
     lost_taskmanagers_.insert(tm_id);
-    if (IsTerminal(state_)) return;
+    // Not deployed yet: its deployments fail at once (the gateway is closed), which restarts the
+    // job on other slots.
+    if (machine_.IsTerminal() || machine_.state() == JobState::kCreated) return;
     bool affected = false;
     for (auto& v : vertices_) {
       for (int i = 0; i < v.plan.parallelism; ++i) {
@@ -358,11 +399,12 @@ void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& r
     }
     if (affected) {
       // The TaskManager's loss is the root cause even when its consumers noticed first.
-      std::string& cause = state_ == JobState::kRestarting ? restart_cause_ : failure_;
+      const bool restarting = machine_.state() == JobState::kRestarting;
+      std::string& cause = restarting ? restart_cause_ : failure_;
       if (!cause.empty() && cause.find(tm_id) == std::string::npos) {
         cause = absl::StrCat(reason, "; first reported: ", cause);
       }
-      if (state_ != JobState::kRestarting) HandleFailure(reason);
+      HandleFailure(reason);
     }
     CheckCompletion();
   });
@@ -373,10 +415,10 @@ proto::JobStatus JobMaster::Status() {
     proto::JobStatus s;
     s.set_id(spec_.job_id);
     s.set_name(spec_.name);
-    s.set_state(std::string(JobStateName(state_)));
+    s.set_state(std::string(JobStateName(machine_.state())));
     s.set_failure(failure_);
     s.set_last_restart_cause(restart_cause_);
-    s.set_rescale(rescale_text_);
+    s.set_rescale(machine_.rescale_text());
     s.set_start_time_ms(start_ms_);
     s.set_end_time_ms(end_ms_);
     s.set_num_restarts(num_restarts_);

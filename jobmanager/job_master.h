@@ -1,13 +1,17 @@
 // JobMaster: runs one job. Holds its execution graph (subtasks with states and slots), deploys the
 // subtasks, applies state updates from TaskManagers, and drives the job state machine (RUNNING ->
-// FINISHED, FAILING -> FAILED, CANCELLING -> CANCELED, RUNNING -> RESTARTING -> RUNNING). With
+// FINISHED, FAILING -> FAILED, CANCELLING -> CANCELED, RUNNING -> RESTARTING -> RUNNING) through
+// its JobStateMachine, which owns every transition of the job and of a rescale. With
 // checkpointing on it owns the job's CheckpointCoordinator and, after a failure the restart
 // strategy allows, redeploys every subtask from the newest completed checkpoint — that one or
 // none: once its sinks may have committed a checkpoint, restoring an older one would duplicate
 // output, so a damaged newest checkpoint stops the job (docs/checkpointing.md, "Damaged
 // snapshots"). Owned by the Dispatcher; all work runs on its own SerialExecutor, public methods
 // may be called from any thread. Calls to TaskManagers go through their gateways (each with its
-// own executor); their outcomes come back through a PostBox closed by the destructor.
+// own executor); their outcomes come back through a PostBox closed by the destructor. Blocking
+// file I/O (creating the coordinator, which reads the checkpoint folder; checking what a restart
+// restores; copying savepoints; removing empty folders at the end) runs on a second executor,
+// never on the main one.
 //
 // The code is spread over job_master.cc (lifecycle, deployment, state updates, views),
 // job_master_checkpoints.cc (the coordinator's callbacks), job_master_recovery.cc (failures,
@@ -31,6 +35,7 @@
 #include "common/states.h"
 #include "jobmanager/checkpoint/coordinator.h"
 #include "jobmanager/execution_plan.h"
+#include "jobmanager/job_state_machine.h"
 #include "jobmanager/resource_manager.h"
 #include "jobmanager/restart_strategy.h"
 #include "sluice_proto/client.pb.h"
@@ -93,6 +98,9 @@ class JobMaster {
   //! parallelism). Blocks until the savepoint is complete; the redeployment follows.
   absl::StatusOr<std::string> Rescale(int parallelism, proto::JobGraph graph, ExecutionPlan plan);
 
+  //! Transitions of the job or a rescale that were refused as illegal: a bug; tests expect none.
+  int64_t IllegalTransitions();
+
  private:
   struct Subtask {
     SubtaskState state = SubtaskState::kCreated;
@@ -108,31 +116,35 @@ class JobMaster {
   //! A savepoint or a rescale's stop-with-savepoint in progress.
   struct PendingSavepoint {
     std::string dir;  // empty for a rescale (restored from the checkpoint folder directly)
+    bool rescale = false;
     bool stop = false;
     bool drain = false;
     std::shared_ptr<std::promise<absl::StatusOr<std::string>>> done;
   };
-  //! A rescale waiting for its stop-with-savepoint and for every subtask to finish.
-  struct PendingRescale {
+  //! What a rescale deploys; set while the machine's rescale phase is not IDLE.
+  struct RescaleTarget {
     int parallelism = 0;
     proto::JobGraph graph;
     ExecutionPlan plan;
-    int64_t savepoint_id = 0;  // 0 until triggered
-    bool savepoint_complete = false;
   };
 
+  //! CREATED -> RUNNING and the first deployment, once the coordinator (if any) is set up.
+  void StartRunning();
   // Checkpoints (job_master_checkpoints.cc).
-  void SetUpCheckpointing();
+  //! I/O executor: the job's coordinator (reads the checkpoint folder); null without storage.
+  absl::StatusOr<std::unique_ptr<checkpoint::CheckpointCoordinator>> CreateCoordinator();
+  void InstallCoordinator(std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator);
   void SetCoordinatorTasks();
   //! Sends the trigger of checkpoint `id` to every RUNNING subtask; a trigger that fails aborts
   //! the checkpoint at once.
-  void TriggerAll(int64_t id, int64_t timestamp_ms);
+  void TriggerAll(int64_t id, int64_t timestamp_ms, const checkpoint::TriggerOptions& options);
   //! Tells every RUNNING subtask that checkpoint `id` completed or was aborted.
   void NotifyAll(int64_t id, bool complete);
-  void OnCoordinatorCompleted(int64_t id);
+  //! `metadata`: the coordinator's copy of what `_metadata` holds (never read back from the file).
+  void OnCoordinatorCompleted(int64_t id, const proto::CheckpointMetadata& metadata);
   //! Triggers the checkpoint behind a savepoint (retrying while another is in progress).
   void StartSavepoint(PendingSavepoint sp, int tries);
-  void OnCheckpointComplete(int64_t id);
+  void OnCheckpointComplete(int64_t id, const proto::CheckpointMetadata& metadata);
   void OnCheckpointAborted(int64_t id, const std::string& reason);
   //! All subtasks finished after a rescale's stop-with-savepoint: redeploy at the new parallelism.
   void RedeployRescaled();
@@ -142,16 +154,19 @@ class JobMaster {
   void NewAttempts();
   void DeployAll();
   void SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");
-  void SetJobState(JobState to);
+  //! Through the state machine; false (and nothing done) when it refuses the transition.
+  bool SetJobState(JobState to);
   // Failures and restarts (job_master_recovery.cc).
   //! A subtask failed or a TaskManager was lost: restart if the strategy allows, else fail.
   void HandleFailure(const std::string& reason);
   void FailJob(const std::string& reason);
   void Restart(const std::string& reason);
+  //! Chooses what to restore (the file checks on the I/O executor), releases, redeploys.
   void RedeployAfterRestart();
-  //! What the next attempt restores: the newest completed checkpoint, or the snapshot the job
-  //! started from when none completed. False (the job is failing) when that cannot be restored.
-  bool ChooseRestore();
+  //! What the next attempt restores: `latest` (the coordinator's RecoverLatest) when a checkpoint
+  //! completed, or the snapshot the job started from when none did. False (the job is failing)
+  //! when that cannot be restored.
+  bool ChooseRestore(const absl::StatusOr<std::optional<proto::CheckpointMetadata>>& latest);
   //! Takes slots for the next attempt (retrying while too few are free), then deploys it.
   void AllocateAndRedeploy(int tries);
   //! A subtask could not restore its state because the snapshot is damaged: stop the job (rule of
@@ -185,7 +200,7 @@ class JobMaster {
   // Executor-confined state.
   std::vector<Vertex> vertices_;
   std::map<std::string, std::pair<uint32_t, int>> attempts_;  // attempt id -> (vertex, subtask)
-  JobState state_ = JobState::kCreated;
+  JobStateMachine machine_;
   std::string failure_;                      // why the job fails (FAILING, FAILED)
   std::string restart_cause_;                // why it restarted last
   std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
@@ -193,8 +208,6 @@ class JobMaster {
   int64_t end_ms_ = 0;
   int attempt_number_ = 0;
   int64_t num_restarts_ = 0;
-  bool redeploy_scheduled_ = false;
-  bool fail_instead_of_restart_ = false;  // FailJob while RESTARTING: FAILED, not redeployed
   bool checkpointing_started_ = false;
   std::unique_ptr<RestartStrategy> restart_strategy_;
   std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator_;
@@ -202,8 +215,7 @@ class JobMaster {
   std::string restore_base_dir_;                        // what restore_'s paths are relative to
   std::map<int64_t, PendingSavepoint> savepoints_;      // by checkpoint id
   std::vector<proto::CheckpointInfo> savepoint_infos_;  // completed savepoints, oldest first
-  std::optional<PendingRescale> rescale_;
-  std::string rescale_text_;  // "2 -> 3" while a rescale runs
+  RescaleTarget rescale_;                               // while machine_.rescale() is not IDLE
 
   absl::Mutex summary_mu_;
   proto::JobSummary summary_ ABSL_GUARDED_BY(summary_mu_);
@@ -211,8 +223,10 @@ class JobMaster {
   SerialExecutor executor_;
   //! How outcomes of calls to TaskManagers (each gateway has its own executor) come back.
   std::shared_ptr<PostBox> inbox_;
-  // Copies of savepoint files: blocking I/O, never on executor_.
+  // Blocking file I/O, never on executor_. Shut down first by the destructor.
   SerialExecutor io_executor_;
+
+  friend class JobMasterTestPeer;
 };
 
 }  // namespace sluice::jobmanager

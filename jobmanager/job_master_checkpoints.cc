@@ -13,8 +13,7 @@ auto Log() { return log::Get("jobmaster"); }
 
 }  // namespace
 
-void JobMaster::SetUpCheckpointing() {
-  if (!spec_.checkpoint_storage) return;
+absl::StatusOr<std::unique_ptr<checkpoint::CheckpointCoordinator>> JobMaster::CreateCoordinator() {
   checkpoint::CheckpointJobInfo job;
   job.job_id = spec_.job_id;
   job.job_name = spec_.name;
@@ -22,11 +21,11 @@ void JobMaster::SetUpCheckpointing() {
   job.state_backend = spec_.config.GetString("state.backend.type");
   // The callbacks run on the coordinator's executor; everything they touch lives on ours.
   checkpoint::CheckpointCallbacks cb;
-  cb.trigger = [this](int64_t id, int64_t ts) {
-    executor_.Post([this, id, ts] { TriggerAll(id, ts); });
+  cb.trigger = [this](int64_t id, int64_t ts, const checkpoint::TriggerOptions& options) {
+    executor_.Post([this, id, ts, options] { TriggerAll(id, ts, options); });
   };
-  cb.notify_complete = [this](int64_t id) {
-    executor_.Post([this, id] { OnCoordinatorCompleted(id); });
+  cb.notify_complete = [this](int64_t id, const proto::CheckpointMetadata& metadata) {
+    executor_.Post([this, id, metadata] { OnCoordinatorCompleted(id, metadata); });
   };
   cb.notify_aborted = [this](int64_t id, std::string reason) {
     executor_.Post([this, id, reason] {
@@ -35,18 +34,15 @@ void JobMaster::SetUpCheckpointing() {
     });
   };
   cb.fail_job = [this](std::string reason) {
-    executor_.Post([this, reason] {
-      if (state_ == JobState::kRunning) HandleFailure(reason);
-    });
+    executor_.Post([this, reason] { HandleFailure(reason); });
   };
-  auto coordinator = checkpoint::CheckpointCoordinator::Create(
+  return checkpoint::CheckpointCoordinator::Create(
       checkpoint::CheckpointConfig::FromConfiguration(spec_.config), job,
       spec_.checkpoint_storage.get(), std::move(cb));
-  if (!coordinator.ok()) {
-    FailJob(absl::StrCat("cannot set up checkpointing: ", coordinator.status().message()));
-    return;
-  }
-  coordinator_ = *std::move(coordinator);
+}
+
+void JobMaster::InstallCoordinator(std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator) {
+  coordinator_ = std::move(coordinator);
   if (restore_) coordinator_->RestoreFrom(restore_->checkpoint_id());
   SetCoordinatorTasks();
 }
@@ -70,16 +66,16 @@ void JobMaster::SetCoordinatorTasks() {
 }
 
 void JobMaster::MaybeStartCheckpointing() {
-  if (!coordinator_ || state_ != JobState::kRunning) return;
+  if (!coordinator_ || machine_.state() != JobState::kRunning) return;
   for (const auto& v : vertices_) {
     for (const auto& st : v.subtasks) {
       if (st.state != SubtaskState::kRunning && st.state != SubtaskState::kFinished) return;
     }
   }
-  if (!rescale_text_.empty() && !rescale_) {
+  if (machine_.rescale() == RescalePhase::kRedeploying) {
     Log()->info("Job {} ({}) runs at its new parallelism ({})", spec_.name, spec_.job_id,
-                rescale_text_);
-    rescale_text_.clear();
+                machine_.rescale_text());
+    machine_.TransitionTo(RescalePhase::kIdle);
   }
   if (!checkpointing_started_) {
     checkpointing_started_ = true;
@@ -100,11 +96,10 @@ void JobMaster::ForEachRunning(const std::function<void(const Vertex&, int, cons
   }
 }
 
-void JobMaster::TriggerAll(int64_t id, int64_t timestamp_ms) {
-  // A stop-with-savepoint's trigger is posted after StartSavepoint recorded it.
-  auto sp = savepoints_.find(id);
-  const bool stop = sp != savepoints_.end() && sp->second.stop;
-  const bool drain = stop && sp->second.drain;
+void JobMaster::TriggerAll(int64_t id, int64_t timestamp_ms,
+                           const checkpoint::TriggerOptions& options) {
+  const bool stop = options.stop;
+  const bool drain = options.stop && options.drain;
   ForEachRunning([&](const Vertex& v, int i, const Subtask& st) {
     checkpoint::TaskKey task{v.plan.id, i};
     std::string what = absl::StrCat(v.plan.name, " (", i + 1, "/", v.plan.parallelism, ")");
@@ -135,14 +130,14 @@ void JobMaster::NotifyAll(int64_t id, bool complete) {
   });
 }
 
-void JobMaster::OnCoordinatorCompleted(int64_t id) {
+void JobMaster::OnCoordinatorCompleted(int64_t id, const proto::CheckpointMetadata& metadata) {
   // A stop-with-savepoint's subtasks finish once told; they are told once the savepoint folder is
   // written (OnCheckpointComplete), so that a savepoint that cannot be written leaves the job
   // able to fail over instead of finishing without it.
   auto sp = savepoints_.find(id);
   const bool withhold = sp != savepoints_.end() && sp->second.stop && !sp->second.dir.empty();
   if (!withhold) NotifyAll(id, true);
-  OnCheckpointComplete(id);
+  OnCheckpointComplete(id, metadata);
 }
 
 void JobMaster::OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack) {

@@ -19,10 +19,7 @@ auto Log() { return log::Get("jobmaster"); }
 }  // namespace
 
 void JobMaster::HandleFailure(const std::string& reason) {
-  if (IsTerminal(state_) || state_ == JobState::kFailing || state_ == JobState::kCancelling) {
-    return;
-  }
-  if (state_ == JobState::kRestarting) return;  // already tearing down for a restart
+  if (!machine_.AcceptsFailure()) return;  // nothing runs yet, or already tearing down
   if (restart_strategy_) {
     RestartStrategy::Decision d = restart_strategy_->OnFailure();
     if (d.restart) {
@@ -36,17 +33,18 @@ void JobMaster::HandleFailure(const std::string& reason) {
 }
 
 void JobMaster::FailJob(const std::string& reason) {
-  if (IsTerminal(state_) || state_ == JobState::kFailing) return;
+  if (machine_.IsTerminal() || machine_.state() == JobState::kFailing) return;
   if (failure_.empty()) failure_ = reason;
   // Reasons quote user code (exception texts) and paths: escaped, they cannot forge log lines.
   Log()->warn("Job {} ({}) fails: {}", spec_.name, spec_.job_id, log::Untrusted(reason, 4096));
-  if (state_ == JobState::kRestarting) {
+  if (machine_.state() == JobState::kRestarting) {
     // Between two attempts: FAILED once every subtask of the last one is terminal.
-    fail_instead_of_restart_ = true;
+    machine_.FailInsteadOfRestart();
     CheckCompletion();
     return;
   }
-  SetJobState(state_ == JobState::kCancelling ? JobState::kCancelling : JobState::kFailing);
+  // A cancel under way ends CANCELED all the same.
+  if (machine_.state() != JobState::kCancelling) SetJobState(JobState::kFailing);
   CancelRemaining();
   CheckCompletion();
 }
@@ -56,9 +54,8 @@ void JobMaster::Restart(const std::string& reason) {
   restart_cause_ = reason;
   Log()->warn("Job {} ({}) restarts (restart #{}): {}", spec_.name, spec_.job_id, num_restarts_,
               log::Untrusted(reason, 4096));
-  SetJobState(JobState::kRestarting);
+  if (!SetJobState(JobState::kRestarting)) return;
   if (coordinator_) coordinator_->Suspend();
-  redeploy_scheduled_ = false;
   CancelRemaining();
   CheckCompletion();
 }
@@ -84,20 +81,33 @@ void JobMaster::ReleaseOnTaskManagers(std::function<void()> then) {
 }
 
 void JobMaster::RedeployAfterRestart() {
-  if (state_ != JobState::kRestarting) return;
-  if (!ChooseRestore()) return;
-  // Free what the old attempts hold on the TaskManagers, then take slots anew (a lost
-  // TaskManager's slots are gone; one that registered since may be used).
-  ReleaseOnTaskManagers([this, inbox = inbox_] {
-    resource_manager_->ReleaseSlots(spec_.job_id);
-    inbox->Post([this] { AllocateAndRedeploy(0); });
-  });
+  if (machine_.state() != JobState::kRestarting) return;
+  auto release_and_redeploy = [this] {
+    // Free what the old attempts hold on the TaskManagers, then take slots anew (a lost
+    // TaskManager's slots are gone; one that registered since may be used).
+    ReleaseOnTaskManagers([this, inbox = inbox_] {
+      resource_manager_->ReleaseSlots(spec_.job_id);
+      inbox->Post([this] { AllocateAndRedeploy(0); });
+    });
+  };
+  if (!coordinator_) {
+    release_and_redeploy();
+    return;
+  }
+  // RecoverLatest checks the checkpoint's files (and may rewrite its `_metadata`): blocking I/O.
+  io_executor_.Post(
+      [this, coordinator = coordinator_.get(), accept = AcceptDuplicates(), release_and_redeploy] {
+        auto latest = std::make_shared<absl::StatusOr<std::optional<proto::CheckpointMetadata>>>(
+            coordinator->RecoverLatest(accept));
+        inbox_->Post([this, latest, release_and_redeploy] {
+          if (machine_.state() != JobState::kRestarting) return;  // cancelled meanwhile
+          if (ChooseRestore(*latest)) release_and_redeploy();
+        });
+      });
 }
 
-bool JobMaster::ChooseRestore() {
-  if (!coordinator_) return true;
-  absl::StatusOr<std::optional<proto::CheckpointMetadata>> latest =
-      coordinator_->RecoverLatest(AcceptDuplicates());
+bool JobMaster::ChooseRestore(
+    const absl::StatusOr<std::optional<proto::CheckpointMetadata>>& latest) {
   if (!latest.ok()) {
     if (!absl::IsFailedPrecondition(latest.status())) {
       FailJob(absl::StrCat("cannot read the latest checkpoint: ", latest.status().message()));
@@ -123,7 +133,7 @@ bool JobMaster::ChooseRestore() {
 }
 
 void JobMaster::AllocateAndRedeploy(int tries) {
-  if (state_ != JobState::kRestarting) return;
+  if (machine_.state() != JobState::kRestarting) return;
   auto slots = resource_manager_->AllocateSlots(spec_.job_id, spec_.plan.RequiredSlots());
   if (!slots.ok()) {
     if (tries % 20 == 0) {
@@ -138,12 +148,13 @@ void JobMaster::AllocateAndRedeploy(int tries) {
   for (const auto& s : slots_) lost_taskmanagers_.erase(s.taskmanager_id);
   ++attempt_number_;
   NewAttempts();
-  SetJobState(JobState::kRunning);
+  if (!SetJobState(JobState::kRunning)) return;
   DeployAll();
 }
 
 void JobMaster::OnRestoreDamaged(const std::string& detail) {
-  if (IsTerminal(state_) || state_ == JobState::kFailing || state_ == JobState::kCancelling) {
+  const JobState state = machine_.state();
+  if (machine_.IsTerminal() || state == JobState::kFailing || state == JobState::kCancelling) {
     return;
   }
   if (!restore_) {  // cannot happen: nothing was restored

@@ -37,7 +37,8 @@ absl::StatusOr<std::string> JobMaster::TriggerSavepoint(const std::string& dir, 
                                                         bool drain) {
   auto done = std::make_shared<Promise>();
   executor_.Post([this, dir, stop, drain, done] {
-    if (rescale_) {
+    const RescalePhase phase = machine_.rescale();
+    if (phase == RescalePhase::kStopping || phase == RescalePhase::kWaitingForFinish) {
       done->set_value(absl::FailedPreconditionError("the job is being rescaled"));
       return;
     }
@@ -56,7 +57,7 @@ absl::StatusOr<std::string> JobMaster::Rescale(int parallelism, proto::JobGraph 
   auto done = std::make_shared<Promise>();
   executor_.Post(
       [this, parallelism, graph = std::move(graph), plan = std::move(plan), done]() mutable {
-        if (rescale_) {
+        if (machine_.rescale() != RescalePhase::kIdle) {
           done->set_value(absl::FailedPreconditionError("the job is being rescaled already"));
           return;
         }
@@ -65,10 +66,15 @@ absl::StatusOr<std::string> JobMaster::Rescale(int parallelism, proto::JobGraph 
           return;
         }
         int old_parallelism = slots_.empty() ? 0 : static_cast<int>(slots_.size());
-        rescale_ = PendingRescale{parallelism, std::move(graph), std::move(plan), 0, false};
-        rescale_text_ = absl::StrCat(old_parallelism, " -> ", rescale_->plan.RequiredSlots());
-        Log()->info("Job {} ({}) rescales: {}", spec_.name, spec_.job_id, rescale_text_);
+        std::string text = absl::StrCat(old_parallelism, " -> ", plan.RequiredSlots());
+        rescale_ = RescaleTarget{parallelism, std::move(graph), std::move(plan)};
+        if (!machine_.TransitionTo(RescalePhase::kStopping, text)) {
+          done->set_value(absl::InternalError("the rescale could not start"));
+          return;
+        }
+        Log()->info("Job {} ({}) rescales: {}", spec_.name, spec_.job_id, text);
         PendingSavepoint sp;
+        sp.rescale = true;
         sp.stop = true;
         sp.done = done;
         StartSavepoint(std::move(sp), 0);
@@ -92,14 +98,19 @@ absl::Status JobMaster::CheckSlotsFor(const ExecutionPlan& plan) {
 void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
   auto fail = [&](const absl::Status& s) {
     if (sp.done) sp.done->set_value(s);
-    if (rescale_ && rescale_->savepoint_id == 0) {
-      rescale_.reset();
-      rescale_text_.clear();
+    if (sp.rescale && machine_.rescale() == RescalePhase::kStopping) {
+      machine_.TransitionTo(RescalePhase::kIdle);
     }
   };
-  if (state_ != JobState::kRunning || !coordinator_) {
-    return fail(absl::FailedPreconditionError(absl::StrCat(
-        "job ", spec_.job_id, " is ", std::string(JobStateName(state_)), ", not RUNNING")));
+  if (sp.rescale && machine_.rescale() != RescalePhase::kStopping) {
+    return fail(absl::AbortedError(absl::StrCat("the rescale of job ", spec_.job_id,
+                                                " was abandoned: the job is ",
+                                                std::string(JobStateName(machine_.state())))));
+  }
+  if (machine_.state() != JobState::kRunning || !coordinator_) {
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat("job ", spec_.job_id, " is ", std::string(JobStateName(machine_.state())),
+                     ", not RUNNING")));
   }
   for (const auto& v : vertices_) {
     for (const auto& st : v.subtasks) {
@@ -110,7 +121,13 @@ void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
       }
     }
   }
-  absl::StatusOr<int64_t> id = coordinator_->TriggerNow();
+  // A savepoint's files are copied after it completed: pinned from then on, retention keeps it
+  // while periodic checkpoints go on. A rescale restores whatever is newest and needs no pin.
+  checkpoint::TriggerOptions options;
+  options.pin_on_completion = !sp.rescale;
+  options.stop = sp.stop;
+  options.drain = sp.drain;
+  absl::StatusOr<int64_t> id = coordinator_->TriggerNow(options);
   if (absl::IsResourceExhausted(id.status()) && tries < kTriggerTries) {
     // A periodic checkpoint is in progress: try again when it is over.
     executor_.PostDelayed(std::chrono::milliseconds(100), [this, sp, tries]() mutable {
@@ -121,57 +138,44 @@ void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
   if (!id.ok()) return fail(id.status());
   Log()->info("Job {} ({}): {} {} triggered", spec_.name, spec_.job_id,
               sp.stop ? "stop-with-savepoint" : "savepoint", *id);
-  if (rescale_ && rescale_->savepoint_id == 0 && sp.dir.empty()) rescale_->savepoint_id = *id;
   savepoints_[*id] = std::move(sp);
 }
 
-void JobMaster::OnCheckpointComplete(int64_t id) {
+void JobMaster::OnCheckpointComplete(int64_t id, const proto::CheckpointMetadata& md) {
   auto it = savepoints_.find(id);
   if (it == savepoints_.end()) return;
   PendingSavepoint sp = std::move(it->second);
   savepoints_.erase(it);
-  // The coordinator's copy: the file on storage may have been damaged since it was verified.
-  absl::StatusOr<proto::CheckpointMetadata> md =
-      absl::NotFoundError(absl::StrCat("checkpoint ", id, " is not retained"));
-  if (coordinator_) {
-    if (std::optional<proto::CheckpointMetadata> m = coordinator_->CompletedMetadata(id)) md = *m;
-  }
-  if (rescale_ && rescale_->savepoint_id == id) {
-    if (!md.ok()) {
-      sp.done->set_value(md.status());
-      HandleFailure(absl::StrCat("rescale: cannot read its snapshot: ", md.status().message()));
+  if (sp.rescale) {
+    if (machine_.rescale() != RescalePhase::kStopping) {
+      sp.done->set_value(absl::AbortedError(
+          absl::StrCat("the rescale of job ", spec_.job_id, " was abandoned: the job is ",
+                       std::string(JobStateName(machine_.state())))));
       return;
     }
-    rescale_->savepoint_complete = true;
-    restore_ = *md;
+    machine_.TransitionTo(RescalePhase::kWaitingForFinish);
+    restore_ = md;
     restore_base_dir_ = spec_.checkpoint_storage->root();
     std::string path = absl::StrCat(restore_base_dir_, "/", snapshot::CheckpointFolder(id));
     sp.done->set_value(path);
     CheckCompletion();  // the subtasks may all have finished already
     return;
   }
-  if (!md.ok()) {
-    sp.done->set_value(md.status());
-    if (sp.stop && state_ == JobState::kRunning) {
-      HandleFailure(absl::StrCat("stop-with-savepoint failed: ", md.status().message()));
-    }
-    return;
-  }
-  // Copy the files while no newer checkpoint can subsume (and delete) this one.
-  bool resume = !sp.stop && state_ == JobState::kRunning;
-  if (coordinator_) coordinator_->Suspend();
+  // The coordinator pinned it at completion: no newer checkpoint deletes its files while they are
+  // copied. After a stop's savepoint no checkpoint is taken: its subtasks finish.
+  if (sp.stop && coordinator_) coordinator_->Suspend();
   uint64_t size = 0;
-  for (const auto& op : md->operators()) {
+  for (const auto& op : md.operators()) {
     for (const auto& st : op.subtasks()) size += snapshot::FileBytes(st);
   }
-  io_executor_.Post([this, sp, md = *md, resume, size] {
+  io_executor_.Post([this, sp, md, size] {
     absl::StatusOr<std::string> path = WriteSavepoint(md, *spec_.checkpoint_storage, sp.dir);
     int64_t duration = WallClockMs() - md.timestamp_ms();
-    executor_.Post([this, sp, path, resume, id = md.checkpoint_id(), duration, size] {
-      if (resume && coordinator_ && state_ == JobState::kRunning) coordinator_->Resume();
+    executor_.Post([this, sp, path, id = md.checkpoint_id(), duration, size] {
+      if (coordinator_) coordinator_->Unpin(id);
       if (sp.stop && path.ok()) {
         NotifyAll(id, true);  // the subtasks commit and finish
-      } else if (sp.stop && state_ == JobState::kRunning) {
+      } else if (sp.stop) {
         // The sources have stopped: fail over to the stop's checkpoint (complete, retained, not
         // yet committed: its restore commits it). The job does not finish without its savepoint.
         HandleFailure(absl::StrCat("stop-with-savepoint failed: savepoint ", id,
@@ -205,24 +209,20 @@ void JobMaster::OnCheckpointAborted(int64_t id, const std::string& reason) {
   sp.done->set_value(absl::AbortedError(absl::StrCat("savepoint ", id, " failed: ", reason)));
   if (sp.stop) {
     // The sources stopped after the savepoint's barrier: go back to the latest checkpoint.
-    bool rescaling = rescale_ && rescale_->savepoint_id == id;
-    if (rescaling) {
-      rescale_.reset();
-      rescale_text_.clear();
+    if (sp.rescale && machine_.rescale() == RescalePhase::kStopping) {
+      machine_.TransitionTo(RescalePhase::kIdle);
     }
-    if (state_ == JobState::kRunning) {
-      HandleFailure(
-          absl::StrCat(rescaling ? "rescale" : "stop-with-savepoint", " failed: ", reason));
-    }
+    HandleFailure(
+        absl::StrCat(sp.rescale ? "rescale" : "stop-with-savepoint", " failed: ", reason));
   }
 }
 
 void JobMaster::RedeployRescaled() {
-  PendingRescale r = std::move(*rescale_);
-  rescale_.reset();
-  SetJobState(JobState::kRestarting);
-  spec_.graph = std::move(r.graph);
-  spec_.plan = std::move(r.plan);
+  if (!machine_.TransitionTo(RescalePhase::kRedeploying)) return;
+  if (!SetJobState(JobState::kRestarting)) return;
+  spec_.graph = std::move(rescale_.graph);
+  spec_.plan = std::move(rescale_.plan);
+  rescale_ = RescaleTarget{};
   BuildVertices();
   if (coordinator_) {
     coordinator_->Suspend();

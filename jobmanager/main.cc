@@ -9,6 +9,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "jobmanager/grpc_taskmanager_gateway.h"
 #include "jobmanager/services.h"
 
 int main(int argc, char** argv) {
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   std::chrono::milliseconds hb_timeout(config->GetDurationMs("heartbeat.timeout"));
   BlobStore blobs(config->GetString("blob.storage.directory"));
   if (auto s = blobs.Init(); !s.ok()) return Fail(std::string(s.message()));
-  ResourceManager rm(hb_interval, hb_timeout);
+  ResourceManager rm(GrpcTaskManagerGatewayFactory(), hb_interval, hb_timeout);
   DispatcherOptions dopts;
   dopts.graph_builder_timeout =
       std::chrono::milliseconds(config->GetDurationMs("jobmanager.graph-builder.timeout"));

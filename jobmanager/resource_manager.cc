@@ -10,9 +10,12 @@ namespace {
 auto Log() { return log::Get("resourcemanager"); }
 }  // namespace
 
-ResourceManager::ResourceManager(std::chrono::milliseconds heartbeat_interval,
+ResourceManager::ResourceManager(TaskManagerGatewayFactory gateways,
+                                 std::chrono::milliseconds heartbeat_interval,
                                  std::chrono::milliseconds heartbeat_timeout)
-    : heartbeat_interval_(heartbeat_interval), heartbeat_timeout_(heartbeat_timeout) {
+    : gateways_(std::move(gateways)),
+      heartbeat_interval_(heartbeat_interval),
+      heartbeat_timeout_(heartbeat_timeout) {
   executor_.PostDelayed(heartbeat_interval_, [this] { CheckHeartbeats(); });
 }
 
@@ -48,7 +51,7 @@ absl::Status ResourceManager::Register(const proto::RegisterRequest& req) {
     tm.slot_owner.assign(static_cast<size_t>(req.slots()), "");
     tm.last_heartbeat = std::chrono::steady_clock::now();
     if (req.has_network()) tm.network = req.network();
-    tm.gateway = std::make_shared<TaskManagerGateway>(req.taskmanager_id(), req.rpc_address());
+    tm.gateway = gateways_(req.taskmanager_id(), req.rpc_address());
     taskmanagers_[req.taskmanager_id()] = std::move(tm);
     Log()->info("TaskManager {} registered: rpc {}, data {}, {} slots", req.taskmanager_id(),
                 req.rpc_address(), req.data_address(), req.slots());

@@ -1,6 +1,8 @@
 // ResourceManager: the registry of TaskManagers and their slots. Detects lost TaskManagers by
 // heartbeat timeout and by their Connect stream breaking, and tells the listener (the Dispatcher).
-// Owns one SerialExecutor; every public method may be called from any thread.
+// Makes each registered TaskManager's gateway through the factory it is given (gRPC in the daemon,
+// in-process ones in tests). Owns one SerialExecutor; every public method may be called from any
+// thread.
 #pragma once
 
 #include <chrono>
@@ -30,7 +32,7 @@ class ResourceManager {
  public:
   using LostListener = std::function<void(const std::string& tm_id, const std::string& reason)>;
 
-  ResourceManager(std::chrono::milliseconds heartbeat_interval,
+  ResourceManager(TaskManagerGatewayFactory gateways, std::chrono::milliseconds heartbeat_interval,
                   std::chrono::milliseconds heartbeat_timeout);
   ~ResourceManager();
 
@@ -66,6 +68,7 @@ class ResourceManager {
   void CheckHeartbeats();
   void RemoveLost(const std::string& tm_id, const std::string& reason);
 
+  const TaskManagerGatewayFactory gateways_;
   const std::chrono::milliseconds heartbeat_interval_;
   const std::chrono::milliseconds heartbeat_timeout_;
   // Fields below are touched only on executor_.

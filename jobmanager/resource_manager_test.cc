@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "gtest/gtest.h"
+#include "jobmanager/grpc_taskmanager_gateway.h"
 
 namespace sluice::jobmanager {
 namespace {
@@ -30,7 +31,7 @@ proto::Heartbeat HeartbeatWithNetwork(const std::string& id, int used, int peak)
 }
 
 TEST(ResourceManager, ListShowsNetworkMemoryOfTheLatestHeartbeat) {
-  ResourceManager rm(milliseconds(500), milliseconds(60000));
+  ResourceManager rm(GrpcTaskManagerGatewayFactory(), milliseconds(500), milliseconds(60000));
   ASSERT_TRUE(rm.Register(Registration("tm-a")).ok());
 
   std::vector<proto::TaskManagerInfo> before = rm.List();
@@ -55,13 +56,13 @@ TEST(ResourceManager, ListShowsNetworkMemoryOfTheLatestHeartbeat) {
 }
 
 TEST(ResourceManager, HeartbeatOfUnknownTaskManagerIsRefused) {
-  ResourceManager rm(milliseconds(500), milliseconds(60000));
+  ResourceManager rm(GrpcTaskManagerGatewayFactory(), milliseconds(500), milliseconds(60000));
   EXPECT_FALSE(rm.Heartbeat(HeartbeatWithNetwork("tm-unknown", 1, 1)));
   EXPECT_TRUE(rm.List().empty());
 }
 
 TEST(ResourceManager, RegistrationCarriesNetworkMemoryUntilTheFirstHeartbeat) {
-  ResourceManager rm(milliseconds(500), milliseconds(60000));
+  ResourceManager rm(GrpcTaskManagerGatewayFactory(), milliseconds(500), milliseconds(60000));
   proto::RegisterRequest req = Registration("tm-a");
   *req.mutable_network() = HeartbeatWithNetwork("tm-a", 0, 0).network();
   ASSERT_TRUE(rm.Register(req).ok());
@@ -76,7 +77,7 @@ TEST(ResourceManager, RegistrationCarriesNetworkMemoryUntilTheFirstHeartbeat) {
 }
 
 TEST(ResourceManager, ReRegistrationForgetsTheOldFigures) {
-  ResourceManager rm(milliseconds(500), milliseconds(60000));
+  ResourceManager rm(GrpcTaskManagerGatewayFactory(), milliseconds(500), milliseconds(60000));
   ASSERT_TRUE(rm.Register(Registration("tm-a")).ok());
   ASSERT_TRUE(rm.Heartbeat(HeartbeatWithNetwork("tm-a", 5, 5)));
   ASSERT_TRUE(rm.Register(Registration("tm-a")).ok());
@@ -86,7 +87,7 @@ TEST(ResourceManager, ReRegistrationForgetsTheOldFigures) {
 }
 
 TEST(ResourceManager, SlotsOfAnEndedJobAreUnavailableUntilReleasedNotMissing) {
-  ResourceManager rm(milliseconds(500), milliseconds(60000));
+  ResourceManager rm(GrpcTaskManagerGatewayFactory(), milliseconds(500), milliseconds(60000));
   ASSERT_TRUE(rm.Register(Registration("tm-a")).ok());  // 2 slots
   ASSERT_TRUE(rm.AllocateSlots("job-a", 2).ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(rm.AllocateSlots("job-b", 1).status()));

@@ -1,32 +1,26 @@
-// TaskManagerGateway: the JobManager's client for one TaskManager's control service.
+// TaskManagerGateway: how the JobManager reaches one TaskManager's control service — deploy,
+// cancel, release a job, trigger and notify checkpoints. An interface so that the JobMaster can
+// be tested without processes: GrpcTaskManagerGateway (grpc_taskmanager_gateway.h) is the one the
+// daemon uses, tests use an in-process one that records the calls.
 //
-// Calls run one at a time, in the order they were made, on the gateway's own executor
-// ("tm-<id>"): a TaskManager sees a cancel after the deployment it cancels, a notification after
-// its trigger. One gateway per TaskManager, shared by every job with slots there, so a TaskManager
-// that does not answer (frozen, partitioned) holds up calls to itself only, never calls to the
-// others or the caller's thread (fault probe: a frozen TaskManager stalled every job's calls for
-// the RPC deadline each). Every call has a deadline (`rpc_timeout`, 10 s by default).
+// Rules every implementation keeps (the JobMaster relies on them):
+// - calls to one TaskManager run in the order they were made (a cancel never overtakes its
+//   deployment, a notification never its trigger);
+// - no call blocks its caller: `done` runs later, on a thread of the gateway's, and must not block
+//   (callers post back to their own executor through a PostBox, since they may be gone first);
+// - after Close() (the TaskManager was lost or registered again) queued and later calls fail at
+//   once with Unavailable.
 //
-// Owned by the ResourceManager's registry entry and shared with the slot assignments of jobs.
-// `done` callbacks run on the gateway's executor: they must not block, and post back to the
-// caller's own executor (through a PostBox, since the caller may be gone first). Close() (the
-// TaskManager was lost or registered again) cancels the call in flight and makes queued and later
-// calls fail at once with Unavailable; the destructor drops what is still queued.
+// Owned by the ResourceManager's registry entry (created through the TaskManagerGatewayFactory it
+// is given) and shared with the slot assignments of jobs.
 #pragma once
 
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
-#include "common/executor.h"
-#include "sluice_proto/cluster.grpc.pb.h"
-
-namespace grpc {
-class ClientContext;
-}
+#include "sluice_proto/cluster.pb.h"
 
 namespace sluice::jobmanager {
 
@@ -34,43 +28,27 @@ class TaskManagerGateway {
  public:
   using Done = std::function<void(const absl::Status&)>;
 
-  TaskManagerGateway(std::string id, std::string rpc_address,
-                     std::chrono::milliseconds rpc_timeout = std::chrono::seconds(10));
-  ~TaskManagerGateway();
-  TaskManagerGateway(const TaskManagerGateway&) = delete;
-  TaskManagerGateway& operator=(const TaskManagerGateway&) = delete;
+  virtual ~TaskManagerGateway() = default;
 
-  const std::string& id() const { return id_; }
-  const std::string& address() const { return address_; }
+  virtual const std::string& id() const = 0;
+  virtual const std::string& address() const = 0;
 
-  void Deploy(proto::TaskDeployment deployment, Done done = {});
-  void Cancel(std::string attempt_id, Done done = {});
-  void ReleaseJob(std::string job_id, Done done = {});
-  void TriggerCheckpoint(std::string attempt_id, int64_t checkpoint_id, int64_t timestamp_ms,
-                         bool stop, bool drain, Done done = {});
-  void NotifyCheckpoint(std::string attempt_id, int64_t checkpoint_id, bool complete,
-                        Done done = {});
+  virtual void Deploy(proto::TaskDeployment deployment, Done done = {}) = 0;
+  virtual void Cancel(std::string attempt_id, Done done = {}) = 0;
+  virtual void ReleaseJob(std::string job_id, Done done = {}) = 0;
+  virtual void TriggerCheckpoint(std::string attempt_id, int64_t checkpoint_id,
+                                 int64_t timestamp_ms, bool stop, bool drain, Done done = {}) = 0;
+  virtual void NotifyCheckpoint(std::string attempt_id, int64_t checkpoint_id, bool complete,
+                                Done done = {}) = 0;
 
   //! The TaskManager is gone: the call in flight is cancelled, queued and later calls fail at once.
-  void Close();
-  //! Waits until every call made so far has ended (tests).
-  void Drain();
-
- private:
-  using Rpc = std::function<grpc::Status(proto::TaskManagerService::Stub&, grpc::ClientContext&)>;
-  //! Queues `rpc`; runs it unless closed; hands the outcome, named after `what`, to `done`.
-  void Call(std::string what, Rpc rpc, Done done);
-
-  const std::string id_;
-  const std::string address_;
-  const std::chrono::milliseconds rpc_timeout_;
-  std::unique_ptr<proto::TaskManagerService::Stub> stub_;
-
-  absl::Mutex mu_;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::ClientContext* in_flight_ ABSL_GUARDED_BY(mu_) = nullptr;
-
-  SerialExecutor executor_;
+  virtual void Close() = 0;
+  //! Waits until every call made so far has ended.
+  virtual void Drain() = 0;
 };
+
+//! Makes the gateway of a TaskManager that registered (id, control service address).
+using TaskManagerGatewayFactory = std::function<std::shared_ptr<TaskManagerGateway>(
+    const std::string& id, const std::string& rpc_address)>;
 
 }  // namespace sluice::jobmanager

@@ -129,34 +129,6 @@ absl::Status CheckpointConfig::Validate() const {
   return absl::OkStatus();
 }
 
-std::string_view CheckpointStatusName(CheckpointStatus status) {
-  switch (status) {
-    case CheckpointStatus::kInProgress:
-      return "IN_PROGRESS";
-    case CheckpointStatus::kFinalizing:
-      return "FINALIZING";
-    case CheckpointStatus::kCompleted:
-      return "COMPLETED";
-    case CheckpointStatus::kFailed:
-      return "FAILED";
-  }
-  return "UNKNOWN";
-}
-
-bool IsLegalTransition(CheckpointStatus from, CheckpointStatus to) {
-  using S = CheckpointStatus;
-  switch (from) {
-    case S::kInProgress:
-      return to == S::kFinalizing || to == S::kFailed;
-    case S::kFinalizing:
-      return to == S::kCompleted || to == S::kFailed;
-    case S::kCompleted:
-    case S::kFailed:
-      return false;
-  }
-  return false;
-}
-
 // ---------------------------------------------------------------------------------------------
 // A checkpoint in progress.
 
@@ -172,6 +144,7 @@ struct CheckpointCoordinator::Pending {
   std::set<TaskKey> awaiting;
   std::map<TaskKey, Ack> acks;
   std::vector<OperatorInfo> operators;  // as of the trigger
+  TriggerOptions options;
   int total_subtasks = 0;
   FileTally files;  // named by the acknowledgements
 
@@ -209,6 +182,8 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, Checkpoint
       storage_(storage),
       callbacks_(std::move(callbacks)),
       clock_(clock ? std::move(clock) : CheckpointClock(WallClockMs)),
+      store_(config_.num_retained),
+      failures_(config_.tolerable_failures),
       executor_("chk-" + job_.job_id.substr(0, 8)),
       io_executor_("chkio-" + job_.job_id.substr(0, 8)) {}
 
@@ -235,12 +210,12 @@ void CheckpointCoordinator::Adopt(std::vector<StoredCheckpoint> stored) {
     FileTally files;
     files.Add(md);
     shared_.Register(md.checkpoint_id(), files.SharedPaths());
-    retained_[md.checkpoint_id()] = Completed{md, InfoOf(md)};
-    last_completed_id_ = md.checkpoint_id();
+    store_.Add(md.checkpoint_id(), {md, InfoOf(md)});
+    failures_.OnCompleted(md.checkpoint_id());
     ever_completed_ = true;
   }
   Log()->info("Job {}: {} completed checkpoint(s) on {} retained, next checkpoint id {}",
-              job_.job_id, retained_.size(), storage_->root(), next_id_);
+              job_.job_id, store_.size(), storage_->root(), next_id_);
 }
 
 bool CheckpointCoordinator::SetLifecycle(Lifecycle to) {
@@ -317,8 +292,8 @@ void CheckpointCoordinator::RestoreFrom(int64_t checkpoint_id) {
 // ---------------------------------------------------------------------------------------------
 // Triggering and time.
 
-absl::StatusOr<int64_t> CheckpointCoordinator::TriggerNow() {
-  return RunSync([this] { return Trigger(); });
+absl::StatusOr<int64_t> CheckpointCoordinator::TriggerNow(TriggerOptions options) {
+  return RunSync([this, options] { return Trigger(options); });
 }
 
 void CheckpointCoordinator::Tick() {
@@ -350,10 +325,11 @@ absl::Status CheckpointCoordinator::CheckCanTrigger() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> CheckpointCoordinator::Trigger() {
+absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options) {
   if (absl::Status s = CheckCanTrigger(); !s.ok()) return s;
   auto p = std::make_unique<Pending>();
   p->id = next_id_++;
+  p->options = options;
   p->trigger_time_ms = clock_();
   for (const TaskKey& task : tasks_) {
     if (!finished_.count(task)) p->awaiting.insert(task);
@@ -365,7 +341,7 @@ absl::StatusOr<int64_t> CheckpointCoordinator::Trigger() {
   Log()->info("Triggering checkpoint {} (job {}) at {}: {} subtask(s) to acknowledge", id,
               job_.job_id, timestamp, p->total_subtasks);
   pending_.emplace(id, std::move(p));
-  if (callbacks_.trigger) callbacks_.trigger(id, timestamp);
+  if (callbacks_.trigger) callbacks_.trigger(id, timestamp, options);
   ScheduleWakeup();
   return id;
 }
@@ -567,23 +543,22 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   const int64_t now = clock_();
   const int64_t id = p->id;
   last_end_ms_ = now;
-  last_completed_id_ = std::max(last_completed_id_, id);
-  consecutive_failures_ = 0;
-  ++completed_count_;
+  failures_.OnCompleted(id);
   ever_completed_ = true;
   // Registered before older checkpoints are released, so files they share survive.
   shared_.Register(id, p->files.SharedPaths());
   CompletedCheckpointInfo info = InfoOf(metadata);
   info.duration_ms = now - p->trigger_time_ms;
   info.size_bytes = p->files.TotalBytes();
-  retained_[id] = Completed{metadata, info};
-  RecordEnded(StatsOf(*p, now));
+  const std::vector<int64_t> dropped =
+      store_.Add(id, {metadata, info}, p->options.pin_on_completion);
+  stats_.RecordCompleted(StatsOf(*p, now));
   Log()->info("Completed checkpoint {} for job {} ({} bytes in {} ms).", id, job_.job_id,
               info.size_bytes, info.duration_ms);
   SubsumeOlderThan(id);
-  EnforceRetention();
+  DeleteDropped(dropped);
   DeleteDeferred();
-  if (callbacks_.notify_complete) callbacks_.notify_complete(id);
+  if (callbacks_.notify_complete) callbacks_.notify_complete(id, metadata);
 }
 
 proto::CheckpointMetadata CheckpointCoordinator::BuildMetadata(const Pending& pending) const {
@@ -635,10 +610,8 @@ void CheckpointCoordinator::SubsumeOlderThan(int64_t id) {
   for (int64_t o : older) Abort(o, absl::StrCat("subsumed by checkpoint ", id), false);
 }
 
-void CheckpointCoordinator::EnforceRetention() {
-  while (retained_.size() > static_cast<size_t>(config_.num_retained)) {
-    const int64_t id = retained_.begin()->first;
-    retained_.erase(retained_.begin());
+void CheckpointCoordinator::DeleteDropped(const std::vector<int64_t>& ids) {
+  for (int64_t id : ids) {
     Log()->info("Job {}: removing checkpoint {} (retaining {})", job_.job_id, id,
                 config_.num_retained);
     DeleteFiles({snapshot::CheckpointFolder(id)});
@@ -657,10 +630,9 @@ void CheckpointCoordinator::Abort(int64_t id, const std::string& reason, bool co
   p->SetStatus(CheckpointStatus::kFailed);
   const int64_t now = clock_();
   last_end_ms_ = now;
-  ++failed_count_;
   CheckpointStats stats = StatsOf(*p, now);
   stats.failure_reason = reason;
-  RecordEnded(std::move(stats));
+  stats_.RecordFailed(std::move(stats));
   if (counts_as_failure) {
     Log()->warn("Checkpoint {} of job {} failed: {}", id, job_.job_id, reason);
   } else {
@@ -679,14 +651,14 @@ void CheckpointCoordinator::AbortAll(const std::string& reason) {
 }
 
 void CheckpointCoordinator::CountFailure(int64_t id, const std::string& reason) {
-  if (id < last_completed_id_) return;  // a newer checkpoint already succeeded
-  ++consecutive_failures_;
-  if (consecutive_failures_ <= config_.tolerable_failures) {
-    Log()->info("Job {}: {} consecutive checkpoint failure(s), {} tolerated", job_.job_id,
-                consecutive_failures_, config_.tolerable_failures);
+  const int before = failures_.consecutive_failures();
+  if (!failures_.OnFailure(id)) {
+    if (failures_.consecutive_failures() > before) {
+      Log()->info("Job {}: {} consecutive checkpoint failure(s), {} tolerated", job_.job_id,
+                  failures_.consecutive_failures(), failures_.tolerable_failures());
+    }
     return;
   }
-  consecutive_failures_ = 0;
   std::string message = absl::StrCat("exceeded checkpoint tolerable failure threshold: ", reason);
   Log()->error("Job {}: {}", job_.job_id, message);
   if (callbacks_.fail_job) callbacks_.fail_job(std::move(message));
@@ -702,7 +674,7 @@ void CheckpointCoordinator::DiscardLateAcknowledge(
                 TaskName(task), id);
     return;
   }
-  if (retained_.count(id)) {
+  if (store_.Find(id) != nullptr) {
     Log()->debug("Checkpoint {}: ignoring duplicate acknowledgement of {}", id, TaskName(task));
     return;
   }
@@ -787,14 +759,14 @@ CoordinatorStats CheckpointCoordinator::Stats() {
   return RunSync([this] {
     const int64_t now = clock_();
     CoordinatorStats s;
-    for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
-      s.completed.push_back(it->second.info);
+    for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
+      s.completed.push_back(e->info);
     }
     for (const auto& [id, p] : pending_) s.in_progress.push_back(StatsOf(*p, now));
-    s.history.assign(history_.begin(), history_.end());
-    s.completed_count = completed_count_;
-    s.failed_count = failed_count_;
-    s.consecutive_failures = consecutive_failures_;
+    s.history = stats_.History();
+    s.completed_count = stats_.completed_count();
+    s.failed_count = stats_.failed_count();
+    s.consecutive_failures = failures_.consecutive_failures();
     return s;
   });
 }
@@ -811,11 +783,6 @@ CheckpointStats CheckpointCoordinator::StatsOf(const Pending& pending, int64_t n
   s.total_subtasks = pending.total_subtasks;
   for (const auto& [task, ack] : pending.acks) s.subtasks[task] = ack.stats;
   return s;
-}
-
-void CheckpointCoordinator::RecordEnded(CheckpointStats stats) {
-  history_.push_front(std::move(stats));
-  if (history_.size() > kHistorySize) history_.pop_back();
 }
 
 CompletedCheckpointInfo CheckpointCoordinator::InfoOf(

@@ -4,6 +4,12 @@
 // failed checkpoints and fails the job over when there are too many in a row (Flink's
 // CheckpointCoordinator, simplified; docs/checkpointing.md).
 //
+// Its collaborators, each in its own file: CompletedCheckpointStore (what is retained, and what
+// retention drops), SharedStateRegistry (which checkpoint names which
+// shared file), CheckpointFailureManager (consecutive failures against the tolerable ones) and
+// CheckpointStatsTracker (figures of ended checkpoints); the words they share are in
+// checkpoint_stats.h.
+//
 // Owned by the JobMaster of the job, one per job. All state is confined to the coordinator's own
 // SerialExecutor; public methods may be called from any thread (they post to it, or wait for it
 // where they return something). File writes and deletions run on a second executor, never on the
@@ -29,17 +35,14 @@
 #include "common/config/config.h"
 #include "common/executor.h"
 #include "common/snapshot/storage.h"
+#include "jobmanager/checkpoint/checkpoint_stats.h"
+#include "jobmanager/checkpoint/completed_store.h"
+#include "jobmanager/checkpoint/failure_manager.h"
 #include "jobmanager/checkpoint/shared_state_registry.h"
+#include "jobmanager/checkpoint/stats_tracker.h"
 #include "sluice_proto/checkpoint.pb.h"
 
 namespace sluice::jobmanager::checkpoint {
-
-//! A subtask that must acknowledge every checkpoint.
-struct TaskKey {
-  uint32_t vertex_id = 0;
-  int subtask_index = 0;
-  auto operator<=>(const TaskKey&) const = default;
-};
 
 //! An operator of the job, as `_metadata` lists it.
 struct OperatorInfo {
@@ -81,10 +84,13 @@ struct CheckpointJobInfo {
 //! How the coordinator reaches the job's subtasks and its owner. All run on the coordinator's
 //! executor and must not block (post RPCs elsewhere). Empty functions are skipped.
 struct CheckpointCallbacks {
-  //! Send the trigger to every source subtask.
-  std::function<void(int64_t checkpoint_id, int64_t timestamp_ms)> trigger;
-  //! Tell every subtask that the checkpoint completed (transactional sinks commit).
-  std::function<void(int64_t checkpoint_id)> notify_complete;
+  //! Send the trigger to every running subtask, with the checkpoint's `options` (stop, drain).
+  std::function<void(int64_t checkpoint_id, int64_t timestamp_ms, const TriggerOptions& options)>
+      trigger;
+  //! Tell every subtask that the checkpoint completed (transactional sinks commit). `metadata`
+  //! is what `_metadata` holds (the coordinator's copy: no need to read the file back).
+  std::function<void(int64_t checkpoint_id, const proto::CheckpointMetadata& metadata)>
+      notify_complete;
   //! Tell every subtask that the checkpoint was aborted (cancel marker).
   std::function<void(int64_t checkpoint_id, std::string reason)> notify_aborted;
   //! More consecutive checkpoint failures than tolerable: fail the job over.
@@ -93,38 +99,6 @@ struct CheckpointCallbacks {
 
 //! Milliseconds since the epoch. Injected so that tests drive time (then call Tick()).
 using CheckpointClock = std::function<int64_t()>;
-
-//! The lifecycle of one checkpoint. IN_PROGRESS -> FINALIZING (all acknowledged, `_metadata`
-//! being written) -> COMPLETED; IN_PROGRESS or FINALIZING -> FAILED.
-enum class CheckpointStatus { kInProgress, kFinalizing, kCompleted, kFailed };
-
-std::string_view CheckpointStatusName(CheckpointStatus status);
-bool IsLegalTransition(CheckpointStatus from, CheckpointStatus to);
-
-//! Figures of one checkpoint.
-struct CheckpointStats {
-  int64_t id = 0;
-  std::string kind;  //!< "checkpoint"
-  CheckpointStatus status = CheckpointStatus::kInProgress;
-  int64_t trigger_time_ms = 0;
-  int64_t duration_ms = 0;  //!< trigger to end (or to now while in progress)
-  //! Sum of the sizes of the files the acknowledgements name, each shared file counted once.
-  uint64_t state_size_bytes = 0;
-  int acknowledged = 0;
-  int total_subtasks = 0;
-  std::map<TaskKey, proto::SubtaskCheckpointStats> subtasks;  //!< as acknowledged
-  std::string failure_reason;
-};
-
-//! A retained completed checkpoint.
-struct CompletedCheckpointInfo {
-  int64_t id = 0;
-  std::string kind;
-  std::string path;  //!< absolute: "<storage root>/chk-<n>"
-  int64_t trigger_time_ms = 0;
-  int64_t duration_ms = 0;  //!< 0 when recovered from storage
-  uint64_t size_bytes = 0;
-};
 
 struct CoordinatorStats {
   std::vector<CompletedCheckpointInfo> completed;  //!< retained, newest first
@@ -188,7 +162,7 @@ class CheckpointCoordinator {
   //! Triggers a checkpoint now (min pause does not apply; max concurrent does). Returns its id,
   //! FailedPrecondition when suspended, stopped or without tasks, ResourceExhausted when too
   //! many checkpoints are in progress.
-  absl::StatusOr<int64_t> TriggerNow();
+  absl::StatusOr<int64_t> TriggerNow(TriggerOptions options = {});
   //! Acts on the clock: expires overdue checkpoints, triggers a due periodic one. Timers call it
   //! too; tests that drive the clock call it after moving it.
   void Tick();
@@ -213,6 +187,12 @@ class CheckpointCoordinator {
   //! A restore of checkpoint `id` found it damaged (a subtask read a bad file) and older ones may
   //! be restored instead (accept-duplicates): it is no longer retained; its files stay.
   void DropDamaged(int64_t id);
+  //! Retained checkpoint `id` is being read (its files copied into a savepoint): retention keeps
+  //! it, and the shared files it names, beyond `num_retained` until as many Unpin() calls came.
+  //! Periodic checkpoints go on meanwhile. False when `id` is not retained (any more).
+  bool Pin(int64_t id);
+  //! Ends one Pin(); a checkpoint beyond `num_retained` is then deleted as retention says.
+  void Unpin(int64_t id);
 
   //! Every `chk-<n>` folder in `storage`'s root, oldest first, with its metadata read back.
   static absl::StatusOr<std::vector<StoredCheckpoint>> ScanStorage(
@@ -220,10 +200,6 @@ class CheckpointCoordinator {
 
  private:
   struct Pending;
-  struct Completed {
-    proto::CheckpointMetadata metadata;
-    CompletedCheckpointInfo info;
-  };
   enum class Lifecycle { kCreated, kRunning, kSuspended, kStopped };
 
   CheckpointCoordinator(CheckpointConfig config, CheckpointJobInfo job,
@@ -239,7 +215,7 @@ class CheckpointCoordinator {
   bool SetLifecycle(Lifecycle to);
 
   // Triggering and time.
-  absl::StatusOr<int64_t> Trigger();
+  absl::StatusOr<int64_t> Trigger(TriggerOptions options = {});
   absl::Status CheckCanTrigger() const;
   void OnTick();
   void MaybeTriggerPeriodic(int64_t now);
@@ -259,7 +235,8 @@ class CheckpointCoordinator {
   void Complete(std::unique_ptr<Pending> pending, const proto::CheckpointMetadata& metadata);
   proto::CheckpointMetadata BuildMetadata(const Pending& pending) const;
   void SubsumeOlderThan(int64_t id);
-  void EnforceRetention();
+  //! Deletes the files of the checkpoints retention dropped (and their unreferenced shared ones).
+  void DeleteDropped(const std::vector<int64_t>& ids);
 
   // Failures and file cleanup.
   void Abort(int64_t id, const std::string& reason, bool counts_as_failure);
@@ -281,7 +258,6 @@ class CheckpointCoordinator {
 
   // Statistics.
   CheckpointStats StatsOf(const Pending& pending, int64_t now) const;
-  void RecordEnded(CheckpointStats stats);
   CompletedCheckpointInfo InfoOf(const proto::CheckpointMetadata& metadata) const;
 
   const CheckpointConfig config_;
@@ -297,17 +273,14 @@ class CheckpointCoordinator {
   std::vector<OperatorInfo> operators_;
   int64_t next_id_ = 1;
   std::map<int64_t, std::unique_ptr<Pending>> pending_;
-  std::map<int64_t, Completed> retained_;
+  CompletedCheckpointStore store_;
   SharedStateRegistry shared_;
   // Unreferenced shared files kept until the checkpoints up to this id, in progress when they
   // were released, ended.
   std::map<std::string, int64_t> deferred_;
-  std::deque<CheckpointStats> history_;  // newest first
-  int64_t completed_count_ = 0;          // in this coordinator's life
-  bool ever_completed_ = false;          // by this coordinator, or found on storage at Create
-  int64_t failed_count_ = 0;
-  int consecutive_failures_ = 0;
-  int64_t last_completed_id_ = 0;            // failures of older checkpoints do not count
+  CheckpointStatsTracker stats_{kHistorySize};  // counts in this coordinator's life
+  CheckpointFailureManager failures_;
+  bool ever_completed_ = false;              // by this coordinator, or found on storage at Create
   std::optional<int64_t> last_end_ms_;       // end of the last completed or failed checkpoint
   std::optional<int64_t> next_periodic_ms_;  // when the next periodic trigger is due
   std::optional<int64_t> wakeup_ms_;         // earliest timer posted and not yet run

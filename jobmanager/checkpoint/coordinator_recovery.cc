@@ -18,16 +18,17 @@ using internal::MetadataPath;
 
 std::optional<proto::CheckpointMetadata> CheckpointCoordinator::LatestCompleted() {
   return RunSync([this]() -> std::optional<proto::CheckpointMetadata> {
-    if (retained_.empty()) return std::nullopt;
-    return retained_.rbegin()->second.metadata;
+    std::vector<const CompletedCheckpointStore::Entry*> all = store_.NewestFirst();
+    if (all.empty()) return std::nullopt;
+    return all.front()->metadata;
   });
 }
 
 std::optional<proto::CheckpointMetadata> CheckpointCoordinator::CompletedMetadata(int64_t id) {
   return RunSync([this, id]() -> std::optional<proto::CheckpointMetadata> {
-    auto it = retained_.find(id);
-    if (it == retained_.end()) return std::nullopt;
-    return it->second.metadata;
+    const CompletedCheckpointStore::Entry* e = store_.Find(id);
+    if (e == nullptr) return std::nullopt;
+    return e->metadata;
   });
 }
 
@@ -39,8 +40,8 @@ absl::StatusOr<std::optional<proto::CheckpointMetadata>> CheckpointCoordinator::
   };
   const Retained retained = RunSync([this] {
     Retained r;
-    for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) {
-      r.newest_first.push_back(it->second.metadata);
+    for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
+      r.newest_first.push_back(e->metadata);
     }
     r.ever_completed = ever_completed_;
     return r;
@@ -100,9 +101,20 @@ void CheckpointCoordinator::DropDamaged(int64_t id) {
   RunSync([this, id] { DropDamagedNow(id); });
 }
 
+bool CheckpointCoordinator::Pin(int64_t id) {
+  return RunSync([this, id] { return store_.Pin(id); });
+}
+
+void CheckpointCoordinator::Unpin(int64_t id) {
+  RunSync([this, id] {
+    DeleteDropped(store_.Unpin(id));
+    DeleteDeferred();
+  });
+}
+
 // Its files stay for inspection; only the references go.
 void CheckpointCoordinator::DropDamagedNow(int64_t id) {
-  if (retained_.erase(id) > 0) shared_.Release(id);
+  if (store_.Remove(id)) shared_.Release(id);
 }
 
 }  // namespace sluice::jobmanager::checkpoint

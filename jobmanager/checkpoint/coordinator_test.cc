@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,11 @@ class Recorder {
  public:
   CheckpointCallbacks Callbacks() {
     CheckpointCallbacks c;
-    c.trigger = [this](int64_t id, int64_t) {
+    c.trigger = [this](int64_t id, int64_t, const TriggerOptions&) {
       absl::MutexLock lock(&mu_);
       triggered_.push_back(id);
     };
-    c.notify_complete = [this](int64_t id) {
+    c.notify_complete = [this](int64_t id, const proto::CheckpointMetadata&) {
       absl::MutexLock lock(&mu_);
       completed_.push_back(id);
     };
@@ -529,6 +530,82 @@ TEST_F(CoordinatorTest, RetainsTwoCompletedCheckpoints) {
   EXPECT_EQ(RetainedIds(), (Ids{3, 2}));
 }
 
+TEST_F(CoordinatorTest, APinnedCheckpointOutlivesRetentionUntilUnpinned) {
+  Make();
+  Complete({"shared/a.sst"});
+  ASSERT_TRUE(coordinator_->Pin(1));
+  ASSERT_TRUE(coordinator_->Pin(1));
+  EXPECT_FALSE(coordinator_->Pin(7)) << "not retained";
+  Complete({"shared/b.sst"});  // checkpoints go on while one is pinned
+  EXPECT_TRUE(Exists("chk-1/_metadata"));
+  EXPECT_TRUE(Exists("shared/a.sst"));
+  EXPECT_EQ(RetainedIds(), (Ids{2, 1}));
+
+  coordinator_->Unpin(1);
+  coordinator_->Drain();
+  EXPECT_TRUE(Exists("chk-1/_metadata")) << "pinned twice, unpinned once";
+  coordinator_->Unpin(1);
+  coordinator_->Drain();
+  EXPECT_FALSE(Exists("chk-1"));
+  EXPECT_FALSE(Exists("shared/a.sst"));
+  EXPECT_TRUE(Exists("shared/b.sst"));
+  EXPECT_EQ(RetainedIds(), Ids{2});
+}
+
+TEST_F(CoordinatorTest, ACheckpointTriggeredToBePinnedOutlivesANewerOneUntilUnpinned) {
+  Make();
+  absl::StatusOr<int64_t> savepoint = coordinator_->TriggerNow({.pin_on_completion = true});
+  ASSERT_TRUE(savepoint.ok()) << savepoint.status();
+  AckAll(*savepoint);
+  Complete();
+  EXPECT_EQ(RetainedIds(), (Ids{2, 1}));
+  coordinator_->Unpin(*savepoint);
+  coordinator_->Drain();
+  EXPECT_FALSE(Exists("chk-1"));
+  EXPECT_EQ(RetainedIds(), Ids{2});
+}
+
+TEST_F(CoordinatorTest, TheTriggerCarriesWhatTheCheckpointIsFor) {
+  std::vector<TriggerOptions> told;
+  CheckpointCallbacks callbacks = events_.Callbacks();
+  callbacks.trigger = [&told](int64_t, int64_t, const TriggerOptions& o) { told.push_back(o); };
+  CheckpointJobInfo job{"job-1", "Test Job", "abc123", "rocksdb"};
+  absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> c = CheckpointCoordinator::Create(
+      {}, job, storage_.get(), callbacks, [this] { return now_.load(); });
+  ASSERT_TRUE(c.ok()) << c.status();
+  coordinator_ = *std::move(c);
+  coordinator_->SetTasks({kSource0}, {{"source", 1, 1, 128}});
+  TriggerOptions stop;
+  stop.stop = true;
+  stop.drain = true;
+  ASSERT_TRUE(coordinator_->TriggerNow(stop).ok());
+  coordinator_->Drain();
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(told[0].stop);
+  EXPECT_TRUE(told[0].drain);
+  EXPECT_FALSE(told[0].pin_on_completion);
+}
+
+TEST_F(CoordinatorTest, TheCompletionCallbackCarriesTheMetadataItWrote) {
+  std::optional<proto::CheckpointMetadata> told;
+  CheckpointCallbacks callbacks = events_.Callbacks();
+  callbacks.notify_complete = [&told](int64_t, const proto::CheckpointMetadata& md) { told = md; };
+  CheckpointJobInfo job{"job-1", "Test Job", "abc123", "rocksdb"};
+  absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> c = CheckpointCoordinator::Create(
+      {}, job, storage_.get(), callbacks, [this] { return now_.load(); });
+  ASSERT_TRUE(c.ok()) << c.status();
+  coordinator_ = *std::move(c);
+  coordinator_->SetTasks({kSource0, kSource1, kApply0, kApply1},
+                         {{"source", 1, 2, 128}, {"apply", 2, 2, 128}});
+  const int64_t id = Complete();
+  coordinator_->Drain();
+  ASSERT_TRUE(told.has_value());
+  std::optional<proto::CheckpointMetadata> retained = coordinator_->CompletedMetadata(id);
+  ASSERT_TRUE(retained.has_value());
+  EXPECT_EQ(told->SerializeAsString(), retained->SerializeAsString());
+  EXPECT_EQ(told->operators_size(), 2);
+}
+
 TEST_F(CoordinatorTest, SharedFileLivesWhileARetainedCheckpointReferencesIt) {
   Make();
   Complete({"shared/a.sst", "shared/b.sst"});
@@ -879,10 +956,10 @@ TEST(CoordinatorTimerTest, PeriodicCheckpointsRunWithoutTicks) {
   std::vector<int64_t> completed;
   std::unique_ptr<CheckpointCoordinator> c;
   CheckpointCallbacks callbacks;
-  callbacks.trigger = [&c](int64_t id, int64_t) {
+  callbacks.trigger = [&c](int64_t id, int64_t, const TriggerOptions&) {
     c->Acknowledge({1, 0}, id, {}, {});  // posts: fine from a callback
   };
-  callbacks.notify_complete = [&](int64_t id) {
+  callbacks.notify_complete = [&](int64_t id, const proto::CheckpointMetadata&) {
     absl::MutexLock lock(&mu);
     completed.push_back(id);
   };

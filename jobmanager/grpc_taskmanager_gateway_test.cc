@@ -1,4 +1,4 @@
-#include "jobmanager/taskmanager_gateway.h"
+#include "jobmanager/grpc_taskmanager_gateway.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -76,11 +76,11 @@ class FakeTaskManager final : public proto::TaskManagerService::Service {
 
 // Regression (fault probe, defect 2): every RPC of a job went through one serial executor, so a
 // call to a frozen TaskManager held up the calls to the healthy ones for its whole deadline.
-TEST(TaskManagerGatewayTest, ASlowTaskManagerHoldsUpOnlyItsOwnCalls) {
+TEST(GrpcTaskManagerGateway, ASlowTaskManagerHoldsUpOnlyItsOwnCalls) {
   FakeTaskManager frozen(/*hang_triggers=*/true);
   FakeTaskManager healthy(/*hang_triggers=*/false);
-  TaskManagerGateway to_frozen("tm-frozen", frozen.address(), std::chrono::seconds(30));
-  TaskManagerGateway to_healthy("tm-healthy", healthy.address(), std::chrono::seconds(30));
+  GrpcTaskManagerGateway to_frozen("tm-frozen", frozen.address(), std::chrono::seconds(30));
+  GrpcTaskManagerGateway to_healthy("tm-healthy", healthy.address(), std::chrono::seconds(30));
 
   std::promise<absl::Status> frozen_done, healthy_done;
   to_frozen.TriggerCheckpoint("a1", 7, 0, false, false,
@@ -103,9 +103,9 @@ TEST(TaskManagerGatewayTest, ASlowTaskManagerHoldsUpOnlyItsOwnCalls) {
   EXPECT_EQ(frozen.calls(), (std::vector<std::string>{"trigger a1", "notify a1"}));
 }
 
-TEST(TaskManagerGatewayTest, ACallThatMissesItsDeadlineFailsNamingTheTaskManager) {
+TEST(GrpcTaskManagerGateway, ACallThatMissesItsDeadlineFailsNamingTheTaskManager) {
   FakeTaskManager frozen(/*hang_triggers=*/true);
-  TaskManagerGateway gw("tm-frozen", frozen.address(), std::chrono::milliseconds(300));
+  GrpcTaskManagerGateway gw("tm-frozen", frozen.address(), std::chrono::milliseconds(300));
   std::promise<absl::Status> done;
   gw.TriggerCheckpoint("a1", 9, 0, false, false, [&](const absl::Status& s) { done.set_value(s); });
   absl::Status s = done.get_future().get();
@@ -115,9 +115,9 @@ TEST(TaskManagerGatewayTest, ACallThatMissesItsDeadlineFailsNamingTheTaskManager
       << s;
 }
 
-TEST(TaskManagerGatewayTest, CloseCancelsTheCallInFlightAndFailsQueuedOnesAtOnce) {
+TEST(GrpcTaskManagerGateway, CloseCancelsTheCallInFlightAndFailsQueuedOnesAtOnce) {
   FakeTaskManager frozen(/*hang_triggers=*/true);
-  TaskManagerGateway gw("tm-gone", frozen.address(), std::chrono::seconds(60));
+  GrpcTaskManagerGateway gw("tm-gone", frozen.address(), std::chrono::seconds(60));
   std::promise<absl::Status> first, second;
   gw.TriggerCheckpoint("a1", 1, 0, false, false,
                        [&](const absl::Status& s) { first.set_value(s); });

@@ -1,34 +1,34 @@
-#include "jobmanager/taskmanager_gateway.h"
+#include "jobmanager/grpc_taskmanager_gateway.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc.h"
 
 namespace sluice::jobmanager {
 
-TaskManagerGateway::TaskManagerGateway(std::string id, std::string rpc_address,
-                                       std::chrono::milliseconds rpc_timeout)
+GrpcTaskManagerGateway::GrpcTaskManagerGateway(std::string id, std::string rpc_address,
+                                               std::chrono::milliseconds rpc_timeout)
     : id_(std::move(id)),
       address_(std::move(rpc_address)),
       rpc_timeout_(rpc_timeout),
       stub_(proto::TaskManagerService::NewStub(MakeChannel(address_))),
       executor_("tm-" + id_.substr(0, 12)) {}
 
-TaskManagerGateway::~TaskManagerGateway() {
+GrpcTaskManagerGateway::~GrpcTaskManagerGateway() {
   Close();
   executor_.Shutdown();
 }
 
-void TaskManagerGateway::Close() {
+void GrpcTaskManagerGateway::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
   if (in_flight_ != nullptr) in_flight_->TryCancel();
 }
 
-void TaskManagerGateway::Drain() {
+void GrpcTaskManagerGateway::Drain() {
   executor_.Call([] {});
 }
 
-void TaskManagerGateway::Call(std::string what, Rpc rpc, Done done) {
+void GrpcTaskManagerGateway::Call(std::string what, Rpc rpc, Done done) {
   executor_.Post([this, what = std::move(what), rpc = std::move(rpc), done = std::move(done)] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + rpc_timeout_);
@@ -56,7 +56,7 @@ void TaskManagerGateway::Call(std::string what, Rpc rpc, Done done) {
   });
 }
 
-void TaskManagerGateway::Deploy(proto::TaskDeployment deployment, Done done) {
+void GrpcTaskManagerGateway::Deploy(proto::TaskDeployment deployment, Done done) {
   auto req = std::make_shared<proto::TaskDeployment>(std::move(deployment));
   Call(
       "deployment",
@@ -67,7 +67,7 @@ void TaskManagerGateway::Deploy(proto::TaskDeployment deployment, Done done) {
       std::move(done));
 }
 
-void TaskManagerGateway::Cancel(std::string attempt_id, Done done) {
+void GrpcTaskManagerGateway::Cancel(std::string attempt_id, Done done) {
   proto::CancelTaskRequest req;
   req.set_attempt_id(std::move(attempt_id));
   Call(
@@ -79,7 +79,7 @@ void TaskManagerGateway::Cancel(std::string attempt_id, Done done) {
       std::move(done));
 }
 
-void TaskManagerGateway::ReleaseJob(std::string job_id, Done done) {
+void GrpcTaskManagerGateway::ReleaseJob(std::string job_id, Done done) {
   proto::ReleaseJobRequest req;
   req.set_job_id(std::move(job_id));
   Call(
@@ -91,8 +91,9 @@ void TaskManagerGateway::ReleaseJob(std::string job_id, Done done) {
       std::move(done));
 }
 
-void TaskManagerGateway::TriggerCheckpoint(std::string attempt_id, int64_t checkpoint_id,
-                                           int64_t timestamp_ms, bool stop, bool drain, Done done) {
+void GrpcTaskManagerGateway::TriggerCheckpoint(std::string attempt_id, int64_t checkpoint_id,
+                                               int64_t timestamp_ms, bool stop, bool drain,
+                                               Done done) {
   proto::TriggerCheckpointRequest req;
   req.set_attempt_id(std::move(attempt_id));
   req.set_checkpoint_id(checkpoint_id);
@@ -108,8 +109,8 @@ void TaskManagerGateway::TriggerCheckpoint(std::string attempt_id, int64_t check
       std::move(done));
 }
 
-void TaskManagerGateway::NotifyCheckpoint(std::string attempt_id, int64_t checkpoint_id,
-                                          bool complete, Done done) {
+void GrpcTaskManagerGateway::NotifyCheckpoint(std::string attempt_id, int64_t checkpoint_id,
+                                              bool complete, Done done) {
   proto::CheckpointNotification req;
   req.set_attempt_id(std::move(attempt_id));
   req.set_checkpoint_id(checkpoint_id);
@@ -122,6 +123,12 @@ void TaskManagerGateway::NotifyCheckpoint(std::string attempt_id, int64_t checkp
         return stub.NotifyCheckpoint(&ctx, req, &resp);
       },
       std::move(done));
+}
+
+TaskManagerGatewayFactory GrpcTaskManagerGatewayFactory() {
+  return [](const std::string& id, const std::string& rpc_address) {
+    return std::make_shared<GrpcTaskManagerGateway>(id, rpc_address);
+  };
 }
 
 }  // namespace sluice::jobmanager
