@@ -175,8 +175,8 @@ void JobMaster::DeployAll() {
       }
       SetSubtaskState(v, i, SubtaskState::kDeploying);
       std::string reason_prefix =
-          absl::StrCat("deploying ", v.plan.name, " (", i + 1, "/", v.plan.parallelism,
-                       ") to TaskManager ", slot.taskmanager_id, " failed: ");
+          absl::StrCat("deploying ", SubtaskDisplayName(v.plan.name, i, v.plan.parallelism),
+                       " to TaskManager ", slot.taskmanager_id, " failed: ");
       uint32_t vertex_id = v.plan.id;
       std::string attempt = st.attempt_id;
       slot.gateway->Deploy(std::move(d), [this, inbox = inbox_, reason_prefix, vertex_id, i,
@@ -199,11 +199,13 @@ void JobMaster::SetSubtaskState(Vertex& v, int index, SubtaskState to, const std
   Subtask& st = v.subtasks[static_cast<size_t>(index)];
   if (st.state == to) return;
   if (!IsLegalTransition(st.state, to)) {
-    Log()->debug("{} ({}/{}) ignores transition from {} to {}", v.plan.name, index + 1,
-                 v.plan.parallelism, SubtaskStateName(st.state), SubtaskStateName(to));
+    Log()->debug("{} ignores transition from {} to {}",
+                 SubtaskDisplayName(v.plan.name, index, v.plan.parallelism),
+                 SubtaskStateName(st.state), SubtaskStateName(to));
     return;
   }
-  Log()->info("{} ({}/{}) switched from {} to {}.", v.plan.name, index + 1, v.plan.parallelism,
+  Log()->info("{} switched from {} to {}.",
+              SubtaskDisplayName(v.plan.name, index, v.plan.parallelism),
               SubtaskStateName(st.state), SubtaskStateName(to));
   st.state = to;
   if (!failure.empty()) st.failure = failure;
@@ -262,7 +264,7 @@ void JobMaster::CancelRemaining() {
       SetSubtaskState(v, i, SubtaskState::kCanceling);
       const SlotAssignment& slot = slots_.at(static_cast<size_t>(i));
       if (lost_taskmanagers_.count(slot.taskmanager_id)) continue;
-      std::string what = absl::StrCat(v.plan.name, " (", i + 1, "/", v.plan.parallelism, ")");
+      std::string what = SubtaskDisplayName(v.plan.name, i, v.plan.parallelism);
       slot.gateway->Cancel(st.attempt_id, [what](const absl::Status& s) {
         if (!s.ok()) Log()->warn("{}: {}", what, s.message());
       });
@@ -354,8 +356,8 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
     std::string failure;
     if (to == SubtaskState::kFailed) {
       failure =
-          absl::StrCat(v->plan.name, " (", index + 1, "/", v->plan.parallelism, ") on TaskManager ",
-                       update.taskmanager_id(), " failed: ", update.failure());
+          absl::StrCat(SubtaskDisplayName(v->plan.name, index, v->plan.parallelism),
+                       " on TaskManager ", update.taskmanager_id(), " failed: ", update.failure());
     }
     SetSubtaskState(*v, index, to, failure);
     if (to == SubtaskState::kFailed && update.snapshot_damaged()) {

@@ -102,7 +102,7 @@ void JobMaster::TriggerAll(int64_t id, int64_t timestamp_ms,
   const bool drain = options.stop && options.drain;
   ForEachRunning([&](const Vertex& v, int i, const Subtask& st) {
     checkpoint::TaskKey task{v.plan.id, i};
-    std::string what = absl::StrCat(v.plan.name, " (", i + 1, "/", v.plan.parallelism, ")");
+    std::string what = SubtaskDisplayName(v.plan.name, i, v.plan.parallelism);
     auto done = [this, inbox = inbox_, task, id, what](const absl::Status& s) {
       if (s.ok()) return;
       // The PostBox runs this only while the JobMaster is alive.
@@ -121,7 +121,7 @@ void JobMaster::TriggerAll(int64_t id, int64_t timestamp_ms,
 
 void JobMaster::NotifyAll(int64_t id, bool complete) {
   ForEachRunning([&](const Vertex& v, int i, const Subtask& st) {
-    std::string what = absl::StrCat(v.plan.name, " (", i + 1, "/", v.plan.parallelism, ")");
+    std::string what = SubtaskDisplayName(v.plan.name, i, v.plan.parallelism);
     slots_.at(static_cast<size_t>(i))
         .gateway->NotifyCheckpoint(st.attempt_id, id, complete, [what](const absl::Status& s) {
           // A lost completion notice delays a sink's commit until the next one arrives.

@@ -20,10 +20,6 @@ namespace sluice::jobmanager::checkpoint {
 
 namespace internal {
 
-std::string MetadataPath(int64_t id) {
-  return absl::StrCat(snapshot::CheckpointFolder(id), "/", snapshot::kMetadataFileName);
-}
-
 bool IsUnreadable(const absl::Status& status) {
   return snapshot::IsDamage(status) || absl::IsFailedPrecondition(status);
 }
@@ -34,7 +30,7 @@ namespace {
 
 using internal::IsUnreadable;
 using internal::Log;
-using internal::MetadataPath;
+using snapshot::MetadataPath;
 
 constexpr char kKindCheckpoint[] = "checkpoint";
 

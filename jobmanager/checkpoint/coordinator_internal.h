@@ -12,9 +12,6 @@ namespace sluice::jobmanager::checkpoint::internal {
 
 inline auto Log() { return log::Get("checkpoint"); }
 
-//! "chk-<id>/_metadata", relative to the job's snapshot folder.
-std::string MetadataPath(int64_t id);
-
 //! Missing, damaged or of another format: a checkpoint's `_metadata` that cannot be read, not a
 //! storage outage.
 bool IsUnreadable(const absl::Status& status);

@@ -14,7 +14,7 @@ namespace sluice::jobmanager::checkpoint {
 
 using internal::IsUnreadable;
 using internal::Log;
-using internal::MetadataPath;
+using snapshot::MetadataPath;
 
 std::optional<proto::CheckpointMetadata> CheckpointCoordinator::LatestCompleted() {
   return RunSync([this]() -> std::optional<proto::CheckpointMetadata> {
