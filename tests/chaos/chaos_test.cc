@@ -94,6 +94,12 @@ class Chaos : public ::testing::Test {
   //! no newer checkpoint completes meanwhile), calls `damage` on the newest completed checkpoint,
   //! SIGKILLs a TaskManager that runs the job and thaws the others. The job must now restore what
   //! was damaged. Returns the damaged checkpoint.
+  //! The job's numRestarts now (-1 when its status cannot be read).
+  int64_t RestartsOf(const std::string& job) {
+    absl::StatusOr<JsonValue> s = cluster_->JobStatus(job);
+    return s.ok() ? IntField(*s, "numRestarts") : -1;
+  }
+
   CheckpointRef DamageNewestAndKill(const std::string& job,
                                     const std::function<void(const CheckpointRef&)>& damage) {
     EXPECT_TRUE(cluster_->WaitForAllRunning(job).ok());
@@ -105,12 +111,18 @@ class Chaos : public ::testing::Test {
     EXPECT_FALSE(hosts.empty());
     for (int i = 1; i <= taskmanagers_; ++i) EXPECT_TRUE(cluster_->FreezeTaskManager(i).ok());
     absl::SleepFor(absl::Milliseconds(800));  // acknowledgements in flight land, metadata written
-    absl::StatusOr<CheckpointRef> newest = NewestCheckpoint(*cluster_, job);
-    EXPECT_TRUE(newest.ok()) << newest.status();
-    if (newest.ok()) damage(*newest);
+    // Kill first and let the JobManager see the loss: that aborts the checkpoint in progress.
+    // Otherwise a checkpoint the killed TaskManager had acknowledged could complete from the
+    // others' acknowledgements once they thaw, and the restart would restore that one, intact.
+    const int64_t restarts = RestartsOf(job);
     if (!hosts.empty()) {
       EXPECT_TRUE(cluster_->KillTaskManager(hosts[0]).ok());
     }
+    EXPECT_TRUE(WaitUntil([&] { return RestartsOf(job) > restarts; }))
+        << "the JobManager did not notice the kill";
+    absl::StatusOr<CheckpointRef> newest = NewestCheckpoint(*cluster_, job);
+    EXPECT_TRUE(newest.ok()) << newest.status();
+    if (newest.ok()) damage(*newest);
     for (int i = 1; i <= taskmanagers_; ++i) (void)cluster_->ThawTaskManager(i);
     return newest.ok() ? *newest : CheckpointRef{};
   }
