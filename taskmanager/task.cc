@@ -515,6 +515,7 @@ MailboxProcessor::Step Task::InputStep() {
     case network::InputGate::Result::kTimeout:
       break;
   }
+  if (c.ended_inputs == gate_->size()) return MailboxProcessor::Step::Done();  // no channels
   FlushIfDue(false);
   // Armed, the gate signals the mailbox when data comes; not armed, data came meanwhile.
   if (!gate_->PrepareToWait()) return MailboxProcessor::Step::Progress();
