@@ -1,5 +1,6 @@
 // TaskMetrics: the counters one task thread updates (relaxed atomics, no locks) and a reporter
-// thread reads about once a second to derive per-second rates (docs/architecture.md, "Data exchange").
+// thread reads about once a second to derive per-second rates (docs/architecture.md, "Data
+// exchange").
 #pragma once
 
 #include <atomic>

@@ -1,9 +1,9 @@
-// Backpressure end to end (issue 3; docs/architecture.md, "Data exchange") on a real 2 TaskManager x 2 slot cluster with a
-// small network memory: an unbounded ledger at full rate into a sink that sleeps 1 ms per record.
-// The slow sink must push back all the way to the sources (their metrics say so, and `status` says
-// HIGH), the sinks must run at the rate their sleep allows, the in-flight data must stay inside the
-// configured network memory (as the TaskManagers report it) and the TaskManagers' resident memory
-// must stay flat while the backpressure lasts.
+// Backpressure end to end (issue 3; docs/architecture.md, "Data exchange") on a real 2 TaskManager
+// x 2 slot cluster with a small network memory: an unbounded ledger at full rate into a sink that
+// sleeps 1 ms per record. The slow sink must push back all the way to the sources (their metrics
+// say so, and `status` says HIGH), the sinks must run at the rate their sleep allows, the in-flight
+// data must stay inside the configured network memory (as the TaskManagers report it) and the
+// TaskManagers' resident memory must stay flat while the backpressure lasts.
 //
 // Nothing here asserts on timing: every wait is for a state, with a generous deadline, and the rate
 // check only bounds what a 1 ms sleep per record makes possible.

@@ -1,4 +1,5 @@
-// Key groups: the unit of keyed state and rescaling (docs/vocabulary.md), with Flink's exact formulas:
+// Key groups: the unit of keyed state and rescaling (docs/vocabulary.md), with Flink's exact
+// formulas:
 //   key group  = murmur(hash(key)) % maxParallelism
 //   operator   = keyGroup * parallelism / maxParallelism
 //   range(i)   = [(i*maxP + p - 1) / p, ((i+1)*maxP - 1) / p]

@@ -1,8 +1,9 @@
-// Network memory (docs/architecture.md, "Data exchange"): the TaskManager carves `taskmanager.memory.network.size` into
-// fixed-size segments once, at start-up (NetworkBufferPool). Output partitions and input gates take
-// a fixed number of segments each as a LocalBufferPool when their task is deployed and give them
-// back when the pool dies; a task that cannot get them fails to deploy. In-flight data therefore
-// never exceeds the configured network memory. Both classes are thread-safe.
+// Network memory (docs/architecture.md, "Data exchange"): the TaskManager carves
+// `taskmanager.memory.network.size` into fixed-size segments once, at start-up (NetworkBufferPool).
+// Output partitions and input gates take a fixed number of segments each as a LocalBufferPool when
+// their task is deployed and give them back when the pool dies; a task that cannot get them fails
+// to deploy. In-flight data therefore never exceeds the configured network memory. Both classes are
+// thread-safe.
 #pragma once
 
 #include <cstdint>
