@@ -129,12 +129,12 @@ struct Task::Chain {
   std::unique_ptr<TaskState> state;
   std::unique_ptr<Aligner> aligner_actions;
   std::unique_ptr<BarrierAligner> aligner;
+  //! kFinishing from the moment EndInput ran and the writers finished.
   enum class Phase { kRunning, kFinishing };
   Phase phase = Phase::kRunning;
   std::vector<network::RecordReader> readers;  // one per input channel
   int ended_inputs = 0;                        // input channels at end of partition
   bool is_source = false;
-  bool input_ended = false;      // EndInput ran; writers finished
   int64_t last_snapshot = 0;     // highest checkpoint id snapshotted here
   int64_t final_checkpoint = 0;  // first checkpoint taken after the end of input
   bool final_committed = false;
@@ -262,7 +262,7 @@ void Task::TriggerCheckpoint(int64_t id, int64_t timestamp_ms, bool stop, bool d
     if (id > c.latest_trigger.checkpoint_id) c.latest_trigger = e;
     if (id <= c.last_snapshot) return;
     // Sources start the checkpoint; a task whose input ended gets no more barriers.
-    if (c.is_source || c.input_ended) PerformCheckpoint(e, 0);
+    if (c.is_source || c.phase == Chain::Phase::kFinishing) PerformCheckpoint(e, 0);
   });
 }
 
@@ -406,7 +406,7 @@ void Task::PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t al
     c.stop_flags = barrier.flags;
     if (c.final_checkpoint == 0) c.final_checkpoint = barrier.checkpoint_id;
   }
-  if (!c.input_ended) {
+  if (c.phase == Chain::Phase::kRunning) {
     for (auto& w : c.writers) {
       w->BroadcastCheckpointEvent(network::BufferKind::kCheckpointBarrier, barrier);
     }
@@ -448,7 +448,7 @@ void Task::PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t al
 void Task::AbortCheckpoint(const network::CheckpointEvent& barrier, const std::string& reason) {
   Chain& c = *chain_;
   Log()->info("{}: checkpoint {} aborted: {}", DisplayName(), barrier.checkpoint_id, reason);
-  if (!c.input_ended) {
+  if (c.phase == Chain::Phase::kRunning) {
     for (auto& w : c.writers) {
       w->BroadcastCheckpointEvent(network::BufferKind::kCancelCheckpoint, barrier);
     }
@@ -467,9 +467,7 @@ MailboxProcessor::Step Task::DefaultAction() {
   switch (c.phase) {
     case Chain::Phase::kRunning: {
       MailboxProcessor::Step step = c.is_source ? SourceStep() : InputStep();
-      if (step.kind != MailboxProcessor::Step::Kind::kDone) return step;
-      c.phase = Chain::Phase::kFinishing;
-      return FinishInput();
+      return step.kind == MailboxProcessor::Step::Kind::kDone ? FinishInput() : step;
     }
     case Chain::Phase::kFinishing:
       if (c.final_committed) return MailboxProcessor::Step::Done();
@@ -573,7 +571,7 @@ MailboxProcessor::Step Task::FinishInput() {
     for (auto& op : c.ops) op->EndInput();
   }
   for (auto& w : c.writers) w->Finish();
-  c.input_ended = true;
+  c.phase = Chain::Phase::kFinishing;
   if (!deployment_.checkpointing().enabled() && !stopped) return MailboxProcessor::Step::Done();
   // A trigger that arrived while barriers were still expected is answered now: every record of
   // the ended inputs precedes it.
