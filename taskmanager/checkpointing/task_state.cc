@@ -245,25 +245,8 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
       if (s.uid() == o->uid) restored = &s;
     }
   }
-  if (o->keyed && deployment_.checkpointing().state_backend() == "rocksdb") {
-    state::RocksDbBackendOptions opts;
-    opts.local_dir = absl::StrCat(local_dir_, "/", node.id, "-", SafeName(o->uid));
-    opts.range = o->range;
-    opts.max_parallelism = o->max_parallelism;
-    opts.incremental = deployment_.checkpointing().incremental();
-    opts.name = absl::StrCat(node.id, "-", SafeName(o->uid), "-", deployment_.subtask_index());
-    opts.restored_files_in_checkpoint_storage =
-        restore_storage_ != nullptr && restore_storage_ == storage_;
-    std::vector<proto::KeyedStateHandle> handles;
-    if (restored) handles.assign(restored->keyed().begin(), restored->keyed().end());
-    auto backend = state::RocksDbKeyedBackend::Open(opts, restore_storage_.get(), handles);
-    if (!backend.ok()) {
-      ThrowRestoreError(backend.status(),
-                        absl::StrCat("cannot open the RocksDB state of ", o->uid, ": "));
-    }
-    o->rocksdb = std::move(*backend);
-  }
-  // Keyed operators' key-groups files, read once: the timers now, heap state when asked for.
+  // Keyed operators' key-groups files, read once: the timers now, then heap state when asked for,
+  // or their entries copied into RocksDB.
   std::vector<KeyGroupsFile> files;
   bool holds_rocksdb = false;
   if (restored && o->keyed) {
@@ -287,6 +270,35 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
             o->restored_timers.push_back(std::move(t));
           });
       if (!s.ok()) ThrowRestoreError(s, "corrupt keyed state: ");
+    }
+  }
+  if (o->keyed && deployment_.checkpointing().state_backend() == "rocksdb") {
+    state::RocksDbBackendOptions opts;
+    opts.local_dir = absl::StrCat(local_dir_, "/", node.id, "-", SafeName(o->uid));
+    opts.range = o->range;
+    opts.max_parallelism = o->max_parallelism;
+    opts.incremental = deployment_.checkpointing().incremental();
+    opts.name = absl::StrCat(node.id, "-", SafeName(o->uid), "-", deployment_.subtask_index());
+    opts.restored_files_in_checkpoint_storage =
+        restore_storage_ != nullptr && restore_storage_ == storage_;
+    // RocksDB instances from their handles; the key-groups files read above are copied in.
+    std::vector<proto::KeyedStateHandle> handles;
+    if (restored) {
+      for (const auto& h : restored->keyed()) {
+        if (h.has_rocksdb()) handles.push_back(h);
+      }
+    }
+    auto backend = state::RocksDbKeyedBackend::Open(opts, restore_storage_.get(), handles);
+    if (!backend.ok()) {
+      ThrowRestoreError(backend.status(),
+                        absl::StrCat("cannot open the RocksDB state of ", o->uid, ": "));
+    }
+    o->rocksdb = std::move(*backend);
+    for (const KeyGroupsFile& f : files) {
+      absl::Status s = o->rocksdb->InsertKeyGroups(f.bytes, *f.handle);
+      if (!s.ok()) {
+        ThrowRestoreError(s, absl::StrCat("cannot restore the RocksDB state of ", o->uid, ": "));
+      }
     }
   }
   Operator* raw = o.get();

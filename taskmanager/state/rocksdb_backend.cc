@@ -590,12 +590,17 @@ absl::Status RocksDbKeyedBackend::InsertKeyGroups(snapshot::SnapshotStorage& sto
                                                   const proto::KeyGroupsStateHandle& handle) {
   absl::StatusOr<std::string> bytes = storage.ReadFile(handle.file().path(), &handle.file());
   if (!bytes.ok()) return Annotate(bytes.status(), absl::StrCat("reading ", handle.file().path()));
+  return InsertKeyGroups(*bytes, handle);
+}
+
+absl::Status RocksDbKeyedBackend::InsertKeyGroups(std::string_view file_bytes,
+                                                  const proto::KeyGroupsStateHandle& handle) {
   rocksdb::WriteBatch batch;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> families;
   std::string key;
   absl::Status failed;
   absl::Status s =
-      snapshot::ForEachEntry(*bytes, handle, options_.range,
+      snapshot::ForEachEntry(file_bytes, handle, options_.range,
                              [&](int key_group, const std::string& state, std::string_view k,
                                  std::string_view user_key, std::string_view value) {
                                if (!failed.ok()) return;

@@ -125,6 +125,11 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
       const std::function<void(std::string_view user_key, std::string_view value)>& fn) override;
   void ForEachKey(int state, const std::function<void(std::string_view key)>& fn) override;
 
+  //! Copies the in-range entries of a key-groups file already read (`file_bytes`, described by
+  //! `handle`), but not the host's timers. For callers that read the file anyway.
+  absl::Status InsertKeyGroups(std::string_view file_bytes,
+                               const proto::KeyGroupsStateHandle& handle);
+
   //! Synchronous part of checkpoint `checkpoint_id`: flushes the memtables and creates a RocksDB
   //! checkpoint in "<local_dir>-chk-<id>".
   absl::StatusOr<std::unique_ptr<RocksDbSnapshot>> SnapshotSync(int64_t checkpoint_id);
