@@ -91,7 +91,7 @@ class StateTable {
     (void)max_parallelism;
     return nullptr;
   }
-  //! Heap only: one restored entry; `key` holds the key's bytes, then the namespace's.
+  //! Heap only: one restored entry; `user_key` starts with the namespace's bytes.
   virtual void Restore(std::string_view key, std::string_view user_key, std::string_view value) {
     (void)key;
     (void)user_key;

@@ -72,6 +72,9 @@ class TaskStateTest : public ::testing::TestWithParam<std::string> {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   proto::TaskDeployment Deployment(int subtask, int parallelism) {
+    return Deployment(subtask, parallelism, GetParam());
+  }
+  proto::TaskDeployment Deployment(int subtask, int parallelism, const std::string& backend) {
     proto::TaskDeployment d;
     d.set_job_id("job");
     d.set_attempt_id("a" + std::to_string(subtask) + "-" + std::to_string(parallelism));
@@ -79,7 +82,7 @@ class TaskStateTest : public ::testing::TestWithParam<std::string> {
     d.set_parallelism(parallelism);
     d.mutable_checkpointing()->set_enabled(true);
     d.mutable_checkpointing()->set_storage_root(dir_ + "/checkpoints");
-    d.mutable_checkpointing()->set_state_backend(GetParam());
+    d.mutable_checkpointing()->set_state_backend(backend);
     return d;
   }
 
@@ -172,6 +175,27 @@ TEST_P(TaskStateTest, TimersOfAServiceNotAskedForAgainAreKeptInTheNextSnapshot) 
   state.AdvanceWatermark(node_, 100);
   ASSERT_EQ(op.fired.size(), 1u);
   EXPECT_EQ(op.fired["k"], (std::vector<std::pair<int64_t, int64_t>>{{9, 1}}));
+}
+
+TEST_P(TaskStateTest, AHeapSnapshotRestoresIntoEitherBackendWithItsTimers) {
+  std::vector<proto::OperatorSubtaskState> snapshot;
+  {
+    TaskState state(Deployment(0, 1, "hashmap"), dir_ + "/local-heap");
+    WindowCounter op;
+    state.InitializeOperator(node_, kMaxParallelism, op);
+    for (int i = 0; i < 2; ++i) op.Add("k", Window{0, 10});
+    auto written = state.Snapshot(1, {&node_}, {&op})();
+    ASSERT_TRUE(written.ok()) << written.status();
+    snapshot = *written;
+  }
+  proto::TaskDeployment d = Deployment(0, 1);
+  d.mutable_restore()->set_base_dir(dir_ + "/checkpoints");
+  *d.mutable_restore()->add_operators() = snapshot[0];
+  TaskState state(d, dir_ + "/local-restored");
+  WindowCounter op;
+  state.InitializeOperator(node_, kMaxParallelism, op);
+  state.AdvanceWatermark(node_, 100);
+  EXPECT_EQ(op.fired["k"], (std::vector<std::pair<int64_t, int64_t>>{{9, 2}}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TaskStateTest, ::testing::Values("hashmap", "rocksdb"),

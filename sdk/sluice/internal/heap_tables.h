@@ -1,7 +1,8 @@
 // Heap tables (state.backend.type: hashmap): typed objects in copy-on-write hash maps inside the
 // operator, so that heap state is never serialized on access. A table's map key is the key alone
 // in the void namespace (no cost for state without a namespace) or the key and the namespace. In
-// snapshots an entry's key is the key's bytes followed by the namespace's. Internal to the SDK;
+// snapshots an entry's key is the key's bytes and its user key starts with the namespace's bytes,
+// as in the host backend, so a heap snapshot restores into RocksDB. Internal to the SDK;
 // task thread only, except the frozen maps that snapshots read on an I/O thread.
 #pragma once
 
@@ -143,22 +144,25 @@ class HeapTable : public StateTable<K>, public NamespaceTable<N> {
       return k.key;
     }
   }
-  static void WriteKey(const Key& k, ByteWriter& w) {
-    if constexpr (kVoidNamespace<N>) {
-      Serializer<K>::Write(k, w);
-    } else {
-      Serializer<K>::Write(k.key, w);
-      Serializer<N>::Write(k.ns, w);
-    }
+  //! An entry in a snapshot, as the host backend stores it too: the key's bytes as its key, the
+  //! namespace's bytes at the start of its user key (nothing in the void namespace).
+  static void WriteEntryKey(const Key& k, ByteWriter& key, ByteWriter& user_key) {
+    key.Clear();
+    Serializer<K>::Write(KeyPart(k), key);
+    user_key.Clear();
+    if constexpr (!kVoidNamespace<N>) Serializer<N>::Write(k.ns, user_key);
   }
-  static Key ReadKey(std::string_view bytes) {
-    ByteReader r(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  //! The map key of a restored entry; `user_key` is left with what follows the namespace.
+  static Key ReadEntryKey(std::string_view key, std::string_view& user_key) {
+    ByteReader r(reinterpret_cast<const uint8_t*>(key.data()), key.size());
     Key k{};
     if constexpr (kVoidNamespace<N>) {
       Serializer<K>::Read(r, k);
     } else {
       Serializer<K>::Read(r, k.key);
-      Serializer<N>::Read(r, k.ns);
+      ByteReader ns(reinterpret_cast<const uint8_t*>(user_key.data()), user_key.size());
+      Serializer<N>::Read(ns, k.ns);
+      user_key.remove_prefix(user_key.size() - ns.remaining());
     }
     return k;
   }
@@ -192,20 +196,20 @@ class HeapValueTable final : public HeapTable<K, N>, public ValueTable<T> {
   void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
-      ByteWriter kw, vw;
+      ByteWriter kw, uw, vw;
       for (const auto& [k, v] : *frozen) {
-        kw.Clear();
-        Base::WriteKey(k, kw);
+        Base::WriteEntryKey(k, kw, uw);
         vw.Clear();
         Serializer<T>::Write(v, vw);
-        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), {}, View(vw));
+        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), View(uw),
+                  View(vw));
       }
     };
   }
-  void Restore(std::string_view key, std::string_view, std::string_view value) override {
+  void Restore(std::string_view key, std::string_view user_key, std::string_view value) override {
     T v{};
     DeserializeFrom(value, v);
-    map_.PutBase(Base::ReadKey(key), std::move(v));
+    map_.PutBase(Base::ReadEntryKey(key, user_key), std::move(v));
   }
 
  private:
@@ -234,20 +238,20 @@ class HeapListTable final : public HeapTable<K, N>, public ListTable<T> {
   void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
-      ByteWriter kw, vw;
+      ByteWriter kw, uw, vw;
       for (const auto& [k, items] : *frozen) {
-        kw.Clear();
-        Base::WriteKey(k, kw);
+        Base::WriteEntryKey(k, kw, uw);
         vw.Clear();
         for (const auto& item : items) Serializer<T>::Write(item, vw);
-        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), {}, View(vw));
+        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), View(uw),
+                  View(vw));
       }
     };
   }
-  void Restore(std::string_view key, std::string_view, std::string_view value) override {
+  void Restore(std::string_view key, std::string_view user_key, std::string_view value) override {
     std::vector<T> items;
     DeserializeList(value, items);
-    map_.PutBase(Base::ReadKey(key), std::move(items));
+    map_.PutBase(Base::ReadEntryKey(key, user_key), std::move(items));
   }
 
  private:
@@ -286,13 +290,13 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
   void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
-      ByteWriter kw, uw, vw;
+      ByteWriter kw, ns, uw, vw;
       for (const auto& [k, entries] : *frozen) {
-        kw.Clear();
-        Base::WriteKey(k, kw);
+        Base::WriteEntryKey(k, kw, ns);
         int kg = KeyGroupFor(Base::KeyPart(k), max_parallelism);
         for (const auto& [uk, uv] : entries) {
           uw.Clear();
+          uw.Append(ns.data(), ns.size());
           Serializer<UK>::Write(uk, uw);
           vw.Clear();
           Serializer<UV>::Write(uv, vw);
@@ -302,11 +306,12 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
     };
   }
   void Restore(std::string_view key, std::string_view user_key, std::string_view value) override {
+    Inner& slot = map_.BaseSlot(Base::ReadEntryKey(key, user_key));
     UK uk{};
     DeserializeFrom(user_key, uk);
     UV uv{};
     DeserializeFrom(value, uv);
-    map_.BaseSlot(Base::ReadKey(key)).insert_or_assign(std::move(uk), std::move(uv));
+    slot.insert_or_assign(std::move(uk), std::move(uv));
   }
 
  private:
