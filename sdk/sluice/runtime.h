@@ -16,12 +16,19 @@
 #include "sluice/serialization.h"
 
 #ifndef SLUICE_ABI_VERSION
-#define SLUICE_ABI_VERSION 3
+#define SLUICE_ABI_VERSION 4
 #endif
 
 namespace sluice {
 
 constexpr uint32_t kAbiVersion = SLUICE_ABI_VERSION;
+
+//! A record's timestamp when it has none (Flink's StreamRecord without a timestamp), and the
+//! watermark before the first one: no event time has been seen.
+inline constexpr int64_t kNoTimestamp = INT64_MIN;
+//! The watermark at the end of a bounded input (and of `stop --drain`): every event-time window
+//! and timer fires.
+inline constexpr int64_t kMaxWatermark = INT64_MAX;
 
 //! Same numbers as proto Partitioner.
 enum class PartitionKind {
@@ -37,6 +44,16 @@ class Output {
  public:
   virtual ~Output() = default;
   virtual void Emit(const void* record) = 0;
+  //! Event time has reached `watermark`: no record with a timestamp at or below it follows.
+  virtual void EmitWatermark(int64_t watermark) { (void)watermark; }
+  //! Flink's WatermarkStatus: an idle output holds back no downstream watermark until it emits
+  //! again (a record or a watermark makes it active).
+  virtual void EmitWatermarkStatus(bool idle) { (void)idle; }
+  //! A record for the side output `tag` (OutputTag's id); dropped when nothing consumes it.
+  virtual void EmitSideOutput(const std::string& tag, const void* record) {
+    (void)tag;
+    (void)record;
+  }
 };
 
 //! What an operator learns about the subtask it runs in. Owned by the host's task, valid until
@@ -54,6 +71,21 @@ class RuntimeContext {
   virtual int AttemptNumber() const = 0;
   //! Whether the job takes checkpoints (transactional sinks then commit on checkpoint completion).
   virtual bool IsCheckpointingEnabled() const = 0;
+  //! The timestamp of the record being processed, which the records emitted now carry unless the
+  //! operator sets another (Flink's StreamRecord timestamp); kNoTimestamp when it has none. One
+  //! slot per task, shared along the chain: map, filter and flat map keep it by doing nothing.
+  virtual int64_t CurrentTimestamp() const { return kNoTimestamp; }
+  virtual void SetCurrentTimestamp(int64_t timestamp) { (void)timestamp; }
+  //! Milliseconds since the epoch, by the host's clock.
+  virtual int64_t CurrentProcessingTime() const { return 0; }
+  //! Runs `fn` on the task thread, between records, once the host's clock reaches `time_ms`
+  //! (through the task mailbox). Not snapshotted: operators re-register after a restore.
+  virtual void ScheduleProcessingTime(int64_t time_ms, std::function<void()> fn) {
+    (void)time_ms;
+    (void)fn;
+  }
+  //! pipeline.auto-watermark-interval in milliseconds (0: periodic watermarks are off).
+  virtual int64_t AutoWatermarkIntervalMs() const { return 200; }
 };
 
 //! Serialized keyed state kept by the host (state.backend.type: rocksdb). The current key is set
@@ -196,6 +228,17 @@ class StreamOperator {
   virtual void EndInput() {}
   virtual void Close() {}
 
+  //! The operator's input watermark advanced (the host fired its event-time timers up to it
+  //! first). Default: forward it. An operator that makes its own watermarks (timestamps and
+  //! watermarks assignment) overrides this.
+  virtual void ProcessWatermark(int64_t watermark) {
+    if (out_) out_->EmitWatermark(watermark);
+  }
+  //! Every input became idle (true) or one became active again (false). Default: forward it.
+  virtual void ProcessWatermarkStatus(bool idle) {
+    if (out_) out_->EmitWatermarkStatus(idle);
+  }
+
   //! Before Open: restore state (when ctx.IsRestored()) and pick up the keyed backend.
   virtual void InitializeState(InitContext& ctx) { (void)ctx; }
   //! Synchronous part of a checkpoint, between records: add the operator's state to ctx.
@@ -239,6 +282,10 @@ struct EdgeSpec {
   uint32_t source_id = 0;
   PartitionKind kind = PartitionKind::kUnspecified;
   std::function<int32_t(const void*)> key_hash;  // kHash only: KeyHash of the record's key
+  //! Non-empty: the edge carries the producer's side output with this OutputTag id, serialized by
+  //! `serialize_side_output`, instead of its main output.
+  std::string side_output;
+  void (*serialize_side_output)(const void* record, ByteWriter& out) = nullptr;
 };
 
 struct NodeSpec {
