@@ -18,6 +18,12 @@
 namespace sluice::taskmanager {
 namespace {
 
+EdgeSpec ForwardEdge(uint32_t source) {
+  EdgeSpec e = MainOutputEdge(source);
+  e.kind = PartitionKind::kForward;
+  return e;
+}
+
 //! Emits an endless sequence of numbers; with `idle`, never has anything and asks to wait long.
 class CountingSource final : public StreamOperator {
  public:
@@ -47,7 +53,7 @@ class TaskTest : public ::testing::Test {
     source.is_source = true;
     source.factory = [this, idle] { return std::make_unique<CountingSource>(&emitted_, idle); };
     source.serialize_output = &SerializeErased<int64_t>;
-    env->AddNode("Sink").inputs.push_back(EdgeSpec{0, PartitionKind::kForward, nullptr});
+    env->AddNode("Sink").inputs.push_back(ForwardEdge(0));
 
     proto::TaskDeployment d;
     d.set_job_id("job");

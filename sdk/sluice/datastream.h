@@ -117,7 +117,7 @@ class DataStream : public OperatorHandle {
     n.inputs = pending_;
     n.factory = [factory]() -> std::unique_ptr<StreamOperator> { return factory(); };
     if (has_output) n.serialize_output = &SerializeErased<OUT>;
-    return DataStream<OUT>(env_, {EdgeSpec{n.id, PartitionKind::kUnspecified, {}}},
+    return DataStream<OUT>(env_, {MainOutputEdge(n.id)},
                            static_cast<int>(n.id));
   }
 
@@ -177,7 +177,7 @@ DataStream<T> StreamEnvironment::AddSource(Factory factory, const std::string& n
   n.is_source = true;
   n.factory = [factory]() -> std::unique_ptr<StreamOperator> { return factory(); };
   n.serialize_output = &SerializeErased<T>;
-  return DataStream<T>(this, {EdgeSpec{n.id, PartitionKind::kUnspecified, {}}},
+  return DataStream<T>(this, {MainOutputEdge(n.id)},
                        static_cast<int>(n.id));
 }
 

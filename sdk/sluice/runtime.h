@@ -288,6 +288,13 @@ struct EdgeSpec {
   void (*serialize_side_output)(const void* record, ByteWriter& out) = nullptr;
 };
 
+//! The edge that reads `source_id`'s main output, partitioning still to be chosen.
+inline EdgeSpec MainOutputEdge(uint32_t source_id) {
+  EdgeSpec e;
+  e.source_id = source_id;
+  return e;
+}
+
 struct NodeSpec {
   uint32_t id = 0;
   std::string uid;

@@ -18,6 +18,12 @@
 namespace sluice::taskmanager {
 namespace {
 
+EdgeSpec HashEdge(uint32_t source) {
+  EdgeSpec e = MainOutputEdge(source);
+  e.kind = PartitionKind::kHash;
+  return e;
+}
+
 struct Window {
   int64_t start = 0;
   int64_t end = 0;
@@ -67,7 +73,7 @@ class TaskStateTest : public ::testing::TestWithParam<std::string> {
     node_.id = 1;
     node_.uid = "counter";
     node_.name = "Counter";
-    node_.inputs.push_back(EdgeSpec{0, PartitionKind::kHash, nullptr});
+    node_.inputs.push_back(HashEdge(0));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
