@@ -10,6 +10,7 @@
 
 #include "sluice/environment.h"
 #include "sluice/operators.h"
+#include "sluice/watermarks.h"
 
 namespace sluice {
 
@@ -76,6 +77,16 @@ class DataStream : public OperatorHandle {
   DataStream<OUT> FlatMap(F fn, std::string name = "FlatMap") {
     return Then<OUT>(std::move(name),
                      [fn]() { return std::make_unique<FlatMapOperator<T, OUT, F>>(fn); });
+  }
+
+  //! Assigns timestamps and makes watermarks with `strategy` (Flink's
+  //! assignTimestampsAndWatermarks): the stream's watermarks are those of the strategy from here
+  //! on.
+  DataStream<T> AssignTimestampsAndWatermarks(const WatermarkStrategy<T>& strategy,
+                                              std::string name = "Timestamps/Watermarks") {
+    return Then<T>(std::move(name), [strategy]() {
+      return std::make_unique<TimestampsAndWatermarksOperator<T>>(strategy);
+    });
   }
 
   //! Partitions by key: records with equal keys go to the same subtask (via key groups).
