@@ -102,6 +102,31 @@ class DataStream : public OperatorHandle {
     return KeyedStream<K, T, KeyFn>(env_, std::move(edges), key_fn);
   }
 
+  //! `factory` returns std::unique_ptr<Fn>, Fn deriving from ProcessFunction<T, OUT>: the
+  //! record's timestamp, side outputs and the current watermark, without keys.
+  template <typename Factory>
+  auto Process(Factory factory, std::string name = "Process") {
+    using Fn = typename std::invoke_result_t<Factory>::element_type;
+    using OUT = typename Fn::OutputType;
+    static_assert(std::is_same_v<typename Fn::InputType, T>, "function input type differs");
+    return Then<OUT>(std::move(name), [factory]() {
+      std::unique_ptr<ProcessFunction<T, OUT>> fn = factory();
+      return std::make_unique<ProcessOperator<T, OUT>>(std::move(fn));
+    });
+  }
+
+  //! The records this stream's operator emitted to the side output `tag`.
+  template <typename X>
+  DataStream<X> GetSideOutput(const OutputTag<X>& tag) const {
+    if (node_ < 0) {
+      throw JobDefinitionError("GetSideOutput applies to an operator, not to a union/partitioning");
+    }
+    EdgeSpec e = MainOutputEdge(static_cast<uint32_t>(node_));
+    e.side_output = tag.id();
+    e.serialize_side_output = &SerializeErased<X>;
+    return DataStream<X>(env_, {e}, -1);
+  }
+
   DataStream<T> Rebalance() { return Repartition(PartitionKind::kRebalance); }
   DataStream<T> Broadcast() { return Repartition(PartitionKind::kBroadcast); }
   DataStream<T> Forward() { return Repartition(PartitionKind::kForward); }
@@ -128,8 +153,7 @@ class DataStream : public OperatorHandle {
     n.inputs = pending_;
     n.factory = [factory]() -> std::unique_ptr<StreamOperator> { return factory(); };
     if (has_output) n.serialize_output = &SerializeErased<OUT>;
-    return DataStream<OUT>(env_, {MainOutputEdge(n.id)},
-                           static_cast<int>(n.id));
+    return DataStream<OUT>(env_, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
   }
 
   const std::vector<EdgeSpec>& pending_edges() const { return pending_; }
@@ -188,8 +212,7 @@ DataStream<T> StreamEnvironment::AddSource(Factory factory, const std::string& n
   n.is_source = true;
   n.factory = [factory]() -> std::unique_ptr<StreamOperator> { return factory(); };
   n.serialize_output = &SerializeErased<T>;
-  return DataStream<T>(this, {MainOutputEdge(n.id)},
-                       static_cast<int>(n.id));
+  return DataStream<T>(this, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
 }
 
 }  // namespace sluice
