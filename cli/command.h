@@ -72,6 +72,10 @@ int CheckpointsCommand(const Invocation& invocation);            // commands_che
 int SavepointCommand(const Invocation& invocation);              // commands_savepoints.cc
 int StopCommand(const Invocation& invocation);                   // commands_savepoints.cc
 int RescaleCommand(const Invocation& invocation);                // commands_savepoints.cc
+int WatermarksCommand(const Invocation& invocation);             // commands_watermarks.cc
+
+//! A watermark for people: an ISO 8601 UTC time, "none" (INT64_MIN) or "end of event time".
+std::string FormatWatermark(int64_t watermark);  // commands_watermarks.cc
 
 }  // namespace sluice::cli
 

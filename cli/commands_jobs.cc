@@ -70,6 +70,22 @@ std::string VertexMetrics(const proto::VertexStatus& vertex) {
                          out_per_second);
 }
 
+// "watermark in 2026-12-06T10:00:00.000Z  out ...": the lowest input and output watermark over the
+// vertex's subtasks (what a window downstream waits for), or empty when none has one.
+std::string VertexWatermarks(const proto::VertexStatus& vertex) {
+  int64_t in = INT64_MAX, out = INT64_MAX;
+  bool any = false;
+  for (const proto::SubtaskStatus& s : vertex.subtasks()) {
+    if (!s.has_metrics()) continue;
+    in = std::min(in, s.metrics().current_input_watermark());
+    out = std::min(out, s.metrics().current_output_watermark());
+    any = any || s.metrics().current_input_watermark() != INT64_MIN ||
+          s.metrics().current_output_watermark() != INT64_MIN;
+  }
+  if (!any) return "";
+  return absl::StrCat("watermark in ", FormatWatermark(in), "  out ", FormatWatermark(out));
+}
+
 // Flink's metric names, so that dashboards and scripts written for Flink read them unchanged.
 Json MetricsJson(const proto::SubtaskMetrics& m) {
   return {
@@ -84,6 +100,9 @@ Json MetricsJson(const proto::SubtaskMetrics& m) {
       {"numBytesOut", static_cast<int64_t>(m.num_bytes_out())},
       {"inPoolUsage", m.in_pool_usage()},
       {"outPoolUsage", m.out_pool_usage()},
+      {"currentInputWatermark", m.current_input_watermark()},
+      {"currentOutputWatermark", m.current_output_watermark()},
+      {"numLateRecordsDropped", static_cast<int64_t>(m.num_late_records_dropped())},
   };
 }
 
@@ -137,6 +156,9 @@ void PrintStatusText(const proto::JobStatus& job) {
               << "  " << StateCounts(v) << "\n";
     if (std::string metrics = VertexMetrics(v); !metrics.empty()) {
       std::cout << "    " << metrics << "\n";
+    }
+    if (std::string watermarks = VertexWatermarks(v); !watermarks.empty()) {
+      std::cout << "    " << watermarks << "\n";
     }
     for (const proto::SubtaskStatus& s : v.subtasks()) {
       std::cout << "    subtask " << s.index() << "  " << s.state() << "  on "

@@ -29,6 +29,7 @@ const std::map<std::string, CommandFn>& Commands() {
       {"run", RunCommand},
       {"list", ListCommand},
       {"status", StatusCommand},
+      {"watermarks", WatermarksCommand},
       {"cancel", CancelCommand},
       {"taskmanagers", TaskManagersCommand},
       {"checkpoints", CheckpointsCommand},

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/states.h"
 
 namespace sluice::jobmanager {
 
@@ -159,6 +160,7 @@ proto::TaskDeployment MakeDeployment(
       SubtaskLocation loc = locate(e.producer_vertex, s);
       in->set_producer_taskmanager_id(loc.taskmanager_id);
       in->set_producer_data_address(loc.data_address);
+      in->set_producer_name(SubtaskDisplayName(pv.name, s, pv.parallelism));
     }
   }
   return d;

@@ -38,6 +38,10 @@ MetricsSample TakeSample(const TaskMetrics& m) {
   }
   s.in_pool_usage = m.in_pool_usage ? m.in_pool_usage() : 0.0;
   s.out_pool_usage = m.out_pool_usage ? m.out_pool_usage() : 0.0;
+  s.input_watermark = m.input_watermark.load(std::memory_order_relaxed);
+  s.output_watermark = m.output_watermark.load(std::memory_order_relaxed);
+  s.late_records_dropped = m.late_records_dropped.load(std::memory_order_relaxed);
+  s.watermark_inputs = m.GetWatermarkInputs();
   return s;
 }
 
@@ -50,6 +54,13 @@ proto::SubtaskMetrics ComputeRates(const MetricsSample& prev, const MetricsSampl
   m.set_num_bytes_out(cur.bytes_out);
   m.set_in_pool_usage(cur.in_pool_usage);
   m.set_out_pool_usage(cur.out_pool_usage);
+  m.set_current_input_watermark(cur.input_watermark);
+  m.set_current_output_watermark(cur.output_watermark);
+  m.set_num_late_records_dropped(cur.late_records_dropped);
+  m.set_watermark_held_by(cur.watermark_inputs.held_by);
+  m.set_watermark_unchanged_since_ms(cur.watermark_inputs.unchanged_since_ms);
+  for (const std::string& idle : cur.watermark_inputs.idle) m.add_idle_inputs(idle);
+  m.set_reported_at_ms(WallClockMs());
   double seconds = std::chrono::duration<double>(elapsed).count();
   if (seconds <= 0) return m;
   double idle = MsPerSecond(prev.idle_ns, cur.idle_ns, seconds);

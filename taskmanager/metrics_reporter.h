@@ -27,6 +27,10 @@ struct MetricsSample {
   int64_t backpressured_ns = 0;
   double in_pool_usage = 0;  // gauges: taken as they are, not differenced
   double out_pool_usage = 0;
+  int64_t input_watermark = INT64_MIN;
+  int64_t output_watermark = INT64_MIN;
+  uint64_t late_records_dropped = 0;
+  TaskMetrics::WatermarkInputs watermark_inputs;
 };
 
 //! Reads the counters (relaxed: a report may be a few records behind the task thread) and gauges.

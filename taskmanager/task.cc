@@ -33,7 +33,7 @@ class OperatorContext final : public RuntimeContext {
  public:
   OperatorContext(const proto::TaskDeployment& d, int max_parallelism,
                   const std::atomic<bool>* cancelled, int64_t* timestamp,
-                  MailboxProcessor* processor)
+                  MailboxProcessor* processor, std::atomic<uint64_t>* late_dropped)
       : job_id_(d.job_id()),
         name_(d.vertex_name()),
         index_(d.subtask_index()),
@@ -44,7 +44,8 @@ class OperatorContext final : public RuntimeContext {
         watermark_interval_ms_(d.auto_watermark_interval_ms()),
         cancelled_(cancelled),
         timestamp_(timestamp),
-        processor_(processor) {}
+        processor_(processor),
+        late_dropped_(late_dropped) {}
   const std::string& JobId() const override { return job_id_; }
   const std::string& TaskName() const override { return name_; }
   int SubtaskIndex() const override { return index_; }
@@ -62,6 +63,9 @@ class OperatorContext final : public RuntimeContext {
                            std::move(fn));
   }
   int64_t AutoWatermarkIntervalMs() const override { return watermark_interval_ms_; }
+  void AddLateRecordsDropped(uint64_t n) override {
+    late_dropped_->fetch_add(n, std::memory_order_relaxed);
+  }
 
  private:
   std::string job_id_, name_;
@@ -71,6 +75,7 @@ class OperatorContext final : public RuntimeContext {
   const std::atomic<bool>* cancelled_;
   int64_t* timestamp_;
   MailboxProcessor* processor_;
+  std::atomic<uint64_t>* late_dropped_;
 };
 
 }  // namespace
@@ -128,6 +133,8 @@ struct Task::Chain {
   //! The timestamp of the record in flight (RuntimeContext::CurrentTimestamp), one for the chain.
   int64_t timestamp = kNoTimestamp;
   std::unique_ptr<StatusWatermarkValve> valve;  // the input channels' watermarks
+  int64_t watermark_moved_ms = 0;               // epoch ms of the input watermark's last move
+  int64_t watermark_published_ms = 0;           // last PublishWatermarkInputs
   int ended_inputs = 0;                         // input channels at end of partition
   bool is_source = false;
   int64_t last_snapshot = 0;     // highest checkpoint id snapshotted here
@@ -300,8 +307,9 @@ void Task::BuildChain() {
     c.nodes.push_back(&node(op.node_id()));
     int max_parallelism =
         op.max_parallelism() > 0 ? op.max_parallelism() : node(op.node_id()).max_parallelism;
-    c.contexts.push_back(std::make_unique<OperatorContext>(
-        deployment_, max_parallelism, &cancelled_, &c.timestamp, c.processor.get()));
+    c.contexts.push_back(
+        std::make_unique<OperatorContext>(deployment_, max_parallelism, &cancelled_, &c.timestamp,
+                                          c.processor.get(), &metrics_.late_records_dropped));
   }
   // Network outputs: one RecordWriter per produced partition; the side output it carries, if any.
   std::vector<std::string> writer_side;
@@ -325,7 +333,8 @@ void Task::BuildChain() {
       network::WriterCounters counters{
           &metrics_.records_out,
           &metrics_.bytes_out,
-          {.since = &metrics_.backpressured_since_ns, .total = &metrics_.backpressured_ns}};
+          {.since = &metrics_.backpressured_since_ns, .total = &metrics_.backpressured_ns},
+          &metrics_.output_watermark};
       c.writers.push_back(std::make_unique<network::RecordWriter>(
           partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
           spec.max_parallelism(), edge.key_hash, serialize, deployment_.subtask_index(), counters));
@@ -594,13 +603,37 @@ void Task::ProcessControlElement(int channel, const uint8_t* data, size_t size) 
   } else {
     throw std::runtime_error(absl::StrCat("malformed control element on input channel ", channel));
   }
-  if (out.watermark) DeliverWatermark(0, *out.watermark);
+  if (out.watermark) {
+    c.watermark_moved_ms = WallClockMs();
+    DeliverWatermark(0, *out.watermark);
+  }
   if (out.idle) c.ops[0]->ProcessWatermarkStatus(*out.idle);
+  PublishWatermarkInputs(out.idle.has_value());
+}
+
+void Task::PublishWatermarkInputs(bool now) {
+  Chain& c = *chain_;
+  // Several times a second at most: a watermark may come with every record.
+  const int64_t ms = WallClockMs();
+  if (!now && ms - c.watermark_published_ms < 200) return;
+  c.watermark_published_ms = ms;
+  TaskMetrics::WatermarkInputs w;
+  if (int holder = c.valve->HoldingChannel(); holder >= 0) {
+    w.held_by = deployment_.inputs(holder).producer_name();
+  }
+  w.unchanged_since_ms = c.watermark_moved_ms;
+  for (int i = 0; i < gate_->size(); ++i) {
+    if (c.valve->channel_idle(i)) w.idle.push_back(deployment_.inputs(i).producer_name());
+  }
+  metrics_.SetWatermarkInputs(std::move(w));
 }
 
 void Task::DeliverWatermark(size_t op, int64_t watermark) {
   Chain& c = *chain_;
   if (op == 0) metrics_.input_watermark.store(watermark, std::memory_order_relaxed);
+  if (op + 1 == c.ops.size() && c.writers.empty()) {
+    metrics_.output_watermark.store(watermark, std::memory_order_relaxed);
+  }
   // Flink's order: the operator's event-time timers up to the watermark fire first, then the
   // operator sees (and normally forwards) the watermark.
   c.state->AdvanceWatermark(*c.nodes[op], watermark);

@@ -118,6 +118,9 @@ class Task {
   void ProcessControlElement(int channel, const uint8_t* data, size_t size);
   //! Operator `op` of the chain reached `watermark`: its timers fire, then it gets the watermark.
   void DeliverWatermark(size_t op, int64_t watermark);
+  //! Tells the metrics which input holds the watermark back and which are idle (throttled unless
+  //! `now`).
+  void PublishWatermarkInputs(bool now);
   //! Idle until the next flush is due (or `until`, if earlier).
   MailboxProcessor::Step IdleUntilFlush(std::chrono::steady_clock::time_point until);
   void FlushIfDue(bool force);

@@ -6,6 +6,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
 
 namespace sluice::taskmanager {
 
@@ -18,8 +21,27 @@ struct TaskMetrics {
   std::atomic<int64_t> idle_ns{0};
   //! Cumulative nanoseconds the task waited for an output buffer (backpressure).
   std::atomic<int64_t> backpressured_ns{0};
-  //! The watermark the task's first operator last received (INT64_MIN: none yet).
+  //! The watermark the task's first operator last received, the last one it sent on (INT64_MIN:
+  //! none yet), and records that arrived too late for any window and were dropped.
   std::atomic<int64_t> input_watermark{INT64_MIN};
+  std::atomic<int64_t> output_watermark{INT64_MIN};
+  std::atomic<uint64_t> late_records_dropped{0};
+
+  //! Which input holds the input watermark back; changed by the task thread only when a watermark
+  //! or watermark status arrives, read by the reporter.
+  struct WatermarkInputs {
+    std::string held_by;             // the producing subtask's name; empty: none
+    int64_t unchanged_since_ms = 0;  // epoch ms of the input watermark's last move
+    std::vector<std::string> idle;   // idle inputs
+  };
+  void SetWatermarkInputs(WatermarkInputs inputs) {
+    std::lock_guard<std::mutex> lock(watermark_mu_);
+    watermark_inputs_ = std::move(inputs);
+  }
+  WatermarkInputs GetWatermarkInputs() const {
+    std::lock_guard<std::mutex> lock(watermark_mu_);
+    return watermark_inputs_;
+  }
   //! 0..1: share of the input gate's / output partitions' buffers in use. Set before the task
   //! starts; safe to call from any thread; empty when the task has no input / no network output.
   std::function<double()> in_pool_usage;
@@ -33,6 +55,10 @@ struct TaskMetrics {
 
   void AddIdle(int64_t ns) { idle_ns.fetch_add(ns, std::memory_order_relaxed); }
   void AddBackpressured(int64_t ns) { backpressured_ns.fetch_add(ns, std::memory_order_relaxed); }
+
+ private:
+  mutable std::mutex watermark_mu_;
+  WatermarkInputs watermark_inputs_;
 };
 
 }  // namespace sluice::taskmanager

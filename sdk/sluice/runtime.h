@@ -86,6 +86,8 @@ class RuntimeContext {
   }
   //! pipeline.auto-watermark-interval in milliseconds (0: periodic watermarks are off).
   virtual int64_t AutoWatermarkIntervalMs() const { return 200; }
+  //! Counts records dropped because they came too late for every window (numLateRecordsDropped).
+  virtual void AddLateRecordsDropped(uint64_t n) { (void)n; }
 };
 
 //! Serialized keyed state kept by the host (state.backend.type: rocksdb). The current key is set

@@ -130,6 +130,9 @@ void RecordWriter::BroadcastControl(ControlKind kind, const void* data, uint32_t
 }
 
 void RecordWriter::EmitWatermark(int64_t watermark) {
+  if (counters_.output_watermark) {
+    counters_.output_watermark->store(watermark, std::memory_order_relaxed);
+  }
   BroadcastControl(ControlKind::kWatermark, &watermark, 8);
 }
 

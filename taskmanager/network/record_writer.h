@@ -36,6 +36,7 @@ struct WriterCounters {
   std::atomic<uint64_t>* bytes_out = nullptr;
   //! Waits for a buffer or for queue space; `since` lets a reporter count a wait in progress.
   WaitCounters backpressure;
+  std::atomic<int64_t>* output_watermark = nullptr;  // the last watermark sent
 };
 
 class RecordWriter final : public Output {
