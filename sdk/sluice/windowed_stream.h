@@ -14,6 +14,7 @@
 
 #include "sluice/datastream.h"
 #include "sluice/evictors.h"
+#include "sluice/internal/sliced_window_operator.h"
 #include "sluice/output_tag.h"
 #include "sluice/triggers.h"
 #include "sluice/window_assigners.h"
@@ -65,6 +66,7 @@ class WindowedStream {
           "a merging window assigner (sessions) needs a trigger that can merge");
     }
     trigger_ = MakeTriggerFactory<T, W>(std::move(trigger));
+    default_trigger_ = false;
     return *this;
   }
   //! Prunes each window's elements before/after the function runs; keeps every element.
@@ -102,6 +104,13 @@ class WindowedStream {
     using OUT = typename Fn::OutputType;
     CheckWindowFunction<Fn, T>();
     std::function<T(const T&, const T&)> reduce = fn;
+    if constexpr (kSlidingEventTime) {
+      if (Sliced()) {
+        return AddSliced<OUT>(std::move(name), [reduce, window_fn]() {
+          return std::make_unique<internal::ReducingPanes<K, T, OUT>>(reduce, window_fn());
+        });
+      }
+    }
     auto evictor = evictor_;
     return Add<OUT>(
         std::move(name),
@@ -139,6 +148,14 @@ class WindowedStream {
     static_assert(std::is_same_v<typename Agg::InputType, T>,
                   "the aggregate function's input type differs from the stream's");
     CheckWindowFunction<Fn, AOUT>();
+    if constexpr (kSlidingEventTime) {
+      if (Sliced()) {
+        return AddSliced<OUT>(std::move(name), [agg, window_fn]() {
+          return std::make_unique<internal::AggregatingPanes<K, T, ACC, AOUT, OUT>>(
+              std::shared_ptr<AggregateFunction<T, ACC, AOUT>>(agg()), window_fn());
+        });
+      }
+    }
     auto evictor = evictor_;
     return Add<OUT>(
         std::move(name),
@@ -185,6 +202,27 @@ class WindowedStream {
                   "the input, key and window types of this window");
   }
 
+  //! Whether Reduce and Aggregate slice time into panes (internal/sliced_window_operator.h):
+  //! sliding event-time windows with slide < size, the default trigger, no evictor.
+  static constexpr bool kSlidingEventTime = std::is_same_v<Assigner, SlidingEventTimeWindows>;
+  bool Sliced() const requires kSlidingEventTime {
+    return default_trigger_ && !evictor_ && assigner_.slide() < assigner_.size();
+  }
+
+  template <typename OUT, typename PanesFactory>
+  requires kSlidingEventTime DataStream<OUT> AddSliced(std::string name, PanesFactory panes) {
+    KeyFn key_fn = key_fn_;
+    Assigner assigner = assigner_;
+    WindowOptions options = options_;
+    DataStream<OUT> out =
+        input_.template Then<OUT>(std::move(name), [key_fn, assigner, options, panes]() {
+          return std::make_unique<internal::SlicedWindowOperator<K, T, OUT, KeyFn>>(
+              key_fn, assigner, panes(), options);
+        });
+    if (all_) out.SetParallelism(1).SetMaxParallelism(1);
+    return out;
+  }
+
   template <typename OUT, typename ContentsFactory>
   DataStream<OUT> Add(std::string name, ContentsFactory contents) {
     KeyFn key_fn = key_fn_;
@@ -207,6 +245,7 @@ class WindowedStream {
   std::function<std::unique_ptr<sluice::Trigger<T, W>>()> trigger_;
   std::function<std::unique_ptr<sluice::Evictor<T, W>>()> evictor_;
   WindowOptions options_;
+  bool default_trigger_ = true;
   bool all_;
 };
 
