@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -92,10 +93,65 @@ class FakeTimerService final : public InternalTimerService {
   }
 };
 
+//! The host's keyed state backend (state.backend.type: rocksdb) as a sorted map of what RocksDB
+//! would hold. A copy of it is a snapshot.
+class MapBackend final : public KeyedStateBackend {
+ public:
+  int RegisterState(const std::string& name) override {
+    return ids.emplace(name, static_cast<int>(ids.size())).first->second;
+  }
+  void SetCurrentKey(const uint8_t* key, size_t size, int) override {
+    key_.assign(reinterpret_cast<const char*>(key), size);
+  }
+  bool Get(int s, std::string_view uk, std::string* value) override {
+    auto it = data.find({s, key_, std::string(uk)});
+    if (it == data.end()) return false;
+    *value = it->second;
+    return true;
+  }
+  void Put(int s, std::string_view uk, std::string_view v) override {
+    data[{s, key_, std::string(uk)}] = std::string(v);
+  }
+  void Append(int s, std::string_view uk, std::string_view bytes) override {
+    data[{s, key_, std::string(uk)}].append(bytes);
+  }
+  void Delete(int s, std::string_view uk) override { data.erase({s, key_, std::string(uk)}); }
+  void DeleteAll(int s) override {
+    auto it = data.lower_bound({s, key_, ""});
+    while (it != data.end() && std::get<0>(it->first) == s && std::get<1>(it->first) == key_) {
+      it = data.erase(it);
+    }
+  }
+  void ForEachUserKey(int s,
+                      const std::function<void(std::string_view, std::string_view)>& fn) override {
+    for (auto it = data.lower_bound({s, key_, ""});
+         it != data.end() && std::get<0>(it->first) == s && std::get<1>(it->first) == key_; ++it) {
+      fn(std::get<2>(it->first), it->second);
+    }
+  }
+  void ForEachKey(int s, const std::function<void(std::string_view)>& fn) override {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : data) {
+      if (std::get<0>(k) == s) keys.insert(std::get<1>(k));
+    }
+    for (const auto& k : keys) fn(k);
+  }
+
+  std::map<std::string, int> ids;
+  std::map<std::tuple<int, std::string, std::string>, std::string> data;
+
+ private:
+  std::string key_;
+};
+
 class FakeInit final : public InitContext {
  public:
-  FakeInit(FakeTimerService* timers, std::vector<Entry> restored, bool is_restored)
-      : timers_(timers), restored_(std::move(restored)), is_restored_(is_restored) {}
+  FakeInit(FakeTimerService* timers, std::vector<Entry> restored, bool is_restored,
+           KeyedStateBackend* backend = nullptr)
+      : timers_(timers),
+        restored_(std::move(restored)),
+        is_restored_(is_restored),
+        backend_(backend) {}
   bool IsRestored() const override { return is_restored_; }
   int MaxParallelism() const override { return 128; }
   std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
@@ -104,7 +160,7 @@ class FakeInit final : public InitContext {
                                std::string_view)>& fn) const override {
     for (const Entry& e : restored_) fn(e.key_group, e.state, e.key, e.user_key, e.value);
   }
-  KeyedStateBackend* KeyedBackend() override { return nullptr; }
+  KeyedStateBackend* KeyedBackend() override { return backend_; }
   InternalTimerService* TimerService(const std::string&, TimerTarget* target) override {
     timers_->target = target;
     return timers_;
@@ -114,6 +170,7 @@ class FakeInit final : public InitContext {
   FakeTimerService* timers_;
   std::vector<Entry> restored_;
   bool is_restored_;
+  KeyedStateBackend* backend_;
 };
 
 class FakeRuntime final : public RuntimeContext {
@@ -176,17 +233,25 @@ class CapturingOutput final : public Output {
 struct Snapshot {
   std::vector<Entry> entries;
   std::set<Timer> timers;
+  std::optional<MapBackend> backend;  // what the host's backend held, when state lives there
 };
 
 //! One operator instance with its host.
 template <typename IN, typename OUT>
 class Harness {
  public:
+  //! `in_backend`: keyed state in the host's backend (as rocksdb), else on the heap.
   explicit Harness(std::function<std::unique_ptr<StreamOperator>()> factory,
-                   const Snapshot* restore = nullptr)
+                   const Snapshot* restore = nullptr, bool in_backend = false)
       : rt(&timers), out(&rt) {
     if (restore) timers.timers = restore->timers;
-    FakeInit init(&timers, restore ? restore->entries : std::vector<Entry>{}, restore != nullptr);
+    if (restore && restore->backend) {
+      backend.emplace(*restore->backend);
+    } else if (in_backend) {
+      backend.emplace();
+    }
+    FakeInit init(&timers, restore ? restore->entries : std::vector<Entry>{}, restore != nullptr,
+                  backend ? &*backend : nullptr);
     op = factory();
     op->InitializeState(init);
     op->Open(rt, out);
@@ -202,12 +267,15 @@ class Harness {
   Snapshot Take() {
     MemoryWriter w;
     op->SnapshotState(w);
-    return Snapshot{w.entries, timers.timers};
+    return Snapshot{w.entries, timers.timers, backend};
   }
+  //! Whether no keyed state is left, wherever it lives.
+  bool StateIsEmpty() { return Take().entries.empty() && (!backend || backend->data.empty()); }
   int64_t Dropped() const {
     return dynamic_cast<const WindowOperatorBase&>(*op).num_late_records_dropped();
   }
 
+  std::optional<MapBackend> backend;
   FakeTimerService timers;
   FakeRuntime rt;
   CapturingOutput<OUT, IN> out;
@@ -234,18 +302,27 @@ class EmitCount final : public ProcessWindowFunction<int64_t, Result, std::strin
   }
 };
 
-//! Sums the values of all elements (a ListState of them) and counts its firings in window state.
+//! Sums the values of all elements (a ListState of them); with `per_window_state`, counts its
+//! firings in window state too, which Clear drops.
 class SumAll final : public ProcessWindowFunction<Click, Result, std::string, TimeWindow> {
  public:
+  explicit SumAll(bool per_window_state = false) : per_window_state_(per_window_state) {}
   void Process(const std::string& key, Context& ctx, const std::vector<Click>& clicks,
                Collector<Result>& out) override {
     int64_t sum = 0;
     for (const Click& c : clicks) sum += c.value;
-    auto firings = ctx.WindowState().GetValueState<int64_t>("firings");
-    firings.Update(firings.ValueOr(0) + 1);
+    if (per_window_state_) {
+      auto firings = ctx.WindowState().GetValueState<int64_t>("firings");
+      firings.Update(firings.ValueOr(0) + 1);
+    }
     out.Collect({key, ctx.Window().Start(), ctx.Window().End(), sum});
   }
-  void Clear(Context& ctx) override { ctx.WindowState().GetValueState<int64_t>("firings").Clear(); }
+  void Clear(Context& ctx) override {
+    if (per_window_state_) ctx.WindowState().GetValueState<int64_t>("firings").Clear();
+  }
+
+ private:
+  bool per_window_state_;
 };
 
 auto UserOf = [](const Click& c) { return c.user; };
@@ -353,6 +430,17 @@ TEST(WindowOperator, SessionWindowsMergeTheirContentsAndFireOnce) {
     EXPECT_TRUE(h.timers.timers.empty());
     EXPECT_TRUE(h.Take().entries.empty());
   }
+}
+
+TEST(WindowOperator, PerWindowStateIsNotAllowedWithMergingWindows) {
+  // As Flink: the state of merged windows could not be merged, so it is refused.
+  StreamEnvironment env({}, 1);
+  Clicks(env).KeyBy(UserOf).Window(EventTimeSessionWindows::WithGap(milliseconds(10))).Process([] {
+    return std::make_unique<SumAll>(/*per_window_state=*/true);
+  });
+  Harness<Click, Result> h(LastFactory(env));
+  h.Add({"a"}, 0);
+  EXPECT_THROW(h.Watermark(100), std::logic_error);
 }
 
 TEST(WindowOperator, SessionMergingKeepsTheStateWindowAcrossASnapshot) {
@@ -463,7 +551,7 @@ TEST(WindowOperator, ARecordWithoutATimestampInAnEventTimeWindowThrows) {
 TEST(WindowOperator, ProcessingTimeWindowsFireOnTheClock) {
   StreamEnvironment env({}, 1);
   Clicks(env).KeyBy(UserOf).Window(TumblingProcessingTimeWindows::Of(milliseconds(10))).Process([] {
-    return std::make_unique<SumAll>();
+    return std::make_unique<SumAll>(/*per_window_state=*/true);
   });
   Harness<Click, Result> h(LastFactory(env));
   h.timers.now = 3;
@@ -474,7 +562,8 @@ TEST(WindowOperator, ProcessingTimeWindowsFireOnTheClock) {
   h.timers.AdvanceProcessingTime(9);
   EXPECT_EQ(h.out.records, (std::vector<Result>{{"a", 0, 10, 5}}));
   EXPECT_TRUE(h.timers.timers.empty());
-  EXPECT_TRUE(h.Take().entries.empty());  // the function's Clear ran too
+  // The function's Clear dropped its window state too.
+  EXPECT_TRUE(h.Take().entries.empty());
 }
 
 TEST(WindowOperator, GlobalWindowsWithAPurgingCountTrigger) {
@@ -501,7 +590,7 @@ TEST(WindowOperator, AnEvictorKeepsTheLastElementsForEveryFunctionKind) {
                       .KeyBy(UserOf)
                       .Window(TumblingEventTimeWindows::Of(milliseconds(10)))
                       .Evictor(CountEvictor::Of(2));
-  windowed.Process([] { return std::make_unique<SumAll>(); });
+  windowed.Process([] { return std::make_unique<SumAll>(/*per_window_state=*/true); });
   auto process = LastFactory(env);
   windowed.Aggregate([] { return std::make_unique<CountAgg>(); },
                      [] { return std::make_unique<EmitCount>(); });
@@ -662,6 +751,54 @@ TEST(WindowOperator, SlicedSlidingWindowsGiveTheSameOutputAsThePerWindowPath) {
     if (c.size <= 10) {
       EXPECT_GT(std::get<2>(a) + std::get<3>(a), 0u);  // some were late
     }
+  }
+}
+
+TEST(WindowOperator, StateInTheHostBackendGivesTheSameResultsAsOnTheHeap) {
+  StreamEnvironment env({}, 1);
+  auto sum = [](const Click& a, const Click& b) { return Click{a.user, a.value + b.value}; };
+  std::vector<std::function<std::unique_ptr<StreamOperator>()>> factories;
+  factories.push_back(CountPerWindow(TumblingEventTimeWindows::Of(milliseconds(10)), 5));
+  factories.push_back(CountPerWindow(EventTimeSessionWindows::WithGap(milliseconds(7)), 3));
+  factories.push_back(
+      CountPerWindow(SlidingEventTimeWindows::Of(milliseconds(20), milliseconds(5)), 4));
+  Clicks(env)
+      .KeyBy(UserOf)
+      .Window(EventTimeSessionWindows::WithGap(milliseconds(5)))
+      .Trigger(CountTrigger::Of(2))
+      .Evictor(TimeEvictor::Of(milliseconds(4)))
+      .Process([] { return std::make_unique<SumAll>(); });
+  factories.push_back(LastFactory(env));
+  Clicks(env)
+      .KeyBy(UserOf)
+      .Window(TumblingEventTimeWindows::Of(milliseconds(10)))
+      .Trigger(ContinuousEventTimeTrigger::Of(milliseconds(3)))
+      .Reduce(sum, [] { return std::make_unique<SumAll>(/*per_window_state=*/true); });
+  factories.push_back(LastFactory(env));
+  for (size_t f = 0; f < factories.size(); ++f) {
+    SCOPED_TRACE(f);
+    std::vector<Result> results[2];
+    for (bool in_backend : {false, true}) {
+      auto h = std::make_unique<Harness<Click, Result>>(factories[f], nullptr, in_backend);
+      std::vector<Result>& out = results[in_backend];
+      int64_t watermark = -20;
+      for (int i = 0; i < 200; ++i) {
+        h->Add({"k" + std::to_string(i % 3), i % 7}, i / 2 - 10 + (i * 7919) % 13);
+        if (i % 10 == 9) h->Watermark(watermark += 5);
+        if (i == 100) {
+          Snapshot snap = h->Take();
+          out.insert(out.end(), h->out.records.begin(), h->out.records.end());
+          h = std::make_unique<Harness<Click, Result>>(factories[f], &snap);
+          h->timers.watermark = watermark;
+        }
+      }
+      h->Watermark(kMaxWatermark);
+      out.insert(out.end(), h->out.records.begin(), h->out.records.end());
+      EXPECT_TRUE(h->timers.timers.empty());
+      EXPECT_TRUE(h->StateIsEmpty());
+    }
+    EXPECT_GE(results[0].size(), 3u);
+    EXPECT_EQ(results[0], results[1]);
   }
 }
 

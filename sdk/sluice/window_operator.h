@@ -191,7 +191,15 @@ class WindowOperator final : public InputOperator<IN>, public WindowOperatorBase
     const W& Window() const override { return window_; }
     int64_t CurrentWatermark() const override { return op_->timers_.CurrentWatermark(); }
     int64_t CurrentProcessingTime() const override { return op_->timers_.CurrentProcessingTime(); }
-    ScopedKeyedState<K, W>& WindowState() override { return window_state_; }
+    ScopedKeyedState<K, W>& WindowState() override {
+      // As Flink's MergingWindowStateStore: the function's state of merged windows could not be
+      // merged into the result's, so it is refused rather than leaked.
+      if constexpr (Assigner::kMerging) {
+        throw std::logic_error(
+            "per-window state (WindowState) is not supported with merging windows (sessions)");
+      }
+      return window_state_;
+    }
     ScopedKeyedState<K, VoidNamespace>& GlobalState() override { return global_state_; }
 
    protected:
