@@ -6,11 +6,15 @@
 // default EventTimeTrigger, for reduce and aggregate functions whose result does not depend on
 // the order of the records (as Flink's does not promise one either).
 //
-// Why it is the same: a window fires on the same timers (its MaxTimestamp(), and its cleanup
-// time) that WindowOperator registers — once per pane instead of once per record — and a pane is
-// dropped at the cleanup of the last window holding it, after which no window that holds it
-// fires again. Built by WindowedStream when the assigner is SlidingEventTimeWindows with slide <
-// size, the trigger is the default one and there is no evictor. Task thread only.
+// Why it is the same: a window with contents fires on the same timers (its MaxTimestamp(), and
+// its cleanup time) that WindowOperator registers, and a pane is dropped at the cleanup of the
+// last window holding it, after which no window that holds it fires again. The timers are not
+// registered for every window of every record, though: a new pane registers those of its first
+// window not fired yet, and a window that fires registers those of the next one if it has
+// contents. The host fires a timer registered while it fires others in the same watermark
+// advance, in time order, so the results come out in the same order. Built by WindowedStream when
+// the assigner is SlidingEventTimeWindows with slide < size, the trigger is the default one and
+// there is no evictor. Task thread only.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +48,7 @@ class PaneContents {
   //! Merges `panes` (in time order) and runs the window function; nothing when all are empty.
   virtual void Emit(const K& key, const std::vector<TimeWindow>& panes,
                     WindowContext<K, TimeWindow>& ctx, Collector<OUT>& out) = 0;
+  virtual bool HasPane(const TimeWindow& pane) = 0;
   virtual void ClearPane(const TimeWindow& pane) = 0;
   virtual void ClearFunction(WindowContext<K, TimeWindow>& ctx) = 0;
   virtual void Close() = 0;
@@ -76,6 +81,10 @@ class ReducingPanes final : public PaneContents<K, IN, OUT> {
     if (!acc) return;
     std::vector<IN> one{std::move(*acc)};
     fn_->Process(key, ctx, one, out);
+  }
+  bool HasPane(const TimeWindow& pane) override {
+    state_.SetCurrentNamespace(pane);
+    return state_.Get() != nullptr;
   }
   void ClearPane(const TimeWindow& pane) override {
     state_.SetCurrentNamespace(pane);
@@ -117,6 +126,10 @@ class AggregatingPanes final : public PaneContents<K, IN, OUT> {
     if (!acc) return;
     std::vector<AOUT> one{agg_->GetResult(*acc)};
     fn_->Process(key, ctx, one, out);
+  }
+  bool HasPane(const TimeWindow& pane) override {
+    state_.SetCurrentNamespace(pane);
+    return state_.Get() != nullptr;
   }
   void ClearPane(const TimeWindow& pane) override {
     state_.SetCurrentNamespace(pane);
@@ -181,16 +194,21 @@ class SlicedWindowOperator final : public InputOperator<IN>, public WindowOperat
     if (!created && ts > watermark) return;
     windows_.clear();
     assigner_.AssignWindows(in, ts, 0, windows_);
+    // Newest window first: the last one to reach here is the first that has not fired yet.
+    std::optional<TimeWindow> first_pending;
     for (const TimeWindow& w : windows_) {
       if (IsWindowLate(w)) continue;
-      // EventTimeTrigger: a window past the watermark (within the lateness) fires at once.
       if (w.MaxTimestamp() <= watermark) {
+        // EventTimeTrigger: a window past the watermark (within the lateness) fires at once.
         Fire(w);
-      } else if (created) {
-        timers_.RegisterEventTimeTimer(w.MaxTimestamp(), w);
+        if (created) RegisterCleanupTimer(w);
+      } else {
+        first_pending = w;
       }
-      if (created && CleanupTime(w) != INT64_MAX) timers_.RegisterEventTimeTimer(CleanupTime(w), w);
     }
+    // The windows not fired yet get their timers one after the other (OnTimer), each when the one
+    // before it fires: here only the first of them.
+    if (created && first_pending) RegisterTimers(*first_pending);
   }
 
   int64_t num_late_records_dropped() const override { return num_late_records_dropped_; }
@@ -223,7 +241,13 @@ class SlicedWindowOperator final : public InputOperator<IN>, public WindowOperat
   };
 
   void OnTimer(int64_t time, const TimeWindow& w) {
-    if (time == w.MaxTimestamp()) Fire(w);
+    if (time == w.MaxTimestamp()) {
+      Fire(w);
+      // The next window's timers, if it has contents: registered now rather than for every
+      // window of every new pane, and still before the watermark reaches them.
+      TimeWindow next(w.Start() + assigner_.slide(), w.End() + assigner_.slide());
+      if (HasContents(next)) RegisterTimers(next);
+    }
     if (time == CleanupTime(w)) {
       // The panes whose last window is w: those starting within w's first slide.
       for (int64_t p = w.Start(); p < w.Start() + assigner_.slide(); p += pane_) {
@@ -240,6 +264,21 @@ class SlicedWindowOperator final : public InputOperator<IN>, public WindowOperat
     this->ctx_->SetCurrentTimestamp(w.MaxTimestamp());
     ctx_impl_.SetWindow(w);
     contents_->Emit(store_.CurrentKey(), panes_, ctx_impl_, collector_);
+  }
+
+  void RegisterTimers(const TimeWindow& w) {
+    timers_.RegisterEventTimeTimer(w.MaxTimestamp(), w);
+    RegisterCleanupTimer(w);
+  }
+  void RegisterCleanupTimer(const TimeWindow& w) {
+    if (CleanupTime(w) != INT64_MAX) timers_.RegisterEventTimeTimer(CleanupTime(w), w);
+  }
+  //! Whether any pane of `w` holds something; newest panes first, where a busy key has them.
+  bool HasContents(const TimeWindow& w) {
+    for (int64_t p = w.End() - pane_; p >= w.Start(); p -= pane_) {
+      if (contents_->HasPane(TimeWindow(p, p + pane_))) return true;
+    }
+    return false;
   }
 
   void OnLateRecord(const IN& in, int64_t ts) {
