@@ -802,6 +802,63 @@ TEST(WindowOperator, StateInTheHostBackendGivesTheSameResultsAsOnTheHeap) {
   }
 }
 
+TEST(WindowOperator, WindowAllTakesAProcessAllWindowFunction) {
+  class Users final : public ProcessAllWindowFunction<Click, std::string, TimeWindow> {
+   public:
+    void Process(Context& ctx, const std::vector<Click>& clicks,
+                 Collector<std::string>& out) override {
+      std::string users = std::to_string(ctx.Window().Start()) + ":";
+      for (const Click& c : clicks) users += c.user;
+      out.Collect(users);
+    }
+  };
+  StreamEnvironment env({}, 2);
+  Clicks(env)
+      .WindowAll(SlidingEventTimeWindows::Of(milliseconds(10), milliseconds(5)))
+      .Process([] { return std::make_unique<Users>(); }, "Users");
+  EXPECT_EQ(env.nodes().back().name, "Users");
+  EXPECT_EQ(env.nodes().back().max_parallelism, 1);
+  Harness<Click, std::string> h(LastFactory(env));
+  h.Add({"a"}, 1);
+  h.Add({"b"}, 6);
+  h.Watermark(14);
+  EXPECT_EQ(h.out.records, (std::vector<std::string>{"-5:a", "0:ab", "5:b"}));
+}
+
+TEST(WindowOperator, ProcessingTimeSessionsAndSlidesFollowTheClock) {
+  StreamEnvironment env({}, 1);
+  Clicks(env)
+      .KeyBy(UserOf)
+      .Window(ProcessingTimeSessionWindows::WithGap(milliseconds(10)))
+      .Aggregate([] { return std::make_unique<CountAgg>(); },
+                 [] { return std::make_unique<EmitCount>(); });
+  auto sessions = LastFactory(env);
+  Clicks(env)
+      .KeyBy(UserOf)
+      .Window(SlidingProcessingTimeWindows::Of(milliseconds(10), milliseconds(5)))
+      .Aggregate([] { return std::make_unique<CountAgg>(); },
+                 [] { return std::make_unique<EmitCount>(); });
+  auto sliding = LastFactory(env);
+
+  Harness<Click, Result> s(sessions);
+  s.Add({"a"}, kNoTimestamp);  // [0, 10)
+  s.timers.AdvanceProcessingTime(5);
+  s.Add({"a"}, kNoTimestamp);  // [5, 15): merged into [0, 15)
+  s.timers.AdvanceProcessingTime(13);
+  EXPECT_TRUE(s.out.records.empty());
+  s.timers.AdvanceProcessingTime(14);
+  EXPECT_EQ(s.out.records, (std::vector<Result>{{"a", 0, 15, 2}}));
+  EXPECT_TRUE(s.timers.timers.empty());
+  EXPECT_TRUE(s.StateIsEmpty());
+
+  Harness<Click, Result> w(sliding);
+  w.timers.now = 7;
+  w.Add({"a"}, kNoTimestamp);
+  w.timers.AdvanceProcessingTime(100);
+  EXPECT_EQ(w.out.records, (std::vector<Result>{{"a", 0, 10, 1}, {"a", 5, 15, 1}}));
+  EXPECT_TRUE(w.StateIsEmpty());
+}
+
 TEST(WindowOperator, BadDefinitionsAreJobDefinitionErrors) {
   StreamEnvironment env({}, 1);
   auto sessions =
