@@ -111,6 +111,10 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(
   spec.buffer_timeout_ms = spec.graph.buffer_timeout_ms() >= 0
                                ? spec.graph.buffer_timeout_ms()
                                : spec.config.GetDurationMs("execution.buffer-timeout");
+  spec.auto_watermark_interval_ms =
+      spec.graph.auto_watermark_interval_ms() >= 0
+          ? spec.graph.auto_watermark_interval_ms()
+          : spec.config.GetDurationMs("pipeline.auto-watermark-interval");
 
   // Slots of a job that just ended come back once its TaskManagers released it (milliseconds): a
   // submission right behind it waits for them rather than being refused.

@@ -26,7 +26,8 @@ bool Chainable(const proto::JobGraph& graph, const proto::JobNode& consumer) {
   if (consumer.is_source() || consumer.inputs_size() != 1 || !consumer.chainable()) return false;
   const proto::JobEdge& e = consumer.inputs(0);
   const proto::JobNode& producer = graph.nodes(static_cast<int>(e.source_id()));
-  return e.partitioner() == proto::FORWARD && producer.chainable() &&
+  // A side output always leaves through the network: the chain passes only main outputs.
+  return e.partitioner() == proto::FORWARD && e.side_output().empty() && producer.chainable() &&
          producer.parallelism() == consumer.parallelism();
 }
 

@@ -160,6 +160,7 @@ void JobMaster::DeployAll() {
       d.set_package_sha256(spec_.package_sha256);
       for (const auto& [k, val] : spec_.args) (*d.mutable_args())[k] = val;
       d.set_buffer_timeout_ms(spec_.buffer_timeout_ms);
+      d.set_auto_watermark_interval_ms(spec_.auto_watermark_interval_ms);
       d.set_attempt_number(attempt_number_);
       if (spec_.checkpoint_storage) {
         auto* c = d.mutable_checkpointing();

@@ -51,6 +51,7 @@ struct JobSpec {
   proto::JobGraph graph;
   ExecutionPlan plan;
   int64_t buffer_timeout_ms = 100;
+  int64_t auto_watermark_interval_ms = 200;
   //! The job's configuration: the JobManager's, with the submission's overrides on top.
   config::Configuration config;
   //! Snapshot storage rooted at `<state.checkpoints.dir>/<job-id>` (checkpoints, and the

@@ -8,8 +8,10 @@
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "common/thread_name.h"
+#include "taskmanager/chain_outputs.h"
 #include "taskmanager/checkpointing/barrier_aligner.h"
 #include "taskmanager/checkpointing/task_state.h"
+#include "taskmanager/eventtime/status_watermark_valve.h"
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
 #include "taskmanager/network/wait_timer.h"
@@ -27,36 +29,11 @@ class TaskCancelled : public std::runtime_error {
   TaskCancelled() : std::runtime_error("task cancelled") {}
 };
 
-//! Passes records to the next operator of the chain as objects.
-class ChainedOutput final : public Output {
- public:
-  explicit ChainedOutput(StreamOperator* next) : next_(next) {}
-  void Emit(const void* record) override { next_->ProcessRecord(record); }
-
- private:
-  StreamOperator* next_;
-};
-
-class FanOutOutput final : public Output {
- public:
-  explicit FanOutOutput(std::vector<Output*> targets) : targets_(std::move(targets)) {}
-  void Emit(const void* record) override {
-    for (Output* t : targets_) t->Emit(record);
-  }
-
- private:
-  std::vector<Output*> targets_;
-};
-
-class NullOutput final : public Output {
- public:
-  void Emit(const void*) override {}
-};
-
 class OperatorContext final : public RuntimeContext {
  public:
   OperatorContext(const proto::TaskDeployment& d, int max_parallelism,
-                  const std::atomic<bool>* cancelled)
+                  const std::atomic<bool>* cancelled, int64_t* timestamp,
+                  MailboxProcessor* processor)
       : job_id_(d.job_id()),
         name_(d.vertex_name()),
         index_(d.subtask_index()),
@@ -64,7 +41,10 @@ class OperatorContext final : public RuntimeContext {
         max_parallelism_(max_parallelism),
         attempt_(d.attempt_number()),
         checkpointing_(d.checkpointing().enabled()),
-        cancelled_(cancelled) {}
+        watermark_interval_ms_(d.auto_watermark_interval_ms()),
+        cancelled_(cancelled),
+        timestamp_(timestamp),
+        processor_(processor) {}
   const std::string& JobId() const override { return job_id_; }
   const std::string& TaskName() const override { return name_; }
   int SubtaskIndex() const override { return index_; }
@@ -73,12 +53,24 @@ class OperatorContext final : public RuntimeContext {
   bool IsCancelled() const override { return cancelled_->load(); }
   int AttemptNumber() const override { return attempt_; }
   bool IsCheckpointingEnabled() const override { return checkpointing_; }
+  int64_t CurrentTimestamp() const override { return *timestamp_; }
+  void SetCurrentTimestamp(int64_t timestamp) override { *timestamp_ = timestamp; }
+  int64_t CurrentProcessingTime() const override { return WallClockMs(); }
+  void ScheduleProcessingTime(int64_t time_ms, std::function<void()> fn) override {
+    int64_t delay_ms = std::max<int64_t>(0, time_ms - WallClockMs());
+    processor_->ScheduleAt(std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms),
+                           std::move(fn));
+  }
+  int64_t AutoWatermarkIntervalMs() const override { return watermark_interval_ms_; }
 
  private:
   std::string job_id_, name_;
   int index_, parallelism_, max_parallelism_, attempt_;
   bool checkpointing_;
+  int64_t watermark_interval_ms_;
   const std::atomic<bool>* cancelled_;
+  int64_t* timestamp_;
+  MailboxProcessor* processor_;
 };
 
 }  // namespace
@@ -133,7 +125,10 @@ struct Task::Chain {
   enum class Phase { kRunning, kFinishing };
   Phase phase = Phase::kRunning;
   std::vector<network::RecordReader> readers;  // one per input channel
-  int ended_inputs = 0;                        // input channels at end of partition
+  //! The timestamp of the record in flight (RuntimeContext::CurrentTimestamp), one for the chain.
+  int64_t timestamp = kNoTimestamp;
+  std::unique_ptr<StatusWatermarkValve> valve;  // the input channels' watermarks
+  int ended_inputs = 0;                         // input channels at end of partition
   bool is_source = false;
   int64_t last_snapshot = 0;     // highest checkpoint id snapshotted here
   int64_t final_checkpoint = 0;  // first checkpoint taken after the end of input
@@ -297,6 +292,7 @@ void Task::BuildChain() {
     return nodes[id];
   };
   std::map<uint32_t, size_t> op_index;
+  c.processor = std::make_unique<MailboxProcessor>(mailbox_.get(), IdleCounters());
   for (const auto& op : deployment_.operators()) {
     op_index[op.node_id()] = c.ops.size();
     c.ops.push_back(node(op.node_id()).factory());
@@ -304,10 +300,11 @@ void Task::BuildChain() {
     c.nodes.push_back(&node(op.node_id()));
     int max_parallelism =
         op.max_parallelism() > 0 ? op.max_parallelism() : node(op.node_id()).max_parallelism;
-    c.contexts.push_back(
-        std::make_unique<OperatorContext>(deployment_, max_parallelism, &cancelled_));
+    c.contexts.push_back(std::make_unique<OperatorContext>(
+        deployment_, max_parallelism, &cancelled_, &c.timestamp, c.processor.get()));
   }
-  // Network outputs: one RecordWriter per produced partition.
+  // Network outputs: one RecordWriter per produced partition; the side output it carries, if any.
+  std::vector<std::string> writer_side;
   for (const auto& op : deployment_.operators()) {
     for (const auto& out : op.outputs()) {
       if (out.target_case() != proto::OperatorOutput::kPartitionIndex) continue;
@@ -319,18 +316,21 @@ void Task::BuildChain() {
       }
       const EdgeSpec& edge = consumer.inputs[static_cast<size_t>(spec.input_index())];
       const NodeSpec& producer = node(op.node_id());
-      if (!producer.serialize_output) {
+      auto serialize =
+          edge.side_output.empty() ? producer.serialize_output : edge.serialize_side_output;
+      if (!serialize) {
         throw std::runtime_error(absl::StrCat("operator '", producer.name, "' has no output"));
       }
+      writer_side.push_back(edge.side_output);
       network::WriterCounters counters{
           &metrics_.records_out,
           &metrics_.bytes_out,
           {.since = &metrics_.backpressured_since_ns, .total = &metrics_.backpressured_ns}};
       c.writers.push_back(std::make_unique<network::RecordWriter>(
           partitions_[out.partition_index()], static_cast<PartitionKind>(spec.partitioner()),
-          spec.max_parallelism(), edge.key_hash, producer.serialize_output,
-          deployment_.subtask_index(), counters));
+          spec.max_parallelism(), edge.key_hash, serialize, deployment_.subtask_index(), counters));
       c.writers.back()->set_flush_always(deployment_.buffer_timeout_ms() == 0);
+      c.writers.back()->set_timestamp_slot(&c.timestamp);
     }
   }
   // Wire each operator's output.
@@ -338,32 +338,42 @@ void Task::BuildChain() {
   size_t writer_i = 0;
   for (size_t i = 0; i < c.ops.size(); ++i) {
     std::vector<Output*> targets;
+    std::map<std::string, std::vector<Output*>> sides;
     for (const auto& out : deployment_.operators(static_cast<int>(i)).outputs()) {
       if (out.target_case() == proto::OperatorOutput::kChainedNodeId) {
         auto it = op_index.find(out.chained_node_id());
         if (it == op_index.end()) throw std::runtime_error("chained operator missing");
-        c.outputs.push_back(std::make_unique<ChainedOutput>(c.ops[it->second].get()));
+        const size_t next = it->second;
+        c.outputs.push_back(std::make_unique<ChainedOutput>(
+            c.ops[next].get(), [this, next](int64_t wm) { DeliverWatermark(next, wm); }));
         targets.push_back(c.outputs.back().get());
+      } else if (const std::string& side = writer_side[writer_i]; !side.empty()) {
+        sides[side].push_back(c.writers[writer_i++].get());
       } else {
         targets.push_back(c.writers[writer_i++].get());
       }
     }
+    Output* main = nullptr;
     if (targets.empty()) {
       c.outputs.push_back(std::make_unique<NullOutput>());
+      main = c.outputs.back().get();
     } else if (targets.size() == 1) {
-      op_output[i] = targets[0];
-      continue;
+      main = targets[0];
     } else {
       c.outputs.push_back(std::make_unique<FanOutOutput>(targets));
+      main = c.outputs.back().get();
     }
-    op_output[i] = c.outputs.back().get();
+    if (!sides.empty()) {
+      c.outputs.push_back(std::make_unique<SideOutputRouter>(main, std::move(sides)));
+      main = c.outputs.back().get();
+    }
+    op_output[i] = main;
   }
   // State first (Flink's order: initializeState, then open).
   std::string local_dir;
   if (!state_ctx_.local_dir.empty()) {
     local_dir = absl::StrCat(state_ctx_.local_dir, "/", deployment_.attempt_id());
   }
-  c.processor = std::make_unique<MailboxProcessor>(mailbox_.get(), IdleCounters());
   c.time_scheduler = std::make_unique<MailboxTimeScheduler>(c.processor.get());
   c.state = std::make_unique<TaskState>(deployment_, local_dir, c.time_scheduler.get());
   for (size_t i = 0; i < c.ops.size(); ++i) {
@@ -374,6 +384,7 @@ void Task::BuildChain() {
   c.timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
   c.next_flush = Clock::now() + c.timeout;
   c.readers.resize(static_cast<size_t>(gate_->size()));
+  c.valve = std::make_unique<StatusWatermarkValve>(gate_->size());
   c.aligner_actions = std::make_unique<Aligner>(this);
   c.aligner = std::make_unique<BarrierAligner>(gate_->size(), c.aligner_actions.get());
 }
@@ -487,6 +498,7 @@ MailboxProcessor::Step Task::SourceStep() {
   Chain& c = *chain_;
   if (c.stop_flags != 0) return MailboxProcessor::Step::Done();  // a stop-with-savepoint passed
   int64_t wait_us = 0;
+  c.timestamp = kNoTimestamp;  // a source's records have none unless it assigns them
   SourceStatus s = c.ops[0]->PollNext(&wait_us);
   FlushIfDue(c.timeout.count() == 0);
   if (s == SourceStatus::kEndOfInput) return MailboxProcessor::Step::Done();
@@ -547,17 +559,52 @@ void Task::ProcessBuffer(int channel, const network::BufferPtr& buffer) {
       // and numRecordsInPerSecond must not jump between 0 and a buffer's worth of records.
       StreamOperator* first = c.ops[0].get();
       std::atomic<uint64_t>& records_in = metrics_.records_in;
-      reader.Read(buffer->data, buffer->size,
-                  [first, &records_in](const uint8_t* data, size_t size) {
-                    first->ProcessSerialized(data, size);
-                    // Only this thread writes: a plain store, no locked instruction.
-                    records_in.store(records_in.load(std::memory_order_relaxed) + 1,
-                                     std::memory_order_relaxed);
-                  });
+      reader.Read(
+          buffer->data, buffer->size,
+          [this, channel, first, &records_in, &c](const uint8_t* data, size_t size, uint32_t head) {
+            if (head & network::kElementControl) {
+              ProcessControlElement(channel, data, size);
+              return;
+            }
+            c.timestamp = kNoTimestamp;
+            if (head & network::kElementHasTimestamp) {
+              if (size < 8) throw std::runtime_error("malformed record timestamp");
+              c.timestamp = network::ReadInt64(data);
+              data += 8;
+              size -= 8;
+            }
+            first->ProcessSerialized(data, size);
+            // Only this thread writes: a plain store, no locked instruction.
+            records_in.store(records_in.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+          });
       metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
       break;
     }
   }
+}
+
+void Task::ProcessControlElement(int channel, const uint8_t* data, size_t size) {
+  Chain& c = *chain_;
+  StatusWatermarkValve::Output out;
+  if (size == 9 && data[0] == static_cast<uint8_t>(network::ControlKind::kWatermark)) {
+    out = c.valve->InputWatermark(channel, network::ReadInt64(data + 1));
+  } else if (size == 2 && data[0] == static_cast<uint8_t>(network::ControlKind::kWatermarkStatus)) {
+    out = c.valve->InputWatermarkStatus(channel, data[1] != 0);
+  } else {
+    throw std::runtime_error(absl::StrCat("malformed control element on input channel ", channel));
+  }
+  if (out.watermark) DeliverWatermark(0, *out.watermark);
+  if (out.idle) c.ops[0]->ProcessWatermarkStatus(*out.idle);
+}
+
+void Task::DeliverWatermark(size_t op, int64_t watermark) {
+  Chain& c = *chain_;
+  if (op == 0) metrics_.input_watermark.store(watermark, std::memory_order_relaxed);
+  // Flink's order: the operator's event-time timers up to the watermark fire first, then the
+  // operator sees (and normally forwards) the watermark.
+  c.state->AdvanceWatermark(*c.nodes[op], watermark);
+  c.ops[op]->ProcessWatermark(watermark);
 }
 
 MailboxProcessor::Step Task::FinishInput() {
@@ -568,6 +615,10 @@ MailboxProcessor::Step Task::FinishInput() {
   // A stop without drain finishes the operators without end of input (Flink's stop).
   bool stopped = (c.stop_flags & network::CheckpointEvent::kStop) != 0;
   if (!stopped || (c.stop_flags & network::CheckpointEvent::kDrain)) {
+    // End of a bounded input, or a drain: event time ends, so every window and timer fires. Other
+    // tasks get this watermark from their inputs before their end of partition.
+    if (c.is_source) DeliverWatermark(0, kMaxWatermark);
+    c.timestamp = kNoTimestamp;
     for (auto& op : c.ops) op->EndInput();
   }
   for (auto& w : c.writers) w->Finish();

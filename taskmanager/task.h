@@ -114,6 +114,10 @@ class Task {
   MailboxProcessor::Step FinishInput();
   //! Handles one buffer of input channel `channel`.
   void ProcessBuffer(int channel, const network::BufferPtr& buffer);
+  //! A watermark or watermark status from input channel `channel`, through the valve.
+  void ProcessControlElement(int channel, const uint8_t* data, size_t size);
+  //! Operator `op` of the chain reached `watermark`: its timers fire, then it gets the watermark.
+  void DeliverWatermark(size_t op, int64_t watermark);
   //! Idle until the next flush is due (or `until`, if earlier).
   MailboxProcessor::Step IdleUntilFlush(std::chrono::steady_clock::time_point until);
   void FlushIfDue(bool force);

@@ -18,6 +18,8 @@ struct TaskMetrics {
   std::atomic<int64_t> idle_ns{0};
   //! Cumulative nanoseconds the task waited for an output buffer (backpressure).
   std::atomic<int64_t> backpressured_ns{0};
+  //! The watermark the task's first operator last received (INT64_MIN: none yet).
+  std::atomic<int64_t> input_watermark{INT64_MIN};
   //! 0..1: share of the input gate's / output partitions' buffers in use. Set before the task
   //! starts; safe to call from any thread; empty when the task has no input / no network output.
   std::function<double()> in_pool_usage;

@@ -52,6 +52,7 @@ proto::JobGraph ToJobGraph(const StreamEnvironment& env, const std::string& fall
   graph.set_name(env.job_name().empty() ? fallback_name : env.job_name());
   graph.set_default_parallelism(env.default_parallelism());
   graph.set_buffer_timeout_ms(env.buffer_timeout_ms());
+  graph.set_auto_watermark_interval_ms(env.auto_watermark_interval_ms());
   for (const NodeSpec& n : env.nodes()) {
     proto::JobNode* node = graph.add_nodes();
     node->set_id(n.id);
@@ -65,6 +66,7 @@ proto::JobGraph ToJobGraph(const StreamEnvironment& env, const std::string& fall
       proto::JobEdge* edge = node->add_inputs();
       edge->set_source_id(e.source_id);
       edge->set_partitioner(static_cast<proto::Partitioner>(e.kind));
+      edge->set_side_output(e.side_output);
     }
   }
   return graph;

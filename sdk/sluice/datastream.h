@@ -10,6 +10,7 @@
 
 #include "sluice/environment.h"
 #include "sluice/operators.h"
+#include "sluice/watermarks.h"
 
 namespace sluice {
 
@@ -84,6 +85,16 @@ class DataStream : public OperatorHandle {
                      [fn]() { return std::make_unique<FlatMapOperator<T, OUT, F>>(fn); });
   }
 
+  //! Assigns timestamps and makes watermarks with `strategy` (Flink's
+  //! assignTimestampsAndWatermarks): the stream's watermarks are those of the strategy from here
+  //! on.
+  DataStream<T> AssignTimestampsAndWatermarks(const WatermarkStrategy<T>& strategy,
+                                              std::string name = "Timestamps/Watermarks") {
+    return Then<T>(std::move(name), [strategy]() {
+      return std::make_unique<TimestampsAndWatermarksOperator<T>>(strategy);
+    });
+  }
+
   //! Partitions by key: records with equal keys go to the same subtask (via key groups).
   template <typename KeyFn, typename K = std::decay_t<std::invoke_result_t<KeyFn, const T&>>>
   KeyedStream<K, T, KeyFn> KeyBy(KeyFn key_fn) {
@@ -95,6 +106,31 @@ class DataStream : public OperatorHandle {
       };
     }
     return KeyedStream<K, T, KeyFn>(env_, std::move(edges), key_fn);
+  }
+
+  //! `factory` returns std::unique_ptr<Fn>, Fn deriving from ProcessFunction<T, OUT>: the
+  //! record's timestamp, side outputs and the current watermark, without keys.
+  template <typename Factory>
+  auto Process(Factory factory, std::string name = "Process") {
+    using Fn = typename std::invoke_result_t<Factory>::element_type;
+    using OUT = typename Fn::OutputType;
+    static_assert(std::is_same_v<typename Fn::InputType, T>, "function input type differs");
+    return Then<OUT>(std::move(name), [factory]() {
+      std::unique_ptr<ProcessFunction<T, OUT>> fn = factory();
+      return std::make_unique<ProcessOperator<T, OUT>>(std::move(fn));
+    });
+  }
+
+  //! The records this stream's operator emitted to the side output `tag`.
+  template <typename X>
+  DataStream<X> GetSideOutput(const OutputTag<X>& tag) const {
+    if (node_ < 0) {
+      throw JobDefinitionError("GetSideOutput applies to an operator, not to a union/partitioning");
+    }
+    EdgeSpec e = MainOutputEdge(static_cast<uint32_t>(node_));
+    e.side_output = tag.id();
+    e.serialize_side_output = &SerializeErased<X>;
+    return DataStream<X>(env_, {e}, -1);
   }
 
   //! All records in windows of `assigner`, in one subtask (parallelism 1); see windowed_stream.h.

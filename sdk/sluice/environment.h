@@ -67,6 +67,13 @@ class StreamEnvironment {
     buffer_timeout_ms_ = millis;
   }
   int64_t buffer_timeout_ms() const { return buffer_timeout_ms_; }
+  //! How often watermark generators emit (Flink's ExecutionConfig.setAutoWatermarkInterval);
+  //! 0 turns periodic watermarks off; unset (-1) uses pipeline.auto-watermark-interval.
+  void SetAutoWatermarkInterval(int64_t millis) {
+    if (millis < 0) throw JobDefinitionError("the auto watermark interval must not be negative");
+    auto_watermark_interval_ms_ = millis;
+  }
+  int64_t auto_watermark_interval_ms() const { return auto_watermark_interval_ms_; }
 
   //! Adds a source operator producing T; `factory` runs on the TaskManager, once per subtask.
   template <typename T, typename Factory>
@@ -131,6 +138,7 @@ class StreamEnvironment {
   int default_parallelism_;
   int max_parallelism_ = 0;
   int64_t buffer_timeout_ms_ = -1;
+  int64_t auto_watermark_interval_ms_ = -1;
   std::string job_name_;
   std::vector<NodeSpec> nodes_;
 };

@@ -1,6 +1,6 @@
-// OutputTag<T>: names a side output of an operator and the type of its records (Flink's
-// OutputTag). Operators emit to it with Output::EmitSideOutput(tag.id(), &record); a consumer
-// reads it with DataStream::GetSideOutput(tag).
+// OutputTag<T>: names a side output of type T (Flink's OutputTag). An operator emits to it with
+// ctx.Output(tag, value); stream.GetSideOutput(tag) reads it. The id tells side outputs apart
+// within an operator: two tags with the same id are the same side output.
 #pragma once
 
 #include <string>
@@ -14,7 +14,6 @@ template <typename T>
 class OutputTag {
  public:
   using Type = T;
-  //! `id` names the side output within the job; it must not be empty.
   explicit OutputTag(std::string id) : id_(std::move(id)) {
     if (id_.empty()) throw JobDefinitionError("an OutputTag needs a non-empty id");
   }

@@ -21,11 +21,11 @@ class KeyedTimers final : public TimerTarget {
  public:
   using Callback = std::function<void(TimeDomain domain, int64_t timestamp, const N& ns)>;
 
-  //! In InitializeState, after store->Initialize(ctx): binds to the host's service `name`.
+  //! In InitializeState, after store->Initialize(ctx): binds to the host's service `name`. A host
+  //! without timers for this operator (not keyed) leaves them unusable: using one throws.
   void Initialize(InitContext& ctx, const std::string& name, KeyedStateStore<K>* store,
                   Callback on_timer) {
     service_ = ctx.TimerService(name, this);
-    if (!service_) throw std::logic_error("timers need a keyed operator (KeyBy before it)");
     store_ = store;
     on_timer_ = std::move(on_timer);
   }
@@ -42,8 +42,10 @@ class KeyedTimers final : public TimerTarget {
   void DeleteProcessingTimeTimer(int64_t timestamp, const N& ns = N{}) {
     Call(&InternalTimerService::Delete, TimeDomain::kProcessingTime, timestamp, ns);
   }
-  int64_t CurrentWatermark() const { return service_->CurrentWatermark(); }
-  int64_t CurrentProcessingTime() const { return service_->CurrentProcessingTime(); }
+  int64_t CurrentWatermark() const {
+    return service_ ? service_->CurrentWatermark() : kNoTimestamp;
+  }
+  int64_t CurrentProcessingTime() const { return Service().CurrentProcessingTime(); }
 
   void OnTimer(TimeDomain domain, int64_t timestamp, std::string_view key,
                std::string_view ns) override {
@@ -58,14 +60,19 @@ class KeyedTimers final : public TimerTarget {
  private:
   using Op = void (InternalTimerService::*)(TimeDomain, int64_t, std::string_view, int,
                                             std::string_view);
+  InternalTimerService& Service() const {
+    if (!service_) throw std::logic_error("timers need a keyed operator (KeyBy before it)");
+    return *service_;
+  }
   void Call(Op op, TimeDomain domain, int64_t timestamp, const N& ns) {
+    InternalTimerService& service = Service();
     const K& key = store_->CurrentKey();
     key_.Clear();
     Serializer<K>::Write(key, key_);
     ns_.Clear();
     Serializer<N>::Write(ns, ns_);
-    (service_->*op)(domain, timestamp, internal::View(key_),
-                    KeyGroupFor(key, store_->max_parallelism()), internal::View(ns_));
+    (service.*op)(domain, timestamp, internal::View(key_),
+                  KeyGroupFor(key, store_->max_parallelism()), internal::View(ns_));
   }
 
   InternalTimerService* service_ = nullptr;

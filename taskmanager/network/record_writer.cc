@@ -1,6 +1,7 @@
 #include "taskmanager/network/record_writer.h"
 
 #include <cstring>
+#include <string>
 
 namespace sluice::network {
 
@@ -63,38 +64,78 @@ void RecordWriter::Emit(const void* record) {
   if (flush_always_) Flush();
 }
 
+namespace {
+
+//! The head of a record whose payload (timestamp included) is `len` bytes.
+uint32_t RecordHead(size_t len, bool timestamped) {
+  if (len > kMaxElementBytes) {
+    throw std::runtime_error("a record of " + std::to_string(len) +
+                             " bytes exceeds the 1 GiB limit of a stream element");
+  }
+  return static_cast<uint32_t>(len) | (timestamped ? kElementHasTimestamp : 0);
+}
+
+}  // namespace
+
 void RecordWriter::SerializeToScratch(const void* record) {
+  const int64_t ts = timestamp_ ? *timestamp_ : kNoTimestamp;
+  const bool timestamped = ts != kNoTimestamp;
   scratch_.Clear();
   uint32_t placeholder = 0;
   scratch_.Append(&placeholder, 4);
+  if (timestamped) scratch_.Append(&ts, 8);
   serialize_(record, scratch_);
-  uint32_t len = static_cast<uint32_t>(scratch_.size() - 4);
-  std::memcpy(const_cast<uint8_t*>(scratch_.data()), &len, 4);
+  uint32_t head = RecordHead(scratch_.size() - 4, timestamped);
+  std::memcpy(const_cast<uint8_t*>(scratch_.data()), &head, 4);
 }
 
 void RecordWriter::EmitTo(int channel, const void* record) {
   BufferPtr& current = current_[static_cast<size_t>(channel)];
   if (!current) current = NextBuffer();
   Buffer* b = current.get();
-  if (b->room() > 4) {
-    // Straight into the channel's buffer behind a 4-byte length slot. A record that does not fit
-    // spills into scratch_ (with the bytes written so far) and takes the spanning path below.
-    scratch_.Attach(b->data + b->size + 4, b->room() - 4);
+  const int64_t ts = timestamp_ ? *timestamp_ : kNoTimestamp;
+  const bool timestamped = ts != kNoTimestamp;
+  const size_t prefix = timestamped ? 12 : 4;
+  if (b->room() > prefix) {
+    // Straight into the channel's buffer behind the head (and timestamp) slot. A record that does
+    // not fit spills into scratch_ (with the bytes written so far) and takes the spanning path.
+    scratch_.Attach(b->data + b->size + prefix, b->room() - prefix);
     serialize_(record, scratch_);
+    const size_t len = scratch_.size() + (timestamped ? 8 : 0);
+    uint32_t head = RecordHead(len, timestamped);
     if (!scratch_.spilled()) {
-      uint32_t len = static_cast<uint32_t>(scratch_.size());
-      std::memcpy(b->data + b->size, &len, 4);
+      std::memcpy(b->data + b->size, &head, 4);
+      if (timestamped) std::memcpy(b->data + b->size + 4, &ts, 8);
       b->size += 4 + len;
       if (b->room() == 0) Send(channel);
       return;
     }
-    uint32_t len = static_cast<uint32_t>(scratch_.size());
-    Append(channel, reinterpret_cast<const uint8_t*>(&len), 4);
+    Append(channel, reinterpret_cast<const uint8_t*>(&head), 4);
+    if (timestamped) Append(channel, reinterpret_cast<const uint8_t*>(&ts), 8);
     Append(channel, scratch_.data(), scratch_.size());
     return;
   }
   SerializeToScratch(record);
   Append(channel, scratch_.data(), scratch_.size());
+}
+
+void RecordWriter::BroadcastControl(ControlKind kind, const void* data, uint32_t size) {
+  uint8_t element[4 + 1 + 8];
+  const uint32_t head = kElementControl | (1 + size);
+  std::memcpy(element, &head, 4);
+  element[4] = static_cast<uint8_t>(kind);
+  std::memcpy(element + 5, data, size);
+  for (int c = 0; c < num_channels_; ++c) Append(c, element, 5 + size);
+  if (flush_always_) Flush();
+}
+
+void RecordWriter::EmitWatermark(int64_t watermark) {
+  BroadcastControl(ControlKind::kWatermark, &watermark, 8);
+}
+
+void RecordWriter::EmitWatermarkStatus(bool idle) {
+  uint8_t v = idle ? 1 : 0;
+  BroadcastControl(ControlKind::kWatermarkStatus, &v, 1);
 }
 
 void RecordWriter::Append(int channel, const uint8_t* data, size_t size) {

@@ -1,7 +1,8 @@
 // RecordWriter: the Output of an operator whose records leave its task. Picks the channel(s) by
-// partitioner and serializes each record once, as [u32 length][bytes], straight into that channel's
-// current buffer; a record may span buffers. Full buffers go to the subpartition (blocking when it
-// is full: backpressure). Task thread only.
+// partitioner and serializes each record once, as a stream element (stream_element.h: [u32 head]
+// [timestamp if any][bytes]), straight into that channel's current buffer; a record may span
+// buffers. Watermarks and watermark status go in band to every channel. Full buffers go to the
+// subpartition (blocking when it is full: backpressure). Task thread only.
 #pragma once
 
 #include <algorithm>
@@ -11,11 +12,13 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "sluice/key_groups.h"
 #include "sluice/runtime.h"
 #include "taskmanager/network/partition_manager.h"
+#include "taskmanager/network/stream_element.h"
 #include "taskmanager/network/wait_timer.h"
 
 namespace sluice::network {
@@ -43,6 +46,10 @@ class RecordWriter final : public Output {
                WriterCounters counters = {});
 
   void Emit(const void* record) override;
+  void EmitWatermark(int64_t watermark) override;
+  void EmitWatermarkStatus(bool idle) override;
+  //! Records take their timestamp from `*slot` (the task's current timestamp); null: none.
+  void set_timestamp_slot(const int64_t* slot) { timestamp_ = slot; }
   //! Sends every partially filled buffer.
   void Flush();
   //! Buffer timeout 0: every record goes out at once.
@@ -64,8 +71,10 @@ class RecordWriter final : public Output {
   //! Serializes the record into the channel's current buffer (or, if it does not fit, into
   //! scratch_ and from there across buffers).
   void EmitTo(int channel, const void* record);
-  //! scratch_ = [u32 length][record].
+  //! scratch_ = [u32 head][timestamp if any][record].
   void SerializeToScratch(const void* record);
+  //! A control element to every channel, behind the records already written.
+  void BroadcastControl(ControlKind kind, const void* data, uint32_t size);
   void Append(int channel, const uint8_t* data, size_t size);
   //! A buffer from the partition's pool, waiting for one (backpressure) if none is free.
   BufferPtr NextBuffer();
@@ -86,17 +95,27 @@ class RecordWriter final : public Output {
   int last_channel_ = 0;                   // ... and its channel
   ByteWriter scratch_;
   bool flush_always_ = false;
+  const int64_t* timestamp_ = nullptr;
 };
 
-//! Reassembles records from the buffers of one channel; keeps a record that spans buffers.
+//! Reassembles stream elements from the buffers of one channel; keeps one that spans buffers.
 class RecordReader {
  public:
-  //! Calls fn(data, size) for each complete record in the buffer.
+  //! Calls fn(payload, size, head) — or fn(payload, size) — for each complete element in the
+  //! buffer (stream_element.h says how to read the head and the payload).
   template <typename Fn>
   void Read(const uint8_t* data, size_t size, Fn&& fn);
   bool has_partial() const { return !pending_.empty(); }
 
  private:
+  template <typename Fn>
+  static void Call(Fn& fn, const uint8_t* payload, size_t size, uint32_t head) {
+    if constexpr (std::is_invocable_v<Fn&, const uint8_t*, size_t, uint32_t>) {
+      fn(payload, size, head);
+    } else {
+      fn(payload, size);
+    }
+  }
   std::vector<uint8_t> pending_;
 };
 
@@ -114,22 +133,24 @@ void RecordReader::Read(const uint8_t* data, size_t size, Fn&& fn) {
       left -= take;
       if (pending_.size() < 4) return;
     }
-    uint32_t len;
-    std::memcpy(&len, pending_.data(), 4);
+    uint32_t head;
+    std::memcpy(&head, pending_.data(), 4);
+    const size_t len = ElementLength(head);
     need = 4 + len - pending_.size();
     size_t take = std::min(need, left);
     pending_.insert(pending_.end(), p, p + take);
     p += take;
     left -= take;
-    if (pending_.size() < 4 + static_cast<size_t>(len)) return;
-    fn(pending_.data() + 4, static_cast<size_t>(len));
+    if (pending_.size() < 4 + len) return;
+    Call(fn, pending_.data() + 4, len, head);
     pending_.clear();
   }
   while (left >= 4) {
-    uint32_t len;
-    std::memcpy(&len, p, 4);
+    uint32_t head;
+    std::memcpy(&head, p, 4);
+    const size_t len = ElementLength(head);
     if (left - 4 < len) break;
-    fn(p + 4, static_cast<size_t>(len));
+    Call(fn, p + 4, len, head);
     p += 4 + len;
     left -= 4 + len;
   }

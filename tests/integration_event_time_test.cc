@@ -1,0 +1,137 @@
+// Event time end to end on a real cluster (tests/packages/event_timers.cc): record timestamps
+// across the network, in-band watermarks through a keyed exchange, event-time timers fired by the
+// watermark, a side output for late records, and the maximum watermark at the end of the bounded
+// input firing what is left. The expected output is recomputed here from the package's formula.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/cluster_harness.h"
+
+namespace sluice::testing {
+namespace {
+
+constexpr int64_t kBucketMs = 10000;
+constexpr int64_t kOutOfOrdernessMs = 2000;
+
+struct Click {
+  int64_t user, ts;
+};
+
+Click MakeClick(int64_t i, int64_t users) {
+  int64_t ts = 1000000 + i * 100 - ((i * 7919) % 50) * 100;
+  if (i % 50 == 49) ts -= 20000;
+  return Click{i % users, ts};
+}
+
+int64_t Bucket(int64_t ts) { return ts - ts % kBucketMs; }
+
+std::vector<std::string> Lines(const std::string& dir) {
+  std::vector<std::string> lines;
+  for (const std::string& f : VisibleFiles(dir)) {
+    for (absl::string_view l : absl::StrSplit(ReadFile(f), '\n', absl::SkipEmpty())) {
+      lines.emplace_back(l);
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+class IntegrationEventTime : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<LocalCluster>();
+    absl::Status started = cluster_->Start(ClusterOptions{});
+    ASSERT_TRUE(started.ok()) << started;
+  }
+
+  CommandResult Run(int64_t count, int64_t users, int source_parallelism, int parallelism) {
+    counts_ = cluster_->ScratchPath("counts");
+    late_ = cluster_->ScratchPath("late");
+    return cluster_->Sluice({"run", TestPackage("event_timers"), "--parallelism",
+                             std::to_string(parallelism), "--arg", absl::StrCat("count=", count),
+                             "--arg", absl::StrCat("users=", users), "--arg",
+                             absl::StrCat("source_parallelism=", source_parallelism), "--arg",
+                             "counts=" + counts_, "--arg", "late=" + late_});
+  }
+
+  std::unique_ptr<LocalCluster> cluster_;
+  std::string counts_, late_;
+};
+
+// One source subtask: the watermark every keyed subtask sees before click i is exactly the one
+// the generator emitted after click i-1, so which clicks are late is determined, and so is every
+// bucket's count.
+TEST_F(IntegrationEventTime, TimersFireByWatermarkAndLateClicksGoToTheSideOutput) {
+  constexpr int64_t kCount = 20000, kUsers = 10;
+  CommandResult run = Run(kCount, kUsers, /*source_parallelism=*/1, /*parallelism=*/3);
+  ASSERT_TRUE(run.ok()) << run.Describe();
+
+  std::map<std::pair<int64_t, int64_t>, int64_t> counts;
+  std::vector<std::string> late;
+  int64_t max_ts = INT64_MIN + kOutOfOrdernessMs + 1;
+  int64_t watermark = INT64_MIN;
+  for (int64_t i = 0; i < kCount; ++i) {
+    Click c = MakeClick(i, kUsers);
+    if (c.ts <= watermark) {
+      late.push_back(absl::StrCat(c.user, ",", c.ts));
+    } else {
+      ++counts[{c.user, Bucket(c.ts)}];
+    }
+    max_ts = std::max(max_ts, c.ts);
+    watermark = max_ts - kOutOfOrdernessMs - 1;
+  }
+  std::vector<std::string> expected;
+  for (const auto& [key, n] : counts) {
+    expected.push_back(absl::StrCat(key.first, ",", key.second, ",", n));
+  }
+  std::sort(expected.begin(), expected.end());
+  std::sort(late.begin(), late.end());
+  ASSERT_GT(late.size(), 100u);  // the formula makes every 50th click 20 s late
+
+  EXPECT_EQ(Lines(counts_), expected);
+  EXPECT_EQ(Lines(late_), late);
+}
+
+// Two source subtasks: the keyed subtasks take the minimum of two channels' watermarks, so which
+// clicks are late depends on timing; none is lost or counted twice, and every bucket fires once.
+TEST_F(IntegrationEventTime, TwoSourceChannelsLoseNothing) {
+  constexpr int64_t kCount = 20000, kUsers = 7;
+  CommandResult run = Run(kCount, kUsers, /*source_parallelism=*/2, /*parallelism=*/2);
+  ASSERT_TRUE(run.ok()) << run.Describe();
+
+  std::map<std::pair<int64_t, int64_t>, int64_t> total;
+  for (int64_t i = 0; i < kCount; ++i) {
+    Click c = MakeClick(i, kUsers);
+    ++total[{c.user, Bucket(c.ts)}];
+  }
+  std::map<std::pair<int64_t, int64_t>, int64_t> seen;
+  for (const std::string& l : Lines(counts_)) {
+    std::vector<std::string> f = absl::StrSplit(l, ',');
+    ASSERT_EQ(f.size(), 3u) << l;
+    int64_t user, bucket, n;
+    ASSERT_TRUE(absl::SimpleAtoi(f[0], &user) && absl::SimpleAtoi(f[1], &bucket) &&
+                absl::SimpleAtoi(f[2], &n))
+        << l;
+    auto [it, inserted] = seen.emplace(std::make_pair(user, bucket), n);
+    EXPECT_TRUE(inserted) << "bucket fired twice: " << l;
+  }
+  for (const std::string& l : Lines(late_)) {
+    std::vector<std::string> f = absl::StrSplit(l, ',');
+    ASSERT_EQ(f.size(), 2u) << l;
+    int64_t user, ts;
+    ASSERT_TRUE(absl::SimpleAtoi(f[0], &user) && absl::SimpleAtoi(f[1], &ts)) << l;
+    ++seen[{user, Bucket(ts)}];
+  }
+  EXPECT_EQ(seen, total);
+}
+
+}  // namespace
+}  // namespace sluice::testing
