@@ -16,6 +16,12 @@ namespace sluice {
 
 template <typename K, typename T, typename KeyFn>
 class KeyedStream;
+template <typename K, typename T, typename KeyFn, typename Assigner>
+class WindowedStream;
+namespace internal {
+template <typename T>
+struct NullByteKeySelector;
+}  // namespace internal
 
 //! Settings of the operator a stream was produced by (name, uid, parallelism, chaining).
 class OperatorHandle {
@@ -127,6 +133,15 @@ class DataStream : public OperatorHandle {
     return DataStream<X>(env_, {e}, -1);
   }
 
+  //! All records in windows of `assigner`, in one subtask (parallelism 1); see windowed_stream.h.
+  template <typename Assigner>
+  auto WindowAll(Assigner assigner) {
+    using KeyFn = internal::NullByteKeySelector<T>;
+    DataStream<T> keyed = KeyBy(KeyFn{}).stream_;
+    return WindowedStream<uint8_t, T, KeyFn, Assigner>(std::move(keyed), KeyFn{},
+                                                       std::move(assigner), /*all=*/true);
+  }
+
   DataStream<T> Rebalance() { return Repartition(PartitionKind::kRebalance); }
   DataStream<T> Broadcast() { return Repartition(PartitionKind::kBroadcast); }
   DataStream<T> Forward() { return Repartition(PartitionKind::kForward); }
@@ -174,6 +189,8 @@ class DataStream : public OperatorHandle {
 template <typename K, typename T, typename KeyFn>
 class KeyedStream {
  public:
+  template <typename>
+  friend class DataStream;
   KeyedStream(StreamEnvironment* env, std::vector<EdgeSpec> edges, KeyFn key_fn)
       : stream_(env, std::move(edges), -1), key_fn_(std::move(key_fn)) {}
 
@@ -184,6 +201,12 @@ class KeyedStream {
     return stream_.template Then<T>(std::move(name), [key_fn, fn]() {
       return std::make_unique<ReduceOperator<K, T, KeyFn, F>>(key_fn, fn);
     });
+  }
+
+  //! The records of each key in windows of `assigner`; see windowed_stream.h.
+  template <typename Assigner>
+  WindowedStream<K, T, KeyFn, Assigner> Window(Assigner assigner) {
+    return WindowedStream<K, T, KeyFn, Assigner>(stream_, key_fn_, std::move(assigner));
   }
 
   //! `factory` returns std::unique_ptr<Fn>, Fn deriving from KeyedProcessFunction<K, T, OUT>.
@@ -216,3 +239,5 @@ DataStream<T> StreamEnvironment::AddSource(Factory factory, const std::string& n
 }
 
 }  // namespace sluice
+
+#include "sluice/windowed_stream.h"  // IWYU pragma: export

@@ -2,8 +2,15 @@
 #pragma once
 
 #include "sluice/datastream.h"
+#include "sluice/evictors.h"
 #include "sluice/job.h"
 #include "sluice/key_groups.h"
+#include "sluice/output_tag.h"
 #include "sluice/serialization.h"
 #include "sluice/state.h"
 #include "sluice/timers.h"
+#include "sluice/triggers.h"
+#include "sluice/window_assigners.h"
+#include "sluice/window_functions.h"
+#include "sluice/windowed_stream.h"
+#include "sluice/windows.h"

@@ -1,0 +1,235 @@
+// What a window operator keeps per window and how it turns that into results: the window's
+// keyed state in the window's namespace together with the window function (Flink's window state
+// plus InternalWindowFunction). Four kinds: a ReducingState (Reduce), an accumulator
+// (Aggregate), a ListState of the elements (Process), and a ListState of the elements with their
+// timestamps that an evictor prunes (any of the three with an Evictor). Task thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sluice/evictors.h"
+#include "sluice/state.h"
+#include "sluice/window_functions.h"
+
+namespace sluice {
+namespace internal {
+
+inline constexpr char kWindowContentsState[] = "window-contents";
+
+template <typename K, typename IN, typename OUT, typename W>
+class WindowContents {
+ public:
+  virtual ~WindowContents() = default;
+  //! Takes the state handles and opens the user functions.
+  virtual void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) = 0;
+  //! Makes the contents of `state_window` (for the current key) current.
+  virtual void SetWindow(const W& state_window) = 0;
+  virtual void Add(const IN& in, int64_t timestamp) = 0;
+  //! Runs the window function over the current contents for window `ctx.Window()`; nothing
+  //! when they are empty.
+  virtual void Emit(const K& key, WindowContext<K, W>& ctx, EvictorContext& evictor_ctx,
+                    Collector<OUT>& out) = 0;
+  virtual void Clear() = 0;
+  //! Merges the contents of `sources` into `target`, clearing the sources.
+  virtual void MergeNamespaces(const W& target, const std::vector<W>& sources) = 0;
+  //! The window function's Clear (the window is purged for good).
+  virtual void ClearFunction(WindowContext<K, W>& ctx) = 0;
+  virtual void Close() = 0;
+};
+
+//! Reduce: one reduced value per window.
+template <typename K, typename IN, typename OUT, typename W>
+class ReducingContents final : public WindowContents<K, IN, OUT, W> {
+ public:
+  ReducingContents(std::function<IN(const IN&, const IN&)> reduce,
+                   std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn)
+      : reduce_(std::move(reduce)), fn_(std::move(fn)) {}
+  void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
+    state_ = store.template GetValueState<IN, W>(kWindowContentsState);
+    fn_->Open(ctx);
+  }
+  void SetWindow(const W& w) override { state_.SetCurrentNamespace(w); }
+  void Add(const IN& in, int64_t) override {
+    const IN* acc = state_.Get();
+    state_.Update(acc ? reduce_(*acc, in) : in);
+  }
+  void Emit(const K& key, WindowContext<K, W>& ctx, EvictorContext&, Collector<OUT>& out) override {
+    const IN* v = state_.Get();
+    if (!v) return;
+    std::vector<IN> one{*v};
+    fn_->Process(key, ctx, one, out);
+  }
+  void Clear() override { state_.Clear(); }
+  void MergeNamespaces(const W& target, const std::vector<W>& sources) override {
+    std::optional<IN> merged;
+    for (const W& s : sources) {
+      state_.SetCurrentNamespace(s);
+      if (const IN* v = state_.Get()) {
+        merged = merged ? reduce_(*merged, *v) : *v;
+        state_.Clear();
+      }
+    }
+    state_.SetCurrentNamespace(target);
+    if (!merged) return;
+    const IN* t = state_.Get();
+    state_.Update(t ? reduce_(*merged, *t) : *merged);
+  }
+  void ClearFunction(WindowContext<K, W>& ctx) override { fn_->Clear(ctx); }
+  void Close() override { fn_->Close(); }
+
+ private:
+  std::function<IN(const IN&, const IN&)> reduce_;
+  std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn_;
+  Namespaced<ValueState<IN>, W> state_;
+};
+
+//! Aggregate: one accumulator per window.
+template <typename K, typename IN, typename ACC, typename AOUT, typename OUT, typename W>
+class AggregatingContents final : public WindowContents<K, IN, OUT, W> {
+ public:
+  AggregatingContents(std::shared_ptr<AggregateFunction<IN, ACC, AOUT>> agg,
+                      std::unique_ptr<ProcessWindowFunction<AOUT, OUT, K, W>> fn)
+      : agg_(std::move(agg)), fn_(std::move(fn)) {}
+  void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
+    state_ = store.template GetValueState<ACC, W>(kWindowContentsState);
+    fn_->Open(ctx);
+  }
+  void SetWindow(const W& w) override { state_.SetCurrentNamespace(w); }
+  void Add(const IN& in, int64_t) override {
+    const ACC* acc = state_.Get();
+    state_.Update(agg_->Add(in, acc ? *acc : agg_->CreateAccumulator()));
+  }
+  void Emit(const K& key, WindowContext<K, W>& ctx, EvictorContext&, Collector<OUT>& out) override {
+    const ACC* acc = state_.Get();
+    if (!acc) return;
+    std::vector<AOUT> one{agg_->GetResult(*acc)};
+    fn_->Process(key, ctx, one, out);
+  }
+  void Clear() override { state_.Clear(); }
+  void MergeNamespaces(const W& target, const std::vector<W>& sources) override {
+    std::optional<ACC> merged;
+    for (const W& s : sources) {
+      state_.SetCurrentNamespace(s);
+      if (const ACC* v = state_.Get()) {
+        merged = merged ? agg_->Merge(std::move(*merged), *v) : *v;
+        state_.Clear();
+      }
+    }
+    state_.SetCurrentNamespace(target);
+    if (!merged) return;
+    const ACC* t = state_.Get();
+    state_.Update(t ? agg_->Merge(std::move(*merged), *t) : std::move(*merged));
+  }
+  void ClearFunction(WindowContext<K, W>& ctx) override { fn_->Clear(ctx); }
+  void Close() override { fn_->Close(); }
+
+ private:
+  std::shared_ptr<AggregateFunction<IN, ACC, AOUT>> agg_;
+  std::unique_ptr<ProcessWindowFunction<AOUT, OUT, K, W>> fn_;
+  Namespaced<ValueState<ACC>, W> state_;
+};
+
+//! Process: every element, in arrival order (after a merge: the kept window's, then the others').
+template <typename K, typename IN, typename OUT, typename W>
+class ListContents final : public WindowContents<K, IN, OUT, W> {
+ public:
+  explicit ListContents(std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn)
+      : fn_(std::move(fn)) {}
+  void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
+    state_ = store.template GetListState<IN, W>(kWindowContentsState);
+    fn_->Open(ctx);
+  }
+  void SetWindow(const W& w) override { state_.SetCurrentNamespace(w); }
+  void Add(const IN& in, int64_t) override { state_.Add(in); }
+  void Emit(const K& key, WindowContext<K, W>& ctx, EvictorContext&, Collector<OUT>& out) override {
+    std::vector<IN> elements = state_.Get();
+    if (elements.empty()) return;
+    fn_->Process(key, ctx, elements, out);
+  }
+  void Clear() override { state_.Clear(); }
+  void MergeNamespaces(const W& target, const std::vector<W>& sources) override {
+    std::vector<IN> merged;
+    for (const W& s : sources) {
+      state_.SetCurrentNamespace(s);
+      std::vector<IN> items = state_.Get();
+      if (items.empty()) continue;
+      merged.insert(merged.end(), items.begin(), items.end());
+      state_.Clear();
+    }
+    state_.SetCurrentNamespace(target);
+    if (merged.empty()) return;
+    state_.AddAll(merged);
+  }
+  void ClearFunction(WindowContext<K, W>& ctx) override { fn_->Clear(ctx); }
+  void Close() override { fn_->Close(); }
+
+ private:
+  std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn_;
+  Namespaced<ListState<IN>, W> state_;
+};
+
+//! Any window function with an evictor: every element with its timestamp; the evictor prunes
+//! them before and after the function runs, and what is left stays (Flink's
+//! EvictingWindowOperator).
+template <typename K, typename IN, typename OUT, typename W>
+class EvictingContents final : public WindowContents<K, IN, OUT, W> {
+ public:
+  EvictingContents(std::unique_ptr<Evictor<IN, W>> evictor,
+                   std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn)
+      : evictor_(std::move(evictor)), fn_(std::move(fn)) {}
+  void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
+    state_ = store.template GetListState<TimestampedValue<IN>, W>(kWindowContentsState);
+    fn_->Open(ctx);
+  }
+  void SetWindow(const W& w) override {
+    window_ = w;
+    state_.SetCurrentNamespace(w);
+  }
+  void Add(const IN& in, int64_t timestamp) override {
+    state_.Add(TimestampedValue<IN>{in, timestamp});
+  }
+  void Emit(const K& key, WindowContext<K, W>& ctx, EvictorContext& evictor_ctx,
+            Collector<OUT>& out) override {
+    std::vector<TimestampedValue<IN>> elements = state_.Get();
+    if (elements.empty()) return;
+    int size = static_cast<int>(elements.size());
+    evictor_->EvictBefore(elements, size, ctx.Window(), evictor_ctx);
+    std::vector<IN> values;
+    values.reserve(elements.size());
+    for (const auto& e : elements) values.push_back(e.value);
+    fn_->Process(key, ctx, values, out);
+    evictor_->EvictAfter(elements, size, ctx.Window(), evictor_ctx);
+    state_.SetCurrentNamespace(window_);  // the function may not have moved it, but be sure
+    state_.Update(std::move(elements));
+  }
+  void Clear() override { state_.Clear(); }
+  void MergeNamespaces(const W& target, const std::vector<W>& sources) override {
+    std::vector<TimestampedValue<IN>> merged;
+    for (const W& s : sources) {
+      state_.SetCurrentNamespace(s);
+      std::vector<TimestampedValue<IN>> items = state_.Get();
+      if (items.empty()) continue;
+      merged.insert(merged.end(), items.begin(), items.end());
+      state_.Clear();
+    }
+    SetWindow(target);
+    if (!merged.empty()) state_.AddAll(merged);
+  }
+  void ClearFunction(WindowContext<K, W>& ctx) override { fn_->Clear(ctx); }
+  void Close() override { fn_->Close(); }
+
+ private:
+  std::unique_ptr<Evictor<IN, W>> evictor_;
+  std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn_;
+  Namespaced<ListState<TimestampedValue<IN>>, W> state_;
+  W window_{};
+};
+
+}  // namespace internal
+}  // namespace sluice
