@@ -137,6 +137,7 @@ class WindowOperator final : public InputOperator<IN>, public WindowOperatorBase
         this->out_->EmitSideOutput(options_.late_data_tag, &in);
       } else {
         ++num_late_records_dropped_;
+        this->ctx_->AddLateRecordsDropped(1);  // the host's numLateRecordsDropped metric
       }
     }
   }
