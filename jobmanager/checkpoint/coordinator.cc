@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "jobmanager/checkpoint/coordinator_internal.h"
+#include "jobmanager/checkpoint/savepoint_writer.h"
 
 namespace sluice::jobmanager::checkpoint {
 
@@ -141,6 +142,7 @@ struct CheckpointCoordinator::Pending {
   std::map<TaskKey, Ack> acks;
   std::vector<OperatorInfo> operators;  // as of the trigger
   TriggerOptions options;
+  SnapshotCallback done;  // of a snapshot triggered on demand
   int total_subtasks = 0;
   FileTally files;  // named by the acknowledgements
 
@@ -159,32 +161,37 @@ struct CheckpointCoordinator::Pending {
 
 absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> CheckpointCoordinator::Create(
     CheckpointConfig config, CheckpointJobInfo job, snapshot::SnapshotStorage* storage,
-    CheckpointCallbacks callbacks, CheckpointClock clock) {
+    CheckpointCallbacks callbacks, CheckpointClock clock, SavepointWriter writer) {
   if (storage == nullptr) return absl::InvalidArgumentError("no snapshot storage");
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   absl::StatusOr<std::vector<StoredCheckpoint>> stored = ScanStorage(*storage);
   if (!stored.ok()) return stored.status();
   std::unique_ptr<CheckpointCoordinator> c(new CheckpointCoordinator(
-      config, std::move(job), storage, std::move(callbacks), std::move(clock)));
+      config, std::move(job), storage, std::move(callbacks), std::move(clock), std::move(writer)));
   c->Adopt(*std::move(stored));
   return c;
 }
 
 CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, CheckpointJobInfo job,
                                              snapshot::SnapshotStorage* storage,
-                                             CheckpointCallbacks callbacks, CheckpointClock clock)
+                                             CheckpointCallbacks callbacks, CheckpointClock clock,
+                                             SavepointWriter writer)
     : config_(config),
       job_(std::move(job)),
       storage_(storage),
       callbacks_(std::move(callbacks)),
       clock_(clock ? std::move(clock) : CheckpointClock(WallClockMs)),
+      writer_(writer ? std::move(writer) : SavepointWriter(WriteSavepoint)),
       store_(config_.num_retained),
+      cleaner_(job_.job_id, storage, [this](std::function<void()> io) { PostIo(std::move(io)); }),
       failures_(config_.tolerable_failures),
       executor_("chk-" + job_.job_id.substr(0, 8)),
-      io_executor_("chkio-" + job_.job_id.substr(0, 8)) {}
+      io_executor_("chkio-" + job_.job_id.substr(0, 8)),
+      savepoint_executor_("chksp-" + job_.job_id.substr(0, 8)) {}
 
 CheckpointCoordinator::~CheckpointCoordinator() {
   executor_.Shutdown();
+  savepoint_executor_.Shutdown();
   io_executor_.Shutdown();
 }
 
@@ -212,6 +219,7 @@ void CheckpointCoordinator::Adopt(std::vector<StoredCheckpoint> stored) {
   }
   Log()->info("Job {}: {} completed checkpoint(s) on {} retained, next checkpoint id {}",
               job_.job_id, store_.size(), storage_->root(), next_id_);
+  PublishStats();
 }
 
 bool CheckpointCoordinator::SetLifecycle(Lifecycle to) {
@@ -250,10 +258,11 @@ void CheckpointCoordinator::TaskFinished(TaskKey task) {
   executor_.Post([this, task] { OnTaskFinished(task); });
 }
 
+// The first checkpoint is due `interval` from the call, not from when the executor gets to it.
 void CheckpointCoordinator::Start() {
-  RunSync([this] {
+  executor_.Post([this, now = clock_()] {
     if (!SetLifecycle(Lifecycle::kRunning)) return;
-    if (config_.interval_ms > 0) next_periodic_ms_ = clock_() + config_.interval_ms;
+    if (config_.interval_ms > 0) next_periodic_ms_ = now + config_.interval_ms;
     Log()->info("Job {}: checkpointing every {} (timeout {}, min pause {}, max concurrent {})",
                 job_.job_id, FormatMs(config_.interval_ms), FormatMs(config_.timeout_ms),
                 FormatMs(config_.min_pause_ms), config_.max_concurrent);
@@ -262,9 +271,10 @@ void CheckpointCoordinator::Start() {
 }
 
 void CheckpointCoordinator::Suspend() {
-  RunSync([this] {
+  executor_.Post([this] {
     if (!SetLifecycle(Lifecycle::kSuspended)) return;
     next_periodic_ms_.reset();
+    stopping_after_.reset();
     finished_.clear();
     AbortAll("job restarting");
   });
@@ -277,20 +287,20 @@ void CheckpointCoordinator::Stop() {
     if (!SetLifecycle(Lifecycle::kStopped)) return;
     next_periodic_ms_.reset();
     AbortAll("checkpoint coordinator stopped");
+    ReleaseRestorePin();
   });
+  // Savepoint copies under way end, and their outcomes (posted back meanwhile) are delivered.
+  savepoint_executor_.Call([] {});
+  RunSync([] {});
   io_executor_.Call([] {});  // the deletions of the aborted checkpoints have run
 }
 
 void CheckpointCoordinator::RestoreFrom(int64_t checkpoint_id) {
-  RunSync([this, checkpoint_id] { next_id_ = std::max(next_id_, checkpoint_id + 1); });
+  executor_.Post([this, checkpoint_id] { next_id_ = std::max(next_id_, checkpoint_id + 1); });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Triggering and time.
-
-absl::StatusOr<int64_t> CheckpointCoordinator::TriggerNow(TriggerOptions options) {
-  return RunSync([this, options] { return Trigger(options); });
-}
 
 void CheckpointCoordinator::Tick() {
   RunSync([this] { OnTick(); });
@@ -311,6 +321,10 @@ absl::Status CheckpointCoordinator::CheckCanTrigger() const {
   if (lifecycle_ == Lifecycle::kStopped) {
     return absl::FailedPreconditionError("the checkpoint coordinator is stopped");
   }
+  if (stopping_after_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the job stops after checkpoint ", *stopping_after_));
+  }
   if (tasks_.size() <= finished_.size()) {
     return absl::FailedPreconditionError("the job has no running tasks to checkpoint");
   }
@@ -321,11 +335,13 @@ absl::Status CheckpointCoordinator::CheckCanTrigger() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options) {
+absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options,
+                                                       SnapshotCallback done) {
   if (absl::Status s = CheckCanTrigger(); !s.ok()) return s;
   auto p = std::make_unique<Pending>();
   p->id = next_id_++;
   p->options = options;
+  p->done = std::move(done);
   p->trigger_time_ms = clock_();
   for (const TaskKey& task : tasks_) {
     if (!finished_.count(task)) p->awaiting.insert(task);
@@ -336,7 +352,11 @@ absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options) {
   const int64_t timestamp = p->trigger_time_ms;
   Log()->info("Triggering checkpoint {} (job {}) at {}: {} subtask(s) to acknowledge", id,
               job_.job_id, timestamp, p->total_subtasks);
+  // After a stop's barrier the sources stop: nothing is triggered after it.
+  if (options.stop) stopping_after_ = id;
   pending_.emplace(id, std::move(p));
+  StatsChanged();
+  PublishStats();
   if (callbacks_.trigger) callbacks_.trigger(id, timestamp, options);
   ScheduleWakeup();
   return id;
@@ -450,6 +470,7 @@ void CheckpointCoordinator::OnAcknowledge(TaskKey task, int64_t id,
   }
   p.files.Add(states);
   p.acks[task] = Pending::Ack{std::move(states), std::move(stats)};
+  StatsChanged();
   Log()->debug("Checkpoint {}: acknowledged by {} ({}/{})", id, TaskName(task), p.acks.size(),
                p.total_subtasks);
   if (p.awaiting.empty()) Finalize(p);
@@ -485,6 +506,7 @@ void CheckpointCoordinator::OnTaskFinished(TaskKey task) {
 // completes (OnMetadataWritten).
 void CheckpointCoordinator::Finalize(Pending& pending) {
   pending.SetStatus(CheckpointStatus::kFinalizing);
+  StatsChanged();
   const int64_t id = pending.id;
   auto metadata = std::make_shared<const proto::CheckpointMetadata>(BuildMetadata(pending));
   auto written = std::make_shared<absl::Status>();
@@ -546,15 +568,20 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   CompletedCheckpointInfo info = InfoOf(metadata);
   info.duration_ms = now - p->trigger_time_ms;
   info.size_bytes = p->files.TotalBytes();
+  // A savepoint stays pinned while its files are copied (Announce).
   const std::vector<int64_t> dropped =
-      store_.Add(id, {metadata, info}, p->options.pin_on_completion);
+      store_.Add(id, {metadata, info}, /*pin=*/!p->options.savepoint_dir.empty());
   stats_.RecordCompleted(StatsOf(*p, now));
+  StatsChanged();
   Log()->info("Completed checkpoint {} for job {} ({} bytes in {} ms).", id, job_.job_id,
               info.size_bytes, info.duration_ms);
+  // The restored job took its first checkpoint: what it restored may go as retention says.
+  if (restore_pin_ && *restore_pin_ < id) ReleaseRestorePin();
+  if (p->options.restore_after) PinForRestore(id);
   SubsumeOlderThan(id);
   DeleteDropped(dropped);
-  DeleteDeferred();
-  if (callbacks_.notify_complete) callbacks_.notify_complete(id, metadata);
+  cleaner_.CheckpointEnded(Users());
+  Announce(id, p->trigger_time_ms, p->options, std::move(p->done), metadata);
 }
 
 proto::CheckpointMetadata CheckpointCoordinator::BuildMetadata(const Pending& pending) const {
@@ -610,9 +637,10 @@ void CheckpointCoordinator::DeleteDropped(const std::vector<int64_t>& ids) {
   for (int64_t id : ids) {
     Log()->info("Job {}: removing checkpoint {} (retaining {})", job_.job_id, id,
                 config_.num_retained);
-    DeleteFiles({snapshot::CheckpointFolder(id)});
-    DeleteIfUnreferenced(shared_.Release(id));
+    cleaner_.DiscardCheckpoint(id);
+    cleaner_.DiscardShared(shared_.Release(id), Users());
   }
+  if (!ids.empty()) StatsChanged();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -629,16 +657,25 @@ void CheckpointCoordinator::Abort(int64_t id, const std::string& reason, bool co
   CheckpointStats stats = StatsOf(*p, now);
   stats.failure_reason = reason;
   stats_.RecordFailed(std::move(stats));
+  StatsChanged();
   if (counts_as_failure) {
     Log()->warn("Checkpoint {} of job {} failed: {}", id, job_.job_id, reason);
   } else {
     Log()->info("Checkpoint {} of job {} aborted: {}", id, job_.job_id, reason);
   }
   // Its folder, and the shared files it uploaded that no other checkpoint names.
-  DeleteFiles({snapshot::CheckpointFolder(id)});
-  DeleteIfUnreferenced(p->files.SharedPaths());
-  DeleteDeferred();
+  cleaner_.DiscardCheckpoint(id);
+  cleaner_.DiscardShared(p->files.SharedPaths(), Users());
+  cleaner_.CheckpointEnded(Users());
+  PublishStats();
   if (callbacks_.notify_aborted) callbacks_.notify_aborted(id, reason);
+  if (p->done) {
+    SnapshotResult result;
+    result.checkpoint_id = id;
+    result.path = absl::AbortedError(reason);
+    result.duration_ms = now - p->trigger_time_ms;
+    p->done(std::move(result));
+  }
   if (counts_as_failure) CountFailure(id, reason);
 }
 
@@ -648,7 +685,9 @@ void CheckpointCoordinator::AbortAll(const std::string& reason) {
 
 void CheckpointCoordinator::CountFailure(int64_t id, const std::string& reason) {
   const int before = failures_.consecutive_failures();
-  if (!failures_.OnFailure(id)) {
+  const bool exceeded = failures_.OnFailure(id);
+  StatsChanged();
+  if (!exceeded) {
     if (failures_.consecutive_failures() > before) {
       Log()->info("Job {}: {} consecutive checkpoint failure(s), {} tolerated", job_.job_id,
                   failures_.consecutive_failures(), failures_.tolerable_failures());
@@ -657,6 +696,7 @@ void CheckpointCoordinator::CountFailure(int64_t id, const std::string& reason) 
   }
   std::string message = absl::StrCat("exceeded checkpoint tolerable failure threshold: ", reason);
   Log()->error("Job {}: {}", job_.job_id, message);
+  PublishStats();
   if (callbacks_.fail_job) callbacks_.fail_job(std::move(message));
 }
 
@@ -678,45 +718,20 @@ void CheckpointCoordinator::DiscardLateAcknowledge(
               TaskName(task), id);
   FileTally files;
   files.Add(states);
-  DeleteFiles({snapshot::CheckpointFolder(id)});
-  DeleteIfUnreferenced(files.SharedPaths());
+  cleaner_.DiscardCheckpoint(id);
+  cleaner_.DiscardShared(files.SharedPaths(), Users());
 }
 
-// A shared file nobody references may still be named by acknowledgements to come of a checkpoint
-// in progress (an incremental snapshot based on the checkpoint just dropped), so while checkpoints
-// are in progress its deletion waits until they ended (DeleteDeferred).
-void CheckpointCoordinator::DeleteIfUnreferenced(const std::vector<std::string>& shared_paths) {
-  const std::string shared_prefix = absl::StrCat(snapshot::kSharedFolder, "/");
-  std::vector<std::string> doomed;
-  for (const std::string& path : shared_paths) {
-    if (shared_.IsReferenced(path) || NamedByPending(path)) continue;
-    if (!absl::StartsWith(path, shared_prefix)) {
-      Log()->warn("Job {}: not deleting shared file '{}' outside '{}'", job_.job_id, path,
-                  shared_prefix);
-      continue;
-    }
-    if (pending_.empty()) {
-      doomed.push_back(path);
-    } else {
-      int64_t& until = deferred_[path];
-      until = std::max(until, pending_.rbegin()->first);
-    }
+SharedFileUsers CheckpointCoordinator::Users() const {
+  SharedFileUsers users;
+  users.named = [this](const std::string& path) {
+    return shared_.IsReferenced(path) || NamedByPending(path);
+  };
+  if (!pending_.empty()) {
+    users.oldest_in_progress = pending_.begin()->first;
+    users.newest_in_progress = pending_.rbegin()->first;
   }
-  DeleteFiles(std::move(doomed));
-}
-
-void CheckpointCoordinator::DeleteDeferred() {
-  const int64_t oldest_pending = pending_.empty() ? INT64_MAX : pending_.begin()->first;
-  std::vector<std::string> doomed;
-  for (auto it = deferred_.begin(); it != deferred_.end();) {
-    if (it->second >= oldest_pending) {
-      ++it;  // a checkpoint in progress since the release may still name it
-      continue;
-    }
-    if (!shared_.IsReferenced(it->first) && !NamedByPending(it->first)) doomed.push_back(it->first);
-    it = deferred_.erase(it);
-  }
-  DeleteFiles(std::move(doomed));
+  return users;
 }
 
 bool CheckpointCoordinator::NamedByPending(const std::string& path) const {
@@ -726,23 +741,15 @@ bool CheckpointCoordinator::NamedByPending(const std::string& path) const {
   return false;
 }
 
-void CheckpointCoordinator::DeleteFiles(std::vector<std::string> paths) {
-  if (paths.empty()) return;
-  PostIo([this, paths = std::move(paths)] {
-    for (const std::string& path : paths) {
-      if (absl::Status s = storage_->Delete(path); !s.ok()) {
-        Log()->warn("Job {}: cannot delete {}: {}", job_.job_id, path, s.message());
-      }
-    }
-  });
-}
-
-void CheckpointCoordinator::PostIo(std::function<void()> io, std::function<void()> then) {
-  ++io_in_flight_;
-  io_executor_.Post([this, io = std::move(io), then = std::move(then)] {
+void CheckpointCoordinator::PostIo(std::function<void()> io, std::function<void()> then,
+                                   SerialExecutor* on) {
+  // Savepoint copies are not counted: a test holding one up still drains everything else.
+  const bool counted = on == nullptr;
+  if (counted) ++io_in_flight_;
+  (counted ? &io_executor_ : on)->Post([this, io = std::move(io), then = std::move(then), counted] {
     io();
-    executor_.Post([this, then] {
-      --io_in_flight_;
+    executor_.Post([this, then, counted] {
+      if (counted) --io_in_flight_;
       if (then) then();
     });
   });
@@ -751,20 +758,46 @@ void CheckpointCoordinator::PostIo(std::function<void()> io, std::function<void(
 // ---------------------------------------------------------------------------------------------
 // Statistics (what restarts restore: coordinator_recovery.cc).
 
-CoordinatorStats CheckpointCoordinator::Stats() {
-  return RunSync([this] {
-    const int64_t now = clock_();
-    CoordinatorStats s;
-    for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
-      s.completed.push_back(e->info);
-    }
-    for (const auto& [id, p] : pending_) s.in_progress.push_back(StatsOf(*p, now));
-    s.history = stats_.History();
-    s.completed_count = stats_.completed_count();
-    s.failed_count = stats_.failed_count();
-    s.consecutive_failures = failures_.consecutive_failures();
-    return s;
+CoordinatorStats CheckpointCoordinator::Stats() const {
+  std::shared_ptr<const CoordinatorStats> published;
+  {
+    absl::MutexLock lock(&published_mu_);
+    published = published_;
+  }
+  CoordinatorStats s = published ? *published : CoordinatorStats();
+  const int64_t now = clock_();
+  for (CheckpointStats& c : s.in_progress) c.duration_ms = now - c.trigger_time_ms;
+  return s;
+}
+
+// Acknowledgements come in bursts (one per subtask): the figures are published once the burst
+// has been taken, not once per acknowledgement — and at once before a callback, so that an owner
+// that reads them when told of a change sees it.
+void CheckpointCoordinator::StatsChanged() {
+  stats_dirty_ = true;
+  if (publish_posted_) return;
+  publish_posted_ = true;
+  executor_.Post([this] {
+    publish_posted_ = false;
+    if (stats_dirty_) PublishStats();
   });
+}
+
+void CheckpointCoordinator::PublishStats() {
+  stats_dirty_ = false;
+  const int64_t now = clock_();
+  auto s = std::make_shared<CoordinatorStats>();
+  for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
+    s->completed.push_back(e->info);
+  }
+  s->pinned = store_.Pinned();
+  for (const auto& [id, p] : pending_) s->in_progress.push_back(StatsOf(*p, now));
+  s->history = stats_.History();
+  s->completed_count = stats_.completed_count();
+  s->failed_count = stats_.failed_count();
+  s->consecutive_failures = failures_.consecutive_failures();
+  absl::MutexLock lock(&published_mu_);
+  published_ = std::move(s);
 }
 
 CheckpointStats CheckpointCoordinator::StatsOf(const Pending& pending, int64_t now) const {
