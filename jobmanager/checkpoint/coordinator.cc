@@ -2,15 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <set>
 #include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
@@ -27,134 +22,12 @@ bool IsUnreadable(const absl::Status& status) {
 
 }  // namespace internal
 
-namespace {
-
-using internal::IsUnreadable;
+using internal::FileTally;
+using internal::FormatMs;
+using internal::kKindCheckpoint;
 using internal::Log;
+using internal::TaskName;
 using snapshot::MetadataPath;
-
-constexpr char kKindCheckpoint[] = "checkpoint";
-
-std::string FormatMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
-
-std::string TaskName(TaskKey task) {
-  return absl::StrCat("vertex ", task.vertex_id, " subtask ", task.subtask_index);
-}
-
-//! The id of a "chk-<n>" folder name (exactly as CheckpointFolder spells it).
-std::optional<int64_t> ParseCheckpointFolder(const std::string& name) {
-  absl::string_view digits = name;
-  int64_t id = 0;
-  if (!absl::ConsumePrefix(&digits, "chk-") || !absl::SimpleAtoi(digits, &id) || id <= 0 ||
-      snapshot::CheckpointFolder(id) != name) {
-    return std::nullopt;
-  }
-  return id;
-}
-
-//! Sizes of the files some subtask states name: private ones summed, shared ones once each.
-struct FileTally {
-  uint64_t private_bytes = 0;
-  std::map<std::string, uint64_t> shared;  // path -> size
-
-  void Add(const proto::OperatorSubtaskState& state) {
-    for (const proto::KeyedStateHandle& keyed : state.keyed()) {
-      if (keyed.has_key_groups()) private_bytes += keyed.key_groups().file().size();
-      if (!keyed.has_rocksdb()) continue;
-      for (const proto::RocksDbFile& f : keyed.rocksdb().private_files()) {
-        private_bytes += f.file().size();
-      }
-      for (const proto::RocksDbFile& f : keyed.rocksdb().shared_files()) {
-        shared.emplace(f.file().path(), f.file().size());
-      }
-    }
-  }
-  void Add(const std::vector<proto::OperatorSubtaskState>& states) {
-    for (const auto& s : states) Add(s);
-  }
-  void Add(const proto::CheckpointMetadata& metadata) {
-    for (const proto::OperatorSnapshot& op : metadata.operators()) {
-      for (const proto::OperatorSubtaskState& s : op.subtasks()) Add(s);
-    }
-  }
-  uint64_t TotalBytes() const {
-    uint64_t total = private_bytes;
-    for (const auto& [path, size] : shared) total += size;
-    return total;
-  }
-  std::vector<std::string> SharedPaths() const {
-    std::vector<std::string> paths;
-    for (const auto& [path, size] : shared) paths.push_back(path);
-    return paths;
-  }
-};
-
-//! SnapshotStorage::List does not take the root itself (""), so a file-system root is listed as
-//! an entry of its parent folder.
-absl::StatusOr<std::vector<std::string>> ListRoot(snapshot::SnapshotStorage& storage) {
-  return storage.List("");
-}
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// Configuration, status names.
-
-CheckpointConfig CheckpointConfig::FromConfiguration(const config::Configuration& c) {
-  CheckpointConfig r;
-  r.interval_ms = c.GetDurationMs("execution.checkpointing.interval");
-  r.timeout_ms = c.GetDurationMs("execution.checkpointing.timeout");
-  r.min_pause_ms = c.GetDurationMs("execution.checkpointing.min-pause");
-  r.max_concurrent =
-      static_cast<int>(c.GetInt("execution.checkpointing.max-concurrent-checkpoints"));
-  r.tolerable_failures =
-      static_cast<int>(c.GetInt("execution.checkpointing.tolerable-failed-checkpoints"));
-  r.num_retained = static_cast<int>(c.GetInt("state.checkpoints.num-retained"));
-  return r;
-}
-
-absl::Status CheckpointConfig::Validate() const {
-  auto bad = [](const char* field, const std::string& what) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint config ", field, ": ", what));
-  };
-  if (interval_ms < 0) return bad("interval_ms", "must be at least 0");
-  if (timeout_ms < 1) return bad("timeout_ms", "must be at least 1");
-  if (min_pause_ms < 0) return bad("min_pause_ms", "must be at least 0");
-  if (max_concurrent < 1) return bad("max_concurrent", "must be at least 1");
-  if (tolerable_failures < 0) return bad("tolerable_failures", "must be at least 0");
-  if (num_retained < 1) return bad("num_retained", "must be at least 1");
-  return absl::OkStatus();
-}
-
-// ---------------------------------------------------------------------------------------------
-// A checkpoint in progress.
-
-struct CheckpointCoordinator::Pending {
-  struct Ack {
-    std::vector<proto::OperatorSubtaskState> states;
-    proto::SubtaskCheckpointStats stats;
-  };
-
-  int64_t id = 0;
-  int64_t trigger_time_ms = 0;
-  CheckpointStatus status = CheckpointStatus::kInProgress;
-  std::set<TaskKey> awaiting;
-  std::map<TaskKey, Ack> acks;
-  std::vector<OperatorInfo> operators;  // as of the trigger
-  TriggerOptions options;
-  SnapshotCallback done;  // of a snapshot triggered on demand
-  int total_subtasks = 0;
-  FileTally files;  // named by the acknowledgements
-
-  void SetStatus(CheckpointStatus to) {
-    if (!IsLegalTransition(status, to)) {
-      Log()->error("checkpoint {}: illegal transition from {} to {}", id,
-                   CheckpointStatusName(status), CheckpointStatusName(to));
-      return;
-    }
-    status = to;
-  }
-};
 
 // ---------------------------------------------------------------------------------------------
 // Construction and lifecycle.
@@ -307,7 +180,12 @@ void CheckpointCoordinator::Tick() {
 }
 
 void CheckpointCoordinator::Drain() {
-  while (executor_.Call([this] { return io_in_flight_; }) > 0) io_executor_.Call([] {});
+  // The figures are published too: a test reads them next.
+  auto in_flight = [this] {
+    if (stats_dirty_) PublishStats();
+    return io_in_flight_;
+  };
+  while (executor_.Call(in_flight) > 0) io_executor_.Call([] {});
 }
 
 size_t CheckpointCoordinator::MaxConcurrent() const {
@@ -355,7 +233,6 @@ absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options,
   // After a stop's barrier the sources stop: nothing is triggered after it.
   if (options.stop) stopping_after_ = id;
   pending_.emplace(id, std::move(p));
-  StatsChanged();
   PublishStats();
   if (callbacks_.trigger) callbacks_.trigger(id, timestamp, options);
   ScheduleWakeup();
@@ -641,214 +518,6 @@ void CheckpointCoordinator::DeleteDropped(const std::vector<int64_t>& ids) {
     cleaner_.DiscardShared(shared_.Release(id), Users());
   }
   if (!ids.empty()) StatsChanged();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Failures and file cleanup.
-
-void CheckpointCoordinator::Abort(int64_t id, const std::string& reason, bool counts_as_failure) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  std::unique_ptr<Pending> p = std::move(it->second);
-  pending_.erase(it);
-  p->SetStatus(CheckpointStatus::kFailed);
-  const int64_t now = clock_();
-  last_end_ms_ = now;
-  CheckpointStats stats = StatsOf(*p, now);
-  stats.failure_reason = reason;
-  stats_.RecordFailed(std::move(stats));
-  StatsChanged();
-  if (counts_as_failure) {
-    Log()->warn("Checkpoint {} of job {} failed: {}", id, job_.job_id, reason);
-  } else {
-    Log()->info("Checkpoint {} of job {} aborted: {}", id, job_.job_id, reason);
-  }
-  // Its folder, and the shared files it uploaded that no other checkpoint names.
-  cleaner_.DiscardCheckpoint(id);
-  cleaner_.DiscardShared(p->files.SharedPaths(), Users());
-  cleaner_.CheckpointEnded(Users());
-  PublishStats();
-  if (callbacks_.notify_aborted) callbacks_.notify_aborted(id, reason);
-  if (p->done) {
-    SnapshotResult result;
-    result.checkpoint_id = id;
-    result.path = absl::AbortedError(reason);
-    result.duration_ms = now - p->trigger_time_ms;
-    p->done(std::move(result));
-  }
-  if (counts_as_failure) CountFailure(id, reason);
-}
-
-void CheckpointCoordinator::AbortAll(const std::string& reason) {
-  while (!pending_.empty()) Abort(pending_.begin()->first, reason, false);
-}
-
-void CheckpointCoordinator::CountFailure(int64_t id, const std::string& reason) {
-  const int before = failures_.consecutive_failures();
-  const bool exceeded = failures_.OnFailure(id);
-  StatsChanged();
-  if (!exceeded) {
-    if (failures_.consecutive_failures() > before) {
-      Log()->info("Job {}: {} consecutive checkpoint failure(s), {} tolerated", job_.job_id,
-                  failures_.consecutive_failures(), failures_.tolerable_failures());
-    }
-    return;
-  }
-  std::string message = absl::StrCat("exceeded checkpoint tolerable failure threshold: ", reason);
-  Log()->error("Job {}: {}", job_.job_id, message);
-  PublishStats();
-  if (callbacks_.fail_job) callbacks_.fail_job(std::move(message));
-}
-
-// The acknowledgement of a checkpoint that is no longer in progress. Unless the checkpoint is
-// retained, its files are orphans: the folder (recreated by a late upload) and the shared files
-// nobody references go.
-void CheckpointCoordinator::DiscardLateAcknowledge(
-    TaskKey task, int64_t id, const std::vector<proto::OperatorSubtaskState>& states) {
-  if (id >= next_id_) {
-    Log()->warn("Ignoring acknowledgement by {} of checkpoint {}, which was never triggered",
-                TaskName(task), id);
-    return;
-  }
-  if (store_.Find(id) != nullptr) {
-    Log()->debug("Checkpoint {}: ignoring duplicate acknowledgement of {}", id, TaskName(task));
-    return;
-  }
-  Log()->info("Job {}: discarding late acknowledgement by {} of checkpoint {}", job_.job_id,
-              TaskName(task), id);
-  FileTally files;
-  files.Add(states);
-  cleaner_.DiscardCheckpoint(id);
-  cleaner_.DiscardShared(files.SharedPaths(), Users());
-}
-
-SharedFileUsers CheckpointCoordinator::Users() const {
-  SharedFileUsers users;
-  users.named = [this](const std::string& path) {
-    return shared_.IsReferenced(path) || NamedByPending(path);
-  };
-  if (!pending_.empty()) {
-    users.oldest_in_progress = pending_.begin()->first;
-    users.newest_in_progress = pending_.rbegin()->first;
-  }
-  return users;
-}
-
-bool CheckpointCoordinator::NamedByPending(const std::string& path) const {
-  for (const auto& [id, p] : pending_) {
-    if (p->files.shared.count(path)) return true;
-  }
-  return false;
-}
-
-void CheckpointCoordinator::PostIo(std::function<void()> io, std::function<void()> then,
-                                   SerialExecutor* on) {
-  // Savepoint copies are not counted: a test holding one up still drains everything else.
-  const bool counted = on == nullptr;
-  if (counted) ++io_in_flight_;
-  (counted ? &io_executor_ : on)->Post([this, io = std::move(io), then = std::move(then), counted] {
-    io();
-    executor_.Post([this, then, counted] {
-      if (counted) --io_in_flight_;
-      if (then) then();
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics (what restarts restore: coordinator_recovery.cc).
-
-CoordinatorStats CheckpointCoordinator::Stats() const {
-  std::shared_ptr<const CoordinatorStats> published;
-  {
-    absl::MutexLock lock(&published_mu_);
-    published = published_;
-  }
-  CoordinatorStats s = published ? *published : CoordinatorStats();
-  const int64_t now = clock_();
-  for (CheckpointStats& c : s.in_progress) c.duration_ms = now - c.trigger_time_ms;
-  return s;
-}
-
-// Acknowledgements come in bursts (one per subtask): the figures are published once the burst
-// has been taken, not once per acknowledgement — and at once before a callback, so that an owner
-// that reads them when told of a change sees it.
-void CheckpointCoordinator::StatsChanged() {
-  stats_dirty_ = true;
-  if (publish_posted_) return;
-  publish_posted_ = true;
-  executor_.Post([this] {
-    publish_posted_ = false;
-    if (stats_dirty_) PublishStats();
-  });
-}
-
-void CheckpointCoordinator::PublishStats() {
-  stats_dirty_ = false;
-  const int64_t now = clock_();
-  auto s = std::make_shared<CoordinatorStats>();
-  for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
-    s->completed.push_back(e->info);
-  }
-  s->pinned = store_.Pinned();
-  for (const auto& [id, p] : pending_) s->in_progress.push_back(StatsOf(*p, now));
-  s->history = stats_.History();
-  s->completed_count = stats_.completed_count();
-  s->failed_count = stats_.failed_count();
-  s->consecutive_failures = failures_.consecutive_failures();
-  absl::MutexLock lock(&published_mu_);
-  published_ = std::move(s);
-}
-
-CheckpointStats CheckpointCoordinator::StatsOf(const Pending& pending, int64_t now) const {
-  CheckpointStats s;
-  s.id = pending.id;
-  s.kind = kKindCheckpoint;
-  s.status = pending.status;
-  s.trigger_time_ms = pending.trigger_time_ms;
-  s.duration_ms = now - pending.trigger_time_ms;
-  s.state_size_bytes = pending.files.TotalBytes();
-  s.acknowledged = static_cast<int>(pending.acks.size());
-  s.total_subtasks = pending.total_subtasks;
-  for (const auto& [task, ack] : pending.acks) s.subtasks[task] = ack.stats;
-  return s;
-}
-
-CompletedCheckpointInfo CheckpointCoordinator::InfoOf(
-    const proto::CheckpointMetadata& metadata) const {
-  FileTally files;
-  files.Add(metadata);
-  CompletedCheckpointInfo info;
-  info.id = metadata.checkpoint_id();
-  info.kind = metadata.kind();
-  info.path = absl::StrCat(storage_->root(), "/", snapshot::CheckpointFolder(info.id));
-  info.trigger_time_ms = metadata.timestamp_ms();
-  info.size_bytes = files.TotalBytes();
-  return info;
-}
-
-absl::StatusOr<std::vector<StoredCheckpoint>> CheckpointCoordinator::ScanStorage(
-    snapshot::SnapshotStorage& storage) {
-  absl::StatusOr<std::vector<std::string>> names = ListRoot(storage);
-  if (!names.ok()) {
-    return absl::Status(names.status().code(),
-                        absl::StrCat("cannot list checkpoints in ", storage.root(), ": ",
-                                     names.status().message()));
-  }
-  std::vector<StoredCheckpoint> found;
-  for (const std::string& name : *names) {
-    std::optional<int64_t> id = ParseCheckpointFolder(name);
-    if (!id) continue;
-    StoredCheckpoint s{*id, snapshot::ReadMetadata(storage, MetadataPath(*id))};
-    if (s.metadata.ok() && s.metadata->checkpoint_id() != *id) {
-      s.metadata = absl::DataLossError(
-          absl::StrCat("its metadata names checkpoint ", s.metadata->checkpoint_id()));
-    }
-    found.push_back(std::move(s));
-  }
-  std::sort(found.begin(), found.end(),
-            [](const StoredCheckpoint& a, const StoredCheckpoint& b) { return a.id < b.id; });
-  return found;
 }
 
 }  // namespace sluice::jobmanager::checkpoint
