@@ -72,7 +72,7 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
 
 JobMaster::~JobMaster() {
   inbox_->Close();  // no gateway's or I/O task's outcome reaches us from now on
-  // First: a task on it may still use the coordinator (a restart's file checks).
+  // First: a task on it may still use the coordinator (creating or stopping it).
   io_executor_.Shutdown();
   if (coordinator_) coordinator_->Stop();
   executor_.Shutdown();

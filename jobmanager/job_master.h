@@ -8,10 +8,11 @@
 // output, so a damaged newest checkpoint stops the job (docs/checkpointing.md, "Damaged
 // snapshots"). Owned by the Dispatcher; all work runs on its own SerialExecutor, public methods
 // may be called from any thread. Calls to TaskManagers go through their gateways (each with its
-// own executor); their outcomes come back through a PostBox closed by the destructor. Blocking
-// file I/O (creating the coordinator, which reads the checkpoint folder; checking what a restart
-// restores; copying savepoints; removing empty folders at the end) runs on a second executor,
-// never on the main one.
+// own executor); their outcomes come back through a PostBox closed by the destructor, and so do the
+// coordinator's answers (savepoints, what a restart restores): the JobMaster never waits for the
+// coordinator. Blocking file I/O of its own (creating the coordinator, which reads the checkpoint
+// folder; stopping it and removing empty folders at the end) runs on a second executor, never on
+// the main one.
 //
 // The code is spread over job_master.cc (lifecycle, deployment, state updates, views),
 // job_master_checkpoints.cc (the coordinator's callbacks), job_master_recovery.cc (failures,
@@ -143,10 +144,14 @@ class JobMaster {
   void NotifyAll(int64_t id, bool complete);
   //! `metadata`: the coordinator's copy of what `_metadata` holds (never read back from the file).
   void OnCoordinatorCompleted(int64_t id, const proto::CheckpointMetadata& metadata);
-  //! Triggers the checkpoint behind a savepoint (retrying while another is in progress).
+  //! Asks the coordinator for the snapshot behind a savepoint or a rescale; retries while another
+  //! checkpoint is in progress (OnSavepointTriggered).
   void StartSavepoint(PendingSavepoint sp, int tries);
-  void OnCheckpointComplete(int64_t id, const proto::CheckpointMetadata& metadata);
-  void OnCheckpointAborted(int64_t id, const std::string& reason);
+  void OnSavepointTriggered(const PendingSavepoint& sp, int tries,
+                            const absl::StatusOr<int64_t>& id);
+  //! The coordinator's answer: the savepoint written (or the rescale's checkpoint), or why not.
+  void OnSavepointDone(const PendingSavepoint& sp, const checkpoint::SnapshotResult& result);
+  void FailSavepoint(const PendingSavepoint& sp, const absl::Status& status);
   //! All subtasks finished after a rescale's stop-with-savepoint: redeploy at the new parallelism.
   void RedeployRescaled();
   absl::Status CheckSlotsFor(const ExecutionPlan& plan);
@@ -162,7 +167,7 @@ class JobMaster {
   void HandleFailure(const std::string& reason);
   void FailJob(const std::string& reason);
   void Restart(const std::string& reason);
-  //! Chooses what to restore (the file checks on the I/O executor), releases, redeploys.
+  //! Chooses what to restore (the coordinator checks its files and pins it), releases, redeploys.
   void RedeployAfterRestart();
   //! What the next attempt restores: `latest` (the coordinator's RecoverLatest) when a checkpoint
   //! completed, or the snapshot the job started from when none did. False (the job is failing)
@@ -214,7 +219,6 @@ class JobMaster {
   std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator_;
   std::optional<proto::CheckpointMetadata> restore_;    // what the current attempt restores
   std::string restore_base_dir_;                        // what restore_'s paths are relative to
-  std::map<int64_t, PendingSavepoint> savepoints_;      // by checkpoint id
   std::vector<proto::CheckpointInfo> savepoint_infos_;  // completed savepoints, oldest first
   RescaleTarget rescale_;                               // while machine_.rescale() is not IDLE
 

@@ -27,11 +27,8 @@ absl::StatusOr<std::unique_ptr<checkpoint::CheckpointCoordinator>> JobMaster::Cr
   cb.notify_complete = [this](int64_t id, const proto::CheckpointMetadata& metadata) {
     executor_.Post([this, id, metadata] { OnCoordinatorCompleted(id, metadata); });
   };
-  cb.notify_aborted = [this](int64_t id, std::string reason) {
-    executor_.Post([this, id, reason] {
-      NotifyAll(id, false);
-      OnCheckpointAborted(id, reason);
-    });
+  cb.notify_aborted = [this](int64_t id, std::string) {
+    executor_.Post([this, id] { NotifyAll(id, false); });
   };
   cb.fail_job = [this](std::string reason) {
     executor_.Post([this, reason] { HandleFailure(reason); });
@@ -130,14 +127,10 @@ void JobMaster::NotifyAll(int64_t id, bool complete) {
   });
 }
 
-void JobMaster::OnCoordinatorCompleted(int64_t id, const proto::CheckpointMetadata& metadata) {
-  // A stop-with-savepoint's subtasks finish once told; they are told once the savepoint folder is
-  // written (OnCheckpointComplete), so that a savepoint that cannot be written leaves the job
-  // able to fail over instead of finishing without it.
-  auto sp = savepoints_.find(id);
-  const bool withhold = sp != savepoints_.end() && sp->second.stop && !sp->second.dir.empty();
-  if (!withhold) NotifyAll(id, true);
-  OnCheckpointComplete(id, metadata);
+// A stop-with-savepoint's subtasks finish once told: the coordinator tells only once the
+// savepoint folder is written.
+void JobMaster::OnCoordinatorCompleted(int64_t id, const proto::CheckpointMetadata&) {
+  NotifyAll(id, true);
 }
 
 void JobMaster::OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack) {

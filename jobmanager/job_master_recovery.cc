@@ -94,14 +94,15 @@ void JobMaster::RedeployAfterRestart() {
     release_and_redeploy();
     return;
   }
-  // RecoverLatest checks the checkpoint's files (and may rewrite its `_metadata`): blocking I/O.
-  io_executor_.Post(
-      [this, coordinator = coordinator_.get(), accept = AcceptDuplicates(), release_and_redeploy] {
-        auto latest = std::make_shared<absl::StatusOr<std::optional<proto::CheckpointMetadata>>>(
-            coordinator->RecoverLatest(accept));
-        inbox_->Post([this, latest, release_and_redeploy] {
+  // The coordinator checks the checkpoint's files (and may rewrite its `_metadata`) on its I/O
+  // executor, and pins what it chose: retention keeps it until the restored job's first
+  // checkpoint completes.
+  coordinator_->RecoverLatest(
+      AcceptDuplicates(), [this, inbox = inbox_, release_and_redeploy](
+                              absl::StatusOr<std::optional<proto::CheckpointMetadata>> latest) {
+        inbox->Post([this, latest = std::move(latest), release_and_redeploy] {
           if (machine_.state() != JobState::kRestarting) return;  // cancelled meanwhile
-          if (ChooseRestore(*latest)) release_and_redeploy();
+          if (ChooseRestore(latest)) release_and_redeploy();
         });
       });
 }

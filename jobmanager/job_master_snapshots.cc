@@ -1,17 +1,16 @@
 // JobMaster: savepoints, stop-with-savepoint and rescaling. A savepoint is a checkpoint triggered
-// on demand whose files are then copied, with its `_metadata` (kind "savepoint"), into a
-// self-contained folder; stop-with-savepoint also tells the subtasks to stop after it. A rescale is
-// a stop-with-savepoint after which the JobMaster redeploys the job at the new parallelism from
-// that checkpoint, keyed state moving by key group.
+// on demand whose files the coordinator then copies, with its `_metadata` (kind "savepoint"), into
+// a self-contained folder; stop-with-savepoint also tells the subtasks to stop after it. A rescale
+// is a stop-with-savepoint after which the JobMaster redeploys the job at the new parallelism from
+// that checkpoint, keyed state moving by key group. The JobMaster asks; the coordinator answers
+// through callbacks posted back here, so nothing here waits for it.
 #include <chrono>
 #include <future>
 
 #include "absl/strings/str_cat.h"
-#include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "jobmanager/job_master.h"
-#include "jobmanager/snapshot_restore.h"
 
 namespace sluice::jobmanager {
 namespace {
@@ -95,57 +94,80 @@ absl::Status JobMaster::CheckSlotsFor(const ExecutionPlan& plan) {
   return absl::OkStatus();
 }
 
+void JobMaster::FailSavepoint(const PendingSavepoint& sp, const absl::Status& status) {
+  if (sp.done) sp.done->set_value(status);
+  if (sp.rescale && machine_.rescale() == RescalePhase::kStopping) {
+    machine_.TransitionTo(RescalePhase::kIdle);
+  }
+}
+
 void JobMaster::StartSavepoint(PendingSavepoint sp, int tries) {
-  auto fail = [&](const absl::Status& s) {
-    if (sp.done) sp.done->set_value(s);
-    if (sp.rescale && machine_.rescale() == RescalePhase::kStopping) {
-      machine_.TransitionTo(RescalePhase::kIdle);
-    }
-  };
   if (sp.rescale && machine_.rescale() != RescalePhase::kStopping) {
-    return fail(absl::AbortedError(absl::StrCat("the rescale of job ", spec_.job_id,
-                                                " was abandoned: the job is ",
-                                                std::string(JobStateName(machine_.state())))));
+    return FailSavepoint(sp, absl::AbortedError(absl::StrCat(
+                                 "the rescale of job ", spec_.job_id, " was abandoned: the job is ",
+                                 std::string(JobStateName(machine_.state())))));
   }
   if (machine_.state() != JobState::kRunning || !coordinator_) {
-    return fail(absl::FailedPreconditionError(
-        absl::StrCat("job ", spec_.job_id, " is ", std::string(JobStateName(machine_.state())),
-                     ", not RUNNING")));
+    return FailSavepoint(sp, absl::FailedPreconditionError(absl::StrCat(
+                                 "job ", spec_.job_id, " is ",
+                                 std::string(JobStateName(machine_.state())), ", not RUNNING")));
   }
   for (const auto& v : vertices_) {
     for (const auto& st : v.subtasks) {
       if (st.state != SubtaskState::kRunning) {
-        return fail(absl::FailedPreconditionError(
-            absl::StrCat("not every subtask of job ", spec_.job_id, " is RUNNING yet (",
-                         v.plan.name, " is ", std::string(SubtaskStateName(st.state)), ")")));
+        return FailSavepoint(
+            sp, absl::FailedPreconditionError(absl::StrCat(
+                    "not every subtask of job ", spec_.job_id, " is RUNNING yet (", v.plan.name,
+                    " is ", std::string(SubtaskStateName(st.state)), ")")));
       }
     }
   }
-  // A savepoint's files are copied after it completed: pinned from then on, retention keeps it
-  // while periodic checkpoints go on. A rescale restores whatever is newest and needs no pin.
+  // The coordinator copies a savepoint's files itself, its checkpoint pinned meanwhile; a
+  // rescale's checkpoint stays pinned until the job restored from it took its first checkpoint.
   checkpoint::TriggerOptions options;
-  options.pin_on_completion = !sp.rescale;
+  options.savepoint_dir = sp.dir;
   options.stop = sp.stop;
   options.drain = sp.drain;
-  absl::StatusOr<int64_t> id = coordinator_->TriggerNow(options);
-  if (absl::IsResourceExhausted(id.status()) && tries < kTriggerTries) {
-    // A periodic checkpoint is in progress: try again when it is over.
-    executor_.PostDelayed(std::chrono::milliseconds(100), [this, sp, tries]() mutable {
-      StartSavepoint(std::move(sp), tries + 1);
-    });
-    return;
-  }
-  if (!id.ok()) return fail(id.status());
-  Log()->info("Job {} ({}): {} {} triggered", spec_.name, spec_.job_id,
-              sp.stop ? "stop-with-savepoint" : "savepoint", *id);
-  savepoints_[*id] = std::move(sp);
+  options.restore_after = sp.rescale;
+  // Both run on the coordinator's executor: the outcome comes back to ours.
+  auto triggered = [this, inbox = inbox_, sp, tries](absl::StatusOr<int64_t> id) {
+    inbox->Post([this, sp, tries, id] { OnSavepointTriggered(sp, tries, id); });
+  };
+  auto done = [this, inbox = inbox_, sp](checkpoint::SnapshotResult result) {
+    inbox->Post([this, sp, result = std::move(result)] { OnSavepointDone(sp, result); });
+  };
+  coordinator_->TriggerSnapshot(std::move(options), std::move(triggered), std::move(done));
 }
 
-void JobMaster::OnCheckpointComplete(int64_t id, const proto::CheckpointMetadata& md) {
-  auto it = savepoints_.find(id);
-  if (it == savepoints_.end()) return;
-  PendingSavepoint sp = std::move(it->second);
-  savepoints_.erase(it);
+void JobMaster::OnSavepointTriggered(const PendingSavepoint& sp, int tries,
+                                     const absl::StatusOr<int64_t>& id) {
+  if (absl::IsResourceExhausted(id.status()) && tries < kTriggerTries) {
+    // A periodic checkpoint is in progress: try again when it is over.
+    executor_.PostDelayed(std::chrono::milliseconds(100),
+                          [this, sp, tries] { StartSavepoint(sp, tries + 1); });
+    return;
+  }
+  if (!id.ok()) return FailSavepoint(sp, id.status());
+  Log()->info("Job {} ({}): {} {} triggered", spec_.name, spec_.job_id,
+              sp.stop ? "stop-with-savepoint" : "savepoint", *id);
+}
+
+void JobMaster::OnSavepointDone(const PendingSavepoint& sp, const checkpoint::SnapshotResult& r) {
+  const int64_t id = r.checkpoint_id;
+  if (!r.metadata) {
+    // Aborted: the reason is in the path's status.
+    const std::string reason(r.path.status().message());
+    sp.done->set_value(absl::AbortedError(absl::StrCat("savepoint ", id, " failed: ", reason)));
+    if (sp.stop) {
+      // The sources stopped after the savepoint's barrier: go back to the latest checkpoint.
+      if (sp.rescale && machine_.rescale() == RescalePhase::kStopping) {
+        machine_.TransitionTo(RescalePhase::kIdle);
+      }
+      HandleFailure(
+          absl::StrCat(sp.rescale ? "rescale" : "stop-with-savepoint", " failed: ", reason));
+    }
+    return;
+  }
   if (sp.rescale) {
     if (machine_.rescale() != RescalePhase::kStopping) {
       sp.done->set_value(absl::AbortedError(
@@ -154,67 +176,38 @@ void JobMaster::OnCheckpointComplete(int64_t id, const proto::CheckpointMetadata
       return;
     }
     machine_.TransitionTo(RescalePhase::kWaitingForFinish);
-    restore_ = md;
+    restore_ = *r.metadata;
     restore_base_dir_ = spec_.checkpoint_storage->root();
-    std::string path = absl::StrCat(restore_base_dir_, "/", snapshot::CheckpointFolder(id));
-    sp.done->set_value(path);
+    sp.done->set_value(r.path);
     CheckCompletion();  // the subtasks may all have finished already
     return;
   }
-  // The coordinator pinned it at completion: no newer checkpoint deletes its files while they are
-  // copied. After a stop's savepoint no checkpoint is taken: its subtasks finish.
-  if (sp.stop && coordinator_) coordinator_->Suspend();
-  uint64_t size = 0;
-  for (const auto& op : md.operators()) {
-    for (const auto& st : op.subtasks()) size += snapshot::FileBytes(st);
+  if (sp.stop && !r.path.ok()) {
+    // The sources have stopped: fail over to the stop's checkpoint (complete, retained, not yet
+    // committed: its restore commits it). The job does not finish without its savepoint.
+    HandleFailure(absl::StrCat("stop-with-savepoint failed: savepoint ", id,
+                               " could not be written: ", r.path.status().message()));
   }
-  io_executor_.Post([this, sp, md, size] {
-    absl::StatusOr<std::string> path = WriteSavepoint(md, *spec_.checkpoint_storage, sp.dir);
-    int64_t duration = WallClockMs() - md.timestamp_ms();
-    executor_.Post([this, sp, path, id = md.checkpoint_id(), duration, size] {
-      if (coordinator_) coordinator_->Unpin(id);
-      if (sp.stop && path.ok()) {
-        NotifyAll(id, true);  // the subtasks commit and finish
-      } else if (sp.stop) {
-        // The sources have stopped: fail over to the stop's checkpoint (complete, retained, not
-        // yet committed: its restore commits it). The job does not finish without its savepoint.
-        HandleFailure(absl::StrCat("stop-with-savepoint failed: savepoint ", id,
-                                   " could not be written: ", path.status().message()));
-      }
-      if (path.ok()) {
-        Log()->info("Job {} ({}): savepoint {} written to {}", spec_.name, spec_.job_id, id,
-                    log::Untrusted(*path));
-        proto::CheckpointInfo info;
-        info.set_id(id);
-        info.set_kind("savepoint");
-        info.set_path(*path);
-        info.set_status("COMPLETED");
-        info.set_duration_ms(duration);
-        info.set_size_bytes(size);
-        savepoint_infos_.push_back(info);
-      } else {
-        Log()->warn("Job {} ({}): savepoint {} could not be written: {}", spec_.name, spec_.job_id,
-                    id, log::Untrusted(path.status().message(), 1024));
-      }
-      sp.done->set_value(path);
-    });
-  });
-}
-
-void JobMaster::OnCheckpointAborted(int64_t id, const std::string& reason) {
-  auto it = savepoints_.find(id);
-  if (it == savepoints_.end()) return;
-  PendingSavepoint sp = std::move(it->second);
-  savepoints_.erase(it);
-  sp.done->set_value(absl::AbortedError(absl::StrCat("savepoint ", id, " failed: ", reason)));
-  if (sp.stop) {
-    // The sources stopped after the savepoint's barrier: go back to the latest checkpoint.
-    if (sp.rescale && machine_.rescale() == RescalePhase::kStopping) {
-      machine_.TransitionTo(RescalePhase::kIdle);
+  if (r.path.ok()) {
+    Log()->info("Job {} ({}): savepoint {} written to {}", spec_.name, spec_.job_id, id,
+                log::Untrusted(*r.path));
+    uint64_t size = 0;
+    for (const auto& op : r.metadata->operators()) {
+      for (const auto& st : op.subtasks()) size += snapshot::FileBytes(st);
     }
-    HandleFailure(
-        absl::StrCat(sp.rescale ? "rescale" : "stop-with-savepoint", " failed: ", reason));
+    proto::CheckpointInfo info;
+    info.set_id(id);
+    info.set_kind("savepoint");
+    info.set_path(*r.path);
+    info.set_status("COMPLETED");
+    info.set_duration_ms(r.duration_ms);
+    info.set_size_bytes(size);
+    savepoint_infos_.push_back(info);
+  } else {
+    Log()->warn("Job {} ({}): savepoint {} could not be written: {}", spec_.name, spec_.job_id, id,
+                log::Untrusted(r.path.status().message(), 1024));
   }
+  sp.done->set_value(r.path);
 }
 
 void JobMaster::RedeployRescaled() {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
@@ -483,6 +484,26 @@ TEST_F(JobMaster, StopWithSavepointWritesTheSavepointBeforeTheSubtasksAreToldAnd
   ASSERT_GE(checkpoints.completed_size(), 1);
   EXPECT_EQ(checkpoints.completed(0).kind(), "savepoint");
   EXPECT_EQ(checkpoints.completed(0).path(), *path);
+}
+
+// The coordinator reports a savepoint it could not write; the JobMaster fails the job over to the
+// stop's checkpoint instead of letting the subtasks finish without their savepoint.
+TEST_F(JobMaster, AStopWhoseSavepointCannotBeWrittenFailsOverInsteadOfFinishing) {
+  StartCluster(2, 2);
+  Submit(2, /*checkpoints=*/true);
+  RunAttempt(0, 4);
+  const std::string target = dir_ + "/a-file-not-a-folder";
+  std::ofstream(target) << "x";
+  auto stopped = std::async(std::launch::async,
+                            [&] { return jm_->TriggerSavepoint(target, /*stop=*/true, false); });
+  ASSERT_TRUE(WaitUntil([&] { return AllCalls("trigger").size() == 4; }));
+  for (const auto& [tm, call] : AllCalls("trigger")) {
+    Acknowledge(call.attempt_id, call.checkpoint_id);
+  }
+  absl::StatusOr<std::string> path = stopped.get();
+  EXPECT_FALSE(path.ok()) << *path;
+  EXPECT_TRUE(AllCalls("notify").empty()) << "never told to finish without the savepoint";
+  ASSERT_TRUE(WaitUntil([&] { return jm_->Status().num_restarts() == 1; })) << State();
 }
 
 TEST_F(JobMaster, ASavepointKeepsTheJobRunningAndTheNextOneFollows) {

@@ -1,8 +1,8 @@
 // Restoring a job from a snapshot (a retained checkpoint or a savepoint): reading and checking the
 // snapshot against the job graph, handing each new subtask its share of the state (keyed state by
-// key group, split operator state round-robin, union operator state to everyone), writing a
-// self-contained savepoint folder, and finding the newest snapshot of a job by name. Pure
-// functions over protos and snapshot storage; the JobMaster and the Dispatcher call them.
+// key group, split operator state round-robin, union operator state to everyone), and finding the
+// newest snapshot of a job by name. Pure functions over protos and snapshot storage; the JobMaster
+// and the Dispatcher call them.
 #pragma once
 
 #include <optional>
@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/snapshot/storage.h"
+#include "jobmanager/checkpoint/savepoint_writer.h"
 #include "jobmanager/execution_plan.h"
 #include "sluice_proto/checkpoint.pb.h"
 #include "sluice_proto/graph.pb.h"
@@ -44,11 +45,8 @@ proto::TaskRestore RestoreFor(const proto::CheckpointMetadata& snapshot,
                               const std::string& base_dir, const proto::JobGraph& graph,
                               const TaskVertex& vertex, int subtask);
 
-//! Copies every file `snapshot` names from `source` into `<dir>/savepoint-<job6>-<id>/` and writes
-//! its `_metadata` (kind "savepoint") there. Returns the folder.
-absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snapshot,
-                                           snapshot::SnapshotStorage& source,
-                                           const std::string& dir);
+//! Writing a savepoint folder is the checkpoint coordinator's (jobmanager/checkpoint/).
+using checkpoint::WriteSavepoint;
 
 //! The newest savepoint under `savepoints_dir` or retained checkpoint under `checkpoints_dir` of a
 //! job named `job_name` (by snapshot time), or nullopt. Of each job folder only its newest

@@ -45,14 +45,19 @@ struct CheckpointStats {
 //! What a checkpoint is taken for; periodic checkpoints take the defaults. Kept with the checkpoint
 //! in progress and handed to the trigger callback.
 struct TriggerOptions {
-  //! Pinned (see CheckpointCoordinator::Pin()) from its completion on, before retention runs: its
-  //! owner copies its files into a savepoint and then unpins it. Default false.
-  bool pin_on_completion = false;
+  //! A savepoint: once the checkpoint completed, the coordinator copies its files into a savepoint
+  //! folder under this absolute path, the checkpoint pinned meanwhile (retention keeps it). Empty:
+  //! a plain checkpoint. Default empty.
+  std::string savepoint_dir;
   //! Stop-with-savepoint: the sources stop after the barrier and the subtasks finish once told
-  //! that it completed. Default false.
+  //! that it completed (with `savepoint_dir`, once the savepoint is written). No checkpoint is
+  //! triggered after it until the coordinator is suspended or stopped. Default false.
   bool stop = false;
   //! With `stop`: the subtasks end their input first (`sluice stop --drain`). Default false.
   bool drain = false;
+  //! The job restarts from it (a rescale): pinned from its completion until the restored job's
+  //! first checkpoint completes or the coordinator stops. Default false.
+  bool restore_after = false;
 };
 
 //! A retained completed checkpoint.

@@ -35,6 +35,12 @@ const CompletedCheckpointStore::Entry* CompletedCheckpointStore::Find(int64_t id
   return it == retained_.end() ? nullptr : &it->second;
 }
 
+std::vector<int64_t> CompletedCheckpointStore::Pinned() const {
+  std::vector<int64_t> ids;
+  for (const auto& [id, pins] : pins_) ids.push_back(id);
+  return ids;
+}
+
 std::vector<const CompletedCheckpointStore::Entry*> CompletedCheckpointStore::NewestFirst() const {
   std::vector<const Entry*> out;
   for (auto it = retained_.rbegin(); it != retained_.rend(); ++it) out.push_back(&it->second);

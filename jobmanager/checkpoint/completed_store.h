@@ -37,6 +37,8 @@ class CompletedCheckpointStore {
   bool Remove(int64_t id);
 
   const Entry* Find(int64_t id) const;
+  //! Retained checkpoints pinned now, oldest first.
+  std::vector<int64_t> Pinned() const;
   //! Newest first.
   std::vector<const Entry*> NewestFirst() const;
   size_t size() const { return retained_.size(); }

@@ -2,19 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <set>
 #include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "jobmanager/checkpoint/coordinator_internal.h"
+#include "jobmanager/checkpoint/savepoint_writer.h"
 
 namespace sluice::jobmanager::checkpoint {
 
@@ -26,165 +22,49 @@ bool IsUnreadable(const absl::Status& status) {
 
 }  // namespace internal
 
-namespace {
-
-using internal::IsUnreadable;
+using internal::FileTally;
+using internal::FormatMs;
+using internal::kKindCheckpoint;
 using internal::Log;
+using internal::TaskName;
 using snapshot::MetadataPath;
-
-constexpr char kKindCheckpoint[] = "checkpoint";
-
-std::string FormatMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
-
-std::string TaskName(TaskKey task) {
-  return absl::StrCat("vertex ", task.vertex_id, " subtask ", task.subtask_index);
-}
-
-//! The id of a "chk-<n>" folder name (exactly as CheckpointFolder spells it).
-std::optional<int64_t> ParseCheckpointFolder(const std::string& name) {
-  absl::string_view digits = name;
-  int64_t id = 0;
-  if (!absl::ConsumePrefix(&digits, "chk-") || !absl::SimpleAtoi(digits, &id) || id <= 0 ||
-      snapshot::CheckpointFolder(id) != name) {
-    return std::nullopt;
-  }
-  return id;
-}
-
-//! Sizes of the files some subtask states name: private ones summed, shared ones once each.
-struct FileTally {
-  uint64_t private_bytes = 0;
-  std::map<std::string, uint64_t> shared;  // path -> size
-
-  void Add(const proto::OperatorSubtaskState& state) {
-    for (const proto::KeyedStateHandle& keyed : state.keyed()) {
-      if (keyed.has_key_groups()) private_bytes += keyed.key_groups().file().size();
-      if (!keyed.has_rocksdb()) continue;
-      for (const proto::RocksDbFile& f : keyed.rocksdb().private_files()) {
-        private_bytes += f.file().size();
-      }
-      for (const proto::RocksDbFile& f : keyed.rocksdb().shared_files()) {
-        shared.emplace(f.file().path(), f.file().size());
-      }
-    }
-  }
-  void Add(const std::vector<proto::OperatorSubtaskState>& states) {
-    for (const auto& s : states) Add(s);
-  }
-  void Add(const proto::CheckpointMetadata& metadata) {
-    for (const proto::OperatorSnapshot& op : metadata.operators()) {
-      for (const proto::OperatorSubtaskState& s : op.subtasks()) Add(s);
-    }
-  }
-  uint64_t TotalBytes() const {
-    uint64_t total = private_bytes;
-    for (const auto& [path, size] : shared) total += size;
-    return total;
-  }
-  std::vector<std::string> SharedPaths() const {
-    std::vector<std::string> paths;
-    for (const auto& [path, size] : shared) paths.push_back(path);
-    return paths;
-  }
-};
-
-//! SnapshotStorage::List does not take the root itself (""), so a file-system root is listed as
-//! an entry of its parent folder.
-absl::StatusOr<std::vector<std::string>> ListRoot(snapshot::SnapshotStorage& storage) {
-  return storage.List("");
-}
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// Configuration, status names.
-
-CheckpointConfig CheckpointConfig::FromConfiguration(const config::Configuration& c) {
-  CheckpointConfig r;
-  r.interval_ms = c.GetDurationMs("execution.checkpointing.interval");
-  r.timeout_ms = c.GetDurationMs("execution.checkpointing.timeout");
-  r.min_pause_ms = c.GetDurationMs("execution.checkpointing.min-pause");
-  r.max_concurrent =
-      static_cast<int>(c.GetInt("execution.checkpointing.max-concurrent-checkpoints"));
-  r.tolerable_failures =
-      static_cast<int>(c.GetInt("execution.checkpointing.tolerable-failed-checkpoints"));
-  r.num_retained = static_cast<int>(c.GetInt("state.checkpoints.num-retained"));
-  return r;
-}
-
-absl::Status CheckpointConfig::Validate() const {
-  auto bad = [](const char* field, const std::string& what) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint config ", field, ": ", what));
-  };
-  if (interval_ms < 0) return bad("interval_ms", "must be at least 0");
-  if (timeout_ms < 1) return bad("timeout_ms", "must be at least 1");
-  if (min_pause_ms < 0) return bad("min_pause_ms", "must be at least 0");
-  if (max_concurrent < 1) return bad("max_concurrent", "must be at least 1");
-  if (tolerable_failures < 0) return bad("tolerable_failures", "must be at least 0");
-  if (num_retained < 1) return bad("num_retained", "must be at least 1");
-  return absl::OkStatus();
-}
-
-// ---------------------------------------------------------------------------------------------
-// A checkpoint in progress.
-
-struct CheckpointCoordinator::Pending {
-  struct Ack {
-    std::vector<proto::OperatorSubtaskState> states;
-    proto::SubtaskCheckpointStats stats;
-  };
-
-  int64_t id = 0;
-  int64_t trigger_time_ms = 0;
-  CheckpointStatus status = CheckpointStatus::kInProgress;
-  std::set<TaskKey> awaiting;
-  std::map<TaskKey, Ack> acks;
-  std::vector<OperatorInfo> operators;  // as of the trigger
-  TriggerOptions options;
-  int total_subtasks = 0;
-  FileTally files;  // named by the acknowledgements
-
-  void SetStatus(CheckpointStatus to) {
-    if (!IsLegalTransition(status, to)) {
-      Log()->error("checkpoint {}: illegal transition from {} to {}", id,
-                   CheckpointStatusName(status), CheckpointStatusName(to));
-      return;
-    }
-    status = to;
-  }
-};
 
 // ---------------------------------------------------------------------------------------------
 // Construction and lifecycle.
 
 absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> CheckpointCoordinator::Create(
     CheckpointConfig config, CheckpointJobInfo job, snapshot::SnapshotStorage* storage,
-    CheckpointCallbacks callbacks, CheckpointClock clock) {
+    CheckpointCallbacks callbacks, CheckpointClock clock, SavepointWriter writer) {
   if (storage == nullptr) return absl::InvalidArgumentError("no snapshot storage");
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   absl::StatusOr<std::vector<StoredCheckpoint>> stored = ScanStorage(*storage);
   if (!stored.ok()) return stored.status();
   std::unique_ptr<CheckpointCoordinator> c(new CheckpointCoordinator(
-      config, std::move(job), storage, std::move(callbacks), std::move(clock)));
+      config, std::move(job), storage, std::move(callbacks), std::move(clock), std::move(writer)));
   c->Adopt(*std::move(stored));
   return c;
 }
 
 CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, CheckpointJobInfo job,
                                              snapshot::SnapshotStorage* storage,
-                                             CheckpointCallbacks callbacks, CheckpointClock clock)
+                                             CheckpointCallbacks callbacks, CheckpointClock clock,
+                                             SavepointWriter writer)
     : config_(config),
       job_(std::move(job)),
       storage_(storage),
       callbacks_(std::move(callbacks)),
       clock_(clock ? std::move(clock) : CheckpointClock(WallClockMs)),
+      writer_(writer ? std::move(writer) : SavepointWriter(WriteSavepoint)),
       store_(config_.num_retained),
+      cleaner_(job_.job_id, storage, [this](std::function<void()> io) { PostIo(std::move(io)); }),
       failures_(config_.tolerable_failures),
       executor_("chk-" + job_.job_id.substr(0, 8)),
-      io_executor_("chkio-" + job_.job_id.substr(0, 8)) {}
+      io_executor_("chkio-" + job_.job_id.substr(0, 8)),
+      savepoint_executor_("chksp-" + job_.job_id.substr(0, 8)) {}
 
 CheckpointCoordinator::~CheckpointCoordinator() {
   executor_.Shutdown();
+  savepoint_executor_.Shutdown();
   io_executor_.Shutdown();
 }
 
@@ -212,6 +92,7 @@ void CheckpointCoordinator::Adopt(std::vector<StoredCheckpoint> stored) {
   }
   Log()->info("Job {}: {} completed checkpoint(s) on {} retained, next checkpoint id {}",
               job_.job_id, store_.size(), storage_->root(), next_id_);
+  PublishStats();
 }
 
 bool CheckpointCoordinator::SetLifecycle(Lifecycle to) {
@@ -250,10 +131,11 @@ void CheckpointCoordinator::TaskFinished(TaskKey task) {
   executor_.Post([this, task] { OnTaskFinished(task); });
 }
 
+// The first checkpoint is due `interval` from the call, not from when the executor gets to it.
 void CheckpointCoordinator::Start() {
-  RunSync([this] {
+  executor_.Post([this, now = clock_()] {
     if (!SetLifecycle(Lifecycle::kRunning)) return;
-    if (config_.interval_ms > 0) next_periodic_ms_ = clock_() + config_.interval_ms;
+    if (config_.interval_ms > 0) next_periodic_ms_ = now + config_.interval_ms;
     Log()->info("Job {}: checkpointing every {} (timeout {}, min pause {}, max concurrent {})",
                 job_.job_id, FormatMs(config_.interval_ms), FormatMs(config_.timeout_ms),
                 FormatMs(config_.min_pause_ms), config_.max_concurrent);
@@ -262,9 +144,10 @@ void CheckpointCoordinator::Start() {
 }
 
 void CheckpointCoordinator::Suspend() {
-  RunSync([this] {
+  executor_.Post([this] {
     if (!SetLifecycle(Lifecycle::kSuspended)) return;
     next_periodic_ms_.reset();
+    stopping_after_.reset();
     finished_.clear();
     AbortAll("job restarting");
   });
@@ -277,27 +160,32 @@ void CheckpointCoordinator::Stop() {
     if (!SetLifecycle(Lifecycle::kStopped)) return;
     next_periodic_ms_.reset();
     AbortAll("checkpoint coordinator stopped");
+    ReleaseRestorePin();
   });
+  // Savepoint copies under way end, and their outcomes (posted back meanwhile) are delivered.
+  savepoint_executor_.Call([] {});
+  RunSync([] {});
   io_executor_.Call([] {});  // the deletions of the aborted checkpoints have run
 }
 
 void CheckpointCoordinator::RestoreFrom(int64_t checkpoint_id) {
-  RunSync([this, checkpoint_id] { next_id_ = std::max(next_id_, checkpoint_id + 1); });
+  executor_.Post([this, checkpoint_id] { next_id_ = std::max(next_id_, checkpoint_id + 1); });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Triggering and time.
-
-absl::StatusOr<int64_t> CheckpointCoordinator::TriggerNow(TriggerOptions options) {
-  return RunSync([this, options] { return Trigger(options); });
-}
 
 void CheckpointCoordinator::Tick() {
   RunSync([this] { OnTick(); });
 }
 
 void CheckpointCoordinator::Drain() {
-  while (executor_.Call([this] { return io_in_flight_; }) > 0) io_executor_.Call([] {});
+  // The figures are published too: a test reads them next.
+  auto in_flight = [this] {
+    if (stats_dirty_) PublishStats();
+    return io_in_flight_;
+  };
+  while (executor_.Call(in_flight) > 0) io_executor_.Call([] {});
 }
 
 size_t CheckpointCoordinator::MaxConcurrent() const {
@@ -311,6 +199,10 @@ absl::Status CheckpointCoordinator::CheckCanTrigger() const {
   if (lifecycle_ == Lifecycle::kStopped) {
     return absl::FailedPreconditionError("the checkpoint coordinator is stopped");
   }
+  if (stopping_after_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the job stops after checkpoint ", *stopping_after_));
+  }
   if (tasks_.size() <= finished_.size()) {
     return absl::FailedPreconditionError("the job has no running tasks to checkpoint");
   }
@@ -321,11 +213,13 @@ absl::Status CheckpointCoordinator::CheckCanTrigger() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options) {
+absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options,
+                                                       SnapshotCallback done) {
   if (absl::Status s = CheckCanTrigger(); !s.ok()) return s;
   auto p = std::make_unique<Pending>();
   p->id = next_id_++;
   p->options = options;
+  p->done = std::move(done);
   p->trigger_time_ms = clock_();
   for (const TaskKey& task : tasks_) {
     if (!finished_.count(task)) p->awaiting.insert(task);
@@ -336,7 +230,10 @@ absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options) {
   const int64_t timestamp = p->trigger_time_ms;
   Log()->info("Triggering checkpoint {} (job {}) at {}: {} subtask(s) to acknowledge", id,
               job_.job_id, timestamp, p->total_subtasks);
+  // After a stop's barrier the sources stop: nothing is triggered after it.
+  if (options.stop) stopping_after_ = id;
   pending_.emplace(id, std::move(p));
+  PublishStats();
   if (callbacks_.trigger) callbacks_.trigger(id, timestamp, options);
   ScheduleWakeup();
   return id;
@@ -450,6 +347,7 @@ void CheckpointCoordinator::OnAcknowledge(TaskKey task, int64_t id,
   }
   p.files.Add(states);
   p.acks[task] = Pending::Ack{std::move(states), std::move(stats)};
+  StatsChanged();
   Log()->debug("Checkpoint {}: acknowledged by {} ({}/{})", id, TaskName(task), p.acks.size(),
                p.total_subtasks);
   if (p.awaiting.empty()) Finalize(p);
@@ -485,6 +383,7 @@ void CheckpointCoordinator::OnTaskFinished(TaskKey task) {
 // completes (OnMetadataWritten).
 void CheckpointCoordinator::Finalize(Pending& pending) {
   pending.SetStatus(CheckpointStatus::kFinalizing);
+  StatsChanged();
   const int64_t id = pending.id;
   auto metadata = std::make_shared<const proto::CheckpointMetadata>(BuildMetadata(pending));
   auto written = std::make_shared<absl::Status>();
@@ -546,15 +445,20 @@ void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
   CompletedCheckpointInfo info = InfoOf(metadata);
   info.duration_ms = now - p->trigger_time_ms;
   info.size_bytes = p->files.TotalBytes();
+  // A savepoint stays pinned while its files are copied (Announce).
   const std::vector<int64_t> dropped =
-      store_.Add(id, {metadata, info}, p->options.pin_on_completion);
+      store_.Add(id, {metadata, info}, /*pin=*/!p->options.savepoint_dir.empty());
   stats_.RecordCompleted(StatsOf(*p, now));
+  StatsChanged();
   Log()->info("Completed checkpoint {} for job {} ({} bytes in {} ms).", id, job_.job_id,
               info.size_bytes, info.duration_ms);
+  // The restored job took its first checkpoint: what it restored may go as retention says.
+  if (restore_pin_ && *restore_pin_ < id) ReleaseRestorePin();
+  if (p->options.restore_after) PinForRestore(id);
   SubsumeOlderThan(id);
   DeleteDropped(dropped);
-  DeleteDeferred();
-  if (callbacks_.notify_complete) callbacks_.notify_complete(id, metadata);
+  cleaner_.CheckpointEnded(Users());
+  Announce(id, p->trigger_time_ms, p->options, std::move(p->done), metadata);
 }
 
 proto::CheckpointMetadata CheckpointCoordinator::BuildMetadata(const Pending& pending) const {
@@ -610,212 +514,10 @@ void CheckpointCoordinator::DeleteDropped(const std::vector<int64_t>& ids) {
   for (int64_t id : ids) {
     Log()->info("Job {}: removing checkpoint {} (retaining {})", job_.job_id, id,
                 config_.num_retained);
-    DeleteFiles({snapshot::CheckpointFolder(id)});
-    DeleteIfUnreferenced(shared_.Release(id));
+    cleaner_.DiscardCheckpoint(id);
+    cleaner_.DiscardShared(shared_.Release(id), Users());
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Failures and file cleanup.
-
-void CheckpointCoordinator::Abort(int64_t id, const std::string& reason, bool counts_as_failure) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  std::unique_ptr<Pending> p = std::move(it->second);
-  pending_.erase(it);
-  p->SetStatus(CheckpointStatus::kFailed);
-  const int64_t now = clock_();
-  last_end_ms_ = now;
-  CheckpointStats stats = StatsOf(*p, now);
-  stats.failure_reason = reason;
-  stats_.RecordFailed(std::move(stats));
-  if (counts_as_failure) {
-    Log()->warn("Checkpoint {} of job {} failed: {}", id, job_.job_id, reason);
-  } else {
-    Log()->info("Checkpoint {} of job {} aborted: {}", id, job_.job_id, reason);
-  }
-  // Its folder, and the shared files it uploaded that no other checkpoint names.
-  DeleteFiles({snapshot::CheckpointFolder(id)});
-  DeleteIfUnreferenced(p->files.SharedPaths());
-  DeleteDeferred();
-  if (callbacks_.notify_aborted) callbacks_.notify_aborted(id, reason);
-  if (counts_as_failure) CountFailure(id, reason);
-}
-
-void CheckpointCoordinator::AbortAll(const std::string& reason) {
-  while (!pending_.empty()) Abort(pending_.begin()->first, reason, false);
-}
-
-void CheckpointCoordinator::CountFailure(int64_t id, const std::string& reason) {
-  const int before = failures_.consecutive_failures();
-  if (!failures_.OnFailure(id)) {
-    if (failures_.consecutive_failures() > before) {
-      Log()->info("Job {}: {} consecutive checkpoint failure(s), {} tolerated", job_.job_id,
-                  failures_.consecutive_failures(), failures_.tolerable_failures());
-    }
-    return;
-  }
-  std::string message = absl::StrCat("exceeded checkpoint tolerable failure threshold: ", reason);
-  Log()->error("Job {}: {}", job_.job_id, message);
-  if (callbacks_.fail_job) callbacks_.fail_job(std::move(message));
-}
-
-// The acknowledgement of a checkpoint that is no longer in progress. Unless the checkpoint is
-// retained, its files are orphans: the folder (recreated by a late upload) and the shared files
-// nobody references go.
-void CheckpointCoordinator::DiscardLateAcknowledge(
-    TaskKey task, int64_t id, const std::vector<proto::OperatorSubtaskState>& states) {
-  if (id >= next_id_) {
-    Log()->warn("Ignoring acknowledgement by {} of checkpoint {}, which was never triggered",
-                TaskName(task), id);
-    return;
-  }
-  if (store_.Find(id) != nullptr) {
-    Log()->debug("Checkpoint {}: ignoring duplicate acknowledgement of {}", id, TaskName(task));
-    return;
-  }
-  Log()->info("Job {}: discarding late acknowledgement by {} of checkpoint {}", job_.job_id,
-              TaskName(task), id);
-  FileTally files;
-  files.Add(states);
-  DeleteFiles({snapshot::CheckpointFolder(id)});
-  DeleteIfUnreferenced(files.SharedPaths());
-}
-
-// A shared file nobody references may still be named by acknowledgements to come of a checkpoint
-// in progress (an incremental snapshot based on the checkpoint just dropped), so while checkpoints
-// are in progress its deletion waits until they ended (DeleteDeferred).
-void CheckpointCoordinator::DeleteIfUnreferenced(const std::vector<std::string>& shared_paths) {
-  const std::string shared_prefix = absl::StrCat(snapshot::kSharedFolder, "/");
-  std::vector<std::string> doomed;
-  for (const std::string& path : shared_paths) {
-    if (shared_.IsReferenced(path) || NamedByPending(path)) continue;
-    if (!absl::StartsWith(path, shared_prefix)) {
-      Log()->warn("Job {}: not deleting shared file '{}' outside '{}'", job_.job_id, path,
-                  shared_prefix);
-      continue;
-    }
-    if (pending_.empty()) {
-      doomed.push_back(path);
-    } else {
-      int64_t& until = deferred_[path];
-      until = std::max(until, pending_.rbegin()->first);
-    }
-  }
-  DeleteFiles(std::move(doomed));
-}
-
-void CheckpointCoordinator::DeleteDeferred() {
-  const int64_t oldest_pending = pending_.empty() ? INT64_MAX : pending_.begin()->first;
-  std::vector<std::string> doomed;
-  for (auto it = deferred_.begin(); it != deferred_.end();) {
-    if (it->second >= oldest_pending) {
-      ++it;  // a checkpoint in progress since the release may still name it
-      continue;
-    }
-    if (!shared_.IsReferenced(it->first) && !NamedByPending(it->first)) doomed.push_back(it->first);
-    it = deferred_.erase(it);
-  }
-  DeleteFiles(std::move(doomed));
-}
-
-bool CheckpointCoordinator::NamedByPending(const std::string& path) const {
-  for (const auto& [id, p] : pending_) {
-    if (p->files.shared.count(path)) return true;
-  }
-  return false;
-}
-
-void CheckpointCoordinator::DeleteFiles(std::vector<std::string> paths) {
-  if (paths.empty()) return;
-  PostIo([this, paths = std::move(paths)] {
-    for (const std::string& path : paths) {
-      if (absl::Status s = storage_->Delete(path); !s.ok()) {
-        Log()->warn("Job {}: cannot delete {}: {}", job_.job_id, path, s.message());
-      }
-    }
-  });
-}
-
-void CheckpointCoordinator::PostIo(std::function<void()> io, std::function<void()> then) {
-  ++io_in_flight_;
-  io_executor_.Post([this, io = std::move(io), then = std::move(then)] {
-    io();
-    executor_.Post([this, then] {
-      --io_in_flight_;
-      if (then) then();
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics (what restarts restore: coordinator_recovery.cc).
-
-CoordinatorStats CheckpointCoordinator::Stats() {
-  return RunSync([this] {
-    const int64_t now = clock_();
-    CoordinatorStats s;
-    for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
-      s.completed.push_back(e->info);
-    }
-    for (const auto& [id, p] : pending_) s.in_progress.push_back(StatsOf(*p, now));
-    s.history = stats_.History();
-    s.completed_count = stats_.completed_count();
-    s.failed_count = stats_.failed_count();
-    s.consecutive_failures = failures_.consecutive_failures();
-    return s;
-  });
-}
-
-CheckpointStats CheckpointCoordinator::StatsOf(const Pending& pending, int64_t now) const {
-  CheckpointStats s;
-  s.id = pending.id;
-  s.kind = kKindCheckpoint;
-  s.status = pending.status;
-  s.trigger_time_ms = pending.trigger_time_ms;
-  s.duration_ms = now - pending.trigger_time_ms;
-  s.state_size_bytes = pending.files.TotalBytes();
-  s.acknowledged = static_cast<int>(pending.acks.size());
-  s.total_subtasks = pending.total_subtasks;
-  for (const auto& [task, ack] : pending.acks) s.subtasks[task] = ack.stats;
-  return s;
-}
-
-CompletedCheckpointInfo CheckpointCoordinator::InfoOf(
-    const proto::CheckpointMetadata& metadata) const {
-  FileTally files;
-  files.Add(metadata);
-  CompletedCheckpointInfo info;
-  info.id = metadata.checkpoint_id();
-  info.kind = metadata.kind();
-  info.path = absl::StrCat(storage_->root(), "/", snapshot::CheckpointFolder(info.id));
-  info.trigger_time_ms = metadata.timestamp_ms();
-  info.size_bytes = files.TotalBytes();
-  return info;
-}
-
-absl::StatusOr<std::vector<StoredCheckpoint>> CheckpointCoordinator::ScanStorage(
-    snapshot::SnapshotStorage& storage) {
-  absl::StatusOr<std::vector<std::string>> names = ListRoot(storage);
-  if (!names.ok()) {
-    return absl::Status(names.status().code(),
-                        absl::StrCat("cannot list checkpoints in ", storage.root(), ": ",
-                                     names.status().message()));
-  }
-  std::vector<StoredCheckpoint> found;
-  for (const std::string& name : *names) {
-    std::optional<int64_t> id = ParseCheckpointFolder(name);
-    if (!id) continue;
-    StoredCheckpoint s{*id, snapshot::ReadMetadata(storage, MetadataPath(*id))};
-    if (s.metadata.ok() && s.metadata->checkpoint_id() != *id) {
-      s.metadata = absl::DataLossError(
-          absl::StrCat("its metadata names checkpoint ", s.metadata->checkpoint_id()));
-    }
-    found.push_back(std::move(s));
-  }
-  std::sort(found.begin(), found.end(),
-            [](const StoredCheckpoint& a, const StoredCheckpoint& b) { return a.id < b.id; });
-  return found;
+  if (!ids.empty()) StatsChanged();
 }
 
 }  // namespace sluice::jobmanager::checkpoint

@@ -1,21 +1,27 @@
-// CheckpointCoordinator: triggers the checkpoints of one job, collects the subtasks'
-// acknowledgements, writes `chk-<n>/_metadata` once all are in, keeps the last `num_retained`
-// completed checkpoints (deleting older ones and shared files nobody references any more), counts
-// failed checkpoints and fails the job over when there are too many in a row (Flink's
-// CheckpointCoordinator, simplified; docs/checkpointing.md).
+// CheckpointCoordinator: triggers every snapshot of one job — periodic checkpoints, savepoints,
+// stop-with-savepoint (with or without drain) and a rescale's stop — collects the subtasks'
+// acknowledgements, writes `chk-<n>/_metadata` once all are in, copies a savepoint's files into its
+// folder, keeps the last `num_retained` completed checkpoints (deleting older ones and shared files
+// nobody references any more), counts failed checkpoints and fails the job over when there are too
+// many in a row (Flink's CheckpointCoordinator, simplified; docs/checkpointing.md). A checkpoint
+// whose files are being read — copied into a savepoint, or restored by the job — is pinned:
+// retention keeps it (periodic checkpoints go on meanwhile).
 //
-// Its collaborators, each in its own file: CompletedCheckpointStore (what is retained, and what
-// retention drops), SharedStateRegistry (which checkpoint names which
-// shared file), CheckpointFailureManager (consecutive failures against the tolerable ones) and
-// CheckpointStatsTracker (figures of ended checkpoints); the words they share are in
-// checkpoint_stats.h.
+// Its collaborators, each in its own file: CompletedCheckpointStore (what is retained and pinned,
+// and what retention drops), SharedStateRegistry (which checkpoint names which shared file),
+// CheckpointCleaner (deletes what is discarded, on the I/O executor), CheckpointFailureManager
+// (consecutive failures against the tolerable ones) and CheckpointStatsTracker (figures of ended
+// checkpoints); the words they share are in checkpoint_stats.h.
 //
 // Owned by the JobMaster of the job, one per job. All state is confined to the coordinator's own
-// SerialExecutor; public methods may be called from any thread (they post to it, or wait for it
-// where they return something). File writes and deletions run on a second executor, never on the
-// coordinator's. Callbacks run on the coordinator's executor: they must not block, and may call
-// any method of the coordinator except Drain(). Stop() ends it: after Stop() returns no callback
-// runs any more; the destructor drops whatever is still queued.
+// SerialExecutor; public methods may be called from any thread and post to it — the owner never
+// waits for it: results come back through callbacks, and Stats() reads a copy published after
+// each change. Only Stop() and the methods for tests (Tick, Drain, LatestCompleted,
+// CompletedMetadata) wait. File writes and deletions run on a second executor (`chkio-`), savepoint
+// copies on a third (`chksp-`, so that a long copy does not hold up the next checkpoint's
+// `_metadata`), never on the coordinator's. Callbacks run on the coordinator's executor: they must
+// not block, and may call any method of the coordinator except those that wait. Stop() ends it:
+// after Stop() returns no callback runs any more; the destructor drops whatever is still queued.
 #pragma once
 
 #include <compare>
@@ -30,11 +36,14 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
 #include "common/executor.h"
 #include "common/snapshot/storage.h"
+#include "jobmanager/checkpoint/checkpoint_cleaner.h"
 #include "jobmanager/checkpoint/checkpoint_stats.h"
 #include "jobmanager/checkpoint/completed_store.h"
 #include "jobmanager/checkpoint/failure_manager.h"
@@ -53,7 +62,8 @@ struct OperatorInfo {
 };
 
 struct CheckpointConfig {
-  //! Time between periodic triggers; 0: no periodic checkpoints (TriggerNow() only). Default 0.
+  //! Time between periodic triggers; 0: no periodic checkpoints (TriggerSnapshot() only).
+  //! Default 0.
   int64_t interval_ms = 0;
   //! A checkpoint not complete this long after its trigger expires. Default 10 min.
   int64_t timeout_ms = 600'000;
@@ -99,11 +109,40 @@ struct CheckpointCallbacks {
 
 //! Milliseconds since the epoch. Injected so that tests drive time (then call Tick()).
 using CheckpointClock = std::function<int64_t()>;
+//! Writes the savepoint of a completed checkpoint into a folder under `dir` and returns it (as
+//! WriteSavepoint does). Runs on the savepoint executor.
+using SavepointWriter = std::function<absl::StatusOr<std::string>(
+    const proto::CheckpointMetadata& checkpoint, snapshot::SnapshotStorage& source,
+    const std::string& dir)>;
+
+//! How a snapshot triggered by TriggerSnapshot() ended.
+struct SnapshotResult {
+  int64_t checkpoint_id = 0;
+  //! What the checkpoint's `_metadata` holds, once it completed (the coordinator's own copy).
+  std::optional<proto::CheckpointMetadata> metadata;
+  //! The savepoint folder (`savepoint_dir` set) or the checkpoint's folder (`<root>/chk-<n>`) —
+  //! or why there is none: the checkpoint was aborted (Aborted with the reason; `metadata` unset),
+  //! or its savepoint could not be written (`metadata` set).
+  absl::StatusOr<std::string> path;
+  //! From the trigger to the end (the savepoint written).
+  int64_t duration_ms = 0;
+};
+
+//! The id of a snapshot triggered on demand, or why none was: FailedPrecondition when suspended,
+//! stopped, stopping or without tasks, ResourceExhausted when too many checkpoints are in progress.
+using TriggerCallback = std::function<void(absl::StatusOr<int64_t> checkpoint_id)>;
+//! Runs once on the coordinator's executor when a snapshot triggered on demand ended.
+using SnapshotCallback = std::function<void(SnapshotResult result)>;
+//! What a job restart restores: see CheckpointCoordinator::RecoverLatest().
+using RecoverCallback =
+    std::function<void(absl::StatusOr<std::optional<proto::CheckpointMetadata>> restore)>;
 
 struct CoordinatorStats {
   std::vector<CompletedCheckpointInfo> completed;  //!< retained, newest first
-  std::vector<CheckpointStats> in_progress;        //!< oldest first
-  std::vector<CheckpointStats> history;            //!< ended ones, newest first, bounded
+  //! Retained checkpoints pinned (a savepoint being copied, what the job restores), oldest first.
+  std::vector<int64_t> pinned;
+  std::vector<CheckpointStats> in_progress;  //!< oldest first
+  std::vector<CheckpointStats> history;      //!< ended ones, newest first, bounded
   int64_t completed_count = 0;
   int64_t failed_count = 0;
   int consecutive_failures = 0;
@@ -123,9 +162,10 @@ class CheckpointCoordinator {
   //! A coordinator for the job whose checkpoint folder `storage` is rooted at (not owned, must
   //! outlive the coordinator). Completed checkpoints already on storage (newest num_retained with
   //! readable metadata) are retained, and ids continue after the highest `chk-<n>` found.
+  //! `writer` copies savepoints (default WriteSavepoint; tests inject one they can hold up).
   static absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> Create(
       CheckpointConfig config, CheckpointJobInfo job, snapshot::SnapshotStorage* storage,
-      CheckpointCallbacks callbacks, CheckpointClock clock = {});
+      CheckpointCallbacks callbacks, CheckpointClock clock = {}, SavepointWriter writer = {});
   ~CheckpointCoordinator();
   CheckpointCoordinator(const CheckpointCoordinator&) = delete;
   CheckpointCoordinator& operator=(const CheckpointCoordinator&) = delete;
@@ -140,12 +180,13 @@ class CheckpointCoordinator {
   //! Starts periodic triggering: the first checkpoint `interval` from now.
   void Start();
   //! For a job restart: aborts every checkpoint in progress ("job restarting", not counted as a
-  //! failure) and stops triggering until Resume(). Synchronous.
+  //! failure) and stops triggering until Resume().
   void Suspend();
-  //! Starts periodic triggering again after Suspend().
+  //! Starts periodic triggering again after Suspend() (or after a stop's trigger).
   void Resume();
   //! Stops triggering and aborts every checkpoint in progress (not counted as failures); waits
-  //! for their files to be deleted. No callback runs after it returns.
+  //! for savepoint copies under way to end (their callbacks run) and for the files of the aborted
+  //! checkpoints to be deleted. No callback runs after it returns. Not from a callback.
   void Stop();
   //! Ids of later checkpoints are greater than `checkpoint_id` (a restored snapshot's id).
   void RestoreFrom(int64_t checkpoint_id);
@@ -159,40 +200,46 @@ class CheckpointCoordinator {
   //! failed checkpoint (the TaskManager's heartbeat decides whether it is gone).
   void TriggerFailed(TaskKey task, int64_t checkpoint_id, std::string reason);
 
-  //! Triggers a checkpoint now (min pause does not apply; max concurrent does). Returns its id,
-  //! FailedPrecondition when suspended, stopped or without tasks, ResourceExhausted when too
-  //! many checkpoints are in progress.
-  absl::StatusOr<int64_t> TriggerNow(TriggerOptions options = {});
+  //! Triggers a snapshot now, as `options` say (min pause does not apply; max concurrent does).
+  //! `triggered` gets its id or why none was triggered; `done` (may be empty) how it ended: with a
+  //! savepoint directory the checkpoint stays pinned from its completion until its files are
+  //! copied, and `done` runs after that. A stop-with-savepoint's subtasks are told that it
+  //! completed only once its savepoint is written (a savepoint that cannot be written leaves the
+  //! job able to fail over to the checkpoint instead of finishing without it). Both callbacks run
+  //! on the coordinator's executor; `done` runs once `triggered` ran with an id, also when Stop()
+  //! aborts.
+  void TriggerSnapshot(TriggerOptions options, TriggerCallback triggered,
+                       SnapshotCallback done = {});
   //! Acts on the clock: expires overdue checkpoints, triggers a due periodic one. Timers call it
-  //! too; tests that drive the clock call it after moving it.
+  //! too; tests that drive the clock call it after moving it. Waits (tests).
   void Tick();
-  //! Waits until everything posted so far, and the file operations it led to, has run (tests).
-  //! Not from a callback.
+  //! Waits until everything posted so far, and the file operations it led to, has run (tests) —
+  //! not savepoint copies: wait for their callback. Not from a callback.
   void Drain();
 
-  //! The metadata of the newest retained completed checkpoint.
+  //! The metadata of the newest retained completed checkpoint. Waits (tests).
   std::optional<proto::CheckpointMetadata> LatestCompleted();
-  //! The metadata of retained completed checkpoint `id` (the coordinator's own copy).
+  //! The metadata of retained completed checkpoint `id` (the coordinator's own copy). Waits
+  //! (tests).
   std::optional<proto::CheckpointMetadata> CompletedMetadata(int64_t id);
-  CoordinatorStats Stats();
-  //! For a job restart: the checkpoint to restore. Every completed checkpoint has been announced
-  //! to the subtasks (sinks commit on it), so only the newest retained one restores exactly once.
-  //! Its `_metadata` comes from the coordinator's copy (a damaged or missing file is rewritten from
-  //! it, with a WARN line); its files are checked (present, regular, of their recorded size).
-  //! When they are damaged: FailedPrecondition naming the checkpoint and the damage — unless
+  //! The figures as last published (after every change, and before any callback that follows
+  //! it); durations of checkpoints in progress are as of now. Never waits for the executor.
+  CoordinatorStats Stats() const;
+  //! For a job restart: the checkpoint to restore, handed to `done` (on the coordinator's
+  //! executor). Every completed checkpoint has been announced to the subtasks (sinks commit on
+  //! it), so only the newest retained one restores exactly once. Its `_metadata` comes from the
+  //! coordinator's copy (a damaged or missing file is rewritten from it, with a WARN line); its
+  //! files are checked (present, regular, of their recorded size) on the I/O executor. When they
+  //! are damaged: FailedPrecondition naming the checkpoint and the damage — unless
   //! `accept_duplicates`, which drops it (its files stay for inspection) and tries the next older
   //! one, until none is left (FailedPrecondition again: never nothing once one completed).
   //! nullopt when no checkpoint ever completed. Storage errors that are not damage are returned.
-  absl::StatusOr<std::optional<proto::CheckpointMetadata>> RecoverLatest(bool accept_duplicates);
+  //! The checkpoint returned is pinned for the restore: retention keeps it until the restored
+  //! job's first checkpoint completes (or the coordinator stops, or another restore is chosen).
+  void RecoverLatest(bool accept_duplicates, RecoverCallback done);
   //! A restore of checkpoint `id` found it damaged (a subtask read a bad file) and older ones may
   //! be restored instead (accept-duplicates): it is no longer retained; its files stay.
   void DropDamaged(int64_t id);
-  //! Retained checkpoint `id` is being read (its files copied into a savepoint): retention keeps
-  //! it, and the shared files it names, beyond `num_retained` until as many Unpin() calls came.
-  //! Periodic checkpoints go on meanwhile. False when `id` is not retained (any more).
-  bool Pin(int64_t id);
-  //! Ends one Pin(); a checkpoint beyond `num_retained` is then deleted as retention says.
-  void Unpin(int64_t id);
 
   //! Every `chk-<n>` folder in `storage`'s root, oldest first, with its metadata read back.
   static absl::StatusOr<std::vector<StoredCheckpoint>> ScanStorage(
@@ -200,11 +247,12 @@ class CheckpointCoordinator {
 
  private:
   struct Pending;
+  struct Recovery;
   enum class Lifecycle { kCreated, kRunning, kSuspended, kStopped };
 
   CheckpointCoordinator(CheckpointConfig config, CheckpointJobInfo job,
                         snapshot::SnapshotStorage* storage, CheckpointCallbacks callbacks,
-                        CheckpointClock clock);
+                        CheckpointClock clock, SavepointWriter writer);
   void Adopt(std::vector<StoredCheckpoint> stored);
   //! Runs `fn` on the executor (directly when already there) and returns its result.
   template <typename F>
@@ -215,7 +263,7 @@ class CheckpointCoordinator {
   bool SetLifecycle(Lifecycle to);
 
   // Triggering and time.
-  absl::StatusOr<int64_t> Trigger(TriggerOptions options = {});
+  absl::StatusOr<int64_t> Trigger(TriggerOptions options = {}, SnapshotCallback done = {});
   absl::Status CheckCanTrigger() const;
   void OnTick();
   void MaybeTriggerPeriodic(int64_t now);
@@ -238,6 +286,19 @@ class CheckpointCoordinator {
   //! Deletes the files of the checkpoints retention dropped (and their unreferenced shared ones).
   void DeleteDropped(const std::vector<int64_t>& ids);
 
+  // Snapshots on demand, savepoint copies and pins (coordinator_snapshots.cc).
+  //! A checkpoint completed: tells the owner and whoever triggered it, after copying its
+  //! savepoint (pinned meanwhile) if it is one.
+  void Announce(int64_t id, int64_t trigger_time_ms, const TriggerOptions& options,
+                SnapshotCallback done, const proto::CheckpointMetadata& metadata);
+  void OnSavepointWritten(int64_t id, bool stop, const proto::CheckpointMetadata& metadata,
+                          int64_t trigger_time_ms, SnapshotCallback done,
+                          const absl::StatusOr<std::string>& path);
+  //! Pins `id` for a restore, in place of the previous restore pin; false when not retained.
+  bool PinForRestore(int64_t id);
+  void ReleaseRestorePin();
+  void RecoverNext(std::shared_ptr<Recovery> recovery);
+
   // Failures and file cleanup.
   void Abort(int64_t id, const std::string& reason, bool counts_as_failure);
   void AbortAll(const std::string& reason);
@@ -250,13 +311,19 @@ class CheckpointCoordinator {
   //! I/O executor: whether retained checkpoint `metadata` can be restored; repairs its `_metadata`.
   absl::Status CheckRestorable(const proto::CheckpointMetadata& metadata);
   void DropDamagedNow(int64_t id);
-  void DeleteIfUnreferenced(const std::vector<std::string>& shared_paths);
-  void DeleteDeferred();
+  //! Who may still need a shared file: retained checkpoints and those in progress.
+  SharedFileUsers Users() const;
   bool NamedByPending(const std::string& path) const;
-  void DeleteFiles(std::vector<std::string> paths);
-  void PostIo(std::function<void()> io, std::function<void()> then = {});
+  //! Runs `io` on `on` (default: the I/O executor), then `then` on the coordinator's executor.
+  //! Drain() waits for both, except for savepoint copies (tests wait for their callback).
+  void PostIo(std::function<void()> io, std::function<void()> then = {},
+              SerialExecutor* on = nullptr);
 
   // Statistics.
+  //! Marks the figures changed: they are published once the executor is idle or before the next
+  //! callback (PublishStats), whichever comes first.
+  void StatsChanged();
+  void PublishStats();
   CheckpointStats StatsOf(const Pending& pending, int64_t now) const;
   CompletedCheckpointInfo InfoOf(const proto::CheckpointMetadata& metadata) const;
 
@@ -265,6 +332,7 @@ class CheckpointCoordinator {
   snapshot::SnapshotStorage* const storage_;
   const CheckpointCallbacks callbacks_;
   const CheckpointClock clock_;
+  const SavepointWriter writer_;
 
   // Executor-confined state.
   Lifecycle lifecycle_ = Lifecycle::kCreated;
@@ -275,10 +343,14 @@ class CheckpointCoordinator {
   std::map<int64_t, std::unique_ptr<Pending>> pending_;
   CompletedCheckpointStore store_;
   SharedStateRegistry shared_;
-  // Unreferenced shared files kept until the checkpoints up to this id, in progress when they
-  // were released, ended.
-  std::map<std::string, int64_t> deferred_;
+  CheckpointCleaner cleaner_;
   CheckpointStatsTracker stats_{kHistorySize};  // counts in this coordinator's life
+  std::optional<int64_t> stopping_after_;       // a stop's checkpoint: no trigger after it
+  std::optional<int64_t> restore_pin_;          // the checkpoint the job restores, pinned
+  // Savepoints being copied: their callbacks, run by Stop() if it comes first.
+  std::map<int64_t, SnapshotCallback> copying_;
+  bool stats_dirty_ = false;
+  bool publish_posted_ = false;
   CheckpointFailureManager failures_;
   bool ever_completed_ = false;              // by this coordinator, or found on storage at Create
   std::optional<int64_t> last_end_ms_;       // end of the last completed or failed checkpoint
@@ -286,9 +358,15 @@ class CheckpointCoordinator {
   std::optional<int64_t> wakeup_ms_;         // earliest timer posted and not yet run
   int io_in_flight_ = 0;                     // file operations posted, continuation not yet run
 
+  // What Stats() returns, published from the executor.
+  mutable absl::Mutex published_mu_;
+  std::shared_ptr<const CoordinatorStats> published_ ABSL_GUARDED_BY(published_mu_);
+
   SerialExecutor executor_;
   // Metadata writes and deletions, in order: a deletion posted after a write runs after it.
   SerialExecutor io_executor_;
+  // Savepoint copies: long, and independent of the checkpoints that go on meanwhile.
+  SerialExecutor savepoint_executor_;
 };
 
 }  // namespace sluice::jobmanager::checkpoint

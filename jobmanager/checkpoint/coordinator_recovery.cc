@@ -1,8 +1,10 @@
 // CheckpointCoordinator: what a job restart restores (docs/checkpointing.md, "Damaged snapshots"):
 // the newest retained checkpoint, its `_metadata` repaired from the coordinator's copy, its files
 // checked — or, only with accept-duplicates, the newest older one that can be restored.
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -32,47 +34,76 @@ std::optional<proto::CheckpointMetadata> CheckpointCoordinator::CompletedMetadat
   });
 }
 
-absl::StatusOr<std::optional<proto::CheckpointMetadata>> CheckpointCoordinator::RecoverLatest(
-    bool accept_duplicates) {
-  struct Retained {
-    std::vector<proto::CheckpointMetadata> newest_first;
-    bool ever_completed = false;
-  };
-  const Retained retained = RunSync([this] {
-    Retained r;
-    for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
-      r.newest_first.push_back(e->metadata);
-    }
-    r.ever_completed = ever_completed_;
-    return r;
-  });
+//! A RecoverLatest() under way: the retained checkpoints as they were when it began, and how far
+//! it got.
+struct CheckpointCoordinator::Recovery {
+  bool accept_duplicates = false;
+  RecoverCallback done;
+  std::vector<proto::CheckpointMetadata> newest_first;
+  size_t next = 0;     // the one being checked
   std::string damage;  // of the newest one
-  for (const proto::CheckpointMetadata& md : retained.newest_first) {
-    const int64_t id = md.checkpoint_id();
-    absl::Status s = io_executor_.Call([this, &md] { return CheckRestorable(md); });
-    if (s.ok()) {
-      if (!damage.empty()) {
-        Log()->warn(
-            "Job {}: restoring checkpoint {} instead (accept-duplicates): output committed "
-            "after it is written again",
-            job_.job_id, id);
-      }
-      return std::optional<proto::CheckpointMetadata>(md);
+  bool ever_completed = false;
+};
+
+void CheckpointCoordinator::RecoverLatest(bool accept_duplicates, RecoverCallback done) {
+  executor_.Post([this, accept_duplicates, done = std::move(done)]() mutable {
+    auto r = std::make_shared<Recovery>();
+    r->accept_duplicates = accept_duplicates;
+    r->done = std::move(done);
+    for (const CompletedCheckpointStore::Entry* e : store_.NewestFirst()) {
+      r->newest_first.push_back(e->metadata);
     }
-    if (!snapshot::IsDamage(s)) return s;
-    const std::string what = absl::StrCat("checkpoint ", id, " cannot be restored: ", s.message());
-    if (damage.empty()) damage = what;
-    if (!accept_duplicates) return absl::FailedPreconditionError(what);
-    Log()->warn("Job {}: {}", job_.job_id, what);
-    RunSync([this, id] { DropDamagedNow(id); });
+    r->ever_completed = ever_completed_;
+    RecoverNext(std::move(r));
+  });
+}
+
+// Checks the next candidate on the I/O executor; continues here with its outcome.
+void CheckpointCoordinator::RecoverNext(std::shared_ptr<Recovery> r) {
+  auto finish = [this, r](absl::StatusOr<std::optional<proto::CheckpointMetadata>> result) {
+    if (lifecycle_ == Lifecycle::kStopped) return;  // no callback after Stop()
+    PublishStats();
+    if (r->done) r->done(std::move(result));
+  };
+  if (r->next >= r->newest_first.size()) {
+    if (r->ever_completed) {
+      // Never nothing once a checkpoint completed: its output is committed.
+      return finish(absl::FailedPreconditionError(
+          r->damage.empty()
+              ? std::string("no completed checkpoint is retained any more")
+              : absl::StrCat(r->damage, "; no older retained checkpoint can be restored")));
+    }
+    return finish(std::optional<proto::CheckpointMetadata>());
   }
-  if (retained.ever_completed) {
-    // Never nothing once a checkpoint completed: its output is committed.
-    return absl::FailedPreconditionError(
-        damage.empty() ? std::string("no completed checkpoint is retained any more")
-                       : absl::StrCat(damage, "; no older retained checkpoint can be restored"));
-  }
-  return std::optional<proto::CheckpointMetadata>();
+  auto checked = std::make_shared<absl::Status>();
+  PostIo([this, r, checked] { *checked = CheckRestorable(r->newest_first[r->next]); },
+         [this, r, checked, finish] {
+           const proto::CheckpointMetadata& md = r->newest_first[r->next];
+           const int64_t id = md.checkpoint_id();
+           if (checked->ok()) {
+             if (!r->damage.empty()) {
+               Log()->warn(
+                   "Job {}: restoring checkpoint {} instead (accept-duplicates): output "
+                   "committed after it is written again",
+                   job_.job_id, id);
+             }
+             // Retention keeps it until the restored job's first checkpoint completes.
+             if (!PinForRestore(id)) {
+               Log()->warn("Job {}: checkpoint {} to restore is no longer retained", job_.job_id,
+                           id);
+             }
+             return finish(std::optional<proto::CheckpointMetadata>(md));
+           }
+           if (!snapshot::IsDamage(*checked)) return finish(*checked);
+           const std::string what =
+               absl::StrCat("checkpoint ", id, " cannot be restored: ", checked->message());
+           if (r->damage.empty()) r->damage = what;
+           if (!r->accept_duplicates) return finish(absl::FailedPreconditionError(what));
+           Log()->warn("Job {}: {}", job_.job_id, what);
+           DropDamagedNow(id);
+           ++r->next;
+           RecoverNext(r);
+         });
 }
 
 absl::Status CheckpointCoordinator::CheckRestorable(const proto::CheckpointMetadata& metadata) {
@@ -98,23 +129,14 @@ absl::Status CheckpointCoordinator::CheckRestorable(const proto::CheckpointMetad
 }
 
 void CheckpointCoordinator::DropDamaged(int64_t id) {
-  RunSync([this, id] { DropDamagedNow(id); });
-}
-
-bool CheckpointCoordinator::Pin(int64_t id) {
-  return RunSync([this, id] { return store_.Pin(id); });
-}
-
-void CheckpointCoordinator::Unpin(int64_t id) {
-  RunSync([this, id] {
-    DeleteDropped(store_.Unpin(id));
-    DeleteDeferred();
-  });
+  executor_.Post([this, id] { DropDamagedNow(id); });
 }
 
 // Its files stay for inspection; only the references go.
 void CheckpointCoordinator::DropDamagedNow(int64_t id) {
+  if (restore_pin_ == id) restore_pin_.reset();  // Remove() drops its pins
   if (store_.Remove(id)) shared_.Release(id);
+  StatsChanged();
 }
 
 }  // namespace sluice::jobmanager::checkpoint

@@ -1,203 +1,21 @@
 #include "jobmanager/checkpoint/coordinator.h"
 
 #include <spdlog/sinks/ringbuffer_sink.h>
-#include <stdlib.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "common/log.h"
-#include "common/snapshot/metadata.h"
-#include "gtest/gtest.h"
+#include "jobmanager/checkpoint/coordinator_test_util.h"
 
 namespace sluice::jobmanager::checkpoint {
 namespace {
 
-namespace fs = std::filesystem;
-
-::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
-
-// What the coordinator told its owner. Callbacks run on the coordinator's thread.
-class Recorder {
- public:
-  CheckpointCallbacks Callbacks() {
-    CheckpointCallbacks c;
-    c.trigger = [this](int64_t id, int64_t, const TriggerOptions&) {
-      absl::MutexLock lock(&mu_);
-      triggered_.push_back(id);
-    };
-    c.notify_complete = [this](int64_t id, const proto::CheckpointMetadata&) {
-      absl::MutexLock lock(&mu_);
-      completed_.push_back(id);
-    };
-    c.notify_aborted = [this](int64_t id, std::string reason) {
-      absl::MutexLock lock(&mu_);
-      aborted_.emplace_back(id, std::move(reason));
-    };
-    c.fail_job = [this](std::string reason) {
-      absl::MutexLock lock(&mu_);
-      failures_.push_back(std::move(reason));
-    };
-    return c;
-  }
-  std::vector<int64_t> triggered() {
-    absl::MutexLock lock(&mu_);
-    return triggered_;
-  }
-  std::vector<int64_t> completed() {
-    absl::MutexLock lock(&mu_);
-    return completed_;
-  }
-  std::vector<std::pair<int64_t, std::string>> aborted() {
-    absl::MutexLock lock(&mu_);
-    return aborted_;
-  }
-  std::vector<std::string> failures() {
-    absl::MutexLock lock(&mu_);
-    return failures_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<int64_t> triggered_ ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> completed_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::pair<int64_t, std::string>> aborted_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> failures_ ABSL_GUARDED_BY(mu_);
-};
-
-using Ids = std::vector<int64_t>;
-
-constexpr TaskKey kSource0{1, 0};
-constexpr TaskKey kSource1{1, 1};
-constexpr TaskKey kApply0{2, 0};
-constexpr TaskKey kApply1{2, 1};
-
-// A job of two vertices: "source" (node 1, operator state) and "apply" (node 2, RocksDB keyed
-// state), both with parallelism 2. Time is a fake clock the tests move, then call Tick().
-class CoordinatorTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string dir = (fs::temp_directory_path() / "sluice-chk-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(dir.data()), nullptr);
-    dir_ = dir;
-    job_dir_ = dir_ / "job-1";
-    absl::StatusOr<std::unique_ptr<snapshot::SnapshotStorage>> storage =
-        snapshot::OpenStorage(job_dir_.string());
-    ASSERT_TRUE(storage.ok()) << storage.status();
-    storage_ = *std::move(storage);
-  }
-
-  void TearDown() override {
-    coordinator_.reset();
-    fs::remove_all(dir_);
-  }
-
-  //! A new coordinator on the job's storage (replacing the previous one), tasks set.
-  CheckpointCoordinator& Make(CheckpointConfig config = {}) {
-    coordinator_.reset();
-    CheckpointJobInfo job{"job-1", "Test Job", "abc123", "rocksdb"};
-    absl::StatusOr<std::unique_ptr<CheckpointCoordinator>> c = CheckpointCoordinator::Create(
-        config, job, storage_.get(), events_.Callbacks(), [this] { return now_.load(); });
-    EXPECT_TRUE(c.ok()) << c.status();
-    coordinator_ = *std::move(c);
-    coordinator_->SetTasks({kSource0, kSource1, kApply0, kApply1},
-                           {{"source", 1, 2, 128}, {"apply", 2, 2, 128}});
-    return *coordinator_;
-  }
-
-  proto::StateFile Write(const std::string& path, const std::string& bytes) {
-    absl::StatusOr<proto::StateFile> f = storage_->WriteFile(path, bytes);
-    EXPECT_TRUE(f.ok()) << f.status();
-    return f.ok() ? *f : proto::StateFile();
-  }
-
-  //! The state `task` acknowledges for checkpoint `id`: a split for a source subtask; for an
-  //! apply subtask a RocksDB snapshot with one private file and the given shared files (written
-  //! to storage, each "sst:<path>").
-  std::vector<proto::OperatorSubtaskState> StatesOf(TaskKey task, int64_t id,
-                                                    const std::vector<std::string>& shared) {
-    proto::OperatorSubtaskState s;
-    s.set_subtask_index(task.subtask_index);
-    if (task.vertex_id == 1) {
-      s.set_node_id(1);
-      s.set_uid("source");
-      proto::OperatorStateList* list = s.add_operator_state();
-      list->set_name("splits");
-      list->add_items(absl::StrCat("split-", task.subtask_index));
-      return {s};
-    }
-    s.set_node_id(2);
-    s.set_uid("apply");
-    proto::RocksDbStateHandle* rocks = s.add_keyed()->mutable_rocksdb();
-    rocks->set_incremental(true);
-    proto::RocksDbFile* manifest = rocks->add_private_files();
-    manifest->set_local_name("MANIFEST-000001");
-    *manifest->mutable_file() = Write(
-        absl::StrCat("chk-", id, "/apply-", task.subtask_index, "/MANIFEST-000001"), "manifest");
-    for (const std::string& path : shared) {
-      proto::RocksDbFile* sst = rocks->add_shared_files();
-      sst->set_local_name(fs::path(path).filename().string());
-      *sst->mutable_file() = Write(path, "sst:" + path);
-    }
-    return {s};
-  }
-
-  void Ack(TaskKey task, int64_t id, const std::vector<std::string>& shared = {}) {
-    proto::SubtaskCheckpointStats stats;
-    stats.set_sync_duration_ms(task.subtask_index + 1);
-    coordinator_->Acknowledge(task, id, StatesOf(task, id, shared), stats);
-  }
-
-  //! Every subtask acknowledges `id` (apply subtask 0 names `shared`), then waits for it.
-  void AckAll(int64_t id, const std::vector<std::string>& shared = {}) {
-    Ack(kSource0, id);
-    Ack(kSource1, id);
-    Ack(kApply0, id, shared);
-    Ack(kApply1, id);
-    coordinator_->Drain();
-  }
-
-  //! Triggers a checkpoint and completes it.
-  int64_t Complete(const std::vector<std::string>& shared = {}) {
-    absl::StatusOr<int64_t> id = coordinator_->TriggerNow();
-    EXPECT_TRUE(id.ok()) << id.status();
-    AckAll(*id, shared);
-    return *id;
-  }
-
-  bool Exists(const std::string& path) const { return fs::exists(job_dir_ / path); }
-
-  Ids RetainedIds() {
-    Ids ids;
-    for (const CompletedCheckpointInfo& c : coordinator_->Stats().completed) ids.push_back(c.id);
-    return ids;
-  }
-
-  void Advance(int64_t ms) {
-    now_ += ms;
-    coordinator_->Tick();
-  }
-
-  fs::path dir_;
-  fs::path job_dir_;
-  std::unique_ptr<snapshot::SnapshotStorage> storage_;
-  std::atomic<int64_t> now_{1'000'000};
-  Recorder events_;
-  std::unique_ptr<CheckpointCoordinator> coordinator_;
-};
-
 TEST_F(CoordinatorTest, CompletesAfterAllAcknowledgementsAndWritesMetadata) {
   CheckpointCoordinator& c = Make();
-  absl::StatusOr<int64_t> id = c.TriggerNow();
+  absl::StatusOr<int64_t> id = TriggerNow();
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(*id, 1);
   EXPECT_EQ(events_.triggered(), Ids{1});
@@ -206,7 +24,7 @@ TEST_F(CoordinatorTest, CompletesAfterAllAcknowledgementsAndWritesMetadata) {
   Ack(kSource1, 1);
   Ack(kApply0, 1, {"shared/a.sst"});
   c.Drain();
-  CoordinatorStats stats = c.Stats();
+  CoordinatorStats stats = Stats();
   ASSERT_EQ(stats.in_progress.size(), 1u);
   EXPECT_EQ(stats.in_progress[0].acknowledged, 3);
   EXPECT_EQ(stats.in_progress[0].total_subtasks, 4);
@@ -252,7 +70,7 @@ TEST_F(CoordinatorTest, CompletesAfterAllAcknowledgementsAndWritesMetadata) {
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(latest->SerializeAsString(), md->SerializeAsString());
 
-  stats = c.Stats();
+  stats = Stats();
   EXPECT_TRUE(stats.in_progress.empty());
   EXPECT_EQ(stats.completed_count, 1);
   ASSERT_EQ(stats.completed.size(), 1u);
@@ -270,13 +88,13 @@ TEST_F(CoordinatorTest, CompletesAfterAllAcknowledgementsAndWritesMetadata) {
 
 TEST_F(CoordinatorTest, StateSizeCountsASharedFileOncePerCheckpoint) {
   CheckpointCoordinator& c = Make();
-  ASSERT_EQ(*c.TriggerNow(), 1);
+  ASSERT_EQ(*TriggerNow(), 1);
   Ack(kSource0, 1);
   Ack(kSource1, 1);
   Ack(kApply0, 1, {"shared/s.sst"});
   Ack(kApply1, 1, {"shared/s.sst"});
   c.Drain();
-  EXPECT_EQ(c.Stats().completed.at(0).size_bytes, 8u + 8u + 16u);
+  EXPECT_EQ(Stats().completed.at(0).size_bytes, 8u + 8u + 16u);
 }
 
 TEST_F(CoordinatorTest, CheckpointExpiresAfterTimeoutAndItsFilesGo) {
@@ -284,16 +102,16 @@ TEST_F(CoordinatorTest, CheckpointExpiresAfterTimeoutAndItsFilesGo) {
   config.timeout_ms = 1000;
   config.tolerable_failures = 5;
   CheckpointCoordinator& c = Make(config);
-  ASSERT_EQ(*c.TriggerNow(), 1);
+  ASSERT_EQ(*TriggerNow(), 1);
   Ack(kApply0, 1, {"shared/new.sst"});
   c.Drain();
   ASSERT_TRUE(Exists("chk-1/apply-0/MANIFEST-000001"));
 
   Advance(999);
-  EXPECT_EQ(c.Stats().in_progress.size(), 1u);
+  EXPECT_EQ(Stats().in_progress.size(), 1u);
   Advance(1);
   c.Drain();
-  CoordinatorStats stats = c.Stats();
+  CoordinatorStats stats = Stats();
   EXPECT_TRUE(stats.in_progress.empty());
   EXPECT_EQ(stats.failed_count, 1);
   EXPECT_EQ(stats.consecutive_failures, 1);
@@ -360,25 +178,25 @@ TEST_F(CoordinatorTest, NoNewCheckpointWhileMaxConcurrentAreInProgress) {
   Advance(1000);
   Advance(1000);
   EXPECT_EQ(events_.triggered(), (Ids{1, 2}));
-  absl::StatusOr<int64_t> now = c.TriggerNow();
+  absl::StatusOr<int64_t> now = TriggerNow();
   EXPECT_EQ(now.status().code(), absl::StatusCode::kResourceExhausted);
 
   // The due trigger happens as soon as a checkpoint ends.
   AckAll(1);
   EXPECT_EQ(events_.completed(), Ids{1});
   EXPECT_EQ(events_.triggered(), (Ids{1, 2, 3}));
-  CoordinatorStats stats = c.Stats();
+  CoordinatorStats stats = Stats();
   ASSERT_EQ(stats.in_progress.size(), 2u);
   EXPECT_EQ(stats.in_progress[0].id, 2);
   EXPECT_EQ(stats.in_progress[1].id, 3);
 }
 
 TEST_F(CoordinatorTest, TriggerNowRespectsMaxConcurrentOfOne) {
-  CheckpointCoordinator& c = Make();
-  ASSERT_EQ(*c.TriggerNow(), 1);
-  EXPECT_EQ(c.TriggerNow().status().code(), absl::StatusCode::kResourceExhausted);
+  Make();
+  ASSERT_EQ(*TriggerNow(), 1);
+  EXPECT_EQ(TriggerNow().status().code(), absl::StatusCode::kResourceExhausted);
   AckAll(1);
-  EXPECT_EQ(*c.TriggerNow(), 2);
+  EXPECT_EQ(*TriggerNow(), 2);
 }
 
 TEST_F(CoordinatorTest, DeclinesFailTheJobOnceTolerableFailuresAreExceeded) {
@@ -386,21 +204,21 @@ TEST_F(CoordinatorTest, DeclinesFailTheJobOnceTolerableFailuresAreExceeded) {
   config.tolerable_failures = 2;
   CheckpointCoordinator& c = Make(config);
   for (int64_t id = 1; id <= 2; ++id) {
-    ASSERT_EQ(*c.TriggerNow(), id);
+    ASSERT_EQ(*TriggerNow(), id);
     c.Decline(kApply1, id, "disk full");
     c.Drain();
   }
   EXPECT_TRUE(events_.failures().empty());
-  EXPECT_EQ(c.Stats().consecutive_failures, 2);
+  EXPECT_EQ(Stats().consecutive_failures, 2);
 
-  ASSERT_EQ(*c.TriggerNow(), 3);
+  ASSERT_EQ(*TriggerNow(), 3);
   c.Decline(kApply1, 3, "disk full");
   c.Drain();
   EXPECT_EQ(events_.failures(),
             std::vector<std::string>{"exceeded checkpoint tolerable failure threshold: declined "
                                      "by vertex 2 subtask 1: disk full"});
-  EXPECT_EQ(c.Stats().consecutive_failures, 0);
-  EXPECT_EQ(c.Stats().failed_count, 3);
+  EXPECT_EQ(Stats().consecutive_failures, 0);
+  EXPECT_EQ(Stats().failed_count, 3);
   EXPECT_EQ(events_.aborted().size(), 3u);
 }
 
@@ -408,17 +226,17 @@ TEST_F(CoordinatorTest, CompletedCheckpointResetsTheFailureCount) {
   CheckpointConfig config;
   config.tolerable_failures = 1;
   CheckpointCoordinator& c = Make(config);
-  ASSERT_EQ(*c.TriggerNow(), 1);
+  ASSERT_EQ(*TriggerNow(), 1);
   c.Decline(kSource0, 1, "x");
   c.Drain();
-  EXPECT_EQ(c.Stats().consecutive_failures, 1);
+  EXPECT_EQ(Stats().consecutive_failures, 1);
   Complete();
-  EXPECT_EQ(c.Stats().consecutive_failures, 0);
-  ASSERT_EQ(*c.TriggerNow(), 3);
+  EXPECT_EQ(Stats().consecutive_failures, 0);
+  ASSERT_EQ(*TriggerNow(), 3);
   c.Decline(kSource0, 3, "x");
   c.Drain();
   EXPECT_TRUE(events_.failures().empty());
-  ASSERT_EQ(*c.TriggerNow(), 4);
+  ASSERT_EQ(*TriggerNow(), 4);
   c.Decline(kSource0, 4, "x");
   c.Drain();
   EXPECT_EQ(events_.failures().size(), 1u);
@@ -428,11 +246,11 @@ TEST_F(CoordinatorTest, DuplicateAndLateAcknowledgementsAreIgnored) {
   CheckpointConfig config;
   config.tolerable_failures = 10;
   CheckpointCoordinator& c = Make(config);
-  ASSERT_EQ(*c.TriggerNow(), 1);
+  ASSERT_EQ(*TriggerNow(), 1);
   Ack(kSource0, 1);
   Ack(kSource0, 1);
   c.Drain();
-  EXPECT_EQ(c.Stats().in_progress.at(0).acknowledged, 1);
+  EXPECT_EQ(Stats().in_progress.at(0).acknowledged, 1);
   Ack(kSource1, 1);
   Ack(kApply0, 1, {"shared/one.sst"});
   Ack(kApply1, 1);
@@ -448,7 +266,7 @@ TEST_F(CoordinatorTest, DuplicateAndLateAcknowledgementsAreIgnored) {
   EXPECT_TRUE(Exists("shared/one.sst"));
 
   // A late acknowledgement of an aborted checkpoint: its orphaned files go, referenced ones stay.
-  ASSERT_EQ(*c.TriggerNow(), 2);
+  ASSERT_EQ(*TriggerNow(), 2);
   c.Decline(kSource0, 2, "x");
   c.Drain();
   Ack(kApply0, 2, {"shared/one.sst", "shared/late.sst"});
@@ -462,14 +280,14 @@ TEST_F(CoordinatorTest, DuplicateAndLateAcknowledgementsAreIgnored) {
   Ack(kApply0, 99, {"shared/future.sst"});
   c.Drain();
   EXPECT_TRUE(Exists("shared/future.sst"));
-  EXPECT_EQ(c.Stats().completed_count, 1);
+  EXPECT_EQ(Stats().completed_count, 1);
 }
 
 TEST_F(CoordinatorTest, IdsIncreaseAcrossSuspendResumeAndANewCoordinator) {
   CheckpointCoordinator& c = Make();
   c.Start();
   EXPECT_EQ(Complete(), 1);
-  ASSERT_EQ(*c.TriggerNow(), 2);
+  ASSERT_EQ(*TriggerNow(), 2);
   Ack(kApply0, 2, {"shared/pending.sst"});
   c.Drain();
 
@@ -478,10 +296,10 @@ TEST_F(CoordinatorTest, IdsIncreaseAcrossSuspendResumeAndANewCoordinator) {
   EXPECT_EQ(events_.aborted(),
             (std::vector<std::pair<int64_t, std::string>>{{2, "job restarting"}}));
   EXPECT_TRUE(events_.failures().empty()) << "a restart is not a checkpoint failure";
-  EXPECT_EQ(c.Stats().consecutive_failures, 0);
+  EXPECT_EQ(Stats().consecutive_failures, 0);
   EXPECT_FALSE(Exists("chk-2"));
   EXPECT_FALSE(Exists("shared/pending.sst"));
-  EXPECT_EQ(c.TriggerNow().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(TriggerNow().status().code(), absl::StatusCode::kFailedPrecondition);
 
   c.Resume();
   EXPECT_EQ(Complete(), 3);
@@ -495,7 +313,7 @@ TEST_F(CoordinatorTest, IdsIncreaseAcrossSuspendResumeAndANewCoordinator) {
   EXPECT_FALSE(Exists("chk-3")) << "checkpoint 3 was adopted, and is dropped by retention";
 
   next.RestoreFrom(10);
-  EXPECT_EQ(*next.TriggerNow(), 11);
+  EXPECT_EQ(*TriggerNow(), 11);
 }
 
 TEST_F(CoordinatorTest, IdsSkipFoldersWithoutMetadata) {
@@ -503,7 +321,7 @@ TEST_F(CoordinatorTest, IdsSkipFoldersWithoutMetadata) {
   Write("chk-007/leftover", "x");  // not a name the coordinator writes: ignored
   CheckpointCoordinator& c = Make();
   EXPECT_FALSE(c.LatestCompleted().has_value());
-  EXPECT_EQ(*c.TriggerNow(), 21);
+  EXPECT_EQ(*TriggerNow(), 21);
 }
 
 TEST_F(CoordinatorTest, RetainsOneCompletedCheckpoint) {
@@ -530,41 +348,6 @@ TEST_F(CoordinatorTest, RetainsTwoCompletedCheckpoints) {
   EXPECT_EQ(RetainedIds(), (Ids{3, 2}));
 }
 
-TEST_F(CoordinatorTest, APinnedCheckpointOutlivesRetentionUntilUnpinned) {
-  Make();
-  Complete({"shared/a.sst"});
-  ASSERT_TRUE(coordinator_->Pin(1));
-  ASSERT_TRUE(coordinator_->Pin(1));
-  EXPECT_FALSE(coordinator_->Pin(7)) << "not retained";
-  Complete({"shared/b.sst"});  // checkpoints go on while one is pinned
-  EXPECT_TRUE(Exists("chk-1/_metadata"));
-  EXPECT_TRUE(Exists("shared/a.sst"));
-  EXPECT_EQ(RetainedIds(), (Ids{2, 1}));
-
-  coordinator_->Unpin(1);
-  coordinator_->Drain();
-  EXPECT_TRUE(Exists("chk-1/_metadata")) << "pinned twice, unpinned once";
-  coordinator_->Unpin(1);
-  coordinator_->Drain();
-  EXPECT_FALSE(Exists("chk-1"));
-  EXPECT_FALSE(Exists("shared/a.sst"));
-  EXPECT_TRUE(Exists("shared/b.sst"));
-  EXPECT_EQ(RetainedIds(), Ids{2});
-}
-
-TEST_F(CoordinatorTest, ACheckpointTriggeredToBePinnedOutlivesANewerOneUntilUnpinned) {
-  Make();
-  absl::StatusOr<int64_t> savepoint = coordinator_->TriggerNow({.pin_on_completion = true});
-  ASSERT_TRUE(savepoint.ok()) << savepoint.status();
-  AckAll(*savepoint);
-  Complete();
-  EXPECT_EQ(RetainedIds(), (Ids{2, 1}));
-  coordinator_->Unpin(*savepoint);
-  coordinator_->Drain();
-  EXPECT_FALSE(Exists("chk-1"));
-  EXPECT_EQ(RetainedIds(), Ids{2});
-}
-
 TEST_F(CoordinatorTest, TheTriggerCarriesWhatTheCheckpointIsFor) {
   std::vector<TriggerOptions> told;
   CheckpointCallbacks callbacks = events_.Callbacks();
@@ -578,12 +361,12 @@ TEST_F(CoordinatorTest, TheTriggerCarriesWhatTheCheckpointIsFor) {
   TriggerOptions stop;
   stop.stop = true;
   stop.drain = true;
-  ASSERT_TRUE(coordinator_->TriggerNow(stop).ok());
+  ASSERT_TRUE(TriggerNow(stop).ok());
   coordinator_->Drain();
   ASSERT_EQ(told.size(), 1u);
   EXPECT_TRUE(told[0].stop);
   EXPECT_TRUE(told[0].drain);
-  EXPECT_FALSE(told[0].pin_on_completion);
+  EXPECT_TRUE(told[0].savepoint_dir.empty());
 }
 
 TEST_F(CoordinatorTest, TheCompletionCallbackCarriesTheMetadataItWrote) {
@@ -628,8 +411,8 @@ TEST_F(CoordinatorTest, SharedFileOfADroppedCheckpointWaitsForCheckpointsInProgr
   config.tolerable_failures = 10;
   CheckpointCoordinator& c = Make(config);
   Complete({"shared/a.sst"});
-  ASSERT_EQ(*c.TriggerNow(), 2);
-  ASSERT_EQ(*c.TriggerNow(), 3);  // based on checkpoint 1, like checkpoint 2
+  ASSERT_EQ(*TriggerNow(), 2);
+  ASSERT_EQ(*TriggerNow(), 3);  // based on checkpoint 1, like checkpoint 2
   AckAll(2, {"shared/b.sst"});
   EXPECT_FALSE(Exists("chk-1"));
   EXPECT_TRUE(Exists("shared/a.sst")) << "checkpoint 3, still in progress, may name it";
@@ -641,10 +424,10 @@ TEST_F(CoordinatorTest, SharedFileOfADroppedCheckpointWaitsForCheckpointsInProgr
   EXPECT_FALSE(Exists("shared/a.sst"));
 
   // A deferred file nobody names in the end goes when the checkpoints in progress end.
-  ASSERT_EQ(*c.TriggerNow(), 5);
+  ASSERT_EQ(*TriggerNow(), 5);
   Ack(kApply0, 5, {"shared/c.sst", "shared/d.sst"});
   c.Drain();
-  ASSERT_EQ(*c.TriggerNow(), 6);
+  ASSERT_EQ(*TriggerNow(), 6);
   c.Decline(kApply1, 5, "x");  // c.sst stays (checkpoint 4), d.sst waits for checkpoint 6
   c.Drain();
   EXPECT_TRUE(Exists("shared/d.sst"));
@@ -659,7 +442,7 @@ TEST_F(CoordinatorTest, SharedFilesOfAnAbortedCheckpointThatNobodyReferencesAreD
   config.tolerable_failures = 1;
   CheckpointCoordinator& c = Make(config);
   Complete({"shared/old.sst"});
-  ASSERT_EQ(*c.TriggerNow(), 2);
+  ASSERT_EQ(*TriggerNow(), 2);
   Ack(kApply0, 2, {"shared/old.sst", "shared/new.sst"});
   c.Decline(kApply1, 2, "out of disk");
   c.Drain();
@@ -670,10 +453,10 @@ TEST_F(CoordinatorTest, SharedFilesOfAnAbortedCheckpointThatNobodyReferencesAreD
 }
 
 TEST_F(CoordinatorTest, FailedMetadataWriteFailsTheCheckpoint) {
-  CheckpointCoordinator& c = Make();
+  Make();
   Complete();
   // A folder where the metadata file should go makes the write fail.
-  ASSERT_EQ(*c.TriggerNow(), 2);
+  ASSERT_EQ(*TriggerNow(), 2);
   fs::create_directories(job_dir_ / "chk-2" / "_metadata" / "blocker");
   AckAll(2);
   EXPECT_EQ(events_.completed(), Ids{1});
@@ -692,14 +475,14 @@ TEST_F(CoordinatorTest, DamagedNewestMetadataIsRewrittenFromTheCoordinatorsCopy)
 
   CheckpointConfig config;
   config.num_retained = 3;
-  CheckpointCoordinator& c = Make(config);
+  Make(config);
   Complete();
   Complete();
   std::ofstream(job_dir_ / "chk-2" / "_metadata", std::ios::trunc) << "garbage";
 
   for (bool accept_duplicates : {false, true}) {
     absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered =
-        c.RecoverLatest(accept_duplicates);
+        RecoverLatest(accept_duplicates);
     ASSERT_TRUE(recovered.ok()) << recovered.status();
     ASSERT_TRUE(recovered->has_value());
     EXPECT_EQ((*recovered)->checkpoint_id(), 2) << "the newest, never an older one";
@@ -725,22 +508,22 @@ TEST_F(CoordinatorTest, DamagedNewestMetadataIsRewrittenFromTheCoordinatorsCopy)
 TEST_F(CoordinatorTest, DamagedNewestStateFileStopsRecoveryNamingTheFile) {
   CheckpointConfig config;
   config.num_retained = 3;
-  CheckpointCoordinator& c = Make(config);
+  Make(config);
   Complete();
   Complete();
   std::ofstream(job_dir_ / "chk-2" / "apply-1" / "MANIFEST-000001", std::ios::trunc) << "x";
 
-  absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = c.RecoverLatest(false);
+  absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = RecoverLatest(false);
   ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition) << recovered.status();
   EXPECT_TRUE(
       Contains(std::string(recovered.status().message()), "checkpoint 2 cannot be restored"));
   EXPECT_TRUE(Contains(std::string(recovered.status().message()), "chk-2/apply-1/MANIFEST-000001"));
   EXPECT_EQ(RetainedIds(), (Ids{2, 1})) << "nothing is dropped without accept-duplicates";
   // The same answer every time: no blind retry heals it.
-  EXPECT_FALSE(c.RecoverLatest(false).ok());
+  EXPECT_FALSE(RecoverLatest(false).ok());
 
   // Accepting duplicates, the newest intact older checkpoint is restored.
-  recovered = c.RecoverLatest(true);
+  recovered = RecoverLatest(true);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   ASSERT_TRUE(recovered->has_value());
   EXPECT_EQ((*recovered)->checkpoint_id(), 1);
@@ -749,17 +532,17 @@ TEST_F(CoordinatorTest, DamagedNewestStateFileStopsRecoveryNamingTheFile) {
 
   // Never nothing once a checkpoint completed, whatever is accepted.
   fs::remove(job_dir_ / "chk-1" / "apply-0" / "MANIFEST-000001");
-  recovered = c.RecoverLatest(true);
+  recovered = RecoverLatest(true);
   ASSERT_EQ(recovered.status().code(), absl::StatusCode::kFailedPrecondition) << recovered.status();
   EXPECT_TRUE(
       Contains(std::string(recovered.status().message()), "checkpoint 1 cannot be restored"));
   EXPECT_TRUE(RetainedIds().empty());
-  EXPECT_FALSE(c.RecoverLatest(true).ok());
+  EXPECT_FALSE(RecoverLatest(true).ok());
 }
 
 TEST_F(CoordinatorTest, RecoverLatestIsNothingBeforeTheFirstCheckpoint) {
-  CheckpointCoordinator& c = Make();
-  absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = c.RecoverLatest(false);
+  Make();
+  absl::StatusOr<std::optional<proto::CheckpointMetadata>> recovered = RecoverLatest(false);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_FALSE(recovered->has_value());
 }
@@ -781,7 +564,7 @@ TEST_F(CoordinatorTest, DropDamagedForgetsACheckpointButKeepsItsFiles) {
 TEST_F(CoordinatorTest, CompletionVerifiesTheFilesTheAcknowledgementsName) {
   CheckpointCoordinator& c = Make();
   Complete();
-  ASSERT_EQ(*c.TriggerNow(), 2);
+  ASSERT_EQ(*TriggerNow(), 2);
   Ack(kSource0, 2);
   Ack(kSource1, 2);
   Ack(kApply0, 2);
@@ -812,7 +595,7 @@ TEST_F(CoordinatorTest, TriggerFailureAbortsTheCheckpointAtOnceWithoutCountingIt
   EXPECT_EQ(events_.aborted()[0].first, 1);
   EXPECT_TRUE(Contains(events_.aborted()[0].second, "trigger failed: DEADLINE_EXCEEDED"));
   EXPECT_TRUE(events_.failures().empty()) << "not a failed checkpoint (tolerable 0)";
-  EXPECT_EQ(c.Stats().consecutive_failures, 0);
+  EXPECT_EQ(Stats().consecutive_failures, 0);
   // A failed trigger of a task that already acknowledged, or of an ended checkpoint, is ignored.
   Advance(1000);
   ASSERT_EQ(events_.triggered(), (Ids{1, 2}));
@@ -852,12 +635,12 @@ TEST_F(CoordinatorTest, StopAbortsPendingCheckpointsAndEndsCallbacks) {
   EXPECT_EQ(events_.triggered(), Ids{1});
   EXPECT_TRUE(events_.completed().empty());
   EXPECT_TRUE(events_.failures().empty());
-  EXPECT_EQ(c.TriggerNow().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(TriggerNow().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(CoordinatorTest, FinishedTasksAreNotAwaited) {
   CheckpointCoordinator& c = Make();
-  ASSERT_EQ(*c.TriggerNow(), 1);
+  ASSERT_EQ(*TriggerNow(), 1);
   Ack(kSource0, 1);
   Ack(kApply0, 1);
   Ack(kApply1, 1);
@@ -865,8 +648,8 @@ TEST_F(CoordinatorTest, FinishedTasksAreNotAwaited) {
   c.Drain();
   EXPECT_EQ(events_.completed(), Ids{1}) << "the finished source no longer holds it up";
 
-  ASSERT_EQ(*c.TriggerNow(), 2);
-  EXPECT_EQ(c.Stats().in_progress.at(0).total_subtasks, 3);
+  ASSERT_EQ(*TriggerNow(), 2);
+  EXPECT_EQ(Stats().in_progress.at(0).total_subtasks, 3);
   Ack(kSource0, 2);
   Ack(kApply0, 2);
   Ack(kApply1, 2);
@@ -880,19 +663,19 @@ TEST_F(CoordinatorTest, FinishedTasksAreNotAwaited) {
   // After a restart every subtask runs again.
   c.Suspend();
   c.Resume();
-  ASSERT_EQ(*c.TriggerNow(), 3);
-  EXPECT_EQ(c.Stats().in_progress.at(0).total_subtasks, 4);
+  ASSERT_EQ(*TriggerNow(), 3);
+  EXPECT_EQ(Stats().in_progress.at(0).total_subtasks, 4);
   AckAll(3);
   EXPECT_EQ(events_.completed(), (Ids{1, 2, 3}));
 
   // A checkpoint whose subtasks all finish before acknowledging is aborted, not failed.
-  ASSERT_EQ(*c.TriggerNow(), 4);
+  ASSERT_EQ(*TriggerNow(), 4);
   for (TaskKey t : {kSource0, kSource1, kApply0, kApply1}) c.TaskFinished(t);
   c.Drain();
   EXPECT_EQ(events_.aborted().back(),
             std::make_pair(int64_t{4}, std::string("every subtask finished")));
   EXPECT_TRUE(events_.failures().empty());
-  EXPECT_EQ(c.TriggerNow().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(TriggerNow().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(CoordinatorTest, ScanStorageFindsCheckpointFolders) {
