@@ -2,7 +2,8 @@
 // `start + i * step_ms`, moved back by up to `disorder_ms`, and every `late_every`-th click
 // 30 s late; users click in bursts, so their sessions have gaps. Watermarks allow
 // `disorder_ms` of disorder. Two results, keyed by user:
-//   counts/    "user,window_start,window_end,clicks" per 10 s tumbling window (2 s allowed lateness;
+//   counts/    "user,window_start,window_end,clicks" per 10 s tumbling window (2 s allowed
+//   lateness;
 //              a click within it fires its window again with the new count)
 //   sessions/  "user,session_start,session_end,clicks" per session (1 s gap)
 //   late/      "user,timestamp" for clicks too late for their 10 s window
@@ -81,15 +82,14 @@ SLUICE_JOB(env) {
   gen.count = static_cast<uint64_t>(clicks);
   gen.splits = static_cast<uint32_t>(splits);
   gen.rate = static_cast<double>(rate);
-  auto stream =
-      sluice::AddGenerator(
-          env, gen, [options](uint64_t i) { return MakeClick(i, options); }, "Clicks")
-          .Uid("clicks")
-          .AssignTimestampsAndWatermarks(
-              sluice::WatermarkStrategy<Click>::ForBoundedOutOfOrderness(
-                  std::chrono::milliseconds(options.disorder_ms))
-                  .WithTimestampAssigner([](const Click& c) { return c.ts; }))
-          .Uid("timestamps");
+  auto stream = sluice::AddGenerator(
+                    env, gen, [options](uint64_t i) { return MakeClick(i, options); }, "Clicks")
+                    .Uid("clicks")
+                    .AssignTimestampsAndWatermarks(
+                        sluice::WatermarkStrategy<Click>::ForBoundedOutOfOrderness(
+                            std::chrono::milliseconds(options.disorder_ms))
+                            .WithTimestampAssigner([](const Click& c) { return c.ts; }))
+                    .Uid("timestamps");
 
   const sluice::OutputTag<Click> late("late");
   auto by_user = stream.KeyBy([](const Click& c) { return c.user; });

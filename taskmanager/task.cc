@@ -136,6 +136,8 @@ struct Task::Chain {
   int64_t watermark_moved_ms = 0;               // epoch ms of the input watermark's last move
   int64_t watermark_published_ms = 0;           // last PublishWatermarkInputs
   int ended_inputs = 0;                         // input channels at end of partition
+  int ended_data = 0;                           // input channels that sent end of data (drain)
+  bool data_ended = false;                      // EndInput ran (EndData)
   bool is_source = false;
   int64_t last_snapshot = 0;     // highest checkpoint id snapshotted here
   int64_t final_checkpoint = 0;  // first checkpoint taken after the end of input
@@ -263,6 +265,9 @@ void Task::TriggerCheckpoint(int64_t id, int64_t timestamp_ms, bool stop, bool d
     network::CheckpointEvent e{id, timestamp_ms, flags};
     if (id > c.latest_trigger.checkpoint_id) c.latest_trigger = e;
     if (id <= c.last_snapshot) return;
+    // A drain ends the data before the stop's barrier, so that everything the end of event time
+    // and of input makes is in the savepoint's epoch (Flink's EndOfData).
+    if (c.is_source && stop && drain && c.phase == Chain::Phase::kRunning) EndData();
     // Sources start the checkpoint; a task whose input ended gets no more barriers.
     if (c.is_source || c.phase == Chain::Phase::kFinishing) PerformCheckpoint(e, 0);
   });
@@ -600,6 +605,9 @@ void Task::ProcessControlElement(int channel, const uint8_t* data, size_t size) 
     out = c.valve->InputWatermark(channel, network::ReadInt64(data + 1));
   } else if (size == 2 && data[0] == static_cast<uint8_t>(network::ControlKind::kWatermarkStatus)) {
     out = c.valve->InputWatermarkStatus(channel, data[1] != 0);
+  } else if (size == 1 && data[0] == static_cast<uint8_t>(network::ControlKind::kEndOfData)) {
+    if (++c.ended_data == gate_->size()) EndData();
+    return;
   } else {
     throw std::runtime_error(absl::StrCat("malformed control element on input channel ", channel));
   }
@@ -640,6 +648,18 @@ void Task::DeliverWatermark(size_t op, int64_t watermark) {
   c.ops[op]->ProcessWatermark(watermark);
 }
 
+void Task::EndData() {
+  Chain& c = *chain_;
+  if (c.data_ended) return;
+  c.data_ended = true;
+  // Event time ends: every window and timer fires. Other tasks got this watermark from their
+  // inputs before the end of data.
+  if (c.is_source) DeliverWatermark(0, kMaxWatermark);
+  c.timestamp = kNoTimestamp;
+  for (auto& op : c.ops) op->EndInput();
+  for (auto& w : c.writers) w->EmitEndOfData();
+}
+
 MailboxProcessor::Step Task::FinishInput() {
   Chain& c = *chain_;
   if (c.aligner->aligning()) {
@@ -647,13 +667,8 @@ MailboxProcessor::Step Task::FinishInput() {
   }
   // A stop without drain finishes the operators without end of input (Flink's stop).
   bool stopped = (c.stop_flags & network::CheckpointEvent::kStop) != 0;
-  if (!stopped || (c.stop_flags & network::CheckpointEvent::kDrain)) {
-    // End of a bounded input, or a drain: event time ends, so every window and timer fires. Other
-    // tasks get this watermark from their inputs before their end of partition.
-    if (c.is_source) DeliverWatermark(0, kMaxWatermark);
-    c.timestamp = kNoTimestamp;
-    for (auto& op : c.ops) op->EndInput();
-  }
+  // The end of a bounded input; a drain normally ended the data already, ahead of its barrier.
+  if (!stopped || (c.stop_flags & network::CheckpointEvent::kDrain)) EndData();
   for (auto& w : c.writers) w->Finish();
   c.phase = Chain::Phase::kFinishing;
   if (!deployment_.checkpointing().enabled() && !stopped) return MailboxProcessor::Step::Done();

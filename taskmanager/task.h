@@ -112,6 +112,8 @@ class Task {
   MailboxProcessor::Step InputStep();
   //! Input ended: EndInput, writers finished; then the final checkpoint, if one is awaited.
   MailboxProcessor::Step FinishInput();
+  //! No more records: the maximum watermark (sources), EndInput, and end of data downstream.
+  void EndData();
   //! Handles one buffer of input channel `channel`.
   void ProcessBuffer(int channel, const network::BufferPtr& buffer);
   //! A watermark or watermark status from input channel `channel`, through the valve.

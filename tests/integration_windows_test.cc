@@ -4,6 +4,7 @@
 // a stop with a savepoint and a restore at another parallelism as in one uninterrupted run, and
 // `stop --drain` firing the windows still open.
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -92,6 +93,29 @@ std::vector<std::vector<int64_t>> ExpectedCounts(int64_t clicks) {
   return rows;
 }
 
+std::string Row(const std::vector<int64_t>& row) {
+  std::string s;
+  for (int64_t v : row) absl::StrAppend(&s, s.empty() ? "" : ",", v);
+  return s;
+}
+
+//! Equal, or the rows missing and the rows unexpected (not the whole lists).
+void ExpectRows(const std::vector<std::vector<int64_t>>& actual,
+                const std::vector<std::vector<int64_t>>& expected, const std::string& what) {
+  if (actual == expected) return;
+  std::vector<std::vector<int64_t>> missing, extra;
+  std::set_difference(expected.begin(), expected.end(), actual.begin(), actual.end(),
+                      std::back_inserter(missing));
+  std::set_difference(actual.begin(), actual.end(), expected.begin(), expected.end(),
+                      std::back_inserter(extra));
+  std::string text;
+  for (size_t i = 0; i < missing.size() && i < 10; ++i)
+    absl::StrAppend(&text, " -", Row(missing[i]));
+  for (size_t i = 0; i < extra.size() && i < 10; ++i) absl::StrAppend(&text, " +", Row(extra[i]));
+  ADD_FAILURE() << what << ": " << missing.size() << " missing, " << extra.size()
+                << " unexpected:" << text;
+}
+
 class IntegrationWindows : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -107,25 +131,26 @@ class IntegrationWindows : public ::testing::TestWithParam<std::string> {
   //! `run clicks.so --detached` with checkpoints every second; returns the job id.
   std::string RunClicks(int parallelism, int64_t clicks, int64_t rate, int64_t late_every,
                         const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"run",
-                                     ExamplePackage("clicks"),
-                                     "--detached",
-                                     "--parallelism",
-                                     std::to_string(parallelism),
-                                     "--arg",
-                                     absl::StrCat("clicks=", clicks),
-                                     "--arg",
-                                     absl::StrCat("rate=", rate),
-                                     "--arg",
-                                     absl::StrCat("late_every=", late_every),
-                                     "--arg",
-                                     "output=" + out_,
-                                     "-D",
-                                     "execution.checkpointing.interval=1s",
-                                     "-D",
-                                     "state.checkpoints.dir=" + cluster_->ScratchPath("checkpoints"),
-                                     "-D",
-                                     "state.savepoints.dir=" + cluster_->ScratchPath("savepoints")};
+    std::vector<std::string> args = {
+        "run",
+        ExamplePackage("clicks"),
+        "--detached",
+        "--parallelism",
+        std::to_string(parallelism),
+        "--arg",
+        absl::StrCat("clicks=", clicks),
+        "--arg",
+        absl::StrCat("rate=", rate),
+        "--arg",
+        absl::StrCat("late_every=", late_every),
+        "--arg",
+        "output=" + out_,
+        "-D",
+        "execution.checkpointing.interval=1s",
+        "-D",
+        "state.checkpoints.dir=" + cluster_->ScratchPath("checkpoints"),
+        "-D",
+        "state.savepoints.dir=" + cluster_->ScratchPath("savepoints")};
     if (GetParam() == "rocksdb") {
       args.insert(args.end(),
                   {"-D", "state.backend.type=rocksdb", "-D", "state.backend.incremental=true"});
@@ -152,12 +177,12 @@ class IntegrationWindows : public ::testing::TestWithParam<std::string> {
   std::string out_;
 };
 
-// A TaskManager dies while windows are open: the job restarts from its last checkpoint, and the
-// transactional file sinks commit every window result exactly once. Late clicks are in the mix:
-// for each window, its last (largest) firing plus its late clicks is every click of the window.
+// A TaskManager dies while windows and sessions are open: the job restarts from its last
+// checkpoint, and the transactional file sinks commit every window result exactly once — without
+// late clicks, exactly the windows and sessions of the formula.
 TEST_P(IntegrationWindows, WindowResultsAreExactlyOnceThroughAKilledTaskManager) {
-  constexpr int64_t kClicks = 24000, kLateEvery = 97;
-  std::string job = RunClicks(2, kClicks, /*rate=*/1200, kLateEvery);
+  constexpr int64_t kClicks = 24000;
+  std::string job = RunClicks(2, kClicks, /*rate=*/1200, /*late_every=*/0);
   ASSERT_FALSE(job.empty());
   ASSERT_TRUE(cluster_->WaitForAllRunning(job, absl::Seconds(60)).ok()) << cluster_->LogTails();
   absl::SleepFor(absl::Seconds(4));  // a few checkpoints and fired windows
@@ -172,41 +197,39 @@ TEST_P(IntegrationWindows, WindowResultsAreExactlyOnceThroughAKilledTaskManager)
     }
   }
   ExpectFinished(job);
+  ExpectRows(Rows(out_ + "/counts", 4), ExpectedCounts(kClicks), "counts");
+  ExpectRows(Rows(out_ + "/sessions", 4), ExpectedSessions(kClicks), "sessions");
+}
 
+// Late clicks, in one run without failures: a click within the allowed lateness fires its window
+// again with the new count, one beyond it goes to the late side output, so for every window its
+// last firing plus its late clicks is every click of the window.
+TEST_P(IntegrationWindows, LateClicksFireTheirWindowAgainOrGoToTheSideOutput) {
+  constexpr int64_t kClicks = 12000, kLateEvery = 97;
+  // Slow enough that periodic watermarks (every 200 ms) pass the late clicks' windows.
+  std::string job = RunClicks(2, kClicks, /*rate=*/1500, kLateEvery);
+  ASSERT_FALSE(job.empty());
+  ExpectFinished(job);
   std::map<std::pair<int64_t, int64_t>, int64_t> total, fired, late;
   for (int64_t i = 0; i < kClicks; ++i) {
     Click c = MakeClick(i, kLateEvery);
     ++total[{c.user, WindowStart(c.ts)}];
   }
-  std::set<std::vector<int64_t>> lines;
   for (const auto& row : Rows(out_ + "/counts", 4)) {
-    EXPECT_TRUE(lines.insert(row).second) << "a window result was committed twice";
     EXPECT_EQ(row[2] - row[1], kWindowMs);
     int64_t& n = fired[{row[0], row[1]}];
     n = std::max(n, row[3]);
   }
-  std::set<std::vector<int64_t>> late_lines;
+  int64_t late_clicks = 0;
   for (const auto& row : Rows(out_ + "/late", 2)) {
-    EXPECT_TRUE(late_lines.insert(row).second) << "a late click was committed twice";
     ++late[{row[0], WindowStart(row[1])}];
+    ++late_clicks;
   }
-  EXPECT_GT(late_lines.size(), 0u);
+  EXPECT_GT(late_clicks, 0);
   for (const auto& [window, n] : total) {
     EXPECT_EQ(fired[window] + late[window], n)
         << "user " << window.first << " window " << window.second;
   }
-  // Sessions: never overlapping per user (merged as they should be), each committed once.
-  std::map<int64_t, int64_t> last_end;
-  int64_t session_clicks = 0;
-  for (const auto& row : Rows(out_ + "/sessions", 4)) {
-    EXPECT_GE(row[2] - row[1], kGapMs);
-    auto it = last_end.find(row[0]);
-    if (it != last_end.end()) EXPECT_LT(it->second, row[1]) << "overlapping sessions";
-    last_end[row[0]] = row[2];
-    session_clicks += row[3];
-  }
-  EXPECT_LE(session_clicks, kClicks);
-  EXPECT_GT(session_clicks, kClicks / 2);
 }
 
 // Without late clicks the results are determined: a run stopped with a savepoint and restored at
@@ -230,8 +253,8 @@ TEST_P(IntegrationWindows, StopAndRestoreAtAnotherParallelismGivesTheSameWindows
       RunClicks(3, kClicks, 1000, 0, {"--from-savepoint", StringField(*path, "path")});
   ASSERT_FALSE(resumed.empty());
   ExpectFinished(resumed);
-  EXPECT_EQ(Rows(out_ + "/counts", 4), ExpectedCounts(kClicks));
-  EXPECT_EQ(Rows(out_ + "/sessions", 4), ExpectedSessions(kClicks));
+  ExpectRows(Rows(out_ + "/counts", 4), ExpectedCounts(kClicks), "counts");
+  ExpectRows(Rows(out_ + "/sessions", 4), ExpectedSessions(kClicks), "sessions");
   EXPECT_EQ(Rows(out_ + "/late", 2).size(), 0u);
 }
 

@@ -124,7 +124,7 @@ void RecordWriter::BroadcastControl(ControlKind kind, const void* data, uint32_t
   const uint32_t head = kElementControl | (1 + size);
   std::memcpy(element, &head, 4);
   element[4] = static_cast<uint8_t>(kind);
-  std::memcpy(element + 5, data, size);
+  if (size > 0) std::memcpy(element + 5, data, size);
   for (int c = 0; c < num_channels_; ++c) Append(c, element, 5 + size);
   if (flush_always_) Flush();
 }
@@ -135,6 +135,8 @@ void RecordWriter::EmitWatermark(int64_t watermark) {
   }
   BroadcastControl(ControlKind::kWatermark, &watermark, 8);
 }
+
+void RecordWriter::EmitEndOfData() { BroadcastControl(ControlKind::kEndOfData, nullptr, 0); }
 
 void RecordWriter::EmitWatermarkStatus(bool idle) {
   uint8_t v = idle ? 1 : 0;

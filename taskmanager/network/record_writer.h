@@ -49,6 +49,8 @@ class RecordWriter final : public Output {
   void Emit(const void* record) override;
   void EmitWatermark(int64_t watermark) override;
   void EmitWatermarkStatus(bool idle) override;
+  //! In band on every channel: no record follows (a drain, ahead of the stop's barrier).
+  void EmitEndOfData();
   //! Records take their timestamp from `*slot` (the task's current timestamp); null: none.
   void set_timestamp_slot(const int64_t* slot) { timestamp_ = slot; }
   //! Sends every partially filled buffer.

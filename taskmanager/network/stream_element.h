@@ -19,6 +19,7 @@ inline constexpr uint32_t kMaxElementBytes = kElementLengthMask;
 enum class ControlKind : uint8_t {
   kWatermark = 1,        // i64 watermark
   kWatermarkStatus = 2,  // u8: 1 idle, 0 active
+  kEndOfData = 3,        // no more records on this channel (a drain), before the stop's barrier
 };
 
 inline uint32_t ElementLength(uint32_t head) { return head & kElementLengthMask; }
