@@ -59,8 +59,10 @@ void PrintText(const proto::JobStatus& job) {
       }
       if (!m.watermark_held_by().empty()) {
         std::cout << "  held back by " << m.watermark_held_by();
-        if (m.watermark_unchanged_since_ms() > 0 && m.reported_at_ms() > 0) {
-          std::cout << " for " << FormatLag(m.reported_at_ms() - m.watermark_unchanged_since_ms());
+        const int64_t unchanged_ms = m.reported_at_ms() - m.watermark_unchanged_since_ms();
+        if (m.watermark_unchanged_since_ms() > 0 && m.reported_at_ms() > 0 &&
+            unchanged_ms >= 1000) {
+          std::cout << ", unchanged for " << FormatLag(unchanged_ms);
         }
       }
       if (m.idle_inputs_size() > 0) {

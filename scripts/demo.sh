@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: start a local cluster (1 JobManager, 2 TaskManagers x 2 slots), run wordcount and a short
-# ledger, a checkpointed ledger that survives a killed TaskManager, and a ledger that is
+# ledger, the event-time clicks job (windows, sessions, late clicks), a checkpointed ledger that survives a killed TaskManager, and a ledger that is
 # savepointed, rescaled, stopped and restored; show what happened, stop the cluster.
 set -euo pipefail
 BUILD_DIR="${1:-build}"
@@ -57,6 +57,29 @@ IDS=$(cut -d, -f1 "$DEMO/data/ledger"/part-* | sort -u | wc -l)
 echo "ledger wrote $LINES lines with $IDS distinct transaction ids (expected 100000 each)"
 echo "Account 42, last three balances:"
 grep -h '^[0-9]*,42,' "$DEMO/data/ledger"/part-* | sort -t, -k4,4n | tail -n 3
+
+say "Event time: clicks.so, out-of-order clicks into 10 s windows and 1 s sessions"
+CL="$DEMO/data/clicks"
+CL_JOB=$("$SLUICE" run "$PKG/clicks.so" --jobmanager "$JM" --parallelism 2 --detached \
+  --arg clicks=16000 --arg rate=2000 --arg output="$CL" | tail -n 1)
+echo "submitted $CL_JOB (16000 clicks at 4000/s, up to 2 s out of order, every 97th 30 s late)"
+sleep 2
+say "sluice watermarks $CL_JOB (while it runs)"
+"$SLUICE" watermarks "$CL_JOB" --jobmanager "$JM"
+CL_STATE=$(wait_until_done "$CL_JOB")
+to_time() { python3 -c 'import sys,datetime
+for l in sys.stdin:
+  f=l.strip().split(",")
+  print("user %s  %s .. %s  %s clicks" % (f[0], *[datetime.datetime.utcfromtimestamp(int(x)/1000).strftime("%H:%M:%S.%f")[:-3] for x in f[1:3]], f[3]))'; }
+echo "job $CL_STATE. First 10 s windows of user 3 (a late click within 2 s fires its window again):"
+grep -h '^3,' "$CL"/counts/part-* | sort -t, -k2,2n -k4,4n | head -n 4 | to_time
+echo "First sessions of user 3:"
+grep -h '^3,' "$CL"/sessions/part-* | sort -t, -k2,2n | head -n 3 | to_time
+CL_WINDOWS=$(cat "$CL"/counts/part-* | wc -l)
+CL_SESSIONS=$(cat "$CL"/sessions/part-* | wc -l)
+CL_LATE=$(cat "$CL"/late/part-* | wc -l)
+echo "$CL_WINDOWS window results, $CL_SESSIONS sessions, $CL_LATE clicks too late for their window (in late/):"
+head -n 3 "$CL"/late/part-* 2>/dev/null | grep -v '^==' | grep -v '^$' | head -n 3 || true
 
 say "Exactly once through a TaskManager failure: ledger with a checkpoint every second"
 EO="$DEMO/data/ledger-exactly-once"
@@ -124,6 +147,10 @@ if [ "$LINES" != "100000" ] || [ "$IDS" != "100000" ]; then
 fi
 if [ "$STATE" != "FINISHED" ] || [ "$EO_LINES" != "60000" ] || [ "$EO_IDS" != "60000" ]; then
   echo "demo: the checkpointed ledger did not finish exactly once ($STATE)" >&2
+  exit 1
+fi
+if [ "$CL_STATE" != "FINISHED" ] || [ "$CL_WINDOWS" = "0" ] || [ "$CL_SESSIONS" = "0" ]; then
+  echo "demo: the clicks job did not produce its windows ($CL_STATE)" >&2
   exit 1
 fi
 if [ "$SR_STATE" != "FINISHED" ] || [ "$SR_LINES" != "30000" ] || [ "$SR_IDS" != "30000" ]; then
