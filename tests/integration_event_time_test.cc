@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -131,6 +132,63 @@ TEST_F(IntegrationEventTime, TwoSourceChannelsLoseNothing) {
     ++seen[{user, Bucket(ts)}];
   }
   EXPECT_EQ(seen, total);
+}
+
+// The input watermark of the window's subtask, from `sluice watermarks --json` (nullopt: none yet).
+std::optional<int64_t> WindowInputWatermark(LocalCluster& cluster, const std::string& job,
+                                            std::string* held_by = nullptr) {
+  CommandResult r = cluster.Sluice({"watermarks", job, "--json"});
+  if (!r.ok()) return std::nullopt;
+  absl::StatusOr<JsonValue> view = ParseJson(r.LastLine());
+  if (!view.ok()) return std::nullopt;
+  for (const JsonValue& v : Field(*view, "vertices").list_value().values()) {
+    if (StringField(v, "name").find("Count per second") == std::string::npos) continue;
+    for (const JsonValue& s : Field(v, "subtasks").list_value().values()) {
+      if (held_by && Field(s, "heldBackBy").has_string_value()) {
+        *held_by = StringField(s, "heldBackBy");
+      }
+      const JsonValue& wm = Field(s, "inputWatermark");
+      if (wm.has_number_value()) return static_cast<int64_t>(wm.number_value());
+    }
+  }
+  return std::nullopt;
+}
+
+constexpr int64_t kIdleStart = 1767225600000;  // tests/packages/idle_split.cc
+
+// A source split that goes quiet holds the watermark back until idleness marks it idle; then event
+// time follows the busy split and windows fire. `sluice watermarks` shows both.
+TEST_F(IntegrationEventTime, AnIdleSplitStopsHoldingTheWatermarkBack) {
+  CommandResult held = cluster_->Sluice({"run", TestPackage("idle_split"), "--detached",
+                                         "--parallelism", "1", "--arg", "idleness_ms=0"});
+  ASSERT_TRUE(held.ok()) << held.Describe();
+  std::string held_job = held.LastLine();
+  ASSERT_TRUE(cluster_->WaitForAllRunning(held_job).ok()) << cluster_->LogTails();
+  absl::SleepFor(absl::Seconds(3));
+  std::string held_by;
+  std::optional<int64_t> wm = WindowInputWatermark(*cluster_, held_job, &held_by);
+  // The quiet split's one record (monotonous: its watermark is the record's time - 1).
+  EXPECT_TRUE(!wm || *wm <= kIdleStart) << *wm - kIdleStart;
+  EXPECT_TRUE(cluster_->Sluice({"cancel", held_job}).ok());
+
+  CommandResult idle = cluster_->Sluice({"run", TestPackage("idle_split"), "--detached",
+                                         "--parallelism", "1", "--arg", "idleness_ms=300"});
+  ASSERT_TRUE(idle.ok()) << idle.Describe();
+  std::string job = idle.LastLine();
+  ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok()) << cluster_->LogTails();
+  held_by.clear();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        std::optional<int64_t> w = WindowInputWatermark(*cluster_, job, &held_by);
+        return w && *w > kIdleStart + 5000;
+      },
+      absl::Seconds(30)))
+      << cluster_->LogTails();
+  EXPECT_EQ(held_by, "Two splits (1/1)");
+  CommandResult text = cluster_->Sluice({"watermarks", job});
+  ASSERT_TRUE(text.ok()) << text.Describe();
+  EXPECT_NE(text.out.find("held back by Two splits (1/1)"), std::string::npos) << text.out;
+  EXPECT_TRUE(cluster_->Sluice({"cancel", job}).ok());
 }
 
 }  // namespace

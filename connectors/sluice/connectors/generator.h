@@ -1,17 +1,20 @@
 // Parallel generator source: record i = fn(i). The id space is cut into `splits` splits; split j
 // yields j, j+S, j+2S, ... (below `count` when bounded), and splits are dealt round-robin to the
 // source subtasks. A split is the unit of source state. `rate` limits records per second per
-// subtask.
+// subtask. Given a WatermarkStrategy, each split has its own watermark generator (and idleness),
+// combined over the subtask's splits: a split's event time never makes another's records late.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sluice/datastream.h"
 #include "sluice/state.h"
+#include "sluice/watermarks.h"
 
 namespace sluice {
 
@@ -24,7 +27,9 @@ struct GeneratorOptions {
 template <typename T, typename Fn>
 class GeneratorSource final : public StreamOperator {
  public:
-  GeneratorSource(GeneratorOptions options, Fn fn) : options_(options), fn_(std::move(fn)) {}
+  GeneratorSource(GeneratorOptions options, Fn fn,
+                  std::optional<WatermarkStrategy<T>> strategy = std::nullopt)
+      : options_(options), fn_(std::move(fn)), strategy_(std::move(strategy)) {}
 
   //! Restores the next id of each split this subtask owns (operator state "splits", one item
   //! per split, dealt out round-robin on rescale).
@@ -40,9 +45,15 @@ class GeneratorSource final : public StreamOperator {
 
   void Open(RuntimeContext& ctx, Output& out) override {
     StreamOperator::Open(ctx, out);
-    if (restored_) return;
-    for (uint32_t j = 0; j < options_.splits; ++j) {
-      if (static_cast<int>(j % ctx.Parallelism()) == ctx.SubtaskIndex()) next_.push_back(j);
+    if (!restored_) {
+      for (uint32_t j = 0; j < options_.splits; ++j) {
+        if (static_cast<int>(j % ctx.Parallelism()) == ctx.SubtaskIndex()) next_.push_back(j);
+      }
+    }
+    if (strategy_) {
+      watermarks_ = std::make_unique<SourceWatermarks<T>>(*strategy_, ctx, out);
+      for (uint64_t id : next_) watermarks_->AddSplit(SplitName(id));
+      watermarks_->StartPeriodicEmit();
     }
   }
 
@@ -73,25 +84,35 @@ class GeneratorSource final : public StreamOperator {
       if (cursor_ >= next_.size()) cursor_ = 0;
       uint64_t& id = next_[cursor_];
       if (options_.count != 0 && id >= options_.count) {
+        if (watermarks_) watermarks_->RemoveSplit(SplitName(id));  // it holds nothing back now
         next_.erase(next_.begin() + static_cast<long>(cursor_));
         continue;
       }
       T record = fn_(id);
+      const uint64_t this_id = id;
       id += options_.splits;
       ++cursor_;
       ++emitted_;
-      out_->Emit(&record);
+      if (watermarks_) {
+        watermarks_->OnRecord(SplitName(this_id), record);
+      } else {
+        out_->Emit(&record);
+      }
     }
     return SourceStatus::kMoreAvailable;
   }
 
  private:
+  std::string SplitName(uint64_t id) const { return std::to_string(id % options_.splits); }
+
   static constexpr int64_t kBatch = 256;
   static constexpr const char* kSplitsState = "splits";
   bool restored_ = false;
   ByteWriter scratch_;
   GeneratorOptions options_;
   Fn fn_;
+  std::optional<WatermarkStrategy<T>> strategy_;
+  std::unique_ptr<SourceWatermarks<T>> watermarks_;  // per split, when given a strategy
   std::vector<uint64_t> next_;  // next id of each split this subtask owns
   size_t cursor_ = 0;
   int64_t emitted_ = 0;
@@ -105,6 +126,22 @@ DataStream<T> AddGenerator(StreamEnvironment& env, GeneratorOptions options, Fn 
   if (options.splits == 0) throw JobDefinitionError("generator needs at least one split");
   return env.AddSource<T>(
       [options, fn]() { return std::make_unique<GeneratorSource<T, Fn>>(options, fn); }, name);
+}
+
+//! The same with event time: each split's records get their timestamps and watermarks from
+//! `strategy` (per split, combined over the subtask's splits; idleness per split).
+template <typename Fn, typename T>
+DataStream<T> AddGenerator(StreamEnvironment& env, GeneratorOptions options, Fn fn,
+                           const WatermarkStrategy<T>& strategy,
+                           const std::string& name = "Generator") {
+  static_assert(std::is_same_v<T, std::decay_t<std::invoke_result_t<Fn, uint64_t>>>,
+                "the strategy's type differs from the records fn makes");
+  if (options.splits == 0) throw JobDefinitionError("generator needs at least one split");
+  return env.AddSource<T>(
+      [options, fn, strategy]() {
+        return std::make_unique<GeneratorSource<T, Fn>>(options, fn, strategy);
+      },
+      name);
 }
 
 }  // namespace sluice
