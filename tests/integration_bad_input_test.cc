@@ -219,8 +219,8 @@ TEST_F(IntegrationBadInput, BadWindowDefinitionsAreRefusedNamingTheValue) {
   ExpectRefused({"run", package, "--arg", "mode=negative_size"},
                 {"TumblingEventTimeWindows", "window size must be positive", "got -10000 ms"});
   ExpectRefused({"run", package, "--arg", "mode=slide_larger_than_size"},
-                {"SlidingEventTimeWindows", "slide (20000 ms", "must not be larger than",
-                 "window size (10000 ms"});
+                {"SlidingEventTimeWindows", "slide must not be larger than the window size",
+                 "slide 20000 ms", "size 10000 ms"});
   ExpectRefused({"run", package, "--arg", "mode=zero_gap"},
                 {"EventTimeSessionWindows", "session gap must be positive", "got 0 ms"});
   ExpectRefused({"run", package, "--arg", "mode=no_such_mode"}, {"mode", "no_such_mode"});
@@ -242,7 +242,8 @@ TEST_F(IntegrationBadInput, WindowWithoutTimestampsFailsTheJobSayingHowToAssignT
 // A timestamp assigner that throws fails the job with the exception's text; the TaskManagers
 // survive.
 TEST_F(IntegrationBadInput, ThrowingTimestampAssignerFailsTheJobWithItsMessage) {
-  ExpectWindowJobFails("throwing_assigner", {"click 42 has an unreadable timestamp"});
+  ExpectWindowJobFails("throwing_assigner",
+                       {"timestamp assigner", "click 42 has an unreadable timestamp"});
 
   // Attached, the same failure is a non-zero exit that shows the message.
   CommandResult run = cluster_->Sluice(
@@ -250,6 +251,7 @@ TEST_F(IntegrationBadInput, ThrowingTimestampAssignerFailsTheJobWithItsMessage) 
   EXPECT_FALSE(run.timed_out) << run.Describe();
   EXPECT_NE(run.exit_code, 0) << run.Describe();
   EXPECT_NE(run.out.find("FAILED"), std::string::npos) << run.Describe();
+  EXPECT_NE((run.out + run.err).find("timestamp assigner"), std::string::npos) << run.Describe();
   EXPECT_NE((run.out + run.err).find("click 42 has an unreadable timestamp"), std::string::npos)
       << run.Describe();
 }

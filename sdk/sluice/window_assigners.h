@@ -100,9 +100,9 @@ class SlidingWindows {
                                FormatMillis(slide.count()));
     }
     if (slide.count() > size.count()) {
-      throw JobDefinitionError(name + ": the slide (" + FormatMillis(slide.count()) +
-                               ") must not be larger than the window size (" +
-                               FormatMillis(size.count()) + ")");
+      throw JobDefinitionError(
+          name + ": the slide must not be larger than the window size, got slide " +
+          FormatMillis(slide.count()) + " and size " + FormatMillis(size.count()));
     }
     if (std::llabs(offset.count()) >= slide.count()) {
       throw JobDefinitionError(name + ": the offset must be smaller than the slide, got offset " +
