@@ -50,6 +50,40 @@ class IntegrationBadInput : public ::testing::Test {
     EXPECT_TRUE(list.ok()) << "the JobManager should still serve: " << list.Describe();
   }
 
+  //! Submits bad_windows.so with `--arg mode=<mode>` detached, waits until the job is FAILED and
+  //! checks that its failure names every one of `needles` (case-insensitively). Then checks that
+  //! both TaskManagers are still registered and take a job that needs all their slots.
+  void ExpectWindowJobFails(const std::string& mode, const std::vector<std::string>& needles) {
+    SCOPED_TRACE(absl::StrCat("bad_windows mode=", mode));
+    absl::StatusOr<std::string> job =
+        cluster_->SubmitDetached(TestPackage("bad_windows"), 2, {"mode=" + mode});
+    ASSERT_TRUE(job.ok()) << job.status();
+    absl::StatusOr<JsonValue> failed = cluster_->WaitForState(*job, "FAILED");
+    ASSERT_TRUE(failed.ok()) << failed.status();
+    std::string failure = StringField(*failed, "failure");
+    for (const std::string& needle : needles) {
+      EXPECT_NE(absl::AsciiStrToLower(failure).find(absl::AsciiStrToLower(needle)),
+                std::string::npos)
+          << "the failure should mention '" << needle << "': '" << failure << "'";
+    }
+    ExpectTaskManagersServe();
+  }
+
+  //! Both TaskManagers are registered, get every slot back, and run a job that uses all of them.
+  void ExpectTaskManagersServe() {
+    EXPECT_TRUE(WaitUntil([&] {
+      absl::StatusOr<JsonValue> tms = cluster_->TaskManagers();
+      if (!tms.ok() || tms->list_value().values_size() != 2) return false;
+      for (const JsonValue& tm : tms->list_value().values()) {
+        if (IntField(tm, "free_slots") != IntField(tm, "slots")) return false;
+      }
+      return true;
+    })) << cluster_->Sluice({"taskmanagers"}).out;
+    CommandResult run = cluster_->Sluice(
+        {"run", ExamplePackage("ledger"), "--parallelism", "4", "--arg", "transactions=1000"});
+    EXPECT_TRUE(run.ok()) << "the TaskManagers should still run jobs: " << run.Describe();
+  }
+
   std::unique_ptr<LocalCluster> cluster_;
 };
 
@@ -176,6 +210,50 @@ TEST_F(IntegrationBadInput, BadConfigurationIsRejectedNamingTheKey) {
     EXPECT_NE((r.err + r.out).find(c.key), std::string::npos) << r.Describe();
   }
   ExpectJobManagerServes();
+}
+
+// Event-time windows defined with impossible parameters are refused while the job graph is built,
+// with a message naming the parameter and the value given.
+TEST_F(IntegrationBadInput, BadWindowDefinitionsAreRefusedNamingTheValue) {
+  const std::string package = TestPackage("bad_windows");
+  ExpectRefused({"run", package, "--arg", "mode=negative_size"},
+                {"TumblingEventTimeWindows", "window size must be positive", "got -10000 ms"});
+  ExpectRefused({"run", package, "--arg", "mode=slide_larger_than_size"},
+                {"SlidingEventTimeWindows", "slide must not be larger than the window size",
+                 "slide 20000 ms", "size 10000 ms"});
+  ExpectRefused({"run", package, "--arg", "mode=zero_gap"},
+                {"EventTimeSessionWindows", "session gap must be positive", "got 0 ms"});
+  ExpectRefused({"run", package, "--arg", "mode=no_such_mode"}, {"mode", "no_such_mode"});
+
+  // None of them became a job.
+  absl::StatusOr<JsonValue> jobs = cluster_->Jobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->list_value().values_size(), 0);
+  ExpectTaskManagersServe();
+}
+
+// An event-time window on a stream without timestamps fails the job at its first record, telling
+// the user to call AssignTimestampsAndWatermarks; the TaskManagers survive.
+TEST_F(IntegrationBadInput, WindowWithoutTimestampsFailsTheJobSayingHowToAssignThem) {
+  ExpectWindowJobFails("no_timestamps",
+                       {"needs timestamps", "AssignTimestampsAndWatermarks", "Count"});
+}
+
+// A timestamp assigner that throws fails the job with the exception's text; the TaskManagers
+// survive.
+TEST_F(IntegrationBadInput, ThrowingTimestampAssignerFailsTheJobWithItsMessage) {
+  ExpectWindowJobFails("throwing_assigner",
+                       {"timestamp assigner", "click 42 has an unreadable timestamp"});
+
+  // Attached, the same failure is a non-zero exit that shows the message.
+  CommandResult run = cluster_->Sluice(
+      {"run", TestPackage("bad_windows"), "--parallelism", "2", "--arg", "mode=throwing_assigner"});
+  EXPECT_FALSE(run.timed_out) << run.Describe();
+  EXPECT_NE(run.exit_code, 0) << run.Describe();
+  EXPECT_NE(run.out.find("FAILED"), std::string::npos) << run.Describe();
+  EXPECT_NE((run.out + run.err).find("timestamp assigner"), std::string::npos) << run.Describe();
+  EXPECT_NE((run.out + run.err).find("click 42 has an unreadable timestamp"), std::string::npos)
+      << run.Describe();
 }
 
 TEST(IntegrationCli, TypoExitsWithUsageErrorAndSuggestion) {

@@ -207,7 +207,7 @@ class TimestampsAndWatermarksOperator final : public InputOperator<T> {
   }
 
   void Process(const T& in) override {
-    const int64_t timestamp = assigner_(in, this->ctx_->CurrentTimestamp());
+    const int64_t timestamp = AssignTimestamp(in);
     this->ctx_->SetCurrentTimestamp(timestamp);
     // A record ends idleness downstream (runtime.h); keep the emitter in step, or it would swallow
     // the next MarkIdle.
@@ -228,6 +228,17 @@ class TimestampsAndWatermarksOperator final : public InputOperator<T> {
   int64_t current_watermark() const { return emitter_.current_watermark(); }
 
  private:
+  //! The user's assigner; what it throws fails the task with a message that says where it came
+  //! from (the exception's own text alone does not say it was the timestamp assigner).
+  int64_t AssignTimestamp(const T& in) {
+    try {
+      return assigner_(in, this->ctx_->CurrentTimestamp());
+    } catch (const std::exception& e) {
+      throw std::runtime_error("the timestamp assigner in task '" + this->ctx_->TaskName() +
+                               "' threw on a record: " + e.what());
+    }
+  }
+
   void ScheduleNextEmit() {
     // The callback may outlive the operator if the host still holds it after Close.
     std::weak_ptr<char> alive = alive_;

@@ -27,6 +27,13 @@ namespace sluice {
 
 namespace internal {
 
+//! "-10000 ms", or "-10000 ms (-10 s)" for whole seconds: durations in bad-definition messages.
+inline std::string FormatMillis(int64_t ms) {
+  std::string text = std::to_string(ms) + " ms";
+  if (ms != 0 && ms % 1000 == 0) text += " (" + std::to_string(ms / 1000) + " s)";
+  return text;
+}
+
 //! Tumbling windows of `size`, shifted by `offset`, over event or processing time.
 template <bool kEventTime>
 class TumblingWindows {
@@ -35,10 +42,16 @@ class TumblingWindows {
   static constexpr bool kMerging = false;
   static TumblingWindows Of(std::chrono::milliseconds size,
                             std::chrono::milliseconds offset = std::chrono::milliseconds(0)) {
-    const char* name = kEventTime ? "TumblingEventTimeWindows" : "TumblingProcessingTimeWindows";
-    if (size.count() <= 0) throw JobDefinitionError(std::string(name) + ": size must be > 0");
+    const std::string name =
+        kEventTime ? "TumblingEventTimeWindows::Of" : "TumblingProcessingTimeWindows::Of";
+    if (size.count() <= 0) {
+      throw JobDefinitionError(name + ": the window size must be positive, got " +
+                               FormatMillis(size.count()));
+    }
     if (std::llabs(offset.count()) >= size.count()) {
-      throw JobDefinitionError(std::string(name) + ": |offset| must be < size");
+      throw JobDefinitionError(name + ": the offset must be smaller than the window size, got " +
+                               "offset " + FormatMillis(offset.count()) + " for size " +
+                               FormatMillis(size.count()));
     }
     TumblingWindows w;
     w.size_ = size.count();
@@ -76,14 +89,25 @@ class SlidingWindows {
   static constexpr bool kMerging = false;
   static SlidingWindows Of(std::chrono::milliseconds size, std::chrono::milliseconds slide,
                            std::chrono::milliseconds offset = std::chrono::milliseconds(0)) {
-    std::string name = kEventTime ? "SlidingEventTimeWindows" : "SlidingProcessingTimeWindows";
-    if (size.count() <= 0) throw JobDefinitionError(name + ": size must be > 0");
-    if (slide.count() <= 0) throw JobDefinitionError(name + ": slide must be > 0");
+    const std::string name =
+        kEventTime ? "SlidingEventTimeWindows::Of" : "SlidingProcessingTimeWindows::Of";
+    if (size.count() <= 0) {
+      throw JobDefinitionError(name + ": the window size must be positive, got " +
+                               FormatMillis(size.count()));
+    }
+    if (slide.count() <= 0) {
+      throw JobDefinitionError(name + ": the slide must be positive, got " +
+                               FormatMillis(slide.count()));
+    }
     if (slide.count() > size.count()) {
-      throw JobDefinitionError(name + ": slide must not be larger than size");
+      throw JobDefinitionError(
+          name + ": the slide must not be larger than the window size, got slide " +
+          FormatMillis(slide.count()) + " and size " + FormatMillis(size.count()));
     }
     if (std::llabs(offset.count()) >= slide.count()) {
-      throw JobDefinitionError(name + ": |offset| must be < slide");
+      throw JobDefinitionError(name + ": the offset must be smaller than the slide, got offset " +
+                               FormatMillis(offset.count()) + " for slide " +
+                               FormatMillis(slide.count()));
     }
     SlidingWindows w;
     w.size_ = size.count();
@@ -143,8 +167,8 @@ class SessionWindows {
     } else {
       gap = GapMillis(gap_(element));
       if (gap <= 0) {
-        throw std::runtime_error("session window: a dynamic gap must be > 0, got " +
-                                 std::to_string(gap) + " ms");
+        throw std::runtime_error("session window: a dynamic gap must be positive, got " +
+                                 FormatMillis(gap));
       }
     }
     out.emplace_back(t, SaturatingAdd(t, gap));
@@ -173,9 +197,10 @@ class SessionWindowsBuilder {
  public:
   static SessionWindows<kEventTime, int64_t> WithGap(std::chrono::milliseconds gap) {
     if (gap.count() <= 0) {
-      throw JobDefinitionError(
-          std::string(kEventTime ? "EventTimeSessionWindows" : "ProcessingTimeSessionWindows") +
-          ": the session gap must be > 0");
+      throw JobDefinitionError(std::string(kEventTime ? "EventTimeSessionWindows::WithGap"
+                                                      : "ProcessingTimeSessionWindows::WithGap") +
+                               ": the session gap must be positive, got " +
+                               FormatMillis(gap.count()));
     }
     return SessionWindows<kEventTime, int64_t>(gap.count());
   }
