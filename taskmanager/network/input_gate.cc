@@ -18,6 +18,7 @@ void InputGate::Start() {
     parked_.assign(channels_.size(), false);
   }
   auto self = shared_from_this();
+  for (auto& c : channels_) c->AssignExclusiveBuffers();
   for (size_t i = 0; i < channels_.size(); ++i) channels_[i]->Start(self, static_cast<int>(i));
 }
 

@@ -24,6 +24,10 @@ class InputChannel {
  public:
   virtual ~InputChannel() = default;
   //! Starts requesting data; notifications go to gate->NotifyAvailable(index).
+  //! Before any channel of the gate starts: take the buffers the channel owns for good (its
+  //! exclusive buffers). Every channel gets them before one can borrow floating buffers from the
+  //! same pool, or an early channel could take a later one's share and leave it without credit.
+  virtual void AssignExclusiveBuffers() {}
   virtual void Start(std::shared_ptr<InputGate> gate, int index) = 0;
   //! Next buffer without blocking, or nullptr.
   virtual BufferPtr Poll() = 0;

@@ -23,17 +23,22 @@ RemoteInputChannel::RemoteInputChannel(ConnectionManager* connections, std::stri
       exclusive_(exclusive),
       producer_id_(std::move(producer_id)) {}
 
+void RemoteInputChannel::AssignExclusiveBuffers() {
+  absl::MutexLock lock(&mu_);
+  while (owned_ < exclusive_) {
+    BufferPtr b = pool_->Request();
+    if (!b) break;  // the gate's pool is sized for every channel's exclusive buffers
+    free_.push_back(std::move(b));
+    ++owned_;
+  }
+}
+
 void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
+  AssignExclusiveBuffers();  // a no-op when the gate assigned them first
   {
     absl::MutexLock lock(&mu_);
     gate_ = gate;
     index_ = index;
-    for (int i = 0; i < exclusive_; ++i) {
-      BufferPtr b = pool_->Request();
-      if (!b) break;  // the gate's pool is sized for every channel's exclusive buffers
-      free_.push_back(std::move(b));
-      ++owned_;
-    }
   }
   auto conn = connections_->Get(address_);
   if (!conn.ok()) {

@@ -29,6 +29,7 @@ class RemoteInputChannel final : public InputChannel,
   RemoteInputChannel(ConnectionManager* connections, std::string address, std::string partition_id,
                      int subpartition, std::shared_ptr<LocalBufferPool> pool, int exclusive,
                      std::string producer_id = "");
+  void AssignExclusiveBuffers() override;
   void Start(std::shared_ptr<InputGate> gate, int index) override;
   BufferPtr Poll() override;
   void Close() override;
