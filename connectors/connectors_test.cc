@@ -423,6 +423,69 @@ TEST_F(TextFileSourceTest, HiddenFileNamedDirectlyIsRead) {
             (std::vector<std::string>{"hidden-line"}));
 }
 
+//! Event time seen by a source: each record with the timestamp it was emitted with, and the
+//! watermarks, in order.
+class EventTimeCapture final : public RuntimeContext, public Output {
+ public:
+  const std::string& JobId() const override { return name_; }
+  const std::string& TaskName() const override { return name_; }
+  int SubtaskIndex() const override { return 0; }
+  int Parallelism() const override { return 1; }
+  int MaxParallelism() const override { return 128; }
+  bool IsCancelled() const override { return false; }
+  int AttemptNumber() const override { return 0; }
+  bool IsCheckpointingEnabled() const override { return false; }
+  int64_t CurrentTimestamp() const override { return timestamp_; }
+  void SetCurrentTimestamp(int64_t t) override { timestamp_ = t; }
+  void Emit(const void* record) override {
+    records.emplace_back(*static_cast<const std::string*>(record), timestamp_);
+  }
+  void EmitWatermark(int64_t w) override { watermarks.push_back(w); }
+  std::vector<std::pair<std::string, int64_t>> records;
+  std::vector<int64_t> watermarks;
+
+ private:
+  std::string name_ = "event-time";
+  int64_t timestamp_ = kNoTimestamp;
+};
+
+//! Emits the largest timestamp seen minus one after every line.
+class EveryLine final : public WatermarkGenerator<std::string> {
+ public:
+  void OnEvent(const std::string&, int64_t ts, WatermarkOutput& out) override {
+    max_ = std::max(max_, ts);
+    out.EmitWatermark(max_ - 1);
+  }
+  void OnPeriodicEmit(WatermarkOutput&) override {}
+
+ private:
+  int64_t max_ = INT64_MIN + 1;
+};
+
+// With a strategy, the file source assigns each line its time and makes watermarks per split; a
+// finished split's watermark is dropped, and the source's watermark never goes backwards when the
+// next file starts earlier.
+TEST(TextFileSourceEventTime, LinesGetTheirTimeAndSplitsTheirWatermarks) {
+  TempDir dir;
+  WriteFile(dir.path() / "a.txt", "100,x\n200,y\n300,z\n");
+  WriteFile(dir.path() / "b.txt", "50,p\n400,q\n");
+  StreamEnvironment env({}, 1);
+  AddTextFileSource(env, dir.path().string(), WatermarkStrategy<std::string>::ForGenerator([] {
+                                                return std::make_unique<EveryLine>();
+                                              }).WithTimestampAssigner([](const std::string& line) {
+    return static_cast<int64_t>(std::stoll(line.substr(0, line.find(','))));
+  }));
+  EventTimeCapture capture;
+  std::unique_ptr<StreamOperator> op = env.nodes()[0].factory();
+  op->Open(capture, capture);
+  PollToEnd(*op);
+  op->Close();
+  EXPECT_EQ(capture.records,
+            (std::vector<std::pair<std::string, int64_t>>{
+                {"100,x", 100}, {"200,y", 200}, {"300,z", 300}, {"50,p", 50}, {"400,q", 400}}));
+  EXPECT_EQ(capture.watermarks, (std::vector<int64_t>{99, 199, 299, 399}));
+}
+
 TEST(TextFileSourcePlanTest, MissingPathThrows) {
   TempDir dir;
   EXPECT_THROW(PlanFileSplits((dir.path() / "nope").string(), 1), std::runtime_error);

@@ -1,18 +1,22 @@
 // Text file source: reads a file or every visible file of a directory, line by line. Files are cut
 // into byte-range splits (a line belongs to the split where it starts), dealt round-robin to
 // subtasks. Its operator state is the list of unread splits, the current one from the offset
-// reached (a line start), so a restored source goes on where the checkpoint left off.
+// reached (a line start), so a restored source goes on where the checkpoint left off. Given a
+// WatermarkStrategy<std::string> (its assigner reads the time from the line), each split has its
+// own watermark generator while it is read; a finished split stops holding the watermark back.
 #pragma once
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sluice/datastream.h"
 #include "sluice/state.h"
+#include "sluice/watermarks.h"
 
 namespace sluice {
 
@@ -56,7 +60,9 @@ inline std::vector<FileSplit> PlanFileSplits(const std::string& path, int parall
 
 class TextFileSource final : public StreamOperator {
  public:
-  explicit TextFileSource(std::string path) : path_(std::move(path)) {}
+  explicit TextFileSource(std::string path,
+                          std::optional<WatermarkStrategy<std::string>> strategy = std::nullopt)
+      : path_(std::move(path)), strategy_(std::move(strategy)) {}
   ~TextFileSource() override { CloseFile(); }
 
   void InitializeState(InitContext& ctx) override {
@@ -84,6 +90,10 @@ class TextFileSource final : public StreamOperator {
 
   void Open(RuntimeContext& ctx, Output& out) override {
     StreamOperator::Open(ctx, out);
+    if (strategy_) {
+      watermarks_ = std::make_unique<SourceWatermarks<std::string>>(*strategy_, ctx, out);
+      watermarks_->StartPeriodicEmit();
+    }
     if (restored_) return;
     auto all = PlanFileSplits(path_, ctx.Parallelism());
     for (size_t i = 0; i < all.size(); ++i) {
@@ -102,7 +112,11 @@ class TextFileSource final : public StreamOperator {
         CloseFile();
         continue;
       }
-      out_->Emit(&line_);
+      if (watermarks_) {
+        watermarks_->OnRecord(split_name_, line_);
+      } else {
+        out_->Emit(&line_);
+      }
       ++n;
     }
     return SourceStatus::kMoreAvailable;
@@ -116,6 +130,10 @@ class TextFileSource final : public StreamOperator {
 
   void OpenSplit(const FileSplit& split) {
     split_ = split;
+    if (watermarks_) {
+      split_name_ = split.path + "@" + std::to_string(split.start);
+      watermarks_->AddSplit(split_name_);
+    }
     file_ = std::fopen(split.path.c_str(), "rb");
     if (!file_) throw std::runtime_error("file source: cannot open '" + split.path + "'");
     pos_ = split.start;
@@ -149,10 +167,14 @@ class TextFileSource final : public StreamOperator {
 
   void CloseFile() {
     if (file_) std::fclose(file_);
+    if (file_ && watermarks_) watermarks_->RemoveSplit(split_name_);
     file_ = nullptr;
   }
 
   std::string path_;
+  std::optional<WatermarkStrategy<std::string>> strategy_;
+  std::unique_ptr<SourceWatermarks<std::string>> watermarks_;  // given a strategy
+  std::string split_name_;                                     // of the split being read
   bool restored_ = false;
   std::vector<FileSplit> mine_;
   size_t next_split_ = 0;
@@ -166,6 +188,15 @@ inline DataStream<std::string> AddTextFileSource(StreamEnvironment& env, const s
                                                  const std::string& name = "TextFileSource") {
   return env.AddSource<std::string>([path]() { return std::make_unique<TextFileSource>(path); },
                                     name);
+}
+
+//! The same with event time: the strategy's assigner reads each line's time; watermarks are
+//! generated per split.
+inline DataStream<std::string> AddTextFileSource(StreamEnvironment& env, const std::string& path,
+                                                 const WatermarkStrategy<std::string>& strategy,
+                                                 const std::string& name = "TextFileSource") {
+  return env.AddSource<std::string>(
+      [path, strategy]() { return std::make_unique<TextFileSource>(path, strategy); }, name);
 }
 
 }  // namespace sluice
