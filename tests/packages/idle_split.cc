@@ -24,9 +24,8 @@ class TwoSplitSource final : public sluice::StreamOperator {
       : strategy_(std::move(strategy)) {}
   void Open(sluice::RuntimeContext& ctx, sluice::Output& out) override {
     StreamOperator::Open(ctx, out);
-    watermarks_ = std::make_unique<sluice::SourceWatermarks<Event>>(strategy_, ctx, out,
-                                                                    std::vector<std::string>{
-                                                                        "busy", "quiet"});
+    watermarks_ = std::make_unique<sluice::SourceWatermarks<Event>>(
+        strategy_, ctx, out, std::vector<std::string>{"busy", "quiet"});
     watermarks_->StartPeriodicEmit();
   }
   sluice::SourceStatus PollNext(int64_t* wait_micros) override {

@@ -113,7 +113,7 @@ class GeneratorSource final : public StreamOperator {
   Fn fn_;
   std::optional<WatermarkStrategy<T>> strategy_;
   std::unique_ptr<SourceWatermarks<T>> watermarks_;  // per split, when given a strategy
-  std::vector<uint64_t> next_;  // next id of each split this subtask owns
+  std::vector<uint64_t> next_;                       // next id of each split this subtask owns
   size_t cursor_ = 0;
   int64_t emitted_ = 0;
   std::chrono::steady_clock::time_point start_{};
