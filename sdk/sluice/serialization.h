@@ -84,6 +84,7 @@ class ByteWriter {
     return at;
   }
   void Append(const void* p, size_t n) {
+    if (n == 0) return;  // p may be null then, and memcpy must not see a null pointer
     Reserve(size_ + n);
     std::memcpy(data_ + size_, p, n);
     size_ += n;
@@ -130,6 +131,7 @@ class ByteReader {
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
   void Read(void* out, size_t n) {
     if (n > remaining()) throw SerializationError("record truncated");
+    if (n == 0) return;
     std::memcpy(out, p_, n);
     p_ += n;
   }

@@ -186,7 +186,8 @@ TEST_P(TaskStateTest, TimersOfAServiceNotAskedForAgainAreKeptInTheNextSnapshot) 
 TEST_P(TaskStateTest, AHeapSnapshotRestoresIntoEitherBackendWithItsTimers) {
   std::vector<proto::OperatorSubtaskState> snapshot;
   {
-    TaskState state(Deployment(0, 1, "hashmap"), dir_ + "/local-heap");
+    const proto::TaskDeployment heap = Deployment(0, 1, "hashmap");
+    TaskState state(heap, dir_ + "/local-heap");
     WindowCounter op;
     state.InitializeOperator(node_, kMaxParallelism, op);
     for (int i = 0; i < 2; ++i) op.Add("k", Window{0, 10});
