@@ -1,6 +1,7 @@
 // `sluice watermarks JOB`: event time per subtask, to answer "why hasn't my window fired?" — the
 // input and output watermark, which input holds the input watermark back and since when, which
-// inputs are idle, how far event time lags the wall clock, and late records dropped.
+// inputs are idle, how far event time lags the wall clock, late records dropped, and for sources
+// in a watermark alignment group how far they may advance and how many splits that pauses.
 
 #include <iostream>
 #include <string>
@@ -71,6 +72,14 @@ void PrintText(const proto::JobStatus& job) {
       if (m.num_late_records_dropped() > 0) {
         std::cout << "  late records dropped " << m.num_late_records_dropped();
       }
+      if (!m.alignment_group().empty()) {
+        std::cout << "  alignment group " << m.alignment_group() << ": may advance to "
+                  << FormatWatermark(m.alignment_max_allowed_watermark());
+        if (m.alignment_paused_splits() > 0) {
+          std::cout << ", " << m.alignment_paused_splits()
+                    << " split(s) paused by watermark alignment";
+        }
+      }
       std::cout << "\n";
     }
   }
@@ -97,6 +106,16 @@ void PrintJsonView(const proto::JobStatus& job) {
         for (const std::string& i : m.idle_inputs()) idle.push_back(i);
         subtask["idleInputs"] = std::move(idle);
         subtask["numLateRecordsDropped"] = static_cast<int64_t>(m.num_late_records_dropped());
+        if (!m.alignment_group().empty()) {
+          subtask["alignment"] = {
+              {"group", m.alignment_group()},
+              {"maxDriftMs", m.alignment_max_drift_ms()},
+              {"watermark", WatermarkJson(m.alignment_watermark())},
+              {"maxAllowedWatermark", m.alignment_max_allowed_watermark() == INT64_MAX
+                                          ? Json(nullptr)
+                                          : Json(m.alignment_max_allowed_watermark())},
+              {"pausedSplits", m.alignment_paused_splits()}};
+        }
       }
       subtasks.push_back(std::move(subtask));
     }

@@ -441,8 +441,10 @@ class EventTimeCapture final : public RuntimeContext, public Output {
     records.emplace_back(*static_cast<const std::string*>(record), timestamp_);
   }
   void EmitWatermark(int64_t w) override { watermarks.push_back(w); }
+  int64_t MaxAllowedWatermark() const override { return max_allowed; }
   std::vector<std::pair<std::string, int64_t>> records;
   std::vector<int64_t> watermarks;
+  int64_t max_allowed = kMaxWatermark;  // what a watermark alignment group allows
 
  private:
   std::string name_ = "event-time";
@@ -484,6 +486,35 @@ TEST(TextFileSourceEventTime, LinesGetTheirTimeAndSplitsTheirWatermarks) {
             (std::vector<std::pair<std::string, int64_t>>{
                 {"100,x", 100}, {"200,y", 200}, {"300,z", 300}, {"50,p", 50}, {"400,q", 400}}));
   EXPECT_EQ(capture.watermarks, (std::vector<int64_t>{99, 199, 299, 399}));
+}
+
+// With watermark alignment, the file source stops reading once its split's watermark passes what
+// the group allows, and goes on when the allowance moves.
+TEST(TextFileSourceEventTime, AlignmentPausesTheSplitThatRunsAhead) {
+  TempDir dir;
+  WriteFile(dir.path() / "a.txt", "100,x\n200,y\n300,z\n");
+  StreamEnvironment env({}, 1);
+  AddTextFileSource(
+      env, dir.path().string(),
+      WatermarkStrategy<std::string>::ForGenerator([] { return std::make_unique<EveryLine>(); })
+          .WithTimestampAssigner([](const std::string& line) {
+            return static_cast<int64_t>(std::stoll(line.substr(0, line.find(','))));
+          })
+          .WithWatermarkAlignment("files", std::chrono::milliseconds(10)));
+  EventTimeCapture capture;
+  capture.max_allowed = 150;
+  std::unique_ptr<StreamOperator> op = env.nodes()[0].factory();
+  op->Open(capture, capture);
+  int64_t wait = 0;
+  EXPECT_EQ(op->PollNext(&wait), SourceStatus::kMoreAvailable);  // 100 and 200, then paused
+  EXPECT_EQ(capture.records.size(), 2u);
+  EXPECT_EQ(op->PollNext(&wait), SourceStatus::kNothingAvailable);
+  EXPECT_GT(wait, 0);
+  EXPECT_EQ(capture.records.size(), 2u);
+  capture.max_allowed = kMaxWatermark;
+  PollToEnd(*op);
+  op->Close();
+  EXPECT_EQ(capture.records.size(), 3u);
 }
 
 TEST(TextFileSourcePlanTest, MissingPathThrows) {

@@ -328,12 +328,29 @@ void Dispatcher::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
   if (auto m = Find(update.job_id())) m->OnTaskStateUpdate(update);
 }
 
-void Dispatcher::OnMetricsReport(const proto::TaskMetricsReport& report) {
+proto::TaskMetricsAck Dispatcher::OnMetricsReport(const proto::TaskMetricsReport& report) {
+  proto::TaskMetricsAck ack;
   std::map<std::string, std::vector<proto::SubtaskMetrics>> by_job;
   for (const proto::SubtaskMetrics& m : report.subtasks()) by_job[m.job_id()].push_back(m);
   for (auto& [job_id, metrics] : by_job) {
-    if (auto m = Find(job_id)) m->OnMetrics(std::move(metrics));
+    auto master = Find(job_id);
+    if (!master) continue;
+    // All of this report's members first, then the answers: two subtasks of one group on this
+    // TaskManager see each other's latest watermark at once.
+    for (const proto::SubtaskMetrics& m : metrics) {
+      if (m.alignment_group().empty()) continue;
+      master->alignment().Report(m.attempt_id(), m.alignment_group(), m.alignment_max_drift_ms(),
+                                 m.alignment_watermark());
+    }
+    for (const proto::SubtaskMetrics& m : metrics) {
+      if (m.alignment_group().empty()) continue;
+      proto::WatermarkAlignmentUpdate* u = ack.add_alignments();
+      u->set_attempt_id(m.attempt_id());
+      u->set_max_allowed_watermark(master->alignment().MaxAllowed(m.attempt_id()));
+    }
+    master->OnMetrics(std::move(metrics));
   }
+  return ack;
 }
 
 void Dispatcher::OnTaskManagerLost(const std::string& tm_id, const std::string& reason) {

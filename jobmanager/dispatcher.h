@@ -43,7 +43,9 @@ class Dispatcher {
   absl::StatusOr<std::string> Cancel(const std::string& job_id);
   void OnTaskStateUpdate(const proto::TaskStateUpdate& update);
   //! Hands each job's share of a TaskManager's report to its JobMaster; unknown jobs are ignored.
-  void OnMetricsReport(const proto::TaskMetricsReport& report);
+  //! Hands each job its subtasks' metrics; answers with the watermark alignment of the sources
+  //! that take part in one.
+  proto::TaskMetricsAck OnMetricsReport(const proto::TaskMetricsReport& report);
   void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
   void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
   void OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline);

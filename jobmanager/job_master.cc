@@ -210,6 +210,7 @@ void JobMaster::SetSubtaskState(Vertex& v, int index, SubtaskState to, const std
               SubtaskStateName(st.state), SubtaskStateName(to));
   st.state = to;
   if (!failure.empty()) st.failure = failure;
+  if (IsTerminal(to)) alignment_.Forget(st.attempt_id);  // an ended source holds nobody back
 }
 
 bool JobMaster::SetJobState(JobState to) {
@@ -377,6 +378,7 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
 void JobMaster::OnMetrics(std::vector<proto::SubtaskMetrics> metrics) {
   executor_.Post([this, metrics = std::move(metrics)]() mutable {
     for (proto::SubtaskMetrics& m : metrics) {
+      if (m.alignment_only()) continue;  // for the alignment group only, not shown
       Vertex* v = nullptr;
       int index = 0;
       if (!FindAttempt(m.attempt_id(), &v, &index)) continue;

@@ -35,6 +35,7 @@
 #include "common/snapshot/storage.h"
 #include "common/states.h"
 #include "jobmanager/checkpoint/coordinator.h"
+#include "jobmanager/eventtime/watermark_alignment.h"
 #include "jobmanager/execution_plan.h"
 #include "jobmanager/job_state_machine.h"
 #include "jobmanager/resource_manager.h"
@@ -99,6 +100,9 @@ class JobMaster {
   //! Stop-with-savepoint, then the job again from it with `graph`/`plan` (built at the new
   //! parallelism). Blocks until the savepoint is complete; the redeployment follows.
   absl::StatusOr<std::string> Rescale(int parallelism, proto::JobGraph graph, ExecutionPlan plan);
+
+  //! The watermark alignment groups of the job's sources; thread-safe.
+  WatermarkAlignment& alignment() { return alignment_; }
 
   //! Transitions of the job or a rescale that were refused as illegal: a bug; tests expect none.
   int64_t IllegalTransitions();
@@ -210,6 +214,7 @@ class JobMaster {
   std::string failure_;                      // why the job fails (FAILING, FAILED)
   std::string restart_cause_;                // why it restarted last
   std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
+  WatermarkAlignment alignment_;             // its own lock: the metrics RPC answers from it
   int64_t start_ms_ = 0;
   int64_t end_ms_ = 0;
   int attempt_number_ = 0;

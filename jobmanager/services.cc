@@ -134,8 +134,9 @@ grpc::Status ClusterServiceImpl::UpdateTaskState(grpc::ServerContext*,
 }
 
 grpc::Status ClusterServiceImpl::ReportMetrics(grpc::ServerContext*,
-                                               const proto::TaskMetricsReport* req, proto::Empty*) {
-  dispatcher_->OnMetricsReport(*req);
+                                               const proto::TaskMetricsReport* req,
+                                               proto::TaskMetricsAck* ack) {
+  *ack = dispatcher_->OnMetricsReport(*req);
   return grpc::Status::OK;
 }
 

@@ -55,7 +55,7 @@ class ClusterServiceImpl final : public proto::JobManagerService::Service {
   grpc::Status FetchPackage(grpc::ServerContext*, const proto::FetchPackageRequest* req,
                             grpc::ServerWriter<proto::PackageChunk>* writer) override;
   grpc::Status ReportMetrics(grpc::ServerContext*, const proto::TaskMetricsReport* req,
-                             proto::Empty*) override;
+                             proto::TaskMetricsAck* ack) override;
   grpc::Status AcknowledgeCheckpoint(grpc::ServerContext*,
                                      const proto::AcknowledgeCheckpointRequest* req,
                                      proto::Empty*) override;

@@ -60,6 +60,12 @@ class FakeRuntimeContext final : public RuntimeContext {
     scheduled.emplace_back(time_ms, std::move(fn));
   }
   int64_t AutoWatermarkIntervalMs() const override { return interval_ms; }
+  void ReportWatermarkForAlignment(const std::string& group, int64_t max_drift_ms,
+                                   int64_t watermark, int paused_splits) override {
+    reported.push_back(group + " drift " + std::to_string(max_drift_ms) + " wm " +
+                       std::to_string(watermark) + " paused " + std::to_string(paused_splits));
+  }
+  int64_t MaxAllowedWatermark() const override { return max_allowed; }
 
   void AdvanceTo(int64_t t) {
     for (;;) {
@@ -79,6 +85,8 @@ class FakeRuntimeContext final : public RuntimeContext {
   int64_t now = 0;
   int64_t timestamp = kNoTimestamp;
   int64_t interval_ms = 200;
+  int64_t max_allowed = kMaxWatermark;  // as the alignment group last allowed
+  Log reported;                         // watermark alignment reports
   std::vector<std::pair<int64_t, std::function<void()>>> scheduled;
 
  private:
@@ -441,6 +449,34 @@ TEST(SourceWatermarks, PerSplitGeneratorsCombineToTheMinimum) {
   w.OnPeriodicEmit();
   EXPECT_EQ(out.log, (Log{"rec a @100", "rec b @50", "wm 39", "rec c @500", "wm 89", "wm 489"}));
   EXPECT_THROW(w.OnRecord("s0", Click{"d", 1}), std::logic_error);
+}
+
+TEST(SourceWatermarks, AlignmentPausesTheSplitsAheadOfWhatTheGroupAllowsAndReports) {
+  FakeRuntimeContext ctx;
+  LoggingOutput out(&ctx);
+  SourceWatermarks<Click> w(WatermarkStrategy<Click>::ForMonotonousTimestamps()
+                                .WithTimestampAssigner([](const Click& c) { return c.ts; })
+                                .WithWatermarkAlignment("g", milliseconds(50)),
+                            ctx, out, {"fast", "slow"});
+  ASSERT_TRUE(w.aligned());
+  ctx.max_allowed = 120;
+  w.OnRecord("fast", Click{"a", 200});
+  w.OnRecord("slow", Click{"b", 100});
+  EXPECT_FALSE(w.SplitPaused("fast"));  // watermarks are periodic: none yet
+  w.OnPeriodicEmit();
+  EXPECT_TRUE(w.SplitPaused("fast"));   // 199 > 120
+  EXPECT_FALSE(w.SplitPaused("slow"));  // 99
+  EXPECT_EQ(ctx.reported, (Log{"g drift 50 wm 99 paused 1"}));
+  ctx.max_allowed = 199;  // the group caught up
+  EXPECT_FALSE(w.SplitPaused("fast"));
+
+  SourceWatermarks<Click> plain(WatermarkStrategy<Click>::ForMonotonousTimestamps(), ctx, out,
+                                {"s"});
+  plain.OnRecord("s", Click{"a", 500});
+  plain.OnPeriodicEmit();
+  EXPECT_FALSE(plain.aligned());
+  EXPECT_FALSE(plain.SplitPaused("s"));
+  EXPECT_EQ(ctx.reported.size(), 1u);  // only aligned sources report
 }
 
 TEST(SourceWatermarks, ReaderTimestampsPeriodicEmitAndIdleSplits) {

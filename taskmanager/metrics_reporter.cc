@@ -42,6 +42,8 @@ MetricsSample TakeSample(const TaskMetrics& m) {
   s.output_watermark = m.output_watermark.load(std::memory_order_relaxed);
   s.late_records_dropped = m.late_records_dropped.load(std::memory_order_relaxed);
   s.watermark_inputs = m.GetWatermarkInputs();
+  s.alignment = m.GetAlignment();
+  s.alignment_max_allowed = m.alignment_max_allowed.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -61,6 +63,13 @@ proto::SubtaskMetrics ComputeRates(const MetricsSample& prev, const MetricsSampl
   m.set_watermark_unchanged_since_ms(cur.watermark_inputs.unchanged_since_ms);
   for (const std::string& idle : cur.watermark_inputs.idle) m.add_idle_inputs(idle);
   m.set_reported_at_ms(WallClockMs());
+  if (!cur.alignment.group.empty()) {
+    m.set_alignment_group(cur.alignment.group);
+    m.set_alignment_watermark(cur.alignment.watermark);
+    m.set_alignment_max_drift_ms(cur.alignment.max_drift_ms);
+    m.set_alignment_max_allowed_watermark(cur.alignment_max_allowed);
+    m.set_alignment_paused_splits(cur.alignment.paused_splits);
+  }
   double seconds = std::chrono::duration<double>(elapsed).count();
   if (seconds <= 0) return m;
   double idle = MsPerSecond(prev.idle_ns, cur.idle_ns, seconds);
@@ -109,10 +118,22 @@ void MetricsReporter::Tick() {
       m = ComputeRates(t.sample, t.sample, std::chrono::nanoseconds(0));
       m.set_in_pool_usage(0);
       m.set_out_pool_usage(0);
+      // An ended source holds its alignment group back no more.
+      if (!m.alignment_group().empty()) {
+        m.set_alignment_watermark(INT64_MAX);
+        m.set_alignment_paused_splits(0);
+      }
     } else if (it == previous_.end()) {
       // First sighting: the task started at an unknown moment since the last tick, so rates over
       // the interval would be guesses. This sample is the baseline; the next tick reports.
       next[t.attempt_id] = Previous{t.sample, now, false};
+      // An aligned source joins its group at once, or it would run free for another interval.
+      if (t.sample.alignment.group.empty()) continue;
+      m = ComputeRates(t.sample, t.sample, std::chrono::nanoseconds(0));
+      m.set_alignment_only(true);
+      m.set_job_id(t.job_id);
+      m.set_attempt_id(t.attempt_id);
+      *report.add_subtasks() = std::move(m);
       continue;
     } else {
       m = ComputeRates(it->second.sample, t.sample, now - it->second.taken_at);

@@ -31,6 +31,8 @@ struct MetricsSample {
   int64_t output_watermark = INT64_MIN;
   uint64_t late_records_dropped = 0;
   TaskMetrics::WatermarkInputs watermark_inputs;
+  TaskMetrics::Alignment alignment;
+  int64_t alignment_max_allowed = INT64_MAX;
 };
 
 //! Reads the counters (relaxed: a report may be a few records behind the task thread) and gauges.

@@ -33,7 +33,7 @@ class OperatorContext final : public RuntimeContext {
  public:
   OperatorContext(const proto::TaskDeployment& d, int max_parallelism,
                   const std::atomic<bool>* cancelled, int64_t* timestamp,
-                  MailboxProcessor* processor, std::atomic<uint64_t>* late_dropped)
+                  MailboxProcessor* processor, TaskMetrics* metrics)
       : job_id_(d.job_id()),
         name_(d.vertex_name()),
         index_(d.subtask_index()),
@@ -45,7 +45,7 @@ class OperatorContext final : public RuntimeContext {
         cancelled_(cancelled),
         timestamp_(timestamp),
         processor_(processor),
-        late_dropped_(late_dropped) {}
+        metrics_(metrics) {}
   const std::string& JobId() const override { return job_id_; }
   const std::string& TaskName() const override { return name_; }
   int SubtaskIndex() const override { return index_; }
@@ -64,7 +64,14 @@ class OperatorContext final : public RuntimeContext {
   }
   int64_t AutoWatermarkIntervalMs() const override { return watermark_interval_ms_; }
   void AddLateRecordsDropped(uint64_t n) override {
-    late_dropped_->fetch_add(n, std::memory_order_relaxed);
+    metrics_->late_records_dropped.fetch_add(n, std::memory_order_relaxed);
+  }
+  void ReportWatermarkForAlignment(const std::string& group, int64_t max_drift_ms,
+                                   int64_t watermark, int paused_splits) override {
+    metrics_->SetAlignment({group, max_drift_ms, watermark, paused_splits});
+  }
+  int64_t MaxAllowedWatermark() const override {
+    return metrics_->alignment_max_allowed.load(std::memory_order_relaxed);
   }
 
  private:
@@ -75,7 +82,7 @@ class OperatorContext final : public RuntimeContext {
   const std::atomic<bool>* cancelled_;
   int64_t* timestamp_;
   MailboxProcessor* processor_;
-  std::atomic<uint64_t>* late_dropped_;
+  TaskMetrics* metrics_;
 };
 
 }  // namespace
@@ -312,9 +319,8 @@ void Task::BuildChain() {
     c.nodes.push_back(&node(op.node_id()));
     int max_parallelism =
         op.max_parallelism() > 0 ? op.max_parallelism() : node(op.node_id()).max_parallelism;
-    c.contexts.push_back(
-        std::make_unique<OperatorContext>(deployment_, max_parallelism, &cancelled_, &c.timestamp,
-                                          c.processor.get(), &metrics_.late_records_dropped));
+    c.contexts.push_back(std::make_unique<OperatorContext>(
+        deployment_, max_parallelism, &cancelled_, &c.timestamp, c.processor.get(), &metrics_));
   }
   // Network outputs: one RecordWriter per produced partition; the side output it carries, if any.
   std::vector<std::string> writer_side;

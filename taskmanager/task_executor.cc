@@ -280,10 +280,21 @@ std::vector<MetricsReporter::TaskSample> TaskExecutor::SampleTasks() {
 
 void TaskExecutor::SendMetrics(const proto::TaskMetricsReport& report) {
   auto ctx = ContextWithDeadline(std::chrono::seconds(2));
-  proto::Empty resp;
-  grpc::Status s = jobmanager_->ReportMetrics(ctx.get(), report, &resp);
+  proto::TaskMetricsAck ack;
+  grpc::Status s = jobmanager_->ReportMetrics(ctx.get(), report, &ack);
   // Metrics are best effort: the next report supersedes a lost one.
-  if (!s.ok()) Log()->debug("cannot report metrics to the JobManager: {}", s.error_message());
+  if (!s.ok()) {
+    Log()->debug("cannot report metrics to the JobManager: {}", s.error_message());
+    return;
+  }
+  // Each aligned source learns how far its watermark may advance until the next report.
+  absl::MutexLock lock(&mu_);
+  for (const proto::WatermarkAlignmentUpdate& u : ack.alignments()) {
+    auto it = tasks_.find(u.attempt_id());
+    if (it == tasks_.end()) continue;
+    it->second->metrics().alignment_max_allowed.store(u.max_allowed_watermark(),
+                                                      std::memory_order_relaxed);
+  }
 }
 
 grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDeployment* req,

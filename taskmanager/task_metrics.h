@@ -42,6 +42,25 @@ struct TaskMetrics {
     std::lock_guard<std::mutex> lock(watermark_mu_);
     return watermark_inputs_;
   }
+
+  //! Watermark alignment of a source (RuntimeContext::ReportWatermarkForAlignment): set by the task
+  //! thread, sent with the metrics; the JobManager's answer comes back into
+  //! `alignment_max_allowed`.
+  struct Alignment {
+    std::string group;  // empty: the task takes part in no alignment group
+    int64_t max_drift_ms = 0;
+    int64_t watermark = INT64_MIN;
+    int paused_splits = 0;
+  };
+  void SetAlignment(Alignment alignment) {
+    std::lock_guard<std::mutex> lock(watermark_mu_);
+    alignment_ = std::move(alignment);
+  }
+  Alignment GetAlignment() const {
+    std::lock_guard<std::mutex> lock(watermark_mu_);
+    return alignment_;
+  }
+  std::atomic<int64_t> alignment_max_allowed{INT64_MAX};
   //! 0..1: share of the input gate's / output partitions' buffers in use. Set before the task
   //! starts; safe to call from any thread; empty when the task has no input / no network output.
   std::function<double()> in_pool_usage;
@@ -59,6 +78,7 @@ struct TaskMetrics {
  private:
   mutable std::mutex watermark_mu_;
   WatermarkInputs watermark_inputs_;
+  Alignment alignment_;
 };
 
 }  // namespace sluice::taskmanager

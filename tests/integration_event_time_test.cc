@@ -191,5 +191,59 @@ TEST_F(IntegrationEventTime, AnIdleSplitStopsHoldingTheWatermarkBack) {
   EXPECT_TRUE(cluster_->Sluice({"cancel", job}).ok());
 }
 
+// tests/packages/aligned_splits.cc: split 0's event time runs three times as fast as split 1's,
+// at the same record rate, on two source subtasks. In one alignment group with a max drift of 1 s,
+// split 0 waits for split 1; unaligned, it would be 20 s ahead when split 1 ends. The sink's lines
+// come in arrival order, so the lead of split 0 over split 1 can be read off them.
+TEST_F(IntegrationEventTime, WatermarkAlignmentPausesTheSplitThatRunsAheadOfItsGroup) {
+  constexpr int64_t kCount = 20000;  // 10000 per split: split 1 spans 10 s of event time
+  std::string out = cluster_->ScratchPath("aligned");
+  CommandResult run = cluster_->Sluice({"run", TestPackage("aligned_splits"), "--detached", "--arg",
+                                        "align_ms=1000", "--arg", absl::StrCat("count=", kCount),
+                                        "--arg", "rate=2000", "--arg", "output=" + out});
+  ASSERT_TRUE(run.ok()) << run.Describe();
+  const std::string job = run.LastLine();
+  std::string shown;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        CommandResult r = cluster_->Sluice({"watermarks", job});
+        shown = r.out;
+        return r.out.find("split(s) paused by watermark alignment") != std::string::npos;
+      },
+      absl::Seconds(30)))
+      << shown << cluster_->LogTails();
+  absl::StatusOr<JsonValue> done = cluster_->WaitForState(job, "FINISHED", absl::Minutes(3));
+  ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
+
+  // Arrival order: the sink has one subtask, and its part files are named in order.
+  std::vector<std::pair<int64_t, int64_t>> ticks;  // (split, ts)
+  for (const std::string& f : VisibleFiles(out)) {
+    for (absl::string_view l : absl::StrSplit(ReadFile(f), '\n', absl::SkipEmpty())) {
+      std::vector<absl::string_view> p = absl::StrSplit(l, ' ');
+      ASSERT_EQ(p.size(), 2u) << l;
+      int64_t split = 0, ts = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(p[0], &split) && absl::SimpleAtoi(p[1], &ts)) << l;
+      ticks.emplace_back(split, ts);
+    }
+  }
+  ASSERT_EQ(ticks.size(), static_cast<size_t>(kCount));
+  size_t last_slow = 0;
+  for (size_t i = 0; i < ticks.size(); ++i) {
+    if (ticks[i].first == 1) last_slow = i;
+  }
+  // Until split 1 ends, split 0 stays within the drift, plus what it can run in one periodic
+  // watermark and one alignment update (and the network's flush delay) before it is paused.
+  int64_t fast = INT64_MIN, slow = INT64_MIN, lead_at_end = 0, worst_late_lead = 0;
+  for (size_t i = 0; i <= last_slow; ++i) {
+    (ticks[i].first == 0 ? fast : slow) = ticks[i].second;
+    if (fast == INT64_MIN || slow == INT64_MIN) continue;
+    lead_at_end = fast - slow;
+    // The first seconds run free: the group's first allowance comes with the first report.
+    if (i >= last_slow / 2) worst_late_lead = std::max(worst_late_lead, fast - slow);
+  }
+  EXPECT_LT(lead_at_end, 8000);
+  EXPECT_LT(worst_late_lead, 8000);
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -88,6 +88,19 @@ class RuntimeContext {
   virtual int64_t AutoWatermarkIntervalMs() const { return 200; }
   //! Counts records dropped because they came too late for every window (numLateRecordsDropped).
   virtual void AddLateRecordsDropped(uint64_t n) { (void)n; }
+  //! Watermark alignment (a source whose strategy has WithWatermarkAlignment): the source's
+  //! current watermark in `group` (kMaxWatermark when idle), its max drift, and how many of its
+  //! splits alignment holds paused now. The host passes it to the JobManager with its metrics.
+  virtual void ReportWatermarkForAlignment(const std::string& group, int64_t max_drift_ms,
+                                           int64_t watermark, int paused_splits) {
+    (void)group;
+    (void)max_drift_ms;
+    (void)watermark;
+    (void)paused_splits;
+  }
+  //! The most this source's watermark may advance to, as its alignment group last allowed
+  //! (the slowest member's watermark plus max drift); kMaxWatermark when unbounded.
+  virtual int64_t MaxAllowedWatermark() const { return kMaxWatermark; }
 };
 
 //! Serialized keyed state kept by the host (state.backend.type: rocksdb). The current key is set

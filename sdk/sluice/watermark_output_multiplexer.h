@@ -34,6 +34,12 @@ class WatermarkOutputMultiplexer {
   //! invalid. The combination is recomputed at the next update, as in Flink.
   bool UnregisterOutput(const std::string& id) { return outputs_.erase(id) > 0; }
   bool HasOutput(const std::string& id) const { return outputs_.count(id) > 0; }
+  //! The watermark of one output (kNoTimestamp before its first); throws for an unknown id.
+  int64_t watermark_of(const std::string& id) const {
+    auto it = outputs_.find(id);
+    if (it == outputs_.end()) throw std::logic_error("no watermark output '" + id + "'");
+    return it->second->watermark;
+  }
 
   //! Updates the combination on every call: for events (punctuated watermarks).
   WatermarkOutput& GetImmediateOutput(const std::string& id) { return Find(id).immediate; }

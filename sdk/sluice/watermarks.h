@@ -136,7 +136,9 @@ class WatermarkStrategy {
 
   //! Sources with this strategy in `group` should keep their watermarks within `max_drift` (> 0)
   //! of the group's minimum, re-checked every `update_interval` (> 0; Flink's default is 1 s).
-  //! Only stored for now: split pausing in the runtime will come later (AlignmentParameters()).
+  //! Sources (the generator, the file source) pause the splits that run ahead; the group's
+  //! allowance is refreshed with every metrics report (docs/event-time.md). Ignored by
+  //! DataStream::AssignTimestampsAndWatermarks, as in Flink: alignment belongs to sources.
   template <typename R1, typename P1, typename R2, typename P2>
   WatermarkStrategy WithWatermarkAlignment(std::string group,
                                            std::chrono::duration<R1, P1> max_drift,
@@ -265,6 +267,10 @@ class TimestampsAndWatermarksOperator final : public InputOperator<T> {
 template <typename T>
 class SourceWatermarks {
  public:
+  //! How long a source whose splits are all paused by watermark alignment waits before it looks
+  //! again (it is woken earlier by its mailbox: timers, checkpoints).
+  static constexpr int64_t kPausedWaitMicros = 10000;
+
   SourceWatermarks(WatermarkStrategy<T> strategy, RuntimeContext& ctx, Output& out,
                    const std::vector<std::string>& splits = {})
       : strategy_(std::move(strategy)),
@@ -305,12 +311,28 @@ class SourceWatermarks {
     return timestamp;
   }
 
-  //! Every split's periodic emit, then the combined watermark.
+  //! Every split's periodic emit, then the combined watermark; with watermark alignment, reports
+  //! it (the maximum while idle) to the source's group.
   void OnPeriodicEmit() {
     for (auto& [split, generator] : generators_) {
       generator->OnPeriodicEmit(multiplexer_.GetDeferredOutput(split));
     }
     multiplexer_.OnPeriodicEmit();
+    if (aligned()) {
+      int paused = 0;
+      for (const auto& [split, generator] : generators_) paused += SplitPaused(split) ? 1 : 0;
+      const WatermarkAlignmentParams& a = strategy_.AlignmentParameters();
+      ctx_->ReportWatermarkForAlignment(a.group, a.max_drift_ms,
+                                        idle() ? kMaxWatermark : current_watermark(), paused);
+    }
+  }
+
+  //! Whether the strategy asks for watermark alignment.
+  bool aligned() const { return !strategy_.AlignmentParameters().group.empty(); }
+  //! Watermark alignment holds `split` back: its watermark ran past the most its group allows
+  //! (Flink's split-level alignment). A split without a watermark yet is never held back.
+  bool SplitPaused(const std::string& split) const {
+    return aligned() && multiplexer_.watermark_of(split) > ctx_->MaxAllowedWatermark();
   }
 
   //! Calls OnPeriodicEmit every AutoWatermarkIntervalMs() (if > 0) through the task mailbox,

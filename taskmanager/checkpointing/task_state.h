@@ -45,7 +45,8 @@ class TaskState {
   TaskState(const proto::TaskDeployment& deployment, std::string local_dir,
             state::ProcessingTimeScheduler* scheduler = nullptr);
   //! The deployment is kept by reference: it must outlive the TaskState.
-  TaskState(proto::TaskDeployment&&, std::string, state::ProcessingTimeScheduler* = nullptr) = delete;
+  TaskState(proto::TaskDeployment&&, std::string,
+            state::ProcessingTimeScheduler* = nullptr) = delete;
   ~TaskState();
 
   //! Task thread, before Open. Throws SnapshotDamagedError when the snapshot is damaged,

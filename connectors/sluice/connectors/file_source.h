@@ -101,12 +101,18 @@ class TextFileSource final : public StreamOperator {
     }
   }
 
-  SourceStatus PollNext(int64_t*) override {
+  SourceStatus PollNext(int64_t* wait_micros) override {
     for (int n = 0; n < kBatch;) {
       if (!file_) {
         if (next_split_ >= mine_.size()) return SourceStatus::kEndOfInput;
         OpenSplit(mine_[next_split_++]);
         continue;
+      }
+      if (watermarks_ && watermarks_->SplitPaused(split_name_)) {
+        // Watermark alignment: this subtask reads one split at a time, so it waits as a whole
+        // until its group catches up.
+        *wait_micros = SourceWatermarks<std::string>::kPausedWaitMicros;
+        return n > 0 ? SourceStatus::kMoreAvailable : SourceStatus::kNothingAvailable;
       }
       if (pos_ >= split_.end || !ReadLine()) {
         CloseFile();

@@ -79,6 +79,7 @@ class GeneratorSource final : public StreamOperator {
       }
       budget = std::min<int64_t>(budget, allowed);
     }
+    size_t paused = 0;  // splits in a row that watermark alignment holds back
     while (budget-- > 0) {
       if (next_.empty()) return SourceStatus::kEndOfInput;
       if (cursor_ >= next_.size()) cursor_ = 0;
@@ -88,6 +89,21 @@ class GeneratorSource final : public StreamOperator {
         next_.erase(next_.begin() + static_cast<long>(cursor_));
         continue;
       }
+      if (watermarks_ && watermarks_->aligned() && watermarks_->SplitPaused(SplitName(id))) {
+        ++cursor_;
+        ++budget;  // a paused split costs no record
+        if (++paused < next_.size()) continue;
+        *wait_micros = SourceWatermarks<T>::kPausedWaitMicros;  // every split is paused
+        // Time spent paused does not count towards the rate: no burst when the group lets it go.
+        if (options_.rate > 0) {
+          start_ =
+              std::chrono::steady_clock::now() -
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double>(static_cast<double>(emitted_) / options_.rate));
+        }
+        return SourceStatus::kNothingAvailable;
+      }
+      paused = 0;
       T record = fn_(id);
       const uint64_t this_id = id;
       id += options_.splits;
