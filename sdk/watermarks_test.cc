@@ -66,6 +66,12 @@ class FakeRuntimeContext final : public RuntimeContext {
                        std::to_string(watermark) + " paused " + std::to_string(paused_splits));
   }
   int64_t MaxAllowedWatermark() const override { return max_allowed; }
+  void ReportSplitWatermarks(int64_t watermark, const std::string& held_by,
+                             const std::vector<std::string>& idle) override {
+    std::string line = "wm " + std::to_string(watermark) + " held by '" + held_by + "' idle";
+    for (const std::string& s : idle) line += " " + s;
+    splits.push_back(line);
+  }
 
   void AdvanceTo(int64_t t) {
     for (;;) {
@@ -87,6 +93,7 @@ class FakeRuntimeContext final : public RuntimeContext {
   int64_t interval_ms = 200;
   int64_t max_allowed = kMaxWatermark;  // as the alignment group last allowed
   Log reported;                         // watermark alignment reports
+  Log splits;                           // ReportSplitWatermarks
   std::vector<std::pair<int64_t, std::function<void()>>> scheduled;
 
  private:
@@ -492,14 +499,17 @@ TEST(SourceWatermarks, ReaderTimestampsPeriodicEmitAndIdleSplits) {
   w.OnRecord("s1", Click{"b", 0}, 2000);
   ctx.AdvanceTo(200);  // both had events
   EXPECT_EQ(out.log, (Log{"rec a @1000", "rec b @2000", "wm 999"}));
+  EXPECT_EQ(ctx.splits.back(), "wm 999 held by 's0' idle");  // for sluice watermarks
   out.log.clear();
   w.OnRecord("s1", Click{"c", 0}, 3000);
   ctx.AdvanceTo(800);  // s0 idle after 400 + 300: s1 alone decides
   EXPECT_EQ(out.log, (Log{"rec c @3000", "wm 2999"}));
+  EXPECT_EQ(ctx.splits.back(), "wm 2999 held by 's1' idle s0");
   out.log.clear();
   ctx.AdvanceTo(1400);  // s1 idle too
   EXPECT_EQ(out.log, Log{"idle"});
   EXPECT_TRUE(w.idle());
+  EXPECT_EQ(ctx.splits.back(), "wm 2999 held by '' idle s0 s1");
   out.log.clear();
   w.OnRecord("s0", Click{"d", 0}, 1500);  // s0 active again, below the combination
   ctx.AdvanceTo(1600);

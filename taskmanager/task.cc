@@ -73,6 +73,18 @@ class OperatorContext final : public RuntimeContext {
   int64_t MaxAllowedWatermark() const override {
     return metrics_->alignment_max_allowed.load(std::memory_order_relaxed);
   }
+  void ReportSplitWatermarks(int64_t watermark, const std::string& held_by,
+                             const std::vector<std::string>& idle) override {
+    if (watermark != split_watermark_ || split_watermark_moved_ms_ == 0) {
+      split_watermark_ = watermark;
+      split_watermark_moved_ms_ = WallClockMs();
+    }
+    TaskMetrics::WatermarkInputs w;
+    if (!held_by.empty()) w.held_by = "split " + held_by;
+    w.unchanged_since_ms = split_watermark_moved_ms_;
+    for (const std::string& split : idle) w.idle.push_back("split " + split);
+    metrics_->SetWatermarkInputs(std::move(w));
+  }
 
  private:
   std::string job_id_, name_;
@@ -83,6 +95,8 @@ class OperatorContext final : public RuntimeContext {
   int64_t* timestamp_;
   MailboxProcessor* processor_;
   TaskMetrics* metrics_;
+  int64_t split_watermark_ = INT64_MIN;  // a source's, as ReportSplitWatermarks last saw it
+  int64_t split_watermark_moved_ms_ = 0;
 };
 
 }  // namespace

@@ -169,6 +169,15 @@ TEST_F(IntegrationEventTime, AnIdleSplitStopsHoldingTheWatermarkBack) {
   std::optional<int64_t> wm = WindowInputWatermark(*cluster_, held_job, &held_by);
   // The quiet split's one record (monotonous: its watermark is the record's time - 1).
   EXPECT_TRUE(!wm || *wm <= kIdleStart) << *wm - kIdleStart;
+  // The source names the split that holds it back.
+  std::string shown;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        shown = cluster_->Sluice({"watermarks", held_job}).out;
+        return shown.find("held back by split quiet") != std::string::npos;
+      },
+      absl::Seconds(30)))
+      << shown;
   EXPECT_TRUE(cluster_->Sluice({"cancel", held_job}).ok());
 
   CommandResult idle = cluster_->Sluice({"run", TestPackage("idle_split"), "--detached",

@@ -101,6 +101,14 @@ class RuntimeContext {
   //! The most this source's watermark may advance to, as its alignment group last allowed
   //! (the slowest member's watermark plus max drift); kMaxWatermark when unbounded.
   virtual int64_t MaxAllowedWatermark() const { return kMaxWatermark; }
+  //! A source's splits, for `sluice watermarks`: its combined watermark, the split that holds it
+  //! back (empty: none), and the splits that are idle.
+  virtual void ReportSplitWatermarks(int64_t watermark, const std::string& held_by,
+                                     const std::vector<std::string>& idle) {
+    (void)watermark;
+    (void)held_by;
+    (void)idle;
+  }
 };
 
 //! Serialized keyed state kept by the host (state.backend.type: rocksdb). The current key is set

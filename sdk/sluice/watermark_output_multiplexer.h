@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "sluice/watermark_generators.h"
 
@@ -34,6 +35,26 @@ class WatermarkOutputMultiplexer {
   //! invalid. The combination is recomputed at the next update, as in Flink.
   bool UnregisterOutput(const std::string& id) { return outputs_.erase(id) > 0; }
   bool HasOutput(const std::string& id) const { return outputs_.count(id) > 0; }
+  //! The active output with the lowest watermark, which holds the combined one back; empty when
+  //! every output is idle or there is none.
+  std::string holding_back() const {
+    const std::string* id = nullptr;
+    int64_t min = kMaxWatermark;
+    for (const auto& [name, p] : outputs_) {
+      if (p->idle || (id && p->watermark >= min)) continue;
+      id = &name;
+      min = p->watermark;
+    }
+    return id ? *id : std::string();
+  }
+  //! The outputs marked idle.
+  std::vector<std::string> idle_outputs() const {
+    std::vector<std::string> idle;
+    for (const auto& [name, p] : outputs_) {
+      if (p->idle) idle.push_back(name);
+    }
+    return idle;
+  }
   //! The watermark of one output (kNoTimestamp before its first); throws for an unknown id.
   int64_t watermark_of(const std::string& id) const {
     auto it = outputs_.find(id);

@@ -311,13 +311,15 @@ class SourceWatermarks {
     return timestamp;
   }
 
-  //! Every split's periodic emit, then the combined watermark; with watermark alignment, reports
-  //! it (the maximum while idle) to the source's group.
+  //! Every split's periodic emit, then the combined watermark; reports which split holds it back
+  //! and, with watermark alignment, reports it (the maximum while idle) to the source's group.
   void OnPeriodicEmit() {
     for (auto& [split, generator] : generators_) {
       generator->OnPeriodicEmit(multiplexer_.GetDeferredOutput(split));
     }
     multiplexer_.OnPeriodicEmit();
+    ctx_->ReportSplitWatermarks(current_watermark(), multiplexer_.holding_back(),
+                                multiplexer_.idle_outputs());
     if (aligned()) {
       int paused = 0;
       for (const auto& [split, generator] : generators_) paused += SplitPaused(split) ? 1 : 0;
