@@ -34,6 +34,16 @@ inline std::string FormatMillis(int64_t ms) {
   return text;
 }
 
+//! The default trigger of the time-based assigners: fire at the window's end, in their time.
+template <bool kEventTime>
+auto TimeTrigger() {
+  if constexpr (kEventTime) {
+    return EventTimeTrigger::Create();
+  } else {
+    return ProcessingTimeTrigger::Create();
+  }
+}
+
 //! Tumbling windows of `size`, shifted by `offset`, over event or processing time.
 template <bool kEventTime>
 class TumblingWindows {
@@ -68,13 +78,7 @@ class TumblingWindows {
     int64_t start = TimeWindow::GetWindowStartWithOffset(t, offset_, size_);
     out.emplace_back(start, start + size_);
   }
-  auto DefaultTrigger() const {
-    if constexpr (kEventTime) {
-      return EventTimeTrigger::Create();
-    } else {
-      return ProcessingTimeTrigger::Create();
-    }
-  }
+  auto DefaultTrigger() const { return TimeTrigger<kEventTime>(); }
 
  private:
   int64_t size_ = 1;
@@ -128,13 +132,7 @@ class SlidingWindows {
       out.emplace_back(start, start + size_);
     }
   }
-  auto DefaultTrigger() const {
-    if constexpr (kEventTime) {
-      return EventTimeTrigger::Create();
-    } else {
-      return ProcessingTimeTrigger::Create();
-    }
-  }
+  auto DefaultTrigger() const { return TimeTrigger<kEventTime>(); }
 
  private:
   int64_t size_ = 1;
@@ -178,13 +176,7 @@ class SessionWindows {
       const std::function<void(const std::vector<TimeWindow>&, const TimeWindow&)>& merge) {
     TimeWindow::MergeWindows(std::move(windows), merge);
   }
-  auto DefaultTrigger() const {
-    if constexpr (kEventTime) {
-      return EventTimeTrigger::Create();
-    } else {
-      return ProcessingTimeTrigger::Create();
-    }
-  }
+  auto DefaultTrigger() const { return TimeTrigger<kEventTime>(); }
   //! The fixed gap in milliseconds (fixed-gap sessions only).
   int64_t gap() const requires std::is_same_v<GapFn, int64_t> { return gap_; }
 

@@ -107,7 +107,8 @@ class WindowedStream {
     if constexpr (kSlidingEventTime) {
       if (Sliced()) {
         return AddSliced<OUT>(std::move(name), [reduce, window_fn]() {
-          return std::make_unique<internal::ReducingPanes<K, T, OUT>>(reduce, window_fn());
+          return std::make_unique<internal::ReducingPanes<K, T, OUT>>(internal::ReduceFold<T>{reduce},
+                                                                 window_fn());
         });
       }
     }
@@ -121,7 +122,8 @@ class WindowedStream {
                 evictor(), std::make_unique<internal::ReduceApplyWindowFunction<T, OUT, K, W>>(
                                reduce, std::move(wf)));
           }
-          return std::make_unique<internal::ReducingContents<K, T, OUT, W>>(reduce, std::move(wf));
+          return std::make_unique<internal::ReducingContents<K, T, OUT, W>>(
+              internal::ReduceFold<T>{reduce}, std::move(wf));
         });
   }
 
@@ -152,7 +154,9 @@ class WindowedStream {
       if (Sliced()) {
         return AddSliced<OUT>(std::move(name), [agg, window_fn]() {
           return std::make_unique<internal::AggregatingPanes<K, T, ACC, AOUT, OUT>>(
-              std::shared_ptr<AggregateFunction<T, ACC, AOUT>>(agg()), window_fn());
+              internal::AggregateFold<T, ACC, AOUT>{
+                  std::shared_ptr<AggregateFunction<T, ACC, AOUT>>(agg())},
+              window_fn());
         });
       }
     }
@@ -169,7 +173,7 @@ class WindowedStream {
                     std::move(a), std::move(wf)));
           }
           return std::make_unique<internal::AggregatingContents<K, T, ACC, AOUT, OUT, W>>(
-              std::move(a), std::move(wf));
+              internal::AggregateFold<T, ACC, AOUT>{std::move(a)}, std::move(wf));
         });
   }
 

@@ -54,57 +54,16 @@ class PaneContents {
   virtual void Close() = 0;
 };
 
-template <typename K, typename IN, typename OUT>
-class ReducingPanes final : public PaneContents<K, IN, OUT> {
- public:
-  ReducingPanes(std::function<IN(const IN&, const IN&)> reduce,
-                std::unique_ptr<ProcessWindowFunction<IN, OUT, K, TimeWindow>> fn)
-      : reduce_(std::move(reduce)), fn_(std::move(fn)) {}
-  void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
-    state_ = store.template GetValueState<IN, TimeWindow>(kWindowPanesState);
-    fn_->Open(ctx);
-  }
-  bool Add(const TimeWindow& pane, const IN& in) override {
-    state_.SetCurrentNamespace(pane);
-    const IN* acc = state_.Get();
-    bool created = acc == nullptr;
-    state_.Update(acc ? reduce_(*acc, in) : in);
-    return created;
-  }
-  void Emit(const K& key, const std::vector<TimeWindow>& panes, WindowContext<K, TimeWindow>& ctx,
-            Collector<OUT>& out) override {
-    std::optional<IN> acc;
-    for (const TimeWindow& p : panes) {
-      state_.SetCurrentNamespace(p);
-      if (const IN* v = state_.Get()) acc = acc ? reduce_(*acc, *v) : *v;
-    }
-    if (!acc) return;
-    std::vector<IN> one{std::move(*acc)};
-    fn_->Process(key, ctx, one, out);
-  }
-  bool HasPane(const TimeWindow& pane) override {
-    state_.SetCurrentNamespace(pane);
-    return state_.Get() != nullptr;
-  }
-  void ClearPane(const TimeWindow& pane) override {
-    state_.SetCurrentNamespace(pane);
-    state_.Clear();
-  }
-  void ClearFunction(WindowContext<K, TimeWindow>& ctx) override { fn_->Clear(ctx); }
-  void Close() override { fn_->Close(); }
+//! Reduce or Aggregate (Fold, window_contents.h): one accumulator per pane; a window merges its
+//! panes' accumulators when it fires.
+template <typename K, typename IN, typename OUT, typename Fold>
+class FoldingPanes final : public PaneContents<K, IN, OUT> {
+  using ACC = typename Fold::Acc;
+  using RES = typename Fold::Result;
 
- private:
-  std::function<IN(const IN&, const IN&)> reduce_;
-  std::unique_ptr<ProcessWindowFunction<IN, OUT, K, TimeWindow>> fn_;
-  Namespaced<ValueState<IN>, TimeWindow> state_;
-};
-
-template <typename K, typename IN, typename ACC, typename AOUT, typename OUT>
-class AggregatingPanes final : public PaneContents<K, IN, OUT> {
  public:
-  AggregatingPanes(std::shared_ptr<AggregateFunction<IN, ACC, AOUT>> agg,
-                   std::unique_ptr<ProcessWindowFunction<AOUT, OUT, K, TimeWindow>> fn)
-      : agg_(std::move(agg)), fn_(std::move(fn)) {}
+  FoldingPanes(Fold fold, std::unique_ptr<ProcessWindowFunction<RES, OUT, K, TimeWindow>> fn)
+      : fold_(std::move(fold)), fn_(std::move(fn)) {}
   void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
     state_ = store.template GetValueState<ACC, TimeWindow>(kWindowPanesState);
     fn_->Open(ctx);
@@ -112,8 +71,8 @@ class AggregatingPanes final : public PaneContents<K, IN, OUT> {
   bool Add(const TimeWindow& pane, const IN& in) override {
     state_.SetCurrentNamespace(pane);
     const ACC* acc = state_.Get();
-    bool created = acc == nullptr;
-    state_.Update(agg_->Add(in, acc ? *acc : agg_->CreateAccumulator()));
+    const bool created = acc == nullptr;
+    state_.Update(fold_.Add(acc, in));
     return created;
   }
   void Emit(const K& key, const std::vector<TimeWindow>& panes, WindowContext<K, TimeWindow>& ctx,
@@ -121,10 +80,10 @@ class AggregatingPanes final : public PaneContents<K, IN, OUT> {
     std::optional<ACC> acc;
     for (const TimeWindow& p : panes) {
       state_.SetCurrentNamespace(p);
-      if (const ACC* v = state_.Get()) acc = acc ? agg_->Merge(std::move(*acc), *v) : *v;
+      if (const ACC* v = state_.Get()) acc = acc ? fold_.Merge(std::move(*acc), *v) : *v;
     }
     if (!acc) return;
-    std::vector<AOUT> one{agg_->GetResult(*acc)};
+    std::vector<RES> one{fold_.GetResult(*acc)};
     fn_->Process(key, ctx, one, out);
   }
   bool HasPane(const TimeWindow& pane) override {
@@ -139,10 +98,16 @@ class AggregatingPanes final : public PaneContents<K, IN, OUT> {
   void Close() override { fn_->Close(); }
 
  private:
-  std::shared_ptr<AggregateFunction<IN, ACC, AOUT>> agg_;
-  std::unique_ptr<ProcessWindowFunction<AOUT, OUT, K, TimeWindow>> fn_;
+  Fold fold_;
+  std::unique_ptr<ProcessWindowFunction<RES, OUT, K, TimeWindow>> fn_;
   Namespaced<ValueState<ACC>, TimeWindow> state_;
 };
+
+template <typename K, typename IN, typename OUT>
+using ReducingPanes = FoldingPanes<K, IN, OUT, ReduceFold<IN>>;
+
+template <typename K, typename IN, typename ACC, typename AOUT, typename OUT>
+using AggregatingPanes = FoldingPanes<K, IN, OUT, AggregateFold<IN, ACC, AOUT>>;
 
 template <typename K, typename IN, typename OUT, typename KeyFn>
 class SlicedWindowOperator final : public InputOperator<IN>, public WindowOperatorBase {

@@ -43,72 +43,50 @@ class WindowContents {
   virtual void Close() = 0;
 };
 
-//! Reduce: one reduced value per window.
-template <typename K, typename IN, typename OUT, typename W>
-class ReducingContents final : public WindowContents<K, IN, OUT, W> {
- public:
-  ReducingContents(std::function<IN(const IN&, const IN&)> reduce,
-                   std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn)
-      : reduce_(std::move(reduce)), fn_(std::move(fn)) {}
-  void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
-    state_ = store.template GetValueState<IN, W>(kWindowContentsState);
-    fn_->Open(ctx);
-  }
-  void SetWindow(const W& w) override { state_.SetCurrentNamespace(w); }
-  void Add(const IN& in, int64_t) override {
-    const IN* acc = state_.Get();
-    state_.Update(acc ? reduce_(*acc, in) : in);
-  }
-  void Emit(const K& key, WindowContext<K, W>& ctx, EvictorContext&, Collector<OUT>& out) override {
-    const IN* v = state_.Get();
-    if (!v) return;
-    std::vector<IN> one{*v};
-    fn_->Process(key, ctx, one, out);
-  }
-  void Clear() override { state_.Clear(); }
-  void MergeNamespaces(const W& target, const std::vector<W>& sources) override {
-    std::optional<IN> merged;
-    for (const W& s : sources) {
-      state_.SetCurrentNamespace(s);
-      if (const IN* v = state_.Get()) {
-        merged = merged ? reduce_(*merged, *v) : *v;
-        state_.Clear();
-      }
-    }
-    state_.SetCurrentNamespace(target);
-    if (!merged) return;
-    const IN* t = state_.Get();
-    state_.Update(t ? reduce_(*merged, *t) : *merged);
-  }
-  void ClearFunction(WindowContext<K, W>& ctx) override { fn_->Clear(ctx); }
-  void Close() override { fn_->Close(); }
-
- private:
-  std::function<IN(const IN&, const IN&)> reduce_;
-  std::unique_ptr<ProcessWindowFunction<IN, OUT, K, W>> fn_;
-  Namespaced<ValueState<IN>, W> state_;
+//! How Reduce and Aggregate fold records into one value per window (or pane): the accumulator
+//! type ACC, what a fired window hands its window function (RES), and the three steps. Both
+//! keep one ACC in a ValueState; only these steps differ.
+template <typename IN>
+struct ReduceFold {
+  using Acc = IN;
+  using Result = IN;
+  std::function<IN(const IN&, const IN&)> reduce;
+  IN Add(const IN* acc, const IN& in) const { return acc ? reduce(*acc, in) : in; }
+  IN Merge(IN a, const IN& b) const { return reduce(a, b); }
+  const IN& GetResult(const IN& acc) const { return acc; }
 };
 
-//! Aggregate: one accumulator per window.
-template <typename K, typename IN, typename ACC, typename AOUT, typename OUT, typename W>
-class AggregatingContents final : public WindowContents<K, IN, OUT, W> {
+template <typename IN, typename ACC, typename AOUT>
+struct AggregateFold {
+  using Acc = ACC;
+  using Result = AOUT;
+  std::shared_ptr<AggregateFunction<IN, ACC, AOUT>> agg;
+  ACC Add(const ACC* acc, const IN& in) const {
+    return agg->Add(in, acc ? *acc : agg->CreateAccumulator());
+  }
+  ACC Merge(ACC a, const ACC& b) const { return agg->Merge(std::move(a), b); }
+  AOUT GetResult(const ACC& acc) const { return agg->GetResult(acc); }
+};
+
+//! Reduce or Aggregate (Fold): one accumulator per window.
+template <typename K, typename IN, typename OUT, typename W, typename Fold>
+class FoldingContents final : public WindowContents<K, IN, OUT, W> {
+  using ACC = typename Fold::Acc;
+  using RES = typename Fold::Result;
+
  public:
-  AggregatingContents(std::shared_ptr<AggregateFunction<IN, ACC, AOUT>> agg,
-                      std::unique_ptr<ProcessWindowFunction<AOUT, OUT, K, W>> fn)
-      : agg_(std::move(agg)), fn_(std::move(fn)) {}
+  FoldingContents(Fold fold, std::unique_ptr<ProcessWindowFunction<RES, OUT, K, W>> fn)
+      : fold_(std::move(fold)), fn_(std::move(fn)) {}
   void Open(KeyedStateStore<K>& store, RuntimeContext& ctx) override {
     state_ = store.template GetValueState<ACC, W>(kWindowContentsState);
     fn_->Open(ctx);
   }
   void SetWindow(const W& w) override { state_.SetCurrentNamespace(w); }
-  void Add(const IN& in, int64_t) override {
-    const ACC* acc = state_.Get();
-    state_.Update(agg_->Add(in, acc ? *acc : agg_->CreateAccumulator()));
-  }
+  void Add(const IN& in, int64_t) override { state_.Update(fold_.Add(state_.Get(), in)); }
   void Emit(const K& key, WindowContext<K, W>& ctx, EvictorContext&, Collector<OUT>& out) override {
     const ACC* acc = state_.Get();
     if (!acc) return;
-    std::vector<AOUT> one{agg_->GetResult(*acc)};
+    std::vector<RES> one{fold_.GetResult(*acc)};
     fn_->Process(key, ctx, one, out);
   }
   void Clear() override { state_.Clear(); }
@@ -117,23 +95,31 @@ class AggregatingContents final : public WindowContents<K, IN, OUT, W> {
     for (const W& s : sources) {
       state_.SetCurrentNamespace(s);
       if (const ACC* v = state_.Get()) {
-        merged = merged ? agg_->Merge(std::move(*merged), *v) : *v;
+        merged = merged ? fold_.Merge(std::move(*merged), *v) : *v;
         state_.Clear();
       }
     }
     state_.SetCurrentNamespace(target);
     if (!merged) return;
     const ACC* t = state_.Get();
-    state_.Update(t ? agg_->Merge(std::move(*merged), *t) : std::move(*merged));
+    state_.Update(t ? fold_.Merge(std::move(*merged), *t) : std::move(*merged));
   }
   void ClearFunction(WindowContext<K, W>& ctx) override { fn_->Clear(ctx); }
   void Close() override { fn_->Close(); }
 
  private:
-  std::shared_ptr<AggregateFunction<IN, ACC, AOUT>> agg_;
-  std::unique_ptr<ProcessWindowFunction<AOUT, OUT, K, W>> fn_;
+  Fold fold_;
+  std::unique_ptr<ProcessWindowFunction<RES, OUT, K, W>> fn_;
   Namespaced<ValueState<ACC>, W> state_;
 };
+
+//! Reduce: one reduced value per window.
+template <typename K, typename IN, typename OUT, typename W>
+using ReducingContents = FoldingContents<K, IN, OUT, W, ReduceFold<IN>>;
+
+//! Aggregate: one accumulator per window.
+template <typename K, typename IN, typename ACC, typename AOUT, typename OUT, typename W>
+using AggregatingContents = FoldingContents<K, IN, OUT, W, AggregateFold<IN, ACC, AOUT>>;
 
 //! Process: every element, in arrival order (after a merge: the kept window's, then the others').
 template <typename K, typename IN, typename OUT, typename W>
