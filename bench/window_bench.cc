@@ -28,6 +28,7 @@
 
 #include "bench/window_loops.h"
 #include "sluice/sluice.h"
+#include "sluice/testing/fake_runtime_context.h"
 #include "taskmanager/state/rocksdb_backend.h"
 #include "taskmanager/state/timer_service.h"
 
@@ -116,30 +117,21 @@ class Init final : public sluice::InitContext {
   std::unique_ptr<sluice::state::HeapTimerService>* timers_;
 };
 
-class Runtime final : public sluice::RuntimeContext {
+//! The task's side: the record-timestamp slot (`timestamp`) is what the results are read with.
+class Runtime final : public sluice::testing::FakeRuntimeContext {
  public:
-  const std::string& JobId() const override { return s_; }
-  const std::string& TaskName() const override { return s_; }
-  int SubtaskIndex() const override { return 0; }
-  int Parallelism() const override { return 1; }
-  int MaxParallelism() const override { return kMaxParallelism; }
-  bool IsCancelled() const override { return false; }
-  int AttemptNumber() const override { return 0; }
-  bool IsCheckpointingEnabled() const override { return false; }
-  int64_t CurrentTimestamp() const override { return ts; }
-  void SetCurrentTimestamp(int64_t t) override { ts = t; }
-  int64_t ts = 0;
-
- private:
-  std::string s_ = "bench";
+  Runtime() {
+    task_name = "bench";
+    max_parallelism = kMaxParallelism;
+    timestamp = 0;
+  }
 };
-
 //! The operator's output: each result's timestamp (its window's MaxTimestamp) and count.
 class Collect final : public sluice::Output {
  public:
   explicit Collect(const Runtime* rt) : rt_(rt) {}
   void Emit(const void* record) override {
-    results.Add(rt_->ts, *static_cast<const int64_t*>(record));
+    results.Add(rt_->timestamp, *static_cast<const int64_t*>(record));
   }
   Results results;
 
@@ -195,7 +187,7 @@ class SluiceEngine {
   }
   void Record(int64_t key, int64_t ts) {
     click_.user = key;
-    rt_.ts = ts;
+    rt_.timestamp = ts;
     op_->ProcessRecord(&click_);
   }
   void Watermark(int64_t wm) { timers_->AdvanceWatermark(wm); }

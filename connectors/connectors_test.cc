@@ -16,6 +16,7 @@
 #include "sluice/connectors/file_source.h"
 #include "sluice/connectors/generator.h"
 #include "sluice/connectors/sinks.h"
+#include "sluice/testing/fake_runtime_context.h"
 
 namespace sluice {
 namespace {
@@ -24,32 +25,7 @@ namespace fs = std::filesystem;
 
 // ---- test doubles ----
 
-class FakeRuntimeContext final : public RuntimeContext {
- public:
-  FakeRuntimeContext(int subtask, int parallelism, std::string job_id = "0123456789abcdef",
-                     int attempt = 0, bool checkpointing = false)
-      : job_id_(std::move(job_id)),
-        subtask_(subtask),
-        parallelism_(parallelism),
-        attempt_(attempt),
-        checkpointing_(checkpointing) {}
-  const std::string& JobId() const override { return job_id_; }
-  const std::string& TaskName() const override { return task_name_; }
-  int SubtaskIndex() const override { return subtask_; }
-  int Parallelism() const override { return parallelism_; }
-  int MaxParallelism() const override { return 128; }
-  bool IsCancelled() const override { return false; }
-  int AttemptNumber() const override { return attempt_; }
-  bool IsCheckpointingEnabled() const override { return checkpointing_; }
-
- private:
-  std::string job_id_;
-  std::string task_name_ = "connector-test";
-  int subtask_;
-  int parallelism_;
-  int attempt_;
-  bool checkpointing_;
-};
+using testing::FakeRuntimeContext;
 
 //! Collects operator state as a host would at a snapshot (keyed state is not expected here).
 class CollectingSnapshot final : public SnapshotContext, public KeyedStateWriter {
@@ -425,32 +401,16 @@ TEST_F(TextFileSourceTest, HiddenFileNamedDirectlyIsRead) {
 
 //! Event time seen by a source: each record with the timestamp it was emitted with, and the
 //! watermarks, in order.
-class EventTimeCapture final : public RuntimeContext, public Output {
+//! A subtask's host that also captures what the operator emits, with each record's timestamp.
+class EventTimeCapture final : public FakeRuntimeContext, public Output {
  public:
-  const std::string& JobId() const override { return name_; }
-  const std::string& TaskName() const override { return name_; }
-  int SubtaskIndex() const override { return 0; }
-  int Parallelism() const override { return 1; }
-  int MaxParallelism() const override { return 128; }
-  bool IsCancelled() const override { return false; }
-  int AttemptNumber() const override { return 0; }
-  bool IsCheckpointingEnabled() const override { return false; }
-  int64_t CurrentTimestamp() const override { return timestamp_; }
-  void SetCurrentTimestamp(int64_t t) override { timestamp_ = t; }
   void Emit(const void* record) override {
-    records.emplace_back(*static_cast<const std::string*>(record), timestamp_);
+    records.emplace_back(*static_cast<const std::string*>(record), timestamp);
   }
   void EmitWatermark(int64_t w) override { watermarks.push_back(w); }
-  int64_t MaxAllowedWatermark() const override { return max_allowed; }
   std::vector<std::pair<std::string, int64_t>> records;
   std::vector<int64_t> watermarks;
-  int64_t max_allowed = kMaxWatermark;  // what a watermark alignment group allows
-
- private:
-  std::string name_ = "event-time";
-  int64_t timestamp_ = kNoTimestamp;
 };
-
 //! Emits the largest timestamp seen minus one after every line.
 class EveryLine final : public WatermarkGenerator<std::string> {
  public:

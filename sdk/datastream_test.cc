@@ -14,32 +14,14 @@
 #include "sluice/job.h"
 #include "sluice/key_groups.h"
 #include "sluice/serialization.h"
+#include "sluice/testing/fake_runtime_context.h"
 
 namespace sluice {
 namespace {
 
 // ---- test doubles ----
 
-class FakeRuntimeContext final : public RuntimeContext {
- public:
-  explicit FakeRuntimeContext(int subtask = 0, int parallelism = 1, int max_parallelism = 128)
-      : subtask_(subtask), parallelism_(parallelism), max_parallelism_(max_parallelism) {}
-  const std::string& JobId() const override { return job_id_; }
-  const std::string& TaskName() const override { return task_name_; }
-  int SubtaskIndex() const override { return subtask_; }
-  int Parallelism() const override { return parallelism_; }
-  int MaxParallelism() const override { return max_parallelism_; }
-  bool IsCancelled() const override { return false; }
-  int AttemptNumber() const override { return 0; }
-  bool IsCheckpointingEnabled() const override { return false; }
-
- private:
-  std::string job_id_ = "0123456789abcdef0123456789abcdef";
-  std::string task_name_ = "test-task";
-  int subtask_;
-  int parallelism_;
-  int max_parallelism_;
-};
+using testing::FakeRuntimeContext;
 
 //! Copies every emitted record, which must be of type T.
 template <typename T>

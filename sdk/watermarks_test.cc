@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sluice/datastream.h"
+#include "sluice/testing/fake_runtime_context.h"
 
 namespace sluice {
 namespace {
@@ -41,64 +42,7 @@ class LoggingWatermarkOutput final : public WatermarkOutput {
   Log log;
 };
 
-//! The host's side of a task: a clock the test advances, the current-timestamp slot, and the
-//! processing-time callbacks, run in time order when the clock passes them.
-class FakeRuntimeContext final : public RuntimeContext {
- public:
-  const std::string& JobId() const override { return name_; }
-  const std::string& TaskName() const override { return name_; }
-  int SubtaskIndex() const override { return 0; }
-  int Parallelism() const override { return 1; }
-  int MaxParallelism() const override { return 128; }
-  bool IsCancelled() const override { return false; }
-  int AttemptNumber() const override { return 0; }
-  bool IsCheckpointingEnabled() const override { return false; }
-  int64_t CurrentTimestamp() const override { return timestamp; }
-  void SetCurrentTimestamp(int64_t t) override { timestamp = t; }
-  int64_t CurrentProcessingTime() const override { return now; }
-  void ScheduleProcessingTime(int64_t time_ms, std::function<void()> fn) override {
-    scheduled.emplace_back(time_ms, std::move(fn));
-  }
-  int64_t AutoWatermarkIntervalMs() const override { return interval_ms; }
-  void ReportWatermarkForAlignment(const std::string& group, int64_t max_drift_ms,
-                                   int64_t watermark, int paused_splits) override {
-    reported.push_back(group + " drift " + std::to_string(max_drift_ms) + " wm " +
-                       std::to_string(watermark) + " paused " + std::to_string(paused_splits));
-  }
-  int64_t MaxAllowedWatermark() const override { return max_allowed; }
-  void ReportSplitWatermarks(int64_t watermark, const std::string& held_by,
-                             const std::vector<std::string>& idle) override {
-    std::string line = "wm " + std::to_string(watermark) + " held by '" + held_by + "' idle";
-    for (const std::string& s : idle) line += " " + s;
-    splits.push_back(line);
-  }
-
-  void AdvanceTo(int64_t t) {
-    for (;;) {
-      auto due = scheduled.end();
-      for (auto it = scheduled.begin(); it != scheduled.end(); ++it) {
-        if (it->first <= t && (due == scheduled.end() || it->first < due->first)) due = it;
-      }
-      if (due == scheduled.end()) break;
-      now = std::max(now, due->first);
-      std::function<void()> fn = std::move(due->second);
-      scheduled.erase(due);
-      fn();
-    }
-    now = t;
-  }
-
-  int64_t now = 0;
-  int64_t timestamp = kNoTimestamp;
-  int64_t interval_ms = 200;
-  int64_t max_allowed = kMaxWatermark;  // as the alignment group last allowed
-  Log reported;                         // watermark alignment reports
-  Log splits;                           // ReportSplitWatermarks
-  std::vector<std::pair<int64_t, std::function<void()>>> scheduled;
-
- private:
-  std::string name_ = "test";
-};
+using testing::FakeRuntimeContext;
 
 //! Logs records (with the timestamp they carry), watermarks and statuses, in order.
 class LoggingOutput final : public Output {
@@ -473,7 +417,7 @@ TEST(SourceWatermarks, AlignmentPausesTheSplitsAheadOfWhatTheGroupAllowsAndRepor
   w.OnPeriodicEmit();
   EXPECT_TRUE(w.SplitPaused("fast"));   // 199 > 120
   EXPECT_FALSE(w.SplitPaused("slow"));  // 99
-  EXPECT_EQ(ctx.reported, (Log{"g drift 50 wm 99 paused 1"}));
+  EXPECT_EQ(ctx.alignment_reports, (Log{"g drift 50 wm 99 paused 1"}));
   ctx.max_allowed = 199;  // the group caught up
   EXPECT_FALSE(w.SplitPaused("fast"));
 
@@ -483,7 +427,7 @@ TEST(SourceWatermarks, AlignmentPausesTheSplitsAheadOfWhatTheGroupAllowsAndRepor
   plain.OnPeriodicEmit();
   EXPECT_FALSE(plain.aligned());
   EXPECT_FALSE(plain.SplitPaused("s"));
-  EXPECT_EQ(ctx.reported.size(), 1u);  // only aligned sources report
+  EXPECT_EQ(ctx.alignment_reports.size(), 1u);  // only aligned sources report
 }
 
 TEST(SourceWatermarks, ReaderTimestampsPeriodicEmitAndIdleSplits) {
@@ -499,17 +443,17 @@ TEST(SourceWatermarks, ReaderTimestampsPeriodicEmitAndIdleSplits) {
   w.OnRecord("s1", Click{"b", 0}, 2000);
   ctx.AdvanceTo(200);  // both had events
   EXPECT_EQ(out.log, (Log{"rec a @1000", "rec b @2000", "wm 999"}));
-  EXPECT_EQ(ctx.splits.back(), "wm 999 held by 's0' idle");  // for sluice watermarks
+  EXPECT_EQ(ctx.split_reports.back(), "wm 999 held by 's0' idle");  // for sluice watermarks
   out.log.clear();
   w.OnRecord("s1", Click{"c", 0}, 3000);
   ctx.AdvanceTo(800);  // s0 idle after 400 + 300: s1 alone decides
   EXPECT_EQ(out.log, (Log{"rec c @3000", "wm 2999"}));
-  EXPECT_EQ(ctx.splits.back(), "wm 2999 held by 's1' idle s0");
+  EXPECT_EQ(ctx.split_reports.back(), "wm 2999 held by 's1' idle s0");
   out.log.clear();
   ctx.AdvanceTo(1400);  // s1 idle too
   EXPECT_EQ(out.log, Log{"idle"});
   EXPECT_TRUE(w.idle());
-  EXPECT_EQ(ctx.splits.back(), "wm 2999 held by '' idle s0 s1");
+  EXPECT_EQ(ctx.split_reports.back(), "wm 2999 held by '' idle s0 s1");
   out.log.clear();
   w.OnRecord("s0", Click{"d", 0}, 1500);  // s0 active again, below the combination
   ctx.AdvanceTo(1600);

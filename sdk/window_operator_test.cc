@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sluice/sluice.h"
+#include "sluice/testing/fake_runtime_context.h"
 
 namespace sluice {
 namespace {
@@ -173,27 +174,18 @@ class FakeInit final : public InitContext {
   KeyedStateBackend* backend_;
 };
 
-class FakeRuntime final : public RuntimeContext {
+//! The task's side, with the processing time of the fake timer service.
+class FakeRuntime final : public testing::FakeRuntimeContext {
  public:
-  explicit FakeRuntime(const FakeTimerService* timers) : timers_(timers) {}
-  const std::string& JobId() const override { return name_; }
-  const std::string& TaskName() const override { return name_; }
-  int SubtaskIndex() const override { return 0; }
-  int Parallelism() const override { return 1; }
-  int MaxParallelism() const override { return 128; }
-  bool IsCancelled() const override { return false; }
-  int AttemptNumber() const override { return 0; }
-  bool IsCheckpointingEnabled() const override { return true; }
-  int64_t CurrentTimestamp() const override { return timestamp; }
-  void SetCurrentTimestamp(int64_t t) override { timestamp = t; }
+  explicit FakeRuntime(const FakeTimerService* timers) : timers_(timers) {
+    task_name = "Window";
+    checkpointing = true;
+  }
   int64_t CurrentProcessingTime() const override { return timers_->now; }
-  int64_t timestamp = kNoTimestamp;
 
  private:
   const FakeTimerService* timers_;
-  std::string name_ = "Window";
 };
-
 class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
  public:
   void Write(int key_group, const std::string& state, std::string_view key,
