@@ -498,6 +498,29 @@ absl::StatusOr<std::string> LocalCluster::SubmitDetached(const std::string& pack
   return id;
 }
 
+bool IsTerminalJobState(const std::string& state) {
+  return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
+}
+
+std::vector<std::string> CheckpointDefines(const std::string& backend,
+                                           const std::string& checkpoints,
+                                           const std::string& savepoints) {
+  std::vector<std::string> d = {"-D", "execution.checkpointing.interval=1s", "-D",
+                                "state.checkpoints.dir=" + checkpoints};
+  if (!savepoints.empty()) d.insert(d.end(), {"-D", "state.savepoints.dir=" + savepoints});
+  if (backend == "rocksdb") {
+    d.insert(d.end(), {"-D", "state.backend.type=rocksdb", "-D", "state.backend.incremental=true"});
+  }
+  return d;
+}
+
+absl::StatusOr<JsonValue> LocalCluster::WaitEnded(const std::string& job_id,
+                                                  absl::Duration timeout) {
+  return WaitForStatus(
+      job_id, [](const JsonValue& s) { return IsTerminalJobState(StringField(s, "state")); },
+      timeout);
+}
+
 absl::StatusOr<JsonValue> LocalCluster::WaitForStatus(
     const std::string& job_id, const std::function<bool(const JsonValue&)>& done,
     absl::Duration timeout) {

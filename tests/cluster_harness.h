@@ -73,6 +73,15 @@ std::vector<std::string> Keys(const JsonValue& v);
 //! Every subtask of a `status --json` object as (vertex name, subtask object).
 std::vector<std::pair<std::string, const JsonValue*>> Subtasks(const JsonValue& status);
 
+//! FINISHED, FAILED or CANCELED.
+bool IsTerminalJobState(const std::string& state);
+
+//! `sluice run` options for a checkpointed job: checkpoints every second into `checkpoints`,
+//! savepoints into `savepoints` (when given), on `backend` ("hashmap", or "rocksdb" incremental).
+std::vector<std::string> CheckpointDefines(const std::string& backend,
+                                           const std::string& checkpoints,
+                                           const std::string& savepoints = "");
+
 //! Polls `condition` every 200 ms until it holds or `timeout` passes; returns whether it held.
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout = kWaitTimeout);
 
@@ -143,6 +152,9 @@ class LocalCluster {
   absl::StatusOr<JsonValue> WaitForStatus(const std::string& job_id,
                                           const std::function<bool(const JsonValue&)>& done,
                                           absl::Duration timeout = kWaitTimeout);
+  //! Waits until the job has ended (IsTerminalJobState).
+  absl::StatusOr<JsonValue> WaitEnded(const std::string& job_id,
+                                      absl::Duration timeout = absl::Minutes(4));
   //! Waits until the job's state is `state`.
   absl::StatusOr<JsonValue> WaitForState(const std::string& job_id, const std::string& state,
                                          absl::Duration timeout = kWaitTimeout);

@@ -41,14 +41,7 @@ class IntegrationCheckpoint : public ::testing::TestWithParam<std::string> {
 
   //! The job's configuration for `sluice run`: checkpoints every second into the scratch dir.
   std::vector<std::string> CheckpointDefines(const std::string& backend) {
-    std::vector<std::string> d = {
-        "-D", "execution.checkpointing.interval=1s", "-D",
-        absl::StrCat("state.checkpoints.dir=", cluster_->ScratchPath("checkpoints"))};
-    if (backend == "rocksdb") {
-      d.insert(d.end(),
-               {"-D", "state.backend.type=rocksdb", "-D", "state.backend.incremental=true"});
-    }
-    return d;
+    return testing::CheckpointDefines(backend, cluster_->ScratchPath("checkpoints"));
   }
 
   std::unique_ptr<LocalCluster> cluster_;
@@ -103,13 +96,7 @@ TEST_P(IntegrationCheckpoint, LedgerIsExactlyOnceAcrossThreeTaskManagerKills) {
     killed.insert(victim);
   }
 
-  absl::StatusOr<JsonValue> done = cluster_->WaitForStatus(
-      job,
-      [](const JsonValue& s) {
-        std::string state = StringField(s, "state");
-        return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
-      },
-      absl::Minutes(6));
+  absl::StatusOr<JsonValue> done = cluster_->WaitEnded(job, absl::Minutes(6));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED")
       << StringField(*done, "failure") << cluster_->LogTails();

@@ -49,16 +49,9 @@ class IntegrationSavepoint : public ::testing::TestWithParam<std::string> {
                                      "--arg",
                                      absl::StrCat("rate=", rate),
                                      "--arg",
-                                     "output=" + output,
-                                     "-D",
-                                     "execution.checkpointing.interval=1s",
-                                     "-D",
-                                     "state.checkpoints.dir=" + checkpoints_,
-                                     "-D",
-                                     "state.savepoints.dir=" + savepoints_};
-    if (backend == "rocksdb") {
-      args.insert(args.end(),
-                  {"-D", "state.backend.type=rocksdb", "-D", "state.backend.incremental=true"});
+                                     "output=" + output};
+    for (const std::string& d : CheckpointDefines(backend, checkpoints_, savepoints_)) {
+      args.push_back(d);
     }
     args.insert(args.end(), extra.begin(), extra.end());
     CommandResult run = cluster_->Sluice(args);
@@ -66,15 +59,7 @@ class IntegrationSavepoint : public ::testing::TestWithParam<std::string> {
     return run.ok() ? run.LastLine() : "";
   }
 
-  absl::StatusOr<JsonValue> WaitEnded(const std::string& job) {
-    return cluster_->WaitForStatus(
-        job,
-        [](const JsonValue& s) {
-          std::string state = StringField(s, "state");
-          return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
-        },
-        absl::Minutes(4));
-  }
+  absl::StatusOr<JsonValue> WaitEnded(const std::string& job) { return cluster_->WaitEnded(job); }
 
   int Parallelism(const JsonValue& status) {
     return static_cast<int>(

@@ -131,29 +131,22 @@ class IntegrationWindows : public ::testing::TestWithParam<std::string> {
   //! `run clicks.so --detached` with checkpoints every second; returns the job id.
   std::string RunClicks(int parallelism, int64_t clicks, int64_t rate, int64_t late_every,
                         const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {
-        "run",
-        ExamplePackage("clicks"),
-        "--detached",
-        "--parallelism",
-        std::to_string(parallelism),
-        "--arg",
-        absl::StrCat("clicks=", clicks),
-        "--arg",
-        absl::StrCat("rate=", rate),
-        "--arg",
-        absl::StrCat("late_every=", late_every),
-        "--arg",
-        "output=" + out_,
-        "-D",
-        "execution.checkpointing.interval=1s",
-        "-D",
-        "state.checkpoints.dir=" + cluster_->ScratchPath("checkpoints"),
-        "-D",
-        "state.savepoints.dir=" + cluster_->ScratchPath("savepoints")};
-    if (GetParam() == "rocksdb") {
-      args.insert(args.end(),
-                  {"-D", "state.backend.type=rocksdb", "-D", "state.backend.incremental=true"});
+    std::vector<std::string> args = {"run",
+                                     ExamplePackage("clicks"),
+                                     "--detached",
+                                     "--parallelism",
+                                     std::to_string(parallelism),
+                                     "--arg",
+                                     absl::StrCat("clicks=", clicks),
+                                     "--arg",
+                                     absl::StrCat("rate=", rate),
+                                     "--arg",
+                                     absl::StrCat("late_every=", late_every),
+                                     "--arg",
+                                     "output=" + out_};
+    for (const std::string& d : CheckpointDefines(GetParam(), cluster_->ScratchPath("checkpoints"),
+                                                  cluster_->ScratchPath("savepoints"))) {
+      args.push_back(d);
     }
     args.insert(args.end(), extra.begin(), extra.end());
     CommandResult run = cluster_->Sluice(args);
@@ -162,13 +155,7 @@ class IntegrationWindows : public ::testing::TestWithParam<std::string> {
   }
 
   void ExpectFinished(const std::string& job) {
-    absl::StatusOr<JsonValue> done = cluster_->WaitForStatus(
-        job,
-        [](const JsonValue& s) {
-          std::string state = StringField(s, "state");
-          return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
-        },
-        absl::Seconds(180));
+    absl::StatusOr<JsonValue> done = cluster_->WaitEnded(job, absl::Seconds(180));
     ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
     ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   }

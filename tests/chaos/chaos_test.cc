@@ -32,10 +32,6 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kAccounts = 1000;
 
-bool IsTerminal(const std::string& state) {
-  return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
-}
-
 class Chaos : public ::testing::Test {
  protected:
   void StartCluster(int taskmanagers, std::vector<std::string> defines = {}) {
@@ -83,11 +79,6 @@ class Chaos : public ::testing::Test {
     CommandResult run = cluster_->Sluice(args);
     EXPECT_TRUE(run.ok()) << run.Describe();
     return run.LastLine();
-  }
-
-  absl::StatusOr<JsonValue> WaitForEnd(const std::string& job, absl::Duration timeout) {
-    return cluster_->WaitForStatus(
-        job, [](const JsonValue& s) { return IsTerminal(StringField(s, "state")); }, timeout);
   }
 
   //! Once `job` runs and completed two checkpoints: freezes every TaskManager for a moment (so that
@@ -151,7 +142,7 @@ class Chaos : public ::testing::Test {
     absl::SleepFor(absl::Seconds(3));  // a few more failures and restarts while it is full
     if (while_full) while_full();
     disk.Unfill();
-    return WaitForEnd(job, absl::Minutes(4));
+    return cluster_->WaitEnded(job, absl::Minutes(4));
   }
 
   std::string JobManagerLog() { return ReadFile(cluster_->cluster_dir() + "/log/jobmanager.log"); }
@@ -203,7 +194,7 @@ TEST_P(ChaosBackends, KillStormIsExactlyOnce) {
     }
   }
   absl::StatusOr<JsonValue> done =
-      WaitForEnd(job, absl::Seconds(transactions / (2 * kRate)) + absl::Minutes(5));
+      cluster_->WaitEnded(job, absl::Seconds(transactions / (2 * kRate)) + absl::Minutes(5));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   EXPECT_GE(kills, std::min(rounds, 2)) << "the storm should have hit the running job";
@@ -227,7 +218,7 @@ TEST_F(Chaos, DamagedNewestCheckpointMetadataIsRepairedAndTheLedgerStaysExactlyO
   });
   ASSERT_GT(newest.id, 0);
 
-  absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(4));
+  absl::StatusOr<JsonValue> done = cluster_->WaitEnded(job, absl::Minutes(4));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   std::vector<LedgerLine> lines = ReadLedger(out);
@@ -253,7 +244,7 @@ TEST_P(ChaosBackends, DamagedNewestCheckpointStateFileStopsTheJobNamingIt) {
   ASSERT_GT(newest.id, 0);
   ASSERT_FALSE(victim.empty());
 
-  absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(3));
+  absl::StatusOr<JsonValue> done = cluster_->WaitEnded(job, absl::Minutes(3));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FAILED") << cluster_->LogTails();
   const std::string failure = StringField(*done, "failure");
@@ -286,7 +277,7 @@ TEST_F(Chaos, AcceptDuplicatesFallsBackToTheOlderCheckpoint) {
       job, [](const CheckpointRef& chk) { ASSERT_FALSE(FlipLargestStateFile(chk).empty()); });
   ASSERT_GT(newest.id, 0);
 
-  absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(4));
+  absl::StatusOr<JsonValue> done = cluster_->WaitEnded(job, absl::Minutes(4));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   LedgerCounts counts = CountLedger(ReadLedger(out), transactions);
@@ -431,7 +422,7 @@ TEST_F(Chaos, StopWithSavepointThatCannotBeWrittenKeepsTheJob) {
   } else {
     std::cout << "skipped the full savepoint disk: " << tiny.status() << "\n";
   }
-  absl::StatusOr<JsonValue> done = WaitForEnd(job, absl::Minutes(4));
+  absl::StatusOr<JsonValue> done = cluster_->WaitEnded(job, absl::Minutes(4));
   ASSERT_TRUE(done.ok()) << done.status() << cluster_->LogTails();
   ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
   std::vector<LedgerLine> lines = ReadLedger(out);
