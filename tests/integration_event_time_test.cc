@@ -202,10 +202,11 @@ TEST_F(IntegrationEventTime, AnIdleSplitStopsHoldingTheWatermarkBack) {
 
 // tests/packages/aligned_splits.cc: split 0's event time runs three times as fast as split 1's,
 // at the same record rate, on two source subtasks. In one alignment group with a max drift of 1 s,
-// split 0 waits for split 1; unaligned, it would be 20 s ahead when split 1 ends. The sink's lines
-// come in arrival order, so the lead of split 0 over split 1 can be read off them.
+// split 0 waits for split 1; unaligned, it would be 30 s ahead when split 1 ends (and 22 s when
+// split 1 is three quarters through). The sink's lines come in arrival order, so the lead of
+// split 0 over split 1 can be read off them.
 TEST_F(IntegrationEventTime, WatermarkAlignmentPausesTheSplitThatRunsAheadOfItsGroup) {
-  constexpr int64_t kCount = 20000;  // 10000 per split: split 1 spans 10 s of event time
+  constexpr int64_t kCount = 30000;  // 15000 per split: split 1 spans 15 s of event time
   std::string out = cluster_->ScratchPath("aligned");
   CommandResult run = cluster_->Sluice({"run", TestPackage("aligned_splits"), "--detached", "--arg",
                                         "align_ms=1000", "--arg", absl::StrCat("count=", kCount),
@@ -247,11 +248,12 @@ TEST_F(IntegrationEventTime, WatermarkAlignmentPausesTheSplitThatRunsAheadOfItsG
     (ticks[i].first == 0 ? fast : slow) = ticks[i].second;
     if (fast == INT64_MIN || slow == INT64_MIN) continue;
     lead_at_end = fast - slow;
-    // The first seconds run free: the group's first allowance comes with the first report.
-    if (i >= last_slow / 2) worst_late_lead = std::max(worst_late_lead, fast - slow);
+    // The first seconds run free (the group's first allowance comes with the first report), and
+    // on a loaded machine the catching up takes a while: the last quarter is the steady state.
+    if (i >= last_slow / 4 * 3) worst_late_lead = std::max(worst_late_lead, fast - slow);
   }
-  EXPECT_LT(lead_at_end, 8000);
-  EXPECT_LT(worst_late_lead, 8000);
+  EXPECT_LT(lead_at_end, 10000);
+  EXPECT_LT(worst_late_lead, 10000);
 }
 
 }  // namespace
