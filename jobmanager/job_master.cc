@@ -90,6 +90,7 @@ void JobMaster::BuildVertices() {
 }
 
 void JobMaster::NewAttempts() {
+  alignment_.ForgetAll();  // the attempts being replaced must not hold an alignment group back
   for (auto& v : vertices_) {
     for (int i = 0; i < v.plan.parallelism; ++i) {
       std::string attempt =

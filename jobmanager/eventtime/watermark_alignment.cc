@@ -32,4 +32,10 @@ void WatermarkAlignment::Forget(const std::string& attempt_id) {
   ended_.insert(attempt_id);
 }
 
+void WatermarkAlignment::ForgetAll() {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, m] : members_) ended_.insert(id);
+  members_.clear();
+}
+
 }  // namespace sluice::jobmanager

@@ -30,6 +30,8 @@ class WatermarkAlignment {
   //! The attempt ended (finished, failed or cancelled): it no longer holds its group back, and a
   //! report of it that arrives later is ignored.
   void Forget(const std::string& attempt_id);
+  //! Every member so far is replaced (a restart or a rescale deploys new attempts): Forget each.
+  void ForgetAll();
 
  private:
   struct Member {

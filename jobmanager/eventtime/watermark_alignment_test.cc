@@ -41,6 +41,18 @@ TEST(WatermarkAlignment, IdleFinishedAndForgottenMembersHoldNothingBack) {
   EXPECT_EQ(a.MaxAllowed("idle"), 52000);
 }
 
+TEST(WatermarkAlignment, NewAttemptsAreNotHeldBackByTheOnesTheyReplace) {
+  WatermarkAlignment a;
+  a.Report("old-0", "g", 1000, 5000);
+  a.Report("old-1", "g", 1000, 90000);
+  a.ForgetAll();                       // a restart
+  a.Report("old-0", "g", 1000, 5000);  // late reports of the replaced attempts are ignored
+  a.Report("new-0", "g", 1000, 20000);
+  a.Report("new-1", "g", 1000, 30000);
+  EXPECT_EQ(a.MaxAllowed("new-1"), 21000);
+  EXPECT_EQ(a.MaxAllowed("new-0"), 31000);
+}
+
 TEST(WatermarkAlignment, AnAttemptWithoutAGroupIsNeverHeldBack) {
   WatermarkAlignment a;
   EXPECT_EQ(a.MaxAllowed("unknown"), INT64_MAX);
