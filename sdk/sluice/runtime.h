@@ -99,7 +99,7 @@ class RuntimeContext {
     (void)paused_splits;
   }
   //! The most this source's watermark may advance to, as its alignment group last allowed
-  //! (the slowest member's watermark plus max drift); kMaxWatermark when unbounded.
+  //! (the slowest other member's watermark plus max drift); kMaxWatermark when unbounded.
   virtual int64_t MaxAllowedWatermark() const { return kMaxWatermark; }
   //! A source's splits, for `sluice watermarks`: its combined watermark, the split that holds it
   //! back (empty: none), and the splits that are idle.
