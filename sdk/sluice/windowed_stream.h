@@ -107,8 +107,8 @@ class WindowedStream {
     if constexpr (kSlidingEventTime) {
       if (Sliced()) {
         return AddSliced<OUT>(std::move(name), [reduce, window_fn]() {
-          return std::make_unique<internal::ReducingPanes<K, T, OUT>>(internal::ReduceFold<T>{reduce},
-                                                                 window_fn());
+          return std::make_unique<internal::ReducingPanes<K, T, OUT>>(
+              internal::ReduceFold<T>{reduce}, window_fn());
         });
       }
     }
