@@ -51,6 +51,7 @@ class GeneratorSource final : public StreamOperator {
       }
     }
     if (strategy_) {
+      for (uint32_t j = 0; j < options_.splits; ++j) split_names_.push_back(std::to_string(j));
       watermarks_ = std::make_unique<SourceWatermarks<T>>(*strategy_, ctx, out);
       for (uint64_t id : next_) watermarks_->AddSplit(SplitName(id));
       watermarks_->StartPeriodicEmit();
@@ -119,7 +120,10 @@ class GeneratorSource final : public StreamOperator {
   }
 
  private:
-  std::string SplitName(uint64_t id) const { return std::to_string(id % options_.splits); }
+  //! A split's name for its watermark generator (with a strategy only): made once, not per record.
+  const std::string& SplitName(uint64_t id) const {
+    return split_names_[static_cast<size_t>(id % options_.splits)];
+  }
 
   static constexpr int64_t kBatch = 256;
   static constexpr const char* kSplitsState = "splits";
@@ -129,6 +133,7 @@ class GeneratorSource final : public StreamOperator {
   Fn fn_;
   std::optional<WatermarkStrategy<T>> strategy_;
   std::unique_ptr<SourceWatermarks<T>> watermarks_;  // per split, when given a strategy
+  std::vector<std::string> split_names_;             // by split index, when given a strategy
   std::vector<uint64_t> next_;                       // next id of each split this subtask owns
   size_t cursor_ = 0;
   int64_t emitted_ = 0;
