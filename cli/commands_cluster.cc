@@ -200,9 +200,13 @@ int ClusterStartCommand(const Invocation& invocation) {
 
   const std::string address_file = (dir / "jobmanager.address").string();
   fs::remove(address_file, ec);
+  const std::string rest_address_file = (dir / "rest.address").string();
+  fs::remove(rest_address_file, ec);
   std::vector<std::string> jm_args = {
-      "-D", absl::StrCat("blob.storage.directory=", (dir / "blobs").string()), "-D",
-      absl::StrCat("jobmanager.address-file=", address_file)};
+      "-D", absl::StrCat("blob.storage.directory=", (dir / "blobs").string()),
+      "-D", absl::StrCat("jobmanager.address-file=", address_file),
+      "-D", absl::StrCat("rest.address-file=", rest_address_file),
+      "-D", absl::StrCat("env.log.dir=", (dir / "log").string())};
   jm_args.insert(jm_args.end(), user_args.begin(), user_args.end());  // The user's win.
   const std::string jm_log = (dir / "log" / "jobmanager.log").string();
   absl::StatusOr<Daemon> jm = Start("JobManager", jm_binary, jm_args, jm_pid_file, jm_log);
@@ -237,11 +241,18 @@ int ClusterStartCommand(const Invocation& invocation) {
     host = host.substr(1, host.size() - 2);
   }
   std::cout << "JobManager is listening on " << address << "." << std::endl;
+  // The JobManager writes the REST address before its RPC address (none with rest.port -1).
+  std::string rest_seen;
+  if (std::optional<std::string> rest = ReadAddress(rest_address_file, &rest_seen)) {
+    std::cout << "REST API and dashboard: " << *rest << "/" << std::endl;
+  }
 
   // The user's settings first: the JobManager's actual address (it may have picked an ephemeral
   // port), the slot count and a cache directory per TaskManager must win. Kept for
   // `cluster add-taskmanager`.
-  std::vector<std::string> cluster_tm_args = user_args;
+  std::vector<std::string> cluster_tm_args = {
+      "-D", absl::StrCat("env.log.dir=", (dir / "log").string())};  // the user's may win
+  cluster_tm_args.insert(cluster_tm_args.end(), user_args.begin(), user_args.end());
   cluster_tm_args.insert(cluster_tm_args.end(),
                          {"-D", absl::StrCat("jobmanager.rpc.address=", host), "-D",
                           absl::StrCat("jobmanager.rpc.port=", address.substr(colon + 1)), "-D",

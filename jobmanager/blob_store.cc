@@ -53,6 +53,16 @@ absl::StatusOr<std::string> BlobStore::PathOf(const std::string& sha256) const {
   return path;
 }
 
+absl::Status BlobStore::Remove(const std::string& sha256) {
+  auto path = PathOf(sha256);
+  if (!path.ok()) return path.status();
+  std::error_code ec;
+  if (!std::filesystem::remove(*path, ec)) {
+    return absl::NotFoundError(absl::StrCat("no package ", sha256));
+  }
+  return absl::OkStatus();
+}
+
 BlobStore::Upload::Upload(std::string tmp_path, std::string final_dir, uint64_t max_size)
     : tmp_path_(std::move(tmp_path)), final_dir_(std::move(final_dir)), max_size_(max_size) {}
 

@@ -40,6 +40,8 @@ class BlobStore {
   absl::StatusOr<std::unique_ptr<Upload>> StartUpload();
   //! Path of a stored package; NotFound for an unknown or malformed hash.
   absl::StatusOr<std::string> PathOf(const std::string& sha256) const;
+  //! Removes a stored package; NotFound when there is none.
+  absl::Status Remove(const std::string& sha256);
 
  private:
   std::string dir_;

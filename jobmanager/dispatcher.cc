@@ -15,6 +15,11 @@
 namespace sluice::jobmanager {
 namespace {
 auto Log() { return log::Get("dispatcher"); }
+
+bool IsEndedState(const std::string& state) {
+  return state == JobStateName(JobState::kFinished) || state == JobStateName(JobState::kFailed) ||
+         state == JobStateName(JobState::kCanceled);
+}
 }  // namespace
 
 Dispatcher::Dispatcher(DispatcherOptions options, BlobStore* blobs,
@@ -369,6 +374,21 @@ absl::StatusOr<proto::CheckpointsResponse> Dispatcher::Checkpoints(const std::st
   auto m = Find(job_id);
   if (!m) return absl::NotFoundError(absl::StrCat("no job with id '", job_id, "'"));
   return m->Checkpoints();
+}
+
+absl::StatusOr<config::Configuration> Dispatcher::JobConfig(const std::string& job_id) {
+  auto m = Find(job_id);
+  if (!m) return absl::NotFoundError(absl::StrCat("no job with id '", job_id, "'"));
+  return m->config();
+}
+
+bool Dispatcher::PackageInUse(const std::string& package_sha256) {
+  for (const auto& m : All()) {
+    if (m->package_sha256() == package_sha256 && !IsEndedState(m->Summary().state())) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace sluice::jobmanager

@@ -50,6 +50,10 @@ class Dispatcher {
   void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
   void OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline);
   absl::StatusOr<proto::CheckpointsResponse> Checkpoints(const std::string& job_id);
+  //! The job's configuration (the JobManager's with the submission's overrides).
+  absl::StatusOr<config::Configuration> JobConfig(const std::string& job_id);
+  //! Whether a job that has not ended runs the package (it needs it to restart).
+  bool PackageInUse(const std::string& package_sha256);
   //! Savepoint or stop-with-savepoint; blocks until complete, returns the savepoint folder.
   absl::StatusOr<std::string> TriggerSavepoint(const proto::SavepointRequest& req);
   //! Stop-with-savepoint and redeploy at the new parallelism; returns the snapshot's folder.

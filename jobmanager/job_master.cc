@@ -36,6 +36,16 @@ SubtaskState FromProto(proto::TaskState s) {
 
 constexpr std::chrono::seconds kCancelTimeout(30);
 
+//! The side output a network edge reads, from the consumer node's input in the job graph.
+std::string SideOutputOf(const proto::JobGraph& graph, const NetworkEdge& e) {
+  for (const proto::JobNode& n : graph.nodes()) {
+    if (n.id() != e.consumer_node) continue;
+    if (e.input_index < 0 || e.input_index >= n.inputs_size()) return "";
+    return n.inputs(e.input_index).side_output();
+  }
+  return "";
+}
+
 }  // namespace
 
 JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
@@ -63,6 +73,7 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
     Log()->warn("job {}: {}; restarts are off", spec_.job_id, strategy.status().message());
   }
   start_ms_ = WallClockMs();
+  state_timestamps_[std::string(JobStateName(machine_.state()))] = start_ms_;
   absl::MutexLock lock(&summary_mu_);
   summary_.set_id(spec_.job_id);
   summary_.set_name(spec_.name);
@@ -91,6 +102,7 @@ void JobMaster::BuildVertices() {
 
 void JobMaster::NewAttempts() {
   alignment_.ForgetAll();  // the attempts being replaced must not hold an alignment group back
+  failure_origin_.reset();
   for (auto& v : vertices_) {
     for (int i = 0; i < v.plan.parallelism; ++i) {
       std::string attempt =
@@ -211,6 +223,12 @@ void JobMaster::SetSubtaskState(Vertex& v, int index, SubtaskState to, const std
               SubtaskStateName(st.state), SubtaskStateName(to));
   st.state = to;
   if (!failure.empty()) st.failure = failure;
+  if (to == SubtaskState::kDeploying) st.start_ms = WallClockMs();
+  if (IsTerminal(to)) st.end_ms = WallClockMs();
+  if (to == SubtaskState::kFailed && !failure_origin_) {
+    failure_origin_ = FailureOrigin{SubtaskDisplayName(v.plan.name, index, v.plan.parallelism),
+                                    TaskManagerOf(index)};
+  }
   if (IsTerminal(to)) alignment_.Forget(st.attempt_id);  // an ended source holds nobody back
 }
 
@@ -220,6 +238,7 @@ bool JobMaster::SetJobState(JobState to) {
   if (!machine_.TransitionTo(to)) return false;
   Log()->info("Job {} ({}) switched from state {} to {}.", spec_.name, spec_.job_id,
               JobStateName(from), JobStateName(to));
+  state_timestamps_[std::string(JobStateName(to))] = WallClockMs();
   if (IsTerminal(to)) {
     end_ms_ = WallClockMs();
     // Stopping the coordinator waits for the deletion of the checkpoints it aborts; every job gets
@@ -428,6 +447,8 @@ proto::JobStatus JobMaster::Status() {
     s.set_start_time_ms(start_ms_);
     s.set_end_time_ms(end_ms_);
     s.set_num_restarts(num_restarts_);
+    for (const auto& [state, ms] : state_timestamps_) (*s.mutable_state_timestamps())[state] = ms;
+    for (const proto::JobException& e : exceptions_) *s.add_exceptions() = e;
     if (coordinator_) {
       checkpoint::CoordinatorStats stats = coordinator_->Stats();
       if (!stats.completed.empty()) *s.mutable_last_checkpoint() = ToInfo(stats.completed.front());
@@ -437,6 +458,14 @@ proto::JobStatus JobMaster::Status() {
       vs->set_id(std::to_string(v.plan.id));
       vs->set_name(v.plan.name);
       vs->set_parallelism(v.plan.parallelism);
+      vs->set_max_parallelism(v.plan.max_parallelism);
+      for (const NetworkEdge& e : spec_.plan.edges) {
+        if (e.consumer_vertex != v.plan.id) continue;
+        proto::VertexInput* in = vs->add_inputs();
+        in->set_vertex_id(std::to_string(e.producer_vertex));
+        in->set_ship_strategy(proto::Partitioner_Name(e.partitioner));
+        in->set_side_output(SideOutputOf(spec_.graph, e));
+      }
       for (int i = 0; i < v.plan.parallelism; ++i) {
         const Subtask& st = v.subtasks[static_cast<size_t>(i)];
         proto::SubtaskStatus* ss = vs->add_subtasks();
@@ -445,6 +474,9 @@ proto::JobStatus JobMaster::Status() {
         ss->set_taskmanager(TaskManagerOf(i));
         ss->set_failure(st.failure);
         if (st.metrics) *ss->mutable_metrics() = *st.metrics;
+        ss->set_attempt(attempt_number_);
+        ss->set_start_time_ms(st.start_ms);
+        ss->set_end_time_ms(st.end_ms);
       }
     }
     return s;

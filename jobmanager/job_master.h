@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <future>
 #include <map>
@@ -113,6 +114,13 @@ class JobMaster {
     std::string attempt_id;
     std::string failure;
     std::optional<proto::SubtaskMetrics> metrics;  // latest report of attempt_id
+    int64_t start_ms = 0;                          // deployed (epoch ms)
+    int64_t end_ms = 0;                            // reached a terminal state
+  };
+  //! The subtask or TaskManager a failure came from, kept for the exception history.
+  struct FailureOrigin {
+    std::string task;
+    std::string taskmanager;
   };
   struct Vertex {
     TaskVertex plan;
@@ -171,6 +179,9 @@ class JobMaster {
   void HandleFailure(const std::string& reason);
   void FailJob(const std::string& reason);
   void Restart(const std::string& reason);
+  //! Adds the failure the job restarts (or fails) on to the exception history, with the subtask
+  //! that failed first (failure_origin_), and forgets that origin.
+  void RecordException(const std::string& reason, bool restarted);
   //! Chooses what to restore (the coordinator checks its files and pins it), releases, redeploys.
   void RedeployAfterRestart();
   //! What the next attempt restores: `latest` (the coordinator's RecoverLatest) when a checkpoint
@@ -217,6 +228,9 @@ class JobMaster {
   WatermarkAlignment alignment_;             // its own lock: the metrics RPC answers from it
   int64_t start_ms_ = 0;
   int64_t end_ms_ = 0;
+  std::map<std::string, int64_t> state_timestamps_;  // job state -> epoch ms last entered
+  std::deque<proto::JobException> exceptions_;       // newest first, bounded
+  std::optional<FailureOrigin> failure_origin_;      // the subtask that failed last
   int attempt_number_ = 0;
   int64_t num_restarts_ = 0;
   bool checkpointing_started_ = false;

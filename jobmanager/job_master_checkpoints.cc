@@ -173,6 +173,8 @@ proto::CheckpointInfo ToInfo(const checkpoint::CheckpointStats& c) {
   i.set_status(std::string(checkpoint::CheckpointStatusName(c.status)));
   i.set_trigger_time_ms(c.trigger_time_ms);
   i.set_failure(c.failure_reason);
+  i.set_num_subtasks(c.total_subtasks);
+  i.set_num_acknowledged_subtasks(c.acknowledged);
   return i;
 }
 
@@ -195,6 +197,7 @@ proto::CheckpointsResponse JobMaster::Checkpoints() {
         proto::SubtaskCheckpointInfo* sub = info->add_subtasks();
         Vertex* v = FindVertex(task.vertex_id);
         sub->set_vertex(v ? v->plan.name : std::to_string(task.vertex_id));
+        sub->set_vertex_id(std::to_string(task.vertex_id));
         sub->set_index(task.subtask_index);
         sub->set_sync_duration_ms(st.sync_duration_ms());
         sub->set_async_duration_ms(st.async_duration_ms());
@@ -204,6 +207,15 @@ proto::CheckpointsResponse JobMaster::Checkpoints() {
       }
     }
     r.set_failed(stats.failed_count);
+    r.set_completed_count(stats.completed_count);
+    if (restore_) {
+      proto::CheckpointInfo* restored = r.mutable_restored();
+      restored->set_id(restore_->checkpoint_id());
+      restored->set_path(restore_base_dir_);
+      restored->set_status("RESTORED");
+      restored->set_kind(restore_->kind());
+      restored->set_trigger_time_ms(restore_->timestamp_ms());
+    }
     return r;
   });
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
 #include "jobmanager/job_master.h"
@@ -32,8 +33,24 @@ void JobMaster::HandleFailure(const std::string& reason) {
   FailJob(reason);
 }
 
+void JobMaster::RecordException(const std::string& reason, bool restarted) {
+  constexpr size_t kMaxExceptions = 16;
+  proto::JobException e;
+  e.set_timestamp_ms(WallClockMs());
+  e.set_message(reason);
+  e.set_restarted(restarted);
+  if (failure_origin_) {
+    e.set_task(failure_origin_->task);
+    e.set_taskmanager(failure_origin_->taskmanager);
+  }
+  failure_origin_.reset();
+  exceptions_.push_front(std::move(e));
+  if (exceptions_.size() > kMaxExceptions) exceptions_.pop_back();
+}
+
 void JobMaster::FailJob(const std::string& reason) {
   if (machine_.IsTerminal() || machine_.state() == JobState::kFailing) return;
+  RecordException(reason, false);
   if (failure_.empty()) failure_ = reason;
   // Reasons quote user code (exception texts) and paths: escaped, they cannot forge log lines.
   Log()->warn("Job {} ({}) fails: {}", spec_.name, spec_.job_id, log::Untrusted(reason, 4096));
@@ -50,6 +67,7 @@ void JobMaster::FailJob(const std::string& reason) {
 }
 
 void JobMaster::Restart(const std::string& reason) {
+  RecordException(reason, true);
   ++num_restarts_;
   restart_cause_ = reason;
   Log()->warn("Job {} ({}) restarts (restart #{}): {}", spec_.name, spec_.job_id, num_restarts_,

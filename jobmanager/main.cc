@@ -8,9 +8,23 @@
 #include "common/config/config.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "common/rpc.h"
 #include "jobmanager/grpc_taskmanager_gateway.h"
+#include "jobmanager/rest/rest_server.h"
 #include "jobmanager/services.h"
+
+namespace {
+
+//! Writes `text` to `path` atomically (a reader never sees half of it).
+void WriteAddressFile(const std::string& path, const std::string& text) {
+  if (path.empty()) return;
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << text << "\n";
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const std::string kName = "sluice-jobmanager";
@@ -50,15 +64,49 @@ int main(int argc, char** argv) {
   std::string advertised = absl::StrCat(config->GetString("jobmanager.rpc.address"), ":", port);
   log->info("JobManager listening on {} (advertised as {})",
             bind.substr(0, bind.rfind(':')) + ":" + std::to_string(port), advertised);
-  std::string address_file = config->GetString("jobmanager.address-file");
-  if (!address_file.empty()) {
-    std::string tmp = address_file + ".tmp";
-    std::ofstream(tmp) << advertised << "\n";
-    std::filesystem::rename(tmp, address_file);
+
+  // The REST API: the same Dispatcher and ResourceManager the gRPC client API calls.
+  std::string upload_dir = config->GetString("web.upload.dir");
+  if (upload_dir.empty()) upload_dir = config->GetString("blob.storage.directory") + "/jars";
+  rest::JarStore jars(upload_dir, &blobs);
+  rest::Operations operations;
+  std::unique_ptr<rest::RestServer> rest_server;
+  if (config->GetInt("rest.port") >= 0) {
+    if (auto s = jars.Init(); !s.ok()) return Fail(std::string(s.message()));
+    rest::RestServerOptions ropts;
+    ropts.bind_address = config->GetString("rest.bind-address");
+    ropts.port = static_cast<int>(config->GetInt("rest.port"));
+    ropts.advertised_host = config->GetString("rest.address");
+    ropts.max_content_length =
+        static_cast<size_t>(config->GetMemoryBytes("rest.server.max-content-length"));
+    ropts.threads = static_cast<int>(config->GetInt("rest.server.numThreads"));
+    ropts.web_dir = config->GetString("web.dashboard.dir");
+    if (ropts.web_dir.empty()) {
+      if (auto bin = sluice::ExecutableDirectory(); bin.ok()) ropts.web_dir = *bin + "/../web";
+    }
+    rest::RestContext rctx;
+    rctx.dispatcher = &dispatcher;
+    rctx.resource_manager = &rm;
+    rctx.jars = &jars;
+    rctx.operations = &operations;
+    rctx.config = &*config;
+    rctx.log_dir = config->GetString("env.log.dir");
+    rest_server = std::make_unique<rest::RestServer>(ropts, rctx);
+    auto rest_port = rest_server->Start();
+    if (!rest_port.ok()) {
+      server->Shutdown(std::chrono::system_clock::now());
+      return Fail(std::string(rest_port.status().message()));
+    }
+    log->info("REST API and dashboard listening on {}:{} (advertised as {})", ropts.bind_address,
+              *rest_port, rest_server->web_address());
+    WriteAddressFile(config->GetString("rest.address-file"), rest_server->web_address());
   }
+  // Last: `cluster start` waits for this file, and then finds the REST address too.
+  WriteAddressFile(config->GetString("jobmanager.address-file"), advertised);
 
   sluice::WaitForTerminationSignal();
   log->info("JobManager shutting down");
+  if (rest_server) rest_server->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace sluice::jobmanager {
@@ -50,7 +51,9 @@ absl::Status ResourceManager::Register(const proto::RegisterRequest& req) {
     tm.info = req;
     tm.slot_owner.assign(static_cast<size_t>(req.slots()), "");
     tm.last_heartbeat = std::chrono::steady_clock::now();
+    tm.last_heartbeat_ms = WallClockMs();
     if (req.has_network()) tm.network = req.network();
+    if (req.has_process()) tm.process = req.process();
     tm.gateway = gateways_(req.taskmanager_id(), req.rpc_address());
     taskmanagers_[req.taskmanager_id()] = std::move(tm);
     Log()->info("TaskManager {} registered: rpc {}, data {}, {} slots", req.taskmanager_id(),
@@ -64,7 +67,9 @@ bool ResourceManager::Heartbeat(const proto::Heartbeat& heartbeat) {
     auto it = taskmanagers_.find(heartbeat.taskmanager_id());
     if (it == taskmanagers_.end()) return false;
     it->second.last_heartbeat = std::chrono::steady_clock::now();
+    it->second.last_heartbeat_ms = WallClockMs();
     if (heartbeat.has_network()) it->second.network = heartbeat.network();
+    if (heartbeat.has_process()) it->second.process = heartbeat.process();
     return true;
   });
 }
@@ -170,6 +175,9 @@ std::vector<proto::TaskManagerInfo> ResourceManager::List() {
       info.set_free_slots(
           static_cast<int>(std::count(tm.slot_owner.begin(), tm.slot_owner.end(), "")));
       if (tm.network) *info.mutable_network() = *tm.network;
+      if (tm.process) *info.mutable_process() = *tm.process;
+      info.set_last_heartbeat_ms(tm.last_heartbeat_ms);
+      for (const std::string& job : tm.slot_owner) info.add_slot_jobs(job);
       out.push_back(info);
     }
     return out;

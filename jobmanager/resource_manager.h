@@ -61,6 +61,8 @@ class ResourceManager {
     proto::RegisterRequest info;
     std::vector<std::string> slot_owner;  // job id per slot, empty when free
     std::chrono::steady_clock::time_point last_heartbeat;
+    int64_t last_heartbeat_ms = 0;                     // the same, as epoch ms
+    std::optional<proto::ProcessStats> process;        // latest from registration or heartbeat
     std::optional<proto::NetworkMemoryStats> network;  // latest from registration or heartbeat
     std::shared_ptr<TaskManagerGateway> gateway;
   };

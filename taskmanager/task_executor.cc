@@ -1,11 +1,15 @@
 #include "taskmanager/task_executor.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/process_stats.h"
 #include "common/rpc.h"
 #include "common/states.h"
 #include "common/thread_name.h"
+#include "common/util/log_files.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -64,6 +68,7 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
         "taskmanager.memory.network.size must hold at least one taskmanager.memory.segment-size");
   }
   o.metrics_interval = std::chrono::milliseconds(c.GetDurationMs("metrics.report.interval"));
+  o.log_dir = c.GetString("env.log.dir");
   o.state_dir = c.GetString("state.backend.rocksdb.localdir");
   if (o.state_dir.empty()) o.state_dir = o.cache_dir + "/state";
   return o;
@@ -169,6 +174,7 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
   req.set_data_address(data_address_);
   req.set_slots(options_.slots);
   *req.mutable_network() = NetworkMemory();
+  *req.mutable_process() = ReadProcessStats();
   proto::RegisterResponse resp;
   auto ctx = ContextWithDeadline(std::chrono::seconds(5));
   grpc::Status s = jobmanager_->RegisterTaskManager(ctx.get(), req, &resp);
@@ -202,6 +208,7 @@ void TaskExecutor::HeartbeatUntilBroken() {
     proto::Heartbeat hb;
     hb.set_taskmanager_id(options_.id);
     *hb.mutable_network() = NetworkMemory();
+    *hb.mutable_process() = ReadProcessStats();
     {
       absl::MutexLock lock(&mu_);
       for (const auto& [id, t] : tasks_) {
@@ -446,6 +453,34 @@ void TaskExecutor::Decline(const proto::TaskDeployment& task, int64_t checkpoint
     Log()->debug("cannot decline checkpoint {} of {}: {}", checkpoint_id, task.attempt_id(),
                  s.error_message());
   }
+}
+
+grpc::Status TaskExecutor::ListLogs(grpc::ServerContext*, const proto::Empty*,
+                                    proto::ListLogsResponse* resp) {
+  auto files = ListLogFiles(options_.log_dir);
+  if (!files.ok()) return ToGrpc(files.status());
+  for (const LogFileInfo& f : *files) {
+    proto::LogFileEntry* e = resp->add_logs();
+    e->set_name(f.name);
+    e->set_size(f.size);
+    e->set_mtime_ms(f.mtime_ms);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutor::ReadLog(grpc::ServerContext*, const proto::ReadLogRequest* req,
+                                   grpc::ServerWriter<proto::LogChunk>* writer) {
+  constexpr uint64_t kMaxBytes = 64ull << 20;
+  constexpr size_t kChunk = 1 << 20;
+  const uint64_t max = req->max_bytes() == 0 ? kMaxBytes : std::min(req->max_bytes(), kMaxBytes);
+  auto text = ReadLogFile(options_.log_dir, req->name(), max);
+  if (!text.ok()) return ToGrpc(text.status());
+  for (size_t at = 0; at < text->size(); at += kChunk) {
+    proto::LogChunk chunk;
+    chunk.set_data(text->substr(at, kChunk));
+    if (!writer->Write(chunk)) break;  // the JobManager gave up
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace sluice::taskmanager

@@ -43,6 +43,7 @@ struct TaskManagerOptions {
   std::chrono::milliseconds metrics_interval{1000};
   std::string state_dir;  // root of the local working folders of tasks' state (RocksDB)
   int io_threads = 2;     // snapshot uploads
+  std::string log_dir;    // env.log.dir: the log files the REST API may show
 
   static absl::StatusOr<TaskManagerOptions> FromConfig(const config::Configuration& config);
 };
@@ -65,6 +66,11 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
                                  proto::Empty*) override;
   grpc::Status NotifyCheckpoint(grpc::ServerContext*, const proto::CheckpointNotification* req,
                                 proto::Empty*) override;
+  //! The files of env.log.dir, for the REST API (through the JobManager).
+  grpc::Status ListLogs(grpc::ServerContext*, const proto::Empty*,
+                        proto::ListLogsResponse* resp) override;
+  grpc::Status ReadLog(grpc::ServerContext*, const proto::ReadLogRequest* req,
+                       grpc::ServerWriter<proto::LogChunk>* writer) override;
 
   // CheckpointResponder (I/O threads).
   void Acknowledge(const proto::TaskDeployment& task, int64_t checkpoint_id,

@@ -318,6 +318,8 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
                                    "-D",
                                    "jobmanager.rpc.port=0",
                                    "-D",
+                                   "rest.port=0",
+                                   "-D",
                                    "heartbeat.interval=500ms",
                                    "-D",
                                    "heartbeat.timeout=3s"};

@@ -172,8 +172,8 @@ TEST_F(IntegrationBadInput, BadConfigurationIsRejectedNamingTheKey) {
 
   // On `cluster start`: refused before any daemon starts.
   std::string dir = cluster_->ScratchPath("other-cluster");
-  CommandResult start = RunSluice(
-      {"cluster", "start", "--dir", dir, "-D", "jobmanager.rpc.port=0", "-D", "no.such.key=1"});
+  CommandResult start = RunSluice({"cluster", "start", "--dir", dir, "-D", "jobmanager.rpc.port=0",
+                                   "-D", "rest.port=0", "-D", "no.such.key=1"});
   EXPECT_NE(start.exit_code, 0) << start.Describe();
   EXPECT_NE(start.err.find("no.such.key"), std::string::npos) << start.Describe();
   EXPECT_TRUE(VisibleFiles(dir).empty()) << "no pid file may be written";
@@ -184,6 +184,8 @@ TEST_F(IntegrationBadInput, BadConfigurationIsRejectedNamingTheKey) {
   std::vector<std::string> jm = {BinaryPath("sluice-jobmanager"),
                                  "-D",
                                  "jobmanager.rpc.port=0",
+                                 "-D",
+                                 "rest.port=0",
                                  "-D",
                                  "blob.storage.directory=" + scratch + "/blobs",
                                  "-D",
