@@ -81,6 +81,9 @@ proto::SubtaskMetrics ComputeRates(const MetricsSample& prev, const MetricsSampl
                                   seconds);
   m.set_num_records_out_per_second(static_cast<double>(Delta(prev.records_out, cur.records_out)) /
                                    seconds);
+  m.set_num_bytes_in_per_second(static_cast<double>(Delta(prev.bytes_in, cur.bytes_in)) / seconds);
+  m.set_num_bytes_out_per_second(static_cast<double>(Delta(prev.bytes_out, cur.bytes_out)) /
+                                 seconds);
   return m;
 }
 

@@ -146,6 +146,7 @@ void CheckpointCoordinator::Start() {
 void CheckpointCoordinator::Suspend() {
   executor_.Post([this] {
     if (!SetLifecycle(Lifecycle::kSuspended)) return;
+    FailQueued(absl::FailedPreconditionError("checkpointing is suspended while the job restarts"));
     next_periodic_ms_.reset();
     stopping_after_.reset();
     finished_.clear();
@@ -158,6 +159,7 @@ void CheckpointCoordinator::Resume() { Start(); }
 void CheckpointCoordinator::Stop() {
   RunSync([this] {
     if (!SetLifecycle(Lifecycle::kStopped)) return;
+    FailQueued(absl::FailedPreconditionError("the checkpoint coordinator is stopped"));
     next_periodic_ms_.reset();
     AbortAll("checkpoint coordinator stopped");
     ReleaseRestorePin();
@@ -243,6 +245,7 @@ void CheckpointCoordinator::OnTick() {
   if (lifecycle_ == Lifecycle::kStopped) return;
   const int64_t now = clock_();
   ExpireOverdue(now);
+  MaybeTriggerQueued();  // before the periodic trigger: it has waited longer
   MaybeTriggerPeriodic(now);
   ScheduleWakeup();
 }
@@ -275,6 +278,9 @@ std::optional<int64_t> CheckpointCoordinator::NextDeadline() const {
     if (!next || t < *next) next = t;
   };
   for (const auto& [id, p] : pending_) consider(p->trigger_time_ms + config_.timeout_ms);
+  if (!queued_snapshots_.empty() && !absl::IsResourceExhausted(CheckCanTrigger())) {
+    consider(clock_());
+  }
   if (lifecycle_ == Lifecycle::kRunning && next_periodic_ms_ && CheckCanTrigger().ok()) {
     int64_t t = *next_periodic_ms_;
     if (config_.min_pause_ms > 0 && last_end_ms_) {

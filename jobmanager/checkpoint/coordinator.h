@@ -207,7 +207,10 @@ class CheckpointCoordinator {
   //! completed only once its savepoint is written (a savepoint that cannot be written leaves the
   //! job able to fail over to the checkpoint instead of finishing without it). Both callbacks run
   //! on the coordinator's executor; `done` runs once `triggered` ran with an id, also when Stop()
-  //! aborts.
+  //! aborts. While as many checkpoints as allowed are in progress a savepoint, stop or rescale
+  //! (a plain checkpoint is refused with ResourceExhausted) waits in a queue
+  //! and goes before the next periodic checkpoint (so that a savepoint is not starved by periodic
+  //! checkpoints that each end just in time for the next); Suspend() and Stop() fail what waits.
   void TriggerSnapshot(TriggerOptions options, TriggerCallback triggered,
                        SnapshotCallback done = {});
   //! Acts on the clock: expires overdue checkpoints, triggers a due periodic one. Timers call it
@@ -267,6 +270,10 @@ class CheckpointCoordinator {
   absl::Status CheckCanTrigger() const;
   void OnTick();
   void MaybeTriggerPeriodic(int64_t now);
+  //! Triggers the snapshots waiting in queued_snapshots_ while the limit allows.
+  void MaybeTriggerQueued();
+  //! Fails every waiting snapshot with `why` (suspend, stop).
+  void FailQueued(const absl::Status& why);
   void ExpireOverdue(int64_t now);
   std::optional<int64_t> NextDeadline() const;
   void ScheduleWakeup();
@@ -341,6 +348,13 @@ class CheckpointCoordinator {
   std::vector<OperatorInfo> operators_;
   int64_t next_id_ = 1;
   std::map<int64_t, std::unique_ptr<Pending>> pending_;
+  //! On-demand snapshots waiting for a checkpoint in progress to end, oldest first.
+  struct QueuedSnapshot {
+    TriggerOptions options;
+    TriggerCallback triggered;
+    SnapshotCallback done;
+  };
+  std::deque<QueuedSnapshot> queued_snapshots_;
   CompletedCheckpointStore store_;
   SharedStateRegistry shared_;
   CheckpointCleaner cleaner_;

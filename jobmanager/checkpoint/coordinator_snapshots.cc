@@ -18,9 +18,34 @@ void CheckpointCoordinator::TriggerSnapshot(TriggerOptions options, TriggerCallb
                                             SnapshotCallback done) {
   executor_.Post([this, options = std::move(options), triggered = std::move(triggered),
                   done = std::move(done)]() mutable {
+    // A savepoint, stop or rescale waits its turn; a plain checkpoint on demand is refused.
+    const bool waits = !options.savepoint_dir.empty() || options.stop || options.restore_after;
+    if (waits && (!queued_snapshots_.empty() || absl::IsResourceExhausted(CheckCanTrigger()))) {
+      queued_snapshots_.push_back({std::move(options), std::move(triggered), std::move(done)});
+      MaybeTriggerQueued();  // nothing to wait for when the limit is not the reason
+      ScheduleWakeup();
+      return;
+    }
     absl::StatusOr<int64_t> id = Trigger(std::move(options), std::move(done));
     if (triggered) triggered(id);
   });
+}
+
+void CheckpointCoordinator::MaybeTriggerQueued() {
+  while (!queued_snapshots_.empty() && !absl::IsResourceExhausted(CheckCanTrigger())) {
+    QueuedSnapshot q = std::move(queued_snapshots_.front());
+    queued_snapshots_.pop_front();
+    absl::StatusOr<int64_t> id = Trigger(std::move(q.options), std::move(q.done));
+    if (q.triggered) q.triggered(id);
+  }
+}
+
+void CheckpointCoordinator::FailQueued(const absl::Status& why) {
+  std::deque<QueuedSnapshot> queued;
+  queued.swap(queued_snapshots_);
+  for (QueuedSnapshot& q : queued) {
+    if (q.triggered) q.triggered(why);
+  }
 }
 
 // A plain checkpoint is announced at once; a savepoint once its files are copied, off this

@@ -94,6 +94,45 @@ TEST_F(CheckpointCoordinator, ASavepointIsCopiedWhilePinnedAndCheckpointsGoOn) {
   EXPECT_TRUE(Exists("shared/b.sst"));
 }
 
+TEST_F(CheckpointCoordinator,
+       ASavepointWaitsForTheCheckpointInProgressAndGoesBeforeTheNextPeriodic) {
+  CheckpointConfig config;
+  config.interval_ms = 1000;
+  MakeWithWriter(config);
+  release_copy_.Notify();
+  coordinator_->Start();
+  Advance(1000);
+  ASSERT_EQ(events_.triggered(), Ids{1});
+  // The savepoint arrives while checkpoint 1 is in progress: it waits instead of failing.
+  std::promise<absl::StatusOr<int64_t>> triggered;
+  coordinator_->TriggerSnapshot(
+      Savepoint(), [&triggered](absl::StatusOr<int64_t> id) { triggered.set_value(id); }, Done());
+  Advance(1000);  // the next periodic checkpoint is due meanwhile
+  EXPECT_EQ(events_.triggered(), Ids{1});
+  AckAll(1);
+  // Checkpoint 1 ended: the savepoint goes first, the periodic checkpoint waits for it.
+  absl::StatusOr<int64_t> id = triggered.get_future().get();
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, 2);
+  EXPECT_EQ(events_.triggered(), (Ids{1, 2}));
+  AckAll(2);
+  SnapshotResult r = Result();
+  ASSERT_TRUE(r.path.ok()) << r.path.status();
+  EXPECT_EQ(events_.triggered(), (Ids{1, 2, 3}));
+}
+
+TEST_F(CheckpointCoordinator, AWaitingSavepointFailsWhenTheCoordinatorStops) {
+  MakeWithWriter();
+  release_copy_.Notify();
+  ASSERT_EQ(*TriggerNow(), 1);
+  std::promise<absl::StatusOr<int64_t>> triggered;
+  coordinator_->TriggerSnapshot(
+      Savepoint(), [&triggered](absl::StatusOr<int64_t> id) { triggered.set_value(id); }, Done());
+  coordinator_->Stop();
+  absl::StatusOr<int64_t> id = triggered.get_future().get();
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kFailedPrecondition) << id.status();
+}
+
 TEST_F(CheckpointCoordinator, AStopIsAnnouncedOnlyOnceItsSavepointIsWrittenAndNothingFollowsIt) {
   CheckpointConfig config;
   config.interval_ms = 1000;

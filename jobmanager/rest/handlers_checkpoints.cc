@@ -27,9 +27,11 @@ Json Summary(std::vector<double> values) {
   };
   double sum = 0;
   for (double v : values) sum += v;
-  return Json{{"min", values.empty() ? 0 : values.front()},
-              {"max", values.empty() ? 0 : values.back()},
-              {"avg", values.empty() ? 0 : sum / static_cast<double>(values.size())},
+  // Flink's min, max and avg are whole numbers (bytes, milliseconds); the percentiles are not.
+  auto whole = [](double v) { return static_cast<int64_t>(std::llround(v)); };
+  return Json{{"min", values.empty() ? 0 : whole(values.front())},
+              {"max", values.empty() ? 0 : whole(values.back())},
+              {"avg", values.empty() ? 0 : whole(sum / static_cast<double>(values.size()))},
               {"p50", pct(0.5)},
               {"p90", pct(0.9)},
               {"p95", pct(0.95)},
@@ -190,6 +192,17 @@ Json CheckpointsJson(const proto::CheckpointsResponse& r) {
     if (IsSavepoint(c) && !savepoint) savepoint = &c;
     if (!IsSavepoint(c) && (!completed || c.id() > completed->id())) completed = &c;
   }
+  // The history's entry of the latest completed checkpoint has its subtask counts; the retained
+  // one its path.
+  Json latest_completed = nullptr;
+  if (completed) {
+    latest_completed = CheckpointJson(*completed);
+    for (const auto& h : r.history()) {
+      if (h.id() != completed->id()) continue;
+      latest_completed = CheckpointJson(h);
+      latest_completed["external_path"] = completed->path();
+    }
+  }
   Json history = Json::array();
   for (const auto& c : r.in_progress()) history.push_back(CheckpointJson(c));
   for (const auto& c : r.history()) {
@@ -221,7 +234,7 @@ Json CheckpointsJson(const proto::CheckpointsResponse& r) {
                 {"processed_data", Summary({})},
                 {"persisted_data", Summary({})}}},
               {"latest",
-               {{"completed", completed ? CheckpointJson(*completed) : Json(nullptr)},
+               {{"completed", latest_completed},
                 {"savepoint", savepoint ? CheckpointJson(*savepoint) : Json(nullptr)},
                 {"failed", failed ? CheckpointJson(*failed) : Json(nullptr)},
                 {"restored", restored}}},

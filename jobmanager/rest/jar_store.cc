@@ -20,22 +20,45 @@ bool IsHex64(const std::string& s) {
          });
 }
 
-//! A job package is an ELF shared object (e_type ET_DYN) for this machine's byte order.
+template <typename T>
+T ReadLittleEndian(const std::string& bytes, size_t at) {
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    v |= static_cast<T>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+  }
+  return v;
+}
+
+//! A job package is a 64-bit little-endian ELF shared library (ET_DYN without an interpreter: a
+//! position-independent executable is ET_DYN too) that exports the SDK's entry point.
 absl::Status CheckIsPackage(const std::string& content) {
   constexpr size_t kElfHeader = 64;
+  constexpr uint32_t kProgramInterpreter = 3;  // PT_INTERP
+  auto refuse = [](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the upload is not a job package: ", why,
+        " (a package is a shared library built against the Sluice SDK with SLUICE_JOB)"));
+  };
   if (content.size() < kElfHeader || content.compare(0, 4,
                                                      "\x7f"
                                                      "ELF") != 0) {
-    return absl::InvalidArgumentError(
-        "the upload is not a job package: a package is a shared library (.so) built against the "
-        "Sluice SDK, and this file is not an ELF file");
+    return refuse("it is not an ELF file");
   }
-  const auto type = static_cast<unsigned char>(content[16]) |
-                    (static_cast<unsigned char>(content[17]) << 8);  // little-endian e_type
-  if (type != 3) {
-    return absl::InvalidArgumentError(
-        "the upload is not a job package: it is an ELF file but not a shared library (build the "
-        "package with sluice_add_package, or `-shared -fPIC`)");
+  if (content[4] != 2 || content[5] != 1)
+    return refuse("it is not a 64-bit little-endian ELF file");
+  if (ReadLittleEndian<uint16_t>(content, 16) != 3) return refuse("it is not a shared library");
+  const uint64_t phoff = ReadLittleEndian<uint64_t>(content, 32);
+  const uint16_t phentsize = ReadLittleEndian<uint16_t>(content, 54);
+  const uint16_t phnum = ReadLittleEndian<uint16_t>(content, 56);
+  for (uint64_t i = 0; i < phnum; ++i) {
+    const uint64_t at = phoff + i * phentsize;
+    if (phentsize < 4 || at + 4 > content.size()) return refuse("its program headers are cut off");
+    if (ReadLittleEndian<uint32_t>(content, at) == kProgramInterpreter) {
+      return refuse("it is an executable program, not a shared library");
+    }
+  }
+  if (content.find("sluice_build_job") == std::string::npos) {
+    return refuse("it has no Sluice entry point (sluice_build_job)");
   }
   return absl::OkStatus();
 }

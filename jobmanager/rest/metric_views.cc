@@ -30,6 +30,8 @@ std::vector<MetricValue> SubtaskMetricValues(const proto::SubtaskStatus& subtask
   add_int("numBytesOut", static_cast<int64_t>(m.num_bytes_out()));
   add("numRecordsInPerSecond", m.num_records_in_per_second());
   add("numRecordsOutPerSecond", m.num_records_out_per_second());
+  add("numBytesInPerSecond", m.num_bytes_in_per_second());
+  add("numBytesOutPerSecond", m.num_bytes_out_per_second());
   add("busyTimeMsPerSecond", m.busy_time_ms_per_second());
   add("idleTimeMsPerSecond", m.idle_time_ms_per_second());
   add("backPressuredTimeMsPerSecond", m.back_pressured_time_ms_per_second());

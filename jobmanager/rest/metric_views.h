@@ -14,7 +14,7 @@ struct MetricValue {
   std::string value;  // as Flink's metric queries print it: integers without a fraction
 };
 
-//! numRecordsIn/Out(PerSecond), numBytesIn/Out, busy/idle/backPressuredTimeMsPerSecond,
+//! numRecordsIn/Out(PerSecond), numBytesIn/Out(PerSecond), busy/idle/backPressuredTimeMsPerSecond,
 //! buffers.in/outPoolUsage, currentInput/OutputWatermark, numLateRecordsDropped of one subtask,
 //! each id with `prefix` ("0." in a vertex's metric list). None before its first report.
 std::vector<MetricValue> SubtaskMetricValues(const proto::SubtaskStatus& subtask,
