@@ -61,7 +61,7 @@ start_cluster() {
   local defines out f
   read -r -a defines <<<"${SLUICE_BENCH_DEFINES:-}"
   out=$("$SLUICE" cluster start --dir "$CLUSTER_DIR" --taskmanagers 2 --slots 1 \
-    -D jobmanager.rpc.port=0 -D rest.port=0 "${defines[@]}") || { echo "$out" >&2; die "cluster start failed"; }
+    -D jobmanager.rpc.port=0 -D rest.port=0 -D metrics.reporter.prom.port=0 "${defines[@]}") || { echo "$out" >&2; die "cluster start failed"; }
   JM_ADDRESS=$(tail -n 1 <<<"$out")
   for f in "$CLUSTER_DIR/jobmanager.pid" "$CLUSTER_DIR/taskmanager-1.pid" "$CLUSTER_DIR/taskmanager-2.pid"; do
     [[ -s $f ]] || die "missing pid file $f"

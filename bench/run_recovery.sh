@@ -57,7 +57,7 @@ start_cluster3() {
   CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-$BENCH_NAME.XXXXXX")
   PIDS=()
   out=$("$SLUICE" cluster start --dir "$CLUSTER_DIR" --taskmanagers 3 --slots 2 \
-    -D jobmanager.rpc.port=0 -D rest.port=0 "${DAEMON_DEFINES[@]}") || { echo "$out" >&2; die "cluster start failed"; }
+    -D jobmanager.rpc.port=0 -D rest.port=0 -D metrics.reporter.prom.port=0 "${DAEMON_DEFINES[@]}") || { echo "$out" >&2; die "cluster start failed"; }
   JM_ADDRESS=$(tail -n 1 <<<"$out")
   for f in jobmanager taskmanager-1 taskmanager-2 taskmanager-3; do
     [[ -s $CLUSTER_DIR/$f.pid ]] || die "missing pid file $CLUSTER_DIR/$f.pid"

@@ -86,7 +86,7 @@ trap 'exit 143' TERM
 
 CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-$BENCH_NAME.XXXXXX")
 out=$("$SLUICE" cluster start --dir "$CLUSTER_DIR" --taskmanagers 2 --slots 3 \
-  -D jobmanager.rpc.port=0 -D rest.port=0 -D metrics.report.interval=200ms "${DAEMON_DEFINES[@]}") ||
+  -D jobmanager.rpc.port=0 -D rest.port=0 -D metrics.reporter.prom.port=0 -D metrics.report.interval=200ms "${DAEMON_DEFINES[@]}") ||
   { echo "$out" >&2; die "cluster start failed"; }
 JM_ADDRESS=$(tail -n 1 <<<"$out")
 for f in jobmanager taskmanager-1 taskmanager-2; do

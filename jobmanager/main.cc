@@ -8,9 +8,11 @@
 #include "common/config/config.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/metrics/prometheus_server.h"
 #include "common/process.h"
 #include "common/rpc.h"
 #include "jobmanager/grpc_taskmanager_gateway.h"
+#include "jobmanager/rest/jobmanager_metrics.h"
 #include "jobmanager/rest/rest_server.h"
 #include "jobmanager/services.h"
 
@@ -65,6 +67,23 @@ int main(int argc, char** argv) {
   log->info("JobManager listening on {} (advertised as {})",
             bind.substr(0, bind.rfind(':')) + ":" + std::to_string(port), advertised);
 
+  // Prometheus' /metrics.
+  std::unique_ptr<sluice::metrics::PrometheusServer> prometheus;
+  std::string metrics_address;
+  const std::string host = config->GetString("jobmanager.rpc.address");
+  if (config->GetString("metrics.reporter.prom.port") != "none") {
+    prometheus = std::make_unique<sluice::metrics::PrometheusServer>(
+        config->GetString("jobmanager.bind-host"), config->GetString("metrics.reporter.prom.port"),
+        [&dispatcher, &rm, host] { return rest::RenderJobManagerMetrics(dispatcher, rm, host); });
+    auto prom_port = prometheus->Start();
+    if (!prom_port.ok()) {
+      server->Shutdown(std::chrono::system_clock::now());
+      return Fail(std::string(prom_port.status().message()));
+    }
+    metrics_address = absl::StrCat(host, ":", *prom_port);
+    log->info("Prometheus metrics at http://{}/metrics", metrics_address);
+  }
+
   // The REST API: the same Dispatcher and ResourceManager the gRPC client API calls.
   std::string upload_dir = config->GetString("web.upload.dir");
   if (upload_dir.empty()) upload_dir = config->GetString("blob.storage.directory") + "/jars";
@@ -91,6 +110,7 @@ int main(int argc, char** argv) {
     rctx.operations = &operations;
     rctx.config = &*config;
     rctx.log_dir = config->GetString("env.log.dir");
+    rctx.metrics_address = metrics_address;
     rest_server = std::make_unique<rest::RestServer>(ropts, rctx);
     auto rest_port = rest_server->Start();
     if (!rest_port.ok()) {
@@ -107,6 +127,7 @@ int main(int argc, char** argv) {
   sluice::WaitForTerminationSignal();
   log->info("JobManager shutting down");
   if (rest_server) rest_server->Stop();
+  if (prometheus) prometheus->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;
 }

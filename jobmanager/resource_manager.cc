@@ -177,6 +177,7 @@ std::vector<proto::TaskManagerInfo> ResourceManager::List() {
       if (tm.network) *info.mutable_network() = *tm.network;
       if (tm.process) *info.mutable_process() = *tm.process;
       info.set_last_heartbeat_ms(tm.last_heartbeat_ms);
+      info.set_metrics_address(tm.info.metrics_address());
       for (const std::string& job : tm.slot_owner) info.add_slot_jobs(job);
       out.push_back(info);
     }

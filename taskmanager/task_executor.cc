@@ -10,6 +10,7 @@
 #include "common/states.h"
 #include "common/thread_name.h"
 #include "common/util/log_files.h"
+#include "taskmanager/prometheus_metrics.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -69,6 +70,7 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
   }
   o.metrics_interval = std::chrono::milliseconds(c.GetDurationMs("metrics.report.interval"));
   o.log_dir = c.GetString("env.log.dir");
+  o.prometheus_port = c.GetString("metrics.reporter.prom.port");
   o.state_dir = c.GetString("state.backend.rocksdb.localdir");
   if (o.state_dir.empty()) o.state_dir = o.cache_dir + "/state";
   return o;
@@ -100,6 +102,14 @@ absl::Status TaskExecutor::Start() {
   rpc_address_ = absl::StrCat(options_.host, ":", rpc_port);
   // Takes our folder under the state root now: removing what TaskManagers that died there left.
   if (auto dir = local_dirs_.Acquire(options_.state_dir); !dir.ok()) return dir.status();
+  if (options_.prometheus_port != "none") {
+    prometheus_ = std::make_unique<metrics::PrometheusServer>(
+        options_.bind_host, options_.prometheus_port, [this] { return RenderPrometheus(); });
+    auto port = prometheus_->Start();
+    if (!port.ok()) return port.status();
+    prometheus_address_ = absl::StrCat(options_.host, ":", *port);
+    Log()->info("Prometheus metrics at http://{}/metrics", prometheus_address_);
+  }
   jobmanager_ = proto::JobManagerService::NewStub(MakeChannel(options_.jobmanager_address));
   packages_ = std::make_unique<PackageCache>(options_.cache_dir, jobmanager_.get());
   Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}", options_.id, options_.slots,
@@ -116,6 +126,7 @@ absl::Status TaskExecutor::Start() {
 void TaskExecutor::Shutdown() {
   if (stopping_.exchange(true)) return;
   if (metrics_) metrics_->Shutdown();  // before the tasks it samples go away
+  if (prometheus_) prometheus_->Stop();
   {
     absl::MutexLock lock(&stream_mu_);
     if (stream_ctx_) stream_ctx_->TryCancel();
@@ -175,6 +186,7 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
   req.set_slots(options_.slots);
   *req.mutable_network() = NetworkMemory();
   *req.mutable_process() = ReadProcessStats();
+  req.set_metrics_address(prometheus_address_);
   proto::RegisterResponse resp;
   auto ctx = ContextWithDeadline(std::chrono::seconds(5));
   grpc::Status s = jobmanager_->RegisterTaskManager(ctx.get(), req, &resp);
@@ -286,6 +298,15 @@ std::vector<MetricsReporter::TaskSample> TaskExecutor::SampleTasks() {
 }
 
 void TaskExecutor::SendMetrics(const proto::TaskMetricsReport& report) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (const proto::SubtaskMetrics& m : report.subtasks()) {
+      if (!m.alignment_only()) latest_metrics_[m.attempt_id()] = m;
+    }
+    for (auto it = latest_metrics_.begin(); it != latest_metrics_.end();) {
+      it = tasks_.count(it->first) ? std::next(it) : latest_metrics_.erase(it);
+    }
+  }
   auto ctx = ContextWithDeadline(std::chrono::seconds(2));
   proto::TaskMetricsAck ack;
   grpc::Status s = jobmanager_->ReportMetrics(ctx.get(), report, &ack);
@@ -453,6 +474,30 @@ void TaskExecutor::Decline(const proto::TaskDeployment& task, int64_t checkpoint
     Log()->debug("cannot decline checkpoint {} of {}: {}", checkpoint_id, task.attempt_id(),
                  s.error_message());
   }
+}
+
+std::string TaskExecutor::RenderPrometheus() {
+  std::vector<SubtaskExport> subtasks;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [attempt, task] : tasks_) {
+      auto it = latest_metrics_.find(attempt);
+      if (it == latest_metrics_.end()) continue;  // no report yet
+      SubtaskExport e;
+      const proto::TaskDeployment& d = task->deployment();
+      e.deployment.set_job_id(d.job_id());
+      e.deployment.set_job_name(d.job_name());
+      e.deployment.set_attempt_id(d.attempt_id());
+      e.deployment.set_vertex_id(d.vertex_id());
+      e.deployment.set_vertex_name(d.vertex_name());
+      e.deployment.set_subtask_index(d.subtask_index());
+      e.deployment.set_attempt_number(d.attempt_number());
+      e.metrics = it->second;
+      subtasks.push_back(std::move(e));
+    }
+  }
+  return RenderTaskManagerMetrics(options_.id, options_.host, NetworkMemory(), ReadProcessStats(),
+                                  subtasks);
 }
 
 grpc::Status TaskExecutor::ListLogs(grpc::ServerContext*, const proto::Empty*,

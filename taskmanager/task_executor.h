@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
 #include "common/executor.h"
+#include "common/metrics/prometheus_server.h"
 #include "sluice_proto/cluster.grpc.pb.h"
 #include "taskmanager/local_state_dirs.h"
 #include "taskmanager/metrics_reporter.h"
@@ -44,6 +45,7 @@ struct TaskManagerOptions {
   std::string state_dir;  // root of the local working folders of tasks' state (RocksDB)
   int io_threads = 2;     // snapshot uploads
   std::string log_dir;    // env.log.dir: the log files the REST API may show
+  std::string prometheus_port = "9249-9299";  // metrics.reporter.prom.port; "none": off
 
   static absl::StatusOr<TaskManagerOptions> FromConfig(const config::Configuration& config);
 };
@@ -91,6 +93,8 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   bool SleepUnlessStopping(std::chrono::milliseconds d);
   std::vector<MetricsReporter::TaskSample> SampleTasks();
   void SendMetrics(const proto::TaskMetricsReport& report);
+  //! The Prometheus endpoint's answer (prometheus_metrics.h).
+  std::string RenderPrometheus();
 
   TaskManagerOptions options_;
   std::string rpc_address_;
@@ -113,12 +117,16 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   std::map<std::string, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);  // by attempt id
   //! Final samples of tasks removed at ReleaseJob, reported once more.
   std::vector<MetricsReporter::TaskSample> retired_samples_ ABSL_GUARDED_BY(mu_);
+  //! The latest metrics of each subtask, by attempt id (for the Prometheus endpoint).
+  std::map<std::string, proto::SubtaskMetrics> latest_metrics_ ABSL_GUARDED_BY(mu_);
   absl::Mutex stream_mu_;
   grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
 
   SerialExecutor reporter_{"tm-reporter"};
   ThreadPool io_{"tm-io", 2};                 // snapshot uploads
   std::unique_ptr<MetricsReporter> metrics_;  // set by Start
+  std::unique_ptr<metrics::PrometheusServer> prometheus_;
+  std::string prometheus_address_;  // host:port, empty when off
 };
 
 }  // namespace sluice::taskmanager

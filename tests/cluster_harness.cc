@@ -320,6 +320,8 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
                                    "-D",
                                    "rest.port=0",
                                    "-D",
+                                   "metrics.reporter.prom.port=0",
+                                   "-D",
                                    "heartbeat.interval=500ms",
                                    "-D",
                                    "heartbeat.timeout=3s"};

@@ -187,6 +187,8 @@ TEST_F(IntegrationBadInput, BadConfigurationIsRejectedNamingTheKey) {
                                  "-D",
                                  "rest.port=0",
                                  "-D",
+                                 "metrics.reporter.prom.port=0",
+                                 "-D",
                                  "blob.storage.directory=" + scratch + "/blobs",
                                  "-D",
                                  "jobmanager.address-file=" + scratch + "/address"};
@@ -197,11 +199,14 @@ TEST_F(IntegrationBadInput, BadConfigurationIsRejectedNamingTheKey) {
     std::string define;
     std::string key;
   };
-  for (const Case& c : std::vector<Case>{{jm, "no.such.key=1", "no.such.key"},
-                                         {jm, "heartbeat.interval=abc", "heartbeat.interval"},
-                                         {jm, "jobmanager.rpc.port=70000", "jobmanager.rpc.port"},
-                                         {tm, "no.such.key=1", "no.such.key"},
-                                         {tm, "heartbeat.timeout=abc", "heartbeat.timeout"}}) {
+  for (const Case& c :
+       std::vector<Case>{{jm, "no.such.key=1", "no.such.key"},
+                         {jm, "heartbeat.interval=abc", "heartbeat.interval"},
+                         {jm, "jobmanager.rpc.port=70000", "jobmanager.rpc.port"},
+                         {tm, "no.such.key=1", "no.such.key"},
+                         {tm, "heartbeat.timeout=abc", "heartbeat.timeout"},
+                         {jm, "metrics.reporter.prom.port=9300-9200", "metrics.reporter.prom.port"},
+                         {tm, "metrics.reporter.prom.port=abc", "metrics.reporter.prom.port"}}) {
     std::vector<std::string> argv = c.daemon;
     argv.insert(argv.end(), {"-D", c.define});
     CommandResult r = RunCommand(argv, absl::Seconds(20));

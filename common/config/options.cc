@@ -203,6 +203,14 @@ std::vector<Option> MakeOptions() {
        .max = 3600 * 1000,
        .scope = S::kTaskManager},
 
+      {.key = "metrics.reporter.prom.port",
+       .type = T::kString,
+       .default_value = "9249-9299",
+       .doc = "Port of the daemon's Prometheus endpoint (GET /metrics): a port, 0 for a free "
+              "one, or a range whose first free port is taken; the JobManager and every "
+              "TaskManager each serve one. `none` turns it off.",
+       .scope = S::kCluster},
+
       // Network stack.
       {.key = "taskmanager.memory.network.size",
        .type = T::kMemorySize,

@@ -25,6 +25,7 @@ struct RestContext {
   const config::Configuration* config = nullptr;  // the JobManager's
   std::string log_dir;                            // env.log.dir; empty: no logs served
   std::string web_address;                        // "http://host:port", once listening
+  std::string metrics_address;                    // the JobManager's Prometheus host:port
 };
 
 void AddClusterRoutes(Router& router, const RestContext* ctx);

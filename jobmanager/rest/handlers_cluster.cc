@@ -44,7 +44,8 @@ Json TaskManagerJson(const proto::TaskManagerInfo& tm) {
          {"hardware", HardwareJson(tm)},
          {"memoryConfiguration", {{"networkMemory", network_bytes}}},
          {"blocked", false},
-         {"dataAddress", tm.data_address()}};
+         {"dataAddress", tm.data_address()},
+         {"metricsAddress", tm.metrics_address()}};
   const size_t colon = tm.data_address().rfind(':');
   if (colon != std::string::npos) {
     j["dataPort"] = std::atoi(tm.data_address().c_str() + colon + 1);
@@ -175,6 +176,22 @@ void AddClusterRoutes(Router& router, const RestContext* ctx) {
     auto tm = FindTaskManager(ctx, req.Param("tmid"));
     if (!tm.ok()) return ErrorResponse(tm.status());
     return LogText(ReadTaskManagerLog(tm->address(), req.Param("logname"), kMaxLogBytes));
+  });
+
+  // Prometheus' HTTP service discovery (http_sd_configs): every daemon's /metrics endpoint, so
+  // that one scrape configuration finds TaskManagers as they come and go.
+  router.Add("GET", "/metrics/targets", [ctx](const RestRequest&) {
+    Json targets = Json::array();
+    if (!ctx->metrics_address.empty()) {
+      targets.push_back(
+          {{"targets", {ctx->metrics_address}}, {"labels", {{"sluice_daemon", "jobmanager"}}}});
+    }
+    for (const auto& tm : ctx->resource_manager->List()) {
+      if (tm.metrics_address().empty()) continue;
+      targets.push_back({{"targets", {tm.metrics_address()}},
+                         {"labels", {{"sluice_daemon", "taskmanager"}, {"tm_id", tm.id()}}}});
+    }
+    return JsonResponse(targets);
   });
 
   router.Add("GET", "/taskmanagers", [ctx](const RestRequest&) {
