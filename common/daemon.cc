@@ -56,6 +56,10 @@ std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon,
     return std::nullopt;
   }
   log::SetLevel(config->GetString("log.level"));
+  if (absl::Status s = log::SetFormat(config->GetString("log.format")); !s.ok()) {
+    *exit_code = DaemonFailure(daemon, std::string(s.message()));
+    return std::nullopt;
+  }
   signal(SIGPIPE, SIG_IGN);
   return *std::move(config);
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 // Debian's abseil has its own string_view type (not std::string_view): let fmt print it.
@@ -24,6 +25,25 @@ void SetLevel(const std::string& level);
 
 //! The logger of a subsystem ("jobmanager", "taskmanager", "network", "task", ...), created once.
 std::shared_ptr<spdlog::logger> Get(const std::string& name);
+
+//! "text" (the default: one line per record) or "json" (one JSON object per line, with the
+//! thread's context as fields: job_id, vertex, subtask, attempt_id, checkpoint_id). Applies to
+//! every logger, those made later included. InvalidArgument for another value.
+absl::Status SetFormat(const std::string& format);
+
+//! Adds key=value to the context of the calling thread's log records until destroyed (nested
+//! scopes stack; an inner value for the same key wins while it lives). Thread-local: set it on the
+//! thread that logs (a task thread, a JobMaster's executor, a checkpoint's handling).
+class ScopedContext {
+ public:
+  ScopedContext(std::string key, std::string value);
+  ~ScopedContext();
+  ScopedContext(const ScopedContext&) = delete;
+  ScopedContext& operator=(const ScopedContext&) = delete;
+};
+
+//! Sets key=value for the rest of the calling thread's life (a dedicated thread's identity).
+void SetThreadContext(const std::string& key, const std::string& value);
 
 //! A client-given string (a job name, a path, an argument) made safe to log: C-escaped (\n, \t,
 //! \\, \", \xNN for other bytes outside printable ASCII), so it cannot forge log lines, and cut

@@ -72,6 +72,10 @@ JobMaster::JobMaster(JobSpec spec, std::vector<SlotAssignment> slots,
     // Validated at submission; keep the job running without restarts rather than crash.
     Log()->warn("job {}: {}; restarts are off", spec_.job_id, strategy.status().message());
   }
+  // The JobMaster's threads log with the job's id (log.format: json).
+  for (SerialExecutor* e : {&executor_, &io_executor_}) {
+    e->Post([id = spec_.job_id] { log::SetThreadContext("job_id", id); });
+  }
   start_ms_ = WallClockMs();
   state_timestamps_[std::string(JobStateName(machine_.state()))] = start_ms_;
   absl::MutexLock lock(&summary_mu_);

@@ -699,6 +699,11 @@ MailboxProcessor::Step Task::FinishInput() {
 }
 
 void Task::Run() {
+  // Every record this thread logs names the subtask (log.format: json).
+  log::SetThreadContext("job_id", deployment_.job_id());
+  log::SetThreadContext("vertex", deployment_.vertex_name());
+  log::SetThreadContext("subtask", std::to_string(deployment_.subtask_index()));
+  log::SetThreadContext("attempt_id", deployment_.attempt_id());
   chain_ = std::make_unique<Chain>();
   Chain& c = *chain_;
   bool opened = false;

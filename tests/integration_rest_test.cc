@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -502,6 +503,63 @@ TEST(IntegrationRestLimits, ABodyOverTheLimitIs413AndTheJobManagerStaysUp) {
   EXPECT_EQ(big.status, 413) << big.Describe();
   EXPECT_TRUE(cluster.JobManagerAlive());
   EXPECT_EQ(rest.Get("/overview").status, 200);
+}
+
+TEST(IntegrationJsonLogs, EveryDaemonWritesJsonLinesWithTheIdsOfWhatTheyDo) {
+  LocalCluster cluster;
+  ClusterOptions options;
+  options.taskmanagers = 1;
+  options.defines = {"log.format=json"};
+  ASSERT_TRUE(cluster.Start(options).ok());
+  std::vector<std::string> run = {"run",
+                                  ExamplePackage("ledger"),
+                                  "--detached",
+                                  "--parallelism",
+                                  "1",
+                                  "--arg",
+                                  "transactions=0",
+                                  "--arg",
+                                  "rate=200",
+                                  "--arg",
+                                  "output=" + cluster.NewDir("out")};
+  for (const std::string& d : CheckpointDefines("hashmap", cluster.ScratchPath("chk"))) {
+    run.push_back(d);
+  }
+  CommandResult submitted = cluster.Sluice(run);
+  ASSERT_TRUE(submitted.ok()) << submitted.Describe();
+  const std::string job = submitted.LastLine();
+  ASSERT_TRUE(cluster.WaitForAllRunning(job).ok());
+
+  // Parsed lines of a daemon's log; a line that is not JSON fails the test.
+  auto records = [&](const std::string& file) {
+    std::vector<Json> out;
+    const std::string text = ReadFile(cluster.cluster_dir() + "/log/" + file);
+    size_t start = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+      const std::string line = text.substr(start, nl - start);
+      if (line.empty()) continue;
+      Json j = Json::parse(line, nullptr, false);
+      EXPECT_FALSE(j.is_discarded()) << file << ": not JSON: " << line;
+      if (!j.is_discarded()) out.push_back(j);
+    }
+    return out;
+  };
+  auto has = [](const std::vector<Json>& lines, const std::function<bool(const Json&)>& pred) {
+    return std::any_of(lines.begin(), lines.end(), pred);
+  };
+  EXPECT_TRUE(WaitUntil([&] {
+    return has(records("jobmanager.log"), [&](const Json& j) {
+      return j.value("job_id", "") == job && j.contains("checkpoint_id");
+    });
+  })) << "no JobManager record with the job's and a checkpoint's id";
+  std::vector<Json> tm = records("taskmanager-1.log");
+  EXPECT_TRUE(has(tm, [&](const Json& j) {
+    return j.value("job_id", "") == job && j.contains("vertex") && j.contains("subtask") &&
+           j.contains("attempt_id");
+  })) << "no TaskManager record of a subtask";
+  for (const Json& j : tm) {
+    EXPECT_TRUE(j.contains("@timestamp") && j.contains("level") && j.contains("message")) << j;
+  }
 }
 
 }  // namespace

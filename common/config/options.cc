@@ -388,6 +388,13 @@ std::vector<Option> MakeOptions() {
        .doc = "Minimum level of log lines written.",
        .allowed = {"trace", "debug", "info", "warn", "error", "off"},
        .scope = S::kCluster},
+      {.key = "log.format",
+       .type = T::kString,
+       .default_value = "text",
+       .doc = "text: one line per record; json: one JSON object per line with the job, vertex, "
+              "subtask, attempt and checkpoint ids as fields.",
+       .allowed = {"text", "json"},
+       .scope = S::kCluster},
   };
 }
 

@@ -60,7 +60,12 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, Checkpoint
       failures_(config_.tolerable_failures),
       executor_("chk-" + job_.job_id.substr(0, 8)),
       io_executor_("chkio-" + job_.job_id.substr(0, 8)),
-      savepoint_executor_("chksp-" + job_.job_id.substr(0, 8)) {}
+      savepoint_executor_("chksp-" + job_.job_id.substr(0, 8)) {
+  // Its threads log with the job's id (log.format: json).
+  for (SerialExecutor* e : {&executor_, &io_executor_, &savepoint_executor_}) {
+    e->Post([id = job_.job_id] { log::SetThreadContext("job_id", id); });
+  }
+}
 
 CheckpointCoordinator::~CheckpointCoordinator() {
   executor_.Shutdown();
@@ -230,6 +235,7 @@ absl::StatusOr<int64_t> CheckpointCoordinator::Trigger(TriggerOptions options,
   p->operators = operators_;
   const int64_t id = p->id;
   const int64_t timestamp = p->trigger_time_ms;
+  log::ScopedContext checkpoint_context("checkpoint_id", std::to_string(id));
   Log()->info("Triggering checkpoint {} (job {}) at {}: {} subtask(s) to acknowledge", id,
               job_.job_id, timestamp, p->total_subtasks);
   // After a stop's barrier the sources stop: nothing is triggered after it.
@@ -339,6 +345,7 @@ void CheckpointCoordinator::TriggerFailed(TaskKey task, int64_t checkpoint_id, s
 void CheckpointCoordinator::OnAcknowledge(TaskKey task, int64_t id,
                                           std::vector<proto::OperatorSubtaskState> states,
                                           proto::SubtaskCheckpointStats stats) {
+  log::ScopedContext checkpoint_context("checkpoint_id", std::to_string(id));
   auto it = pending_.find(id);
   if (it == pending_.end()) {
     DiscardLateAcknowledge(task, id, states);
@@ -361,6 +368,7 @@ void CheckpointCoordinator::OnAcknowledge(TaskKey task, int64_t id,
 }
 
 void CheckpointCoordinator::OnDecline(TaskKey task, int64_t id, const std::string& reason) {
+  log::ScopedContext checkpoint_context("checkpoint_id", std::to_string(id));
   auto it = pending_.find(id);
   if (it == pending_.end() || it->second->status != CheckpointStatus::kInProgress ||
       (!it->second->awaiting.count(task) && !it->second->acks.count(task))) {
@@ -440,6 +448,7 @@ void CheckpointCoordinator::OnMetadataWritten(
 
 void CheckpointCoordinator::Complete(std::unique_ptr<Pending> p,
                                      const proto::CheckpointMetadata& metadata) {
+  log::ScopedContext checkpoint_context("checkpoint_id", std::to_string(p->id));
   p->SetStatus(CheckpointStatus::kCompleted);
   const int64_t now = clock_();
   const int64_t id = p->id;

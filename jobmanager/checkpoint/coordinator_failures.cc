@@ -19,6 +19,7 @@ using internal::Log;
 using internal::TaskName;
 
 void CheckpointCoordinator::Abort(int64_t id, const std::string& reason, bool counts_as_failure) {
+  log::ScopedContext checkpoint_context("checkpoint_id", std::to_string(id));
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   std::unique_ptr<Pending> p = std::move(it->second);
