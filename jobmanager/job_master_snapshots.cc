@@ -202,6 +202,7 @@ void JobMaster::OnSavepointDone(const PendingSavepoint& sp, const checkpoint::Sn
     info.set_status("COMPLETED");
     info.set_duration_ms(r.duration_ms);
     info.set_size_bytes(size);
+    info.set_trigger_time_ms(r.metadata->timestamp_ms());
     savepoint_infos_.push_back(info);
   } else {
     Log()->warn("Job {} ({}): savepoint {} could not be written: {}", spec_.name, spec_.job_id, id,

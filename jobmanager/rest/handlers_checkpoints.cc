@@ -175,6 +175,19 @@ Json SubtaskDetailsJson(const proto::CheckpointInfo& c, const proto::VertexStatu
               {"subtasks", subtasks}};
 }
 
+//! `c` with the path and kind of the retained checkpoint or savepoint of the same id (the history
+//! keeps neither).
+proto::CheckpointInfo WithPath(const proto::CheckpointInfo& c,
+                               const proto::CheckpointsResponse& r) {
+  proto::CheckpointInfo out = c;
+  for (const auto& kept : r.completed()) {
+    if (kept.id() != c.id()) continue;
+    out.set_path(kept.path());
+    out.set_kind(kept.kind());
+  }
+  return out;
+}
+
 Json CheckpointsJson(const proto::CheckpointsResponse& r) {
   std::vector<double> sizes, durations;
   const proto::CheckpointInfo* failed = nullptr;
@@ -192,27 +205,23 @@ Json CheckpointsJson(const proto::CheckpointsResponse& r) {
     if (IsSavepoint(c) && !savepoint) savepoint = &c;
     if (!IsSavepoint(c) && (!completed || c.id() > completed->id())) completed = &c;
   }
-  // The history's entry of the latest completed checkpoint has its subtask counts; the retained
-  // one its path.
-  Json latest_completed = nullptr;
-  if (completed) {
-    latest_completed = CheckpointJson(*completed);
+  // A history entry has the subtask counts; the retained checkpoint or the savepoint written
+  // from it (same id) its path and kind.
+  auto merged = [&r](const proto::CheckpointInfo& kept) {
     for (const auto& h : r.history()) {
-      if (h.id() != completed->id()) continue;
-      latest_completed = CheckpointJson(h);
-      latest_completed["external_path"] = completed->path();
+      if (h.id() != kept.id() || h.status() != "COMPLETED") continue;
+      proto::CheckpointInfo c = h;
+      c.set_kind(kept.kind());
+      c.set_path(kept.path());
+      return CheckpointJson(c);
     }
-  }
+    return CheckpointJson(kept);
+  };
+  Json latest_completed = completed ? merged(*completed) : Json(nullptr);
+  Json latest_savepoint = savepoint ? merged(*savepoint) : Json(nullptr);
   Json history = Json::array();
   for (const auto& c : r.in_progress()) history.push_back(CheckpointJson(c));
-  for (const auto& c : r.history()) {
-    Json j = CheckpointJson(c);
-    // The history keeps no paths: a retained checkpoint's is in `completed`.
-    for (const auto& kept : r.completed()) {
-      if (kept.id() == c.id() && !IsSavepoint(kept)) j["external_path"] = kept.path();
-    }
-    history.push_back(j);
-  }
+  for (const auto& c : r.history()) history.push_back(CheckpointJson(WithPath(c, r)));
   Json restored = nullptr;
   if (r.has_restored()) {
     restored = {{"id", r.restored().id()},
@@ -235,7 +244,7 @@ Json CheckpointsJson(const proto::CheckpointsResponse& r) {
                 {"persisted_data", Summary({})}}},
               {"latest",
                {{"completed", latest_completed},
-                {"savepoint", savepoint ? CheckpointJson(*savepoint) : Json(nullptr)},
+                {"savepoint", latest_savepoint},
                 {"failed", failed ? CheckpointJson(*failed) : Json(nullptr)},
                 {"restored", restored}}},
               {"history", history}};
@@ -319,7 +328,9 @@ void AddCheckpointRoutes(Router& router, const RestContext* ctx) {
   router.Add("GET", "/jobs/:jobid/checkpoints", [ctx](const RestRequest& req) {
     auto r = ctx->dispatcher->Checkpoints(req.Param("jobid"));
     if (!r.ok()) return ErrorResponse(r.status());
-    if (!r->enabled()) {
+    auto config = ctx->dispatcher->JobConfig(req.Param("jobid"));
+    if (!config.ok()) return ErrorResponse(config.status());
+    if (!r->enabled() || config->GetDurationMs("execution.checkpointing.interval") <= 0) {
       return ErrorResponse(
           404, absl::StrCat("Checkpointing is not enabled for this job (", req.Param("jobid"),
                             "): set execution.checkpointing.interval"));
@@ -372,7 +383,7 @@ void AddCheckpointRoutes(Router& router, const RestContext* ctx) {
           return ErrorResponse(404, absl::StrCat("Could not find checkpointing statistics for "
                                                  "checkpoint ",
                                                  id, "."));
-        Json j = CheckpointJson(*c);
+        Json j = CheckpointJson(WithPath(*c, *r));
         j["tasks"] = TasksJson(*c, *job);
         return JsonResponse(j);
       });

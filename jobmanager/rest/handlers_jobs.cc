@@ -151,6 +151,22 @@ Json PlanJson(const proto::JobStatus& job) {
   return Json{{"jid", job.id()}, {"name", job.name()}, {"type", "STREAMING"}, {"nodes", nodes}};
 }
 
+//! The highest parallelism of the job's vertices (what `run --parallelism` set).
+int JobParallelism(const proto::JobStatus& job) {
+  int p = 0;
+  for (const auto& v : job.vertices()) p = std::max(p, v.parallelism());
+  return p;
+}
+
+//! restart-strategy.type, or what applies when it is unset (Flink's rule: exponential-delay
+//! with checkpointing, none without).
+std::string RestartStrategyName(const config::Configuration& config) {
+  std::string type = config.GetString("restart-strategy.type");
+  if (!type.empty()) return type;
+  return config.GetDurationMs("execution.checkpointing.interval") > 0 ? "exponential-delay"
+                                                                      : "none";
+}
+
 Json JobDetailsJson(const proto::JobStatus& job) {
   const int64_t now = WallClockMs();
   Json timestamps = Json::object();
@@ -436,8 +452,8 @@ void AddJobRoutes(Router& router, const RestContext* ctx) {
                              {"name", job->name()},
                              {"execution-config",
                               {{"execution-mode", "PIPELINED"},
-                               {"restart-strategy", config->GetString("restart-strategy.type")},
-                               {"job-parallelism", config->GetInt("parallelism.default")},
+                               {"restart-strategy", RestartStrategyName(*config)},
+                               {"job-parallelism", JobParallelism(*job)},
                                {"object-reuse-mode", false},
                                {"user-config", user}}}});
   });
