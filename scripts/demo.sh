@@ -30,8 +30,10 @@ cleanup() { "$SLUICE" cluster stop --dir "$DEMO" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 say "Starting a local cluster: 1 JobManager, 2 TaskManagers with 2 slots each (ephemeral port)"
-JM=$("$SLUICE" cluster start --dir "$DEMO" --taskmanagers 2 --slots 2 -D jobmanager.rpc.port=0 | tail -n 1)
-echo "JobManager at $JM; logs in $DEMO/log"
+JM=$("$SLUICE" cluster start --dir "$DEMO" --taskmanagers 2 --slots 2 -D jobmanager.rpc.port=0 \
+  -D rest.port=0 -D metrics.reporter.prom.port=0 | tail -n 1)
+REST=$(cat "$DEMO/rest.address")
+echo "JobManager at $JM; REST API and dashboard at $REST/; logs in $DEMO/log"
 "$SLUICE" taskmanagers --jobmanager "$JM"
 
 say "Generating a small corpus in $DEMO/data/corpus"
@@ -126,6 +128,19 @@ SR_STATE=$(wait_until_done "$SR_JOB2")
 SR_LINES=$(cat "$SR"/part-* | wc -l)
 SR_IDS=$(cut -d, -f1 "$SR"/part-* | sort -u | wc -l)
 echo "across both runs and the rescale: $SR_LINES committed lines, $SR_IDS distinct ids (expected 30000 each)"
+
+say "The same jobs through the REST API (Flink's paths and fields): curl $REST/jobs/overview"
+curl -s "$REST/jobs/overview" | python3 -c '
+import json, sys
+for j in json.load(sys.stdin)["jobs"]:
+    print("%s  %-10s %-8s %d tasks" % (j["jid"], j["name"], j["state"], j["tasks"]["total"]))'
+say "Prometheus targets of the cluster (curl $REST/metrics/targets) and a few series"
+curl -s "$REST/metrics/targets" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    print(t["labels"]["sluice_daemon"], t["targets"][0])'
+PROM=$(curl -s "$REST/metrics/targets" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["targets"][0])')
+curl -s "http://$PROM/metrics" | grep -E "^flink_jobmanager_(numRegisteredTaskManagers|taskSlotsTotal|numRunningJobs)" || true
 
 say "sluice list"
 "$SLUICE" list --jobmanager "$JM"

@@ -206,6 +206,8 @@ class ExtraTaskManager {
                                      "-D",
                                      "taskmanager.numberOfTaskSlots=2",
                                      "-D",
+                                     "metrics.reporter.prom.port=0",
+                                     "-D",
                                      "taskmanager.cache.directory=" + dir};
     std::string log = dir + ".log";
     pid_ = fork();

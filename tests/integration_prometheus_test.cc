@@ -92,6 +92,15 @@ class PrometheusProcess {
     auto r = c.Get("/-/ready");
     return r && r->status == 200;
   }
+  //! Whether Prometheus accepts the query (status success), whatever it finds.
+  bool Accepts(const std::string& promql) {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(10);
+    auto r = c.Get("/api/v1/query?" + httplib::detail::params_to_query_str({{"query", promql}}));
+    if (!r || r->status != 200) return false;
+    Json j = Json::parse(r->body, nullptr, false);
+    return !j.is_discarded() && j["status"] == "success";
+  }
   //! The value of an instant query's first sample; nullopt when the result is empty.
   std::optional<double> Query(const std::string& promql) {
     httplib::Client c("127.0.0.1", port_);
@@ -165,6 +174,22 @@ TEST(IntegrationPrometheus, PrometheusScrapesEveryDaemonAndSeesWhatTheJobDid) {
   EXPECT_TRUE(prometheus.Query("flink_taskmanager_Status_Process_ResidentMemory").value_or(0) > 0);
   EXPECT_TRUE(prometheus.Query("sum(flink_taskmanager_Status_Shuffle_Netty_UsedMemorySegments)")
                   .value_or(0) > 0);
+
+  // Every query of the Grafana dashboard in deploy/ is one Prometheus accepts, and those over the
+  // job's tasks find series.
+  Json dashboard =
+      Json::parse(ReadFile(std::string(SLUICE_SOURCE_DIR) + "/deploy/grafana-dashboard.json"));
+  int queries = 0;
+  for (const Json& panel : dashboard["panels"]) {
+    for (const Json& target : panel["targets"]) {
+      std::string expr = target["expr"];
+      for (size_t at; (at = expr.find("$job")) != std::string::npos;) expr.replace(at, 4, ".*");
+      EXPECT_TRUE(prometheus.Accepts(expr)) << panel["title"] << ": " << expr;
+      ++queries;
+    }
+  }
+  EXPECT_GE(queries, 10);
+  EXPECT_TRUE(prometheus.Query("sum(flink_taskmanager_job_task_busyTimeMsPerSecond)").has_value());
 
   // One TaskManager killed: one restart, and Prometheus sees it.
   const std::string restarts = "flink_jobmanager_job_numRestarts{job_id=\"" + job + "\"}";

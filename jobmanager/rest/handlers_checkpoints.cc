@@ -264,6 +264,37 @@ const proto::CheckpointInfo* FindCheckpoint(const proto::CheckpointsResponse& r,
   return nullptr;
 }
 
+//! What the details endpoints show: the job, its checkpoint statistics and the one asked for.
+struct Details {
+  proto::JobStatus job;
+  proto::CheckpointsResponse checkpoints;
+  proto::CheckpointInfo checkpoint;
+};
+
+//! The details of `:checkpointid` of `:jobid`: InvalidArgument for an id that is not a number,
+//! NotFound for an unknown job or checkpoint.
+absl::StatusOr<Details> LoadDetails(const RestContext* ctx, const RestRequest& req) {
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(req.Param("checkpointid"), &id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", req.Param("checkpointid"), "' is not a checkpoint id (a number)"));
+  }
+  Details d;
+  auto job = ctx->dispatcher->Status(req.Param("jobid"));
+  if (!job.ok()) return job.status();
+  d.job = *std::move(job);
+  auto r = ctx->dispatcher->Checkpoints(req.Param("jobid"));
+  if (!r.ok()) return r.status();
+  d.checkpoints = *std::move(r);
+  const proto::CheckpointInfo* c = FindCheckpoint(d.checkpoints, id);
+  if (!c) {
+    return absl::NotFoundError(
+        absl::StrCat("Could not find checkpointing statistics for checkpoint ", id, "."));
+  }
+  d.checkpoint = *c;
+  return d;
+}
+
 RestResponse OperationStatus(const RestContext* ctx, const char* kind, const RestRequest& req) {
   auto result = ctx->operations->Get(kind, req.Param("jobid"), req.Param("triggerid"));
   if (!result) {
@@ -367,50 +398,25 @@ void AddCheckpointRoutes(Router& router, const RestContext* ctx) {
         {"state_changelog_enabled", false}});
   });
 
-  router.Add(
-      "GET", "/jobs/:jobid/checkpoints/details/:checkpointid", [ctx](const RestRequest& req) {
-        int64_t id = 0;
-        if (!absl::SimpleAtoi(req.Param("checkpointid"), &id)) {
-          return ErrorResponse(400, absl::StrCat("'", req.Param("checkpointid"),
-                                                 "' is not a checkpoint id (a number)"));
-        }
-        auto job = ctx->dispatcher->Status(req.Param("jobid"));
-        if (!job.ok()) return ErrorResponse(job.status());
-        auto r = ctx->dispatcher->Checkpoints(req.Param("jobid"));
-        if (!r.ok()) return ErrorResponse(r.status());
-        const proto::CheckpointInfo* c = FindCheckpoint(*r, id);
-        if (!c)
-          return ErrorResponse(404, absl::StrCat("Could not find checkpointing statistics for "
-                                                 "checkpoint ",
-                                                 id, "."));
-        Json j = CheckpointJson(WithPath(*c, *r));
-        j["tasks"] = TasksJson(*c, *job);
-        return JsonResponse(j);
-      });
+  router.Add("GET", "/jobs/:jobid/checkpoints/details/:checkpointid",
+             [ctx](const RestRequest& req) {
+               auto d = LoadDetails(ctx, req);
+               if (!d.ok()) return ErrorResponse(d.status());
+               Json j = CheckpointJson(WithPath(d->checkpoint, d->checkpoints));
+               j["tasks"] = TasksJson(d->checkpoint, d->job);
+               return JsonResponse(j);
+             });
 
   router.Add("GET", "/jobs/:jobid/checkpoints/details/:checkpointid/subtasks/:vertexid",
              [ctx](const RestRequest& req) {
-               int64_t id = 0;
-               if (!absl::SimpleAtoi(req.Param("checkpointid"), &id)) {
-                 return ErrorResponse(400, absl::StrCat("'", req.Param("checkpointid"),
-                                                        "' is not a checkpoint id (a number)"));
-               }
-               auto job = ctx->dispatcher->Status(req.Param("jobid"));
-               if (!job.ok()) return ErrorResponse(job.status());
-               const proto::VertexStatus* v = FindRestVertex(*job, req.Param("vertexid"));
+               auto d = LoadDetails(ctx, req);
+               if (!d.ok()) return ErrorResponse(d.status());
+               const proto::VertexStatus* v = FindRestVertex(d->job, req.Param("vertexid"));
                if (!v) {
                  return ErrorResponse(404,
                                       absl::StrCat("vertex ", req.Param("vertexid"), " not found"));
                }
-               auto r = ctx->dispatcher->Checkpoints(req.Param("jobid"));
-               if (!r.ok()) return ErrorResponse(r.status());
-               const proto::CheckpointInfo* c = FindCheckpoint(*r, id);
-               if (!c) {
-                 return ErrorResponse(404, absl::StrCat("Could not find checkpointing statistics "
-                                                        "for checkpoint ",
-                                                        id, "."));
-               }
-               return JsonResponse(SubtaskDetailsJson(*c, *v));
+               return JsonResponse(SubtaskDetailsJson(d->checkpoint, *v));
              });
 
   router.Add("POST", "/jobs/:jobid/savepoints",
