@@ -110,7 +110,7 @@ export const api = {
       : {text: r.text, start: 0, total: r.text.length};
   },
   post: (path, body) => request('POST', path, {body: body ?? {}}),
-  // An empty body, so that a Content-Length goes with it: the server refuses a PATCH without.
+  // With an empty body (and so a Content-Length), as every HTTP client sends a PATCH.
   patch: (path) => request('PATCH', path, {emptyBody: true}),
 };
 

@@ -163,17 +163,6 @@ export function createCheckpointsTab(jobId) {
         countCard('Restored', c.restored, 'card-neutral'));
       const l = {...(data.latest ?? {})};
       const list = Array.isArray(data.history) ? data.history.map((c) => ({...c})) : [];
-      // The server's latest savepoint has no trigger time and its history entry is marked as a
-      // checkpoint: each fills in the other (same id).
-      if (l.savepoint) {
-        const same = list.find((c) => c.id === l.savepoint.id);
-        if (same) {
-          same.is_savepoint = true;
-          if (!(l.savepoint.trigger_timestamp > 0)) {
-            l.savepoint = {...l.savepoint, trigger_timestamp: same.trigger_timestamp};
-          }
-        }
-      }
       setChildren(latestBody,
         latestRow('Completed checkpoint', l.completed),
         latestRow('Savepoint', l.savepoint),
