@@ -57,6 +57,13 @@ bool IsTerminal(JobState s) {
          s == JobState::kSuspended;
 }
 
+bool IsTerminalJobStateName(std::string_view name) {
+  for (JobState s : {JobState::kFinished, JobState::kFailed, JobState::kCanceled}) {
+    if (name == JobStateName(s)) return true;
+  }
+  return false;
+}
+
 bool IsTerminal(SubtaskState s) {
   return s == SubtaskState::kFinished || s == SubtaskState::kCanceled || s == SubtaskState::kFailed;
 }

@@ -34,6 +34,9 @@ enum class SubtaskState {
 std::string_view JobStateName(JobState s);
 std::string_view SubtaskStateName(SubtaskState s);
 bool IsTerminal(JobState s);
+//! Whether `name` (JobStateName) is FINISHED, FAILED or CANCELED: views that carry the state as
+//! text (JobSummary, JobStatus).
+bool IsTerminalJobStateName(std::string_view name);
 bool IsTerminal(SubtaskState s);
 bool IsLegalTransition(JobState from, JobState to);
 bool IsLegalTransition(SubtaskState from, SubtaskState to);

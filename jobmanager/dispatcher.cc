@@ -15,11 +15,6 @@
 namespace sluice::jobmanager {
 namespace {
 auto Log() { return log::Get("dispatcher"); }
-
-bool IsEndedState(const std::string& state) {
-  return state == JobStateName(JobState::kFinished) || state == JobStateName(JobState::kFailed) ||
-         state == JobStateName(JobState::kCanceled);
-}
 }  // namespace
 
 Dispatcher::Dispatcher(DispatcherOptions options, BlobStore* blobs,
@@ -384,7 +379,7 @@ absl::StatusOr<config::Configuration> Dispatcher::JobConfig(const std::string& j
 
 bool Dispatcher::PackageInUse(const std::string& package_sha256) {
   for (const auto& m : All()) {
-    if (m->package_sha256() == package_sha256 && !IsEndedState(m->Summary().state())) {
+    if (m->package_sha256() == package_sha256 && !IsTerminalJobStateName(m->Summary().state())) {
       return true;
     }
   }

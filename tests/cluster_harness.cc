@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/process.h"
+#include "common/states.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
@@ -489,10 +490,12 @@ absl::StatusOr<JsonValue> LocalCluster::Jobs() {
 
 absl::StatusOr<std::string> LocalCluster::SubmitDetached(const std::string& package,
                                                          int parallelism,
-                                                         const std::vector<std::string>& job_args) {
+                                                         const std::vector<std::string>& job_args,
+                                                         const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"run", package, "--detached", "--parallelism",
                                    absl::StrCat(parallelism)};
   for (const std::string& a : job_args) args.insert(args.end(), {"--arg", a});
+  args.insert(args.end(), extra.begin(), extra.end());
   CommandResult r = Sluice(args);
   if (!r.ok()) return absl::InternalError(absl::StrCat("sluice run --detached: ", r.Describe()));
   std::string id = r.LastLine();
@@ -502,9 +505,11 @@ absl::StatusOr<std::string> LocalCluster::SubmitDetached(const std::string& pack
   return id;
 }
 
-bool IsTerminalJobState(const std::string& state) {
-  return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
+std::string LocalCluster::RestAddress() const {
+  return std::string(absl::StripAsciiWhitespace(ReadFile(cluster_dir_ + "/rest.address")));
 }
+
+bool IsTerminalJobState(const std::string& state) { return IsTerminalJobStateName(state); }
 
 std::vector<std::string> CheckpointDefines(const std::string& backend,
                                            const std::string& checkpoints,

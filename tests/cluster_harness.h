@@ -144,9 +144,13 @@ class LocalCluster {
   absl::StatusOr<JsonValue> JobStatus(const std::string& job_id);
   absl::StatusOr<JsonValue> TaskManagers();
   absl::StatusOr<JsonValue> Jobs();
-  //! `run PACKAGE --detached --parallelism P [--arg a]...`; returns the job id (the last line).
+  //! `run PACKAGE --detached --parallelism P [--arg a]... [extra]...` (`extra`: more options of
+  //! `run`, e.g. CheckpointDefines); returns the job id (the last line).
   absl::StatusOr<std::string> SubmitDetached(const std::string& package, int parallelism,
-                                             const std::vector<std::string>& job_args);
+                                             const std::vector<std::string>& job_args,
+                                             const std::vector<std::string>& extra = {});
+  //! "http://host:port" of the REST API, as `cluster start` wrote it into rest.address.
+  std::string RestAddress() const;
   //! Polls `status --json` until `done(status)` holds; returns the last status either way, or an
   //! error naming the last state seen if the wait timed out.
   absl::StatusOr<JsonValue> WaitForStatus(const std::string& job_id,

@@ -127,28 +127,15 @@ TEST(IntegrationPrometheus, PrometheusScrapesEveryDaemonAndSeesWhatTheJobDid) {
   options.taskmanagers = 2;
   options.slots = 2;
   ASSERT_TRUE(cluster.Start(options).ok());
-  const std::string rest(
-      absl::StripAsciiWhitespace(ReadFile(cluster.cluster_dir() + "/rest.address")));
+  const std::string rest = cluster.RestAddress();
 
   // Two sources, each rate-limited to 500 records per second.
-  std::vector<std::string> run = {"run",
-                                  ExamplePackage("ledger"),
-                                  "--detached",
-                                  "--parallelism",
-                                  "2",
-                                  "--arg",
-                                  "transactions=0",
-                                  "--arg",
-                                  "rate=500",
-                                  "--arg",
-                                  "output=" + cluster.NewDir("out")};
-  for (const std::string& d : CheckpointDefines("hashmap", cluster.ScratchPath("chk"))) {
-    run.push_back(d);
-  }
-  CommandResult submitted = cluster.Sluice(run);
-  ASSERT_TRUE(submitted.ok()) << submitted.Describe();
-  const std::string job = submitted.LastLine();
-  ASSERT_TRUE(cluster.WaitForAllRunning(job).ok());
+  absl::StatusOr<std::string> job =
+      cluster.SubmitDetached(ExamplePackage("ledger"), 2,
+                             {"transactions=0", "rate=500", "output=" + cluster.NewDir("out")},
+                             CheckpointDefines("hashmap", cluster.ScratchPath("chk")));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_TRUE(cluster.WaitForAllRunning(*job).ok());
 
   PrometheusProcess prometheus(cluster.NewDir("prometheus"), rest + "/metrics/targets");
   ASSERT_TRUE(WaitUntil([&] { return prometheus.Ready(); }))
@@ -164,7 +151,7 @@ TEST(IntegrationPrometheus, PrometheusScrapesEveryDaemonAndSeesWhatTheJobDid) {
   const std::string rate =
       "sum(flink_taskmanager_job_task_numRecordsOutPerSecond{task_name=~\""
       "Transactions.*\",job_id=\"" +
-      job + "\"})";
+      *job + "\"})";
   std::optional<double> out;
   EXPECT_TRUE(WaitUntil([&] {
     out = prometheus.Query(rate);
@@ -192,11 +179,11 @@ TEST(IntegrationPrometheus, PrometheusScrapesEveryDaemonAndSeesWhatTheJobDid) {
   EXPECT_TRUE(prometheus.Query("sum(flink_taskmanager_job_task_busyTimeMsPerSecond)").has_value());
 
   // One TaskManager killed: one restart, and Prometheus sees it.
-  const std::string restarts = "flink_jobmanager_job_numRestarts{job_id=\"" + job + "\"}";
+  const std::string restarts = "flink_jobmanager_job_numRestarts{job_id=\"" + *job + "\"}";
   EXPECT_EQ(prometheus.Query(restarts), 0.0);
   ASSERT_TRUE(cluster.KillTaskManager(1).ok());
   ASSERT_TRUE(cluster.AddTaskManager().ok());
-  ASSERT_TRUE(cluster.WaitForAllRunning(job).ok());
+  ASSERT_TRUE(cluster.WaitForAllRunning(*job).ok());
   std::optional<double> seen;
   EXPECT_TRUE(WaitUntil([&] {
     seen = prometheus.Query(restarts);

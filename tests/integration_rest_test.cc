@@ -88,8 +88,7 @@ class IntegrationRest : public ::testing::Test {
     options.defines = std::move(defines);
     absl::Status started = cluster_->Start(options);
     ASSERT_TRUE(started.ok()) << started;
-    std::string url(
-        absl::StripAsciiWhitespace(ReadFile(cluster_->cluster_dir() + "/rest.address")));
+    const std::string url = cluster_->RestAddress();
     ASSERT_TRUE(absl::StartsWith(url, "http://127.0.0.1:")) << url;
     rest_ = std::make_unique<Rest>(url);
     base_url_ = url;
@@ -502,8 +501,7 @@ TEST(IntegrationRestLimits, ABodyOverTheLimitIs413AndTheJobManagerStaysUp) {
   options.taskmanagers = 1;
   options.defines = {"rest.server.max-content-length=64kb"};
   ASSERT_TRUE(cluster.Start(options).ok());
-  Rest rest(
-      std::string(absl::StripAsciiWhitespace(ReadFile(cluster.cluster_dir() + "/rest.address"))));
+  Rest rest(cluster.RestAddress());
   HttpResult big = rest.Upload("jarfile", "big.so", std::string(256 << 10, 'x'));
   EXPECT_EQ(big.status, 413) << big.Describe();
   EXPECT_TRUE(cluster.JobManagerAlive());
@@ -516,23 +514,12 @@ TEST(IntegrationJsonLogs, EveryDaemonWritesJsonLinesWithTheIdsOfWhatTheyDo) {
   options.taskmanagers = 1;
   options.defines = {"log.format=json"};
   ASSERT_TRUE(cluster.Start(options).ok());
-  std::vector<std::string> run = {"run",
-                                  ExamplePackage("ledger"),
-                                  "--detached",
-                                  "--parallelism",
-                                  "1",
-                                  "--arg",
-                                  "transactions=0",
-                                  "--arg",
-                                  "rate=200",
-                                  "--arg",
-                                  "output=" + cluster.NewDir("out")};
-  for (const std::string& d : CheckpointDefines("hashmap", cluster.ScratchPath("chk"))) {
-    run.push_back(d);
-  }
-  CommandResult submitted = cluster.Sluice(run);
-  ASSERT_TRUE(submitted.ok()) << submitted.Describe();
-  const std::string job = submitted.LastLine();
+  absl::StatusOr<std::string> submitted =
+      cluster.SubmitDetached(ExamplePackage("ledger"), 1,
+                             {"transactions=0", "rate=200", "output=" + cluster.NewDir("out")},
+                             CheckpointDefines("hashmap", cluster.ScratchPath("chk")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const std::string job = *submitted;
   ASSERT_TRUE(cluster.WaitForAllRunning(job).ok());
 
   // Parsed lines of a daemon's log; a line that is not JSON fails the test.

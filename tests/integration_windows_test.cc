@@ -131,27 +131,16 @@ class IntegrationWindows : public ::testing::TestWithParam<std::string> {
   //! `run clicks.so --detached` with checkpoints every second; returns the job id.
   std::string RunClicks(int parallelism, int64_t clicks, int64_t rate, int64_t late_every,
                         const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"run",
-                                     ExamplePackage("clicks"),
-                                     "--detached",
-                                     "--parallelism",
-                                     std::to_string(parallelism),
-                                     "--arg",
-                                     absl::StrCat("clicks=", clicks),
-                                     "--arg",
-                                     absl::StrCat("rate=", rate),
-                                     "--arg",
-                                     absl::StrCat("late_every=", late_every),
-                                     "--arg",
-                                     "output=" + out_};
-    for (const std::string& d : CheckpointDefines(GetParam(), cluster_->ScratchPath("checkpoints"),
-                                                  cluster_->ScratchPath("savepoints"))) {
-      args.push_back(d);
-    }
-    args.insert(args.end(), extra.begin(), extra.end());
-    CommandResult run = cluster_->Sluice(args);
-    EXPECT_TRUE(run.ok()) << run.Describe();
-    return run.ok() ? run.LastLine() : "";
+    std::vector<std::string> options = CheckpointDefines(
+        GetParam(), cluster_->ScratchPath("checkpoints"), cluster_->ScratchPath("savepoints"));
+    options.insert(options.end(), extra.begin(), extra.end());
+    absl::StatusOr<std::string> job =
+        cluster_->SubmitDetached(ExamplePackage("clicks"), parallelism,
+                                 {absl::StrCat("clicks=", clicks), absl::StrCat("rate=", rate),
+                                  absl::StrCat("late_every=", late_every), "output=" + out_},
+                                 options);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return job.ok() ? *job : "";
   }
 
   void ExpectFinished(const std::string& job) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "common/states.h"
 #include "jobmanager/rest/handlers.h"
 #include "jobmanager/rest/json.h"
 #include "jobmanager/rest/metric_views.h"
@@ -23,10 +24,6 @@ const char* const kExecutionStates[] = {"CREATED",     "SCHEDULED",   "DEPLOYING
 const char* const kJobStates[] = {"INITIALIZING", "CREATED",    "RUNNING",    "FAILING",
                                   "FAILED",       "CANCELLING", "CANCELED",   "FINISHED",
                                   "RESTARTING",   "SUSPENDED",  "RECONCILING"};
-
-bool IsEndedJob(const std::string& state) {
-  return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
-}
 
 //! Subtasks per execution state; `lower` keys as /jobs/overview has them, upper as job details.
 Json StateCounts(const std::vector<const proto::SubtaskStatus*>& subtasks, bool lower,
@@ -280,17 +277,20 @@ std::set<std::string> Requested(const RestRequest& req) {
 }
 
 //! Flink's metric query answer: without `get`, the ids; with it, the requested ones that exist
-//! with their values (as strings).
-RestResponse MetricsAnswer(const std::vector<MetricValue>& metrics, const RestRequest& req) {
+//! with their values (as strings). `texts`: metrics whose value is a text, after the numbers.
+RestResponse MetricsAnswer(const std::vector<MetricValue>& metrics, const RestRequest& req,
+                           const std::vector<std::pair<std::string, std::string>>& texts = {}) {
   const std::set<std::string> get = Requested(req);
   Json out = Json::array();
-  for (const MetricValue& m : metrics) {
+  auto add = [&](const std::string& id, const std::string& value) {
     if (get.empty()) {
-      out.push_back({{"id", m.id}});
-    } else if (get.count(m.id)) {
-      out.push_back({{"id", m.id}, {"value", m.value}});
+      out.push_back({{"id", id}});
+    } else if (get.count(id)) {
+      out.push_back({{"id", id}, {"value", value}});
     }
-  }
+  };
+  for (const MetricValue& m : metrics) add(m.id, MetricText(m.value));
+  for (const auto& [id, text] : texts) add(id, text);
   return JsonResponse(out);
 }
 
@@ -300,10 +300,8 @@ RestResponse AggregatedAnswer(const proto::VertexStatus& v, const RestRequest& r
   std::vector<std::string> order;
   for (const auto& s : v.subtasks()) {
     for (const MetricValue& m : SubtaskMetricValues(s, /*prefix=*/"")) {
-      double value = 0;
-      if (!absl::SimpleAtod(m.value, &value)) continue;
       if (!by_name.count(m.id)) order.push_back(m.id);
-      by_name[m.id].push_back(value);
+      by_name[m.id].push_back(m.value);
     }
   }
   std::set<std::string> aggs;
@@ -424,7 +422,7 @@ void AddJobRoutes(Router& router, const RestContext* ctx) {
     }
     auto job = ctx->dispatcher->Status(req.Param("jobid"));
     if (!job.ok()) return ErrorResponse(job.status());
-    if (IsEndedJob(job->state())) {
+    if (IsTerminalJobStateName(job->state())) {
       return ErrorResponse(
           409, absl::StrCat("job ", job->id(), " has already ended (", job->state(), ")"));
     }
@@ -468,7 +466,9 @@ void AddJobRoutes(Router& router, const RestContext* ctx) {
     if (!job.ok()) return ErrorResponse(job.status());
     auto checkpoints = ctx->dispatcher->Checkpoints(req.Param("jobid"));
     if (!checkpoints.ok()) return ErrorResponse(checkpoints.status());
-    return MetricsAnswer(JobMetricValues(*job, *checkpoints, WallClockMs()), req);
+    return MetricsAnswer(JobMetricValues(*job, *checkpoints, WallClockMs()), req,
+                         {{"lastCheckpointExternalPath",
+                           job->has_last_checkpoint() ? job->last_checkpoint().path() : "n/a"}});
   });
 
   router.Add(

@@ -1,9 +1,9 @@
 #include "jobmanager/rest/jobmanager_metrics.h"
 
-#include "absl/strings/numbers.h"
 #include "common/clock.h"
 #include "common/metrics/prometheus_text.h"
 #include "common/process_stats.h"
+#include "common/states.h"
 #include "jobmanager/rest/metric_views.h"
 
 namespace sluice::jobmanager::rest {
@@ -25,8 +25,7 @@ std::string RenderJobManagerMetrics(Dispatcher& dispatcher, ResourceManager& res
   std::vector<proto::JobSummary> jobs = dispatcher.List();
   int running = 0;
   for (const auto& j : jobs) {
-    running +=
-        (j.state() == "FINISHED" || j.state() == "FAILED" || j.state() == "CANCELED") ? 0 : 1;
+    running += IsTerminalJobStateName(j.state()) ? 0 : 1;
   }
   t.Add("flink_jobmanager_numRegisteredTaskManagers", "TaskManagers registered.", kGauge, jm,
         static_cast<double>(tms.size()));
@@ -43,8 +42,7 @@ std::string RenderJobManagerMetrics(Dispatcher& dispatcher, ResourceManager& res
 
   const int64_t now = WallClockMs();
   for (const auto& summary : jobs) {
-    if (summary.state() == "FINISHED" || summary.state() == "FAILED" ||
-        summary.state() == "CANCELED") {
+    if (IsTerminalJobStateName(summary.state())) {
       continue;  // as Flink: an ended job's metrics are gone
     }
     auto job = dispatcher.Status(summary.id());
@@ -52,14 +50,12 @@ std::string RenderJobManagerMetrics(Dispatcher& dispatcher, ResourceManager& res
     if (!job.ok() || !checkpoints.ok()) continue;
     const Labels l = {{"host", host}, {"job_id", job->id()}, {"job_name", job->name()}};
     for (const MetricValue& m : JobMetricValues(*job, *checkpoints, now)) {
-      double v = 0;
-      if (!absl::SimpleAtod(m.value, &v)) continue;  // lastCheckpointExternalPath: text
       const bool counter = m.id == "numRestarts" || m.id == "fullRestarts" ||
                            m.id == "numberOfCompletedCheckpoints" ||
                            m.id == "numberOfFailedCheckpoints" ||
                            m.id == "totalNumberOfCheckpoints";
       t.Add("flink_jobmanager_job_" + m.id, "Flink's job metric " + m.id + ".",
-            counter ? PrometheusText::Type::kCounter : kGauge, l, v);
+            counter ? PrometheusText::Type::kCounter : kGauge, l, m.value);
     }
   }
   return t.Render();

@@ -7,7 +7,9 @@
 namespace sluice::jobmanager::rest {
 
 std::string MetricText(double value) {
-  if (std::isfinite(value) && std::floor(value) == value && std::fabs(value) <= 9.2e18) {
+  // [-2^63, 2^63): every int64 a double holds, INT64_MIN (no watermark yet) included.
+  if (std::isfinite(value) && std::floor(value) == value && value >= -9223372036854775808.0 &&
+      value < 9223372036854775808.0) {
     return absl::StrCat(static_cast<int64_t>(value));
   }
   return absl::StrCat(value);
@@ -18,12 +20,8 @@ std::vector<MetricValue> SubtaskMetricValues(const proto::SubtaskStatus& subtask
   std::vector<MetricValue> out;
   if (!subtask.has_metrics()) return out;
   const proto::SubtaskMetrics& m = subtask.metrics();
-  auto add = [&](const char* name, double v) {
-    out.push_back({absl::StrCat(prefix, name), MetricText(v)});
-  };
-  auto add_int = [&](const char* name, int64_t v) {
-    out.push_back({absl::StrCat(prefix, name), absl::StrCat(v)});
-  };
+  auto add = [&](const char* name, double v) { out.push_back({absl::StrCat(prefix, name), v}); };
+  auto add_int = [&](const char* name, int64_t v) { add(name, static_cast<double>(v)); };
   add_int("numRecordsIn", static_cast<int64_t>(m.num_records_in()));
   add_int("numRecordsOut", static_cast<int64_t>(m.num_records_out()));
   add_int("numBytesIn", static_cast<int64_t>(m.num_bytes_in()));
@@ -47,7 +45,7 @@ std::vector<MetricValue> JobMetricValues(const proto::JobStatus& job,
                                          const proto::CheckpointsResponse& checkpoints,
                                          int64_t now_ms) {
   std::vector<MetricValue> out;
-  auto add = [&](const char* name, int64_t v) { out.push_back({name, absl::StrCat(v)}); };
+  auto add = [&](const char* name, int64_t v) { out.push_back({name, static_cast<double>(v)}); };
   add("numRestarts", job.num_restarts());
   add("fullRestarts", job.num_restarts());
   // Flink: uptime is the time since the job last switched to RUNNING while it runs, else 0;
@@ -75,8 +73,6 @@ std::vector<MetricValue> JobMetricValues(const proto::JobStatus& job,
   add("numberOfInProgressCheckpoints", checkpoints.in_progress_size());
   add("totalNumberOfCheckpoints",
       checkpoints.completed_count() + checkpoints.failed() + checkpoints.in_progress_size());
-  out.push_back({"lastCheckpointExternalPath",
-                 job.has_last_checkpoint() ? job.last_checkpoint().path() : "n/a"});
   return out;
 }
 

@@ -11,7 +11,7 @@ namespace sluice::jobmanager::rest {
 
 struct MetricValue {
   std::string id;
-  std::string value;  // as Flink's metric queries print it: integers without a fraction
+  double value = 0;  // integers (counters, watermarks) are exact: all are below 2^53 or INT64_MIN
 };
 
 //! numRecordsIn/Out(PerSecond), numBytesIn/Out(PerSecond), busy/idle/backPressuredTimeMsPerSecond,
@@ -22,12 +22,12 @@ std::vector<MetricValue> SubtaskMetricValues(const proto::SubtaskStatus& subtask
 
 //! numRestarts, fullRestarts, uptime, downtime, lastCheckpointDuration, lastCheckpointSize,
 //! numberOfCompletedCheckpoints, numberOfFailedCheckpoints, numberOfInProgressCheckpoints,
-//! totalNumberOfCheckpoints and lastCheckpointExternalPath.
+//! totalNumberOfCheckpoints (lastCheckpointExternalPath, a text, is the REST API's own).
 std::vector<MetricValue> JobMetricValues(const proto::JobStatus& job,
                                          const proto::CheckpointsResponse& checkpoints,
                                          int64_t now_ms);
 
-//! A number as Flink prints metric values: integral values without a fraction.
+//! A number as Flink's metric queries print it: integral values without a fraction.
 std::string MetricText(double value);
 
 }  // namespace sluice::jobmanager::rest

@@ -94,12 +94,12 @@ absl::StatusOr<int> RestServer::Start() {
   };
   // A request without a body and without Content-Length (`curl -X PATCH URL`, as Flink's docs
   // show for cancel and rescale) is answered before the HTTP layer waits for a body to end.
-  server.set_pre_routing_handler([router](const httplib::Request& req, httplib::Response& res) {
+  server.set_pre_routing_handler([dispatch](const httplib::Request& req, httplib::Response& res) {
     const bool bodiless = (req.method == "PATCH" || req.method == "POST" ||
                            req.method == "DELETE" || req.method == "PUT") &&
                           !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
     if (!bodiless) return httplib::Server::HandlerResponse::Unhandled;
-    Send(router->Handle(ToRestRequest(req)), res);
+    dispatch(req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
   server.Get(".*", dispatch);
