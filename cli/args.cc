@@ -62,6 +62,8 @@ absl::Status Tokenize(const CliSpec& spec, const std::vector<std::string>& args,
       only_words = true;
     } else if (arg == "--help" || arg == "-h") {
       out->help = true;
+    } else if (arg == "--version") {
+      out->version = true;
     } else if (absl::StartsWith(arg, "-D")) {
       std::string define = arg.substr(2);
       if (define.empty()) {
@@ -106,7 +108,7 @@ absl::Status Tokenize(const CliSpec& spec, const std::vector<std::string>& args,
 absl::Status ResolveCommand(const CliSpec& spec, const std::vector<std::string>& words,
                             ParsedArgs* out) {
   if (words.empty()) {
-    if (out->help) return absl::OkStatus();
+    if (out->help || out->version) return absl::OkStatus();
     return absl::InvalidArgumentError("missing command");
   }
   std::vector<std::string> first_words;

@@ -32,10 +32,13 @@ struct CommandSpec {
   std::vector<std::string> options = {};  //!< Allowed option names (global options are implicit).
   std::vector<std::string> required_options = {};
   std::string summary = {};  //!< One line for the command overview.
+  //! Option name -> this command's own help text of the option, where it differs from the
+  //! option's general one.
+  std::map<std::string, std::string> option_help = {};
 };
 
 //! Everything the parser needs to know. Global options are accepted by every command.
-//! `-D key=value` / `-Dkey=value`, `--help` and `-h` are built in.
+//! `-D key=value` / `-Dkey=value`, `--help`, `-h` and `--version` are built in.
 struct CliSpec {
   std::string program;  //!< "sluice", used in messages.
   std::vector<OptionSpec> options;
@@ -52,6 +55,7 @@ struct ParsedArgs {
   std::map<std::string, std::vector<std::string>, std::less<>> options;
   std::vector<std::string> defines;  //!< "key=value" from every -D, in order.
   bool help = false;                 //!< `--help` / `-h` was given.
+  bool version = false;              //!< `--version` was given.
 
   bool Has(std::string_view option) const;
   //! The last value of `option`, if given.

@@ -188,21 +188,50 @@ TEST(ArgsTest, UsageMentionsEveryCommand) {
   EXPECT_THAT(UsageText("cluster"), ::testing::Not(HasSubstr("taskmanagers [--json]")));
 }
 
+// A command's help shows only its own options, each with the text that fits that command.
+TEST(ArgsTest, PerCommandHelpShowsOnlyItsOptions) {
+  const std::string start = UsageText("cluster start");
+  EXPECT_THAT(start, HasSubstr("--dir DIR"));
+  EXPECT_THAT(start, HasSubstr("The cluster's folder"));
+  EXPECT_THAT(start, ::testing::Not(HasSubstr("savepoint")));
+  EXPECT_THAT(start, ::testing::Not(HasSubstr("--parallelism")));
+  const std::string status = UsageText("status");
+  EXPECT_THAT(status, HasSubstr("Folder of a cluster started with"));
+  EXPECT_THAT(status, ::testing::Not(HasSubstr("--taskmanagers")));
+  EXPECT_THAT(status, ::testing::Not(HasSubstr("The cluster's folder")));
+  const std::string rescale = UsageText("rescale");
+  EXPECT_THAT(rescale, HasSubstr("The job's new parallelism"));
+  EXPECT_THAT(rescale, ::testing::Not(HasSubstr("parallelism.default")));
+  EXPECT_THAT(UsageLine("savepoint"), HasSubstr("sluice savepoint JOB [TARGET_DIRECTORY]"));
+}
+
+TEST(ArgsTest, VersionFlagNeedsNoCommand) {
+  ParsedArgs p;
+  ASSERT_TRUE(Parse({"--version"}, &p).ok());
+  EXPECT_TRUE(p.version);
+  ASSERT_TRUE(Parse({"version"}, &p).ok());
+  EXPECT_EQ(p.command, "version");
+}
+
 TEST(ArgsTest, SavepointCommands) {
   ParsedArgs p;
-  ASSERT_TRUE(Parse({"savepoint", "J1", "--dir", "sp", "--json"}, &p).ok());
+  ASSERT_TRUE(Parse({"savepoint", "J1", "--target-directory", "sp", "--json"}, &p).ok());
   EXPECT_EQ(p.command, "savepoint");
   EXPECT_THAT(p.positionals, ElementsAre("J1"));
-  EXPECT_EQ(p.Get("--dir"), "sp");
+  EXPECT_EQ(p.Get("--target-directory"), "sp");
+  // Flink's `savepoint JOB [targetDirectory]`; --dir names the cluster folder.
+  ASSERT_TRUE(Parse({"savepoint", "J1", "/sp", "--dir", "/cluster"}, &p).ok());
+  EXPECT_THAT(p.positionals, ElementsAre("J1", "/sp"));
+  EXPECT_EQ(p.Get("--dir"), "/cluster");
   EXPECT_THAT(Message(Parse({"savepoint", "J1", "--drain"}, &p)),
               HasSubstr("'--drain' is not valid for 'savepoint'"));
   EXPECT_EQ(Message(Parse({"savepoint"}, &p)), "missing argument JOB");
 
   // `stop JOB` and `cluster stop` are different commands.
-  ASSERT_TRUE(Parse({"stop", "J1", "--drain", "--dir=/sp"}, &p).ok());
+  ASSERT_TRUE(Parse({"stop", "J1", "--drain", "--target-directory=/sp"}, &p).ok());
   EXPECT_EQ(p.command, "stop");
   EXPECT_TRUE(p.Has("--drain"));
-  EXPECT_EQ(p.Get("--dir"), "/sp");
+  EXPECT_EQ(p.Get("--target-directory"), "/sp");
   ASSERT_TRUE(Parse({"cluster", "stop", "--dir", "d"}, &p).ok());
   EXPECT_EQ(p.command, "cluster stop");
   EXPECT_THAT(Message(Parse({"cluster", "stop", "--dir", "d", "--drain"}, &p)),

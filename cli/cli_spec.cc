@@ -14,21 +14,25 @@ CliSpec BuildSpec() {
   spec.options = {
       {.name = "--jobmanager",
        .value_name = "HOST:PORT",
-       .help = "JobManager to talk to (default: jobmanager.rpc.address and jobmanager.rpc.port)"},
-      {.name = "--config", .value_name = "FILE", .help = "YAML configuration file"},
-      // One option, two meanings: a command accepts --dir only in one of them.
+       .help = "JobManager to talk to (else --dir, $SLUICE_JOBMANAGER, or the configuration's "
+               "jobmanager.rpc.address and jobmanager.rpc.port)"},
+      {.name = "--config",
+       .value_name = "FILE",
+       .help = "YAML configuration file (else $SLUICE_CONF_DIR/sluice.yaml, else "
+               "conf/sluice.yaml next to the installation's bin/)"},
       {.name = "--dir",
        .value_name = "DIR",
-       .help = "cluster start/stop: the cluster's pid files, logs and blobs; savepoint/stop: "
-               "where the savepoint goes (default: state.savepoints.dir)"},
+       .help = "Folder of a cluster started with `sluice cluster start --dir DIR`: talk to its "
+               "JobManager"},
       {.name = "--taskmanagers",
        .value_name = "N",
        .help = "Number of TaskManagers to start (default: 1)"},
-      {.name = "--slots", .value_name = "S", .help = "Task slots per TaskManager (default: 1)"},
+      {.name = "--slots",
+       .value_name = "S",
+       .help = "Task slots per TaskManager (default: taskmanager.numberOfTaskSlots)"},
       {.name = "--parallelism",
        .value_name = "N",
-       .help = "run: default parallelism of the job (default: parallelism.default); rescale: "
-               "the new one"},
+       .help = "Default parallelism of the job (default: parallelism.default)"},
       {.name = "--name",
        .value_name = "NAME",
        .help = "Job name (default: the name the package gives its job)"},
@@ -46,61 +50,87 @@ CliSpec BuildSpec() {
        .help = "Start the job from the newest savepoint or checkpoint of a job with its name"},
       {.name = "--allow-non-restored-state",
        .help = "Start even if the snapshot holds state of an operator the job no longer has"},
+      {.name = "--target-directory",
+       .value_name = "DIR",
+       .help = "Where the savepoint goes (default: state.savepoints.dir)"},
       {.name = "--drain",
-       .help = "End the input of every operator before the savepoint (timers and windows fire)"},
+       .help = "Advance the watermark to the end of event time before the savepoint, so that "
+               "event-time timers and windows fire"},
+      {.name = "--follow", .help = "Keep printing lines as they are written (Ctrl-C ends)"},
+      {.name = "--lines",
+       .value_name = "N",
+       .help = "Show the last N lines (default: 100; with --follow, then the new ones)"},
       {.name = "--json", .help = "Machine-readable JSON output"},
   };
   spec.global_options = {"--jobmanager", "--config"};
+  const std::string kClusterDir = "The cluster's folder: pid files, logs, blobs and addresses";
   spec.commands = {
       {.name = "cluster start",
        .options = {"--dir", "--taskmanagers", "--slots"},
        .required_options = {"--dir"},
-       .summary = "Start a JobManager and TaskManagers on this machine"},
+       .summary = "Start a JobManager and TaskManagers on this machine",
+       .option_help = {{"--dir", kClusterDir}}},
       {.name = "cluster add-taskmanager",
        .options = {"--dir", "--slots"},
        .required_options = {"--dir"},
-       .summary = "Start one more TaskManager for the cluster in DIR (in place of a dead one)"},
+       .summary = "Start one more TaskManager for the cluster in DIR (or in place of a dead one)",
+       .option_help = {{"--dir", kClusterDir}}},
       {.name = "cluster stop",
        .options = {"--dir"},
        .required_options = {"--dir"},
-       .summary = "Stop the cluster started in DIR"},
+       .summary = "Stop the cluster started in DIR",
+       .option_help = {{"--dir", kClusterDir}}},
       {.name = "run",
        .positionals = {"PACKAGE"},
        .options = {"--parallelism", "--name", "--detached", "--arg", "--from-savepoint",
-                   "--restore", "--allow-non-restored-state", "--json"},
+                   "--restore", "--allow-non-restored-state", "--json", "--dir"},
        .summary = "Submit a job package and follow the job until it ends (unless --detached)"},
-      {.name = "list", .options = {"--json"}, .summary = "List the jobs"},
+      {.name = "list", .options = {"--json", "--dir"}, .summary = "List the jobs"},
       {.name = "status",
        .positionals = {"JOB"},
-       .options = {"--json"},
-       .summary = "Show a job's state, vertices and subtasks"},
+       .options = {"--json", "--dir"},
+       .summary = "Show a job's state (and why it restarts), vertices and subtasks"},
+      {.name = "exceptions",
+       .positionals = {"JOB"},
+       .options = {"--json", "--dir"},
+       .summary = "Show a job's failures, newest first: time, task, TaskManager and cause"},
       {.name = "watermarks",
        .positionals = {"JOB"},
-       .options = {"--json"},
+       .options = {"--json", "--dir"},
        .summary = "Show each subtask's watermarks, what holds them back, idle inputs and lag"},
       {.name = "cancel",
        .positionals = {"JOB"},
+       .options = {"--dir"},
        .summary = "Cancel a job and wait until it is CANCELED"},
       {.name = "taskmanagers",
-       .options = {"--json"},
+       .options = {"--json", "--dir"},
        .summary = "List the registered TaskManagers"},
+      {.name = "logs",
+       .positionals = {"DAEMON"},
+       .options = {"--follow", "--lines", "--dir"},
+       .summary = "Show the log of the JobManager (DAEMON: jobmanager) or of a TaskManager (its "
+                  "id, as `sluice taskmanagers` lists it)"},
       {.name = "checkpoints",
        .positionals = {"JOB"},
-       .options = {"--json"},
+       .options = {"--json", "--dir"},
        .summary = "List a job's retained, in-progress and recent checkpoints"},
       {.name = "savepoint",
        .positionals = {"JOB"},
-       .options = {"--dir", "--json"},
-       .summary = "Take a savepoint of a running job and print its path"},
+       .optional_positionals = 1,
+       .options = {"--target-directory", "--json", "--dir"},
+       .summary = "Take a savepoint of a running job and print its path (the folder may also be "
+                  "given after JOB, as in Flink)"},
       {.name = "stop",
        .positionals = {"JOB"},
-       .options = {"--dir", "--drain", "--json"},
+       .options = {"--target-directory", "--drain", "--json", "--dir"},
        .summary = "Stop a job with a savepoint, wait until it is FINISHED and print the path"},
       {.name = "rescale",
        .positionals = {"JOB"},
-       .options = {"--parallelism", "--json"},
+       .options = {"--parallelism", "--json", "--dir"},
        .required_options = {"--parallelism"},
-       .summary = "Restart a job at another parallelism from a savepoint taken for it"},
+       .summary = "Restart a job at another parallelism from a savepoint taken for it",
+       .option_help = {{"--parallelism", "The job's new parallelism"}}},
+      {.name = "version", .summary = "Print the version of this client"},
       {.name = "help",
        .optional_positionals = 2,
        .summary = "Show this help, or the help of one command"},
@@ -119,6 +149,7 @@ std::string Synopsis(const CliSpec& spec, const CommandSpec& command) {
   std::string out = absl::StrCat(spec.program, " ", command.name);
   if (command.name == "help") return absl::StrCat(out, " [COMMAND]");
   for (const std::string& p : command.positionals) absl::StrAppend(&out, " ", p);
+  if (command.name == "savepoint") absl::StrAppend(&out, " [TARGET_DIRECTORY]");
   for (const std::string& name : command.options) {
     const OptionSpec* o = Option(spec, name);
     std::string text = o->value_name.empty() ? name : absl::StrCat(name, " ", o->value_name);
@@ -144,6 +175,7 @@ void AppendGlobalOptions(const CliSpec& spec, std::string* out) {
   }
   AppendOption(out, "-D key=value", "Configuration override (repeatable; -Dkey=value works too)");
   AppendOption(out, "-h, --help", "Show help");
+  AppendOption(out, "--version", "Print the version");
 }
 
 }  // namespace
@@ -172,8 +204,9 @@ std::string UsageText(std::string_view command) {
     if (!c->options.empty()) absl::StrAppend(&out, "\nOptions:\n");
     for (const std::string& name : c->options) {
       const OptionSpec* o = Option(spec, name);
+      auto own = c->option_help.find(name);
       AppendOption(&out, o->value_name.empty() ? name : absl::StrCat(name, " ", o->value_name),
-                   o->help);
+                   own != c->option_help.end() ? own->second : o->help);
     }
     AppendGlobalOptions(spec, &out);
     return out;

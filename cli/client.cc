@@ -146,6 +146,16 @@ absl::StatusOr<proto::CheckpointsResponse> JobManagerClient::GetCheckpoints(
   return response;
 }
 
+absl::StatusOr<proto::DaemonLogResponse> JobManagerClient::ReadDaemonLog(
+    const proto::DaemonLogRequest& request) {
+  grpc::ClientContext context;
+  SetDeadline(&context, kUnaryTimeout);
+  proto::DaemonLogResponse response;
+  absl::Status status = Convert(stub_->ReadDaemonLog(&context, request, &response), kUnaryTimeout);
+  if (!status.ok()) return status;
+  return response;
+}
+
 absl::StatusOr<proto::SavepointResponse> JobManagerClient::TriggerSavepoint(
     const proto::SavepointRequest& request, absl::Duration timeout) {
   grpc::ClientContext context;

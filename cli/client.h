@@ -33,6 +33,7 @@ class JobManagerClient {
   absl::StatusOr<proto::JobStatus> GetJobStatus(const std::string& job_id);
   absl::StatusOr<proto::CancelResponse> CancelJob(const std::string& job_id);
   absl::StatusOr<proto::CheckpointsResponse> GetCheckpoints(const std::string& job_id);
+  absl::StatusOr<proto::DaemonLogResponse> ReadDaemonLog(const proto::DaemonLogRequest& request);
   absl::StatusOr<proto::ListTaskManagersResponse> ListTaskManagers(
       absl::Duration timeout = kUnaryTimeout);
   //! Answers once the savepoint is complete, which for a large state takes a while: hence a

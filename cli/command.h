@@ -66,6 +66,8 @@ int ClusterAddTaskManagerCommand(const Invocation& invocation);  // commands_clu
 int RunCommand(const Invocation& invocation);                    // commands_run.cc
 int ListCommand(const Invocation& invocation);                   // commands_jobs.cc
 int StatusCommand(const Invocation& invocation);                 // commands_jobs.cc
+int ExceptionsCommand(const Invocation& invocation);             // commands_jobs.cc
+int LogsCommand(const Invocation& invocation);                   // commands_logs.cc
 int CancelCommand(const Invocation& invocation);                 // commands_jobs.cc
 int TaskManagersCommand(const Invocation& invocation);           // commands_jobs.cc
 int CheckpointsCommand(const Invocation& invocation);            // commands_checkpoints.cc

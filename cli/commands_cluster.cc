@@ -187,6 +187,11 @@ int ClusterStartCommand(const Invocation& invocation) {
     fs::remove(file, ec);  // Stale.
   }
 
+  // Said once here; each daemon's log says it again.
+  if (std::string warning = invocation.config.IgnoredKeysWarning(); !warning.empty()) {
+    std::cerr << "sluice: warning: " << warning << std::endl;
+  }
+
   absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
   if (!bin_dir.ok()) return Fail(bin_dir.status());
   const std::string jm_binary = (fs::path(*bin_dir) / kJobManager).string();

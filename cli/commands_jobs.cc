@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "cli/client.h"
 #include "cli/command.h"
 
@@ -111,6 +113,10 @@ void PrintStatusJson(const proto::JobStatus& job) {
   if (!job.failure().empty()) status["failure"] = job.failure();
   status["numRestarts"] = job.num_restarts();
   if (!job.last_restart_cause().empty()) status["lastRestartCause"] = job.last_restart_cause();
+  if (!job.waiting_for().empty()) status["waitingFor"] = job.waiting_for();
+  if (auto it = job.state_timestamps().find(job.state()); it != job.state_timestamps().end()) {
+    status["stateSince"] = it->second;
+  }
   if (!job.rescale().empty()) status["rescale"] = job.rescale();
   if (job.has_last_checkpoint()) {
     const proto::CheckpointInfo& c = job.last_checkpoint();
@@ -136,10 +142,26 @@ void PrintStatusJson(const proto::JobStatus& job) {
   PrintJson(status);
 }
 
+// "2026-12-06 17:40:01" in the local time zone.
+std::string LocalTime(int64_t epoch_ms) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(epoch_ms),
+                          absl::LocalTimeZone());
+}
+
+// " since 2026-12-06 17:40:01 (12s)" when the job's state has a time it was entered.
+std::string Since(const proto::JobStatus& job) {
+  auto it = job.state_timestamps().find(job.state());
+  if (it == job.state_timestamps().end() || it->second <= 0) return "";
+  absl::Duration ago = absl::Now() - absl::FromUnixMillis(it->second);
+  return absl::StrCat(" since ", LocalTime(it->second), " (",
+                      absl::FormatDuration(absl::Trunc(ago, absl::Seconds(1))), ")");
+}
+
 void PrintStatusText(const proto::JobStatus& job) {
   std::cout << "Job " << job.id();
   if (!job.name().empty()) std::cout << " (" << job.name() << ")";
-  std::cout << ": " << job.state() << "\n";
+  std::cout << ": " << job.state() << Since(job) << "\n";
+  if (!job.waiting_for().empty()) std::cout << "Waiting for: " << job.waiting_for() << "\n";
   if (!job.failure().empty()) std::cout << "Failure: " << job.failure() << "\n";
   if (!job.rescale().empty()) std::cout << "Rescale: " << job.rescale() << "\n";
   if (job.num_restarts() > 0) {
@@ -205,6 +227,41 @@ int StatusCommand(const Invocation& invocation) {
   } else {
     PrintStatusText(*job);
   }
+  return kExitOk;
+}
+
+int ExceptionsCommand(const Invocation& invocation) {
+  JobManagerClient client(invocation.jobmanager);
+  absl::StatusOr<proto::JobStatus> job = client.GetJobStatus(invocation.args.positionals[0]);
+  if (!job.ok()) return Fail(job.status());
+  if (invocation.args.Has("--json")) {
+    Json list = Json::array();
+    for (const proto::JobException& e : job->exceptions()) {
+      list.push_back({{"timestamp", e.timestamp_ms()},
+                      {"message", e.message()},
+                      {"task", e.task()},
+                      {"taskmanager", e.taskmanager()},
+                      {"restarted", e.restarted()}});
+    }
+    PrintJson({{"id", job->id()}, {"name", job->name()}, {"exceptions", std::move(list)}});
+    return kExitOk;
+  }
+  std::cout << "Job " << job->id() << " (" << job->name() << "): " << job->state() << ", "
+            << job->num_restarts() << " restart(s)";
+  if (job->exceptions().empty()) {
+    std::cout << "; no failure." << std::endl;
+    return kExitOk;
+  }
+  std::cout << "; the last " << job->exceptions_size() << " failure(s), newest first:\n";
+  for (const proto::JobException& e : job->exceptions()) {
+    std::cout << "\n"
+              << LocalTime(e.timestamp_ms()) << "  "
+              << (e.restarted() ? "the job restarted" : "the job failed");
+    if (!e.task().empty()) std::cout << "  task " << e.task();
+    if (!e.taskmanager().empty()) std::cout << "  on " << e.taskmanager();
+    std::cout << "\n  " << absl::StrReplaceAll(e.message(), {{"\n", "\n  "}}) << "\n";
+  }
+  std::cout.flush();
   return kExitOk;
 }
 

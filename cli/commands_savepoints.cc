@@ -90,8 +90,16 @@ void PrintPathJson(const std::string& path) { PrintJson({{"path", path}}); }
 std::optional<int> BuildSavepointRequest(const Invocation& invocation, std::string_view command,
                                          proto::SavepointRequest* request) {
   request->set_job_id(invocation.args.positionals[0]);
-  if (std::optional<std::string> dir = invocation.args.Get("--dir")) {
-    if (dir->empty()) return UsageError(command, "--dir needs a directory");
+  std::optional<std::string> dir = invocation.args.Get("--target-directory");
+  if (invocation.args.positionals.size() > 1) {  // Flink's `savepoint JOB [targetDirectory]`
+    if (dir) {
+      return UsageError(command,
+                        "give the savepoint's folder once: after JOB or with --target-directory");
+    }
+    dir = invocation.args.positionals[1];
+  }
+  if (dir) {
+    if (dir->empty()) return UsageError(command, "--target-directory needs a directory");
     absl::StatusOr<std::string> absolute = AbsoluteSnapshotPath(*dir);
     if (!absolute.ok()) return Fail(absolute.status());
     request->set_dir(*absolute);

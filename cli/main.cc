@@ -4,17 +4,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/args.h"
 #include "cli/cli_spec.h"
 #include "cli/command.h"
+#include "cli/discovery.h"
+#include "common/process.h"
 
 namespace sluice::cli {
 namespace {
@@ -29,6 +31,8 @@ const std::map<std::string, CommandFn>& Commands() {
       {"run", RunCommand},
       {"list", ListCommand},
       {"status", StatusCommand},
+      {"exceptions", ExceptionsCommand},
+      {"logs", LogsCommand},
       {"watermarks", WatermarksCommand},
       {"cancel", CancelCommand},
       {"taskmanagers", TaskManagersCommand},
@@ -41,7 +45,7 @@ const std::map<std::string, CommandFn>& Commands() {
 }
 
 bool NeedsJobManager(std::string_view command) {
-  return command != "cluster start" && command != "cluster stop";
+  return command != "cluster start" && command != "cluster stop" && command != "version";
 }
 
 // Daemons started by `cluster start` inherit fds 0-2; make sure they exist so that files we
@@ -50,14 +54,6 @@ void EnsureStandardFds() {
   for (int fd = 0; fd <= 2; ++fd) {
     if (::fcntl(fd, F_GETFD) == -1) ::open("/dev/null", O_RDWR);
   }
-}
-
-// "HOST:PORT" with a non-empty host and a port in 1..65535 ("[::1]:6123" for IPv6).
-bool IsHostPort(std::string_view text) {
-  size_t colon = text.rfind(':');
-  int port = 0;
-  return colon != std::string_view::npos && colon > 0 &&
-         absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port) && port > 0 && port <= 65535;
 }
 
 int ShowHelp(const ParsedArgs& args) {
@@ -88,10 +84,22 @@ int Main(int argc, char** argv) {
     return UsageError(args.command, std::string(s.message()));
   }
   if (args.help || args.command == "help") return ShowHelp(args);
+  if (args.version || args.command == "version") {
+    std::cout << "sluice " << SLUICE_VERSION << std::endl;
+    return kExitOk;
+  }
 
-  invocation.config_path = args.Get("--config").value_or("");
   // `cluster stop` must work even when the configuration has been broken since the start.
   if (args.command != "cluster stop") {
+    absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
+    absl::StatusOr<std::string> config_file =
+        config::FindConfigFile(args.Get("--config").value_or(""), std::getenv("SLUICE_CONF_DIR"),
+                               bin_dir.ok() ? *bin_dir + "/../conf/sluice.yaml" : "");
+    if (!config_file.ok()) {
+      std::cerr << "sluice: " << config_file.status().message() << std::endl;
+      return kExitUsage;
+    }
+    invocation.config_path = *config_file;
     absl::StatusOr<config::Configuration> config =
         config::Configuration::Load(invocation.config_path, args.defines);
     if (!config.ok()) {
@@ -102,25 +110,15 @@ int Main(int argc, char** argv) {
   }
 
   if (NeedsJobManager(args.command)) {
-    if (std::optional<std::string> jm = args.Get("--jobmanager")) {
-      if (!IsHostPort(*jm)) {
-        return UsageError(args.command,
-                          absl::StrCat("--jobmanager expects HOST:PORT, got '", *jm, "'"));
-      }
-      invocation.jobmanager = *jm;
-    } else {
-      std::string host = invocation.config.GetString("jobmanager.rpc.address");
-      int64_t port = invocation.config.GetInt("jobmanager.rpc.port");
-      if (port <= 0) {
-        return UsageError(args.command,
-                          "jobmanager.rpc.port is 0 (an ephemeral port); pass --jobmanager "
-                          "HOST:PORT");
-      }
-      if (host.find(':') != std::string::npos && host.front() != '[') {
-        host = absl::StrCat("[", host, "]");  // IPv6 literal.
-      }
-      invocation.jobmanager = absl::StrCat(host, ":", port);
-    }
+    absl::StatusOr<std::string> jobmanager = FindJobManager({
+        .flag = args.Get("--jobmanager"),
+        .cluster_dir = args.Get("--dir"),
+        .env = std::getenv("SLUICE_JOBMANAGER"),
+        .config = &invocation.config,
+    });
+    if (!jobmanager.ok())
+      return UsageError(args.command, std::string(jobmanager.status().message()));
+    invocation.jobmanager = *std::move(jobmanager);
   }
 
   auto it = Commands().find(args.command);

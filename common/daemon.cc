@@ -5,11 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/process.h"
 
 namespace sluice {
 namespace {
@@ -50,7 +52,15 @@ std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon,
       return std::nullopt;
     }
   }
-  auto config = config::Configuration::Load(config_path, overrides);
+  absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
+  absl::StatusOr<std::string> config_file =
+      config::FindConfigFile(config_path, std::getenv("SLUICE_CONF_DIR"),
+                             bin_dir.ok() ? *bin_dir + "/../conf/sluice.yaml" : "");
+  if (!config_file.ok()) {
+    *exit_code = DaemonFailure(daemon, std::string(config_file.status().message()));
+    return std::nullopt;
+  }
+  auto config = config::Configuration::Load(*config_file, overrides);
   if (!config.ok()) {
     *exit_code = DaemonFailure(daemon, std::string(config.status().message()));
     return std::nullopt;
@@ -59,6 +69,9 @@ std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon,
   if (absl::Status s = log::SetFormat(config->GetString("log.format")); !s.ok()) {
     *exit_code = DaemonFailure(daemon, std::string(s.message()));
     return std::nullopt;
+  }
+  if (std::string warning = config->IgnoredKeysWarning(); !warning.empty()) {
+    log::Get(daemon)->warn("{}", warning);
   }
   signal(SIGPIPE, SIG_IGN);
   return *std::move(config);

@@ -79,7 +79,9 @@ absl::StatusOr<proto::SubmitResponse> Dispatcher::Submit(
   auto path = blobs_->PathOf(package_sha256);
   if (!path.ok()) return path.status();
   std::map<std::string, std::string> args(header.args().begin(), header.args().end());
-  auto graph = BuildJobGraph(*path, args, parallelism, BuilderTimeout(client_deadline));
+  int max_parallelism = static_cast<int>(spec.config.GetInt("pipeline.max-parallelism"));
+  auto graph = BuildJobGraph(*path, args, parallelism, std::max(max_parallelism, 0),
+                             BuilderTimeout(client_deadline));
   if (!graph.ok()) {
     // The builder's stderr is the user's code speaking: never raw into our log.
     Log()->warn("submission rejected: {}", log::Untrusted(graph.status().message(), 1024));
@@ -257,7 +259,9 @@ absl::StatusOr<std::string> Dispatcher::Rescale(const proto::RescaleRequest& req
   }
   auto path = blobs_->PathOf(m->package_sha256());
   if (!path.ok()) return path.status();
-  auto graph = BuildJobGraph(*path, m->args(), req.parallelism(), options_.graph_builder_timeout);
+  // Max parallelism 0 (derived): every operator that ran before keeps its own, set below.
+  auto graph = BuildJobGraph(*path, m->args(), req.parallelism(), /*default_max_parallelism=*/0,
+                             options_.graph_builder_timeout);
   if (!graph.ok()) return graph.status();
   // Keyed state keeps its key groups: every operator keeps the max parallelism it runs with.
   proto::JobGraph current = m->Graph();

@@ -12,12 +12,13 @@ namespace sluice::jobmanager {
 
 absl::StatusOr<proto::JobGraph> BuildJobGraph(const std::string& package_path,
                                               const std::map<std::string, std::string>& args,
-                                              int default_parallelism,
+                                              int default_parallelism, int default_max_parallelism,
                                               std::chrono::milliseconds timeout) {
   absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
   if (!bin_dir.ok()) return bin_dir.status();
   std::vector<std::string> argv = {*bin_dir + "/sluice-graph-builder", package_path,
-                                   std::to_string(default_parallelism)};
+                                   std::to_string(default_parallelism),
+                                   std::to_string(default_max_parallelism)};
   for (const auto& [k, v] : args) argv.push_back(absl::StrCat(k, "=", v));
   auto result = RunProcess(argv, timeout);
   if (!result.ok()) return result.status();

@@ -13,7 +13,7 @@ namespace sluice::jobmanager {
 
 absl::StatusOr<proto::JobGraph> BuildJobGraph(const std::string& package_path,
                                               const std::map<std::string, std::string>& args,
-                                              int default_parallelism,
+                                              int default_parallelism, int default_max_parallelism,
                                               std::chrono::milliseconds timeout);
 
 }  // namespace sluice::jobmanager

@@ -340,6 +340,7 @@ void JobMaster::CheckCompletion() {
       machine_.RedeployScheduled();
       int64_t delay = restart_strategy_ ? restart_strategy_->BackoffMs() : 0;
       Log()->info("Job {} ({}) redeploys in {} ms", spec_.name, spec_.job_id, delay);
+      waiting_for_ = absl::StrCat("the restart delay of ", delay, " ms (restart-strategy)");
       executor_.PostDelayed(std::chrono::milliseconds(delay), [this] { RedeployAfterRestart(); });
       return;
     }
@@ -447,6 +448,7 @@ proto::JobStatus JobMaster::Status() {
     s.set_state(std::string(JobStateName(machine_.state())));
     s.set_failure(failure_);
     s.set_last_restart_cause(restart_cause_);
+    if (machine_.state() == JobState::kRestarting) s.set_waiting_for(waiting_for_);
     s.set_rescale(machine_.rescale_text());
     s.set_start_time_ms(start_ms_);
     s.set_end_time_ms(end_ms_);

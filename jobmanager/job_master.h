@@ -222,8 +222,9 @@ class JobMaster {
   std::vector<Vertex> vertices_;
   std::map<std::string, std::pair<uint32_t, int>> attempts_;  // attempt id -> (vertex, subtask)
   JobStateMachine machine_;
-  std::string failure_;                      // why the job fails (FAILING, FAILED)
-  std::string restart_cause_;                // why it restarted last
+  std::string failure_;        // why the job fails (FAILING, FAILED)
+  std::string restart_cause_;  // why it restarted last
+  std::string waiting_for_;    // while RESTARTING: what the restart waits for, for `sluice status`
   std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
   WatermarkAlignment alignment_;             // its own lock: the metrics RPC answers from it
   int64_t start_ms_ = 0;

@@ -73,6 +73,7 @@ void JobMaster::Restart(const std::string& reason) {
   Log()->warn("Job {} ({}) restarts (restart #{}): {}", spec_.name, spec_.job_id, num_restarts_,
               log::Untrusted(reason, 4096));
   if (!SetJobState(JobState::kRestarting)) return;
+  waiting_for_ = "the tasks of the failed attempt to stop";
   if (coordinator_) coordinator_->Suspend();
   CancelRemaining();
   CheckCompletion();
@@ -100,6 +101,7 @@ void JobMaster::ReleaseOnTaskManagers(std::function<void()> then) {
 
 void JobMaster::RedeployAfterRestart() {
   if (machine_.state() != JobState::kRestarting) return;
+  waiting_for_ = "the previous attempt's slots to be released and the snapshot to restore";
   auto release_and_redeploy = [this] {
     // Free what the old attempts hold on the TaskManagers, then take slots anew (a lost
     // TaskManager's slots are gone; one that registered since may be used).
@@ -155,6 +157,7 @@ void JobMaster::AllocateAndRedeploy(int tries) {
   if (machine_.state() != JobState::kRestarting) return;
   auto slots = resource_manager_->AllocateSlots(spec_.job_id, spec_.plan.RequiredSlots());
   if (!slots.ok()) {
+    waiting_for_ = absl::StrCat("task slots: ", slots.status().message());
     if (tries % 20 == 0) {
       Log()->info("Job {} ({}) waits for slots: {}", spec_.name, spec_.job_id,
                   slots.status().message());
@@ -164,6 +167,7 @@ void JobMaster::AllocateAndRedeploy(int tries) {
     return;
   }
   slots_ = *std::move(slots);
+  waiting_for_.clear();
   for (const auto& s : slots_) lost_taskmanagers_.erase(s.taskmanager_id);
   ++attempt_number_;
   NewAttempts();

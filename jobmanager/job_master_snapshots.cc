@@ -214,6 +214,7 @@ void JobMaster::OnSavepointDone(const PendingSavepoint& sp, const checkpoint::Sn
 void JobMaster::RedeployRescaled() {
   if (!machine_.TransitionTo(RescalePhase::kRedeploying)) return;
   if (!SetJobState(JobState::kRestarting)) return;
+  waiting_for_ = "the rescaled job to be deployed";
   spec_.graph = std::move(rescale_.graph);
   spec_.plan = std::move(rescale_.plan);
   rescale_ = RescaleTarget{};

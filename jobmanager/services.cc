@@ -1,10 +1,14 @@
 #include "jobmanager/services.h"
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/util/log_files.h"
 
 namespace sluice::jobmanager {
 
@@ -60,6 +64,29 @@ grpc::Status ClientServiceImpl::ListTaskManagers(grpc::ServerContext*,
                                                  proto::ListTaskManagersResponse* resp) {
   for (auto& tm : rm_->List()) *resp->add_taskmanagers() = std::move(tm);
   return grpc::Status::OK;
+}
+
+grpc::Status ClientServiceImpl::ReadDaemonLog(grpc::ServerContext* ctx,
+                                              const proto::DaemonLogRequest* req,
+                                              proto::DaemonLogResponse* resp) {
+  if (req->daemon() == "jobmanager") return ToGrpc(AnswerOwnLogRequest(*req, resp));
+  std::vector<std::string> ids;
+  for (const proto::TaskManagerInfo& tm : rm_->List()) {
+    if (tm.id() != req->daemon()) {
+      ids.push_back(tm.id());
+      continue;
+    }
+    auto stub = proto::TaskManagerService::NewStub(
+        grpc::CreateChannel(tm.address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext call;
+    call.set_deadline(
+        std::min(ctx->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(15)));
+    return stub->ReadOwnLog(&call, *req, resp);
+  }
+  return grpc::Status(
+      grpc::StatusCode::NOT_FOUND,
+      absl::StrCat("no daemon '", req->daemon(), "': name 'jobmanager' or a TaskManager id (",
+                   ids.empty() ? "none is registered" : absl::StrJoin(ids, ", "), ")"));
 }
 
 grpc::Status ClientServiceImpl::GetCheckpoints(grpc::ServerContext*, const proto::JobIdRequest* req,

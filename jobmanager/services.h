@@ -30,6 +30,8 @@ class ClientServiceImpl final : public proto::ClientService::Service {
                                 proto::SavepointResponse* resp) override;
   grpc::Status Rescale(grpc::ServerContext*, const proto::RescaleRequest* req,
                        proto::RescaleResponse* resp) override;
+  grpc::Status ReadDaemonLog(grpc::ServerContext*, const proto::DaemonLogRequest* req,
+                             proto::DaemonLogResponse* resp) override;
 
  private:
   Dispatcher* dispatcher_;

@@ -528,4 +528,9 @@ grpc::Status TaskExecutor::ReadLog(grpc::ServerContext*, const proto::ReadLogReq
   return grpc::Status::OK;
 }
 
+grpc::Status TaskExecutor::ReadOwnLog(grpc::ServerContext*, const proto::DaemonLogRequest* req,
+                                      proto::DaemonLogResponse* resp) {
+  return ToGrpc(AnswerOwnLogRequest(*req, resp));
+}
+
 }  // namespace sluice::taskmanager

@@ -71,6 +71,8 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   //! The files of env.log.dir, for the REST API (through the JobManager).
   grpc::Status ListLogs(grpc::ServerContext*, const proto::Empty*,
                         proto::ListLogsResponse* resp) override;
+  grpc::Status ReadOwnLog(grpc::ServerContext*, const proto::DaemonLogRequest* req,
+                          proto::DaemonLogResponse* resp) override;
   grpc::Status ReadLog(grpc::ServerContext*, const proto::ReadLogRequest* req,
                        grpc::ServerWriter<proto::LogChunk>* writer) override;
 

@@ -327,8 +327,10 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
                                    "-D",
                                    "heartbeat.timeout=3s"};
   for (const std::string& d : options.defines) args.insert(args.end(), {"-D", d});
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   started_ = true;  // Even a failed start may leave something to clean up.
   CommandResult r = RunSluice(args);
+  start_result_ = r;
   for (pid_t pid : PidsInDir(cluster_dir_)) pids_.push_back(pid);
   if (!r.ok()) {
     return absl::InternalError(absl::StrCat("sluice cluster start failed: ", r.Describe()));

@@ -97,7 +97,9 @@ struct ClusterOptions {
   int taskmanagers = 2;
   int slots = 2;
   //! Extra configuration, as "key=value" (each passed as -D key=value).
-  std::vector<std::string> defines;
+  std::vector<std::string> defines = {};
+  //! More arguments of `cluster start`, e.g. {"--config", path}.
+  std::vector<std::string> extra_args = {};
 };
 
 class LocalCluster {
@@ -114,6 +116,8 @@ class LocalCluster {
 
   const std::string& address() const { return address_; }
   const ClusterOptions& options() const { return options_; }
+  //! What `cluster start` printed.
+  const CommandResult& start_result() const { return start_result_; }
   //! The directory `cluster start` was given (pid files, logs, blobs).
   const std::string& cluster_dir() const { return cluster_dir_; }
   //! A fresh, empty scratch directory inside the temp directory (for job input and output).
@@ -178,6 +182,7 @@ class LocalCluster {
   std::string cluster_dir_;  // root_/cluster
   std::string address_;
   ClusterOptions options_;
+  CommandResult start_result_;
   bool started_ = false;
   std::vector<pid_t> pids_;  // daemons seen in pid files
   int guardian_fd_ = -1;     // write end of the guardian's pipe

@@ -51,7 +51,7 @@ TEST_F(IntegrationFault, DamagedSavepointIsRefusedAtSubmissionNamingTheFile) {
   const std::string checkpointed = run.LastLine();
   ASSERT_TRUE(cluster_->WaitForAllRunning(checkpointed).ok());
   CommandResult stop =
-      cluster_->Sluice({"stop", checkpointed, "--dir", cluster_->ScratchPath("savepoints")});
+      cluster_->Sluice({"stop", checkpointed, "--target-directory", cluster_->ScratchPath("savepoints")});
   ASSERT_TRUE(stop.ok()) << stop.Describe();
   const std::string savepoint = stop.LastLine();
   std::string keyed;

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/util/edit_distance.h"
 
 namespace sluice::config {
@@ -97,11 +98,11 @@ std::string CheckBounds(const Option& option, int64_t value) {
                       FormatBound(option.type, option.max));
 }
 
-absl::Status UnknownKeyError(const std::string& key) {
-  constexpr size_t kMaxSuggestionDistance = 3;
+// The registered key closest to `key` (ignoring case), if it is within `max_distance` edits.
+const Option* ClosestOption(const std::string& key, size_t max_distance) {
   const std::string lower_key = absl::AsciiStrToLower(key);
   const Option* best = nullptr;
-  size_t best_distance = kMaxSuggestionDistance + 1;
+  size_t best_distance = max_distance + 1;
   for (const Option& option : AllOptions()) {
     const size_t distance = EditDistance(lower_key, absl::AsciiStrToLower(option.key));
     if (distance < best_distance) {
@@ -109,14 +110,26 @@ absl::Status UnknownKeyError(const std::string& key) {
       best_distance = distance;
     }
   }
+  return best;
+}
+
+absl::Status UnknownKeyError(const std::string& key) {
+  constexpr size_t kMaxSuggestionDistance = 3;
   std::string message = absl::StrCat("unknown config key '", key, "'");
-  if (best != nullptr) absl::StrAppend(&message, " (did you mean '", best->key, "'?)");
+  if (const Option* best = ClosestOption(key, kMaxSuggestionDistance); best != nullptr) {
+    absl::StrAppend(&message, " (did you mean '", best->key, "'?)");
+  }
   return absl::InvalidArgumentError(message);
 }
 
-// Flattens nested YAML maps into (dotted key, scalar value) pairs, in document order.
-absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
-                     std::vector<std::pair<std::string, std::string>>* out) {
+struct Entry {
+  std::string key;
+  std::string value;
+  bool is_list = false;  // a YAML list: only Flink keys Sluice ignores may have one
+};
+
+// Flattens nested YAML maps into (dotted key, scalar value) entries, in document order.
+absl::Status Flatten(const YAML::Node& node, const std::string& prefix, std::vector<Entry>* out) {
   for (const auto& entry : node) {
     if (!entry.first.IsScalar()) return absl::InvalidArgumentError("map keys must be scalars");
     const std::string key =
@@ -126,12 +139,11 @@ absl::Status Flatten(const YAML::Node& node, const std::string& prefix,
       absl::Status status = Flatten(value, key, out);
       if (!status.ok()) return status;
     } else if (value.IsScalar()) {
-      out->emplace_back(key, value.Scalar());
+      out->push_back({key, value.Scalar()});
     } else if (value.IsNull()) {
-      out->emplace_back(key, "");
+      out->push_back({key, ""});
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("value of '", key, "' must be a single value, not a list"));
+      out->push_back({key, "", /*is_list=*/true});
     }
   }
   return absl::OkStatus();
@@ -142,7 +154,7 @@ absl::Status LoadFile(const std::string& path, Configuration* config) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     return absl::NotFoundError(absl::StrCat("config file '", path, "' does not exist"));
   }
-  std::vector<std::pair<std::string, std::string>> entries;
+  std::vector<Entry> entries;
   absl::Status status;
   // yaml-cpp reports errors with exceptions; they stop here.
   try {
@@ -155,12 +167,28 @@ absl::Status LoadFile(const std::string& path, Configuration* config) {
   } catch (const std::exception& e) {
     status = absl::InvalidArgumentError(absl::StrCat("malformed YAML: ", e.what()));
   }
-  for (const auto& [key, value] : entries) {
+  for (const Entry& entry : entries) {
     if (!status.ok()) break;
-    status = config->Set(key, value);
+    if (entry.is_list && FindOption(entry.key) != nullptr) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("value of '", entry.key, "' must be a single value, not a list"));
+    } else {
+      status = config->Set(entry.key, entry.value);
+    }
   }
   if (status.ok()) return status;
   return absl::Status(status.code(), absl::StrCat("config file '", path, "': ", status.message()));
+}
+
+// "expected one of a, b, c" ("or empty" when the empty value is allowed too).
+std::string ExpectedOneOf(const std::vector<std::string>& allowed) {
+  std::vector<std::string> named;
+  for (const std::string& a : allowed) {
+    if (!a.empty()) named.push_back(a);
+  }
+  bool empty_allowed = named.size() != allowed.size();
+  return absl::StrCat("expected one of ", absl::StrJoin(named, ", "),
+                      empty_allowed ? " (or empty for the default)" : "");
 }
 
 }  // namespace
@@ -175,7 +203,7 @@ absl::StatusOr<std::string> ValidateValue(const Option& option, std::string_view
       for (const std::string& allowed : option.allowed) {
         if (absl::EqualsIgnoreCase(allowed, value)) return allowed;
       }
-      problem = "expected one of " + absl::StrJoin(option.allowed, ", ");
+      problem = ExpectedOneOf(option.allowed);
       break;
     case OptionType::kBool:
       if (absl::EqualsIgnoreCase(value, "true") || absl::EqualsIgnoreCase(value, "false")) {
@@ -211,6 +239,11 @@ absl::StatusOr<std::string> ValidateValue(const Option& option, std::string_view
 const Option* FindOption(std::string_view key) {
   for (const Option& option : AllOptions()) {
     if (option.key == key) return &option;
+  }
+  for (const Option& option : AllOptions()) {
+    for (const std::string& alias : option.aliases) {
+      if (alias == key) return &option;
+    }
   }
   return nullptr;
 }
@@ -281,6 +314,100 @@ std::string DescribeOptions() {
   return out;
 }
 
+namespace {
+
+const char* ScopeName(OptionScope scope) {
+  switch (scope) {
+    case OptionScope::kJob:
+      return "per job: this file, -D on `sluice cluster start` or -D on `sluice run`";
+    case OptionScope::kJobManager:
+      return "JobManager";
+    case OptionScope::kTaskManager:
+      return "TaskManagers";
+    case OptionScope::kCluster:
+      return "every daemon and the CLI";
+  }
+  return "";
+}
+
+// `text` as comment lines of at most `width` characters, each starting with "# ".
+std::string CommentBlock(const std::string& text, size_t width) {
+  std::string out;
+  std::string line;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (!line.empty() && line.size() + 1 + word.size() > width - 2) {
+      absl::StrAppend(&out, "# ", line, "\n");
+      line.clear();
+    }
+    absl::StrAppend(&line, line.empty() ? "" : " ", word);
+  }
+  if (!line.empty()) absl::StrAppend(&out, "# ", line, "\n");
+  return out;
+}
+
+// A YAML plain scalar when that reads back as the same string, else a double-quoted one.
+std::string YamlValue(const std::string& value) {
+  bool plain = !value.empty() && value.find_first_of("#:{}[],&*!|>'\"%@`") == std::string::npos &&
+               value.front() != ' ' && value.back() != ' ' && value.front() != '-';
+  return plain ? value : absl::StrCat("\"", value, "\"");
+}
+
+}  // namespace
+
+std::string ReferenceYaml() {
+  constexpr size_t kWidth = 100;
+  std::string out =
+      "# Sluice's configuration file: every key, commented out, with its default value.\n"
+      "#\n"
+      "# Uncomment a key to change it. The daemons and the CLI read this file when they are given\n"
+      "# `--config FILE`, when SLUICE_CONF_DIR names its folder, or from conf/sluice.yaml next to\n"
+      "# the installation's bin/; `-D key=value` on the command line wins over it. Keys may be\n"
+      "# written flat (a.b.c: v) or nested (a: {b: {c: v}}), as in Flink. Flink's other names of "
+      "a\n"
+      "# key are accepted too, and Flink keys that Sluice does not implement are named in one\n"
+      "# warning at start-up and ignored.\n"
+      "#\n"
+      "# Generated from the key registry (common/config/options.cc); common_test checks that\n"
+      "# this file is up to date.\n";
+  for (const Option& option : AllOptions()) {
+    std::string doc = option.doc;
+    if (!option.allowed.empty()) {
+      std::vector<std::string> named;
+      for (const std::string& a : option.allowed) {
+        if (!a.empty()) named.push_back(a);
+      }
+      absl::StrAppend(&doc, " One of: ", absl::StrJoin(named, ", "), ".");
+    }
+    absl::StrAppend(&doc, " Applies to: ", ScopeName(option.scope), ".");
+    if (!option.aliases.empty()) {
+      absl::StrAppend(&doc, " Also accepted as: ", absl::StrJoin(option.aliases, ", "), ".");
+    }
+    absl::StrAppend(&out, "\n", CommentBlock(doc, kWidth), "# ", option.key, ": ",
+                    YamlValue(option.default_value), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> FindConfigFile(const std::string& explicit_path,
+                                           const char* conf_dir_env,
+                                           const std::string& default_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  std::error_code ec;
+  if (conf_dir_env != nullptr && *conf_dir_env != '\0') {
+    const std::filesystem::path dir(conf_dir_env);
+    for (const char* name : {"sluice.yaml", "config.yaml", "flink-conf.yaml"}) {
+      if (std::filesystem::is_regular_file(dir / name, ec)) return (dir / name).string();
+    }
+    return absl::NotFoundError(absl::StrCat("SLUICE_CONF_DIR is '", conf_dir_env,
+                                            "', which has no sluice.yaml (nor a Flink config.yaml "
+                                            "or flink-conf.yaml)"));
+  }
+  if (!default_path.empty() && std::filesystem::is_regular_file(default_path, ec)) {
+    return default_path;
+  }
+  return std::string();
+}
+
 absl::StatusOr<Configuration> Configuration::Load(const std::string& yaml_path,
                                                   const std::vector<std::string>& overrides) {
   Configuration config;
@@ -303,18 +430,36 @@ absl::StatusOr<Configuration> Configuration::Load(const std::string& yaml_path,
 
 absl::Status Configuration::Set(const std::string& key, const std::string& value) {
   const Option* option = FindOption(key);
-  if (option == nullptr) return UnknownKeyError(key);
+  if (option == nullptr) {
+    // A Flink key we do not implement, unless it looks like a typo of one of ours.
+    constexpr size_t kTypoDistance = 2;
+    if (IsFlinkOnlyKey(key) && ClosestOption(key, kTypoDistance) == nullptr) {
+      if (std::find(ignored_flink_keys_.begin(), ignored_flink_keys_.end(), key) ==
+          ignored_flink_keys_.end()) {
+        ignored_flink_keys_.push_back(key);
+      }
+      return absl::OkStatus();
+    }
+    return UnknownKeyError(key);
+  }
   absl::StatusOr<std::string> validated = ValidateValue(*option, value);
   if (!validated.ok()) return validated.status();
-  values_[key] = *std::move(validated);
+  values_[option->key] = *std::move(validated);
   return absl::OkStatus();
+}
+
+std::string Configuration::IgnoredKeysWarning() const {
+  if (ignored_flink_keys_.empty()) return "";
+  return absl::StrCat("ignoring ", ignored_flink_keys_.size(),
+                      " Flink configuration key(s) that Sluice does not implement: ",
+                      absl::StrJoin(ignored_flink_keys_, ", "));
 }
 
 const std::string& Configuration::RawValue(const std::string& key, OptionType type) const {
   const Option* option = FindOption(key);
   if (option == nullptr) Die(absl::StrCat("config key '", key, "' is not registered"));
   if (option->type != type) Die(absl::StrCat("config key '", key, "' read as the wrong type"));
-  auto it = values_.find(key);
+  auto it = values_.find(option->key);
   return it == values_.end() ? option->default_value : it->second;
 }
 
@@ -359,6 +504,9 @@ std::vector<std::string> Configuration::ExplicitOverrides() const {
   return out;
 }
 
-bool Configuration::IsSet(const std::string& key) const { return values_.contains(key); }
+bool Configuration::IsSet(const std::string& key) const {
+  const Option* option = FindOption(key);
+  return option != nullptr && values_.contains(option->key);
+}
 
 }  // namespace sluice::config

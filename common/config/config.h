@@ -41,13 +41,20 @@ struct Option {
   // Non-empty: the only accepted values of a kString option (matched case-insensitively).
   std::vector<std::string> allowed = {};
   OptionScope scope = OptionScope::kJob;
+  // Other names of the same key (Flink's older or newer spellings), accepted when set.
+  std::vector<std::string> aliases = {};
 };
 
 // The registry of every known key, in declaration order. Defined in options.cc.
 const std::vector<Option>& AllOptions();
 
-// Returns the registered option for `key`, or nullptr.
+// Returns the registered option for `key` or one of its aliases, or nullptr.
 const Option* FindOption(std::string_view key);
+
+// Whether `key` is one of Flink's configuration keys that Sluice does not implement
+// (flink_keys.cc).
+bool IsFlinkOnlyKey(std::string_view key);
+bool FlinkKeysAreSorted();  // for the test of that list
 
 // OK when `key` may be set per job; otherwise InvalidArgument saying where it must be set (a
 // TaskManager key on `sluice run` would be silently ignored). Unknown keys pass: Set() names them.
@@ -68,6 +75,19 @@ absl::StatusOr<std::string> ValidateValue(const Option& option, std::string_view
 // A text table of every key with its default and doc, for `--help`.
 std::string DescribeOptions();
 
+// The text of conf/sluice.yaml: every key, commented out with its default, under its doc and where
+// it applies. The repository's file is this text (common_test checks it).
+std::string ReferenceYaml();
+
+// The configuration file a process reads when it starts: `explicit_path` when given (the
+// --config option); else, when the environment variable SLUICE_CONF_DIR (`conf_dir_env`) is set,
+// its sluice.yaml, or a Flink config.yaml or flink-conf.yaml there (it is an error if the folder
+// has none of them); else `default_path` if that file exists (conf/sluice.yaml beside the
+// installation's bin/); else "" (no file: defaults and -D only).
+absl::StatusOr<std::string> FindConfigFile(const std::string& explicit_path,
+                                           const char* conf_dir_env,
+                                           const std::string& default_path);
+
 // The effective configuration of one process: explicitly set values on top of the registry's
 // defaults. A plain value type: build it once at startup (Load / Set), then read it from any
 // thread; concurrent reads are safe, concurrent Set is not.
@@ -81,7 +101,10 @@ class Configuration {
   static absl::StatusOr<Configuration> Load(const std::string& yaml_path,
                                             const std::vector<std::string>& overrides);
 
-  // Validates `value` against the option registered as `key` and stores it.
+  // Validates `value` against the option registered as `key` (or one of its aliases) and stores
+  // it. A Flink key Sluice does not implement is recorded in ignored_flink_keys() instead, unless
+  // it is so close to one of Sluice's keys that it is more likely a typo; anything else is an
+  // error with a suggestion.
   absl::Status Set(const std::string& key, const std::string& value);
 
   // Getters return the explicitly set value or the default. `key` must be registered with the
@@ -99,12 +122,19 @@ class Configuration {
 
   bool IsSet(const std::string& key) const;
 
+  // Flink keys that were set but that Sluice does not implement, in the order they were seen:
+  // ignored, and named in one warning where the process starts (IgnoredKeysWarning()).
+  const std::vector<std::string>& ignored_flink_keys() const { return ignored_flink_keys_; }
+  // "" when no key was ignored, else one line naming every ignored key.
+  std::string IgnoredKeysWarning() const;
+
  private:
   // Returns the raw value (set or default) of `key`, aborting unless it is registered as `type`.
   const std::string& RawValue(const std::string& key, OptionType type) const;
 
   // Explicitly set values, already validated. Ordered so ExplicitOverrides() is sorted.
   std::map<std::string, std::string> values_;
+  std::vector<std::string> ignored_flink_keys_;
 };
 
 }  // namespace sluice::config

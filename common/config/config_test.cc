@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -249,6 +250,156 @@ TEST(ConfigurationTest, MalformedYamlNamesTheFile) {
 TEST(ConfigurationTest, ListValueIsAnError) {
   const std::string path = WriteFile("list.yaml", "taskmanager.host: [a, b]\n");
   EXPECT_TRUE(Contains(ErrorOf(Configuration::Load(path, {})), "'taskmanager.host'"));
+}
+
+// A Flink 1.19+ config.yaml (nested keys, as Flink ships it) with keys Sluice lacks.
+TEST(ConfigurationTest, FlinkConfigYamlLoadsWithItsUnknownKeysIgnored) {
+  const std::string path = WriteFile("flink-config.yaml", R"(
+env:
+  java:
+    opts:
+      all: --add-exports=java.base/sun.net.util=ALL-UNNAMED
+jobmanager:
+  bind-host: localhost
+  rpc:
+    address: localhost
+    port: 6123
+  memory:
+    process:
+      size: 1600m
+  execution:
+    failover-strategy: region
+taskmanager:
+  bind-host: localhost
+  host: localhost
+  numberOfTaskSlots: 4
+  memory:
+    process:
+      size: 1728m
+parallelism:
+  default: 2
+pipeline:
+  max-parallelism: 256
+  jars: [a.jar, b.jar]
+state:
+  backend: rocksdb
+execution:
+  runtime-mode: STREAMING
+  checkpointing:
+    dir: file:///tmp/flink-checkpoints
+high-availability:
+  type: NONE
+rest:
+  address: localhost
+  port: 8082
+)");
+  absl::StatusOr<Configuration> config = Configuration::Load(path, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->GetInt("taskmanager.numberOfTaskSlots"), 4);
+  EXPECT_EQ(config->GetInt("parallelism.default"), 2);
+  EXPECT_EQ(config->GetInt("pipeline.max-parallelism"), 256);
+  EXPECT_EQ(config->GetInt("rest.port"), 8082);
+  // Flink's other names land on Sluice's keys.
+  EXPECT_EQ(config->GetString("state.backend.type"), "rocksdb");
+  EXPECT_TRUE(config->IsSet("state.backend"));
+  EXPECT_EQ(config->GetString("state.checkpoints.dir"), "file:///tmp/flink-checkpoints");
+  EXPECT_EQ(config->ExplicitOverrides().size(), 12u);
+  EXPECT_EQ(config->ignored_flink_keys(),
+            (std::vector<std::string>{"env.java.opts.all", "jobmanager.memory.process.size",
+                                      "jobmanager.execution.failover-strategy",
+                                      "taskmanager.memory.process.size", "pipeline.jars",
+                                      "execution.runtime-mode", "high-availability.type"}));
+  const std::string warning = config->IgnoredKeysWarning();
+  EXPECT_TRUE(Contains(warning,
+                       "ignoring 7 Flink configuration key(s) that Sluice does not "
+                       "implement: env.java.opts.all, jobmanager.memory.process.size"))
+      << warning;
+}
+
+TEST(ConfigurationTest, NothingIgnoredMeansNoWarning) {
+  absl::StatusOr<Configuration> config = Configuration::Load("", {"parallelism.default=2"});
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->ignored_flink_keys().empty());
+  EXPECT_EQ(config->IgnoredKeysWarning(), "");
+}
+
+TEST(ConfigurationTest, TyposAreErrorsEvenInFlinkFamilies) {
+  // Neither Sluice's nor Flink's: an error with a suggestion, as before.
+  EXPECT_TRUE(Contains(ErrorOf(Configuration::Load("", {"taskmanager.numberOfTaskSlot=2"})),
+                       "did you mean 'taskmanager.numberOfTaskSlots'?"));
+  // In a Flink family that Sluice ignores, but one letter from a key of Sluice's: a typo.
+  EXPECT_TRUE(Contains(ErrorOf(Configuration::Load("", {"metrics.reporter.prom.prot=9250"})),
+                       "did you mean 'metrics.reporter.prom.port'?"));
+  // Far from every key of Sluice's: one of Flink's, ignored.
+  absl::StatusOr<Configuration> config =
+      Configuration::Load("", {"metrics.reporter.jmx.factory.class=x"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ignored_flink_keys().size(), 1u);
+}
+
+TEST(ConfigurationTest, AliasesSetTheKeyTheyStandFor) {
+  absl::StatusOr<Configuration> config =
+      Configuration::Load("", {"restart-strategy=fixed-delay", "state.backend=hashmap",
+                               "execution.checkpointing.incremental=true"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->GetString("restart-strategy.type"), "fixed-delay");
+  EXPECT_TRUE(config->GetBool("state.backend.incremental"));
+  // Errors name the key as the user wrote it.
+  EXPECT_TRUE(Contains(ErrorOf(Configuration::Load("", {"state.backend=filesystem"})),
+                       "expected one of hashmap, rocksdb"));
+}
+
+TEST(ConfigurationTest, EmptyChoiceIsNamedInWords) {
+  const std::string error = ErrorOf(Configuration::Load("", {"restart-strategy.type=sometimes"}));
+  EXPECT_TRUE(Contains(error,
+                       "expected one of none, fixed-delay, exponential-delay, "
+                       "failure-rate (or empty for the default)"))
+      << error;
+}
+
+TEST(FlinkKeysTest, ListIsSortedAndDisjointFromSluiceKeys) {
+  EXPECT_TRUE(FlinkKeysAreSorted());
+  for (const Option& option : AllOptions()) {
+    EXPECT_FALSE(IsFlinkOnlyKey(option.key)) << option.key;
+    for (const std::string& alias : option.aliases) EXPECT_FALSE(IsFlinkOnlyKey(alias)) << alias;
+  }
+}
+
+// conf/sluice.yaml is ReferenceYaml(): a key added to the registry must show up in the file.
+TEST(ReferenceYamlTest, RepositoryFileIsUpToDate) {
+  const std::string path = std::string(SLUICE_SOURCE_DIR) + "/conf/sluice.yaml";
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text != ReferenceYaml()) {
+    const std::string fresh = WriteFile("sluice.yaml", ReferenceYaml());
+    FAIL() << path << " is out of date with the key registry; regenerate it with\n  cp " << fresh
+           << " " << path;
+  }
+}
+
+TEST(ReferenceYamlTest, LoadsAsIsAndWithEveryKeyUncommented) {
+  const std::string as_is = WriteFile("reference.yaml", ReferenceYaml());
+  absl::StatusOr<Configuration> config = Configuration::Load(as_is, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->ExplicitOverrides().empty());
+  // Every "# key: default" line uncommented: every default is valid and reads back unchanged.
+  std::string uncommented;
+  for (const Option& option : AllOptions()) {
+    const std::string line_start = "# " + option.key + ": ";
+    const std::string text = ReferenceYaml();
+    const size_t at = text.find("\n" + line_start);
+    ASSERT_NE(at, std::string::npos) << option.key;
+    const size_t end = text.find('\n', at + 1);
+    uncommented += text.substr(at + 3, end - at - 3) + "\n";
+  }
+  absl::StatusOr<Configuration> all =
+      Configuration::Load(WriteFile("uncommented.yaml", uncommented), {});
+  ASSERT_TRUE(all.ok()) << all.status();
+  for (const Option& option : AllOptions()) {
+    EXPECT_TRUE(all->IsSet(option.key)) << option.key;
+  }
+  EXPECT_EQ(all->GetString("metrics.reporter.prom.port"), "9249-9299");
+  EXPECT_EQ(all->GetString("restart-strategy.type"), "");
 }
 
 TEST(ConfigurationTest, TopLevelScalarIsAnError) {

@@ -34,8 +34,11 @@ absl::StatusOr<std::unique_ptr<LoadedPackage>> LoadedPackage::Open(const std::st
 }
 
 absl::StatusOr<std::unique_ptr<StreamEnvironment>> LoadedPackage::Build(
-    const std::map<std::string, std::string>& args, int default_parallelism) const {
+    const std::map<std::string, std::string>& args, int default_parallelism,
+    int default_max_parallelism) const {
   auto env = std::make_unique<StreamEnvironment>(args, default_parallelism);
+  // The job's own SetMaxParallelism, called by build_, wins over the configured default.
+  if (default_max_parallelism > 0) env->SetMaxParallelism(default_max_parallelism);
   try {
     build_(env.get());
     env->Finalize();

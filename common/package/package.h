@@ -21,8 +21,11 @@ class LoadedPackage {
   static absl::StatusOr<std::unique_ptr<LoadedPackage>> Open(const std::string& path);
 
   //! Runs the builder and finalizes the graph. A builder that throws becomes an error status.
+  //! `default_max_parallelism` > 0 is the max parallelism of operators that set none (and of a
+  //! job that sets none; pipeline.max-parallelism).
   absl::StatusOr<std::unique_ptr<StreamEnvironment>> Build(
-      const std::map<std::string, std::string>& args, int default_parallelism) const;
+      const std::map<std::string, std::string>& args, int default_parallelism,
+      int default_max_parallelism = 0) const;
 
  private:
   using BuildFn = void (*)(StreamEnvironment*);

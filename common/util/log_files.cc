@@ -87,3 +87,67 @@ absl::StatusOr<std::string> ReadLogFile(const std::string& dir, const std::strin
 }
 
 }  // namespace sluice
+
+namespace sluice {
+
+absl::StatusOr<LogSlice> ReadOwnLog(int64_t offset, uint64_t max_bytes) {
+  struct stat st;
+  if (::fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        "this daemon's log is not in a file (its stderr is a terminal or a pipe)");
+  }
+  LogSlice slice;
+  char path[4096];
+  ssize_t n = ::readlink("/proc/self/fd/2", path, sizeof(path) - 1);
+  slice.path = n > 0 ? std::string(path, static_cast<size_t>(n)) : "(stderr)";
+  // stderr is open for writing only: open the same file again for reading through the fd's link
+  // (the file stderr goes to, even if it was renamed or removed since), never by its path.
+  int fd = ::open("/proc/self/fd/2", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot open ", slice.path, ": ", std::strerror(errno)));
+  }
+  absl::Cleanup close_fd = [fd] { ::close(fd); };
+  if (::fstat(fd, &st) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot stat ", slice.path, ": ", std::strerror(errno)));
+  }
+  slice.size = static_cast<uint64_t>(st.st_size);
+  if (offset < 0) {
+    uint64_t tail = static_cast<uint64_t>(-(offset + 1)) + 1;
+    slice.offset = slice.size > tail ? slice.size - tail : 0;
+  } else {
+    slice.offset = std::min<uint64_t>(static_cast<uint64_t>(offset), slice.size);
+  }
+  const uint64_t want = std::min(max_bytes, slice.size - slice.offset);
+  slice.data.resize(want);
+  size_t got = 0;
+  while (got < want) {
+    ssize_t r =
+        ::pread(fd, slice.data.data() + got, want - got, static_cast<off_t>(slice.offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot read ", slice.path, ": ", std::strerror(errno)));
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  slice.data.resize(got);
+  return slice;
+}
+
+absl::Status AnswerOwnLogRequest(const proto::DaemonLogRequest& req,
+                                 proto::DaemonLogResponse* resp) {
+  constexpr uint64_t kMaxBytes = 4 << 20;
+  uint64_t max = req.max_bytes() == 0 ? kMaxBytes : std::min<uint64_t>(req.max_bytes(), kMaxBytes);
+  absl::StatusOr<LogSlice> slice = ReadOwnLog(req.offset(), max);
+  if (!slice.ok()) return slice.status();
+  resp->set_data(std::move(slice->data));
+  resp->set_offset(slice->offset);
+  resp->set_size(slice->size);
+  resp->set_path(slice->path);
+  return absl::OkStatus();
+}
+
+}  // namespace sluice

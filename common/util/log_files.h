@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sluice_proto/metrics.pb.h"
 
 namespace sluice {
 
@@ -32,5 +33,23 @@ absl::Status CheckLogFileName(const std::string& name);
 //! (a symlink included).
 absl::StatusOr<std::string> ReadLogFile(const std::string& dir, const std::string& name,
                                         uint64_t max_bytes);
+
+//! A slice of a log file.
+struct LogSlice {
+  std::string data;
+  uint64_t offset = 0;  //!< Where `data` starts in the file.
+  uint64_t size = 0;    //!< The file's size when it was read.
+  std::string path;
+};
+
+//! A slice of this process's own log: the regular file its stderr goes to (daemons are started
+//! with stderr on their log file). `offset` >= 0 reads from that byte (nothing when it is past the
+//! end); < 0 reads the last -offset bytes. At most `max_bytes`. FailedPrecondition when stderr is
+//! not a regular file (a terminal or a pipe: the log is not in a file).
+absl::StatusOr<LogSlice> ReadOwnLog(int64_t offset, uint64_t max_bytes);
+
+//! Answers `req` (offset, max_bytes; at most 4 MiB) from this process's own log.
+absl::Status AnswerOwnLogRequest(const proto::DaemonLogRequest& req,
+                                 proto::DaemonLogResponse* resp);
 
 }  // namespace sluice

@@ -1,6 +1,6 @@
 // CheckpointCoordinator: snapshots triggered on demand (savepoints, stop-with-savepoint, a
 // rescale's stop), the copy of a savepoint's files while its checkpoint is pinned, and the pin of
-// the checkpoint a job restores (docs/checkpointing.md, "Savepoints").
+// the checkpoint a job restores (docs/savepoints.md).
 #include <memory>
 #include <string>
 #include <utility>

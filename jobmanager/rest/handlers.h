@@ -2,7 +2,8 @@
 // (details, plan, exceptions, vertices, back pressure, watermarks, metrics, cancel), checkpoints
 // (history, details, config, savepoints, stop, rescale) and jars (upload, list, run, delete).
 // Each calls the same JobManager services the gRPC client API calls, so the CLI and the REST API
-// can never disagree. Paths, verbs, status codes and field names are Flink's (docs/rest-api.md).
+// can never disagree. Paths, verbs, status codes and field names are Flink's (docs/operations.md,
+// "REST API").
 #pragma once
 
 #include <string>

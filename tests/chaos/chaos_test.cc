@@ -402,7 +402,7 @@ TEST_F(Chaos, StopWithSavepointThatCannotBeWrittenKeepsTheJob) {
   ASSERT_TRUE(cluster_->WaitForAllRunning(job).ok());
   ASSERT_TRUE(WaitForCheckpoint(*cluster_, job, 1).ok());
 
-  CommandResult bad = cluster_->Sluice({"stop", job, "--dir", "/proc/nonexistent"});
+  CommandResult bad = cluster_->Sluice({"stop", job, "--target-directory", "/proc/nonexistent"});
   EXPECT_NE(bad.exit_code, 0) << bad.Describe();
   EXPECT_NE(bad.err.find("cannot write savepoints to '/proc/nonexistent'"), std::string::npos)
       << bad.Describe();
@@ -413,7 +413,7 @@ TEST_F(Chaos, StopWithSavepointThatCannotBeWrittenKeepsTheJob) {
   absl::StatusOr<std::unique_ptr<Tmpfs>> tiny = Tmpfs::Mount(
       cluster_->ScratchPath("tiny"), 4096);  // one page: the probe fits, the state does not
   if (tiny.ok()) {
-    CommandResult full = cluster_->Sluice({"stop", job, "--dir", (*tiny)->path()});
+    CommandResult full = cluster_->Sluice({"stop", job, "--target-directory", (*tiny)->path()});
     EXPECT_NE(full.exit_code, 0) << full.Describe();
     // The job fails over to the stop's checkpoint and runs on; it never finishes without it.
     absl::StatusOr<JsonValue> again = cluster_->WaitForAllRunning(job, absl::Minutes(2));
