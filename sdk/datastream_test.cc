@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -283,15 +284,65 @@ TEST(DataStreamGraphTest, UnionKeepsPerInputPartitioningAndKeyByAppliesToAll) {
   }
 }
 
+// Union, partitionings and side outputs return a RoutedStream, on which operator settings do not
+// compile (tests/compile_errors/union_uid.cc). Stored in a DataStream<T> they still throw, and
+// the error names the call.
 TEST(DataStreamGraphTest, SettingsOnUnionOrPartitionedStreamThrow) {
   StreamEnvironment env({}, 2);
   auto a = AddIntSource(env, "a");
   auto b = AddIntSource(env, "b");
-  auto u = a.Union(b);
+  DataStream<int> u = a.Union(b);
   EXPECT_THROW(u.Name("x"), JobDefinitionError);
   EXPECT_THROW(u.Uid("x"), JobDefinitionError);
-  auto r = a.Rebalance();
+  DataStream<int> r = a.Rebalance();
   EXPECT_THROW(r.SetParallelism(2), JobDefinitionError);
+  EXPECT_THROW(r.SetMaxParallelism(2), JobDefinitionError);
+  EXPECT_THROW(r.DisableChaining(), JobDefinitionError);
+  try {
+    u.Uid("x");
+    FAIL() << "expected JobDefinitionError";
+  } catch (const JobDefinitionError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("Uid() applies to an operator", 0), 0u) << e.what();
+  }
+  try {
+    r.SetParallelism(2);
+    FAIL() << "expected JobDefinitionError";
+  } catch (const JobDefinitionError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("SetParallelism() applies to an operator", 0), 0u)
+        << e.what();
+  }
+}
+
+TEST(DataStreamGraphTest, UnionPartitioningsAndSideOutputsAreRoutedStreams) {
+  StreamEnvironment env({}, 2);
+  auto a = AddIntSource(env, "a");
+  auto b = AddIntSource(env, "b");
+  const OutputTag<std::string> tag("side");
+  static_assert(std::is_same_v<decltype(a.Union(b)), RoutedStream<int>>);
+  static_assert(std::is_same_v<decltype(a.Rebalance()), RoutedStream<int>>);
+  static_assert(std::is_same_v<decltype(a.Broadcast()), RoutedStream<int>>);
+  static_assert(std::is_same_v<decltype(a.Forward()), RoutedStream<int>>);
+  static_assert(std::is_same_v<decltype(a.GetSideOutput(tag)), RoutedStream<std::string>>);
+  static_assert(std::is_base_of_v<DataStream<int>, RoutedStream<int>>);
+
+  // Usable wherever a DataStream<T> is: stored in one, and every transformation.
+  DataStream<int> stored = a.Union(b);
+  stored = a.Rebalance();
+  a.Union(b).Union(b.Broadcast()).Map([](const int& x) { return x; }).Name("merged").Uid("m");
+  a.Rebalance().KeyBy([](const int& x) { return x; }).Reduce([](const int& x, const int&) {
+    return x;
+  });
+  a.Forward().SinkTo([]() { return std::make_unique<CapturingSink<int>>(nullptr); }, "sink");
+  a.GetSideOutput(tag).Filter([](const std::string& s) { return !s.empty(); });
+  env.Finalize();
+  const auto& n = env.nodes();
+  ASSERT_EQ(n.size(), 6u);
+  EXPECT_EQ(n[2].uid, "m");
+  EXPECT_EQ(n[2].inputs.size(), 3u);
+  EXPECT_EQ(n[2].inputs[2].kind, PartitionKind::kBroadcast);
+  EXPECT_EQ(n[3].inputs[0].kind, PartitionKind::kHash);  // KeyBy overrides the rebalance
+  EXPECT_EQ(n[4].inputs[0].kind, PartitionKind::kForward);
+  EXPECT_EQ(n[5].inputs[0].side_output, "side");
 }
 
 TEST(DataStreamGraphTest, NonPositiveParallelismThrows) {
@@ -610,6 +661,265 @@ TEST(OperatorTest, SinkReceivesRecordsAndEmitsNothing) {
   o->op->ProcessSerialized(bytes.data(), bytes.size());
   EXPECT_EQ(received, (std::vector<int>{5, 6}));
   EXPECT_TRUE(o->out.records.empty());
+}
+
+// ---- functions as a factory, a std::unique_ptr or a prototype ----
+
+//! Adds `offset` to each record; emits "<records this instance saw>:<value>", so an instance
+//! shared between subtasks would show in the output.
+class AddOffset final : public ProcessFunction<int, std::string> {
+ public:
+  explicit AddOffset(int offset) : offset_(offset) {}
+  void ProcessElement(const int& in, ProcessContext&, Collector<std::string>& out) override {
+    ++seen_;
+    out.Collect(std::to_string(seen_) + ":" + std::to_string(in + offset_));
+  }
+  int seen() const { return seen_; }
+
+ private:
+  int offset_;
+  int seen_ = 0;
+};
+
+//! Per key, the running sum of the values, starting at `start`.
+class RunningSum final : public KeyedProcessFunction<std::string, Word, Word> {
+ public:
+  explicit RunningSum(int64_t start) : start_(start) {}
+  void Open(KeyedContext<std::string>& ctx) override { sum_ = ctx.GetState<int64_t>("sum"); }
+  void ProcessElement(const Word& in, KeyedContext<std::string>&, Collector<Word>& out) override {
+    int64_t sum = sum_.ValueOr(start_) + in.second;
+    sum_.Update(sum);
+    out.Collect(Word(in.first, sum));
+  }
+
+ private:
+  int64_t start_;
+  ValueState<int64_t> sum_;
+};
+
+//! Runs `node`'s operator as two subtasks, one after the other, each over all of `input`, and
+//! returns what each emitted and what was left at end of input.
+template <typename IN, typename OUT>
+std::vector<std::vector<OUT>> RunTwoSubtasks(const NodeSpec& node, std::vector<IN> input) {
+  std::vector<std::vector<OUT>> outputs;
+  for (int subtask = 0; subtask < 2; ++subtask) {
+    auto o = Instantiate<OUT>(node);
+    for (IN& in : input) o->op->ProcessRecord(&in);
+    o->op->EndInput();
+    o->op->Close();
+    outputs.push_back(o->out.records);
+  }
+  return outputs;
+}
+
+TEST(FunctionFormsTest, ProcessTakesAFactoryAUniquePtrOrAPrototype) {
+  StreamEnvironment env({}, 1);
+  auto src = AddIntSource(env);
+  const AddOffset prototype(10);
+  auto by_factory = src.Process([] { return std::make_unique<AddOffset>(10); }, "factory");
+  auto by_unique_ptr = src.Process(std::make_unique<AddOffset>(10), "unique_ptr");
+  auto by_object = src.Process(prototype, "object");
+  auto by_temporary = src.Process(AddOffset(10));
+  static_assert(std::is_same_v<decltype(by_factory), DataStream<std::string>>);
+  static_assert(std::is_same_v<decltype(by_unique_ptr), DataStream<std::string>>);
+  static_assert(std::is_same_v<decltype(by_object), DataStream<std::string>>);
+  static_assert(std::is_same_v<decltype(by_temporary), DataStream<std::string>>);
+  env.Finalize();
+  ASSERT_EQ(env.nodes().size(), 5u);
+  EXPECT_EQ(env.nodes()[4].name, "Process");
+  // Each subtask has an instance of its own: both count from 1.
+  const std::vector<std::vector<std::string>> expected = {{"1:11", "2:12", "3:13"},
+                                                          {"1:11", "2:12", "3:13"}};
+  for (uint32_t id = 1; id <= 4; ++id) {
+    EXPECT_EQ((RunTwoSubtasks<int, std::string>(env.node(id), {1, 2, 3})), expected)
+        << env.node(id).name;
+  }
+  EXPECT_EQ(prototype.seen(), 0);  // only ever copied
+}
+
+TEST(FunctionFormsTest, KeyedProcessTakesAFactoryAUniquePtrOrAPrototype) {
+  StreamEnvironment env({}, 1);
+  auto keyed = AddVectorSource<Word>(env, {}).KeyBy([](const Word& w) { return w.first; });
+  keyed.Process([] { return std::make_unique<RunningSum>(100); });
+  keyed.Process(std::make_unique<RunningSum>(100));
+  keyed.Process(RunningSum(100));
+  env.Finalize();
+  ASSERT_EQ(env.nodes().size(), 4u);
+  const std::vector<Word> input = {{"a", 1}, {"b", 2}, {"a", 3}};
+  const std::vector<Word> sums = {{"a", 101}, {"b", 102}, {"a", 104}};
+  for (uint32_t id = 1; id <= 3; ++id) {
+    EXPECT_EQ(env.node(id).inputs[0].kind, PartitionKind::kHash);
+    EXPECT_EQ((RunTwoSubtasks<Word, Word>(env.node(id), input)),
+              (std::vector<std::vector<Word>>{sums, sums}))
+        << id;
+  }
+}
+
+TEST(FunctionFormsTest, SinkToTakesAFactoryAUniquePtrOrAPrototype) {
+  std::vector<int> by_factory, by_unique_ptr, by_object;
+  StreamEnvironment env({}, 1);
+  auto src = AddIntSource(env);
+  src.SinkTo([&] { return std::make_unique<CapturingSink<int>>(&by_factory); });
+  src.SinkTo(std::make_unique<CapturingSink<int>>(&by_unique_ptr));
+  src.SinkTo(CapturingSink<int>(&by_object));
+  env.Finalize();
+  for (uint32_t id = 1; id <= 3; ++id) {
+    EXPECT_EQ(env.node(id).serialize_output, nullptr);
+    EXPECT_TRUE((RunTwoSubtasks<int, int>(env.node(id), {4, 5}))[0].empty());
+  }
+  const std::vector<int> twice = {4, 5, 4, 5};
+  EXPECT_EQ(by_factory, twice);
+  EXPECT_EQ(by_unique_ptr, twice);
+  EXPECT_EQ(by_object, twice);
+}
+
+TEST(FunctionFormsTest, AddSourceTakesAFactoryAUniquePtrOrAPrototype) {
+  const std::vector<std::string> records = {"a", "b"};
+  StreamEnvironment env({}, 1);
+  env.AddSource<std::string>([&] { return std::make_unique<VectorSource<std::string>>(records); },
+                             "factory");
+  env.AddSource<std::string>(std::make_unique<VectorSource<std::string>>(records), "unique_ptr");
+  env.AddSource<std::string>(VectorSource<std::string>(records), "object");
+  env.Finalize();
+  for (const NodeSpec& node : env.nodes()) {
+    EXPECT_TRUE(node.is_source);
+    for (int subtask = 0; subtask < 2; ++subtask) {
+      auto o = Instantiate<std::string>(node);
+      int64_t wait = 0;
+      EXPECT_EQ(o->op->PollNext(&wait), SourceStatus::kEndOfInput);
+      EXPECT_EQ(o->out.records, records) << node.name;
+    }
+  }
+}
+
+//! Not final: a subclass object in a std::unique_ptr<Echo> would be copied as an Echo.
+class Echo : public ProcessFunction<int, int> {
+ public:
+  void ProcessElement(const int& in, ProcessContext&, Collector<int>& out) override {
+    out.Collect(in);
+  }
+};
+class LoudEcho final : public Echo {
+ public:
+  void ProcessElement(const int& in, ProcessContext&, Collector<int>& out) override {
+    out.Collect(in * 100);
+  }
+};
+
+TEST(FunctionFormsTest, AnEmptyOrSlicingUniquePtrIsRefusedWhenTheJobIsBuilt) {
+  StreamEnvironment env({}, 1);
+  auto src = AddIntSource(env);
+  try {
+    src.Process(std::unique_ptr<Echo>());
+    FAIL() << "expected JobDefinitionError";
+  } catch (const JobDefinitionError& e) {
+    EXPECT_EQ(std::string(e.what()), "Process: the std::unique_ptr is empty");
+  }
+  try {
+    std::unique_ptr<Echo> loud = std::make_unique<LoudEcho>();
+    src.Process(std::move(loud));
+    FAIL() << "expected JobDefinitionError";
+  } catch (const JobDefinitionError& e) {
+    EXPECT_NE(std::string(e.what()).find("subclass"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(env.nodes().size(), 1u);  // nothing was added
+  src.Process(std::make_unique<LoudEcho>());
+  auto o = Instantiate<int>(env.nodes().back());
+  int v = 2;
+  o->op->ProcessRecord(&v);
+  EXPECT_EQ(o->out.records, std::vector<int>{200});
+}
+
+// ---- FlatMap without <OUT> ----
+
+void SplitIntoWords(const std::string& line, Collector<Word>& out) {
+  std::istringstream in(line);
+  std::string word;
+  while (in >> word) out.Collect(Word(word, 1));
+}
+
+struct CountChars {
+  void operator()(const std::string& line, Collector<int64_t>& out) const {
+    out.Collect(static_cast<int64_t>(line.size()));
+  }
+};
+
+TEST(OperatorTest, FlatMapReadsItsOutputTypeOffTheCollector) {
+  StreamEnvironment env({}, 1);
+  auto lines = AddVectorSource<std::string>(env, {});
+  auto by_lambda = lines.FlatMap(
+      [](const std::string& line, Collector<Word>& out) { SplitIntoWords(line, out); });
+  auto by_function = lines.FlatMap(SplitIntoWords, "Split");
+  auto by_pointer = lines.FlatMap(&SplitIntoWords);
+  auto by_functor = lines.FlatMap(CountChars{});
+  int n = 0;
+  auto by_mutable =
+      lines.FlatMap([n](const std::string&, Collector<int>& out) mutable { out.Collect(++n); });
+  auto by_noexcept = lines.FlatMap(
+      [](const std::string& s, Collector<std::string>& out) noexcept { out.Collect(s); });
+  // Explicit <OUT> as before, also for a generic lambda.
+  auto explicit_out = lines.FlatMap<Word>(SplitIntoWords);
+  auto generic = lines.FlatMap<std::string>([](const auto& s, auto& out) { out.Collect(s + s); });
+  static_assert(std::is_same_v<decltype(by_lambda), DataStream<Word>>);
+  static_assert(std::is_same_v<decltype(by_function), DataStream<Word>>);
+  static_assert(std::is_same_v<decltype(by_pointer), DataStream<Word>>);
+  static_assert(std::is_same_v<decltype(by_functor), DataStream<int64_t>>);
+  static_assert(std::is_same_v<decltype(by_mutable), DataStream<int>>);
+  static_assert(std::is_same_v<decltype(by_noexcept), DataStream<std::string>>);
+  static_assert(std::is_same_v<decltype(explicit_out), DataStream<Word>>);
+  static_assert(std::is_same_v<decltype(generic), DataStream<std::string>>);
+  EXPECT_EQ(env.nodes()[2].name, "Split");
+
+  std::string line = "to be";
+  const std::vector<Word> words = {{"to", 1}, {"be", 1}};
+  for (uint32_t id : {1u, 2u, 3u, 7u}) {
+    auto o = Instantiate<Word>(env.node(id));
+    o->op->ProcessRecord(&line);
+    EXPECT_EQ(o->out.records, words) << id;
+  }
+  auto chars = Instantiate<int64_t>(env.node(4));
+  chars->op->ProcessRecord(&line);
+  EXPECT_EQ(chars->out.records, std::vector<int64_t>{5});
+  auto counted = Instantiate<int>(env.node(5));
+  counted->op->ProcessRecord(&line);
+  counted->op->ProcessRecord(&line);
+  EXPECT_EQ(counted->out.records, (std::vector<int>{1, 2}));
+  auto doubled = Instantiate<std::string>(env.node(8));
+  doubled->op->ProcessRecord(&line);
+  EXPECT_EQ(doubled->out.records, std::vector<std::string>{"to beto be"});
+}
+
+// ---- what the compile-time checks look at ----
+
+TEST(CompileTimeChecksTest, SinkInputTypeIsTheSinkOperatorsType) {
+  static_assert(internal::kHasTypedInput<CapturingSink<int>>);
+  static_assert(
+      std::is_same_v<
+          decltype(internal::InputTypeOf(static_cast<const CapturingSink<Word>*>(nullptr))), Word>);
+  static_assert(!internal::kHasTypedInput<VectorSource<int>>);  // a StreamOperator: unchecked
+  static_assert(internal::SinkInputMustBe<int, int>::value);
+}
+
+TEST(CompileTimeChecksTest, FunctionSourceKinds) {
+  using internal::FunctionSource;
+  using Kind = internal::FunctionSourceKind;
+  auto factory = [] { return std::make_unique<AddOffset>(1); };
+  static_assert(FunctionSource<decltype(factory)>::kKind == Kind::kFactory);
+  static_assert(std::is_same_v<FunctionSource<decltype(factory)>::Function, AddOffset>);
+  static_assert(FunctionSource<std::unique_ptr<AddOffset>>::kKind == Kind::kUniquePtr);
+  static_assert(FunctionSource<AddOffset>::kKind == Kind::kPrototype);
+  static_assert(FunctionSource<AddOffset*>::kKind == Kind::kRawPointer);
+  auto raw_factory = [] { return new AddOffset(1); };
+  static_assert(FunctionSource<decltype(raw_factory)>::kKind == Kind::kBadFactory);
+  static_assert(FunctionSource<int>::kKind == Kind::kOther);
+  // Copyability matters only for prototypes: a factory makes its instances itself.
+  static_assert(FunctionSource<AddOffset>::kCopyable);
+  static_assert(!FunctionSource<std::unique_ptr<std::unique_ptr<int>>>::kCopyable);
+  // What tells Reduce(fn, window_fn) from Reduce(fn, name).
+  static_assert(internal::kFunctionSourceLike<AddOffset>);
+  static_assert(internal::kFunctionSourceLike<decltype(factory)>);
+  static_assert(!internal::kFunctionSourceLike<const char*>);
+  static_assert(!internal::kFunctionSourceLike<std::string>);
 }
 
 TEST(KeyedStateStoreTest, SameNameWithAnotherTypeThrows) {

@@ -3,12 +3,18 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace sluice {
@@ -448,6 +454,138 @@ TEST(SerializationTest, WriterCopiesAndMovesOwnTheirBytes) {
   EXPECT_EQ(v, 42);
 }
 
+// ---- standard types of serializers_std.h ----
+
+//! A record with one of each, as a user would write it.
+struct Session {
+  std::map<std::string, int64_t> pages;
+  std::unordered_map<int32_t, std::string> names;
+  std::set<int64_t> users;
+  std::unordered_set<std::string> tags;
+  std::chrono::milliseconds length{0};
+  std::chrono::system_clock::time_point start;
+  std::variant<std::monostate, int64_t, std::string> referrer;
+  SLUICE_FIELDS(pages, names, users, tags, length, start, referrer)
+  bool operator==(const Session&) const = default;
+};
+
+TEST(SerializationTest, MapRoundTripInKeyOrder) {
+  ExpectRoundTrip(std::map<std::string, int32_t>());
+  ExpectRoundTrip(std::map<std::string, int32_t>{{"b", 2}, {"a", 1}, {"", -1}});
+  ExpectRoundTrip(std::map<int32_t, std::vector<std::string>>{{3, {"x", "y"}}, {-1, {}}});
+  ExpectRoundTrip(std::map<std::string, std::map<int8_t, bool>>{{"n", {{1, true}, {2, false}}}});
+  // Size, then the entries in key order, whatever order they were inserted in.
+  std::map<int8_t, int8_t> m;
+  m[9] = 90;
+  m[1] = 10;
+  EXPECT_EQ(Bytes(m), (std::vector<uint8_t>{2, 1, 10, 9, 90}));
+  std::map<int8_t, int8_t, std::greater<int8_t>> descending{{1, 10}, {9, 90}};
+  EXPECT_EQ(Bytes(descending), (std::vector<uint8_t>{2, 9, 90, 1, 10}));
+  ExpectRoundTrip(descending);
+}
+
+TEST(SerializationTest, UnorderedMapRoundTrip) {
+  ExpectRoundTrip(std::unordered_map<std::string, int64_t>());
+  std::unordered_map<std::string, int64_t> m;
+  for (int i = 0; i < 100; ++i) m["key-" + std::to_string(i)] = i * i;
+  ExpectRoundTrip(m);
+  EXPECT_EQ(Bytes(std::unordered_map<int8_t, int8_t>{{4, 5}}), (std::vector<uint8_t>{1, 4, 5}));
+}
+
+TEST(SerializationTest, SetsRoundTrip) {
+  ExpectRoundTrip(std::set<std::string>());
+  ExpectRoundTrip(std::set<std::string>{"pear", "apple", "fig"});
+  EXPECT_EQ(Bytes(std::set<int8_t>{3, -1, 2}), (std::vector<uint8_t>{3, 0xff, 2, 3}));
+  ExpectRoundTrip(std::unordered_set<int64_t>{5, 1, 1000000000000});
+  ExpectRoundTrip(std::set<std::pair<int32_t, std::string>>{{2, "b"}, {1, "a"}});
+}
+
+TEST(SerializationTest, DurationsAndTimePointsAreTheirCount) {
+  using namespace std::chrono;
+  ExpectRoundTrip(milliseconds(1500));
+  ExpectRoundTrip(nanoseconds(-7));
+  ExpectRoundTrip(duration<double>(2.5));
+  ExpectRoundTrip(hours(24));
+  EXPECT_EQ(Bytes(milliseconds(1500)), Bytes(int64_t{1500}));
+  EXPECT_EQ(Bytes(duration<int32_t, std::milli>(7)), Bytes(int32_t{7}));
+
+  const system_clock::time_point now = system_clock::now();
+  ExpectRoundTrip(now);
+  ExpectRoundTrip(steady_clock::now());
+  const sys_time<milliseconds> at(milliseconds(1767225600000));
+  ExpectRoundTrip(at);
+  EXPECT_EQ(Bytes(at), Bytes(int64_t{1767225600000}));
+}
+
+TEST(SerializationTest, VariantIsItsIndexThenTheAlternative) {
+  using V = std::variant<std::monostate, int32_t, std::string>;
+  ExpectRoundTrip(V());
+  ExpectRoundTrip(V(int32_t{-4}));
+  ExpectRoundTrip(V(std::string("text")));
+  EXPECT_EQ(Bytes(V()), (std::vector<uint8_t>{0}));
+  EXPECT_EQ(Bytes(V(int32_t{1})), (std::vector<uint8_t>{1, 1, 0, 0, 0}));
+  EXPECT_EQ(Bytes(V(std::string("ab"))), (std::vector<uint8_t>{2, 2, 'a', 'b'}));
+  // The same type twice: the index tells them apart.
+  using Twice = std::variant<int8_t, int8_t>;
+  Twice second(std::in_place_index<1>, int8_t{3});
+  EXPECT_EQ(Bytes(second), (std::vector<uint8_t>{1, 3}));
+  EXPECT_EQ(RoundTrip(second).index(), 1u);
+  // Reading replaces whatever alternative was there.
+  std::vector<uint8_t> bytes = Bytes(V(int32_t{9}));
+  V out = std::string("old");
+  DeserializeRecord(bytes.data(), bytes.size(), out);
+  EXPECT_EQ(out, V(int32_t{9}));
+}
+
+TEST(SerializationTest, RecordWithStandardTypesRoundTrip) {
+  Session s;
+  s.pages = {{"/", 3}, {"/cart", 1}};
+  s.names = {{1, "one"}, {2, "two"}};
+  s.users = {42, 7};
+  s.tags = {"mobile", "eu"};
+  s.length = std::chrono::milliseconds(90000);
+  s.start = std::chrono::system_clock::time_point(std::chrono::seconds(1767225600));
+  s.referrer = std::string("search");
+  ExpectRoundTrip(s);
+  ExpectRoundTrip(Session());
+  ExpectEveryPrefixThrows(s);
+  static_assert(kFixedWidth<Session> == 0);
+}
+
+TEST(SerializationTest, DeserializeReplacesContainerContents) {
+  std::vector<uint8_t> bytes = Bytes(std::map<int32_t, int32_t>{{1, 2}});
+  std::map<int32_t, int32_t> m{{5, 6}, {7, 8}};
+  DeserializeRecord(bytes.data(), bytes.size(), m);
+  EXPECT_EQ(m, (std::map<int32_t, int32_t>{{1, 2}}));
+  bytes = Bytes(std::unordered_set<int32_t>{3});
+  std::unordered_set<int32_t> s{1, 2};
+  DeserializeRecord(bytes.data(), bytes.size(), s);
+  EXPECT_EQ(s, (std::unordered_set<int32_t>{3}));
+}
+
+TEST(SerializationTest, MalformedStandardTypesThrow) {
+  // Entry counts past the end of the record throw before allocating.
+  std::vector<uint8_t> huge = {0xff, 0xff, 0xff, 0xff, 0x0f};
+  std::map<int32_t, int32_t> m;
+  EXPECT_THROW(DeserializeRecord(huge.data(), huge.size(), m), SerializationError);
+  std::unordered_set<int8_t> us;
+  EXPECT_THROW(DeserializeRecord(huge.data(), huge.size(), us), SerializationError);
+  // A key twice cannot have been written from a map or set.
+  std::vector<uint8_t> twice = {2, 1, 10, 1, 11};
+  std::map<int8_t, int8_t> m8;
+  EXPECT_THROW(DeserializeRecord(twice.data(), twice.size(), m8), SerializationError);
+  std::vector<uint8_t> twice_set = {2, 4, 4};
+  std::set<int8_t> s8;
+  EXPECT_THROW(DeserializeRecord(twice_set.data(), twice_set.size(), s8), SerializationError);
+  // An alternative the variant does not have.
+  std::vector<uint8_t> bad_index = {3, 0};
+  std::variant<int8_t, bool> v;
+  EXPECT_THROW(DeserializeRecord(bad_index.data(), bad_index.size(), v), SerializationError);
+  ExpectEveryPrefixThrows(std::map<std::string, int32_t>{{"a", 1}, {"bc", 2}});
+  ExpectEveryPrefixThrows(std::variant<std::monostate, std::string>(std::string("xy")));
+  ExpectEveryPrefixThrows(std::chrono::milliseconds(5));
+}
+
 TEST(ToStringTest, Scalars) {
   EXPECT_EQ(ToString(42), "42");
   EXPECT_EQ(ToString(int64_t{-7}), "-7");
@@ -484,6 +622,33 @@ TEST(ToStringTest, Composites) {
             "[(a,1),(b,2)]");
   EXPECT_EQ(ToString(std::vector<Simple>{{1, "x"}, {2, "y"}}), "[{a=1, b=x},{a=2, b=y}]");
   EXPECT_EQ(ToString(std::make_pair(Simple{0, ""}, std::optional<Simple>())), "({a=0, b=},null)");
+}
+
+TEST(ToStringTest, StandardTypes) {
+  EXPECT_EQ(ToString(std::map<std::string, int>{{"b", 2}, {"a", 1}}), "{a=1,b=2}");
+  EXPECT_EQ(ToString(std::map<int, int>()), "{}");
+  EXPECT_EQ(ToString(std::unordered_map<int, std::string>{{1, "x"}}), "{1=x}");
+  EXPECT_EQ(ToString(std::set<int>{3, 1, 2}), "{1,2,3}");
+  EXPECT_EQ(ToString(std::unordered_set<std::string>{"only"}), "{only}");
+  EXPECT_EQ(ToString(std::chrono::milliseconds(250)), "250ms");
+  EXPECT_EQ(ToString(std::chrono::seconds(3)), "3s");
+  EXPECT_EQ(ToString(std::chrono::duration<int, std::ratio<7>>(2)), "2");
+  EXPECT_EQ(ToString(std::chrono::sys_time<std::chrono::milliseconds>(
+                std::chrono::milliseconds(1767225600000))),
+            "1767225600000ms");
+  using V = std::variant<std::monostate, int, std::string>;
+  EXPECT_EQ(ToString(V()), "null");
+  EXPECT_EQ(ToString(V(5)), "5");
+  EXPECT_EQ(ToString(V(std::string("s"))), "s");
+  Session s;
+  s.pages = {{"/", 3}};
+  s.users = {7};
+  s.length = std::chrono::milliseconds(10);
+  s.referrer = int64_t{2};
+  // system_clock counts in nanoseconds in libstdc++, microseconds in libc++.
+  const std::string start = ToString(std::chrono::system_clock::duration(0));
+  EXPECT_EQ(ToString(s), "{pages={/=3}, names={}, users={7}, tags={}, length=10ms, start=" + start +
+                             ", referrer=2}");
 }
 
 }  // namespace

@@ -875,5 +875,85 @@ TEST(WindowOperator, BadDefinitionsAreJobDefinitionErrors) {
   EXPECT_THROW(OutputTag<Click>(""), JobDefinitionError);
 }
 
+// Window and aggregate functions, like process functions, come as a factory, a std::unique_ptr
+// or an object to copy; every form gives the same windows. The sliding assigner takes the sliced
+// path for Reduce and Aggregate, the session assigner the per-window one.
+TEST(WindowOperator, FunctionsAsAFactoryAUniquePtrOrAPrototypeGiveTheSameResults) {
+  const std::vector<std::pair<Click, int64_t>> input = {
+      {{"a", 1}, 1}, {{"b", 2}, 3}, {{"a", 4}, 7}, {{"a", 8}, 14}, {{"b", 16}, 30}};
+  auto run = [&](std::function<std::unique_ptr<StreamOperator>()> factory) {
+    Harness<Click, Result> h(std::move(factory));
+    for (const auto& [click, ts] : input) h.Add(click, ts);
+    h.Watermark(kMaxWatermark);
+    return AsSet(h.out.records);
+  };
+  auto sum = [](const Click& a, const Click& b) { return Click{a.user, a.value + b.value}; };
+  auto sliding = [] { return SlidingEventTimeWindows::Of(milliseconds(10), milliseconds(5)); };
+  auto sessions = [] { return EventTimeSessionWindows::WithGap(milliseconds(5)); };
+
+  // What each operator emits, by the first (factory) form; the others must match it.
+  std::vector<std::vector<std::function<std::unique_ptr<StreamOperator>()>>> forms(4);
+  for (int form = 0; form < 3; ++form) {
+    StreamEnvironment env({}, 1);
+    auto keyed = Clicks(env).KeyBy(UserOf);
+    auto agg = [&](auto windowed) {
+      if (form == 0) {
+        windowed.Aggregate([] { return std::make_unique<CountAgg>(); },
+                           [] { return std::make_unique<EmitCount>(); });
+      } else if (form == 1) {
+        windowed.Aggregate(std::make_unique<CountAgg>(), std::make_unique<EmitCount>());
+      } else {
+        windowed.Aggregate(CountAgg(), EmitCount());
+      }
+      return LastFactory(env);
+    };
+    forms[0].push_back(agg(keyed.Window(sliding())));
+    forms[1].push_back(agg(keyed.Window(sessions())));
+    auto process = [&](auto windowed) {
+      if (form == 0) {
+        windowed.Process([] { return std::make_unique<SumAll>(); });
+      } else if (form == 1) {
+        windowed.Process(std::make_unique<SumAll>());
+      } else {
+        windowed.Process(SumAll());
+      }
+      return LastFactory(env);
+    };
+    forms[2].push_back(process(keyed.Window(sessions())));
+    auto reduce = [&](auto windowed) {
+      if (form == 0) {
+        windowed.Reduce(
+            sum, [] { return std::make_unique<SumAll>(); }, "Reduce");
+      } else if (form == 1) {
+        windowed.Reduce(sum, std::make_unique<SumAll>(), "Reduce");
+      } else {
+        windowed.Reduce(sum, SumAll());
+      }
+      return LastFactory(env);
+    };
+    forms[3].push_back(reduce(keyed.Window(sliding())));
+  }
+  for (size_t op = 0; op < forms.size(); ++op) {
+    const std::multiset<Result> expected = run(forms[op][0]);
+    EXPECT_FALSE(expected.empty()) << op;
+    for (int form = 1; form < 3; ++form) EXPECT_EQ(run(forms[op][form]), expected) << op;
+  }
+  // CountAgg sums the values per session (gap 5): a [1, 6), [7, 12), [14, 19); b [3, 8), [30, 35).
+  EXPECT_EQ(
+      run(forms[1][2]),
+      (std::multiset<Result>{
+          {"a", 1, 6, 1}, {"a", 7, 12, 4}, {"a", 14, 19, 8}, {"b", 3, 8, 2}, {"b", 30, 35, 16}}));
+
+  // Aggregate with only the aggregate function, as a prototype.
+  StreamEnvironment env({}, 1);
+  Clicks(env).KeyBy(UserOf).Window(sessions()).Aggregate(CountAgg(), "Count");
+  EXPECT_EQ(env.nodes().back().name, "Count");
+  Harness<Click, int64_t> h(LastFactory(env));
+  for (const auto& [click, ts] : input) h.Add(click, ts);
+  h.Watermark(kMaxWatermark);
+  EXPECT_EQ(std::multiset<int64_t>(h.out.records.begin(), h.out.records.end()),
+            (std::multiset<int64_t>{1, 4, 8, 2, 16}));
+}
+
 }  // namespace
 }  // namespace sluice

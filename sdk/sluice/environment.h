@@ -2,6 +2,9 @@
 // deterministic: the same package and arguments give the same nodes with the same ids everywhere.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -75,7 +78,9 @@ class StreamEnvironment {
   }
   int64_t auto_watermark_interval_ms() const { return auto_watermark_interval_ms_; }
 
-  //! Adds a source operator producing T; `factory` runs on the TaskManager, once per subtask.
+  //! Adds a source operator producing T, given as a factory returning a std::unique_ptr to it
+  //! (run on the TaskManager, once per subtask), as a std::unique_ptr or as an object each subtask
+  //! gets a copy of.
   template <typename T, typename Factory>
   DataStream<T> AddSource(Factory factory, const std::string& name);
 

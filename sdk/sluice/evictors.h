@@ -4,6 +4,9 @@
 // on the task thread, for the current key and one window.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>

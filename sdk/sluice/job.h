@@ -8,6 +8,9 @@
 // expands to the two exported symbols the host looks for: sluice_abi_version and sluice_build_job.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include "sluice/datastream.h"
 
 #define SLUICE_JOB(env_name)                                                        \

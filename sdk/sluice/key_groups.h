@@ -7,6 +7,9 @@
 // so key groups match Flink's for those keys.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <cstdint>
 #include <string>
 #include <type_traits>

@@ -1,6 +1,9 @@
 // The built-in operators behind DataStream's transformations. Each runs on one task thread.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <memory>
 #include <optional>
 #include <stdexcept>

@@ -3,6 +3,9 @@
 // within an operator: two tags with the same id are the same side output.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <string>
 #include <utility>
 

@@ -4,6 +4,9 @@
 // layout.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <cstdint>
 #include <functional>
 #include <map>

@@ -3,23 +3,34 @@
 //
 // Supported out of the box: arithmetic types, enums, std::string, std::pair, std::tuple,
 // std::vector, std::array (its elements, no length: fixed-width records need no allocation),
-// std::optional, and user structs that list their fields with SLUICE_FIELDS.
+// std::optional, and user structs that list their fields with SLUICE_FIELDS; serializers_std.h
+// (included at the end) adds std::map, std::set, their unordered kin, std::chrono::duration and
+// time_point, and std::variant. Any other type: specialize Serializer<T> (docs/sdk-errors.md).
 // Little-endian, lengths as varints. Deserialization of malformed bytes throws
 // sluice::SerializationError (never reads past the end).
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace sluice {
@@ -160,8 +171,25 @@ class ByteReader {
   const uint8_t* end_;
 };
 
+namespace internal {
+//! false, but only once T is known: a static_assert on it fires when its template is used.
+template <typename...>
+inline constexpr bool kDependentFalse = false;
+}  // namespace internal
+
+//! How values of T become bytes and back; specialized below for the types supported out of the
+//! box, and by users for their own (docs/sdk-errors.md). This primary template is what a type
+//! without a serializer gets: one static_assert that says what to do, and empty functions so
+//! that the rest of the job still compiles instead of adding pages of follow-on errors.
 template <typename T, typename Enable = void>
-struct Serializer;  // specialized below; a missing specialization is a compile error naming T
+struct Serializer {
+  static_assert(internal::kDependentFalse<T>,
+                "this type is not serializable: add SLUICE_FIELDS(field1, field2, ...) "
+                "inside the struct, or specialize sluice::Serializer<T> with Write and Read "
+                "(see docs/sdk-errors.md)");
+  static void Write(const T&, ByteWriter&) {}
+  static void Read(ByteReader&, T&) {}
+};
 
 namespace internal {
 template <typename T, typename = void>
@@ -416,6 +444,23 @@ template <typename E, size_t N>
 void AppendComposite(std::string& out, const std::array<E, N>& v);
 template <typename E>
 void AppendComposite(std::string& out, const std::optional<E>& v);
+// Defined in serializers_std.h. Declared here, before AppendString, because AppendString's call
+// finds them by ordinary lookup: argument-dependent lookup of std types does not look in sluice.
+template <typename K, typename V, typename C, typename A>
+void AppendComposite(std::string& out, const std::map<K, V, C, A>& v);
+template <typename K, typename V, typename H, typename E, typename A>
+void AppendComposite(std::string& out, const std::unordered_map<K, V, H, E, A>& v);
+template <typename T, typename C, typename A>
+void AppendComposite(std::string& out, const std::set<T, C, A>& v);
+template <typename T, typename H, typename E, typename A>
+void AppendComposite(std::string& out, const std::unordered_set<T, H, E, A>& v);
+template <typename Rep, typename Period>
+void AppendComposite(std::string& out, const std::chrono::duration<Rep, Period>& v);
+template <typename Clock, typename Duration>
+void AppendComposite(std::string& out, const std::chrono::time_point<Clock, Duration>& v);
+inline void AppendComposite(std::string& out, const std::monostate& v);
+template <typename... Ts>
+void AppendComposite(std::string& out, const std::variant<Ts...>& v);
 
 namespace internal {
 inline void AppendFieldList(std::string& out, const char* names, auto const&... fields) {
@@ -530,3 +575,5 @@ std::string ToString(const T& v) {
 #define SLUICE_FIELDS(...)                           \
   auto SluiceTie() { return std::tie(__VA_ARGS__); } \
   static constexpr const char* SluiceFieldNames() { return #__VA_ARGS__; }
+
+#include "sluice/serializers_std.h"  // IWYU pragma: export

@@ -1,6 +1,9 @@
 // Umbrella header for job packages.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include "sluice/datastream.h"
 #include "sluice/evictors.h"
 #include "sluice/job.h"

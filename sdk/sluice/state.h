@@ -8,6 +8,9 @@
 // Timers are the host's in both (sluice/timers.h). Task thread only.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <functional>
 #include <map>
 #include <memory>

@@ -6,6 +6,9 @@
 // namespace stores exactly what it stored before namespaces existed. Task thread only.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <functional>
 #include <optional>
 #include <string>

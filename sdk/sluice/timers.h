@@ -5,6 +5,9 @@
 // Register the same (key, namespace, time) twice and it fires once. Task thread only.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <cstdint>
 #include <functional>
 #include <stdexcept>

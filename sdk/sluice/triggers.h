@@ -9,6 +9,9 @@
 // type; WindowedStream::Trigger wraps them (TriggerAdapter) into a Trigger<T, W>.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>

@@ -5,6 +5,9 @@
 // source (SourceWatermarks below, one generator per split). See docs/event-time.md.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -9,6 +9,9 @@
 //   DefaultTrigger() const;                 the trigger used unless WindowedStream::Trigger is set
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>

@@ -12,6 +12,9 @@
 // dropped and counted (num_late_records_dropped, the numLateRecordsDropped metric).
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -2,7 +2,14 @@
 // (DataStream::WindowAll), waiting for the function that computes each window's result: Reduce,
 // Aggregate or Process, optionally after a Trigger, an Evictor, an allowed lateness and a
 // late-data side output. Job-building time only: it adds one WindowOperator node to the graph.
+//
+// Window and aggregate functions are given as a factory returning std::unique_ptr<F> (called once
+// per subtask), as a std::unique_ptr<F>, or as an F each subtask gets a copy of
+// (internal/function_source.h).
 #pragma once
+
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
 
 #include <chrono>
 #include <cstdint>
@@ -14,6 +21,7 @@
 
 #include "sluice/datastream.h"
 #include "sluice/evictors.h"
+#include "sluice/internal/function_source.h"
 #include "sluice/internal/sliced_window_operator.h"
 #include "sluice/output_tag.h"
 #include "sluice/triggers.h"
@@ -96,10 +104,83 @@ class WindowedStream {
         fn, [] { return std::make_unique<internal::PassThroughWindowFunction<T, K, W>>(); },
         std::move(name));
   }
-  //! Pre-aggregates with `fn`, then `window_fn()`'s function gets the one result per window.
+  //! Pre-aggregates with `fn`, then `window_fn`'s function gets the one result per window.
   template <typename F, typename WF>
-  requires std::is_invocable_r_v<T, F, const T&, const T&> && std::is_invocable_v<WF>
-  auto Reduce(F fn, WF window_fn, std::string name = "Window(Reduce)") {
+  requires std::is_invocable_r_v<T, F, const T&, const T&> && internal::kFunctionSourceLike<WF>
+  auto Reduce(F fn, WF window_fn_source, std::string name = "Window(Reduce)") {
+    static_assert(internal::FunctionSource<WF>::kCopyable,
+                  "Reduce: the window function is not copy-constructible, so subtasks cannot each "
+                  "get a copy of it: pass a factory instead: .Reduce(fn, [] { return "
+                  "std::make_unique<F>(); })");
+    if constexpr (!internal::CheckFunctionSource<WF>()) {
+      return input_;  // not reached: a static_assert failed
+    } else {
+      return ReduceWith(std::move(fn),
+                        internal::MakeFunctionFactory(std::move(window_fn_source), "Reduce"),
+                        std::move(name));
+    }
+  }
+
+  //! `agg` is an AggregateFunction<T, ACC, OUT>: one accumulator per window; emits GetResult.
+  template <typename AF>
+  requires internal::kFunctionSourceLike<AF>
+  auto Aggregate(AF agg, std::string name = "Window(Aggregate)") {
+    if constexpr (!internal::CheckFunctionSource<AF>()) {
+      static_assert(internal::FunctionSource<AF>::kCopyable,
+                    "Aggregate: the aggregate function is not copy-constructible, so subtasks "
+                    "cannot each get a copy of it: pass a factory instead: .Aggregate([] { return "
+                    "std::make_unique<F>(); })");
+      return input_;  // not reached: a static_assert failed
+    } else {
+      using AOUT = typename internal::FunctionSource<AF>::Function::OutputType;
+      return Aggregate(
+          std::move(agg),
+          [] { return std::make_unique<internal::PassThroughWindowFunction<AOUT, K, W>>(); },
+          std::move(name));
+    }
+  }
+  //! As Aggregate(agg), then `window_fn`'s function gets the result of each window.
+  template <typename AF, typename WF>
+  requires internal::kFunctionSourceLike<AF> && internal::kFunctionSourceLike<WF>
+  auto Aggregate(AF agg_source, WF window_fn_source, std::string name = "Window(Aggregate)") {
+    static_assert(internal::FunctionSource<AF>::kCopyable,
+                  "Aggregate: the aggregate function is not copy-constructible, so subtasks "
+                  "cannot each get a copy of it: pass a factory instead: .Aggregate([] { return "
+                  "std::make_unique<F>(); }, ...)");
+    static_assert(internal::FunctionSource<WF>::kCopyable,
+                  "Aggregate: the window function is not copy-constructible, so subtasks cannot "
+                  "each get a copy of it: pass a factory instead: .Aggregate(agg, [] { return "
+                  "std::make_unique<F>(); })");
+    if constexpr (!internal::CheckFunctionSource<AF>() || !internal::CheckFunctionSource<WF>()) {
+      return input_;  // not reached: a static_assert failed
+    } else {
+      return AggregateWith(internal::MakeFunctionFactory(std::move(agg_source), "Aggregate"),
+                           internal::MakeFunctionFactory(std::move(window_fn_source), "Aggregate"),
+                           std::move(name));
+    }
+  }
+
+  //! `window_fn` is a ProcessWindowFunction<T, OUT, K, W>, given all of a window's elements (kept
+  //! in a ListState) when it fires.
+  template <typename WF>
+  requires internal::kFunctionSourceLike<WF>
+  auto Process(WF window_fn_source, std::string name = "Window(Process)") {
+    static_assert(internal::FunctionSource<WF>::kCopyable,
+                  "Process: the window function is not copy-constructible, so subtasks cannot "
+                  "each get a copy of it: pass a factory instead: .Process([] { return "
+                  "std::make_unique<F>(); })");
+    if constexpr (!internal::CheckFunctionSource<WF>()) {
+      return input_;  // not reached: a static_assert failed
+    } else {
+      return ProcessWith(internal::MakeFunctionFactory(std::move(window_fn_source), "Process"),
+                         std::move(name));
+    }
+  }
+
+ private:
+  // The Reduce, Aggregate and Process above, with the functions as factories.
+  template <typename F, typename WF>
+  auto ReduceWith(F fn, WF window_fn, std::string name) {
     using Fn = typename std::invoke_result_t<WF>::element_type;
     using OUT = typename Fn::OutputType;
     CheckWindowFunction<Fn, T>();
@@ -127,21 +208,8 @@ class WindowedStream {
         });
   }
 
-  //! `agg()` returns a std::unique_ptr to an AggregateFunction<T, ACC, OUT>: one accumulator per
-  //! window; emits GetResult.
-  template <typename AF>
-  requires std::is_invocable_v<AF>
-  auto Aggregate(AF agg, std::string name = "Window(Aggregate)") {
-    using Agg = typename std::invoke_result_t<AF>::element_type;
-    using AOUT = typename Agg::OutputType;
-    return Aggregate(
-        agg, [] { return std::make_unique<internal::PassThroughWindowFunction<AOUT, K, W>>(); },
-        std::move(name));
-  }
-  //! As Aggregate(agg), then `window_fn()`'s function gets the result of each window.
   template <typename AF, typename WF>
-  requires std::is_invocable_v<AF> && std::is_invocable_v<WF>
-  auto Aggregate(AF agg, WF window_fn, std::string name = "Window(Aggregate)") {
+  auto AggregateWith(AF agg, WF window_fn, std::string name) {
     using Agg = typename std::invoke_result_t<AF>::element_type;
     using ACC = typename Agg::AccumulatorType;
     using AOUT = typename Agg::OutputType;
@@ -177,11 +245,8 @@ class WindowedStream {
         });
   }
 
-  //! `window_fn()` returns a std::unique_ptr to a ProcessWindowFunction<T, OUT, K, W>, given all
-  //! of a window's elements (kept in a ListState) when it fires.
   template <typename WF>
-  requires std::is_invocable_v<WF>
-  auto Process(WF window_fn, std::string name = "Window(Process)") {
+  auto ProcessWith(WF window_fn, std::string name) {
     using Fn = typename std::invoke_result_t<WF>::element_type;
     using OUT = typename Fn::OutputType;
     CheckWindowFunction<Fn, T>();
@@ -198,7 +263,6 @@ class WindowedStream {
         });
   }
 
- private:
   template <typename Fn, typename IN>
   static void CheckWindowFunction() {
     static_assert(std::is_base_of_v<ProcessWindowFunction<IN, typename Fn::OutputType, K, W>, Fn>,

@@ -3,6 +3,9 @@
 // window can be the namespace of keyed state and timers. Plain values; any thread.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>

@@ -6,6 +6,9 @@
 // task thread.
 #pragma once
 
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
