@@ -361,6 +361,11 @@ void Dispatcher::OnTaskManagerLost(const std::string& tm_id, const std::string& 
   for (const auto& m : All()) m->OnTaskManagerLost(tm_id, reason);
 }
 
+void Dispatcher::CorrectFailureReason(const std::string& old_reason,
+                                      const std::string& new_reason) {
+  for (const auto& m : All()) m->CorrectFailureReason(old_reason, new_reason);
+}
+
 void Dispatcher::OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack) {
   if (auto m = Find(ack.job_id())) m->OnAcknowledgeCheckpoint(ack);
 }

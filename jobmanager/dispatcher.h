@@ -47,6 +47,8 @@ class Dispatcher {
   //! that take part in one.
   proto::TaskMetricsAck OnMetricsReport(const proto::TaskMetricsReport& report);
   void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
+  //! A failure reason a job recorded turned out to be incomplete (a lost TaskManager had crashed).
+  void CorrectFailureReason(const std::string& old_reason, const std::string& new_reason);
   void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
   void OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline);
   absl::StatusOr<proto::CheckpointsResponse> Checkpoints(const std::string& job_id);

@@ -1,6 +1,7 @@
 #include "jobmanager/job_master.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
@@ -408,6 +409,20 @@ void JobMaster::OnMetrics(std::vector<proto::SubtaskMetrics> metrics) {
       int index = 0;
       if (!FindAttempt(m.attempt_id(), &v, &index)) continue;
       v->subtasks[static_cast<size_t>(index)].metrics = std::move(m);
+    }
+  });
+}
+
+void JobMaster::CorrectFailureReason(const std::string& old_reason, const std::string& new_reason) {
+  executor_.Post([this, old_reason, new_reason] {
+    auto fix = [&](std::string& text) {
+      text = absl::StrReplaceAll(text, {{old_reason, new_reason}});
+    };
+    fix(failure_);
+    fix(restart_cause_);
+    for (proto::JobException& e : exceptions_) fix(*e.mutable_message());
+    for (auto& v : vertices_) {
+      for (auto& s : v.subtasks) fix(s.failure);
     }
   });
 }

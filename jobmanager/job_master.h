@@ -82,6 +82,9 @@ class JobMaster {
   //! Keeps the latest metrics of each subtask attempt, shown by Status().
   void OnMetrics(std::vector<proto::SubtaskMetrics> metrics);
   void OnTaskManagerLost(const std::string& tm_id, const std::string& reason);
+  //! Replaces `old_reason` by `new_reason` wherever the job quotes it (failure, restart cause,
+  //! exceptions history, subtask failures).
+  void CorrectFailureReason(const std::string& old_reason, const std::string& new_reason);
   void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
   void OnDeclineCheckpoint(const proto::DeclineCheckpointRequest& decline);
 

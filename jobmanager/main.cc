@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
   rm.SetLostListener([&dispatcher](const std::string& id, const std::string& reason) {
     dispatcher.OnTaskManagerLost(id, reason);
   });
+  rm.SetCrashListener([&dispatcher](const std::string&, const std::string& old_reason,
+                                    const std::string& new_reason) {
+    dispatcher.CorrectFailureReason(old_reason, new_reason);
+  });
 
   ClientServiceImpl client_service(&dispatcher, &rm, &blobs);
   ClusterServiceImpl cluster_service(&dispatcher, &rm, &blobs, hb_interval.count());

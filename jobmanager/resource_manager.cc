@@ -32,6 +32,10 @@ ResourceManager::~ResourceManager() {
   executor_.Shutdown();
 }
 
+void ResourceManager::SetCrashListener(CrashListener listener) {
+  executor_.Call([&] { crash_listener_ = std::move(listener); });
+}
+
 void ResourceManager::SetLostListener(LostListener listener) {
   executor_.Call([&] { lost_listener_ = std::move(listener); });
 }
@@ -45,7 +49,7 @@ absl::Status ResourceManager::Register(const proto::RegisterRequest& req) {
     auto it = taskmanagers_.find(req.taskmanager_id());
     if (it != taskmanagers_.end()) {
       // A TaskManager that registers again has restarted or lost us: its old tasks are gone.
-      RemoveLost(req.taskmanager_id(), "it registered again");
+      RemoveLost(req.taskmanager_id(), "lost: it registered again");
     }
     TaskManager tm;
     tm.info = req;
@@ -77,7 +81,8 @@ bool ResourceManager::Heartbeat(const proto::Heartbeat& heartbeat) {
 void ResourceManager::ConnectionLost(const std::string& tm_id, const std::string& detail) {
   executor_.Post([this, tm_id, detail] {
     if (!taskmanagers_.count(tm_id)) return;
-    RemoveLost(tm_id, absl::StrCat("its connection to the JobManager dropped (", detail, ")"));
+    RemoveLost(tm_id,
+               absl::StrCat("lost: its connection to the JobManager dropped (", detail, ")"));
   });
 }
 
@@ -88,23 +93,47 @@ void ResourceManager::CheckHeartbeats() {
     if (now - tm.last_heartbeat > heartbeat_timeout_) timed_out.push_back(id);
   }
   for (const auto& id : timed_out) {
-    RemoveLost(id, absl::StrCat("no heartbeat for ", heartbeat_timeout_.count(), " ms"));
+    RemoveLost(id, absl::StrCat("lost: no heartbeat for ", heartbeat_timeout_.count(), " ms"));
   }
   auto period = std::max(std::chrono::milliseconds(10),
                          std::min(heartbeat_interval_, heartbeat_timeout_ / 4));
   executor_.PostDelayed(period, [this] { CheckHeartbeats(); });
 }
 
-void ResourceManager::RemoveLost(const std::string& tm_id, const std::string& reason) {
+void ResourceManager::RemoveLost(const std::string& tm_id, const std::string& what) {
   auto it = taskmanagers_.find(tm_id);
   if (it == taskmanagers_.end()) return;
   std::string address = it->second.info.rpc_address();
   // Calls still queued for it fail at once instead of waiting out their deadlines one by one.
   it->second.gateway->Close();
   taskmanagers_.erase(it);
-  std::string full = absl::StrCat("TaskManager ", tm_id, " (", address, ") lost: ", reason);
+  std::string full = absl::StrCat("TaskManager ", tm_id, " (", address, ") ", what);
   Log()->warn("{}", full);
+  constexpr size_t kRecentLosses = 64;
+  if (recent_losses_.size() >= kRecentLosses) recent_losses_.erase(recent_losses_.begin());
+  recent_losses_[tm_id] = {full, address};
   if (lost_listener_) lost_listener_(tm_id, full);
+}
+
+void ResourceManager::Crashed(const std::string& tm_id, const std::string& signal,
+                              const std::string& task) {
+  executor_.Post([this, tm_id, signal, task] {
+    std::string what = absl::StrCat(
+        "crashed (", signal, ")",
+        task.empty() ? " outside of a task" : absl::StrCat(" while running task '", task, "'"),
+        "; its log has the stack");
+    if (taskmanagers_.count(tm_id)) {
+      RemoveLost(tm_id, what);
+      return;
+    }
+    auto it = recent_losses_.find(tm_id);
+    if (it == recent_losses_.end()) return;
+    std::string corrected =
+        absl::StrCat("TaskManager ", tm_id, " (", it->second.second, ") ", what);
+    Log()->warn("{}", corrected);
+    if (crash_listener_) crash_listener_(tm_id, it->second.first, corrected);
+    it->second.first = corrected;
+  });
 }
 
 absl::StatusOr<std::vector<SlotAssignment>> ResourceManager::AllocateSlots(

@@ -31,12 +31,19 @@ struct SlotAssignment {
 class ResourceManager {
  public:
   using LostListener = std::function<void(const std::string& tm_id, const std::string& reason)>;
+  //! A loss reported with `old_reason` turned out to be a crash: `new_reason` says which.
+  using CrashListener = std::function<void(const std::string& tm_id, const std::string& old_reason,
+                                           const std::string& new_reason)>;
 
   ResourceManager(TaskManagerGatewayFactory gateways, std::chrono::milliseconds heartbeat_interval,
                   std::chrono::milliseconds heartbeat_timeout);
   ~ResourceManager();
 
   void SetLostListener(LostListener listener);
+  void SetCrashListener(CrashListener listener);
+  //! The TaskManager's watchdog reports that it died of `signal` while running `task`: it is lost
+  //! now if it was not yet; if it was, the loss's reason is corrected (CrashListener).
+  void Crashed(const std::string& tm_id, const std::string& signal, const std::string& task);
 
   absl::Status Register(const proto::RegisterRequest& req);
   //! Records a heartbeat and keeps the figures it carries (network memory) for List(); false when
@@ -68,7 +75,8 @@ class ResourceManager {
   };
 
   void CheckHeartbeats();
-  void RemoveLost(const std::string& tm_id, const std::string& reason);
+  //! Forgets a lost TaskManager and tells the listener "TaskManager <id> (<address>) <what>".
+  void RemoveLost(const std::string& tm_id, const std::string& what);
 
   const TaskManagerGatewayFactory gateways_;
   const std::chrono::milliseconds heartbeat_interval_;
@@ -76,6 +84,10 @@ class ResourceManager {
   // Fields below are touched only on executor_.
   std::map<std::string, TaskManager> taskmanagers_;
   LostListener lost_listener_;
+  CrashListener crash_listener_;
+  // The last losses (id -> reason and address), so that a crash report arriving after the
+  // connection dropped can correct the reason. Bounded.
+  std::map<std::string, std::pair<std::string, std::string>> recent_losses_;
   std::set<std::string> releasing_;  // ended jobs whose slots are not back yet
   SerialExecutor executor_{"resource-mgr"};
 };

@@ -120,6 +120,12 @@ grpc::Status ClusterServiceImpl::AcknowledgeCheckpoint(
   return grpc::Status::OK;
 }
 
+grpc::Status ClusterServiceImpl::ReportCrash(grpc::ServerContext*, const proto::CrashReport* req,
+                                             proto::Empty*) {
+  rm_->Crashed(req->taskmanager_id(), req->signal(), req->task());
+  return grpc::Status::OK;
+}
+
 grpc::Status ClusterServiceImpl::DeclineCheckpoint(grpc::ServerContext*,
                                                    const proto::DeclineCheckpointRequest* req,
                                                    proto::Empty*) {

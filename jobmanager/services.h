@@ -61,6 +61,8 @@ class ClusterServiceImpl final : public proto::JobManagerService::Service {
   grpc::Status AcknowledgeCheckpoint(grpc::ServerContext*,
                                      const proto::AcknowledgeCheckpointRequest* req,
                                      proto::Empty*) override;
+  grpc::Status ReportCrash(grpc::ServerContext*, const proto::CrashReport* req,
+                           proto::Empty*) override;
   grpc::Status DeclineCheckpoint(grpc::ServerContext*, const proto::DeclineCheckpointRequest* req,
                                  proto::Empty*) override;
 

@@ -1,6 +1,7 @@
 // sluice-taskmanager [--config FILE] [-D key=value]...
 #include "common/daemon.h"
 #include "common/log.h"
+#include "taskmanager/failure_report.h"
 #include "taskmanager/task_executor.h"
 
 int main(int argc, char** argv) {
@@ -8,6 +9,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   auto config = sluice::LoadDaemonConfig(kName, argc, argv, &exit_code);
   if (!config) return exit_code;
+  // Before any thread starts: the watchdog is a fork of this process.
+  sluice::taskmanager::StartCrashWatchdog();
+  sluice::taskmanager::InstallCrashHandler();
   auto options = sluice::taskmanager::TaskManagerOptions::FromConfig(*config);
   if (!options.ok()) return sluice::DaemonFailure(kName, std::string(options.status().message()));
   sluice::taskmanager::TaskExecutor executor(*options);

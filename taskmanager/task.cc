@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
@@ -12,6 +13,7 @@
 #include "taskmanager/checkpointing/barrier_aligner.h"
 #include "taskmanager/checkpointing/task_state.h"
 #include "taskmanager/eventtime/status_watermark_valve.h"
+#include "taskmanager/failure_report.h"
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
 #include "taskmanager/network/wait_timer.h"
@@ -24,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 auto Log() { return log::Get("task"); }
 
-class TaskCancelled : public std::runtime_error {
+class TaskCancelled : public std::runtime_error, public HostInterruption {
  public:
   TaskCancelled() : std::runtime_error("task cancelled") {}
 };
@@ -255,6 +257,23 @@ absl::Status Task::SetUpNetwork() {
 Task::~Task() {
   if (!done_) Cancel();  // A finished task's output may be unconsumed yet: ReleaseJob frees it.
   if (thread_.joinable()) thread_.join();
+}
+
+std::string Task::NamePackage(const std::string& text) const {
+  // The package is stored under its content hash; "job package" tells the author more.
+  return absl::StrReplaceAll(text, {{deployment_.package_sha256() + ".so", "job package"}});
+}
+
+FailureContext Task::Where(const StreamOperator* op) const {
+  FailureContext where{deployment_.job_id(), DisplayName(), "", ""};
+  if (chain_ == nullptr) return where;
+  for (size_t i = 0; i < chain_->op_ptrs.size() && i < chain_->nodes.size(); ++i) {
+    if (chain_->op_ptrs[i] == op) {
+      where.operator_name = chain_->nodes[i]->name;
+      where.operator_uid = chain_->nodes[i]->uid;
+    }
+  }
+  return where;
 }
 
 std::string Task::DisplayName() const {
@@ -704,6 +723,7 @@ void Task::Run() {
   log::SetThreadContext("vertex", deployment_.vertex_name());
   log::SetThreadContext("subtask", std::to_string(deployment_.subtask_index()));
   log::SetThreadContext("attempt_id", deployment_.attempt_id());
+  SetCrashContext(DisplayName());
   chain_ = std::make_unique<Chain>();
   Chain& c = *chain_;
   bool opened = false;
@@ -723,11 +743,15 @@ void Task::Run() {
     if (!cancelled_) failure.message = "output partition released";
   } catch (const SnapshotDamagedError& e) {
     failure = Failure{e.what(), /*snapshot_damaged=*/true};
+  } catch (const UserCodeError& e) {
+    failure.message = NamePackage(DescribeUserCodeError(e, Where(e.op())));
   } catch (const std::exception& e) {
-    failure.message = e.what();
+    failure.message = NamePackage(DescribeException(typeid(e), e.what(), Where(nullptr)));
   } catch (...) {
-    failure.message = "unknown exception";
+    failure.message =
+        absl::StrCat("an exception that is not a std::exception\n  in task '", DisplayName(), "'");
   }
+  SetCrashContext("");
   if (opened) {
     for (auto& op : c.ops) {
       try {

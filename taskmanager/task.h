@@ -24,6 +24,7 @@
 #include "sluice/environment.h"
 #include "sluice_proto/checkpoint.pb.h"
 #include "sluice_proto/cluster.pb.h"
+#include "taskmanager/failure_report.h"
 #include "taskmanager/mailbox/mailbox_processor.h"
 #include "taskmanager/mailbox/task_mailbox.h"
 #include "taskmanager/network/buffer_pool.h"
@@ -91,6 +92,10 @@ class Task {
   bool Done() const { return done_.load(); }
   const proto::TaskDeployment& deployment() const { return deployment_; }
   std::string DisplayName() const;
+  //! Where a failure happened: this task, and the chained operator `op` when it is one of ours.
+  FailureContext Where(const StreamOperator* op) const;
+  //! `text` with the package's stored file name replaced by "job package".
+  std::string NamePackage(const std::string& text) const;
   TaskMetrics& metrics() { return metrics_; }
 
  private:

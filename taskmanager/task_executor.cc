@@ -10,6 +10,7 @@
 #include "common/states.h"
 #include "common/thread_name.h"
 #include "common/util/log_files.h"
+#include "taskmanager/failure_report.h"
 #include "taskmanager/prometheus_metrics.h"
 
 namespace sluice::taskmanager {
@@ -169,6 +170,7 @@ void TaskExecutor::ConnectionLoop() {
     }
     backoff = std::chrono::milliseconds(100);
     Log()->info("registered at the JobManager {}", options_.jobmanager_address);
+    TellWatchdog(options_.id, options_.jobmanager_address);
     HeartbeatUntilBroken();
     if (stopping_) return;
     // Without HA a JobManager that lost us has failed our jobs already: stop their tasks.

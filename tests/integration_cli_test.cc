@@ -189,5 +189,29 @@ TEST(IntegrationCli, StatusSaysWhyARestartWaitsAndLogsShowEachDaemon) {
   EXPECT_EQ(StringField(*running, "waitingFor"), "");
 }
 
+// The print sink flushes each line: a running job's output is in the TaskManager's log at once,
+// and `sluice logs --follow` shows it as it comes.
+TEST(IntegrationCli, PrintSinkLinesShowInTheLogWhileTheJobRuns) {
+  LocalCluster cluster;
+  ASSERT_TRUE(cluster.Start({.taskmanagers = 1, .slots = 1}).ok());
+  absl::StatusOr<std::string> job = cluster.SubmitDetached(TestPackage("print_job"), 1, {});
+  ASSERT_TRUE(job.ok()) << job.status();
+  absl::StatusOr<std::string> tm = cluster.TaskManagerId(1);
+  ASSERT_TRUE(tm.ok()) << tm.status();
+  std::string seen;
+  EXPECT_TRUE(WaitUntil([&] {
+    seen = cluster.Sluice({"logs", *tm, "--lines", "20"}).out;
+    return absl::StrContains(seen, "tick 3\n");
+  })) << seen;
+  absl::StatusOr<JsonValue> status = cluster.JobStatus(*job);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(StringField(*status, "state"), "RUNNING");
+  // --follow keeps printing new lines until it is stopped (here: by the command's time-out).
+  CommandResult follow =
+      cluster.Sluice({"logs", *tm, "--lines", "1", "--follow"}, absl::Seconds(3));
+  EXPECT_TRUE(follow.timed_out) << follow.Describe();
+  EXPECT_GE(CountLines(follow.out, "tick "), 3) << follow.out;
+}
+
 }  // namespace
 }  // namespace sluice::testing

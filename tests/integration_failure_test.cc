@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -165,8 +166,24 @@ TEST_F(IntegrationFailure, OperatorExceptionFailsJobWithItsMessage) {
   std::string job = StringField(jobs->list_value().values(0), "id");
   absl::StatusOr<JsonValue> failed = cluster_->WaitForState(job, "FAILED");
   ASSERT_TRUE(failed.ok()) << failed.status();
-  EXPECT_NE(StringField(*failed, "failure").find("bad record 42"), std::string::npos)
-      << StringField(*failed, "failure");
+  // The failure explains itself: the exception's type and message, the operator, the task and
+  // job, the record, and the stack where it was thrown (the package's frames).
+  const std::string failure = StringField(*failed, "failure");
+  for (const std::string& part :
+       {std::string("std::runtime_error: bad record 42"),
+        std::string("in operator 'Check' (uid check) of task 'Check -> Discard ("),
+        absl::StrCat(" of job ", job), std::string("while processing record: 42"),
+        std::string("thrown at:\n    #0 "), std::string("in job package"),
+        std::string("(the TaskManager's task loop)")}) {
+    EXPECT_TRUE(absl::StrContains(failure, part)) << "no '" << part << "' in:\n" << failure;
+  }
+  // The same in the exceptions history, with the time, the task and its TaskManager.
+  CommandResult exceptions = cluster_->Sluice({"exceptions", job, "--json"});
+  ASSERT_TRUE(exceptions.ok()) << exceptions.Describe();
+  EXPECT_TRUE(absl::StrContains(exceptions.out, "std::runtime_error: bad record 42"))
+      << exceptions.out;
+  EXPECT_TRUE(absl::StrContains(exceptions.out, "\"task\":\"Check -> Discard (")) << exceptions.out;
+  EXPECT_TRUE(absl::StrContains(exceptions.out, "\"taskmanager\":\"tm-")) << exceptions.out;
 
   // The other subtasks (the job is unbounded enough to still be running) are stopped, and every
   // slot is released.
@@ -186,6 +203,39 @@ TEST_F(IntegrationFailure, OperatorExceptionFailsJobWithItsMessage) {
   EXPECT_GE(failed_subtasks, 1);
   EXPECT_TRUE(WaitUntil([&] { return AllSlotsFree(2); })) << cluster_->Sluice({"taskmanagers"}).out;
   EXPECT_TRUE(cluster_->Sluice({"list"}).ok());
+}
+
+// A segfault in user code: the TaskManager writes the signal, the task and the stack to its log
+// before it dies, and its watchdog tells the JobManager, whose failure reason says so.
+TEST_F(IntegrationFailure, CrashInUserCodeIsReportedInTheLogAndTheJobFailure) {
+  absl::StatusOr<std::string> job = cluster_->SubmitDetached(TestPackage("crashing_job"), 1, {});
+  ASSERT_TRUE(job.ok()) << job.status();
+  absl::StatusOr<JsonValue> failed = cluster_->WaitForStatus(*job, [](const JsonValue& s) {
+    return StringField(s, "state") == "FAILED" &&
+           absl::StrContains(StringField(s, "failure"), "crashed (SIGSEGV)");
+  });
+  ASSERT_TRUE(failed.ok()) << failed.status() << cluster_->LogTails();
+  EXPECT_TRUE(
+      absl::StrContains(StringField(*failed, "failure"),
+                        "crashed (SIGSEGV) while running task 'Crash -> Discard (1/1)'; its log "
+                        "has the stack"))
+      << StringField(*failed, "failure");
+  CommandResult exceptions = cluster_->Sluice({"exceptions", *job});
+  EXPECT_TRUE(absl::StrContains(exceptions.out, "crashed (SIGSEGV)")) << exceptions.Describe();
+
+  std::string crash_log;
+  for (int i = 1; i <= 2; ++i) {
+    std::string log =
+        ReadFile(absl::StrCat(cluster_->cluster_dir(), "/log/taskmanager-", i, ".log"));
+    if (absl::StrContains(log, "crashed (SIGSEGV)")) crash_log = log;
+  }
+  ASSERT_FALSE(crash_log.empty()) << cluster_->LogTails();
+  EXPECT_TRUE(absl::StrContains(crash_log,
+                                "*** sluice-taskmanager crashed (SIGSEGV) while running task "
+                                "'Crash -> Discard (1/1)'; the stack of the crashing thread:"))
+      << crash_log;
+  EXPECT_TRUE(absl::StrContains(crash_log, "*** end of the crash report")) << crash_log;
+  EXPECT_TRUE(absl::StrContains(crash_log, "sluice-taskmanager(")) << crash_log;  // a frame
 }
 
 TEST_F(IntegrationFailure, CancelStopsUnboundedJobAndFreesSlots) {

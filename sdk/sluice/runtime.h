@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/internal/user_code_error.h"
 #include "sluice/serialization.h"
 
 #ifndef SLUICE_ABI_VERSION
@@ -293,10 +294,23 @@ class Collector {
 template <typename IN>
 class InputOperator : public StreamOperator {
  public:
-  void ProcessRecord(const void* record) final { Process(*static_cast<const IN*>(record)); }
+  // A try block costs nothing until something is thrown; then the failure names this operator
+  // and the record (internal/user_code_error.h).
+  void ProcessRecord(const void* record) final {
+    const IN& in = *static_cast<const IN*>(record);
+    try {
+      Process(in);
+    } catch (...) {
+      internal::RethrowAsUserCodeError(this, in);
+    }
+  }
   void ProcessSerialized(const uint8_t* data, size_t size) final {
     DeserializeRecord(data, size, scratch_);
-    Process(scratch_);
+    try {
+      Process(scratch_);
+    } catch (...) {
+      internal::RethrowAsUserCodeError(this, scratch_);
+    }
   }
   virtual void Process(const IN& in) = 0;
 

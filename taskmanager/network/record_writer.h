@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "sluice/internal/user_code_error.h"
 #include "sluice/key_groups.h"
 #include "sluice/runtime.h"
 #include "taskmanager/network/partition_manager.h"
@@ -24,7 +25,7 @@
 namespace sluice::network {
 
 //! Thrown on the task thread when its output was released (the task is being cancelled).
-class PartitionReleasedError : public std::runtime_error {
+class PartitionReleasedError : public std::runtime_error, public HostInterruption {
  public:
   PartitionReleasedError() : std::runtime_error("output partition released") {}
 };

@@ -202,7 +202,10 @@ class PrintSink : public SinkOperator<T> {
     line_ = prefix_;
     AppendString(line_, in);
     line_ += '\n';
+    // Each line is flushed, as Flink's print sink does: a running job's output shows at once
+    // (`sluice logs`), not when a buffer fills or the job ends.
     std::fwrite(line_.data(), 1, line_.size(), stdout);
+    std::fflush(stdout);
   }
   void EndInput() override { std::fflush(stdout); }
   void Close() override { std::fflush(stdout); }
