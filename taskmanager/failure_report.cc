@@ -24,7 +24,6 @@ namespace sluice::taskmanager {
 namespace {
 
 constexpr int kMaxFrames = 48;
-constexpr int kSkipFrames = 2;  // RecordThrowStack and the hook
 
 struct ThrowStack {
   void* frames[kMaxFrames];
@@ -132,14 +131,22 @@ std::string LastThrowStack() {
   Dl_info self{};
   dladdr(reinterpret_cast<void*>(&RecordThrowStack), &self);
   const ThrowStack& s = t_throw_stack;
-  std::string out;
-  for (int i = kSkipFrames; i < s.count; ++i) {
+  auto in_self = [&self](void* frame) {
     Dl_info info{};
-    if (dladdr(s.frames[i], &info) != 0 && info.dli_fbase == self.dli_fbase) {
-      absl::StrAppend(&out, "    #", i - kSkipFrames, " ... (the TaskManager's task loop)\n");
+    return dladdr(frame, &info) != 0 && info.dli_fbase == self.dli_fbase;
+  };
+  // The first frames are RecordThrowStack and the hook, in this executable; before them there
+  // may be a sanitizer's interceptor of backtrace().
+  int first = 0;
+  while (first < s.count && !in_self(s.frames[first])) ++first;
+  while (first < s.count && in_self(s.frames[first])) ++first;
+  std::string out;
+  for (int i = first; i < s.count; ++i) {
+    if (in_self(s.frames[i])) {
+      absl::StrAppend(&out, "    #", i - first, " ... (the TaskManager's task loop)\n");
       break;
     }
-    absl::StrAppend(&out, "    #", i - kSkipFrames, " ", Symbolize(s.frames[i]), "\n");
+    absl::StrAppend(&out, "    #", i - first, " ", Symbolize(s.frames[i]), "\n");
   }
   return out;
 }
