@@ -91,6 +91,17 @@ void WriteStderr(const char* text) {
 void OnCrash(int sig, siginfo_t*, void*) {
   // Only async-signal-safe calls: write(2), backtrace_symbols_fd (its buffer comes from the
   // stack), then the default action of the signal, which ends the process.
+  // The watchdog first: it is one write(2), and backtrace below may itself fail on a broken stack.
+  if (g_watchdog_fd >= 0) {
+    char line[kCrashContextBytes + 64];
+    size_t used = 0;
+    Append(line, sizeof(line), &used, "crash SIG");
+    Append(line, sizeof(line), &used, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+    Append(line, sizeof(line), &used, " ");
+    Append(line, sizeof(line), &used, t_crash_context);
+    Append(line, sizeof(line), &used, "\n");
+    (void)!::write(g_watchdog_fd, line, used);
+  }
   WriteStderr("\n*** sluice-taskmanager crashed (");
   WriteStderr(sigabbrev_np(sig) ? "SIG" : "signal ");
   WriteStderr(sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
@@ -107,16 +118,6 @@ void OnCrash(int sig, siginfo_t*, void*) {
   int n = backtrace(frames, kMaxFrames);
   backtrace_symbols_fd(frames, n, STDERR_FILENO);
   WriteStderr("*** end of the crash report\n");
-  if (g_watchdog_fd >= 0) {
-    char line[kCrashContextBytes + 64];
-    size_t used = 0;
-    Append(line, sizeof(line), &used, "crash SIG");
-    Append(line, sizeof(line), &used, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
-    Append(line, sizeof(line), &used, " ");
-    Append(line, sizeof(line), &used, t_crash_context);
-    Append(line, sizeof(line), &used, "\n");
-    (void)!::write(g_watchdog_fd, line, used);
-  }
   signal(sig, SIG_DFL);
   raise(sig);
 }
