@@ -50,8 +50,8 @@ TEST_F(IntegrationFault, DamagedSavepointIsRefusedAtSubmissionNamingTheFile) {
   ASSERT_TRUE(run.ok()) << run.Describe();
   const std::string checkpointed = run.LastLine();
   ASSERT_TRUE(cluster_->WaitForAllRunning(checkpointed).ok());
-  CommandResult stop =
-      cluster_->Sluice({"stop", checkpointed, "--target-directory", cluster_->ScratchPath("savepoints")});
+  CommandResult stop = cluster_->Sluice(
+      {"stop", checkpointed, "--target-directory", cluster_->ScratchPath("savepoints")});
   ASSERT_TRUE(stop.ok()) << stop.Describe();
   const std::string savepoint = stop.LastLine();
   std::string keyed;
