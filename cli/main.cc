@@ -16,7 +16,7 @@
 #include "cli/cli_spec.h"
 #include "cli/command.h"
 #include "cli/discovery.h"
-#include "common/process.h"
+#include "common/daemon.h"
 
 namespace sluice::cli {
 namespace {
@@ -91,10 +91,8 @@ int Main(int argc, char** argv) {
 
   // `cluster stop` must work even when the configuration has been broken since the start.
   if (args.command != "cluster stop") {
-    absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
     absl::StatusOr<std::string> config_file =
-        config::FindConfigFile(args.Get("--config").value_or(""), std::getenv("SLUICE_CONF_DIR"),
-                               bin_dir.ok() ? *bin_dir + "/../conf/sluice.yaml" : "");
+        ConfigFileOfThisProcess(args.Get("--config").value_or(""));
     if (!config_file.ok()) {
       std::cerr << "sluice: " << config_file.status().message() << std::endl;
       return kExitUsage;

@@ -52,10 +52,7 @@ std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon,
       return std::nullopt;
     }
   }
-  absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
-  absl::StatusOr<std::string> config_file =
-      config::FindConfigFile(config_path, std::getenv("SLUICE_CONF_DIR"),
-                             bin_dir.ok() ? *bin_dir + "/../conf/sluice.yaml" : "");
+  absl::StatusOr<std::string> config_file = ConfigFileOfThisProcess(config_path);
   if (!config_file.ok()) {
     *exit_code = DaemonFailure(daemon, std::string(config_file.status().message()));
     return std::nullopt;
@@ -75,6 +72,12 @@ std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon,
   }
   signal(SIGPIPE, SIG_IGN);
   return *std::move(config);
+}
+
+absl::StatusOr<std::string> ConfigFileOfThisProcess(const std::string& explicit_path) {
+  absl::StatusOr<std::string> bin_dir = ExecutableDirectory();
+  return config::FindConfigFile(explicit_path, std::getenv("SLUICE_CONF_DIR"),
+                                bin_dir.ok() ? *bin_dir + "/../conf/sluice.yaml" : "");
 }
 
 void WaitForTerminationSignal() {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "common/config/config.h"
 
 namespace sluice {
@@ -13,6 +14,11 @@ namespace sluice {
 //! error naming the daemon (exit_code 2). Also sets the log level and ignores SIGPIPE.
 std::optional<config::Configuration> LoadDaemonConfig(const std::string& daemon, int argc,
                                                       char** argv, int* exit_code);
+
+//! The configuration file this process reads (config::FindConfigFile): `explicit_path` (--config),
+//! else $SLUICE_CONF_DIR's, else conf/sluice.yaml beside the executable's bin/ when it exists.
+//! Shared by the daemons and the CLI.
+absl::StatusOr<std::string> ConfigFileOfThisProcess(const std::string& explicit_path);
 
 //! Blocks until SIGTERM or SIGINT.
 void WaitForTerminationSignal();

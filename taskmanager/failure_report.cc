@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/rpc.h"
 #include "sluice/internal/user_code_error.h"
 #include "sluice_proto/cluster.grpc.pb.h"
 
@@ -210,16 +211,14 @@ namespace {
     }
   }
   if (!signal_name.empty() && !id.empty()) {
-    auto stub = proto::JobManagerService::NewStub(
-        grpc::CreateChannel(jobmanager, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto ctx = ContextWithDeadline(std::chrono::seconds(5));
     proto::CrashReport report;
     report.set_taskmanager_id(id);
     report.set_signal(signal_name);
     report.set_task(task);
     proto::Empty empty;
-    (void)stub->ReportCrash(&ctx, report, &empty);
+    (void)proto::JobManagerService::NewStub(MakeChannel(jobmanager))
+        ->ReportCrash(ctx.get(), report, &empty);
   }
   _exit(0);
 }

@@ -91,11 +91,6 @@ absl::StatusOr<std::string> ReadLogFile(const std::string& dir, const std::strin
 namespace sluice {
 
 absl::StatusOr<LogSlice> ReadOwnLog(int64_t offset, uint64_t max_bytes) {
-  struct stat st;
-  if (::fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        "this daemon's log is not in a file (its stderr is a terminal or a pipe)");
-  }
   LogSlice slice;
   char path[4096];
   ssize_t n = ::readlink("/proc/self/fd/2", path, sizeof(path) - 1);
@@ -108,9 +103,10 @@ absl::StatusOr<LogSlice> ReadOwnLog(int64_t offset, uint64_t max_bytes) {
         absl::StrCat("cannot open ", slice.path, ": ", std::strerror(errno)));
   }
   absl::Cleanup close_fd = [fd] { ::close(fd); };
-  if (::fstat(fd, &st) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot stat ", slice.path, ": ", std::strerror(errno)));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        "this daemon's log is not in a file (its stderr is a terminal or a pipe)");
   }
   slice.size = static_cast<uint64_t>(st.st_size);
   if (offset < 0) {
