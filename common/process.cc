@@ -80,11 +80,17 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   return result;
 }
 
-absl::StatusOr<std::string> ExecutableDirectory() {
+absl::StatusOr<std::string> ExecutablePath() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return absl::InternalError(absl::StrCat("readlink /proc/self/exe: ", ec.message()));
-  return exe.parent_path().string();
+  return exe.string();
+}
+
+absl::StatusOr<std::string> ExecutableDirectory() {
+  absl::StatusOr<std::string> exe = ExecutablePath();
+  if (!exe.ok()) return exe.status();
+  return std::filesystem::path(*exe).parent_path().string();
 }
 
 }  // namespace sluice

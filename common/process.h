@@ -23,8 +23,10 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                          std::chrono::milliseconds timeout,
                                          size_t max_output = 64 << 20);
 
-//! Directory of the running executable (readlink /proc/self/exe): where the daemons and helpers
-//! installed beside it are.
+//! The running executable (readlink /proc/self/exe).
+absl::StatusOr<std::string> ExecutablePath();
+
+//! Directory of the running executable: where the daemons and helpers installed beside it are.
 absl::StatusOr<std::string> ExecutableDirectory();
 
 }  // namespace sluice

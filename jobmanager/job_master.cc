@@ -214,14 +214,14 @@ void JobMaster::DeployAll() {
   }
 }
 
-void JobMaster::SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure) {
+bool JobMaster::SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure) {
   Subtask& st = v.subtasks[static_cast<size_t>(index)];
-  if (st.state == to) return;
+  if (st.state == to) return false;
   if (!IsLegalTransition(st.state, to)) {
     Log()->debug("{} ignores transition from {} to {}",
                  SubtaskDisplayName(v.plan.name, index, v.plan.parallelism),
                  SubtaskStateName(st.state), SubtaskStateName(to));
-    return;
+    return false;
   }
   Log()->info("{} switched from {} to {}.",
               SubtaskDisplayName(v.plan.name, index, v.plan.parallelism),
@@ -235,6 +235,7 @@ void JobMaster::SetSubtaskState(Vertex& v, int index, SubtaskState to, const std
                                     TaskManagerOf(index)};
   }
   if (IsTerminal(to)) alignment_.Forget(st.attempt_id);  // an ended source holds nobody back
+  return true;
 }
 
 bool JobMaster::SetJobState(JobState to) {
@@ -387,7 +388,9 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
           absl::StrCat(SubtaskDisplayName(v->plan.name, index, v->plan.parallelism),
                        " on TaskManager ", update.taskmanager_id(), " failed: ", update.failure());
     }
-    SetSubtaskState(*v, index, to, failure);
+    // A report of an attempt that has ended already (FAILED from the TaskManager of a job process
+    // that died after the attempt finished) changes nothing.
+    if (!SetSubtaskState(*v, index, to, failure)) return;
     if (to == SubtaskState::kFailed && update.snapshot_damaged()) {
       OnRestoreDamaged(failure);
     } else if (to == SubtaskState::kFailed) {

@@ -174,7 +174,7 @@ class JobMaster {
   void BuildVertices();
   void NewAttempts();
   void DeployAll();
-  void SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");
+  bool SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");
   //! Through the state machine; false (and nothing done) when it refuses the transition.
   bool SetJobState(JobState to);
   // Failures and restarts (job_master_recovery.cc).

@@ -242,6 +242,8 @@ void StartCrashWatchdog() {
   g_watchdog_fd = fds[1];
 }
 
+void UseCrashPipe(int fd) { g_watchdog_fd = fd; }
+
 void TellWatchdog(const std::string& taskmanager_id, const std::string& jobmanager_address) {
   if (g_watchdog_fd < 0) return;
   std::string line = absl::StrCat("id ", taskmanager_id, " ", jobmanager_address, "\n");

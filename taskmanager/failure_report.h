@@ -54,6 +54,10 @@ void InstallCrashHandler();
 //! <task>" instead of "its connection dropped". A SIGKILL leaves nothing to report.
 void StartCrashWatchdog();
 
+//! A job process (taskmanager.process-per-job) has no watchdog: its crash handler writes
+//! "crash SIG<name> <task>" to `fd`, the control socket its TaskManager daemon reads.
+void UseCrashPipe(int fd);
+
 //! Tells the watchdog this TaskManager's id and its JobManager (after each registration).
 void TellWatchdog(const std::string& taskmanager_id, const std::string& jobmanager_address);
 

@@ -1,10 +1,17 @@
 #include "taskmanager/task_executor.h"
 
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "common/process_stats.h"
 #include "common/rpc.h"
 #include "common/states.h"
@@ -72,6 +79,9 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
   o.metrics_interval = std::chrono::milliseconds(c.GetDurationMs("metrics.report.interval"));
   o.log_dir = c.GetString("env.log.dir");
   o.prometheus_port = c.GetString("metrics.reporter.prom.port");
+  o.process_per_job = c.GetBool("taskmanager.process-per-job");
+  o.job_process_idle_timeout =
+      std::chrono::milliseconds(c.GetDurationMs("taskmanager.process-per-job.idle-timeout"));
   o.state_dir = c.GetString("state.backend.rocksdb.localdir");
   if (o.state_dir.empty()) o.state_dir = o.cache_dir + "/state";
   return o;
@@ -84,26 +94,51 @@ TaskExecutor::TaskExecutor(TaskManagerOptions options)
 
 TaskExecutor::~TaskExecutor() { Shutdown(); }
 
+std::string TaskExecutor::LocalDirsOwner(const TaskManagerOptions& options) {
+  // A job process has folders of its own: the next process of the same job may start before
+  // this one has ended.
+  if (options.job_process.empty()) return options.id;
+  return absl::StrCat(options.id, ".p", getpid());
+}
+
 absl::Status TaskExecutor::Start() {
-  auto data_port = network_server_.Start(options_.bind_host, options_.data_port);
-  if (!data_port.ok()) return data_port.status();
-  data_address_ = absl::StrCat(options_.host, ":", *data_port);
+  jobmanager_ = proto::JobManagerService::NewStub(MakeChannel(options_.jobmanager_address));
+  if (is_job_process()) {
+    data_address_ = "(its TaskManager's)";  // connections come through the control socket
+  } else {
+    if (options_.process_per_job) {
+      absl::StatusOr<std::string> exe = ExecutablePath();
+      if (!exe.ok()) return exe.status();
+      JobProcessOptions jp;
+      jp.taskmanager_id = options_.id;
+      jp.executable = *exe;
+      jp.args = options_.daemon_args;
+      jp.idle_timeout = options_.job_process_idle_timeout;
+      jp.max_processes = 2 * options_.slots + 2;  // each job holds a slot; some are ending
+      job_processes_ = std::make_unique<JobProcesses>(std::move(jp), jobmanager_.get());
+      network_server_.SetRouter(
+          [this](int fd, const std::string& job) { job_processes_->PassConnection(fd, job); });
+    }
+    auto data_port = network_server_.Start(options_.bind_host, options_.data_port);
+    if (!data_port.ok()) return data_port.status();
+    data_address_ = absl::StrCat(options_.host, ":", *data_port);
+  }
 
   grpc::ServerBuilder builder;
   int rpc_port = 0;
-  builder.AddListeningPort(absl::StrCat(options_.bind_host, ":", options_.rpc_port),
-                           grpc::InsecureServerCredentials(), &rpc_port);
+  // A job process serves its daemon only, on loopback.
+  const std::string rpc_listen = is_job_process()
+                                     ? std::string("127.0.0.1:0")
+                                     : absl::StrCat(options_.bind_host, ":", options_.rpc_port);
+  builder.AddListeningPort(rpc_listen, grpc::InsecureServerCredentials(), &rpc_port);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.RegisterService(this);
   server_ = builder.BuildAndStart();
-  if (!server_ || rpc_port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.bind_host, ":", options_.rpc_port));
-  }
+  if (!server_ || rpc_port == 0) return absl::UnavailableError("cannot listen on " + rpc_listen);
   rpc_address_ = absl::StrCat(options_.host, ":", rpc_port);
   // Takes our folder under the state root now: removing what TaskManagers that died there left.
   if (auto dir = local_dirs_.Acquire(options_.state_dir); !dir.ok()) return dir.status();
-  if (options_.prometheus_port != "none") {
+  if (options_.prometheus_port != "none" && !is_job_process()) {
     prometheus_ = std::make_unique<metrics::PrometheusServer>(
         options_.bind_host, options_.prometheus_port, [this] { return RenderPrometheus(); });
     auto port = prometheus_->Start();
@@ -111,12 +146,23 @@ absl::Status TaskExecutor::Start() {
     prometheus_address_ = absl::StrCat(options_.host, ":", *port);
     Log()->info("Prometheus metrics at http://{}/metrics", prometheus_address_);
   }
-  jobmanager_ = proto::JobManagerService::NewStub(MakeChannel(options_.jobmanager_address));
   packages_ = std::make_unique<PackageCache>(options_.cache_dir, jobmanager_.get());
-  Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}", options_.id, options_.slots,
-              rpc_address_, data_address_);
-  connection_thread_ = std::thread([this] { ConnectionLoop(); });
-  NameThread(connection_thread_, "tm-connection");
+  if (is_job_process()) {
+    Log()->info("process of job {} for TaskManager {} started: rpc {}", options_.job_process,
+                options_.id, rpc_address_);
+    const std::string ready = absl::StrCat("ready ", rpc_port);
+    if (send(options_.control_fd, ready.data(), ready.size(), MSG_NOSIGNAL) < 0) {
+      return absl::UnavailableError("the TaskManager daemon is gone");
+    }
+    control_thread_ = std::thread([this] { ServeControlSocket(); });
+    NameThread(control_thread_, "tm-control");
+  } else {
+    Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}{}", options_.id,
+                options_.slots, rpc_address_, data_address_,
+                job_processes_ ? "; each job's tasks run in a process of their own" : "");
+    connection_thread_ = std::thread([this] { ConnectionLoop(); });
+    NameThread(connection_thread_, "tm-connection");
+  }
   metrics_ = std::make_unique<MetricsReporter>(
       options_.id, options_.metrics_interval, [this] { return SampleTasks(); },
       [this](const proto::TaskMetricsReport& r) { SendMetrics(r); });
@@ -126,6 +172,7 @@ absl::Status TaskExecutor::Start() {
 
 void TaskExecutor::Shutdown() {
   if (stopping_.exchange(true)) return;
+  if (job_processes_) job_processes_->Shutdown();
   if (metrics_) metrics_->Shutdown();  // before the tasks it samples go away
   if (prometheus_) prometheus_->Stop();
   {
@@ -133,6 +180,10 @@ void TaskExecutor::Shutdown() {
     if (stream_ctx_) stream_ctx_->TryCancel();
   }
   if (connection_thread_.joinable()) connection_thread_.join();
+  if (control_thread_.joinable()) {
+    shutdown(options_.control_fd, SHUT_RD);
+    control_thread_.join();
+  }
   CancelAll("TaskManager shutting down");
   {
     std::map<std::string, std::unique_ptr<Task>> tasks;
@@ -186,7 +237,7 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
   req.set_rpc_address(rpc_address_);
   req.set_data_address(data_address_);
   req.set_slots(options_.slots);
-  *req.mutable_network() = NetworkMemory();
+  *req.mutable_network() = NetworkFigures();
   *req.mutable_process() = ReadProcessStats();
   req.set_metrics_address(prometheus_address_);
   proto::RegisterResponse resp;
@@ -201,13 +252,58 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
   return true;
 }
 
-proto::NetworkMemoryStats TaskExecutor::NetworkMemory() {
+proto::NetworkMemoryStats TaskExecutor::NetworkFigures() {
   proto::NetworkMemoryStats n;
   n.set_total_segments(buffers_->total_segments());
   n.set_segment_size(static_cast<int64_t>(buffers_->segment_size()));
   n.set_used_segments(buffers_->total_segments() - buffers_->available_segments());
   n.set_peak_used_segments(buffers_->peak_used_segments());
+  if (job_processes_) return job_processes_->NetworkMemory(n);
   return n;
+}
+
+grpc::Status TaskExecutor::NetworkMemory(grpc::ServerContext*, const proto::Empty*,
+                                         proto::NetworkMemoryStats* resp) {
+  *resp = NetworkFigures();
+  return grpc::Status::OK;
+}
+
+void TaskExecutor::ServeControlSocket() {
+  while (true) {
+    char byte;
+    iovec iov{.iov_base = &byte, .iov_len = 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n = recvmsg(options_.control_fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int fd;
+      memcpy(&fd, CMSG_DATA(c), sizeof(int));
+      network_server_.Adopt(fd);
+    }
+  }
+  if (!stopping_) {
+    Log()->warn("the TaskManager daemon of this job process is gone: ending");
+    kill(getpid(), SIGTERM);  // main's WaitForTerminationSignal shuts down
+  }
+}
+
+void TaskExecutor::UpdateNetworkShare(const proto::TaskDeployment& next) {
+  std::set<int> slots = {next.subtask_index()};
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, t] : tasks_) {
+      if (!t->Done()) slots.insert(t->deployment().subtask_index());
+    }
+  }
+  const int all = static_cast<int>(options_.network_memory / options_.buffer_size);
+  buffers_->SetLimit(all / std::max(1, options_.slots) * static_cast<int>(slots.size()));
 }
 
 void TaskExecutor::HeartbeatUntilBroken() {
@@ -221,7 +317,7 @@ void TaskExecutor::HeartbeatUntilBroken() {
   while (!stopping_) {
     proto::Heartbeat hb;
     hb.set_taskmanager_id(options_.id);
-    *hb.mutable_network() = NetworkMemory();
+    *hb.mutable_network() = NetworkFigures();
     *hb.mutable_process() = ReadProcessStats();
     {
       absl::MutexLock lock(&mu_);
@@ -256,6 +352,7 @@ void TaskExecutor::ReapFinished() {
 }
 
 void TaskExecutor::CancelAll(const std::string& reason) {
+  if (job_processes_) job_processes_->CancelAll();
   absl::MutexLock lock(&mu_);
   for (auto& [id, t] : tasks_) {
     if (!t->Done()) {
@@ -333,6 +430,8 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   if (req->operators_size() == 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "deployment without operators");
   }
+  if (job_processes_) return job_processes_->Deploy(*req);
+  if (is_job_process()) UpdateNetworkShare(*req);
   {
     absl::MutexLock lock(&mu_);
     if (tasks_.count(req->attempt_id())) {
@@ -382,6 +481,7 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
 
 grpc::Status TaskExecutor::CancelTask(grpc::ServerContext*, const proto::CancelTaskRequest* req,
                                       proto::Empty*) {
+  if (job_processes_) return job_processes_->Cancel(*req);
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(req->attempt_id());
   if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
@@ -391,6 +491,7 @@ grpc::Status TaskExecutor::CancelTask(grpc::ServerContext*, const proto::CancelT
 
 grpc::Status TaskExecutor::ReleaseJob(grpc::ServerContext*, const proto::ReleaseJobRequest* req,
                                       proto::Empty*) {
+  if (job_processes_) return job_processes_->Release(*req);
   // The job has ended: its finished tasks go now (not at the next heartbeat), so that their network
   // buffers are free for the next job. Their final metrics are kept for one more report.
   std::vector<std::unique_ptr<Task>> finished;
@@ -426,6 +527,7 @@ grpc::Status TaskExecutor::ReleaseJob(grpc::ServerContext*, const proto::Release
 grpc::Status TaskExecutor::TriggerCheckpoint(grpc::ServerContext*,
                                              const proto::TriggerCheckpointRequest* req,
                                              proto::Empty*) {
+  if (job_processes_) return job_processes_->Trigger(*req);
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(req->attempt_id());
   if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
@@ -437,6 +539,7 @@ grpc::Status TaskExecutor::TriggerCheckpoint(grpc::ServerContext*,
 grpc::Status TaskExecutor::NotifyCheckpoint(grpc::ServerContext*,
                                             const proto::CheckpointNotification* req,
                                             proto::Empty*) {
+  if (job_processes_) return job_processes_->Notify(*req);
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(req->attempt_id());
   if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
@@ -498,7 +601,7 @@ std::string TaskExecutor::RenderPrometheus() {
       subtasks.push_back(std::move(e));
     }
   }
-  return RenderTaskManagerMetrics(options_.id, options_.host, NetworkMemory(), ReadProcessStats(),
+  return RenderTaskManagerMetrics(options_.id, options_.host, NetworkFigures(), ReadProcessStats(),
                                   subtasks);
 }
 

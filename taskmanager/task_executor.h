@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -16,6 +17,7 @@
 #include "common/executor.h"
 #include "common/metrics/prometheus_server.h"
 #include "sluice_proto/cluster.grpc.pb.h"
+#include "taskmanager/job_processes.h"
 #include "taskmanager/local_state_dirs.h"
 #include "taskmanager/metrics_reporter.h"
 #include "taskmanager/network/connection_manager.h"
@@ -46,6 +48,13 @@ struct TaskManagerOptions {
   int io_threads = 2;     // snapshot uploads
   std::string log_dir;    // env.log.dir: the log files the REST API may show
   std::string prometheus_port = "9249-9299";  // metrics.reporter.prom.port; "none": off
+  // taskmanager.process-per-job: each job's tasks run in a process of their own (job_processes.h).
+  bool process_per_job = false;
+  std::chrono::milliseconds job_process_idle_timeout{30000};
+  std::vector<std::string> daemon_args;  // --config and -D arguments, passed on to job processes
+  // In a job process: its job, and its control socket to the TaskManager daemon.
+  std::string job_process;
+  int control_fd = -1;
 
   static absl::StatusOr<TaskManagerOptions> FromConfig(const config::Configuration& config);
 };
@@ -75,6 +84,8 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
                           proto::DaemonLogResponse* resp) override;
   grpc::Status ReadLog(grpc::ServerContext*, const proto::ReadLogRequest* req,
                        grpc::ServerWriter<proto::LogChunk>* writer) override;
+  grpc::Status NetworkMemory(grpc::ServerContext*, const proto::Empty*,
+                             proto::NetworkMemoryStats* resp) override;
 
   // CheckpointResponder (I/O threads).
   void Acknowledge(const proto::TaskDeployment& task, int64_t checkpoint_id,
@@ -87,8 +98,16 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   void ConnectionLoop();
   bool RegisterOnce(std::string* error);
   void HeartbeatUntilBroken();
-  //! The network buffer pool's figures, sent with the registration and every heartbeat.
-  proto::NetworkMemoryStats NetworkMemory();
+  //! The network buffer pool's figures, sent with the registration and every heartbeat (in a
+  //! daemon with job processes: what they use, summed).
+  proto::NetworkMemoryStats NetworkFigures();
+  bool is_job_process() const { return !options_.job_process.empty(); }
+  //! In a job process: the daemon's data connections for the job arrive on the control socket.
+  void ServeControlSocket();
+  //! In a job process: the network memory it may use is the TaskManager's per slot, times the
+  //! slots its job holds here (the distinct subtask indices of its live tasks and `next`).
+  void UpdateNetworkShare(const proto::TaskDeployment& next);
+  static std::string LocalDirsOwner(const TaskManagerOptions& options);
   void CancelAll(const std::string& reason);
   void Report(const proto::TaskDeployment& d, SubtaskState state, const Task::Failure& failure);
   void ReapFinished();
@@ -109,7 +128,7 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   std::unique_ptr<PackageCache> packages_;
   //! `<state root>/<id>` folders: the TaskManager's own, and those of jobs that set their own
   //! state.backend.rocksdb.localdir.
-  LocalStateDirs local_dirs_{options_.id};
+  LocalStateDirs local_dirs_{LocalDirsOwner(options_)};
   std::unique_ptr<grpc::Server> server_;
   std::thread connection_thread_;
   std::atomic<bool> stopping_{false};
@@ -128,7 +147,9 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   ThreadPool io_{"tm-io", 2};                 // snapshot uploads
   std::unique_ptr<MetricsReporter> metrics_;  // set by Start
   std::unique_ptr<metrics::PrometheusServer> prometheus_;
-  std::string prometheus_address_;  // host:port, empty when off
+  std::unique_ptr<JobProcesses> job_processes_;  // with taskmanager.process-per-job
+  std::thread control_thread_;                   // in a job process
+  std::string prometheus_address_;               // host:port, empty when off
 };
 
 }  // namespace sluice::taskmanager

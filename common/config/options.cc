@@ -243,6 +243,21 @@ std::vector<Option> MakeOptions() {
        .min = 1,
        .max = 1024,
        .scope = S::kTaskManager},
+      {.key = "taskmanager.process-per-job",
+       .type = T::kBool,
+       .default_value = "false",
+       .doc = "Run each job's tasks in a process of their own, started and supervised by the "
+              "TaskManager, so that one job's crash cannot take another job's tasks down. Each "
+              "job process may use the TaskManager's network memory per slot, times the slots "
+              "its job holds there.",
+       .scope = S::kTaskManager},
+      {.key = "taskmanager.process-per-job.idle-timeout",
+       .type = T::kDuration,
+       .default_value = "30 s",
+       .doc = "How long a job's process stays after the job's last task on this TaskManager "
+              "was released (a restart within it reuses the process).",
+       .min = 1,
+       .scope = S::kTaskManager},
       {.key = "taskmanager.network.busy-poll-us",
        .type = T::kInt,
        .default_value = "500",

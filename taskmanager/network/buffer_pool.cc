@@ -10,14 +10,26 @@ NetworkBufferPool::NetworkBufferPool(size_t total_bytes, size_t segment_size)
     : segment_size_(segment_size),
       total_(static_cast<int>(total_bytes / segment_size)),
       arena_(new uint8_t[static_cast<size_t>(total_) * segment_size]) {
+  limit_ = total_;
   free_.reserve(static_cast<size_t>(total_));
   for (int i = total_ - 1; i >= 0; --i)
     free_.push_back(arena_.get() + static_cast<size_t>(i) * segment_size);
 }
 
+int NetworkBufferPool::total_segments() {
+  absl::MutexLock lock(&mu_);
+  return limit_;
+}
+
 int NetworkBufferPool::available_segments() {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(free_.size());
+  const int used = total_ - static_cast<int>(free_.size());
+  return std::max(0, limit_ - used);
+}
+
+void NetworkBufferPool::SetLimit(int segments) {
+  absl::MutexLock lock(&mu_);
+  limit_ = std::clamp(segments, 0, total_);
 }
 
 int NetworkBufferPool::peak_used_segments() {
@@ -27,7 +39,8 @@ int NetworkBufferPool::peak_used_segments() {
 
 bool NetworkBufferPool::Acquire(int n, std::vector<uint8_t*>* out) {
   absl::MutexLock lock(&mu_);
-  if (n > static_cast<int>(free_.size())) return false;
+  const int used = total_ - static_cast<int>(free_.size());
+  if (n > static_cast<int>(free_.size()) || used + n > limit_) return false;
   for (int i = 0; i < n; ++i) {
     out->push_back(free_.back());
     free_.pop_back();

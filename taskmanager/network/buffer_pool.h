@@ -25,8 +25,13 @@ class NetworkBufferPool {
   //! use.
   NetworkBufferPool(size_t total_bytes, size_t segment_size);
   size_t segment_size() const { return segment_size_; }
-  int total_segments() const { return total_; }
+  //! The segments this pool may hand out: all of them, or the limit (SetLimit).
+  int total_segments();
   int available_segments();
+  //! Hands out at most `segments` at once from now on (at most all of them). A job's process in
+  //! a TaskManager that runs each job in its own process reserves the TaskManager's whole network
+  //! memory as address space but may use only its job's share of it.
+  void SetLimit(int segments);
   //! The most segments ever taken at once (instrumentation for tests and metrics).
   int peak_used_segments();
 
@@ -41,6 +46,7 @@ class NetworkBufferPool {
   absl::Mutex mu_;
   std::vector<uint8_t*> free_ ABSL_GUARDED_BY(mu_);
   int peak_used_ ABSL_GUARDED_BY(mu_) = 0;
+  int limit_ ABSL_GUARDED_BY(mu_);
 };
 
 //! Told when a pool has a buffer again; takes it (true) or declines (false).

@@ -23,9 +23,18 @@ auto Log() { return log::Get("network"); }
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<ClientConnection>> ClientConnection::Open(
-    const std::string& address, std::chrono::microseconds busy_poll) {
+    const std::string& address, const std::string& job_id, std::chrono::microseconds busy_poll) {
   auto fd = ConnectTcp(address);
   if (!fd.ok()) return fd.status();
+  if (!job_id.empty()) {
+    Frame hello;
+    hello.type = FrameType::kHello;
+    hello.text = job_id;
+    if (!WriteFrame(*fd, hello)) {
+      close(*fd);
+      return absl::UnavailableError(absl::StrCat("cannot greet the TaskManager at ", address));
+    }
+  }
   auto conn = std::shared_ptr<ClientConnection>(new ClientConnection(address, *fd, busy_poll));
   conn->reader_ = std::thread([c = conn.get()] { c->ReadLoop(); });
   conn->writer_ = std::thread([c = conn.get()] { c->WriteLoop(); });

@@ -32,8 +32,10 @@ class RemoteInputChannel;
 //! threads never wait in the kernel. Shutdown stops both threads and joins them.
 class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  public:
+  //! Connects and, for a `job_id`, sends the hello naming it before anything else.
   static absl::StatusOr<std::shared_ptr<ClientConnection>> Open(
-      const std::string& address, std::chrono::microseconds busy_poll = {});
+      const std::string& address, const std::string& job_id = "",
+      std::chrono::microseconds busy_poll = {});
   ~ClientConnection();
 
   //! Registers the channel and sends its partition request. Returns the channel id, 0 if broken.

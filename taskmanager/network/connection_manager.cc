@@ -5,13 +5,14 @@ namespace sluice::network {
 ConnectionManager::~ConnectionManager() { Shutdown(); }
 
 absl::StatusOr<std::shared_ptr<ClientConnection>> ConnectionManager::Get(
-    const std::string& address) {
+    const std::string& address, const std::string& job_id) {
+  const std::string key = job_id + "@" + address;
   absl::MutexLock lock(&mu_);
-  auto it = connections_.find(address);
+  auto it = connections_.find(key);
   if (it != connections_.end() && !it->second->broken()) return it->second;
-  auto conn = ClientConnection::Open(address, busy_poll_);
+  auto conn = ClientConnection::Open(address, job_id, busy_poll_);
   if (!conn.ok()) return conn.status();
-  connections_[address] = *conn;
+  connections_[key] = *conn;
   return *conn;
 }
 

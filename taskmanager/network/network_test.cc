@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -864,6 +865,86 @@ TEST_F(LoopbackExchange, LostConnectionFailsTheConsumerWithAReason) {
   gate->Close();
 }
 
+TEST(RoutingTest, EachConnectionOfAJobIsHandedOnByItsHelloAndServedWhereItIsAdopted) {
+  // A TaskManager daemon with job processes: its server routes by the hello; the "process" (here
+  // a second server on the same partitions) adopts the descriptor and serves it.
+  PartitionManager partitions;
+  NetworkServer process(&partitions);
+  std::mutex mu;
+  std::vector<std::string> jobs;
+  NetworkServer daemon(&partitions);
+  daemon.SetRouter([&](int fd, const std::string& job) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      jobs.push_back(job);
+    }
+    EXPECT_TRUE(process.Adopt(fd));
+  });
+  auto port = daemon.Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  const std::string address = "127.0.0.1:" + std::to_string(*port);
+
+  ConnectionManager connections;
+  auto partition = std::make_shared<ResultPartition>("j1.0/p", 1, 8, Pool(8, 256));
+  partitions.Register(partition);
+  auto gate = std::make_shared<InputGate>();
+  gate->AddChannel(std::make_shared<RemoteInputChannel>(&connections, address, "j1.0/p", 0,
+                                                        Pool(2, 256), 2, "tm", "job-1"));
+  gate->Start();
+  BufferPtr b = partition->pool().Request();
+  ASSERT_TRUE(b);
+  b->Append(reinterpret_cast<const uint8_t*>("x"), 1);
+  partition->subpartition(0).Add(std::move(b));
+  int ch;
+  BufferPtr got;
+  std::string error;
+  ASSERT_EQ(gate->Next(absl::Seconds(20), &ch, &got, &error), InputGate::Result::kBuffer) << error;
+  EXPECT_EQ(got->size, 1u);
+  got.reset();
+  // Another job to the same address gets a connection (and a hello) of its own.
+  ASSERT_TRUE(connections.Get(address, "job-2").ok());
+  ASSERT_TRUE(connections.Get(address, "job-1").ok());  // the one it has
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (jobs.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(jobs, (std::vector<std::string>{"job-1", "job-2"}));
+  }
+  gate->Close();
+  connections.Shutdown();
+  daemon.Shutdown();
+  process.Shutdown();
+}
+
+TEST(RoutingTest, AConnectionWithoutAHelloIsRefused) {
+  PartitionManager partitions;
+  NetworkServer daemon(&partitions);
+  std::atomic<int> routed{0};
+  daemon.SetRouter([&](int fd, const std::string&) {
+    ++routed;
+    close(fd);
+  });
+  auto port = daemon.Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  ConnectionManager connections;
+  auto conn = connections.Get("127.0.0.1:" + std::to_string(*port));  // no job: no hello
+  ASSERT_TRUE(conn.ok());
+  auto channel = std::make_shared<RemoteInputChannel>(&connections, "x", "j.0/c", 0, Pool(1), 1);
+  (*conn)->Request(channel, "j.0/c", 0, 1);  // a partition request first: not a hello
+  for (int i = 0; i < 250 && !(*conn)->broken(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE((*conn)->broken()) << "the daemon should have closed the connection";
+  EXPECT_EQ(routed.load(), 0);
+  connections.Shutdown();
+  daemon.Shutdown();
+}
+
 TEST(LocalChannelTest, ReadsInMemoryAndWaitsForLateProducer) {
   PartitionManager partitions;
   auto gate = std::make_shared<InputGate>();
@@ -901,6 +982,20 @@ TEST(BufferPoolTest, BuffersAreRecycledNotAllocated) {
   pool.reset();
   EXPECT_EQ(global->available_segments(), 4);  // a dead pool gives its segments back
   EXPECT_EQ(global->peak_used_segments(), 4);
+}
+
+TEST(BufferPoolTest, ALimitCapsWhatThePoolHandsOut) {
+  auto global = std::make_shared<NetworkBufferPool>(8 * 1024, 1024);
+  global->SetLimit(3);  // a job process's share
+  EXPECT_EQ(global->total_segments(), 3);
+  auto first = LocalBufferPool::Create(global, 2, "a");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(global->available_segments(), 1);
+  EXPECT_FALSE(LocalBufferPool::Create(global, 2, "b").ok());
+  global->SetLimit(5);  // its job took another slot here
+  EXPECT_TRUE(LocalBufferPool::Create(global, 2, "b").ok());
+  global->SetLimit(100);
+  EXPECT_EQ(global->total_segments(), 8);  // never beyond what it holds
 }
 
 TEST(BufferPoolTest, ShortNetworkMemoryIsAClearError) {

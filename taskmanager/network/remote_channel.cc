@@ -14,14 +14,15 @@ constexpr int kCreditBatch = 2;
 RemoteInputChannel::RemoteInputChannel(ConnectionManager* connections, std::string address,
                                        std::string partition_id, int subpartition,
                                        std::shared_ptr<LocalBufferPool> pool, int exclusive,
-                                       std::string producer_id)
+                                       std::string producer_id, std::string job_id)
     : connections_(connections),
       address_(std::move(address)),
       partition_id_(std::move(partition_id)),
       subpartition_(subpartition),
       pool_(std::move(pool)),
       exclusive_(exclusive),
-      producer_id_(std::move(producer_id)) {}
+      producer_id_(std::move(producer_id)),
+      job_id_(std::move(job_id)) {}
 
 void RemoteInputChannel::AssignExclusiveBuffers() {
   absl::MutexLock lock(&mu_);
@@ -40,7 +41,7 @@ void RemoteInputChannel::Start(std::shared_ptr<InputGate> gate, int index) {
     gate_ = gate;
     index_ = index;
   }
-  auto conn = connections_->Get(address_);
+  auto conn = connections_->Get(address_, job_id_);
   if (!conn.ok()) {
     Fail(std::string(conn.status().message()));
     return;

@@ -28,7 +28,7 @@ class RemoteInputChannel final : public InputChannel,
  public:
   RemoteInputChannel(ConnectionManager* connections, std::string address, std::string partition_id,
                      int subpartition, std::shared_ptr<LocalBufferPool> pool, int exclusive,
-                     std::string producer_id = "");
+                     std::string producer_id = "", std::string job_id = "");
   void AssignExclusiveBuffers() override;
   void Start(std::shared_ptr<InputGate> gate, int index) override;
   BufferPtr Poll() override;
@@ -69,6 +69,7 @@ class RemoteInputChannel final : public InputChannel,
   const std::shared_ptr<LocalBufferPool> pool_;
   const int exclusive_;
   const std::string producer_id_;  // TaskManager id of the producer, for error messages
+  const std::string job_id_;       // the connection's job (ConnectionManager::Get)
   absl::Mutex mu_;
   std::shared_ptr<InputGate> gate_ ABSL_GUARDED_BY(mu_);
   int index_ = 0;

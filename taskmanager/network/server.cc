@@ -146,6 +146,8 @@ void ServerConnection::ReadLoop() {
         if (p) p->subpartition(index).SetListener(nullptr);
         break;
       }
+      case FrameType::kHello:
+        break;  // names the job the connection is for: only a router (SetRouter) cares
       default:
         Log()->warn("data connection: unexpected frame type {}", static_cast<int>(frame->type));
         break;
@@ -319,15 +321,41 @@ void NetworkServer::AcceptLoop() {
       close(fd);
       continue;
     }
-    auto conn = std::make_shared<ServerConnection>(fd, partitions_, busy_poll_);
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    // Forget connections whose peer went away.
-    std::erase_if(connections_,
-                  [](const std::shared_ptr<ServerConnection>& c) { return c->done(); });
-    connections_.push_back(conn);
-    conn->Start();
+    if (router_) {
+      Route(fd);
+    } else if (!Adopt(fd)) {
+      return;
+    }
   }
+}
+
+void NetworkServer::Route(int fd) {
+  // The hello comes right after connecting; a peer that does not send it within the timeout
+  // (or sends something else) is not a consumer TaskManager of this version.
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  absl::StatusOr<Frame> hello = ReadFrame(fd);
+  if (!hello.ok() || hello->type != FrameType::kHello) {
+    Log()->warn("data connection refused: {}", hello.ok()
+                                                   ? "its first frame is not a hello naming the job"
+                                                   : std::string(hello.status().message()));
+    close(fd);
+    return;
+  }
+  timeval none{};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+  router_(fd, hello->text);
+}
+
+bool NetworkServer::Adopt(int fd) {
+  auto conn = std::make_shared<ServerConnection>(fd, partitions_, busy_poll_);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;  // conn closes fd
+  // Forget connections whose peer went away.
+  std::erase_if(connections_, [](const std::shared_ptr<ServerConnection>& c) { return c->done(); });
+  connections_.push_back(conn);
+  conn->Start();
+  return true;
 }
 
 void NetworkServer::Shutdown() {

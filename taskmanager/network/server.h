@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -95,11 +96,23 @@ class NetworkServer {
   absl::StatusOr<int> Start(const std::string& host, int port);
   void Shutdown();
 
+  //! Takes an accepted connection whose first frame was a hello naming its job: `fd` is the
+  //! router's to keep or close. A TaskManager that runs each job in its own process passes it on.
+  using Router = std::function<void(int fd, const std::string& job_id)>;
+  //! Hands every accepted connection to `router` instead of serving it (call before Start).
+  void SetRouter(Router router) { router_ = std::move(router); }
+  //! Serves a connection accepted elsewhere (a job process gets them from its TaskManager).
+  //! False (and `fd` closed) once shut down.
+  bool Adopt(int fd);
+
  private:
   void AcceptLoop();
+  //! Reads the hello (5 s at most) and hands the connection to the router.
+  void Route(int fd);
 
   PartitionManager* partitions_;
   const std::chrono::microseconds busy_poll_;
+  Router router_;
   int listen_fd_ = -1;
   std::thread acceptor_;
   absl::Mutex mu_;

@@ -59,6 +59,7 @@ std::string EncodeHeader(const Frame& f, size_t payload_size) {
       Put<uint32_t>(body, f.backlog);
       Put<uint8_t>(body, static_cast<uint8_t>(f.kind));
       break;
+    case FrameType::kHello:
     case FrameType::kError:
       body += f.text;
       break;
@@ -77,6 +78,7 @@ size_t FixedFieldBytes(FrameType type) {
     case FrameType::kBuffer:
       return kBufferHeaderBytes;
     case FrameType::kCancelRequest:
+    case FrameType::kHello:
     case FrameType::kError:
       break;
   }
@@ -115,6 +117,9 @@ absl::Status DecodeFixedFields(const uint8_t* data, size_t body_size, Frame* f) 
       f->kind = static_cast<BufferKind>(kind);
       return absl::OkStatus();
     }
+    case FrameType::kHello:
+      if (body_size == fixed) return absl::DataLossError("hello without job id");
+      return absl::OkStatus();
     case FrameType::kError:
       return absl::OkStatus();
   }
@@ -128,6 +133,7 @@ absl::StatusOr<Frame> DecodeBody(const uint8_t* data, size_t size) {
   const uint8_t* tail = data + fixed;
   switch (f.type) {
     case FrameType::kPartitionRequest:
+    case FrameType::kHello:
     case FrameType::kError:
       f.text.assign(reinterpret_cast<const char*>(tail), size - fixed);
       break;

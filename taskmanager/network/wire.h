@@ -22,8 +22,9 @@ enum class FrameType : uint8_t {
       1,               // consumer -> producer: channel, subpartition, initial credit, partition id
   kAddCredit = 2,      // consumer -> producer: channel, credit
   kCancelRequest = 3,  // consumer -> producer: channel
-  kBuffer = 10,        // producer -> consumer: channel, seq, backlog, kind, bytes
-  kError = 11,         // producer -> consumer: channel (0: whole connection), message
+  kHello = 4,    // consumer -> producer, first frame of a connection opened for one job: job id
+  kBuffer = 10,  // producer -> consumer: channel, seq, backlog, kind, bytes
+  kError = 11,   // producer -> consumer: channel (0: whole connection), message
 };
 
 constexpr uint32_t kMaxFrameBytes = 64u << 20;
@@ -36,7 +37,7 @@ struct Frame {
   uint32_t seq = 0;                     // kBuffer
   uint32_t backlog = 0;                 // kBuffer
   BufferKind kind = BufferKind::kData;  // kBuffer
-  std::string text;                     // partition id (request) or message (error)
+  std::string text;                     // partition id (request), job id (hello), message (error)
   std::vector<uint8_t> bytes;           // kBuffer payload
 };
 
