@@ -70,11 +70,20 @@ start_cluster() {
 }
 
 # "user system" CPU ticks of one process (utime+cutime, stime+cstime), counted after the ")" that
-# closes the command name (which may contain spaces).
+# closes the command name (which may contain spaces), plus those of its live children (the job
+# processes of a TaskManager with taskmanager.process-per-job): a child's ticks move to its
+# parent's cutime and cstime when it is reaped, so each tick counts once.
 cpu_ticks_split() {
-  local stat
+  local stat kids k
   stat=$(cat "/proc/$1/stat") || die "process $1 is gone"
-  awk '{ print $12 + $14, $13 + $15 }' <<<"${stat##*) }"
+  kids=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
+  {
+    awk '{ print $12 + $14, $13 + $15 }' <<<"${stat##*) }"
+    for k in $kids; do
+      stat=$(cat "/proc/$k/stat" 2>/dev/null) || continue
+      awk '{ print $12 + $14, $13 + $15 }' <<<"${stat##*) }"
+    done
+  } | awk '{ u += $1; s += $2 } END { print u, s }'
 }
 cpu_ticks() { cpu_ticks_split "$1" | awk '{ print $1 + $2 }'; }
 
