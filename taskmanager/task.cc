@@ -236,7 +236,7 @@ absl::Status Task::SetUpNetwork() {
     } else {
       gate_->AddChannel(std::make_shared<network::RemoteInputChannel>(
           net_.connections, in.producer_data_address(), in.partition_id(), in.subpartition(),
-          gate_pool, per_channel, in.producer_taskmanager_id()));
+          gate_pool, per_channel, in.producer_taskmanager_id(), deployment_.job_id()));
     }
   }
   std::vector<std::shared_ptr<network::ResultPartition>> outs = partitions_;
