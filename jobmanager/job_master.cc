@@ -187,6 +187,8 @@ void JobMaster::DeployAll() {
         c->set_state_backend(spec_.config.GetString("state.backend.type"));
         c->set_incremental(spec_.config.GetBool("state.backend.incremental"));
         c->set_rocksdb_localdir(spec_.config.GetString("state.backend.rocksdb.localdir"));
+        c->set_rocksdb_write_cache_bytes(
+            spec_.config.GetMemoryBytes("state.backend.rocksdb.write-back-cache.size"));
       }
       if (restore_) {
         *d.mutable_restore() =

@@ -340,6 +340,15 @@ std::vector<Option> MakeOptions() {
        .default_value = "false",
        .doc = "RocksDB only: checkpoints upload only SST files not uploaded before.",
        .aliases = {"execution.checkpointing.incremental"}},
+      {.key = "state.backend.rocksdb.write-back-cache.size",
+       .type = T::kMemorySize,
+       .default_value = "32mb",
+       .doc = "RocksDB only: memory per keyed operator instance for its hot entries, in front of "
+              "RocksDB. Reads that hit it and writes cost a hash lookup instead of a RocksDB "
+              "operation; what changed goes to RocksDB in one batch when a snapshot starts or the "
+              "cache is full. 0: every access goes to RocksDB.",
+       .min = 0,
+       .max = 64LL * 1024 * kMiB},
       {.key = "state.backend.rocksdb.localdir",
        .type = T::kString,
        .default_value = "",

@@ -26,6 +26,7 @@
 #include "common/snapshot/key_groups_format.h"
 #include "taskmanager/state/rocksdb_info_log.h"
 #include "taskmanager/state/timer_service.h"
+#include "taskmanager/state/write_back_cache.h"
 
 namespace sluice::state {
 namespace fs = std::filesystem;
@@ -447,6 +448,14 @@ proto::KeyGroupRange RangeOf(const proto::KeyedStateHandle& handle) {
   return handle.has_rocksdb() ? handle.rocksdb().range() : handle.key_groups().range();
 }
 
+//! A dirty entry of the write-back cache as a put (a value) or a delete (absent).
+void AddToBatch(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
+                std::string_view stored, const WriteBackCache::Entry& e) {
+  ThrowIfError(e.present ? batch.Put(cf, ToSlice(stored), ToSlice(e.value))
+                         : batch.Delete(cf, ToSlice(stored)),
+               "flushing the write-back cache");
+}
+
 }  // namespace
 
 RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
@@ -455,6 +464,9 @@ RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
       registry_(std::make_shared<UploadRegistry>()) {
   InitOptions(options_.block_cache_bytes, options_.name, &db_->db_options, &db_->cf_options);
   db_->write.disableWAL = true;  // checkpoints give durability
+  if (options_.write_cache_bytes > 0) {
+    cache_ = std::make_unique<WriteBackCache>(options_.write_cache_bytes);
+  }
 }
 
 RocksDbKeyedBackend::~RocksDbKeyedBackend() { Close(); }
@@ -595,6 +607,13 @@ absl::Status RocksDbKeyedBackend::InsertKeyGroups(snapshot::SnapshotStorage& sto
 
 absl::Status RocksDbKeyedBackend::InsertKeyGroups(std::string_view file_bytes,
                                                   const proto::KeyGroupsStateHandle& handle) {
+  if (cache_) {  // restored entries go to RocksDB directly: the cache must not hide them
+    try {
+      FlushCache(/*clear=*/true);
+    } catch (const std::exception& e) {
+      return absl::InternalError(e.what());
+    }
+  }
   rocksdb::WriteBatch batch;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> families;
   std::string key;
@@ -661,32 +680,102 @@ void RocksDbKeyedBackend::SetCurrentKey(const uint8_t* key, size_t size, int key
   }
   EncodeKey(key_group, std::string_view(reinterpret_cast<const char*>(key), size), {}, &key_buf_);
   prefix_size_ = key_buf_.size();
+  if (cache_) cache_->SetCurrentKey(key_buf_);
 }
+
+// With the write-back cache: a read that misses goes to RocksDB and its answer (a value, or
+// none) is kept; writes change the cached entry and mark it dirty. An Append to an entry that is
+// not cached goes to RocksDB as a merge, without a read. Scans of the current key's entries first
+// write that key's dirty entries of the state; a scan of all keys, and a snapshot, all of them.
 
 bool RocksDbKeyedBackend::Get(int state, std::string_view user_key, std::string* value) {
   rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  if (cache_) {
+    if (WriteBackCache::Entry* e = cache_->Find(state, user_key)) {
+      if (!e->present) return false;
+      value->assign(e->value);
+      return true;
+    }
+  }
   rocksdb::Status s = db_->db->Get(db_->read, cf, KeyOf(user_key), value);
-  if (s.IsNotFound()) return false;
-  ThrowIfError(s, "get");
-  return true;
+  if (!s.IsNotFound()) ThrowIfError(s, "get");
+  const bool found = !s.IsNotFound();
+  if (cache_) {
+    WriteBackCache::Entry& e = cache_->Insert(state, user_key);
+    if (found) {
+      e.value.assign(*value);
+      cache_->Resize(0, e.value.size());
+    }
+    e.present = found;
+    EvictIfFull();
+  }
+  return found;
 }
 
 void RocksDbKeyedBackend::Put(int state, std::string_view user_key, std::string_view value) {
   rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  if (cache_) {
+    WriteBackCache::Entry& e = cache_->Insert(state, user_key);
+    const size_t before = e.value.size();
+    e.value.assign(value);
+    cache_->Resize(before, e.value.size());
+    e.present = true;
+    e.dirty = true;
+    EvictIfFull();
+    return;
+  }
   ThrowIfError(db_->db->Put(db_->write, cf, KeyOf(user_key), ToSlice(value)), "put");
 }
 
 void RocksDbKeyedBackend::Append(int state, std::string_view user_key, std::string_view bytes) {
   rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  if (cache_) {
+    if (WriteBackCache::Entry* e = cache_->Find(state, user_key)) {
+      const size_t before = e->value.size();
+      if (!e->present) e->value.clear();
+      e->value.append(bytes);
+      cache_->Resize(before, e->value.size());
+      e->present = true;
+      e->dirty = true;
+      EvictIfFull();
+      return;
+    }
+  }
   ThrowIfError(db_->db->Merge(db_->write, cf, KeyOf(user_key), ToSlice(bytes)), "merge");
 }
 
 void RocksDbKeyedBackend::Delete(int state, std::string_view user_key) {
   rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
+  if (cache_) {
+    WriteBackCache::Entry& e = cache_->Insert(state, user_key);
+    cache_->Resize(e.value.size(), 0);
+    e.value.clear();
+    e.present = false;
+    e.dirty = true;
+    EvictIfFull();
+    return;
+  }
   ThrowIfError(db_->db->Delete(db_->write, cf, KeyOf(user_key)), "delete");
 }
 
+void RocksDbKeyedBackend::FlushCache(bool clear) {
+  if (!cache_) return;
+  rocksdb::WriteBatch batch;
+  cache_->VisitDirty([&](int state, std::string_view stored, const WriteBackCache::Entry& e) {
+    AddToBatch(batch, db_->Family(state), stored, e);
+  });
+  if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "flushing the cache");
+  cache_->MarkClean();  // only now: a failed write keeps them dirty
+  if (clear) cache_->Clear();
+}
+
+void RocksDbKeyedBackend::EvictIfFull() {
+  if (cache_->full()) FlushCache(/*clear=*/true);
+}
+
 void RocksDbKeyedBackend::DeleteAll(int state) {
+  // The cached entries go (dirty ones never reach RocksDB), then RocksDB's.
+  if (cache_) cache_->EraseCurrent(state);
   rocksdb::WriteBatch batch;
   rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
   ScanCurrentKey(state, [&](std::string_view stored, std::string_view /*value*/) {
@@ -705,6 +794,7 @@ void RocksDbKeyedBackend::ForEachUserKey(
 
 void RocksDbKeyedBackend::ForEachKey(int state,
                                      const std::function<void(std::string_view key)>& fn) {
+  FlushCache();
   std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(db_->read, db_->Family(state)));
   std::string previous;  // the [key group, length, key] prefix last reported
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -720,6 +810,15 @@ void RocksDbKeyedBackend::ScanCurrentKey(
     int state, const std::function<void(std::string_view stored, std::string_view value)>& fn) {
   rocksdb::ColumnFamilyHandle* cf = db_->Family(state);
   if (prefix_size_ == 0) throw std::logic_error("rocksdb state backend: no current key");
+  if (cache_) {
+    rocksdb::WriteBatch batch;
+    cache_->VisitDirtyOfCurrent(state,
+                                [&](int, std::string_view stored, const WriteBackCache::Entry& e) {
+                                  AddToBatch(batch, cf, stored, e);
+                                });
+    if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "flushing the cache");
+    cache_->MarkCleanOfCurrent(state);
+  }
   // Copies: `fn` may set another current key.
   const std::string prefix = key_buf_.substr(0, prefix_size_);
   const std::string upper = PrefixSuccessor(prefix);
@@ -760,6 +859,12 @@ absl::StatusOr<std::unique_ptr<RocksDbSnapshot>> RocksDbKeyedBackend::SnapshotSy
   if (db_->db == nullptr) return absl::FailedPreconditionError("rocksdb state backend is closed");
   const std::string dir = absl::StrCat(SiblingBase(options_.local_dir), "-chk-", checkpoint_id);
   if (absl::Status s = RemoveDir(dir); !s.ok()) return s;  // left over from a crash
+  // What the write-back cache holds dirty goes to RocksDB first: the snapshot has all of it.
+  try {
+    FlushCache();
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
+  }
   // The WAL is off: flush so that the checkpoint's SST files hold everything.
   std::vector<rocksdb::ColumnFamilyHandle*> all;
   for (const auto& [name, cf] : db_->families) all.push_back(cf);
@@ -787,6 +892,7 @@ void RocksDbKeyedBackend::NotifyCheckpointComplete(int64_t checkpoint_id) {
 void RocksDbKeyedBackend::Close() {
   if (closed_) return;
   closed_ = true;
+  cache_.reset();  // nothing of it is kept: the working folder goes too
   db_->Close();
   if (absl::Status s = RemoveDir(options_.local_dir); !s.ok()) {
     log::Get("state")->warn("{}", s.message());

@@ -49,7 +49,12 @@ struct RocksDbBackendOptions {
   bool restored_files_in_checkpoint_storage = false;
   //! Size of the instance's block cache. Default 32 MiB.
   size_t block_cache_bytes = size_t{32} << 20;
+  //! Size of the write-back cache of hot entries in front of RocksDB (write_back_cache.h); 0: none,
+  //! every access goes to RocksDB. Default 32 MiB.
+  size_t write_cache_bytes = size_t{32} << 20;
 };
+
+class WriteBackCache;
 
 //! SST files uploaded to "shared/" by incremental snapshots, by local file name. Internal; shared
 //! by a backend and its snapshots, thread-safe.
@@ -138,6 +143,10 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
   //! Closes the instance and removes the working folder. Idempotent; the destructor calls it.
   void Close();
 
+  //! Writes what the write-back cache holds dirty to RocksDB (one batch); with `clear`, also
+  //! forgets every cached entry.
+  void FlushCache(bool clear = false);
+
   //! Registered state names, by id.
   const std::vector<std::string>& state_names() const { return state_names_; }
   const RocksDbBackendOptions& options() const { return options_; }
@@ -161,6 +170,8 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
   absl::StatusOr<int> AddState(const std::string& name);
   //! The stored key of `user_key` under the current key, in a reused buffer.
   const std::string& KeyOf(std::string_view user_key);
+  //! Flushes and empties the cache when it holds more than its capacity.
+  void EvictIfFull();
   //! Visits the stored entries of `state` under the current key, in key order.
   void ScanCurrentKey(
       int state, const std::function<void(std::string_view stored, std::string_view value)>& fn);
@@ -171,6 +182,7 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
   std::unique_ptr<Db> db_;
   std::vector<std::string> state_names_;
   std::shared_ptr<UploadRegistry> registry_;
+  std::unique_ptr<WriteBackCache> cache_;  // null without one
   //! Current-key prefix (key group, key length, key) followed by the last user key.
   std::string key_buf_;
   size_t prefix_size_ = 0;

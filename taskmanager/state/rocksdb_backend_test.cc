@@ -99,7 +99,9 @@ size_t CountIn(const std::set<std::string>& paths, const std::set<std::string>& 
   return n;
 }
 
-class RocksDbBackendTest : public ::testing::Test {
+//! Every test runs with the write-back cache at its default size, without one, and with one so
+//! small that nearly every access evicts it.
+class RocksDbBackendTest : public ::testing::TestWithParam<size_t> {
  protected:
   void SetUp() override {
     std::string tmpl = (fs::temp_directory_path() / "sluice-rocksdb-test-XXXXXX").string();
@@ -121,6 +123,7 @@ class RocksDbBackendTest : public ::testing::Test {
     o.incremental = incremental;
     o.name = "op-" + dir;
     o.restored_files_in_checkpoint_storage = true;  // one storage for everything here
+    o.write_cache_bytes = GetParam();
     return o;
   }
 
@@ -145,7 +148,7 @@ class RocksDbBackendTest : public ::testing::Test {
   std::unique_ptr<snapshot::SnapshotStorage> storage_;
 };
 
-TEST_F(RocksDbBackendTest, ValueState) {
+TEST_P(RocksDbBackendTest, ValueState) {
   auto b = Open("a", Range(0, 9));
   const int s = b->RegisterState("value");
   EXPECT_EQ(b->RegisterState("value"), s);
@@ -163,7 +166,7 @@ TEST_F(RocksDbBackendTest, ValueState) {
   EXPECT_FALSE(b->Get(s, "", &v));
 }
 
-TEST_F(RocksDbBackendTest, ListStateAppendsAcrossFlushes) {
+TEST_P(RocksDbBackendTest, ListStateAppendsAcrossFlushes) {
   auto b = Open("a", Range(0, 9));
   const int s = b->RegisterState("list");
   std::string v;
@@ -188,7 +191,7 @@ TEST_F(RocksDbBackendTest, ListStateAppendsAcrossFlushes) {
   EXPECT_EQ(v, "xy");
 }
 
-TEST_F(RocksDbBackendTest, MapStateOrderAndDeleteAll) {
+TEST_P(RocksDbBackendTest, MapStateOrderAndDeleteAll) {
   auto b = Open("a", Range(0, 9));
   const int m = b->RegisterState("map");
   const int other = b->RegisterState("other");
@@ -216,7 +219,7 @@ TEST_F(RocksDbBackendTest, MapStateOrderAndDeleteAll) {
   EXPECT_EQ(v, "10a");
 }
 
-TEST_F(RocksDbBackendTest, ForEachUserKeyMayChangeTheCurrentKey) {
+TEST_P(RocksDbBackendTest, ForEachUserKeyMayChangeTheCurrentKey) {
   auto b = Open("a", Range(0, 9));
   const int m = b->RegisterState("map");
   SetKey(*b, Key(2, 0));
@@ -234,7 +237,7 @@ TEST_F(RocksDbBackendTest, ForEachUserKeyMayChangeTheCurrentKey) {
   EXPECT_EQ(v, "copied");
 }
 
-TEST_F(RocksDbBackendTest, ForEachKeyReportsEachKeyOnce) {
+TEST_P(RocksDbBackendTest, ForEachKeyReportsEachKeyOnce) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 9), 3, 1);
   const int map = b->RegisterState("map");
@@ -250,7 +253,7 @@ TEST_F(RocksDbBackendTest, ForEachKeyReportsEachKeyOnce) {
   EXPECT_EQ(calls, 0);
 }
 
-TEST_F(RocksDbBackendTest, MisuseThrows) {
+TEST_P(RocksDbBackendTest, MisuseThrows) {
   auto b = Open("a", Range(0, 4));
   const int s = b->RegisterState("value");
   std::string v;
@@ -264,7 +267,7 @@ TEST_F(RocksDbBackendTest, MisuseThrows) {
   EXPECT_THROW(b->Put(s, "", "x"), std::logic_error);
 }
 
-TEST_F(RocksDbBackendTest, OpenRejectsBadOptions) {
+TEST_P(RocksDbBackendTest, OpenRejectsBadOptions) {
   auto o = Options("a", Range(0, 10));  // end beyond max parallelism
   EXPECT_EQ(RocksDbKeyedBackend::Open(o, nullptr, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -274,7 +277,7 @@ TEST_F(RocksDbBackendTest, OpenRejectsBadOptions) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(RocksDbBackendTest, CloseRemovesTheWorkingFolder) {
+TEST_P(RocksDbBackendTest, CloseRemovesTheWorkingFolder) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 1), 1, 1);
   const std::string dir = b->options().local_dir;
@@ -284,7 +287,7 @@ TEST_F(RocksDbBackendTest, CloseRemovesTheWorkingFolder) {
   b.reset();  // a second Close is harmless
 }
 
-TEST_F(RocksDbBackendTest, FullSnapshotRestoresTheSameState) {
+TEST_P(RocksDbBackendTest, FullSnapshotRestoresTheSameState) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 9), 4, 1);
   const Dump before = DumpAll(*b);
@@ -317,7 +320,7 @@ TEST_F(RocksDbBackendTest, FullSnapshotRestoresTheSameState) {
   EXPECT_EQ(DumpAll(*restored), before);
 }
 
-TEST_F(RocksDbBackendTest, DroppedSnapshotRemovesItsFolder) {
+TEST_P(RocksDbBackendTest, DroppedSnapshotRemovesItsFolder) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 1), 1, 1);
   std::string local;
@@ -330,7 +333,7 @@ TEST_F(RocksDbBackendTest, DroppedSnapshotRemovesItsFolder) {
   EXPECT_FALSE(fs::exists(local));
 }
 
-TEST_F(RocksDbBackendTest, SnapshotOutlivesTheBackend) {
+TEST_P(RocksDbBackendTest, SnapshotOutlivesTheBackend) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 9), 2, 1);
   const Dump before = DumpAll(*b);
@@ -344,7 +347,7 @@ TEST_F(RocksDbBackendTest, SnapshotOutlivesTheBackend) {
   EXPECT_EQ(DumpAll(*restored), before);
 }
 
-TEST_F(RocksDbBackendTest, UploadRunsWhileTheTaskKeepsWriting) {
+TEST_P(RocksDbBackendTest, UploadRunsWhileTheTaskKeepsWriting) {
   auto b = Open("a", Range(0, 9), /*incremental=*/true);
   Fill(*b, Range(0, 9), 5, 1);
   const Dump at_sync = DumpAll(*b);
@@ -364,7 +367,7 @@ TEST_F(RocksDbBackendTest, UploadRunsWhileTheTaskKeepsWriting) {
   EXPECT_EQ(DumpAll(*restored), at_sync);
 }
 
-TEST_F(RocksDbBackendTest, IncrementalUploadsOnlyNewSstFiles) {
+TEST_P(RocksDbBackendTest, IncrementalUploadsOnlyNewSstFiles) {
   auto b = Open("a", Range(0, 9), /*incremental=*/true);
   Fill(*b, Range(0, 9), 2, 1);
   const proto::KeyedStateHandle first = Checkpoint(*b, 1);
@@ -390,7 +393,7 @@ TEST_F(RocksDbBackendTest, IncrementalUploadsOnlyNewSstFiles) {
   EXPECT_EQ(DumpAll(*restored), expected);
 }
 
-TEST_F(RocksDbBackendTest, UnconfirmedCheckpointIsNotReused) {
+TEST_P(RocksDbBackendTest, UnconfirmedCheckpointIsNotReused) {
   auto b = Open("a", Range(0, 9), /*incremental=*/true);
   Fill(*b, Range(0, 9), 2, 1);
   const std::set<std::string> shared1 = Paths(Checkpoint(*b, 1).rocksdb().shared_files());
@@ -410,7 +413,7 @@ TEST_F(RocksDbBackendTest, UnconfirmedCheckpointIsNotReused) {
   EXPECT_EQ(CountIn(shared3, shared1), 0u);
 }
 
-TEST_F(RocksDbBackendTest, RestoredIncrementalSnapshotIsReused) {
+TEST_P(RocksDbBackendTest, RestoredIncrementalSnapshotIsReused) {
   auto b = Open("a", Range(0, 9), /*incremental=*/true);
   Fill(*b, Range(0, 9), 2, 1);
   const proto::KeyedStateHandle first = Checkpoint(*b, 1);
@@ -425,7 +428,7 @@ TEST_F(RocksDbBackendTest, RestoredIncrementalSnapshotIsReused) {
   EXPECT_EQ(CountIn(shared2, shared1), 3u);
 }
 
-TEST_F(RocksDbBackendTest, FilesOfASnapshotElsewhereAreUploadedAgain) {
+TEST_P(RocksDbBackendTest, FilesOfASnapshotElsewhereAreUploadedAgain) {
   // A savepoint's files do not live in the job's checkpoint storage: never refer to them.
   auto b = Open("a", Range(0, 9), /*incremental=*/true);
   Fill(*b, Range(0, 9), 2, 1);
@@ -442,7 +445,7 @@ TEST_F(RocksDbBackendTest, FilesOfASnapshotElsewhereAreUploadedAgain) {
   EXPECT_EQ(CountIn(shared2, shared1), 0u);
 }
 
-TEST_F(RocksDbBackendTest, NarrowerRangeDropsOtherKeyGroups) {
+TEST_P(RocksDbBackendTest, NarrowerRangeDropsOtherKeyGroups) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 9), 3, 1);
   const Dump all = DumpAll(*b);
@@ -465,7 +468,7 @@ TEST_F(RocksDbBackendTest, NarrowerRangeDropsOtherKeyGroups) {
   }
 }
 
-TEST_F(RocksDbBackendTest, WiderRangeMergesSeveralInstances) {
+TEST_P(RocksDbBackendTest, WiderRangeMergesSeveralInstances) {
   auto low = Open("low", Range(0, 4));
   auto high = Open("high", Range(5, 9));
   Fill(*low, Range(0, 4), 2, 1);
@@ -485,7 +488,7 @@ TEST_F(RocksDbBackendTest, WiderRangeMergesSeveralInstances) {
   EXPECT_FALSE(fs::exists(merged->options().local_dir + "-restore"));
 }
 
-TEST_F(RocksDbBackendTest, RestoresFromKeyGroupsStateHandle) {
+TEST_P(RocksDbBackendTest, RestoresFromKeyGroupsStateHandle) {
   snapshot::KeyGroupsFileBuilder builder(Range(0, 9));
   for (int g = 0; g <= 9; ++g) {
     builder.Add(g, "value", Key(g, 0), "", "v" + std::to_string(g));
@@ -507,7 +510,7 @@ TEST_F(RocksDbBackendTest, RestoresFromKeyGroupsStateHandle) {
   EXPECT_EQ(DumpAll(*b), expected);
 }
 
-TEST_F(RocksDbBackendTest, CorruptUploadedFileFailsOpen) {
+TEST_P(RocksDbBackendTest, CorruptUploadedFileFailsOpen) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 9), 2, 1);
   const proto::KeyedStateHandle handle = Checkpoint(*b, 1);
@@ -532,7 +535,7 @@ TEST_F(RocksDbBackendTest, CorruptUploadedFileFailsOpen) {
   EXPECT_FALSE(fs::exists(Options("b", Range(0, 9)).local_dir));
 }
 
-TEST_F(RocksDbBackendTest, RestoreWithoutStorageIsAnError) {
+TEST_P(RocksDbBackendTest, RestoreWithoutStorageIsAnError) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 1), 1, 1);
   const proto::KeyedStateHandle handle = Checkpoint(*b, 1);
@@ -542,7 +545,7 @@ TEST_F(RocksDbBackendTest, RestoreWithoutStorageIsAnError) {
 
 // RocksDB's own LOG file was what aborted a TaskManager on a full disk (rocksdb_info_log.h): the
 // instance folder holds none.
-TEST_F(RocksDbBackendTest, NoInfoLogFileInTheInstanceFolder) {
+TEST_P(RocksDbBackendTest, NoInfoLogFileInTheInstanceFolder) {
   auto b = Open("a", Range(0, 9));
   Fill(*b, Range(0, 9), 5, 1);
   Checkpoint(*b, 1);
@@ -558,7 +561,7 @@ TEST_F(RocksDbBackendTest, NoInfoLogFileInTheInstanceFolder) {
 // TaskManager aborted on an assertion inside Debian's RocksDB
 // (AssertFalseAndGetStatusForPrevError). A full disk must come back as errors; the process lives
 // on.
-TEST_F(RocksDbBackendTest, AFullDiskIsAnErrorNotAnAbort) {
+TEST_P(RocksDbBackendTest, AFullDiskIsAnErrorNotAnAbort) {
   const std::string disk = root_ + "/tmpfs";
   fs::create_directories(disk);
   if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=4m") != 0) {
@@ -644,7 +647,7 @@ struct Pane {
   SLUICE_FIELDS(id)
 };
 
-TEST_F(RocksDbBackendTest, KeyedStateStoreKeepsEachNamespaceApart) {
+TEST_P(RocksDbBackendTest, KeyedStateStoreKeepsEachNamespaceApart) {
   auto b = Open("ns", Range(0, kMaxParallelism - 1));
   BackendInit init(b.get());
   KeyedStateStore<std::string> store;
@@ -689,6 +692,85 @@ TEST_F(RocksDbBackendTest, KeyedStateStoreKeepsEachNamespaceApart) {
   EXPECT_EQ(map.Entries().size(), 2u);
   EXPECT_EQ(store.Keys().size(), 2u);
 }
+
+TEST_P(RocksDbBackendTest, StateLargerThanTheCacheReadsBackAndSnapshotsWhole) {
+  // 20,000 keys of ~120 bytes each: far more than a small cache holds.
+  auto b = Open("a", Range(0, 9));
+  const int value = b->RegisterState("value");
+  const int list = b->RegisterState("list");
+  const std::string pad(100, 'p');
+  for (int round = 0; round < 2; ++round) {
+    for (int n = 0; n < 20000; ++n) {
+      SetKey(*b, Key(n % 10, n));
+      std::string v;
+      const bool had = b->Get(value, "", &v);
+      ASSERT_EQ(had, round > 0 && n % 7 != 0) << n;
+      if (had) {
+        ASSERT_EQ(v, pad + std::to_string(n) + "/0") << n;
+      }
+      b->Put(value, "", pad + std::to_string(n) + "/" + std::to_string(round));
+      b->Append(list, "", std::to_string(round));
+      if (n % 7 == 0) b->Delete(value, "");
+    }
+  }
+  auto check = [&](RocksDbKeyedBackend& r) {
+    const int value = r.RegisterState("value");
+    const int list = r.RegisterState("list");
+    for (int n = 0; n < 20000; ++n) {
+      SetKey(r, Key(n % 10, n));
+      std::string v;
+      if (n % 7 == 0) {
+        EXPECT_FALSE(r.Get(value, "", &v)) << n;
+      } else {
+        ASSERT_TRUE(r.Get(value, "", &v)) << n;
+        ASSERT_EQ(v, pad + std::to_string(n) + "/1") << n;
+      }
+      ASSERT_TRUE(r.Get(list, "", &v)) << n;
+      ASSERT_EQ(v, "01") << n;
+    }
+  };
+  check(*b);
+  proto::KeyedStateHandle h = Checkpoint(*b, 1);
+  b.reset();
+  auto restored = Open("b", Range(0, 9), false, {h});
+  ASSERT_NE(restored, nullptr);
+  check(*restored);
+}
+
+TEST_P(RocksDbBackendTest, ScansSeeWritesTheCacheHoldsAndDeleteAllDropsThem) {
+  auto b = Open("a", Range(0, 9));
+  const int m = b->RegisterState("map");
+  SetKey(*b, Key(2, 1));
+  b->Put(m, "b", "1");
+  ASSERT_TRUE(b->SnapshotSync(1).ok());  // "b" is in RocksDB now
+  b->Put(m, "a", "2");                   // only in the cache (when there is one)
+  b->Put(m, "b", "3");
+  b->Delete(m, "c");
+  std::vector<std::string> seen;
+  b->ForEachUserKey(m, [&](std::string_view uk, std::string_view v) {
+    seen.push_back(std::string(uk) + "=" + std::string(v));
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"a=2", "b=3"}));
+  b->Put(m, "d", "4");
+  b->DeleteAll(m);
+  std::string v;
+  for (const char* uk : {"a", "b", "d"}) EXPECT_FALSE(b->Get(m, uk, &v)) << uk;
+  int left = 0;
+  b->ForEachUserKey(m, [&](std::string_view, std::string_view) { ++left; });
+  EXPECT_EQ(left, 0);
+  std::vector<std::string> keys;
+  b->Put(m, "e", "5");
+  b->ForEachKey(m, [&](std::string_view k) { keys.emplace_back(k); });
+  EXPECT_EQ(keys, (std::vector<std::string>{Key(2, 1)}));
+}
+
+INSTANTIATE_TEST_SUITE_P(WriteBackCache, RocksDbBackendTest,
+                         ::testing::Values(size_t{32} << 20, size_t{0}, size_t{256}),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return info.param == 0     ? std::string("NoCache")
+                                  : info.param == 256 ? std::string("TinyCache")
+                                                      : std::string("Cache32MiB");
+                         });
 
 }  // namespace
 }  // namespace sluice::state
