@@ -108,6 +108,7 @@ void JobMaster::BuildVertices() {
 void JobMaster::NewAttempts() {
   alignment_.ForgetAll();  // the attempts being replaced must not hold an alignment group back
   failure_origin_.reset();
+  attempt_failure_.clear();
   for (auto& v : vertices_) {
     for (int i = 0; i < v.plan.parallelism; ++i) {
       std::string attempt =
@@ -390,6 +391,12 @@ void JobMaster::OnTaskStateUpdate(const proto::TaskStateUpdate& update) {
           absl::StrCat(SubtaskDisplayName(v->plan.name, index, v->plan.parallelism),
                        " on TaskManager ", update.taskmanager_id(), " failed: ", update.failure());
     }
+    // A job process crashed: consumers of its tasks may have reported their lost connections
+    // first, and the job failed or restarted for that. The crash is the cause.
+    if (update.root_cause() && !attempt_failure_.empty() && attempt_failure_ != failure) {
+      ReplaceFailureText(attempt_failure_, failure);
+      attempt_failure_ = failure;
+    }
     // A report of an attempt that has ended already (FAILED from the TaskManager of a job process
     // that died after the attempt finished) changes nothing.
     if (!SetSubtaskState(*v, index, to, failure)) return;
@@ -419,17 +426,19 @@ void JobMaster::OnMetrics(std::vector<proto::SubtaskMetrics> metrics) {
 }
 
 void JobMaster::CorrectFailureReason(const std::string& old_reason, const std::string& new_reason) {
-  executor_.Post([this, old_reason, new_reason] {
-    auto fix = [&](std::string& text) {
-      text = absl::StrReplaceAll(text, {{old_reason, new_reason}});
-    };
-    fix(failure_);
-    fix(restart_cause_);
-    for (proto::JobException& e : exceptions_) fix(*e.mutable_message());
-    for (auto& v : vertices_) {
-      for (auto& s : v.subtasks) fix(s.failure);
-    }
-  });
+  executor_.Post([this, old_reason, new_reason] { ReplaceFailureText(old_reason, new_reason); });
+}
+
+void JobMaster::ReplaceFailureText(const std::string& old_reason, const std::string& new_reason) {
+  auto fix = [&](std::string& text) {
+    text = absl::StrReplaceAll(text, {{old_reason, new_reason}});
+  };
+  fix(failure_);
+  fix(restart_cause_);
+  for (proto::JobException& e : exceptions_) fix(*e.mutable_message());
+  for (auto& v : vertices_) {
+    for (auto& s : v.subtasks) fix(s.failure);
+  }
 }
 
 void JobMaster::OnTaskManagerLost(const std::string& tm_id, const std::string& reason) {

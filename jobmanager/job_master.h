@@ -174,6 +174,8 @@ class JobMaster {
   void BuildVertices();
   void NewAttempts();
   void DeployAll();
+  //! Replaces `old_reason` by `new_reason` wherever a failure was recorded (executor thread).
+  void ReplaceFailureText(const std::string& old_reason, const std::string& new_reason);
   bool SetSubtaskState(Vertex& v, int index, SubtaskState to, const std::string& failure = "");
   //! Through the state machine; false (and nothing done) when it refuses the transition.
   bool SetJobState(JobState to);
@@ -227,7 +229,9 @@ class JobMaster {
   JobStateMachine machine_;
   std::string failure_;        // why the job fails (FAILING, FAILED)
   std::string restart_cause_;  // why it restarted last
-  std::string waiting_for_;    // while RESTARTING: what the restart waits for, for `sluice status`
+  //! The first failure of the current attempt (what the job failed or restarted for).
+  std::string attempt_failure_;
+  std::string waiting_for_;  // while RESTARTING: what the restart waits for, for `sluice status`
   std::set<std::string> lost_taskmanagers_;  // no more RPCs to these
   WatermarkAlignment alignment_;             // its own lock: the metrics RPC answers from it
   int64_t start_ms_ = 0;

@@ -21,6 +21,7 @@ auto Log() { return log::Get("jobmaster"); }
 
 void JobMaster::HandleFailure(const std::string& reason) {
   if (!machine_.AcceptsFailure()) return;  // nothing runs yet, or already tearing down
+  if (attempt_failure_.empty()) attempt_failure_ = reason;
   if (restart_strategy_) {
     RestartStrategy::Decision d = restart_strategy_->OnFailure();
     if (d.restart) {

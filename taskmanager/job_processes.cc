@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/thread_name.h"
+#include "taskmanager/network/socket.h"
 
 namespace sluice::taskmanager {
 namespace {
@@ -247,6 +248,7 @@ void JobProcesses::ReportEnded(const Process& p, const std::string& why,
     u.set_subtask_index(a.subtask_index);
     u.set_state(proto::FAILED);
     u.set_failure(why);
+    u.set_root_cause(true);
     auto ctx = ContextWithDeadline(std::chrono::seconds(10));
     proto::Empty resp;
     grpc::Status s = jobmanager_->UpdateTaskState(ctx.get(), u, &resp);
@@ -352,24 +354,7 @@ void JobProcesses::PassConnection(int fd, const std::string& job_id) {
     close(fd);
     return;
   }
-  char byte = 'c';
-  iovec iov{.iov_base = &byte, .iov_len = 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  ssize_t n;
-  do {
-    n = sendmsg((*p)->control_fd, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
+  if (!network::SendDescriptor((*p)->control_fd, fd)) {
     Log()->warn("cannot pass a data connection to the process of job {}: {}", job_id,
                 strerror(errno));
   }

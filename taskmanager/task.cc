@@ -429,6 +429,7 @@ void Task::BuildChain() {
   }
   c.time_scheduler = std::make_unique<MailboxTimeScheduler>(c.processor.get());
   c.state = std::make_unique<TaskState>(deployment_, local_dir, c.time_scheduler.get());
+  c.state->SetRocksDbMemory(state_ctx_.rocksdb_memory);
   for (size_t i = 0; i < c.ops.size(); ++i) {
     c.state->InitializeOperator(*c.nodes[i], c.contexts[i]->MaxParallelism(), *c.ops[i]);
   }

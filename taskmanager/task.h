@@ -34,6 +34,10 @@
 #include "taskmanager/network/wait_timer.h"
 #include "taskmanager/task_metrics.h"
 
+namespace sluice::state {
+class RocksDbSharedMemory;
+}
+
 namespace sluice::taskmanager {
 
 //! Where a task sends the outcome of its part of a checkpoint. Called from I/O threads.
@@ -50,6 +54,9 @@ class CheckpointResponder {
 //! Services for a task's state: its local working folder, the I/O pool for uploads, the responder.
 struct StateContext {
   std::string local_dir;
+  //! The TaskManager's RocksDB memory, shared by the RocksDB state of all its tasks; null: each
+  //! instance has its own.
+  std::shared_ptr<state::RocksDbSharedMemory> rocksdb_memory;
   ThreadPool* io = nullptr;
   CheckpointResponder* responder = nullptr;
 };

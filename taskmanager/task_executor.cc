@@ -18,6 +18,7 @@
 #include "common/thread_name.h"
 #include "common/util/log_files.h"
 #include "taskmanager/failure_report.h"
+#include "taskmanager/network/socket.h"
 #include "taskmanager/prometheus_metrics.h"
 
 namespace sluice::taskmanager {
@@ -70,7 +71,10 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
       static_cast<int>(c.GetInt("taskmanager.network.memory.buffers-per-channel"));
   o.floating_per_gate =
       static_cast<int>(c.GetInt("taskmanager.network.memory.floating-buffers-per-gate"));
-  o.network_memory = static_cast<size_t>(c.GetMemoryBytes("taskmanager.memory.network.size"));
+  absl::StatusOr<MemoryBudget> budget = MemoryBudget::FromConfig(c);
+  if (!budget.ok()) return budget.status();
+  o.memory = *budget;
+  o.network_memory = static_cast<size_t>(budget->network);
   o.busy_poll = std::chrono::microseconds(c.GetInt("taskmanager.network.busy-poll-us"));
   if (o.network_memory < o.buffer_size) {
     return absl::InvalidArgumentError(
@@ -79,6 +83,18 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
   o.metrics_interval = std::chrono::milliseconds(c.GetDurationMs("metrics.report.interval"));
   o.log_dir = c.GetString("env.log.dir");
   o.prometheus_port = c.GetString("metrics.reporter.prom.port");
+  o.managed_memory = static_cast<size_t>(budget->managed);
+  o.rocksdb_managed = c.GetBool("state.backend.rocksdb.memory.managed");
+  o.rocksdb_write_buffer_ratio = c.GetDouble("state.backend.rocksdb.memory.write-buffer-ratio");
+  o.rocksdb_high_prio_ratio = c.GetDouble("state.backend.rocksdb.memory.high-prio-pool-ratio");
+  for (const char* key : {"state.backend.rocksdb.memory.write-buffer-ratio",
+                          "state.backend.rocksdb.memory.high-prio-pool-ratio"}) {
+    const double ratio = c.GetDouble(key);
+    if (!(ratio > 0 && ratio < 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": ", ratio, " is not a share between 0 and 1 (exclusive)"));
+    }
+  }
   o.process_per_job = c.GetBool("taskmanager.process-per-job");
   o.job_process_idle_timeout =
       std::chrono::milliseconds(c.GetDurationMs("taskmanager.process-per-job.idle-timeout"));
@@ -90,7 +106,13 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
 TaskExecutor::TaskExecutor(TaskManagerOptions options)
     : options_(std::move(options)),
       buffers_(std::make_shared<network::NetworkBufferPool>(options_.network_memory,
-                                                            options_.buffer_size)) {}
+                                                            options_.buffer_size)) {
+  if (options_.rocksdb_managed) {
+    rocksdb_memory_ = state::RocksDbSharedMemory::Create(options_.managed_memory,
+                                                         options_.rocksdb_write_buffer_ratio,
+                                                         options_.rocksdb_high_prio_ratio);
+  }
+}
 
 TaskExecutor::~TaskExecutor() { Shutdown(); }
 
@@ -160,6 +182,7 @@ absl::Status TaskExecutor::Start() {
     Log()->info("TaskManager {} started: {} slot(s), rpc {}, data {}{}", options_.id,
                 options_.slots, rpc_address_, data_address_,
                 job_processes_ ? "; each job's tasks run in a process of their own" : "");
+    Log()->info("memory: {}", options_.memory.Describe());
     connection_thread_ = std::thread([this] { ConnectionLoop(); });
     NameThread(connection_thread_, "tm-connection");
   }
@@ -269,24 +292,8 @@ grpc::Status TaskExecutor::NetworkMemory(grpc::ServerContext*, const proto::Empt
 }
 
 void TaskExecutor::ServeControlSocket() {
-  while (true) {
-    char byte;
-    iovec iov{.iov_base = &byte, .iov_len = 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    ssize_t n = recvmsg(options_.control_fd, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int fd;
-      memcpy(&fd, CMSG_DATA(c), sizeof(int));
-      network_server_.Adopt(fd);
-    }
+  for (int fd; (fd = network::ReceiveDescriptor(options_.control_fd)) != -2;) {
+    if (fd >= 0) network_server_.Adopt(fd);
   }
   if (!stopping_) {
     Log()->warn("the TaskManager daemon of this job process is gone: ending");
@@ -294,7 +301,7 @@ void TaskExecutor::ServeControlSocket() {
   }
 }
 
-void TaskExecutor::UpdateNetworkShare(const proto::TaskDeployment& next) {
+void TaskExecutor::UpdateShares(const proto::TaskDeployment& next) {
   std::set<int> slots = {next.subtask_index()};
   {
     absl::MutexLock lock(&mu_);
@@ -302,8 +309,13 @@ void TaskExecutor::UpdateNetworkShare(const proto::TaskDeployment& next) {
       if (!t->Done()) slots.insert(t->deployment().subtask_index());
     }
   }
+  const int per_slot = std::max(1, options_.slots);
   const int all = static_cast<int>(options_.network_memory / options_.buffer_size);
-  buffers_->SetLimit(all / std::max(1, options_.slots) * static_cast<int>(slots.size()));
+  buffers_->SetLimit(all / per_slot * static_cast<int>(slots.size()));
+  if (rocksdb_memory_) {
+    rocksdb_memory_->SetCapacity(options_.managed_memory / static_cast<size_t>(per_slot) *
+                                 slots.size());
+  }
 }
 
 void TaskExecutor::HeartbeatUntilBroken() {
@@ -431,7 +443,7 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "deployment without operators");
   }
   if (job_processes_) return job_processes_->Deploy(*req);
-  if (is_job_process()) UpdateNetworkShare(*req);
+  if (is_job_process()) UpdateShares(*req);
   {
     absl::MutexLock lock(&mu_);
     if (tasks_.count(req->attempt_id())) {
@@ -460,6 +472,7 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   state.local_dir = *local_dir;
   state.io = &io_;
   state.responder = this;
+  state.rocksdb_memory = rocksdb_memory_;
   auto task = Task::Create(*req, *env, net, state,
                            [this](const proto::TaskDeployment& d, SubtaskState s,
                                   const Task::Failure& failure) { Report(d, s, failure); });

@@ -19,11 +19,13 @@
 #include "sluice_proto/cluster.grpc.pb.h"
 #include "taskmanager/job_processes.h"
 #include "taskmanager/local_state_dirs.h"
+#include "taskmanager/memory_budget.h"
 #include "taskmanager/metrics_reporter.h"
 #include "taskmanager/network/connection_manager.h"
 #include "taskmanager/network/partition_manager.h"
 #include "taskmanager/network/server.h"
 #include "taskmanager/package_cache.h"
+#include "taskmanager/state/rocksdb_backend.h"
 #include "taskmanager/task.h"
 
 namespace sluice::taskmanager {
@@ -48,6 +50,12 @@ struct TaskManagerOptions {
   int io_threads = 2;     // snapshot uploads
   std::string log_dir;    // env.log.dir: the log files the REST API may show
   std::string prometheus_port = "9249-9299";  // metrics.reporter.prom.port; "none": off
+  MemoryBudget memory;  // its parts; network_memory and managed_memory below are two of them
+  // Managed memory: the bound of all RocksDB state (state.backend.rocksdb.memory.managed).
+  size_t managed_memory = size_t{128} << 20;
+  bool rocksdb_managed = true;
+  double rocksdb_write_buffer_ratio = 0.5;
+  double rocksdb_high_prio_ratio = 0.1;
   // taskmanager.process-per-job: each job's tasks run in a process of their own (job_processes.h).
   bool process_per_job = false;
   std::chrono::milliseconds job_process_idle_timeout{30000};
@@ -104,9 +112,10 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   bool is_job_process() const { return !options_.job_process.empty(); }
   //! In a job process: the daemon's data connections for the job arrive on the control socket.
   void ServeControlSocket();
-  //! In a job process: the network memory it may use is the TaskManager's per slot, times the
-  //! slots its job holds here (the distinct subtask indices of its live tasks and `next`).
-  void UpdateNetworkShare(const proto::TaskDeployment& next);
+  //! In a job process: the network and managed memory it may use are the TaskManager's per slot,
+  //! times the slots its job holds here (the distinct subtask indices of its live tasks and
+  //! `next`).
+  void UpdateShares(const proto::TaskDeployment& next);
   static std::string LocalDirsOwner(const TaskManagerOptions& options);
   void CancelAll(const std::string& reason);
   void Report(const proto::TaskDeployment& d, SubtaskState state, const Task::Failure& failure);
@@ -122,6 +131,7 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   std::string data_address_;
   std::unique_ptr<proto::JobManagerService::Stub> jobmanager_;
   std::shared_ptr<network::NetworkBufferPool> buffers_;
+  std::shared_ptr<state::RocksDbSharedMemory> rocksdb_memory_;  // null when not managed
   network::PartitionManager partitions_;
   network::ConnectionManager connections_{options_.busy_poll};
   network::NetworkServer network_server_{&partitions_, options_.busy_poll};

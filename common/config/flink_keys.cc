@@ -13,7 +13,7 @@ namespace sluice::config {
 namespace {
 
 // Exact keys, sorted (checked by config_test).
-constexpr std::array<std::string_view, 126> kFlinkKeys = {
+constexpr std::string_view kFlinkKeys[] = {
     "blob.server.port",
     "classloader.check-leaked-classloader",
     "classloader.parent-first-patterns.additional",
@@ -101,9 +101,6 @@ constexpr std::array<std::string_view, 126> kFlinkKeys = {
     "state.backend.rocksdb.checkpoint.transfer.thread.num",
     "state.backend.rocksdb.compaction.style",
     "state.backend.rocksdb.memory.fixed-per-slot",
-    "state.backend.rocksdb.memory.high-prio-pool-ratio",
-    "state.backend.rocksdb.memory.managed",
-    "state.backend.rocksdb.memory.write-buffer-ratio",
     "state.backend.rocksdb.predefined-options",
     "state.backend.rocksdb.thread.num",
     "state.backend.rocksdb.timer-service.factory",
@@ -120,18 +117,11 @@ constexpr std::array<std::string_view, 126> kFlinkKeys = {
     "taskmanager.debug.memory.log",
     "taskmanager.memory.flink.size",
     "taskmanager.memory.framework.heap.size",
-    "taskmanager.memory.framework.off-heap.size",
     "taskmanager.memory.jvm-metaspace.size",
     "taskmanager.memory.jvm-overhead.fraction",
     "taskmanager.memory.jvm-overhead.max",
     "taskmanager.memory.jvm-overhead.min",
     "taskmanager.memory.managed.consumer-weights",
-    "taskmanager.memory.managed.fraction",
-    "taskmanager.memory.managed.size",
-    "taskmanager.memory.network.fraction",
-    "taskmanager.memory.network.max",
-    "taskmanager.memory.network.min",
-    "taskmanager.memory.process.size",
     "taskmanager.memory.task.heap.size",
     "taskmanager.memory.task.off-heap.size",
     "taskmanager.network.detailed-metrics",
@@ -171,11 +161,11 @@ constexpr std::string_view kFlinkPrefixes[] = {
 
 bool IsFlinkOnlyKey(std::string_view key) {
   if (FindOption(key) != nullptr) return false;  // e.g. metrics.reporter.prom.port is ours
-  if (std::binary_search(kFlinkKeys.begin(), kFlinkKeys.end(), key)) return true;
+  if (std::binary_search(std::begin(kFlinkKeys), std::end(kFlinkKeys), key)) return true;
   return std::any_of(std::begin(kFlinkPrefixes), std::end(kFlinkPrefixes),
                      [key](std::string_view prefix) { return key.starts_with(prefix); });
 }
 
-bool FlinkKeysAreSorted() { return std::is_sorted(kFlinkKeys.begin(), kFlinkKeys.end()); }
+bool FlinkKeysAreSorted() { return std::is_sorted(std::begin(kFlinkKeys), std::end(kFlinkKeys)); }
 
 }  // namespace sluice::config

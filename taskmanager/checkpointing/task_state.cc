@@ -278,6 +278,7 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     opts.range = o->range;
     opts.max_parallelism = o->max_parallelism;
     opts.incremental = deployment_.checkpointing().incremental();
+    opts.shared_memory = rocksdb_memory_;
     opts.write_cache_bytes =
         static_cast<size_t>(deployment_.checkpointing().rocksdb_write_cache_bytes());
     opts.name = absl::StrCat(node.id, "-", SafeName(o->uid), "-", deployment_.subtask_index());

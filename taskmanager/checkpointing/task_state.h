@@ -23,6 +23,7 @@ class SnapshotStorage;
 namespace sluice::state {
 class ProcessingTimeScheduler;
 class RocksDbKeyedBackend;
+class RocksDbSharedMemory;
 }  // namespace sluice::state
 
 namespace sluice::taskmanager {
@@ -49,6 +50,11 @@ class TaskState {
             state::ProcessingTimeScheduler* = nullptr) = delete;
   ~TaskState();
 
+  //! The TaskManager's RocksDB memory for this task's RocksDB state (call before
+  //! InitializeOperator); without it each instance has its own.
+  void SetRocksDbMemory(std::shared_ptr<state::RocksDbSharedMemory> memory) {
+    rocksdb_memory_ = std::move(memory);
+  }
   //! Task thread, before Open. Throws SnapshotDamagedError when the snapshot is damaged,
   //! std::runtime_error when the state cannot be restored otherwise.
   void InitializeOperator(const NodeSpec& node, int max_parallelism, StreamOperator& op);
@@ -70,6 +76,7 @@ class TaskState {
   const proto::TaskDeployment& deployment_;
   const std::string local_dir_;
   state::ProcessingTimeScheduler* scheduler_;
+  std::shared_ptr<state::RocksDbSharedMemory> rocksdb_memory_;
   std::shared_ptr<snapshot::SnapshotStorage> storage_;          // checkpoints; null when off
   std::shared_ptr<snapshot::SnapshotStorage> restore_storage_;  // null without a restore
   std::vector<std::unique_ptr<Operator>> operators_;

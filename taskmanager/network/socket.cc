@@ -103,4 +103,51 @@ absl::StatusOr<ListeningSocket> ListenTcp(const std::string& host, int port) {
   return out;
 }
 
+namespace {
+
+//! A one-byte message with room for one descriptor.
+struct DescriptorMessage {
+  char byte = 'c';
+  iovec iov{.iov_base = &byte, .iov_len = 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  DescriptorMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+  }
+};
+
+}  // namespace
+
+bool SendDescriptor(int unix_socket, int fd) {
+  DescriptorMessage m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(unix_socket, &m.msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n >= 0;
+}
+
+int ReceiveDescriptor(int unix_socket) {
+  DescriptorMessage m;
+  ssize_t n;
+  do {
+    n = recvmsg(unix_socket, &m.msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return -2;
+  int fd = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c; c = CMSG_NXTHDR(&m.msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  }
+  return fd;
+}
+
 }  // namespace sluice::network

@@ -24,6 +24,14 @@ struct ListeningSocket {
 //! InvalidArgument when `host` cannot be resolved, Unavailable when it cannot be listened on.
 absl::StatusOr<ListeningSocket> ListenTcp(const std::string& host, int port);
 
+//! Passes descriptor `fd` over the Unix socket `unix_socket` (SCM_RIGHTS, one byte of data);
+//! the caller keeps `fd` and closes it when it likes. False on error (errno set).
+bool SendDescriptor(int unix_socket, int fd);
+
+//! Receives one message of `unix_socket`: a passed descriptor (close-on-exec, the caller's), -1
+//! when the message carried none, -2 at end of stream or on an error.
+int ReceiveDescriptor(int unix_socket);
+
 //! Sets TCP_NODELAY on a connected socket: the data plane batches its writes itself, and a frame
 //! held back by Nagle's algorithm would hold up its channel.
 absl::Status SetNoDelay(int fd);

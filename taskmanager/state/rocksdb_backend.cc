@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -301,6 +302,40 @@ absl::StatusOr<proto::StateFile> RocksDbSnapshot::SharedFile(snapshot::SnapshotS
 
 // ---- Backend: opening and restoring ----
 
+// ---- Shared memory ----
+
+struct RocksDbSharedMemory::Impl {
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  double write_buffer_ratio = 0.5;
+};
+
+std::shared_ptr<RocksDbSharedMemory> RocksDbSharedMemory::Create(size_t capacity,
+                                                                 double write_buffer_ratio,
+                                                                 double high_prio_pool_ratio) {
+  auto impl = std::make_unique<Impl>();
+  rocksdb::LRUCacheOptions cache;
+  cache.capacity = capacity;
+  cache.high_pri_pool_ratio = high_prio_pool_ratio;
+  impl->cache = rocksdb::NewLRUCache(cache);
+  impl->write_buffer_ratio = write_buffer_ratio;
+  impl->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(static_cast<double>(capacity) * write_buffer_ratio), impl->cache);
+  return std::shared_ptr<RocksDbSharedMemory>(new RocksDbSharedMemory(std::move(impl)));
+}
+
+RocksDbSharedMemory::RocksDbSharedMemory(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RocksDbSharedMemory::~RocksDbSharedMemory() = default;
+
+void RocksDbSharedMemory::SetCapacity(size_t capacity) {
+  impl_->cache->SetCapacity(capacity);
+  impl_->write_buffers->SetBufferSize(
+      static_cast<size_t>(static_cast<double>(capacity) * impl_->write_buffer_ratio));
+}
+
+size_t RocksDbSharedMemory::capacity() const { return impl_->cache->GetCapacity(); }
+size_t RocksDbSharedMemory::usage() const { return impl_->cache->GetUsage(); }
+
 struct RocksDbKeyedBackend::Db {
   rocksdb::DBOptions db_options;
   rocksdb::ColumnFamilyOptions cf_options;
@@ -336,8 +371,9 @@ struct RocksDbKeyedBackend::Db {
 namespace {
 
 //! Options shared by every instance; `block_cache_bytes` for the table cache, `name` for its log
-//! lines.
-void InitOptions(size_t block_cache_bytes, const std::string& name, rocksdb::DBOptions* db,
+//! lines; with `shared`, its cache and write-buffer manager instead.
+void InitOptions(size_t block_cache_bytes, const RocksDbSharedMemory::Impl* shared,
+                 const std::string& name, rocksdb::DBOptions* db,
                  rocksdb::ColumnFamilyOptions* cf) {
   db->create_if_missing = true;
   db->create_missing_column_families = true;
@@ -348,7 +384,19 @@ void InitOptions(size_t block_cache_bytes, const std::string& name, rocksdb::DBO
   db->info_log_level = rocksdb::WARN_LEVEL;
   db->listeners.push_back(MakeNoAutoRecoveryListener());
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  if (shared != nullptr) {
+    // Flink's bounded setup: index and filter blocks live in the cache too, the L0 ones pinned.
+    table.block_cache = shared->cache;
+    table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    db->write_buffer_manager = shared->write_buffers;
+    // Memtables of a few MiB at most: flushed early and often, the manager's bound holds.
+    cf->write_buffer_size = std::clamp<size_t>(shared->write_buffers->buffer_size() / 4,
+                                               size_t{1} << 20, size_t{64} << 20);
+  } else {
+    table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  }
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf->table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf->merge_operator = std::make_shared<ConcatMergeOperator>();
@@ -462,7 +510,9 @@ RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
     : options_(std::move(options)),
       db_(std::make_unique<Db>()),
       registry_(std::make_shared<UploadRegistry>()) {
-  InitOptions(options_.block_cache_bytes, options_.name, &db_->db_options, &db_->cf_options);
+  InitOptions(options_.block_cache_bytes,
+              options_.shared_memory ? options_.shared_memory->impl_.get() : nullptr, options_.name,
+              &db_->db_options, &db_->cf_options);
   db_->write.disableWAL = true;  // checkpoints give durability
   if (options_.write_cache_bytes > 0) {
     cache_ = std::make_unique<WriteBackCache>(options_.write_cache_bytes);

@@ -32,6 +32,30 @@
 
 namespace sluice::state {
 
+//! The RocksDB memory of all state backends of a TaskManager (or of a job process), as Flink's
+//! managed memory for RocksDB (state.backend.rocksdb.memory.managed): one LRU block cache of
+//! `capacity` bytes that also holds index and filter blocks, and one write-buffer manager that
+//! charges every instance's memtables to that cache (`write_buffer_ratio` of it at most). The
+//! instances together then stay near `capacity`, however many there are. Thread-safe.
+class RocksDbSharedMemory {
+ public:
+  static std::shared_ptr<RocksDbSharedMemory> Create(size_t capacity, double write_buffer_ratio,
+                                                     double high_prio_pool_ratio);
+  ~RocksDbSharedMemory();
+  //! Changes the bound (a job process's share grows with the slots its job holds).
+  void SetCapacity(size_t capacity);
+  size_t capacity() const;
+  //! Bytes in the cache now: blocks, and the memtables charged to it.
+  size_t usage() const;
+
+  struct Impl;  // the RocksDB objects (rocksdb_backend.cc)
+
+ private:
+  friend class RocksDbKeyedBackend;
+  explicit RocksDbSharedMemory(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 struct RocksDbBackendOptions {
   //! The instance's working folder; wiped on Open, removed on Close. Required.
   std::string local_dir;
@@ -47,8 +71,11 @@ struct RocksDbBackendOptions {
   //! go to (a restart from the job's own checkpoint), so that incremental checkpoints may refer to
   //! them. False for a savepoint or another job's checkpoint: their files are uploaded anew.
   bool restored_files_in_checkpoint_storage = false;
-  //! Size of the instance's block cache. Default 32 MiB.
+  //! Size of the instance's block cache. Default 32 MiB. Unused with `shared_memory`.
   size_t block_cache_bytes = size_t{32} << 20;
+  //! The TaskManager's RocksDB memory, shared with its other instances; null: the instance has
+  //! a block cache of its own (`block_cache_bytes`) and unbounded memtables.
+  std::shared_ptr<RocksDbSharedMemory> shared_memory;
   //! Size of the write-back cache of hot entries in front of RocksDB (write_back_cache.h); 0: none,
   //! every access goes to RocksDB. Default 32 MiB.
   size_t write_cache_bytes = size_t{32} << 20;
