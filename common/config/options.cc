@@ -407,7 +407,7 @@ std::vector<Option> MakeOptions() {
        .aliases = {"execution.checkpointing.incremental"}},
       {.key = "state.backend.rocksdb.write-back-cache.size",
        .type = T::kMemorySize,
-       .default_value = "32mb",
+       .default_value = "8mb",
        .doc = "RocksDB only: memory per keyed operator instance for its hot entries, in front of "
               "RocksDB. Reads that hit it and writes cost a hash lookup instead of a RocksDB "
               "operation; what changed goes to RocksDB in one batch when a snapshot starts or the "

@@ -77,8 +77,8 @@ struct RocksDbBackendOptions {
   //! a block cache of its own (`block_cache_bytes`) and unbounded memtables.
   std::shared_ptr<RocksDbSharedMemory> shared_memory;
   //! Size of the write-back cache of hot entries in front of RocksDB (write_back_cache.h); 0: none,
-  //! every access goes to RocksDB. Default 32 MiB.
-  size_t write_cache_bytes = size_t{32} << 20;
+  //! every access goes to RocksDB. Default 8 MiB.
+  size_t write_cache_bytes = size_t{8} << 20;
 };
 
 class WriteBackCache;
