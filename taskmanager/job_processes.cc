@@ -310,28 +310,31 @@ grpc::Status JobProcesses::Deploy(const proto::TaskDeployment& d) {
   return s;
 }
 
-grpc::Status JobProcesses::Cancel(const proto::CancelTaskRequest& req) {
-  std::shared_ptr<Process> p = FindAttempt(req.attempt_id());
+template <typename Call>
+grpc::Status JobProcesses::ToAttempt(const std::string& attempt_id, Call call) {
+  std::shared_ptr<Process> p = FindAttempt(attempt_id);
   if (!p) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
   auto ctx = ContextWithDeadline(std::chrono::seconds(10));
   proto::Empty empty;
-  return p->stub->CancelTask(ctx.get(), req, &empty);
+  return call(*p->stub, ctx.get(), &empty);
+}
+
+grpc::Status JobProcesses::Cancel(const proto::CancelTaskRequest& req) {
+  return ToAttempt(req.attempt_id(), [&](auto& stub, auto* ctx, auto* empty) {
+    return stub.CancelTask(ctx, req, empty);
+  });
 }
 
 grpc::Status JobProcesses::Trigger(const proto::TriggerCheckpointRequest& req) {
-  std::shared_ptr<Process> p = FindAttempt(req.attempt_id());
-  if (!p) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
-  auto ctx = ContextWithDeadline(std::chrono::seconds(10));
-  proto::Empty empty;
-  return p->stub->TriggerCheckpoint(ctx.get(), req, &empty);
+  return ToAttempt(req.attempt_id(), [&](auto& stub, auto* ctx, auto* empty) {
+    return stub.TriggerCheckpoint(ctx, req, empty);
+  });
 }
 
 grpc::Status JobProcesses::Notify(const proto::CheckpointNotification& req) {
-  std::shared_ptr<Process> p = FindAttempt(req.attempt_id());
-  if (!p) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown task attempt");
-  auto ctx = ContextWithDeadline(std::chrono::seconds(10));
-  proto::Empty empty;
-  return p->stub->NotifyCheckpoint(ctx.get(), req, &empty);
+  return ToAttempt(req.attempt_id(), [&](auto& stub, auto* ctx, auto* empty) {
+    return stub.NotifyCheckpoint(ctx, req, empty);
+  });
 }
 
 grpc::Status JobProcesses::Release(const proto::ReleaseJobRequest& req) {

@@ -93,6 +93,10 @@ class JobProcesses {
   absl::StatusOr<std::shared_ptr<Process>> StartOnSpawner(const std::string& job_id);
   std::shared_ptr<Process> RunningLocked(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  //! Forwards a call naming an attempt to that attempt's process (NOT_FOUND when unknown):
+  //! `call(stub, context, empty_response)`.
+  template <typename Call>
+  grpc::Status ToAttempt(const std::string& attempt_id, Call call);
   //! The process of an attempt; null when it is not known here.
   std::shared_ptr<Process> FindAttempt(const std::string& attempt_id);
   //! On `spawner_`: fork and exec, then wait for the process's "ready <rpc port>".
