@@ -199,23 +199,21 @@ namespace {
     if (n <= 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  std::string id, jobmanager, signal_name, task;
+  std::string id, jobmanager;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
     if (parts.size() == 3 && parts[0] == "id") {
       id = parts[1];
       jobmanager = parts[2];
-    } else if (parts.size() >= 2 && parts[0] == "crash") {
-      signal_name = parts[1];
-      task = parts.size() == 3 ? parts[2] : "";
     }
   }
-  if (!signal_name.empty() && !id.empty()) {
+  CrashNote crash;
+  if (FindCrashNote(text, &crash) && !id.empty()) {
     auto ctx = ContextWithDeadline(std::chrono::seconds(5));
     proto::CrashReport report;
     report.set_taskmanager_id(id);
-    report.set_signal(signal_name);
-    report.set_task(task);
+    report.set_signal(crash.signal);
+    report.set_task(crash.task);
     proto::Empty empty;
     (void)proto::JobManagerService::NewStub(MakeChannel(jobmanager))
         ->ReportCrash(ctx.get(), report, &empty);
@@ -243,6 +241,18 @@ void StartCrashWatchdog() {
 }
 
 void UseCrashPipe(int fd) { g_watchdog_fd = fd; }
+
+bool FindCrashNote(const std::string& text, CrashNote* note) {
+  bool found = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    if (parts.size() >= 2 && parts[0] == "crash") {
+      *note = CrashNote{parts[1], parts.size() == 3 ? parts[2] : ""};
+      found = true;
+    }
+  }
+  return found;
+}
 
 void TellWatchdog(const std::string& taskmanager_id, const std::string& jobmanager_address) {
   if (g_watchdog_fd < 0) return;

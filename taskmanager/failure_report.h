@@ -54,6 +54,16 @@ void InstallCrashHandler();
 //! <task>" instead of "its connection dropped". A SIGKILL leaves nothing to report.
 void StartCrashWatchdog();
 
+//! What a crash handler wrote to its watchdog: the signal ("SIGSEGV") and the task ("" outside
+//! of one).
+struct CrashNote {
+  std::string signal;
+  std::string task;
+};
+//! The crash line ("crash SIG<name> <task>") in what a watchdog read, into `note`; false when
+//! there is none. (No <optional> here: throw_hook.cc declares __cxa_throw its own way.)
+bool FindCrashNote(const std::string& text, CrashNote* note);
+
 //! A job process (taskmanager.process-per-job) has no watchdog: its crash handler writes
 //! "crash SIG<name> <task>" to `fd`, the control socket its TaskManager daemon reads.
 void UseCrashPipe(int fd);

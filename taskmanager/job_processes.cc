@@ -9,15 +9,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <future>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/thread_name.h"
+#include "taskmanager/failure_report.h"
 #include "taskmanager/network/socket.h"
 
 namespace sluice::taskmanager {
@@ -176,8 +179,7 @@ absl::StatusOr<std::shared_ptr<JobProcesses::Process>> JobProcesses::Spawn(
     return absl::UnavailableError(
         absl::StrCat("the process for job ", job_id, " did not start (see the TaskManager's log)"));
   }
-  p->channel = MakeChannel(absl::StrCat("127.0.0.1:", port));
-  p->stub = proto::TaskManagerService::NewStub(p->channel);
+  p->stub = proto::TaskManagerService::NewStub(MakeChannel(absl::StrCat("127.0.0.1:", port)));
   Log()->info("started the process of job {} (pid {})", job_id, pid);
   return p;
 }
@@ -196,14 +198,8 @@ void JobProcesses::Supervise(std::shared_ptr<Process> p) {
   int status = 0;
   while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR) {
   }
-  std::string crash_signal, crash_task;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
-    if (parts.size() >= 2 && parts[0] == "crash") {
-      crash_signal = parts[1];
-      crash_task = parts.size() == 3 ? parts[2] : "";
-    }
-  }
+  CrashNote crash_note;
+  const CrashNote* crash = FindCrashNote(text, &crash_note) ? &crash_note : nullptr;
   std::map<std::string, Attempt> attempts;
   bool stopping;
   {
@@ -216,12 +212,12 @@ void JobProcesses::Supervise(std::shared_ptr<Process> p) {
     ended_.push_back(p);
   }
   std::string why;
-  if (!crash_signal.empty()) {
-    why = absl::StrCat("crashed (", crash_signal, ")",
-                       crash_task.empty() ? " outside of a task"
-                                          : absl::StrCat(" while running task '", crash_task, "'"),
-                       "; its stack is in the TaskManager's log (sluice logs ",
-                       options_.taskmanager_id, ")");
+  if (crash) {
+    why = absl::StrCat(
+        "crashed (", crash->signal, ")",
+        crash->task.empty() ? " outside of a task"
+                            : absl::StrCat(" while running task '", crash->task, "'"),
+        "; its stack is in the TaskManager's log (sluice logs ", options_.taskmanager_id, ")");
   } else if (WIFSIGNALED(status)) {
     why = absl::StrCat("was killed (", SignalName(WTERMSIG(status)), ")");
   } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
@@ -229,7 +225,7 @@ void JobProcesses::Supervise(std::shared_ptr<Process> p) {
   } else if (!stopping) {
     why = "ended unexpectedly";
   }
-  if (stopping && crash_signal.empty()) {
+  if (stopping && !crash) {
     Log()->info("the process of job {} (pid {}) ended", p->job_id, p->pid);
     return;
   }
@@ -412,24 +408,16 @@ void JobProcesses::Shutdown() {
       all.push_back(p);
     }
   }
-  auto ended = [&] {
+  {
+    // Each supervisor marks its process ended; whatever is left after the grace gets SIGKILL.
     absl::MutexLock lock(&mu_);
+    auto all_ended = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return std::all_of(all.begin(), all.end(), [](const auto& p) { return p->ended; });
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&all_ended), absl::FromChrono(kStopGrace));
     for (const auto& p : all) {
-      if (!p->ended) return false;
+      if (!p->ended) kill(p->pid, SIGKILL);
     }
-    return true;
-  };
-  const auto until = std::chrono::steady_clock::now() + kStopGrace;
-  while (!ended() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  for (const auto& p : all) {
-    bool done;
-    {
-      absl::MutexLock lock(&mu_);
-      done = p->ended;
-    }
-    if (!done) kill(p->pid, SIGKILL);
   }
   std::vector<std::shared_ptr<Process>> to_join;
   {

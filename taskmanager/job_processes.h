@@ -78,7 +78,6 @@ class JobProcesses {
     std::string job_id;
     pid_t pid = -1;
     int control_fd = -1;  // the daemon's end of the control socket
-    std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<proto::TaskManagerService::Stub> stub;
     std::thread supervisor;
     // Guarded by JobProcesses::mu_:

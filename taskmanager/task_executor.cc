@@ -74,25 +74,23 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
   absl::StatusOr<MemoryBudget> budget = MemoryBudget::FromConfig(c);
   if (!budget.ok()) return budget.status();
   o.memory = *budget;
-  o.network_memory = static_cast<size_t>(budget->network);
   o.busy_poll = std::chrono::microseconds(c.GetInt("taskmanager.network.busy-poll-us"));
-  if (o.network_memory < o.buffer_size) {
+  if (static_cast<size_t>(o.memory.network) < o.buffer_size) {
     return absl::InvalidArgumentError(
         "taskmanager.memory.network.size must hold at least one taskmanager.memory.segment-size");
   }
   o.metrics_interval = std::chrono::milliseconds(c.GetDurationMs("metrics.report.interval"));
   o.log_dir = c.GetString("env.log.dir");
   o.prometheus_port = c.GetString("metrics.reporter.prom.port");
-  o.managed_memory = static_cast<size_t>(budget->managed);
   o.rocksdb_managed = c.GetBool("state.backend.rocksdb.memory.managed");
-  o.rocksdb_write_buffer_ratio = c.GetDouble("state.backend.rocksdb.memory.write-buffer-ratio");
-  o.rocksdb_high_prio_ratio = c.GetDouble("state.backend.rocksdb.memory.high-prio-pool-ratio");
-  for (const char* key : {"state.backend.rocksdb.memory.write-buffer-ratio",
-                          "state.backend.rocksdb.memory.high-prio-pool-ratio"}) {
-    const double ratio = c.GetDouble(key);
-    if (!(ratio > 0 && ratio < 1)) {
+  for (auto [key, ratio] :
+       {std::pair{"state.backend.rocksdb.memory.write-buffer-ratio", &o.rocksdb_write_buffer_ratio},
+        std::pair{"state.backend.rocksdb.memory.high-prio-pool-ratio",
+                  &o.rocksdb_high_prio_ratio}}) {
+    *ratio = c.GetDouble(key);
+    if (!(*ratio > 0 && *ratio < 1)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(key, ": ", ratio, " is not a share between 0 and 1 (exclusive)"));
+          absl::StrCat(key, ": ", *ratio, " is not a share between 0 and 1 (exclusive)"));
     }
   }
   o.process_per_job = c.GetBool("taskmanager.process-per-job");
@@ -105,12 +103,12 @@ absl::StatusOr<TaskManagerOptions> TaskManagerOptions::FromConfig(const config::
 
 TaskExecutor::TaskExecutor(TaskManagerOptions options)
     : options_(std::move(options)),
-      buffers_(std::make_shared<network::NetworkBufferPool>(options_.network_memory,
-                                                            options_.buffer_size)) {
+      buffers_(std::make_shared<network::NetworkBufferPool>(
+          static_cast<size_t>(options_.memory.network), options_.buffer_size)) {
   if (options_.rocksdb_managed) {
-    rocksdb_memory_ = state::RocksDbSharedMemory::Create(options_.managed_memory,
-                                                         options_.rocksdb_write_buffer_ratio,
-                                                         options_.rocksdb_high_prio_ratio);
+    rocksdb_memory_ = state::RocksDbSharedMemory::Create(
+        static_cast<size_t>(options_.memory.managed), options_.rocksdb_write_buffer_ratio,
+        options_.rocksdb_high_prio_ratio);
   }
 }
 
@@ -310,10 +308,11 @@ void TaskExecutor::UpdateShares(const proto::TaskDeployment& next) {
     }
   }
   const int per_slot = std::max(1, options_.slots);
-  const int all = static_cast<int>(options_.network_memory / options_.buffer_size);
+  const int all =
+      static_cast<int>(static_cast<size_t>(options_.memory.network) / options_.buffer_size);
   buffers_->SetLimit(all / per_slot * static_cast<int>(slots.size()));
   if (rocksdb_memory_) {
-    rocksdb_memory_->SetCapacity(options_.managed_memory / static_cast<size_t>(per_slot) *
+    rocksdb_memory_->SetCapacity(static_cast<size_t>(options_.memory.managed / per_slot) *
                                  slots.size());
   }
 }

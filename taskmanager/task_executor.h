@@ -41,7 +41,6 @@ struct TaskManagerOptions {
   std::string cache_dir;
   std::chrono::milliseconds max_backoff{10000};
   size_t buffer_size = 32 * 1024;
-  size_t network_memory = 64 << 20;
   int buffers_per_channel = 2;
   int floating_per_gate = 8;
   std::chrono::microseconds busy_poll{500};  // data connections' readers (BufferedSocketReader)
@@ -50,9 +49,9 @@ struct TaskManagerOptions {
   int io_threads = 2;     // snapshot uploads
   std::string log_dir;    // env.log.dir: the log files the REST API may show
   std::string prometheus_port = "9249-9299";  // metrics.reporter.prom.port; "none": off
-  MemoryBudget memory;  // its parts; network_memory and managed_memory below are two of them
-  // Managed memory: the bound of all RocksDB state (state.backend.rocksdb.memory.managed).
-  size_t managed_memory = size_t{128} << 20;
+  //! The memory's parts: network (the buffer pool), managed (the bound of all RocksDB state
+  //! when state.backend.rocksdb.memory.managed), the rest.
+  MemoryBudget memory;
   bool rocksdb_managed = true;
   double rocksdb_write_buffer_ratio = 0.5;
   double rocksdb_high_prio_ratio = 0.1;

@@ -657,13 +657,8 @@ absl::Status RocksDbKeyedBackend::InsertKeyGroups(snapshot::SnapshotStorage& sto
 
 absl::Status RocksDbKeyedBackend::InsertKeyGroups(std::string_view file_bytes,
                                                   const proto::KeyGroupsStateHandle& handle) {
-  if (cache_) {  // restored entries go to RocksDB directly: the cache must not hide them
-    try {
-      FlushCache(/*clear=*/true);
-    } catch (const std::exception& e) {
-      return absl::InternalError(e.what());
-    }
-  }
+  // Restored entries go to RocksDB directly: the cache must not hide them.
+  if (absl::Status s = FlushCacheStatus(/*clear=*/true); !s.ok()) return s;
   rocksdb::WriteBatch batch;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> families;
   std::string key;
@@ -819,6 +814,15 @@ void RocksDbKeyedBackend::FlushCache(bool clear) {
   if (clear) cache_->Clear();
 }
 
+absl::Status RocksDbKeyedBackend::FlushCacheStatus(bool clear) {
+  try {
+    FlushCache(clear);
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
+  }
+  return absl::OkStatus();
+}
+
 void RocksDbKeyedBackend::EvictIfFull() {
   if (cache_->full()) FlushCache(/*clear=*/true);
 }
@@ -910,11 +914,7 @@ absl::StatusOr<std::unique_ptr<RocksDbSnapshot>> RocksDbKeyedBackend::SnapshotSy
   const std::string dir = absl::StrCat(SiblingBase(options_.local_dir), "-chk-", checkpoint_id);
   if (absl::Status s = RemoveDir(dir); !s.ok()) return s;  // left over from a crash
   // What the write-back cache holds dirty goes to RocksDB first: the snapshot has all of it.
-  try {
-    FlushCache();
-  } catch (const std::exception& e) {
-    return absl::InternalError(e.what());
-  }
+  if (absl::Status s = FlushCacheStatus(/*clear=*/false); !s.ok()) return s;
   // The WAL is off: flush so that the checkpoint's SST files hold everything.
   std::vector<rocksdb::ColumnFamilyHandle*> all;
   for (const auto& [name, cf] : db_->families) all.push_back(cf);

@@ -197,6 +197,8 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
   absl::StatusOr<int> AddState(const std::string& name);
   //! The stored key of `user_key` under the current key, in a reused buffer.
   const std::string& KeyOf(std::string_view user_key);
+  //! FlushCache for the Status-returning paths (snapshots, restores).
+  absl::Status FlushCacheStatus(bool clear);
   //! Flushes and empties the cache when it holds more than its capacity.
   void EvictIfFull();
   //! Visits the stored entries of `state` under the current key, in key order.

@@ -47,8 +47,8 @@ void WriteBackCache::EraseCurrent(int state) {
   Current().erase(first, last);
 }
 
-void WriteBackCache::WriteDirty(const std::string& prefix, Bucket::iterator first,
-                                Bucket::iterator last, const DirtyWriter& write) {
+void WriteBackCache::VisitDirtyIn(const std::string& prefix, Bucket::iterator first,
+                                  Bucket::iterator last, const DirtyWriter& write) {
   for (auto it = first; it != last; ++it) {
     Entry& e = it->second;
     if (!e.dirty) continue;
@@ -70,7 +70,7 @@ WriteBackCache::StateRange(int state) {
 }
 
 void WriteBackCache::VisitDirty(const DirtyWriter& write) {
-  for (auto& [prefix, bucket] : buckets_) WriteDirty(prefix, bucket.begin(), bucket.end(), write);
+  for (auto& [prefix, bucket] : buckets_) VisitDirtyIn(prefix, bucket.begin(), bucket.end(), write);
 }
 
 void WriteBackCache::MarkClean() {
@@ -81,7 +81,7 @@ void WriteBackCache::MarkClean() {
 
 void WriteBackCache::VisitDirtyOfCurrent(int state, const DirtyWriter& write) {
   auto [first, last] = StateRange(state);
-  WriteDirty(prefix_, first, last, write);
+  VisitDirtyIn(prefix_, first, last, write);
 }
 
 void WriteBackCache::MarkCleanOfCurrent(int state) {

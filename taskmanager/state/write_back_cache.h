@@ -60,8 +60,6 @@ class WriteBackCache {
   bool full() const { return bytes_ > capacity_; }
   //! Forgets everything (flush the dirty entries first).
   void Clear();
-  size_t bytes() const { return bytes_; }
-  size_t keys() const { return buckets_.size(); }
 
  private:
   //! One key's entries, by 2-byte state id + user key (so that one state's are contiguous).
@@ -72,8 +70,8 @@ class WriteBackCache {
   Bucket& Current();
   //! The slot key of (`state`, `user_key`), in a reused buffer.
   const std::string& SlotKey(int state, std::string_view user_key);
-  void WriteDirty(const std::string& prefix, Bucket::iterator first, Bucket::iterator last,
-                  const DirtyWriter& write);
+  void VisitDirtyIn(const std::string& prefix, Bucket::iterator first, Bucket::iterator last,
+                    const DirtyWriter& write);
   //! The current key's entries of `state`.
   std::pair<Bucket::iterator, Bucket::iterator> StateRange(int state);
 
