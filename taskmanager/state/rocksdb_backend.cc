@@ -398,6 +398,10 @@ void InitOptions(size_t block_cache_bytes, const RocksDbSharedMemory::Impl* shar
     table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
   }
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // A bloom filter of whole keys in each memtable: a read of a key the memtable lacks (the usual
+  // read of a cold key) skips the search of its skip list.
+  cf->memtable_whole_key_filtering = true;
+  cf->memtable_prefix_bloom_size_ratio = 0.05;
   cf->table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf->merge_operator = std::make_shared<ConcatMergeOperator>();
 }
