@@ -104,7 +104,8 @@ CliSpec BuildSpec() {
        .summary = "Cancel a job and wait until it is CANCELED"},
       {.name = "taskmanagers",
        .options = {"--json", "--dir"},
-       .summary = "List the registered TaskManagers"},
+       .summary = "List the registered TaskManagers: slots, network buffers, and each memory part "
+                  "(budget, use, peak)"},
       {.name = "logs",
        .positionals = {"DAEMON"},
        .options = {"--follow", "--lines", "--dir"},

@@ -335,6 +335,37 @@ std::string NetworkColumn(const proto::TaskManagerInfo& tm) {
                          mib(n.total_segments()), mib(n.peak_used_segments()));
 }
 
+// A TaskManager's memory parts as of its latest heartbeat: [{"part", "budget_bytes" (0: no
+// bound), "used_bytes", "peak_bytes" (-1: not measured)}], or null when it did not report them.
+Json MemoryJson(const proto::TaskManagerInfo& tm) {
+  if (!tm.has_memory()) return nullptr;
+  Json parts = Json::array();
+  for (const proto::MemoryPartStats& p : tm.memory().parts()) {
+    parts.push_back({{"part", p.part()},
+                     {"budget_bytes", p.budget_bytes()},
+                     {"used_bytes", p.used_bytes()},
+                     {"peak_bytes", p.peak_bytes()}});
+  }
+  return parts;
+}
+
+std::string MiB(int64_t bytes) {
+  return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
+// One table per TaskManager: each part's budget ("-": no bound), use now and peak.
+void PrintMemory(const proto::TaskManagerInfo& tm) {
+  if (!tm.has_memory()) return;
+  std::vector<std::vector<std::string>> rows;
+  for (const proto::MemoryPartStats& p : tm.memory().parts()) {
+    rows.push_back({p.part(), p.budget_bytes() > 0 ? MiB(p.budget_bytes()) : "-",
+                    p.used_bytes() >= 0 ? MiB(p.used_bytes()) : "-",
+                    p.peak_bytes() >= 0 ? MiB(p.peak_bytes()) : "-"});
+  }
+  std::cout << "\nMemory of " << tm.id() << ":" << std::endl;
+  PrintTable({"PART", "BUDGET", "USED", "PEAK"}, rows);
+}
+
 }  // namespace
 
 int TaskManagersCommand(const Invocation& invocation) {
@@ -348,7 +379,8 @@ int TaskManagersCommand(const Invocation& invocation) {
                       {"address", tm.address()},
                       {"slots", tm.slots()},
                       {"free_slots", tm.free_slots()},
-                      {"network", NetworkJson(tm)}});
+                      {"network", NetworkJson(tm)},
+                      {"memory", MemoryJson(tm)}});
     }
     PrintJson(list);
     return kExitOk;
@@ -363,6 +395,7 @@ int TaskManagersCommand(const Invocation& invocation) {
                     NetworkColumn(tm)});
   }
   PrintTable({"ID", "ADDRESS", "SLOTS", "FREE", "NETWORK"}, rows);
+  for (const proto::TaskManagerInfo& tm : tms->taskmanagers()) PrintMemory(tm);
   return kExitOk;
 }
 

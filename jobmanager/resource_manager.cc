@@ -74,6 +74,7 @@ bool ResourceManager::Heartbeat(const proto::Heartbeat& heartbeat) {
     it->second.last_heartbeat_ms = WallClockMs();
     if (heartbeat.has_network()) it->second.network = heartbeat.network();
     if (heartbeat.has_process()) it->second.process = heartbeat.process();
+    if (heartbeat.has_memory()) it->second.memory = heartbeat.memory();
     return true;
   });
 }
@@ -205,6 +206,7 @@ std::vector<proto::TaskManagerInfo> ResourceManager::List() {
           static_cast<int>(std::count(tm.slot_owner.begin(), tm.slot_owner.end(), "")));
       if (tm.network) *info.mutable_network() = *tm.network;
       if (tm.process) *info.mutable_process() = *tm.process;
+      if (tm.memory) *info.mutable_memory() = *tm.memory;
       info.set_last_heartbeat_ms(tm.last_heartbeat_ms);
       info.set_metrics_address(tm.info.metrics_address());
       for (const std::string& job : tm.slot_owner) info.add_slot_jobs(job);

@@ -3,6 +3,7 @@
 #include "sluice/state.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <map>
@@ -67,6 +68,8 @@ class MemoryInit final : public InitContext {
 
 class FreshInit final : public InitContext {
  public:
+  void AddHeapState(const HeapStateSizer* sizer) override { heap_states.push_back(sizer); }
+  std::vector<const HeapStateSizer*> heap_states;
   bool IsRestored() const override { return false; }
   int MaxParallelism() const override { return 128; }
   std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
@@ -130,6 +133,54 @@ TEST(HeapStateTest, EachStateTypeIsScopedToTheCurrentKey) {
   store.SetCurrentKey(42);
   EXPECT_TRUE(list.Get().empty());
   EXPECT_EQ(store.Keys().size(), 10u);
+}
+
+//! Bytes the allocator has handed out and not got back (0 where a sanitizer replaces it).
+size_t AllocatedBytes() {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;
+#else
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+#endif
+}
+
+TEST(HeapStateTest, TheHostIsToldOfHeapStateAndItsEstimateFollowsWhatWasAllocated) {
+  const size_t before = AllocatedBytes();
+  auto store = std::make_unique<KeyedStateStore<int64_t>>();
+  FreshInit init;
+  store->Initialize(init);
+  ASSERT_EQ(init.heap_states.size(), 1u);
+  EXPECT_EQ(init.heap_states[0], store.get());
+  EXPECT_LT(store->EstimateHeapBytes(), 1024u);
+
+  auto value = store->GetValueState<std::string>("value");
+  auto list = store->GetListState<int64_t>("list");
+  auto map = store->GetMapState<int32_t, std::string>("map");
+  constexpr int kKeys = 20000;
+  for (int64_t k = 0; k < kKeys; ++k) {
+    store->SetCurrentKey(k);
+    value.Update(std::string(500, 'v'));
+    for (int i = 0; i < 8; ++i) list.Add(i);
+    map.Put(1, std::string(100, 'm'));
+    map.Put(2, "short");
+  }
+  const size_t estimate = store->EstimateHeapBytes();
+  const size_t allocated = AllocatedBytes() - before;
+  // At least the payload: 500 + 8 × 8 + 100 bytes per key.
+  EXPECT_GT(estimate, size_t{kKeys} * 664);
+  if (allocated > 0) {
+    EXPECT_GT(estimate, allocated * 3 / 4) << "allocated " << allocated;
+    EXPECT_LT(estimate, allocated * 5 / 4) << "allocated " << allocated;
+  }
+  // Cleared state is counted out.
+  for (int64_t k = 0; k < kKeys; ++k) {
+    store->SetCurrentKey(k);
+    value.Clear();
+    list.Clear();
+    map.Clear();
+  }
+  EXPECT_LT(store->EstimateHeapBytes(), estimate / 4);
 }
 
 TEST(HeapStateTest, SnapshotRestoresWholeAndByKeyGroupRange) {

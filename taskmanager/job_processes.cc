@@ -396,6 +396,28 @@ proto::NetworkMemoryStats JobProcesses::NetworkMemory(proto::NetworkMemoryStats 
   return total;
 }
 
+void JobProcesses::AddMemory(proto::MemoryStats& total) {
+  std::vector<std::shared_ptr<Process>> live;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [job, p] : processes_) live.push_back(p);
+  }
+  for (const auto& p : live) {
+    auto ctx = ContextWithDeadline(std::chrono::seconds(1));
+    proto::MemoryStats m;
+    if (!p->stub->Memory(ctx.get(), proto::Empty(), &m).ok()) continue;
+    for (const proto::MemoryPartStats& part : m.parts()) {
+      if (part.part() == "network" || part.used_bytes() < 0) continue;
+      for (proto::MemoryPartStats& mine : *total.mutable_parts()) {
+        if (mine.part() != part.part()) continue;
+        mine.set_used_bytes(mine.used_bytes() + part.used_bytes());
+        // A job process's own peak may fall between two samples of the sum.
+        mine.set_peak_bytes(std::max(mine.peak_bytes(), part.peak_bytes()));
+      }
+    }
+  }
+}
+
 void JobProcesses::Shutdown() {
   spawner_.Shutdown();  // no start and no sweep from now on
   std::vector<std::shared_ptr<Process>> all;

@@ -65,6 +65,9 @@ class JobProcesses {
   void CancelAll();
   //! The network memory all processes use now, within the daemon's `total`.
   proto::NetworkMemoryStats NetworkMemory(proto::NetworkMemoryStats total);
+  //! Adds what the job processes use now to the daemon's own process, managed and task heap
+  //! parts (network is summed by NetworkMemory); a part's peak is at least each process's.
+  void AddMemory(proto::MemoryStats& total);
   //! Stops every process (SIGTERM, then SIGKILL after 10 s) and waits for them.
   void Shutdown();
 

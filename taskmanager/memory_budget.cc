@@ -7,9 +7,7 @@
 #include "absl/strings/str_format.h"
 
 namespace sluice::taskmanager {
-namespace {
-
-std::string Size(int64_t bytes) {
+std::string DescribeBytes(int64_t bytes) {
   constexpr int64_t kMiB = int64_t{1} << 20;
   constexpr int64_t kGiB = int64_t{1} << 30;
   if (bytes >= kGiB && bytes % (kGiB / 10) == 0) {
@@ -17,6 +15,8 @@ std::string Size(int64_t bytes) {
   }
   return absl::StrCat(bytes / kMiB, " MiB");
 }
+
+namespace {
 
 int64_t Fraction(double fraction, int64_t of) {
   return static_cast<int64_t>(std::floor(fraction * static_cast<double>(of)));
@@ -38,9 +38,9 @@ absl::StatusOr<MemoryBudget> MemoryBudget::FromConfig(const config::Configuratio
     const int64_t low = c.GetMemoryBytes("taskmanager.memory.network.min");
     const int64_t high = c.GetMemoryBytes("taskmanager.memory.network.max");
     if (low > high) {
-      return absl::InvalidArgumentError(absl::StrCat("taskmanager.memory.network.min (", Size(low),
-                                                     ") is above taskmanager.memory.network.max (",
-                                                     Size(high), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("taskmanager.memory.network.min (", DescribeBytes(low),
+                       ") is above taskmanager.memory.network.max (", DescribeBytes(high), ")"));
     }
     b.network = std::clamp(Fraction(c.GetDouble("taskmanager.memory.network.fraction"), b.process),
                            low, high);
@@ -50,24 +50,24 @@ absl::StatusOr<MemoryBudget> MemoryBudget::FromConfig(const config::Configuratio
   }
   b.task_heap = b.process - b.framework - b.network - b.managed;
   if (b.task_heap <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("taskmanager.memory.process.size (", Size(b.process),
-                     ") is too small for what it must contain: framework ", Size(b.framework),
-                     " + network ", Size(b.network), " + managed ", Size(b.managed),
-                     ", and some task heap; raise it, or lower taskmanager.memory.network.size or "
-                     "taskmanager.memory.managed.size"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "taskmanager.memory.process.size (", DescribeBytes(b.process),
+        ") is too small for what it must contain: framework ", DescribeBytes(b.framework),
+        " + network ", DescribeBytes(b.network), " + managed ", DescribeBytes(b.managed),
+        ", and some task heap; raise it, or lower taskmanager.memory.network.size or "
+        "taskmanager.memory.managed.size"));
   }
   return b;
 }
 
 std::string MemoryBudget::Describe() const {
   if (process == 0) {
-    return absl::StrCat("network ", Size(network), ", managed ", Size(managed),
+    return absl::StrCat("network ", DescribeBytes(network), ", managed ", DescribeBytes(managed),
                         " (no taskmanager.memory.process.size: the rest is not bounded)");
   }
-  return absl::StrCat("process ", Size(process), " = framework ", Size(framework), " + network ",
-                      Size(network), " + managed ", Size(managed), " + task heap ",
-                      Size(task_heap));
+  return absl::StrCat("process ", DescribeBytes(process), " = framework ", DescribeBytes(framework),
+                      " + network ", DescribeBytes(network), " + managed ", DescribeBytes(managed),
+                      " + task heap ", DescribeBytes(task_heap));
 }
 
 }  // namespace sluice::taskmanager

@@ -31,4 +31,7 @@ struct MemoryBudget {
   std::string Describe() const;
 };
 
+//! "612 MiB", or "1.5 GiB" for a whole tenth of a GiB.
+std::string DescribeBytes(int64_t bytes);
+
 }  // namespace sluice::taskmanager

@@ -14,6 +14,7 @@
 #include "taskmanager/checkpointing/task_state.h"
 #include "taskmanager/eventtime/status_watermark_valve.h"
 #include "taskmanager/failure_report.h"
+#include "taskmanager/heap_state_ledger.h"
 #include "taskmanager/network/local_channel.h"
 #include "taskmanager/network/record_writer.h"
 #include "taskmanager/network/wait_timer.h"
@@ -29,6 +30,12 @@ auto Log() { return log::Get("task"); }
 class TaskCancelled : public std::runtime_error, public HostInterruption {
  public:
   TaskCancelled() : std::runtime_error("task cancelled") {}
+};
+
+//! The job's heap state is over its share of the task heap (HeapStateLedger's message).
+class HeapStateOverBudget : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class OperatorContext final : public RuntimeContext {
@@ -147,6 +154,8 @@ struct Task::Chain {
   std::unique_ptr<MailboxProcessor> processor;
   std::unique_ptr<MailboxTimeScheduler> time_scheduler;
   std::unique_ptr<TaskState> state;
+  //! The operators keep heap state and the TaskManager counts it (CheckHeapState).
+  bool counts_heap = false;
   std::unique_ptr<Aligner> aligner_actions;
   std::unique_ptr<BarrierAligner> aligner;
   //! kFinishing from the moment EndInput ran and the writers finished.
@@ -434,6 +443,8 @@ void Task::BuildChain() {
     c.state->InitializeOperator(*c.nodes[i], c.contexts[i]->MaxParallelism(), *c.ops[i]);
   }
   for (size_t i = c.ops.size(); i-- > 0;) c.ops[i]->Open(*c.contexts[i], *op_output[i]);
+  c.counts_heap = state_ctx_.heap_ledger != nullptr && c.state->HasHeapState();
+  if (c.counts_heap) CheckHeapState();  // restored state counts before the first record
   c.is_source = c.nodes[0]->is_source;
   c.timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
   c.next_flush = Clock::now() + c.timeout;
@@ -441,6 +452,14 @@ void Task::BuildChain() {
   c.valve = std::make_unique<StatusWatermarkValve>(gate_->size());
   c.aligner_actions = std::make_unique<Aligner>(this);
   c.aligner = std::make_unique<BarrierAligner>(gate_->size(), c.aligner_actions.get());
+}
+
+void Task::CheckHeapState() {
+  Chain& c = *chain_;
+  const auto bytes = static_cast<int64_t>(c.state->HeapStateBytes());
+  absl::Status s =
+      state_ctx_.heap_ledger->Report(deployment_.job_id(), deployment_.attempt_id(), bytes);
+  if (!s.ok()) throw HeapStateOverBudget(std::string(s.message()));
 }
 
 void Task::FlushIfDue(bool force) {
@@ -633,6 +652,9 @@ void Task::ProcessBuffer(int channel, const network::BufferPtr& buffer) {
                              std::memory_order_relaxed);
           });
       metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
+      // Heap state grows with records: counted after every buffer of them (a few hundred ns),
+      // so that a job is stopped within a buffer of passing its share.
+      if (c.counts_heap) CheckHeapState();
       break;
     }
   }
@@ -744,6 +766,8 @@ void Task::Run() {
     if (!cancelled_) failure.message = "output partition released";
   } catch (const SnapshotDamagedError& e) {
     failure = Failure{e.what(), /*snapshot_damaged=*/true};
+  } catch (const HeapStateOverBudget& e) {
+    failure.message = absl::StrCat(e.what(), "\n  in task '", DisplayName(), "'");
   } catch (const UserCodeError& e) {
     failure.message = NamePackage(DescribeUserCodeError(e, Where(e.op())));
   } catch (const std::exception& e) {
@@ -767,6 +791,7 @@ void Task::Run() {
   c.ops.clear();
   c.op_ptrs.clear();
   c.state.reset();  // closes RocksDB, removes the local working folder
+  if (state_ctx_.heap_ledger != nullptr) state_ctx_.heap_ledger->Remove(deployment_.attempt_id());
   if (!failure.message.empty() && !cancelled_) {
     for (const auto& p : partitions_) p->Release();
     SetState(SubtaskState::kFailed, failure);

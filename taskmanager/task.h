@@ -40,6 +40,8 @@ class RocksDbSharedMemory;
 
 namespace sluice::taskmanager {
 
+class HeapStateLedger;
+
 //! Where a task sends the outcome of its part of a checkpoint. Called from I/O threads.
 class CheckpointResponder {
  public:
@@ -59,6 +61,8 @@ struct StateContext {
   std::shared_ptr<state::RocksDbSharedMemory> rocksdb_memory;
   ThreadPool* io = nullptr;
   CheckpointResponder* responder = nullptr;
+  //! Where the task reports its heap keyed state (the TaskManager's budget); null: not counted.
+  HeapStateLedger* heap_ledger = nullptr;
 };
 
 struct NetworkContext {
@@ -138,6 +142,9 @@ class Task {
   //! Idle until the next flush is due (or `until`, if earlier).
   MailboxProcessor::Step IdleUntilFlush(std::chrono::steady_clock::time_point until);
   void FlushIfDue(bool force);
+  //! Reports the heap state to the ledger; throws HeapStateOverBudget when the job's is over
+  //! its share. Task thread, after the chain is built and after each buffer of records.
+  void CheckHeapState();
   //! The synchronous part of checkpoint `barrier`; forwards the barrier unless input has ended.
   void PerformCheckpoint(const network::CheckpointEvent& barrier, int64_t alignment_ns);
   void AbortCheckpoint(const network::CheckpointEvent& barrier, const std::string& reason);

@@ -110,6 +110,9 @@ TaskExecutor::TaskExecutor(TaskManagerOptions options)
         static_cast<size_t>(options_.memory.managed), options_.rocksdb_write_buffer_ratio,
         options_.rocksdb_high_prio_ratio);
   }
+  heap_ledger_ = std::make_unique<HeapStateLedger>(
+      options_.memory.task_heap, options_.slots,
+      [this](const std::string& job_id) { return JobSlots(job_id); }, options_.id);
 }
 
 TaskExecutor::~TaskExecutor() { Shutdown(); }
@@ -283,6 +286,55 @@ proto::NetworkMemoryStats TaskExecutor::NetworkFigures() {
   return n;
 }
 
+proto::MemoryStats TaskExecutor::MemoryFigures(const proto::ProcessStats& process,
+                                               const proto::NetworkMemoryStats& network) {
+  proto::MemoryStats m;
+  auto add = [&m](const char* part, int64_t budget, int64_t used, int64_t peak) {
+    proto::MemoryPartStats* p = m.add_parts();
+    p->set_part(part);
+    p->set_budget_bytes(budget);
+    p->set_used_bytes(used);
+    p->set_peak_bytes(peak);
+  };
+  const HeapStateLedger::Usage heap = heap_ledger_->usage();
+  add("process", options_.memory.process, static_cast<int64_t>(process.rss_bytes()),
+      static_cast<int64_t>(process.rss_bytes()));
+  add("framework", options_.memory.framework, -1, -1);
+  add("network", options_.memory.network, network.used_segments() * network.segment_size(),
+      network.peak_used_segments() * network.segment_size());
+  const int64_t managed = rocksdb_memory_ ? static_cast<int64_t>(rocksdb_memory_->usage()) : 0;
+  add("managed", options_.memory.managed, managed, managed);
+  add("task heap", options_.memory.task_heap, heap.used, heap.peak);
+  if (job_processes_) job_processes_->AddMemory(m);
+  // Peaks as sampled: the network pool and the heap ledger keep their own, the rest are
+  // the most seen at a heartbeat.
+  absl::MutexLock lock(&peaks_mu_);
+  for (proto::MemoryPartStats& p : *m.mutable_parts()) {
+    if (p.used_bytes() < 0) continue;
+    int64_t& peak = peaks_[p.part()];
+    peak = std::max({peak, p.peak_bytes(), p.used_bytes()});
+    p.set_peak_bytes(peak);
+  }
+  return m;
+}
+
+grpc::Status TaskExecutor::Memory(grpc::ServerContext*, const proto::Empty*,
+                                  proto::MemoryStats* resp) {
+  *resp = MemoryFigures(ReadProcessStats(), NetworkFigures());
+  return grpc::Status::OK;
+}
+
+int TaskExecutor::JobSlots(const std::string& job_id) {
+  std::set<int> slots;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, t] : tasks_) {
+    if (!t->Done() && t->deployment().job_id() == job_id) {
+      slots.insert(t->deployment().subtask_index());
+    }
+  }
+  return static_cast<int>(slots.size());
+}
+
 grpc::Status TaskExecutor::NetworkMemory(grpc::ServerContext*, const proto::Empty*,
                                          proto::NetworkMemoryStats* resp) {
   *resp = NetworkFigures();
@@ -330,6 +382,7 @@ void TaskExecutor::HeartbeatUntilBroken() {
     hb.set_taskmanager_id(options_.id);
     *hb.mutable_network() = NetworkFigures();
     *hb.mutable_process() = ReadProcessStats();
+    *hb.mutable_memory() = MemoryFigures(hb.process(), hb.network());
     {
       absl::MutexLock lock(&mu_);
       for (const auto& [id, t] : tasks_) {
@@ -472,6 +525,7 @@ grpc::Status TaskExecutor::DeployTask(grpc::ServerContext*, const proto::TaskDep
   state.io = &io_;
   state.responder = this;
   state.rocksdb_memory = rocksdb_memory_;
+  state.heap_ledger = heap_ledger_.get();
   auto task = Task::Create(*req, *env, net, state,
                            [this](const proto::TaskDeployment& d, SubtaskState s,
                                   const Task::Failure& failure) { Report(d, s, failure); });

@@ -17,6 +17,7 @@
 #include "common/executor.h"
 #include "common/metrics/prometheus_server.h"
 #include "sluice_proto/cluster.grpc.pb.h"
+#include "taskmanager/heap_state_ledger.h"
 #include "taskmanager/job_processes.h"
 #include "taskmanager/local_state_dirs.h"
 #include "taskmanager/memory_budget.h"
@@ -93,6 +94,7 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
                        grpc::ServerWriter<proto::LogChunk>* writer) override;
   grpc::Status NetworkMemory(grpc::ServerContext*, const proto::Empty*,
                              proto::NetworkMemoryStats* resp) override;
+  grpc::Status Memory(grpc::ServerContext*, const proto::Empty*, proto::MemoryStats* resp) override;
 
   // CheckpointResponder (I/O threads).
   void Acknowledge(const proto::TaskDeployment& task, int64_t checkpoint_id,
@@ -108,6 +110,12 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   //! The network buffer pool's figures, sent with the registration and every heartbeat (in a
   //! daemon with job processes: what they use, summed).
   proto::NetworkMemoryStats NetworkFigures();
+  //! The memory budget's parts, their use and peaks, sent with every heartbeat (in a daemon with
+  //! job processes: its own and theirs, summed).
+  proto::MemoryStats MemoryFigures(const proto::ProcessStats& process,
+                                   const proto::NetworkMemoryStats& network);
+  //! The slots job `job_id` holds here: the distinct subtask indices of its live tasks.
+  int JobSlots(const std::string& job_id);
   bool is_job_process() const { return !options_.job_process.empty(); }
   //! In a job process: the daemon's data connections for the job arrive on the control socket.
   void ServeControlSocket();
@@ -131,6 +139,9 @@ class TaskExecutor final : public proto::TaskManagerService::Service, public Che
   std::unique_ptr<proto::JobManagerService::Stub> jobmanager_;
   std::shared_ptr<network::NetworkBufferPool> buffers_;
   std::shared_ptr<state::RocksDbSharedMemory> rocksdb_memory_;  // null when not managed
+  std::unique_ptr<HeapStateLedger> heap_ledger_;
+  absl::Mutex peaks_mu_;
+  std::map<std::string, int64_t> peaks_ ABSL_GUARDED_BY(peaks_mu_);  // sampled, by memory part
   network::PartitionManager partitions_;
   network::ConnectionManager connections_{options_.busy_poll};
   network::NetworkServer network_server_{&partitions_, options_.busy_poll};

@@ -203,6 +203,15 @@ class InternalTimerService {
   virtual int64_t CurrentProcessingTime() const = 0;
 };
 
+//! Heap keyed state (state.backend.type: hashmap) of one operator instance, as the host sees it:
+//! an estimate of the bytes it holds, so that the TaskManager can count it against its memory
+//! budget. Task thread only.
+class HeapStateSizer {
+ public:
+  virtual ~HeapStateSizer() = default;
+  virtual size_t EstimateHeapBytes() const = 0;
+};
+
 //! Given to StreamOperator::InitializeState before Open: the restored state, if any, and the
 //! keyed state backend to use. Append-only (docs/decisions.md, "Where state lives"): packages built
 //! against an older SDK call the functions they know.
@@ -227,6 +236,9 @@ class InitContext {
     (void)target;
     return nullptr;
   }
+  //! Keyed operators with heap state: the host asks `sizer` for the state's size while the
+  //! operator lives (its memory budget, docs/state-backends.md).
+  virtual void AddHeapState(const HeapStateSizer* sizer) { (void)sizer; }
 };
 
 enum class SourceStatus { kMoreAvailable, kNothingAvailable, kEndOfInput };

@@ -11,6 +11,7 @@
 #include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
 // ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,13 +30,14 @@ namespace sluice {
 
 //! All keyed state of one keyed operator instance, with the current key. Task thread only.
 template <typename K>
-class KeyedStateStore final : public KeyScope<K> {
+class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
  public:
   //! Picks the home of the state (the host's backend, or the heap when null) and takes the
   //! restored heap entries. Call before the first Get*State.
   void Initialize(InitContext& ctx) {
     backend_ = ctx.KeyedBackend();
     max_parallelism_ = ctx.MaxParallelism();
+    if (!backend_) ctx.AddHeapState(this);
     if (backend_ || !ctx.IsRestored()) return;
     ctx.ForEachKeyedEntry([this](int kg, const std::string& state, std::string_view key,
                                  std::string_view user_key, std::string_view value) {
@@ -85,6 +87,14 @@ class KeyedStateStore final : public KeyScope<K> {
 
   int max_parallelism() const { return max_parallelism_; }
 
+  //! Heap state: an estimate of its bytes, restored entries not yet asked for included.
+  size_t EstimateHeapBytes() const override {
+    size_t bytes = 0;
+    for (const auto& [name, table] : tables_) bytes += table->EstimateBytes();
+    for (const auto& [name, entries] : restored_) bytes += RestoredBytes(entries);
+    return bytes;
+  }
+
   //! Every key that has a value in any state, each once, in no particular order.
   std::vector<K> Keys() const {
     std::vector<K> keys;
@@ -123,6 +133,17 @@ class KeyedStateStore final : public KeyScope<K> {
     int key_group;
     std::string key, user_key, value;
   };
+  //! Restored entries of a state not asked for yet: a few are weighed, the rest counted alike.
+  static size_t RestoredBytes(const std::vector<RawEntry>& entries) {
+    const size_t n = std::min<size_t>(entries.size(), 16);
+    if (n == 0) return 0;
+    size_t sample = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const RawEntry& e = entries[i * entries.size() / n];
+      sample += sizeof(e) + e.key.capacity() + e.user_key.capacity() + e.value.capacity();
+    }
+    return sample * entries.size() / n;
+  }
 
   template <typename N, typename State, typename Api>
   static WithNamespace<State, N> Handle(State state, Api* table) {

@@ -104,6 +104,8 @@ class StateTable {
   virtual void AppendKeys(std::vector<K>& out) = 0;
   //! Heap only: room for `n` keys (before a restore).
   virtual void Reserve(size_t n) { (void)n; }
+  //! Heap only: an estimate of the bytes the table holds (internal/heap_bytes.h).
+  virtual size_t EstimateBytes() const { return 0; }
 };
 
 //! Where a table keeps its current namespace (one per table, shared by its handles, as Flink).

@@ -60,7 +60,8 @@ class RestoredInit final : public InitContext {
   //! RocksDB state for it; `timers`: null where the operator is not keyed.
   RestoredInit(const proto::OperatorSubtaskState* state, bool restored, int max_parallelism,
                proto::KeyGroupRange range, const std::vector<KeyGroupsFile>* files,
-               bool holds_rocksdb, KeyedStateBackend* backend, TimerFactory timers)
+               bool holds_rocksdb, KeyedStateBackend* backend, TimerFactory timers,
+               std::vector<const HeapStateSizer*>* heap_states)
       : state_(state),
         restored_(restored),
         max_parallelism_(max_parallelism),
@@ -68,7 +69,10 @@ class RestoredInit final : public InitContext {
         files_(files),
         holds_rocksdb_(holds_rocksdb),
         backend_(backend),
-        timers_(std::move(timers)) {}
+        timers_(std::move(timers)),
+        heap_states_(heap_states) {}
+
+  void AddHeapState(const HeapStateSizer* sizer) override { heap_states_->push_back(sizer); }
 
   bool IsRestored() const override { return restored_; }
   int MaxParallelism() const override { return max_parallelism_; }
@@ -115,6 +119,7 @@ class RestoredInit final : public InitContext {
   bool holds_rocksdb_;
   KeyedStateBackend* backend_;
   TimerFactory timers_;
+  std::vector<const HeapStateSizer*>* heap_states_;
 };
 
 class KeyedWriter final : public KeyedStateWriter {
@@ -312,9 +317,16 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     };
   }
   RestoredInit init(restored, deployment_.has_restore(), o->max_parallelism, o->range, &files,
-                    holds_rocksdb && !o->rocksdb, o->rocksdb.get(), std::move(timers));
+                    holds_rocksdb && !o->rocksdb, o->rocksdb.get(), std::move(timers),
+                    &heap_states_);
   op.InitializeState(init);
   operators_.push_back(std::move(o));
+}
+
+size_t TaskState::HeapStateBytes() const {
+  size_t bytes = 0;
+  for (const HeapStateSizer* s : heap_states_) bytes += s->EstimateHeapBytes();
+  return bytes;
 }
 
 TaskState::Operator& TaskState::Find(const NodeSpec& node) {

@@ -66,6 +66,10 @@ class TaskState {
   //! Task thread: the watermark of `node`'s operator advanced; fires its event-time timers.
   void AdvanceWatermark(const NodeSpec& node, int64_t watermark);
 
+  //! Task thread: an estimate of the bytes the operators' heap keyed state holds.
+  size_t HeapStateBytes() const;
+  bool HasHeapState() const { return !heap_states_.empty(); }
+
   //! The name state of `node` goes by: its uid, or a stable id derived from the node id.
   static std::string OperatorUid(const NodeSpec& node);
 
@@ -80,6 +84,8 @@ class TaskState {
   std::shared_ptr<snapshot::SnapshotStorage> storage_;          // checkpoints; null when off
   std::shared_ptr<snapshot::SnapshotStorage> restore_storage_;  // null without a restore
   std::vector<std::unique_ptr<Operator>> operators_;
+  //! The heap state of the operators (they outlive it: the task ends them first).
+  std::vector<const HeapStateSizer*> heap_states_;
 };
 
 }  // namespace sluice::taskmanager

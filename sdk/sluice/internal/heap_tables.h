@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/internal/heap_bytes.h"
 #include "sluice/state_types.h"
 
 namespace sluice {
@@ -25,6 +26,11 @@ struct NsKey {
   K key;
   N ns;
   bool operator==(const NsKey& o) const { return key == o.key && ns == o.ns; }
+};
+
+template <typename K, typename N>
+struct OutsideBytes<NsKey<K, N>> {
+  static size_t Of(const NsKey<K, N>& k) { return BytesOutside(k.key) + BytesOutside(k.ns); }
 };
 
 }  // namespace internal
@@ -87,6 +93,11 @@ class CowMap {
     for (const auto& [k, v] : *base_) {
       if (!delta_.count(k) && !removed_.count(k)) fn(k);
     }
+  }
+  //! An estimate of the bytes the map holds (heap_bytes.h); a base a snapshot still reads is
+  //! counted once.
+  size_t EstimateBytes() const {
+    return HashMapBytes(*base_) + HashMapBytes(delta_) + HashMapBytes(removed_);
   }
   //! The contents now, immutable; later writes do not change them.
   std::shared_ptr<const Map> Freeze() {
@@ -193,6 +204,7 @@ class HeapValueTable final : public HeapTable<K, N>, public ValueTable<T> {
   void Put(T value) override { map_.Put(this->Current(), std::move(value)); }
   void Clear() override { map_.Erase(this->Current()); }
   void Reserve(size_t n) override { map_.Reserve(n); }
+  size_t EstimateBytes() const override { return map_.EstimateBytes(); }
   void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
@@ -235,6 +247,7 @@ class HeapListTable final : public HeapTable<K, N>, public ListTable<T> {
     }
   }
   void Clear() override { map_.Erase(this->Current()); }
+  size_t EstimateBytes() const override { return map_.EstimateBytes(); }
   void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
@@ -287,6 +300,7 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
     return {m->begin(), m->end()};
   }
   void Clear() override { map_.Erase(this->Current()); }
+  size_t EstimateBytes() const override { return map_.EstimateBytes(); }
   void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
