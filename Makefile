@@ -4,7 +4,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: deps build demo test asan-build asan-test bench chaos clean
+.PHONY: deps build demo test asan-build asan-test bench chaos soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +36,10 @@ bench: build
 # The long form of the chaos suite (tests/chaos/); its counts go to docs/chaos.md.
 chaos: build
 	@scripts/chaos.sh $(BUILD_DIR)
+
+# The long form of the memory-budget soak test (tests/soak_test.cc): an hour; see bench/README.md.
+soak: build
+	@scripts/soak.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

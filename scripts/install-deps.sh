@@ -5,7 +5,8 @@ PKGS=(g++ cmake ninja-build ccache pkg-config make
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
       librocksdb-dev zlib1g-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
       libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev
-      libcpp-httplib-dev curl prometheus)
+      libcpp-httplib-dev curl prometheus
+      libjemalloc2 libmimalloc2.0)  # allocators the soak test compares (make soak)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -401,7 +401,7 @@ CommandResult LocalCluster::Sluice(std::vector<std::string> args, absl::Duration
   return RunSluice(args, timeout);
 }
 
-absl::Status LocalCluster::SignalTaskManager(int i, int sig) {
+absl::StatusOr<pid_t> LocalCluster::TaskManagerPid(int i) const {
   std::string file = absl::StrCat(cluster_dir_, "/taskmanager-", i, ".pid");
   std::optional<pid_t> pid = ReadPid(file);
   if (!pid) return absl::NotFoundError(absl::StrCat("no pid in ", file));
@@ -409,6 +409,12 @@ absl::Status LocalCluster::SignalTaskManager(int i, int sig) {
     return absl::FailedPreconditionError(
         absl::StrCat("TaskManager ", i, " (pid ", *pid, ") is not running"));
   }
+  return *pid;
+}
+
+absl::Status LocalCluster::SignalTaskManager(int i, int sig) {
+  absl::StatusOr<pid_t> pid = TaskManagerPid(i);
+  if (!pid.ok()) return pid.status();
   if (::kill(*pid, sig) != 0) {
     return absl::InternalError(absl::StrCat("kill(", *pid, ", ", sig, "): ", std::strerror(errno)));
   }

@@ -128,6 +128,8 @@ class LocalCluster {
   //! Runs `sluice <args> --jobmanager <address>`.
   CommandResult Sluice(std::vector<std::string> args, absl::Duration timeout = kCommandTimeout);
 
+  //! The pid of TaskManager i (1-based, as in taskmanager-<i>.pid) while it runs.
+  absl::StatusOr<pid_t> TaskManagerPid(int i) const;
   //! SIGKILLs TaskManager i (1-based, as in taskmanager-<i>.pid) and waits until it is gone.
   absl::Status KillTaskManager(int i);
   //! SIGSTOPs TaskManager i: it stays connected but stops heartbeating (the destructor resumes

@@ -11,7 +11,6 @@
 #include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
 // ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
 
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +23,7 @@
 
 #include "sluice/internal/backend_tables.h"
 #include "sluice/internal/heap_tables.h"
+#include "sluice/internal/restored_entries.h"
 #include "sluice/state_types.h"
 
 namespace sluice {
@@ -39,10 +39,16 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
     max_parallelism_ = ctx.MaxParallelism();
     if (!backend_) ctx.AddHeapState(this);
     if (backend_ || !ctx.IsRestored()) return;
-    ctx.ForEachKeyedEntry([this](int kg, const std::string& state, std::string_view key,
-                                 std::string_view user_key, std::string_view value) {
-      restored_[state].push_back(
-          RawEntry{kg, std::string(key), std::string(user_key), std::string(value)});
+    internal::RestoredEntries* last = nullptr;  // entries come grouped by state: one lookup each
+    const std::string* last_name = nullptr;
+    ctx.ForEachKeyedEntry([&](int kg, const std::string& state, std::string_view key,
+                              std::string_view user_key, std::string_view value) {
+      if (last == nullptr || state != *last_name) {
+        auto it = restored_.try_emplace(state).first;
+        last = &it->second;
+        last_name = &it->first;
+      }
+      last->Add(kg, key, user_key, value);
     });
   }
 
@@ -91,7 +97,7 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
   size_t EstimateHeapBytes() const override {
     size_t bytes = 0;
     for (const auto& [name, table] : tables_) bytes += table->EstimateBytes();
-    for (const auto& [name, entries] : restored_) bytes += RestoredBytes(entries);
+    for (const auto& [name, entries] : restored_) bytes += entries.Bytes();
     return bytes;
   }
 
@@ -120,31 +126,19 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
       }
     }
     if (restored_.empty()) return;
-    auto leftover = std::make_shared<const std::map<std::string, std::vector<RawEntry>>>(restored_);
+    auto leftover =
+        std::make_shared<const std::map<std::string, internal::RestoredEntries>>(restored_);
     ctx.AddKeyedSnapshot([leftover](KeyedStateWriter& out) {
       for (const auto& [name, entries] : *leftover) {
-        for (const auto& e : entries) out.Write(e.key_group, name, e.key, e.user_key, e.value);
+        entries.ForEach([&out, &name = name](int kg, std::string_view key,
+                                             std::string_view user_key, std::string_view value) {
+          out.Write(kg, name, key, user_key, value);
+        });
       }
     });
   }
 
  private:
-  struct RawEntry {
-    int key_group;
-    std::string key, user_key, value;
-  };
-  //! Restored entries of a state not asked for yet: a few are weighed, the rest counted alike.
-  static size_t RestoredBytes(const std::vector<RawEntry>& entries) {
-    const size_t n = std::min<size_t>(entries.size(), 16);
-    if (n == 0) return 0;
-    size_t sample = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const RawEntry& e = entries[i * entries.size() / n];
-      sample += sizeof(e) + e.key.capacity() + e.user_key.capacity() + e.value.capacity();
-    }
-    return sample * entries.size() / n;
-  }
-
   template <typename N, typename State, typename Api>
   static WithNamespace<State, N> Handle(State state, Api* table) {
     if constexpr (internal::kVoidNamespace<N>) {
@@ -181,7 +175,8 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
       auto r = restored_.find(name);
       if (r != restored_.end()) {
         t->Reserve(r->second.size());
-        for (const auto& e : r->second) t->Restore(e.key, e.user_key, e.value);
+        r->second.ForEach([&t](int, std::string_view key, std::string_view user_key,
+                               std::string_view value) { t->Restore(key, user_key, value); });
         restored_.erase(r);
       }
       table = std::move(t);
@@ -195,7 +190,7 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
   int max_parallelism_ = kDefaultMaxParallelism;
   ByteWriter key_bytes_;
   std::map<std::string, std::unique_ptr<internal::StateTable<K>>> tables_;
-  std::map<std::string, std::vector<RawEntry>> restored_;
+  std::map<std::string, internal::RestoredEntries> restored_;
 };
 
 }  // namespace sluice

@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -453,26 +454,36 @@ absl::Status Download(snapshot::SnapshotStorage& storage, const proto::RocksDbSt
   return absl::OkStatus();
 }
 
-//! Copies the entries in [lower, upper) of `from` (in `source`) to `to` (in `target`).
+//! Copies the entries in [lower, upper) of `from` (in `source`) to `to` (in `target`): written in
+//! key order into one SST file (`file`, in the instance's file system) and ingested, so that a
+//! restore from several instances costs a sequential write per key, not a memtable insert. The
+//! range holds no key of `target` (key groups belong to one instance each).
 absl::Status CopyRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from, rocksdb::DB& target,
-                       rocksdb::ColumnFamilyHandle* to, const rocksdb::WriteOptions& write,
-                       const std::string& lower, const std::string& upper) {
+                       rocksdb::ColumnFamilyHandle* to, const rocksdb::Options& options,
+                       const std::string& lower, const std::string& upper,
+                       const std::string& file) {
   rocksdb::Slice upper_slice = ToSlice(upper);
   rocksdb::ReadOptions read;
   read.iterate_upper_bound = &upper_slice;
   read.fill_cache = false;
+  read.readahead_size = size_t{2} << 20;  // a sequential scan of whole files
   std::unique_ptr<rocksdb::Iterator> it(source.NewIterator(read, from));
-  rocksdb::WriteBatch batch;
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, to);
   rocksdb::Status s;
+  uint64_t entries = 0;
   for (it->Seek(ToSlice(lower)); s.ok() && it->Valid(); it->Next()) {
-    s = batch.Put(to, it->key(), it->value());
-    if (s.ok() && batch.GetDataSize() >= kCopyBatchBytes) {
-      s = target.Write(write, &batch);
-      batch.Clear();
-    }
+    if (entries++ == 0) s = writer.Open(file);
+    if (s.ok()) s = writer.Put(it->key(), it->value());
   }
   if (s.ok()) s = it->status();
-  if (s.ok()) s = target.Write(write, &batch);
+  if (s.ok() && entries > 0) s = writer.Finish();
+  if (s.ok() && entries > 0) {
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;  // a hard link: the file is ours
+    s = target.IngestExternalFile(to, {file}, ingest);
+  }
+  std::error_code ec;
+  std::filesystem::remove(file, ec);  // left after a failure; moved away after an ingest
   return ToStatus(s, absl::StrCat("copying column family ", from->GetName()));
 }
 
@@ -641,7 +652,9 @@ absl::Status RocksDbKeyedBackend::CopyFromInstance(snapshot::SnapshotStorage& st
       if (!s.ok()) break;
       if (!IsStateFamily(family, handle)) continue;
       absl::StatusOr<int> id = AddState(family);
-      s = id.ok() ? CopyRange(**source, cf, *db_->db, db_->states[*id], db_->write, lower, upper)
+      s = id.ok() ? CopyRange(**source, cf, *db_->db, db_->states[*id],
+                              rocksdb::Options(db_->db_options, db_->cf_options), lower, upper,
+                              absl::StrCat(dir, "-ingest-", *id, ".sst"))
                   : id.status();
     }
     CloseInstance(*std::move(source), families);

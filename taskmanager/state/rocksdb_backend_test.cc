@@ -484,8 +484,26 @@ TEST_P(RocksDbBackendTest, WiderRangeMergesSeveralInstances) {
   EXPECT_EQ(DumpAll(*merged), expected);
   const std::vector<std::string>& names = merged->state_names();
   EXPECT_NE(std::find(names.begin(), names.end(), "only-high"), names.end());
-  // The restore folder of the copied instance is gone.
+  // The restore folder of the copied instance is gone, and so are the files it was ingested from.
   EXPECT_FALSE(fs::exists(merged->options().local_dir + "-restore"));
+  for (const auto& f :
+       fs::directory_iterator(fs::path(merged->options().local_dir).parent_path())) {
+    EXPECT_EQ(f.path().filename().string().find("-ingest-"), std::string::npos) << f.path();
+  }
+  // What was copied in is part of the instance: its next snapshot restores whole, and a subtask
+  // straddling the merged instance's halves restores its part.
+  const proto::KeyedStateHandle merged_handle = Checkpoint(*merged, 2);
+  auto again = Open("again", Range(0, 9), false, {merged_handle});
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(DumpAll(*again), expected);
+  auto middle = Open("middle", Range(3, 7), false, {low_handle, high_handle});
+  ASSERT_NE(middle, nullptr);
+  Dump expected_middle;
+  for (const auto& [entry, value] : expected) {
+    const int group = GroupOf(entry.substr(entry.find('|') + 1));
+    if (group >= 3 && group <= 7) expected_middle.emplace(entry, value);
+  }
+  EXPECT_EQ(DumpAll(*middle), expected_middle);
 }
 
 TEST_P(RocksDbBackendTest, RestoresFromKeyGroupsStateHandle) {
