@@ -24,13 +24,13 @@ absl::Status HeapStateLedger::Report(const std::string& job_id, const std::strin
     Entry& e = by_attempt_[attempt];
     e.job_id = job_id;
     used_ += bytes - e.bytes;
+    job_bytes = by_job_[job_id] += bytes - e.bytes;
     e.bytes = bytes;
     peak_ = std::max(peak_, used_);
-    if (task_heap_ <= 0) return absl::OkStatus();
-    for (const auto& [id, other] : by_attempt_) {
-      if (other.job_id == job_id) job_bytes += other.bytes;
-    }
   }
+  // Within one slot's share, the job is within its own whatever its slots: the common case
+  // costs no count of them.
+  if (task_heap_ <= 0 || job_bytes <= task_heap_ / slots_) return absl::OkStatus();
   // Outside the lock: the TaskManager counts the job's slots under its own.
   const int job_slots = std::clamp(job_slots_(job_id), 1, slots_);
   const int64_t share = task_heap_ / slots_ * job_slots;
@@ -50,6 +50,9 @@ void HeapStateLedger::Remove(const std::string& attempt) {
   auto it = by_attempt_.find(attempt);
   if (it == by_attempt_.end()) return;
   used_ -= it->second.bytes;
+  if (auto job = by_job_.find(it->second.job_id); job != by_job_.end()) {
+    if ((job->second -= it->second.bytes) == 0) by_job_.erase(job);
+  }
   by_attempt_.erase(it);
 }
 

@@ -51,6 +51,7 @@ class HeapStateLedger {
   const std::string taskmanager_id_;
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> by_attempt_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> by_job_ ABSL_GUARDED_BY(mu_);  // the sum of each job's attempts
   int64_t used_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t peak_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -60,5 +60,20 @@ TEST(HeapStateLedgerTest, AJobCountsAtLeastOneSlotAndAtMostAll) {
   EXPECT_FALSE(ledger.Report("j", "t", 101 * kMiB).ok());
 }
 
+TEST(HeapStateLedgerTest, AttemptsComeAndGoInAnyOrder) {
+  HeapStateLedger ledger(
+      100 * kMiB, 2, [](const std::string&) { return 1; }, "tm");
+  EXPECT_TRUE(ledger.Report("j", "a", 0).ok());
+  EXPECT_TRUE(ledger.Report("j", "b", 0).ok());
+  ledger.Remove("b");
+  ledger.Remove("a");
+  ledger.Remove("a");
+  EXPECT_EQ(ledger.usage().used, 0);
+  // A restarted job starts from nothing: the earlier attempts' bytes are gone with them.
+  EXPECT_TRUE(ledger.Report("j", "c", 40 * kMiB).ok());
+  EXPECT_TRUE(ledger.Report("j", "d", 10 * kMiB).ok());
+  EXPECT_FALSE(ledger.Report("j", "d", 11 * kMiB).ok());
+}
+
 }  // namespace
 }  // namespace sluice::taskmanager

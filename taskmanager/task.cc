@@ -442,7 +442,14 @@ void Task::BuildChain() {
   for (size_t i = 0; i < c.ops.size(); ++i) {
     c.state->InitializeOperator(*c.nodes[i], c.contexts[i]->MaxParallelism(), *c.ops[i]);
   }
+  const auto opening = Clock::now();
   for (size_t i = c.ops.size(); i-- > 0;) c.ops[i]->Open(*c.contexts[i], *op_output[i]);
+  if (const auto open_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - opening).count();
+      open_ms >= 100) {
+    // Heap state restored in InitializeState becomes the operator's tables in Open.
+    Log()->info("{}: opened its operators in {} ms", DisplayName(), open_ms);
+  }
   c.counts_heap = state_ctx_.heap_ledger != nullptr && c.state->HasHeapState();
   if (c.counts_heap) CheckHeapState();  // restored state counts before the first record
   c.is_source = c.nodes[0]->is_source;
