@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/state_bench_util.h"
 #include "common/snapshot/key_groups_format.h"
 #include "common/snapshot/storage.h"
 #include "sluice/state.h"
@@ -34,31 +35,16 @@
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using sluice::bench::BuilderWriter;
+using sluice::bench::Check;
+using sluice::bench::Clock;
+using sluice::bench::Median;
+using sluice::bench::MsSince;
 using sluice::snapshot::SnapshotStorage;
 
 constexpr int kRuns = 3;
 constexpr int kMaxParallelism = 128;
 constexpr int64_t kUpdateStep = 100;  // checkpoint 2 follows an update of every 100th key: 1%
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-std::string g_tmp;  // the run's temporary folder, removed at the end and by Fail
-
-[[noreturn]] void Fail(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "checkpoint_bench: %s: %s\n", what, std::string(status.message()).c_str());
-  std::error_code ec;
-  if (!g_tmp.empty()) fs::remove_all(g_tmp, ec);
-  std::exit(1);
-}
-
-template <typename T>
-T Check(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) Fail(what, value.status());
-  return *std::move(value);
-}
 
 sluice::proto::KeyGroupRange AllKeyGroups() {
   sluice::proto::KeyGroupRange range;
@@ -85,32 +71,6 @@ class FreshInit final : public sluice::InitContext {
 
  private:
   sluice::KeyedStateBackend* backend_;
-};
-
-//! Hands a heap store's entries to the file builder, as task_state.cc's snapshot context does:
-//! the store freezes its tables in the synchronous part; Deferred() writes them out later.
-class BuilderWriter final : public sluice::KeyedStateWriter, public sluice::SnapshotContext {
- public:
-  explicit BuilderWriter(sluice::snapshot::KeyGroupsFileBuilder* builder) : builder_(builder) {}
-  void Write(int key_group, const std::string& state, std::string_view key,
-             std::string_view user_key, std::string_view value) override {
-    builder_->Add(key_group, state, key, user_key, value);
-  }
-  int64_t CheckpointId() const override { return 1; }
-  void AddOperatorState(const std::string&, sluice::OperatorStateMode, std::string) override {}
-  sluice::KeyedStateWriter& Keyed() override { return *this; }
-  void AddKeyedSnapshot(std::function<void(sluice::KeyedStateWriter&)> write) override {
-    deferred_.push_back(std::move(write));
-  }
-  //! The asynchronous part's serialization of the frozen state.
-  void Deferred() {
-    for (auto& w : deferred_) w(*this);
-    deferred_.clear();
-  }
-
- private:
-  sluice::snapshot::KeyGroupsFileBuilder* builder_;
-  std::vector<std::function<void(sluice::KeyedStateWriter&)>> deferred_;
 };
 
 struct Sample {
@@ -196,11 +156,6 @@ class Subtask {
   sluice::ValueState<int64_t> balance_;
   std::set<std::string> uploaded_shared_;  // shared files that earlier checkpoints uploaded
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 //! Median over runs, field by field.
 Sample Median(const std::vector<Sample>& runs) {
@@ -309,7 +264,8 @@ int main(int argc, char** argv) {
     std::perror("checkpoint_bench: mkdtemp");
     return 1;
   }
-  const std::string tmp = g_tmp = pattern;
+  sluice::bench::Scratch::program = "checkpoint_bench";
+  const std::string tmp = sluice::bench::Scratch::dir = pattern;
   std::printf("Sluice checkpoint benchmark: one subtask, ValueState<int64_t>, key groups [0, %d]\n",
               kMaxParallelism - 1);
   std::printf(

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/state_bench_util.h"
 #include "common/snapshot/key_groups_format.h"
 #include "common/snapshot/storage.h"
 #include "sluice/state.h"
@@ -33,41 +34,22 @@
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using sluice::bench::BuilderWriter;
+using sluice::bench::Check;
+using sluice::bench::Clock;
+using sluice::bench::Fail;
+using sluice::bench::Median;
+using sluice::bench::MsSince;
 using sluice::snapshot::SnapshotStorage;
 
 constexpr int kRuns = 3;
 constexpr int kMaxParallelism = 128;
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-std::string g_tmp;
-
-[[noreturn]] void Fail(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "restore_bench: %s: %s\n", what, std::string(status.message()).c_str());
-  std::error_code ec;
-  if (!g_tmp.empty()) fs::remove_all(g_tmp, ec);
-  std::exit(1);
-}
-
-template <typename T>
-T Check(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) Fail(what, value.status());
-  return *std::move(value);
-}
 
 sluice::proto::KeyGroupRange Range(int start, int end) {
   sluice::proto::KeyGroupRange range;
   range.set_start(start);
   range.set_end(end);
   return range;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 //! The host's side of InitializeState: restored entries of `range` from one key-groups file (as
@@ -96,25 +78,6 @@ class Init final : public sluice::InitContext {
   sluice::KeyedStateBackend* backend_;
 };
 
-//! Collects a heap store's snapshot into a key-groups file.
-class Writer final : public sluice::KeyedStateWriter, public sluice::SnapshotContext {
- public:
-  explicit Writer(sluice::snapshot::KeyGroupsFileBuilder* builder) : builder_(builder) {}
-  void Write(int key_group, const std::string& state, std::string_view key,
-             std::string_view user_key, std::string_view value) override {
-    builder_->Add(key_group, state, key, user_key, value);
-  }
-  int64_t CheckpointId() const override { return 1; }
-  void AddOperatorState(const std::string&, sluice::OperatorStateMode, std::string) override {}
-  sluice::KeyedStateWriter& Keyed() override { return *this; }
-  void AddKeyedSnapshot(std::function<void(sluice::KeyedStateWriter&)> write) override {
-    write(*this);
-  }
-
- private:
-  sluice::snapshot::KeyGroupsFileBuilder* builder_;
-};
-
 void RunHeap(int64_t keys) {
   sluice::snapshot::KeyGroupsFileBuilder builder(Range(0, kMaxParallelism - 1));
   {
@@ -126,8 +89,9 @@ void RunHeap(int64_t keys) {
       store.SetCurrentKey(k);
       balance.Update(k);
     }
-    Writer writer(&builder);
+    BuilderWriter writer(&builder);
     store.Snapshot(writer);
+    writer.Deferred();
   }
   sluice::proto::KeyGroupsStateHandle handle;
   const std::string bytes = builder.Finish(&handle);
@@ -208,15 +172,18 @@ double RestoreMs(const std::vector<sluice::proto::KeyedStateHandle>& handles,
 }
 
 void RunRocksDb(int64_t keys) {
-  auto storage = Check(sluice::snapshot::OpenStorage(g_tmp + "/storage"), "opening storage");
+  auto storage = Check(sluice::snapshot::OpenStorage(sluice::bench::Scratch::dir + "/storage"),
+                       "opening storage");
   const auto low = Range(0, 63), high = Range(64, 127);
   const std::vector<sluice::proto::KeyedStateHandle> both = {
-      FilledSnapshot(keys, low, g_tmp + "/fill-low", *storage),
-      FilledSnapshot(keys, high, g_tmp + "/fill-high", *storage)};
+      FilledSnapshot(keys, low, sluice::bench::Scratch::dir + "/fill-low", *storage),
+      FilledSnapshot(keys, high, sluice::bench::Scratch::dir + "/fill-high", *storage)};
   std::vector<double> inside_ms, straddle_ms;
   for (int r = 0; r < kRuns; ++r) {
-    inside_ms.push_back(RestoreMs({both[0]}, low, g_tmp + "/inside", *storage));
-    straddle_ms.push_back(RestoreMs(both, Range(32, 95), g_tmp + "/straddle", *storage));
+    inside_ms.push_back(
+        RestoreMs({both[0]}, low, sluice::bench::Scratch::dir + "/inside", *storage));
+    straddle_ms.push_back(
+        RestoreMs(both, Range(32, 95), sluice::bench::Scratch::dir + "/straddle", *storage));
   }
   const double inside = Median(inside_ms), straddle = Median(straddle_ms);
   std::printf("  %-28s %10lld %11.1f %11.1f %8.2f %9.0f\n", "rocksdb, [32,95] of two",
@@ -238,8 +205,10 @@ int main(int argc, char** argv) {
   }
   if (sizes.empty()) sizes = {1000000, 10000000};
   const char* tmpdir = std::getenv("TMPDIR");
-  g_tmp = (tmpdir != nullptr && *tmpdir != '\0' ? std::string(tmpdir) : std::string("/tmp")) +
-          "/restore_bench-" + std::to_string(::getpid());
+  sluice::bench::Scratch::program = "restore_bench";
+  sluice::bench::Scratch::dir =
+      (tmpdir != nullptr && *tmpdir != '\0' ? std::string(tmpdir) : std::string("/tmp")) +
+      "/restore_bench-" + std::to_string(::getpid());
   std::printf(
       "restore_bench: median of %d runs; baseline: heap, reading the file's entries; "
       "rocksdb, restoring [0,63] from one instance\n",
@@ -250,7 +219,7 @@ int main(int argc, char** argv) {
     RunHeap(keys);
     RunRocksDb(keys);
     std::error_code ec;
-    fs::remove_all(g_tmp, ec);
+    fs::remove_all(sluice::bench::Scratch::dir, ec);
   }
   return 0;
 }
