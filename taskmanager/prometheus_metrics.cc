@@ -11,6 +11,7 @@ using metrics::PrometheusText;
 std::string RenderTaskManagerMetrics(const std::string& tm_id, const std::string& host,
                                      const proto::NetworkMemoryStats& network,
                                      const proto::ProcessStats& process,
+                                     const proto::MemoryStats& memory,
                                      const std::vector<SubtaskExport>& subtasks) {
   PrometheusText t;
   const auto kGauge = PrometheusText::Type::kGauge;
@@ -38,6 +39,28 @@ std::string RenderTaskManagerMetrics(const std::string& tm_id, const std::string
   t.Add(proc + "CPU_Time", "User and system CPU time of the process in milliseconds.", kCounter, tm,
         static_cast<double>(process.cpu_time_ms()));
   t.Add(proc + "Threads", "Threads of the process.", kGauge, tm, process.threads());
+  // The memory budget's parts (taskmanager.memory.*): Flink's names for managed memory, and
+  // every part under sluice_taskmanager_memory_* with a "part" label.
+  for (const proto::MemoryPartStats& p : memory.parts()) {
+    if (p.part() == "managed") {
+      const std::string managed = "flink_taskmanager_Status_Flink_Memory_Managed_";
+      t.Add(managed + "Used", "Managed memory (RocksDB state) in use, in bytes.", kGauge, tm,
+            static_cast<double>(p.used_bytes()));
+      t.Add(managed + "Total", "Managed memory (RocksDB state), in bytes.", kGauge, tm,
+            static_cast<double>(p.budget_bytes()));
+    }
+    Labels l = tm;
+    l.emplace_back("part", p.part());
+    t.Add("sluice_taskmanager_memory_budget_bytes",
+          "The part's budget (taskmanager.memory.*); 0: no bound.", kGauge, l,
+          static_cast<double>(p.budget_bytes()));
+    if (p.used_bytes() < 0) continue;  // not measured
+    t.Add("sluice_taskmanager_memory_used_bytes", "What the part uses now, in bytes.", kGauge, l,
+          static_cast<double>(p.used_bytes()));
+    t.Add("sluice_taskmanager_memory_peak_bytes",
+          "The most the part used since the TaskManager started, in bytes.", kGauge, l,
+          static_cast<double>(p.peak_bytes()));
+  }
 
   const std::string task = "flink_taskmanager_job_task_";
   for (const SubtaskExport& s : subtasks) {

@@ -667,8 +667,10 @@ std::string TaskExecutor::RenderPrometheus() {
       subtasks.push_back(std::move(e));
     }
   }
-  return RenderTaskManagerMetrics(options_.id, options_.host, NetworkFigures(), ReadProcessStats(),
-                                  subtasks);
+  const proto::NetworkMemoryStats network = NetworkFigures();
+  const proto::ProcessStats process = ReadProcessStats();
+  return RenderTaskManagerMetrics(options_.id, options_.host, network, process,
+                                  MemoryFigures(process, network), subtasks);
 }
 
 grpc::Status TaskExecutor::ListLogs(grpc::ServerContext*, const proto::Empty*,

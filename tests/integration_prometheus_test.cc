@@ -161,6 +161,12 @@ TEST(IntegrationPrometheus, PrometheusScrapesEveryDaemonAndSeesWhatTheJobDid) {
   EXPECT_TRUE(prometheus.Query("flink_taskmanager_Status_Process_ResidentMemory").value_or(0) > 0);
   EXPECT_TRUE(prometheus.Query("sum(flink_taskmanager_Status_Shuffle_Netty_UsedMemorySegments)")
                   .value_or(0) > 0);
+  // The memory budget's parts: each TaskManager's managed memory, its network part in use.
+  EXPECT_EQ(prometheus.Query("count(flink_taskmanager_Status_Flink_Memory_Managed_Total > 0)"),
+            2.0);
+  EXPECT_TRUE(
+      prometheus.Query("sum(sluice_taskmanager_memory_used_bytes{part=\"network\"})").value_or(0) >
+      0);
 
   // Every query of the Grafana dashboard in deploy/ is one Prometheus accepts, and those over the
   // job's tasks find series.
