@@ -10,6 +10,7 @@
 //   SLUICE_SOAK_SECONDS (75), SLUICE_SOAK_BUDGET_MIB (256), SLUICE_SOAK_STATE_FACTOR (1.5: the
 //   state to reach, in budgets), SLUICE_SOAK_CHECKPOINT_INTERVAL (2s),
 //   SLUICE_SOAK_REPORT (a file for the per-second samples, as "second rss_mib").
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,14 +62,18 @@ int64_t ResidentBytes(pid_t pid) {
   return -1;
 }
 
-//! Bytes of the RocksDB table files under `dir`: the state the TaskManager keeps on disk.
+//! Bytes of the RocksDB table files under `dir`: the state the TaskManager keeps on disk (a file
+//! hard-linked into a local checkpoint folder counted once).
 int64_t SstBytes(const std::string& dir) {
   int64_t bytes = 0;
+  std::set<ino_t> seen;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
-    if (it->path().extension() == ".sst" && it->is_regular_file(ec)) {
-      bytes += static_cast<int64_t>(it->file_size(ec));
+    struct stat st {};
+    if (it->path().extension() == ".sst" && ::stat(it->path().c_str(), &st) == 0 &&
+        S_ISREG(st.st_mode) && seen.insert(st.st_ino).second) {
+      bytes += static_cast<int64_t>(st.st_size);
     }
   }
   return bytes;
