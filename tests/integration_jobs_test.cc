@@ -326,8 +326,27 @@ TEST_F(IntegrationJobs, JsonViewsOfTaskManagersAndJobs) {
   ASSERT_EQ(tms->list_value().values_size(), 2);
   std::set<std::string> ids;
   for (const JsonValue& tm : tms->list_value().values()) {
-    EXPECT_EQ(Keys(tm),
-              (std::vector<std::string>{"address", "free_slots", "id", "network", "slots"}));
+    EXPECT_EQ(Keys(tm), (std::vector<std::string>{"address", "free_slots", "id", "memory",
+                                                  "network", "slots"}));
+    // The memory budget's parts come with heartbeats (null before the first): without
+    // taskmanager.memory.process.size only network and managed memory have a bound.
+    if (const JsonValue& memory = Field(tm, "memory"); memory.has_list_value()) {
+      std::vector<std::string> parts;
+      for (const JsonValue& p : memory.list_value().values()) {
+        parts.push_back(StringField(p, "part"));
+        EXPECT_EQ(Keys(p),
+                  (std::vector<std::string>{"budget_bytes", "part", "peak_bytes", "used_bytes"}));
+        const std::map<std::string, int64_t> budgets = {
+            {"network", 64 << 20}, {"managed", 128 << 20}, {"task heap", 0}};
+        if (auto b = budgets.find(StringField(p, "part")); b != budgets.end()) {
+          EXPECT_EQ(IntField(p, "budget_bytes"), b->second) << b->first;
+        }
+      }
+      EXPECT_EQ(parts, (std::vector<std::string>{"process", "framework", "network", "managed",
+                                                 "task heap"}));
+    } else {
+      EXPECT_TRUE(memory.has_null_value()) << StringField(tm, "id");
+    }
     EXPECT_EQ(Keys(Field(tm, "network")),
               (std::vector<std::string>{"peak_bytes", "total_bytes", "used_bytes"}));
     // The default network memory (64mb), nothing of it used without a job.
