@@ -58,6 +58,7 @@ absl::Status ResourceManager::Register(const proto::RegisterRequest& req) {
     tm.last_heartbeat_ms = WallClockMs();
     if (req.has_network()) tm.network = req.network();
     if (req.has_process()) tm.process = req.process();
+    if (req.has_memory()) tm.memory = req.memory();
     tm.gateway = gateways_(req.taskmanager_id(), req.rpc_address());
     taskmanagers_[req.taskmanager_id()] = std::move(tm);
     Log()->info("TaskManager {} registered: rpc {}, data {}, {} slots", req.taskmanager_id(),

@@ -263,6 +263,7 @@ bool TaskExecutor::RegisterOnce(std::string* error) {
   req.set_slots(options_.slots);
   *req.mutable_network() = NetworkFigures();
   *req.mutable_process() = ReadProcessStats();
+  *req.mutable_memory() = MemoryFigures(req.process(), req.network());
   req.set_metrics_address(prometheus_address_);
   proto::RegisterResponse resp;
   auto ctx = ContextWithDeadline(std::chrono::seconds(5));

@@ -328,25 +328,23 @@ TEST_F(IntegrationJobs, JsonViewsOfTaskManagersAndJobs) {
   for (const JsonValue& tm : tms->list_value().values()) {
     EXPECT_EQ(Keys(tm), (std::vector<std::string>{"address", "free_slots", "id", "memory",
                                                   "network", "slots"}));
-    // The memory budget's parts come with heartbeats (null before the first): without
+    // The memory budget's parts, from the registration on: without
     // taskmanager.memory.process.size only network and managed memory have a bound.
-    if (const JsonValue& memory = Field(tm, "memory"); memory.has_list_value()) {
-      std::vector<std::string> parts;
-      for (const JsonValue& p : memory.list_value().values()) {
-        parts.push_back(StringField(p, "part"));
-        EXPECT_EQ(Keys(p),
-                  (std::vector<std::string>{"budget_bytes", "part", "peak_bytes", "used_bytes"}));
-        const std::map<std::string, int64_t> budgets = {
-            {"network", 64 << 20}, {"managed", 128 << 20}, {"task heap", 0}};
-        if (auto b = budgets.find(StringField(p, "part")); b != budgets.end()) {
-          EXPECT_EQ(IntField(p, "budget_bytes"), b->second) << b->first;
-        }
+    const JsonValue& memory = Field(tm, "memory");
+    ASSERT_TRUE(memory.has_list_value()) << StringField(tm, "id");
+    const std::map<std::string, int64_t> budgets = {
+        {"network", 64 << 20}, {"managed", 128 << 20}, {"task heap", 0}};
+    std::vector<std::string> parts;
+    for (const JsonValue& p : memory.list_value().values()) {
+      parts.push_back(StringField(p, "part"));
+      EXPECT_EQ(Keys(p),
+                (std::vector<std::string>{"budget_bytes", "part", "peak_bytes", "used_bytes"}));
+      if (auto b = budgets.find(StringField(p, "part")); b != budgets.end()) {
+        EXPECT_EQ(IntField(p, "budget_bytes"), b->second) << b->first;
       }
-      EXPECT_EQ(parts, (std::vector<std::string>{"process", "framework", "network", "managed",
-                                                 "task heap"}));
-    } else {
-      EXPECT_TRUE(memory.has_null_value()) << StringField(tm, "id");
     }
+    EXPECT_EQ(parts, (std::vector<std::string>{"process", "framework", "network", "managed",
+                                               "task heap"}));
     EXPECT_EQ(Keys(Field(tm, "network")),
               (std::vector<std::string>{"peak_bytes", "total_bytes", "used_bytes"}));
     // The default network memory (64mb), nothing of it used without a job.
