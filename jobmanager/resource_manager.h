@@ -71,7 +71,7 @@ class ResourceManager {
     int64_t last_heartbeat_ms = 0;                     // the same, as epoch ms
     std::optional<proto::ProcessStats> process;        // latest from registration or heartbeat
     std::optional<proto::NetworkMemoryStats> network;  // latest from registration or heartbeat
-    std::optional<proto::MemoryStats> memory;          // latest from a heartbeat
+    std::optional<proto::MemoryStats> memory;          // latest from registration or heartbeat
     std::shared_ptr<TaskManagerGateway> gateway;
   };
 
