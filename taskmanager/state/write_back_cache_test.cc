@@ -29,9 +29,9 @@ TEST(WriteBackCacheTest, VisitDirtyHandsEntriesInStoredKeyOrder) {
   cache.VisitDirty([&](int state, std::string_view stored, const WriteBackCache::Entry& e) {
     seen.push_back(std::to_string(state) + ":" + std::string(stored) + "=" + e.value);
   });
-  EXPECT_EQ(seen, (std::vector<std::string>{"0:k1a=va", "1:k1b=vb", "0:k3a=va", "1:k3b=vb",
-                                            "0:k5a=va", "1:k5b=vb", "0:k7a=va", "1:k7b=vb",
-                                            "0:k9a=va", "1:k9b=vb"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"0:k1a=va", "1:k1b=vb", "0:k3a=va", "1:k3b=vb", "0:k5a=va",
+                                      "1:k5b=vb", "0:k7a=va", "1:k7b=vb", "0:k9a=va", "1:k9b=vb"}));
   cache.MarkClean();
   seen.clear();
   cache.VisitDirty([&](int, std::string_view stored, const WriteBackCache::Entry&) {
