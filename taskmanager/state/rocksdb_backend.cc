@@ -301,8 +301,6 @@ absl::StatusOr<proto::StateFile> RocksDbSnapshot::SharedFile(snapshot::SnapshotS
   return stored;
 }
 
-// ---- Backend: opening and restoring ----
-
 // ---- Shared memory ----
 
 struct RocksDbSharedMemory::Impl {
@@ -336,6 +334,8 @@ void RocksDbSharedMemory::SetCapacity(size_t capacity) {
 
 size_t RocksDbSharedMemory::capacity() const { return impl_->cache->GetCapacity(); }
 size_t RocksDbSharedMemory::usage() const { return impl_->cache->GetUsage(); }
+
+// ---- Backend: opening and restoring ----
 
 struct RocksDbKeyedBackend::Db {
   rocksdb::DBOptions db_options;
