@@ -36,6 +36,8 @@ SubtaskState FromProto(proto::TaskState s) {
 }
 
 constexpr std::chrono::seconds kCancelTimeout(30);
+// How long a deployment whose connection broke waits to learn whether its TaskManager was lost.
+constexpr std::chrono::seconds kLossGrace(1);
 
 //! The side output a network edge reads, from the consumer node's input in the job graph.
 std::string SideOutputOf(const proto::JobGraph& graph, const NetworkEdge& e) {
@@ -201,16 +203,30 @@ void JobMaster::DeployAll() {
                        " to TaskManager ", slot.taskmanager_id, " failed: ");
       uint32_t vertex_id = v.plan.id;
       std::string attempt = st.attempt_id;
+      std::string tm_id = slot.taskmanager_id;
       slot.gateway->Deploy(std::move(d), [this, inbox = inbox_, reason_prefix, vertex_id, i,
-                                          attempt](const absl::Status& s) {
+                                          attempt, tm_id](const absl::Status& s) {
         if (s.ok()) return;
         std::string reason = absl::StrCat(reason_prefix, s.message());
-        inbox->Post([this, reason, vertex_id, i, attempt] {
-          Vertex* vx = FindVertex(vertex_id);
-          if (!vx || vx->subtasks[static_cast<size_t>(i)].attempt_id != attempt) return;
-          SetSubtaskState(*vx, i, SubtaskState::kFailed, reason);
-          HandleFailure(reason);
-          CheckCompletion();
+        bool connection_broke =
+            absl::IsUnavailable(s) || absl::IsCancelled(s) || absl::IsDeadlineExceeded(s);
+        inbox->Post([this, reason, vertex_id, i, attempt, tm_id, connection_broke] {
+          auto fail = [this, reason, vertex_id, i, attempt, tm_id] {
+            // The TaskManager's loss, once known, is the cause (it names a crash's signal).
+            if (lost_taskmanagers_.count(tm_id)) return;
+            Vertex* vx = FindVertex(vertex_id);
+            if (!vx || vx->subtasks[static_cast<size_t>(i)].attempt_id != attempt) return;
+            SetSubtaskState(*vx, i, SubtaskState::kFailed, reason);
+            HandleFailure(reason);
+            CheckCompletion();
+          };
+          // A broken connection usually means the TaskManager died; the ResourceManager learns
+          // why a moment later. Give it that moment before blaming the deployment.
+          if (connection_broke) {
+            executor_.PostDelayed(kLossGrace, fail);
+          } else {
+            fail();
+          }
         });
       });
     }
