@@ -51,7 +51,13 @@ absl::StatusOr<ExecutionPlan> BuildExecutionPlan(const proto::JobGraph& graph) {
       return absl::InvalidArgumentError(
           absl::StrCat("operator '", n.name(), "': only sources may lack inputs"));
     }
+    bool first_input = false, second_input = false;
     for (const auto& e : n.inputs()) {
+      if (e.input() < 0 || e.input() > 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "operator '", n.name(), "' has an edge into input ", e.input(), " (0 or 1 expected)"));
+      }
+      (e.input() == 0 ? first_input : second_input) = true;
       if (e.source_id() >= n.id()) {
         return absl::InvalidArgumentError(
             absl::StrCat("operator '", n.name(), "' reads from an operator defined after it"));
@@ -60,6 +66,10 @@ absl::StatusOr<ExecutionPlan> BuildExecutionPlan(const proto::JobGraph& graph) {
         return absl::InvalidArgumentError(
             absl::StrCat("operator '", n.name(), "' has an unresolved input partitioner"));
       }
+    }
+    if (second_input && !first_input) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("operator '", n.name(), "' has a second input but no first"));
     }
   }
 
@@ -91,6 +101,7 @@ absl::StatusOr<ExecutionPlan> BuildExecutionPlan(const proto::JobGraph& graph) {
       e.producer_node = n.inputs(k).source_id();
       e.consumer_node = n.id();
       e.input_index = k;
+      e.operator_input = n.inputs(k).input();
       e.partitioner = n.inputs(k).partitioner();
       e.producer_vertex = plan.vertex_of_node.at(e.producer_node);
       e.consumer_vertex = plan.vertex_of_node.at(e.consumer_node);
@@ -161,6 +172,7 @@ proto::TaskDeployment MakeDeployment(
       in->set_producer_taskmanager_id(loc.taskmanager_id);
       in->set_producer_data_address(loc.data_address);
       in->set_producer_name(SubtaskDisplayName(pv.name, s, pv.parallelism));
+      in->set_operator_input(e.operator_input);
     }
   }
   return d;

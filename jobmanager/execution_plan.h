@@ -27,7 +27,8 @@ struct TaskVertex {
 struct NetworkEdge {
   uint32_t producer_node = 0;
   uint32_t consumer_node = 0;
-  int input_index = 0;  // index of the edge among the consumer node's inputs
+  int input_index = 0;     // index of the edge among the consumer node's inputs
+  int operator_input = 0;  // which input of the consumer it feeds (1: a Connect's second)
   proto::Partitioner partitioner = proto::FORWARD;
   uint32_t producer_vertex = 0;
   uint32_t consumer_vertex = 0;

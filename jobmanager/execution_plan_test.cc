@@ -111,6 +111,34 @@ TEST(ExecutionPlanTest, UnchainedForwardEdgeIsPointwise) {
   EXPECT_EQ(p.partitions(0).num_subpartitions(), 1);
 }
 
+TEST(ExecutionPlanTest, TwoInputOperatorHeadsItsChainAndItsChannelsSayWhichInputTheyFeed) {
+  GraphBuilder b;
+  auto customers = b.Source("Customers", 2);
+  auto orders = b.Source("Orders", 2);
+  auto join = b.Op("Join", 2, {{customers, proto::FORWARD}, {orders, proto::HASH}});
+  b.graph.mutable_nodes(static_cast<int>(join))->mutable_inputs(1)->set_input(1);
+  auto plan = BuildExecutionPlan(b.graph);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->vertices.size(), 3u) << "a two-input operator is never chained to a producer";
+  auto locate = [](uint32_t, int s) { return SubtaskLocation{"tm", std::to_string(s)}; };
+  auto d = MakeDeployment(*plan, b.graph, join, 1, "j.0", locate);
+  ASSERT_EQ(d.inputs_size(), 3);  // one forward channel, two hash channels
+  EXPECT_EQ(d.inputs(0).operator_input(), 0);
+  EXPECT_EQ(d.inputs(1).operator_input(), 1);
+  EXPECT_EQ(d.inputs(2).operator_input(), 1);
+
+  // Only inputs 0 and 1 exist, and a second input needs a first.
+  b.graph.mutable_nodes(static_cast<int>(join))->mutable_inputs(1)->set_input(2);
+  EXPECT_FALSE(BuildExecutionPlan(b.graph).ok());
+  b.graph.mutable_nodes(static_cast<int>(join))->mutable_inputs(1)->set_input(1);
+  b.graph.mutable_nodes(static_cast<int>(join))->mutable_inputs(0)->set_input(1);
+  auto r = BuildExecutionPlan(b.graph);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("a second input but no first"),
+            std::string::npos)
+      << r.status();
+}
+
 TEST(ExecutionPlanTest, RejectsMalformedGraphs) {
   proto::JobGraph empty;
   EXPECT_FALSE(BuildExecutionPlan(empty).ok());

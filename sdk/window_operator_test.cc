@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sluice/sluice.h"
+#include "sluice/testing/fake_keyed_host.h"
 #include "sluice/testing/fake_runtime_context.h"
 
 namespace sluice {
@@ -31,148 +32,15 @@ struct Click {
   SLUICE_FIELDS(user, value)
 };
 
-// ---- fakes of the host ----
+// ---- fakes of the host (sluice/testing/fake_keyed_host.h) ----
 
-struct Entry {
-  int key_group;
-  std::string state, key, user_key, value;
-};
-
-struct Timer {
-  int domain;
-  int64_t timestamp;
-  std::string key;
-  std::string ns;
-  int key_group;
-  auto Tie() const { return std::tie(domain, timestamp, key, ns, key_group); }
-  bool operator<(const Timer& o) const { return Tie() < o.Tie(); }
-};
-
-//! The host's timers of one operator: fires them earliest first, after moving the watermark (or
-//! the clock), as the host's HeapTimerService does.
-class FakeTimerService final : public InternalTimerService {
- public:
-  void Register(TimeDomain d, int64_t ts, std::string_view key, int kg,
-                std::string_view ns) override {
-    timers.insert({static_cast<int>(d), ts, std::string(key), std::string(ns), kg});
-  }
-  void Delete(TimeDomain d, int64_t ts, std::string_view key, int kg,
-              std::string_view ns) override {
-    timers.erase({static_cast<int>(d), ts, std::string(key), std::string(ns), kg});
-  }
-  int64_t CurrentWatermark() const override { return watermark; }
-  int64_t CurrentProcessingTime() const override { return now; }
-
-  void AdvanceWatermark(int64_t wm) {
-    watermark = wm;
-    Fire(TimeDomain::kEventTime, wm);
-  }
-  void AdvanceProcessingTime(int64_t t) {
-    now = t;
-    Fire(TimeDomain::kProcessingTime, t);
-  }
-  size_t Count(TimeDomain d) const {
-    size_t n = 0;
-    for (const Timer& t : timers) n += t.domain == static_cast<int>(d);
-    return n;
-  }
-
-  std::set<Timer> timers;
-  int64_t watermark = kNoTimestamp;
-  int64_t now = 0;
-  TimerTarget* target = nullptr;
-
- private:
-  void Fire(TimeDomain d, int64_t upto) {
-    for (;;) {
-      auto it = timers.lower_bound({static_cast<int>(d), INT64_MIN, "", "", 0});
-      if (it == timers.end() || it->domain != static_cast<int>(d) || it->timestamp > upto) return;
-      Timer t = *it;
-      timers.erase(it);
-      target->OnTimer(d, t.timestamp, t.key, t.ns);
-    }
-  }
-};
-
-//! The host's keyed state backend (state.backend.type: rocksdb) as a sorted map of what RocksDB
-//! would hold. A copy of it is a snapshot.
-class MapBackend final : public KeyedStateBackend {
- public:
-  int RegisterState(const std::string& name) override {
-    return ids.emplace(name, static_cast<int>(ids.size())).first->second;
-  }
-  void SetCurrentKey(const uint8_t* key, size_t size, int) override {
-    key_.assign(reinterpret_cast<const char*>(key), size);
-  }
-  bool Get(int s, std::string_view uk, std::string* value) override {
-    auto it = data.find({s, key_, std::string(uk)});
-    if (it == data.end()) return false;
-    *value = it->second;
-    return true;
-  }
-  void Put(int s, std::string_view uk, std::string_view v) override {
-    data[{s, key_, std::string(uk)}] = std::string(v);
-  }
-  void Append(int s, std::string_view uk, std::string_view bytes) override {
-    data[{s, key_, std::string(uk)}].append(bytes);
-  }
-  void Delete(int s, std::string_view uk) override { data.erase({s, key_, std::string(uk)}); }
-  void DeleteAll(int s) override {
-    auto it = data.lower_bound({s, key_, ""});
-    while (it != data.end() && std::get<0>(it->first) == s && std::get<1>(it->first) == key_) {
-      it = data.erase(it);
-    }
-  }
-  void ForEachUserKey(int s,
-                      const std::function<void(std::string_view, std::string_view)>& fn) override {
-    for (auto it = data.lower_bound({s, key_, ""});
-         it != data.end() && std::get<0>(it->first) == s && std::get<1>(it->first) == key_; ++it) {
-      fn(std::get<2>(it->first), it->second);
-    }
-  }
-  void ForEachKey(int s, const std::function<void(std::string_view)>& fn) override {
-    std::set<std::string> keys;
-    for (const auto& [k, v] : data) {
-      if (std::get<0>(k) == s) keys.insert(std::get<1>(k));
-    }
-    for (const auto& k : keys) fn(k);
-  }
-
-  std::map<std::string, int> ids;
-  std::map<std::tuple<int, std::string, std::string>, std::string> data;
-
- private:
-  std::string key_;
-};
-
-class FakeInit final : public InitContext {
- public:
-  FakeInit(FakeTimerService* timers, std::vector<Entry> restored, bool is_restored,
-           KeyedStateBackend* backend = nullptr)
-      : timers_(timers),
-        restored_(std::move(restored)),
-        is_restored_(is_restored),
-        backend_(backend) {}
-  bool IsRestored() const override { return is_restored_; }
-  int MaxParallelism() const override { return 128; }
-  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
-  void ForEachKeyedEntry(
-      const std::function<void(int, const std::string&, std::string_view, std::string_view,
-                               std::string_view)>& fn) const override {
-    for (const Entry& e : restored_) fn(e.key_group, e.state, e.key, e.user_key, e.value);
-  }
-  KeyedStateBackend* KeyedBackend() override { return backend_; }
-  InternalTimerService* TimerService(const std::string&, TimerTarget* target) override {
-    timers_->target = target;
-    return timers_;
-  }
-
- private:
-  FakeTimerService* timers_;
-  std::vector<Entry> restored_;
-  bool is_restored_;
-  KeyedStateBackend* backend_;
-};
+using testing::Entry;
+using testing::FakeInit;
+using testing::FakeTimerService;
+using testing::KeyedSnapshot;
+using testing::MapBackend;
+using testing::MemoryWriter;
+using testing::Timer;
 
 //! The task's side, with the processing time of the fake timer service.
 class FakeRuntime final : public testing::FakeRuntimeContext {
@@ -185,19 +53,6 @@ class FakeRuntime final : public testing::FakeRuntimeContext {
 
  private:
   const FakeTimerService* timers_;
-};
-class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
- public:
-  void Write(int key_group, const std::string& state, std::string_view key,
-             std::string_view user_key, std::string_view value) override {
-    entries.push_back(
-        {key_group, state, std::string(key), std::string(user_key), std::string(value)});
-  }
-  int64_t CheckpointId() const override { return 1; }
-  void AddOperatorState(const std::string&, OperatorStateMode, std::string) override {}
-  KeyedStateWriter& Keyed() override { return *this; }
-  void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) override { write(*this); }
-  std::vector<Entry> entries;
 };
 
 //! Records with the timestamp they were emitted with, side outputs, watermarks.
@@ -222,19 +77,13 @@ class CapturingOutput final : public Output {
   const FakeRuntime* rt_;
 };
 
-struct Snapshot {
-  std::vector<Entry> entries;
-  std::set<Timer> timers;
-  std::optional<MapBackend> backend;  // what the host's backend held, when state lives there
-};
-
 //! One operator instance with its host.
 template <typename IN, typename OUT>
 class Harness {
  public:
   //! `in_backend`: keyed state in the host's backend (as rocksdb), else on the heap.
   explicit Harness(std::function<std::unique_ptr<StreamOperator>()> factory,
-                   const Snapshot* restore = nullptr, bool in_backend = false)
+                   const KeyedSnapshot* restore = nullptr, bool in_backend = false)
       : rt(&timers), out(&rt) {
     if (restore) timers.timers = restore->timers;
     if (restore && restore->backend) {
@@ -256,10 +105,10 @@ class Harness {
     timers.AdvanceWatermark(wm);
     op->ProcessWatermark(wm);
   }
-  Snapshot Take() {
+  KeyedSnapshot Take() {
     MemoryWriter w;
     op->SnapshotState(w);
-    return Snapshot{w.entries, timers.timers, backend};
+    return KeyedSnapshot{w.entries, timers.timers, backend};
   }
   //! Whether no keyed state is left, wherever it lives.
   bool StateIsEmpty() { return Take().entries.empty() && (!backend || backend->data.empty()); }
@@ -441,7 +290,7 @@ TEST(WindowOperator, SessionMergingKeepsTheStateWindowAcrossASnapshot) {
   h.Add({"a"}, 0);
   h.Add({"a"}, 30);
   h.Add({"a"}, 5);
-  Snapshot snap = h.Take();
+  KeyedSnapshot snap = h.Take();
   Harness<Click, Result> r(factory, &snap);
   r.Add({"a"}, 20);  // bridges [0,15) and [30,40)? no: [20,30) joins [30,40) only
   r.Add({"a"}, 12);  // [12,22) joins [0,15) and [20,40): one session [0,40)
@@ -512,7 +361,7 @@ TEST(WindowOperator, PendingWindowsAndTimersSurviveASnapshotIntoAFreshOperator) 
   h.Add({"b"}, 2);
   h.Add({"a"}, 15);
   h.Watermark(9);  // [0,10) fired, kept until 14 for lateness
-  Snapshot snap = h.Take();
+  KeyedSnapshot snap = h.Take();
   EXPECT_EQ(snap.timers.size(), 4u);  // cleanup of a,b [0,10); fire and cleanup of a [10,20)
 
   Harness<Click, Result> r(factory, &snap);
@@ -713,7 +562,7 @@ TEST(WindowOperator, SlicedSlidingWindowsGiveTheSameOutputAsThePerWindowPath) {
           h->Watermark(watermark);
         }
         if (i == 300) {  // restore into a fresh operator halfway
-          Snapshot snap = h->Take();
+          KeyedSnapshot snap = h->Take();
           records.insert(records.end(), h->out.records.begin(), h->out.records.end());
           timestamps.insert(timestamps.end(), h->out.timestamps.begin(), h->out.timestamps.end());
           dropped += h->Dropped();
@@ -778,7 +627,7 @@ TEST(WindowOperator, StateInTheHostBackendGivesTheSameResultsAsOnTheHeap) {
         h->Add({"k" + std::to_string(i % 3), i % 7}, i / 2 - 10 + (i * 7919) % 13);
         if (i % 10 == 9) h->Watermark(watermark += 5);
         if (i == 100) {
-          Snapshot snap = h->Take();
+          KeyedSnapshot snap = h->Take();
           out.insert(out.end(), h->out.records.begin(), h->out.records.end());
           h = std::make_unique<Harness<Click, Result>>(factories[f], &snap);
           h->timers.watermark = watermark;

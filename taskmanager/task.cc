@@ -162,6 +162,7 @@ struct Task::Chain {
   enum class Phase { kRunning, kFinishing };
   Phase phase = Phase::kRunning;
   std::vector<network::RecordReader> readers;  // one per input channel
+  std::vector<uint8_t> second_input;           // per channel: feeds a Connect's second input
   //! The timestamp of the record in flight (RuntimeContext::CurrentTimestamp), one for the chain.
   int64_t timestamp = kNoTimestamp;
   std::unique_ptr<StatusWatermarkValve> valve;  // the input channels' watermarks
@@ -456,6 +457,10 @@ void Task::BuildChain() {
   c.timeout = std::chrono::milliseconds(deployment_.buffer_timeout_ms());
   c.next_flush = Clock::now() + c.timeout;
   c.readers.resize(static_cast<size_t>(gate_->size()));
+  c.second_input.resize(static_cast<size_t>(gate_->size()));
+  for (int i = 0; i < gate_->size(); ++i) {
+    c.second_input[static_cast<size_t>(i)] = deployment_.inputs(i).operator_input() == 1;
+  }
   c.valve = std::make_unique<StatusWatermarkValve>(gate_->size());
   c.aligner_actions = std::make_unique<Aligner>(this);
   c.aligner = std::make_unique<BarrierAligner>(gate_->size(), c.aligner_actions.get());
@@ -639,25 +644,30 @@ void Task::ProcessBuffer(int channel, const network::BufferPtr& buffer) {
       // and numRecordsInPerSecond must not jump between 0 and a buffer's worth of records.
       StreamOperator* first = c.ops[0].get();
       std::atomic<uint64_t>& records_in = metrics_.records_in;
-      reader.Read(
-          buffer->data, buffer->size,
-          [this, channel, first, &records_in, &c](const uint8_t* data, size_t size, uint32_t head) {
-            if (head & network::kElementControl) {
-              ProcessControlElement(channel, data, size);
-              return;
-            }
-            c.timestamp = kNoTimestamp;
-            if (head & network::kElementHasTimestamp) {
-              if (size < 8) throw std::runtime_error("malformed record timestamp");
-              c.timestamp = network::ReadInt64(data);
-              data += 8;
-              size -= 8;
-            }
-            first->ProcessSerialized(data, size);
-            // Only this thread writes: a plain store, no locked instruction.
-            records_in.store(records_in.load(std::memory_order_relaxed) + 1,
-                             std::memory_order_relaxed);
-          });
+      const bool second = c.second_input[static_cast<size_t>(channel)] != 0;
+      reader.Read(buffer->data, buffer->size,
+                  [this, channel, first, second, &records_in, &c](const uint8_t* data, size_t size,
+                                                                  uint32_t head) {
+                    if (head & network::kElementControl) {
+                      ProcessControlElement(channel, data, size);
+                      return;
+                    }
+                    c.timestamp = kNoTimestamp;
+                    if (head & network::kElementHasTimestamp) {
+                      if (size < 8) throw std::runtime_error("malformed record timestamp");
+                      c.timestamp = network::ReadInt64(data);
+                      data += 8;
+                      size -= 8;
+                    }
+                    if (second) {
+                      first->ProcessSerialized2(data, size);
+                    } else {
+                      first->ProcessSerialized(data, size);
+                    }
+                    // Only this thread writes: a plain store, no locked instruction.
+                    records_in.store(records_in.load(std::memory_order_relaxed) + 1,
+                                     std::memory_order_relaxed);
+                  });
       metrics_.bytes_in.fetch_add(buffer->size, std::memory_order_relaxed);
       // Heap state grows with records: counted after every buffer of them (a few hundred ns),
       // so that a job is stopped within a buffer of passing its share.

@@ -70,6 +70,7 @@ proto::JobGraph ToJobGraph(const StreamEnvironment& env, const std::string& fall
       edge->set_source_id(e.source_id);
       edge->set_partitioner(static_cast<proto::Partitioner>(e.kind));
       edge->set_side_output(e.side_output);
+      edge->set_input(e.input);
     }
   }
   return graph;

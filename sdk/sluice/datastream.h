@@ -32,6 +32,8 @@ template <typename T>
 class RoutedStream;
 template <typename K, typename T, typename KeyFn, typename Assigner>
 class WindowedStream;
+template <typename IN1, typename IN2>
+class ConnectedStreams;
 namespace internal {
 template <typename T>
 struct NullByteKeySelector;
@@ -229,6 +231,12 @@ class DataStream : public OperatorHandle {
     return RoutedStream<T>(env_, std::move(edges));
   }
 
+  //! Connects this stream (the first input) with `other` (the second) for one operator reading
+  //! both, of either type: Process(CoProcessFunction) or KeyBy(key1, key2) first; see
+  //! connected_streams.h.
+  template <typename T2>
+  ConnectedStreams<T, T2> Connect(const DataStream<T2>& other) const;
+
   //! Adds a sink: a SinkOperator<T> (see connectors/), given as a factory returning a
   //! std::unique_ptr to it (called once per subtask), as a std::unique_ptr or as an object to copy.
   template <typename Factory>
@@ -422,4 +430,5 @@ DataStream<T> StreamEnvironment::AddSource(Factory factory, const std::string& n
 
 }  // namespace sluice
 
-#include "sluice/windowed_stream.h"  // IWYU pragma: export
+#include "sluice/connected_streams.h"  // IWYU pragma: export
+#include "sluice/windowed_stream.h"    // IWYU pragma: export

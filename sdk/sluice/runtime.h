@@ -20,7 +20,7 @@
 #include "sluice/serialization.h"
 
 #ifndef SLUICE_ABI_VERSION
-#define SLUICE_ABI_VERSION 4
+#define SLUICE_ABI_VERSION 5
 #endif
 
 namespace sluice {
@@ -259,6 +259,12 @@ class StreamOperator {
     (void)data;
     (void)size;
   }
+  //! Two-input operators (Connect): a record of the second input, which always comes from the
+  //! network (a two-input operator heads its chain). The first input's come as above.
+  virtual void ProcessSerialized2(const uint8_t* data, size_t size) {
+    (void)data;
+    (void)size;
+  }
   //! Sources only: emit some records; on kNothingAvailable set *wait_micros to when to ask again.
   virtual SourceStatus PollNext(int64_t* wait_micros) {
     (void)wait_micros;
@@ -330,6 +336,35 @@ class InputOperator : public StreamOperator {
   IN scratch_{};
 };
 
+//! Base for operators with two inputs (Connect) of types IN1 and IN2. Both come from the network:
+//! the host hands each record to the side its edge feeds (EdgeSpec::input).
+template <typename IN1, typename IN2>
+class TwoInputOperator : public StreamOperator {
+ public:
+  void ProcessSerialized(const uint8_t* data, size_t size) final {
+    DeserializeRecord(data, size, scratch1_);
+    try {
+      Process1(scratch1_);
+    } catch (...) {
+      internal::RethrowAsUserCodeError(this, scratch1_);
+    }
+  }
+  void ProcessSerialized2(const uint8_t* data, size_t size) final {
+    DeserializeRecord(data, size, scratch2_);
+    try {
+      Process2(scratch2_);
+    } catch (...) {
+      internal::RethrowAsUserCodeError(this, scratch2_);
+    }
+  }
+  virtual void Process1(const IN1& in) = 0;
+  virtual void Process2(const IN2& in) = 0;
+
+ private:
+  IN1 scratch1_{};
+  IN2 scratch2_{};
+};
+
 struct EdgeSpec {
   uint32_t source_id = 0;
   PartitionKind kind = PartitionKind::kUnspecified;
@@ -338,6 +373,9 @@ struct EdgeSpec {
   //! `serialize_side_output`, instead of its main output.
   std::string side_output;
   void (*serialize_side_output)(const void* record, ByteWriter& out) = nullptr;
+  //! Which input of the consuming operator the edge feeds: 0, or 1 for the second input of a
+  //! two-input operator (Connect).
+  int input = 0;
 };
 
 //! The edge that reads `source_id`'s main output, partitioning still to be chosen.

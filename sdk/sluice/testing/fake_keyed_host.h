@@ -1,0 +1,188 @@
+// Fakes of the host's keyed side for running a keyed operator without a cluster: its timers
+// (fired earliest first when the test moves the watermark or the clock, as the host does before
+// the operator's ProcessWatermark), a keyed state backend holding what RocksDB would (a sorted
+// map), an InitContext handing over restored entries, and a snapshot context collecting what the
+// operator writes. With FakeRuntimeContext, in the SDK's tests and in a job's own unit tests.
+// Single-threaded, like a task thread.
+#pragma once
+
+#include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
+// ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "sluice/runtime.h"
+
+namespace sluice::testing {
+
+struct Entry {
+  int key_group;
+  std::string state, key, user_key, value;
+};
+
+struct Timer {
+  int domain;
+  int64_t timestamp;
+  std::string key;
+  std::string ns;
+  int key_group;
+  auto Tie() const { return std::tie(domain, timestamp, key, ns, key_group); }
+  bool operator<(const Timer& o) const { return Tie() < o.Tie(); }
+};
+
+//! The host's timers of one operator: fires them earliest first, after moving the watermark (or
+//! the clock), as the host's HeapTimerService does.
+class FakeTimerService final : public InternalTimerService {
+ public:
+  void Register(TimeDomain d, int64_t ts, std::string_view key, int kg,
+                std::string_view ns) override {
+    timers.insert({static_cast<int>(d), ts, std::string(key), std::string(ns), kg});
+  }
+  void Delete(TimeDomain d, int64_t ts, std::string_view key, int kg,
+              std::string_view ns) override {
+    timers.erase({static_cast<int>(d), ts, std::string(key), std::string(ns), kg});
+  }
+  int64_t CurrentWatermark() const override { return watermark; }
+  int64_t CurrentProcessingTime() const override { return now; }
+
+  void AdvanceWatermark(int64_t wm) {
+    watermark = wm;
+    Fire(TimeDomain::kEventTime, wm);
+  }
+  void AdvanceProcessingTime(int64_t t) {
+    now = t;
+    Fire(TimeDomain::kProcessingTime, t);
+  }
+  size_t Count(TimeDomain d) const {
+    size_t n = 0;
+    for (const Timer& t : timers) n += t.domain == static_cast<int>(d);
+    return n;
+  }
+
+  std::set<Timer> timers;
+  int64_t watermark = kNoTimestamp;
+  int64_t now = 0;
+  TimerTarget* target = nullptr;
+
+ private:
+  void Fire(TimeDomain d, int64_t upto) {
+    for (;;) {
+      auto it = timers.lower_bound({static_cast<int>(d), INT64_MIN, "", "", 0});
+      if (it == timers.end() || it->domain != static_cast<int>(d) || it->timestamp > upto) return;
+      Timer t = *it;
+      timers.erase(it);
+      target->OnTimer(d, t.timestamp, t.key, t.ns);
+    }
+  }
+};
+
+//! The host's keyed state backend (state.backend.type: rocksdb) as a sorted map of what RocksDB
+//! would hold. A copy of it is a snapshot.
+class MapBackend final : public KeyedStateBackend {
+ public:
+  int RegisterState(const std::string& name) override {
+    return ids.emplace(name, static_cast<int>(ids.size())).first->second;
+  }
+  void SetCurrentKey(const uint8_t* key, size_t size, int) override {
+    key_.assign(reinterpret_cast<const char*>(key), size);
+  }
+  bool Get(int s, std::string_view uk, std::string* value) override {
+    auto it = data.find({s, key_, std::string(uk)});
+    if (it == data.end()) return false;
+    *value = it->second;
+    return true;
+  }
+  void Put(int s, std::string_view uk, std::string_view v) override {
+    data[{s, key_, std::string(uk)}] = std::string(v);
+  }
+  void Append(int s, std::string_view uk, std::string_view bytes) override {
+    data[{s, key_, std::string(uk)}].append(bytes);
+  }
+  void Delete(int s, std::string_view uk) override { data.erase({s, key_, std::string(uk)}); }
+  void DeleteAll(int s) override {
+    auto it = data.lower_bound({s, key_, ""});
+    while (it != data.end() && std::get<0>(it->first) == s && std::get<1>(it->first) == key_) {
+      it = data.erase(it);
+    }
+  }
+  void ForEachUserKey(int s,
+                      const std::function<void(std::string_view, std::string_view)>& fn) override {
+    for (auto it = data.lower_bound({s, key_, ""});
+         it != data.end() && std::get<0>(it->first) == s && std::get<1>(it->first) == key_; ++it) {
+      fn(std::get<2>(it->first), it->second);
+    }
+  }
+  void ForEachKey(int s, const std::function<void(std::string_view)>& fn) override {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : data) {
+      if (std::get<0>(k) == s) keys.insert(std::get<1>(k));
+    }
+    for (const auto& k : keys) fn(k);
+  }
+
+  std::map<std::string, int> ids;
+  std::map<std::tuple<int, std::string, std::string>, std::string> data;
+
+ private:
+  std::string key_;
+};
+
+class FakeInit final : public InitContext {
+ public:
+  FakeInit(FakeTimerService* timers, std::vector<Entry> restored, bool is_restored,
+           KeyedStateBackend* backend = nullptr)
+      : timers_(timers),
+        restored_(std::move(restored)),
+        is_restored_(is_restored),
+        backend_(backend) {}
+  bool IsRestored() const override { return is_restored_; }
+  int MaxParallelism() const override { return 128; }
+  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
+  void ForEachKeyedEntry(
+      const std::function<void(int, const std::string&, std::string_view, std::string_view,
+                               std::string_view)>& fn) const override {
+    for (const Entry& e : restored_) fn(e.key_group, e.state, e.key, e.user_key, e.value);
+  }
+  KeyedStateBackend* KeyedBackend() override { return backend_; }
+  InternalTimerService* TimerService(const std::string&, TimerTarget* target) override {
+    timers_->target = target;
+    return timers_;
+  }
+
+ private:
+  FakeTimerService* timers_;
+  std::vector<Entry> restored_;
+  bool is_restored_;
+  KeyedStateBackend* backend_;
+};
+
+class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
+ public:
+  void Write(int key_group, const std::string& state, std::string_view key,
+             std::string_view user_key, std::string_view value) override {
+    entries.push_back(
+        {key_group, state, std::string(key), std::string(user_key), std::string(value)});
+  }
+  int64_t CheckpointId() const override { return 1; }
+  void AddOperatorState(const std::string&, OperatorStateMode, std::string) override {}
+  KeyedStateWriter& Keyed() override { return *this; }
+  void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) override { write(*this); }
+  std::vector<Entry> entries;
+};
+
+struct KeyedSnapshot {
+  std::vector<Entry> entries;
+  std::set<Timer> timers;
+  std::optional<MapBackend> backend;  // what the host's backend held, when state lives there
+};
+
+}  // namespace sluice::testing
