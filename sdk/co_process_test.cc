@@ -19,11 +19,8 @@
 namespace sluice {
 namespace {
 
-using testing::FakeInit;
-using testing::FakeTimerService;
+using testing::FakeKeyedHost;
 using testing::KeyedSnapshot;
-using testing::MapBackend;
-using testing::MemoryWriter;
 
 struct Customer {
   int64_t id = 0;
@@ -184,7 +181,7 @@ TEST(CoProcessOperatorTest, EachInputReachesItsOwnMethodWithTimestampAndWatermar
 class KeyedHarness {
  public:
   explicit KeyedHarness(const KeyedSnapshot* restore = nullptr, bool in_backend = false)
-      : out(&rt) {
+      : host(restore, in_backend), out(&rt) {
     StreamEnvironment env({}, 1);
     auto customers = AddSource<Customer>(env, "Customers");
     auto orders = AddSource<Order>(env, "Orders");
@@ -192,16 +189,8 @@ class KeyedHarness {
         .KeyBy([](const Customer& c) { return c.id; }, [](const Order& o) { return o.customer; })
         .Process([] { return std::make_unique<Enrich>(); });
     env.Finalize();
-    if (restore) timers.timers = restore->timers;
-    if (restore && restore->backend) {
-      backend.emplace(*restore->backend);
-    } else if (in_backend) {
-      backend.emplace();
-    }
-    FakeInit init(&timers, restore ? restore->entries : std::vector<testing::Entry>{},
-                  restore != nullptr, backend ? &*backend : nullptr);
     op = env.nodes()[2].factory();
-    op->InitializeState(init);
+    host.Initialize(*op);
     op->Open(rt, out);
   }
   void Customer1(int64_t id, const std::string& name, int64_t ts) {
@@ -214,18 +203,10 @@ class KeyedHarness {
     auto b = Bytes(Order{customer, amount});
     op->ProcessSerialized2(b.data(), b.size());
   }
-  void Watermark(int64_t wm) {
-    timers.AdvanceWatermark(wm);
-    op->ProcessWatermark(wm);
-  }
-  KeyedSnapshot Take() {
-    MemoryWriter w;
-    op->SnapshotState(w);
-    return KeyedSnapshot{w.entries, timers.timers, backend};
-  }
+  void Watermark(int64_t wm) { host.Watermark(*op, wm); }
+  KeyedSnapshot Take() { return host.Take(*op); }
 
-  std::optional<MapBackend> backend;
-  FakeTimerService timers;
+  FakeKeyedHost host;
   testing::FakeRuntimeContext rt;
   CapturingOutput out;
   std::unique_ptr<StreamOperator> op;

@@ -84,40 +84,30 @@ class Harness {
   //! `in_backend`: keyed state in the host's backend (as rocksdb), else on the heap.
   explicit Harness(std::function<std::unique_ptr<StreamOperator>()> factory,
                    const KeyedSnapshot* restore = nullptr, bool in_backend = false)
-      : rt(&timers), out(&rt) {
-    if (restore) timers.timers = restore->timers;
-    if (restore && restore->backend) {
-      backend.emplace(*restore->backend);
-    } else if (in_backend) {
-      backend.emplace();
-    }
-    FakeInit init(&timers, restore ? restore->entries : std::vector<Entry>{}, restore != nullptr,
-                  backend ? &*backend : nullptr);
+      : host(restore, in_backend),
+        backend(host.backend),
+        timers(host.timers),
+        rt(&timers),
+        out(&rt) {
     op = factory();
-    op->InitializeState(init);
+    host.Initialize(*op);
     op->Open(rt, out);
   }
   void Add(const IN& v, int64_t ts) {
     rt.timestamp = ts;
     op->ProcessRecord(&v);
   }
-  void Watermark(int64_t wm) {
-    timers.AdvanceWatermark(wm);
-    op->ProcessWatermark(wm);
-  }
-  KeyedSnapshot Take() {
-    MemoryWriter w;
-    op->SnapshotState(w);
-    return KeyedSnapshot{w.entries, timers.timers, backend};
-  }
+  void Watermark(int64_t wm) { host.Watermark(*op, wm); }
+  KeyedSnapshot Take() { return host.Take(*op); }
   //! Whether no keyed state is left, wherever it lives.
-  bool StateIsEmpty() { return Take().entries.empty() && (!backend || backend->data.empty()); }
+  bool StateIsEmpty() { return host.StateIsEmpty(*op); }
   int64_t Dropped() const {
     return dynamic_cast<const WindowOperatorBase&>(*op).num_late_records_dropped();
   }
 
-  std::optional<MapBackend> backend;
-  FakeTimerService timers;
+  testing::FakeKeyedHost host;
+  std::optional<MapBackend>& backend;
+  FakeTimerService& timers;
   FakeRuntime rt;
   CapturingOutput<OUT, IN> out;
   std::unique_ptr<StreamOperator> op;

@@ -15,35 +15,9 @@
 
 #include "sluice/co_process.h"
 #include "sluice/datastream.h"
+#include "sluice/internal/two_input_node.h"
 
 namespace sluice {
-
-namespace internal {
-
-//! The node reading `first` as its input 0 and `second` as its input 1.
-inline NodeSpec& AddTwoInputNode(StreamEnvironment* env, std::string name,
-                                 const std::vector<EdgeSpec>& first,
-                                 const std::vector<EdgeSpec>& second) {
-  NodeSpec& n = env->AddNode(std::move(name));
-  n.inputs = first;
-  for (EdgeSpec e : second) {
-    e.input = 1;
-    n.inputs.push_back(std::move(e));
-  }
-  return n;
-}
-
-//! `edges` partitioned by `key_fn` over records of type T.
-template <typename T, typename KeyFn>
-std::vector<EdgeSpec> HashEdges(std::vector<EdgeSpec> edges, KeyFn key_fn) {
-  for (auto& e : edges) {
-    e.kind = PartitionKind::kHash;
-    e.key_hash = [key_fn](const void* rec) { return KeyHash(key_fn(*static_cast<const T*>(rec))); };
-  }
-  return edges;
-}
-
-}  // namespace internal
 
 template <typename K, typename IN1, typename IN2, typename KeyFn1, typename KeyFn2>
 class KeyedConnectedStreams;

@@ -34,6 +34,8 @@ template <typename K, typename T, typename KeyFn, typename Assigner>
 class WindowedStream;
 template <typename IN1, typename IN2>
 class ConnectedStreams;
+template <typename K, typename L, typename R, typename KeyFnL, typename KeyFnR>
+class IntervalJoinBuilder;
 namespace internal {
 template <typename T>
 struct NullByteKeySelector;
@@ -60,6 +62,8 @@ inline constexpr bool kHasTypedInput = requires(const S* s) {
 class OperatorHandle {
  public:
   OperatorHandle(StreamEnvironment* env, int node) : env_(env), node_(node) {}
+  //! The environment the stream belongs to.
+  StreamEnvironment* env() const { return env_; }
 
  protected:
   //! The settings of this stream's operator; `what` names the setter for the error. The
@@ -294,6 +298,8 @@ class KeyedStream {
  public:
   template <typename>
   friend class DataStream;
+  template <typename, typename, typename>
+  friend class KeyedStream;
   KeyedStream(StreamEnvironment* env, std::vector<EdgeSpec> edges, KeyFn key_fn)
       : stream_(env, std::move(edges), -1), key_fn_(std::move(key_fn)) {}
 
@@ -305,6 +311,12 @@ class KeyedStream {
       return std::make_unique<ReduceOperator<K, T, KeyFn, F>>(key_fn, fn);
     });
   }
+
+  //! Joins this stream's records (left) with those of `other` (right, keyed by the same key
+  //! type) whose timestamps are within the bounds Between gives; see interval_join.h.
+  template <typename K2, typename T2, typename KeyFn2>
+  IntervalJoinBuilder<K, T, T2, KeyFn, KeyFn2> IntervalJoin(
+      const KeyedStream<K2, T2, KeyFn2>& other) const;
 
   //! The records of each key in windows of `assigner`; see windowed_stream.h.
   template <typename Assigner>
@@ -431,4 +443,5 @@ DataStream<T> StreamEnvironment::AddSource(Factory factory, const std::string& n
 }  // namespace sluice
 
 #include "sluice/connected_streams.h"  // IWYU pragma: export
+#include "sluice/interval_join.h"      // IWYU pragma: export
 #include "sluice/windowed_stream.h"    // IWYU pragma: export

@@ -8,6 +8,7 @@
 #include "sluice/connected_streams.h"
 #include "sluice/datastream.h"
 #include "sluice/evictors.h"
+#include "sluice/interval_join.h"
 #include "sluice/job.h"
 #include "sluice/key_groups.h"
 #include "sluice/output_tag.h"

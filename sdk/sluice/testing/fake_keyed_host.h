@@ -185,4 +185,46 @@ struct KeyedSnapshot {
   std::optional<MapBackend> backend;  // what the host's backend held, when state lives there
 };
 
+//! The keyed side of one operator's host: its timers and, with `in_backend`, a backend (as with
+//! rocksdb; else state stays on the heap), restored from `restore` when given.
+class FakeKeyedHost {
+ public:
+  explicit FakeKeyedHost(const KeyedSnapshot* restore = nullptr, bool in_backend = false)
+      : restore_(restore) {
+    if (restore) timers.timers = restore->timers;
+    if (restore && restore->backend) {
+      backend.emplace(*restore->backend);
+    } else if (in_backend) {
+      backend.emplace();
+    }
+  }
+  //! Calls op.InitializeState against this host.
+  void Initialize(StreamOperator& op) {
+    FakeInit init(&timers, restore_ ? restore_->entries : std::vector<Entry>{}, restore_ != nullptr,
+                  backend ? &*backend : nullptr);
+    op.InitializeState(init);
+  }
+  //! Moves the watermark: the timers due fire, then the operator sees it (the host's order).
+  void Watermark(StreamOperator& op, int64_t wm) {
+    timers.AdvanceWatermark(wm);
+    op.ProcessWatermark(wm);
+  }
+  //! What a checkpoint of `op` would hold.
+  KeyedSnapshot Take(StreamOperator& op) {
+    MemoryWriter w;
+    op.SnapshotState(w);
+    return KeyedSnapshot{w.entries, timers.timers, backend};
+  }
+  //! Whether no keyed state is left, wherever it lives.
+  bool StateIsEmpty(StreamOperator& op) {
+    return Take(op).entries.empty() && (!backend || backend->data.empty());
+  }
+
+  std::optional<MapBackend> backend;
+  FakeTimerService timers;
+
+ private:
+  const KeyedSnapshot* restore_;
+};
+
 }  // namespace sluice::testing
