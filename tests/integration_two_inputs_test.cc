@@ -1,8 +1,10 @@
-// Two-input operators (Connect) on a real cluster, with tests/packages/two_inputs.cc: a keyed
-// co-process function whose one balance per account takes records of two inputs of different
-// types stays exactly once through a killed TaskManager and a rescale 2 -> 3, on both backends;
-// and its event-time timers fire on the minimum of both inputs' watermarks.
+// Two-input operators on a real cluster, with tests/packages/two_inputs.cc: a keyed co-process
+// function whose one balance per account takes records of two inputs of different types, and an
+// interval join with its buffered records, stay exactly once through a killed TaskManager and a
+// rescale 2 -> 3, on both backends; and event-time timers of a two-input operator fire on the
+// minimum of both inputs' watermarks.
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -19,46 +21,97 @@ namespace {
 
 constexpr int64_t kAccounts = 100;
 
-class IntegrationTwoInputs : public ::testing::TestWithParam<std::string> {};
+class IntegrationTwoInputs : public ::testing::TestWithParam<std::string> {
+ protected:
+  //! Runs tests/packages/two_inputs.so in `mode` with `args` (plus the output folder) at
+  //! parallelism 2 with checkpoints; once it runs, kills a TaskManager (a new one replaces it),
+  //! and once it runs again, rescales it to 3. Returns the output folder once it FINISHED.
+  std::string RunThroughAKillAndARescale(const std::string& mode, std::vector<std::string> args) {
+    ClusterOptions options;
+    options.taskmanagers = 2;
+    options.slots = 2;
+    absl::Status started = cluster_.Start(options);
+    EXPECT_TRUE(started.ok()) << started;
+    if (!started.ok()) return "";
+    std::string out = cluster_.NewDir("out");
+    std::vector<std::string> extra = CheckpointDefines(GetParam(), cluster_.ScratchPath("chk"),
+                                                       cluster_.ScratchPath("savepoints"));
+    extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
+                               "restart-strategy.fixed-delay.attempts=1000", "-D",
+                               "restart-strategy.fixed-delay.delay=200ms"});
+    args.insert(args.end(), {"mode=" + mode, "output=" + out});
+    absl::StatusOr<std::string> job =
+        cluster_.SubmitDetached(TestPackage("two_inputs"), 2, args, extra);
+    EXPECT_TRUE(job.ok()) << job.status();
+    if (!job.ok()) return "";
+
+    EXPECT_TRUE(cluster_.WaitForAllRunning(*job).ok()) << cluster_.LogTails();
+    absl::SleepFor(absl::Seconds(3));  // records in both inputs' state, and checkpoints
+    EXPECT_TRUE(cluster_.KillTaskManager(2).ok());
+    absl::StatusOr<int> added = cluster_.AddTaskManager();
+    EXPECT_TRUE(added.ok()) << added.status();
+    EXPECT_TRUE(cluster_.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster_.LogTails();
+    absl::SleepFor(absl::Seconds(2));
+    CommandResult rescale = cluster_.Sluice({"rescale", *job, "--parallelism", "3"});
+    EXPECT_TRUE(rescale.ok()) << rescale.Describe() << cluster_.LogTails();
+
+    absl::StatusOr<JsonValue> done = cluster_.WaitEnded(*job);
+    EXPECT_TRUE(done.ok()) << done.status() << cluster_.LogTails();
+    if (!done.ok()) return "";
+    EXPECT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
+    EXPECT_GE(IntField(*done, "numRestarts"), 1);
+    return out;
+  }
+
+  LocalCluster cluster_;
+};
 
 TEST_P(IntegrationTwoInputs, KeyedCoProcessIsExactlyOnceThroughAKillAndARescale) {
-  LocalCluster cluster;
-  ClusterOptions options;
-  options.taskmanagers = 2;
-  options.slots = 2;
-  absl::Status started = cluster.Start(options);
-  ASSERT_TRUE(started.ok()) << started;
-  std::string out = cluster.NewDir("ledger");
   constexpr int64_t kPerInput = 36000;  // at 1500/s per source subtask: about 12 s at 2
-  std::vector<std::string> extra =
-      CheckpointDefines(GetParam(), cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
-  extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
-                             "restart-strategy.fixed-delay.attempts=1000", "-D",
-                             "restart-strategy.fixed-delay.delay=200ms"});
-  absl::StatusOr<std::string> job =
-      cluster.SubmitDetached(TestPackage("two_inputs"), 2,
-                             {"mode=ledger", absl::StrCat("transactions=", kPerInput),
-                              absl::StrCat("accounts=", kAccounts), "rate=1500", "output=" + out},
-                             extra);
-  ASSERT_TRUE(job.ok()) << job.status();
-
-  ASSERT_TRUE(cluster.WaitForAllRunning(*job).ok()) << cluster.LogTails();
-  absl::SleepFor(absl::Seconds(3));  // records in both inputs' state, and checkpoints
-  ASSERT_TRUE(cluster.KillTaskManager(2).ok());
-  absl::StatusOr<int> added = cluster.AddTaskManager();
-  ASSERT_TRUE(added.ok()) << added.status();
-  ASSERT_TRUE(cluster.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster.LogTails();
-  absl::SleepFor(absl::Seconds(2));
-  CommandResult rescale = cluster.Sluice({"rescale", *job, "--parallelism", "3"});
-  ASSERT_TRUE(rescale.ok()) << rescale.Describe() << cluster.LogTails();
-
-  absl::StatusOr<JsonValue> done = cluster.WaitEnded(*job);
-  ASSERT_TRUE(done.ok()) << done.status() << cluster.LogTails();
-  ASSERT_EQ(StringField(*done, "state"), "FINISHED") << StringField(*done, "failure");
-  EXPECT_GE(IntField(*done, "numRestarts"), 1);
+  std::string out =
+      RunThroughAKillAndARescale("ledger", {absl::StrCat("transactions=", kPerInput),
+                                            absl::StrCat("accounts=", kAccounts), "rate=1500"});
+  ASSERT_FALSE(out.empty());
   // Deposits have the even ids, bonuses the odd ones: both inputs, every record once, and each
   // account's balance rising by exactly each record's amount, across both.
   ExpectExactlyOnce(ReadLedger(out), 2 * kPerInput, kAccounts);
+}
+
+TEST_P(IntegrationTwoInputs, IntervalJoinIsExactlyOnceThroughAKillAndARescale) {
+  constexpr int64_t kPerInput = 30000;
+  constexpr int64_t kUsers = 7;
+  std::string out = RunThroughAKillAndARescale(
+      "interval",
+      {absl::StrCat("transactions=", kPerInput), absl::StrCat("users=", kUsers), "rate=1250"});
+  ASSERT_FALSE(out.empty());
+  // The package's formula: click i at 10i, view j at 10j + 3, user (time / 100) % users; a pair
+  // when the users are equal and the view is within [-15, 15] ms of the click.
+  constexpr int64_t kBase = 1700000000000;
+  std::vector<std::string> want;
+  for (int64_t i = 0; i < kPerInput; ++i) {
+    const int64_t click = kBase + 10 * i;
+    for (int64_t j = std::max<int64_t>(0, i - 2); j <= std::min(kPerInput - 1, i + 2); ++j) {
+      const int64_t view = kBase + 10 * j + 3;
+      if ((click / 100) % kUsers != (view / 100) % kUsers) continue;
+      if (view < click - 15 || view > click + 15) continue;
+      want.push_back(absl::StrCat(i, ",", j));
+    }
+  }
+  std::vector<std::string> got;
+  for (const std::string& file : VisibleFiles(out)) {
+    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
+      got.emplace_back(line);
+    }
+  }
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got.size(), want.size());
+  std::vector<std::string> missing, extra;
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
+                      std::back_inserter(missing));
+  std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(extra));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " pairs missing, the first " << missing[0];
+  EXPECT_TRUE(extra.empty()) << extra.size() << " pairs extra or repeated, the first " << extra[0];
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IntegrationTwoInputs, ::testing::Values("hashmap", "rocksdb"));
@@ -79,8 +132,7 @@ TEST(IntegrationTwoInputsEventTime, TimersFireOnTheMinimumOfBothInputsWatermarks
 
   std::vector<std::string> files = VisibleFiles(out);
   ASSERT_EQ(files.size(), 1u);
-  std::vector<std::string> lines =
-      absl::StrSplit(ReadFile(files[0]), '\n', absl::SkipEmpty());
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(files[0]), '\n', absl::SkipEmpty());
   // The slow input's records come at times 0, 100, ..., its watermark is its time - 1, and a
   // timer at t may fire only once both watermarks reached t: after a slow record at a time above
   // t went by, or after the slow input's last record (it then ends: the maximum watermark).

@@ -13,6 +13,13 @@
 // "timer <time> wm <watermark>". With the minimum, a timer fires only after the slow input passed
 // its time; with the fast input's watermark alone, all would fire before the slow input ends.
 //   args: count (200), slow_rate (records per second), output
+//
+// mode=interval (an interval join): clicks i at times kBase + 10i and views j at kBase + 10j + 3,
+// both of user (time / 100) % users, joined per user Between(-15 ms, 15 ms); every pair writes
+// "click id,view id" to the file sink in `output`. tests/integration_two_inputs_test.cc computes
+// the pairs from the same formula.
+//   args: transactions (records per input), users (7), rate (per source subtask per second), output
+#include <chrono>
 #include <string>
 
 #include "sluice/connectors/generator.h"
@@ -113,6 +120,72 @@ void Ledger(sluice::StreamEnvironment& env) {
       .Uid("sink");
 }
 
+struct Click {
+  int64_t id = 0;
+  int64_t user = 0;
+  int64_t ts = 0;
+  SLUICE_FIELDS(id, user, ts)
+};
+
+//! Another layout than Click's.
+struct View {
+  std::string page;
+  int64_t ts = 0;
+  int64_t user = 0;
+  int64_t id = 0;
+  SLUICE_FIELDS(page, ts, user, id)
+};
+
+class ClickView final : public sluice::ProcessJoinFunction<Click, View, std::string> {
+ public:
+  void ProcessElement(const Click& c, const View& v, Context& ctx,
+                      sluice::Collector<std::string>& out) override {
+    if (ctx.LeftTimestamp() != c.ts || ctx.RightTimestamp() != v.ts) {
+      throw std::runtime_error("a joined pair lost its timestamps");
+    }
+    out.Collect(std::to_string(c.id) + "," + std::to_string(v.id));
+  }
+};
+
+void Interval(sluice::StreamEnvironment& env) {
+  constexpr int64_t kBase = 1700000000000;
+  int64_t users = env.IntArg("users", 7);
+  if (users <= 0) throw sluice::JobDefinitionError("users must be positive");
+  sluice::GeneratorOptions gen;
+  gen.count = static_cast<uint64_t>(env.IntArg("transactions", 0));
+  gen.splits = 4;
+  gen.rate = static_cast<double>(env.IntArg("rate", 0));
+  auto clicks =
+      sluice::AddGenerator(
+          env, gen,
+          [users](uint64_t i) {
+            int64_t ts = kBase + 10 * static_cast<int64_t>(i);
+            return Click{static_cast<int64_t>(i), (ts / 100) % users, ts};
+          },
+          sluice::WatermarkStrategy<Click>::ForMonotonousTimestamps().WithTimestampAssigner(
+              [](const Click& c) { return c.ts; }),
+          "Clicks")
+          .Uid("clicks");
+  auto views = sluice::AddGenerator(
+                   env, gen,
+                   [users](uint64_t j) {
+                     int64_t ts = kBase + 10 * static_cast<int64_t>(j) + 3;
+                     return View{"page " + std::to_string(j), ts, (ts / 100) % users,
+                                 static_cast<int64_t>(j)};
+                   },
+                   sluice::WatermarkStrategy<View>::ForMonotonousTimestamps().WithTimestampAssigner(
+                       [](const View& v) { return v.ts; }),
+                   "Views")
+                   .Uid("views");
+  clicks.KeyBy([](const Click& c) { return c.user; })
+      .IntervalJoin(views.KeyBy([](const View& v) { return v.user; }))
+      .Between(std::chrono::milliseconds(-15), std::chrono::milliseconds(15))
+      .Process([] { return std::make_unique<ClickView>(); }, "Join")
+      .Uid("join")
+      .SinkTo(sluice::MakeFileSink<std::string>(env.Arg("output")), "Pairs")
+      .Uid("sink");
+}
+
 void Watermarks(sluice::StreamEnvironment& env) {
   int64_t count = env.IntArg("count", 200);
   sluice::GeneratorOptions fast;
@@ -142,7 +215,10 @@ SLUICE_JOB(env) {
     Ledger(env);
   } else if (mode == "watermarks") {
     Watermarks(env);
+  } else if (mode == "interval") {
+    Interval(env);
   } else {
-    throw sluice::JobDefinitionError("mode must be ledger or watermarks, not '" + mode + "'");
+    throw sluice::JobDefinitionError("mode must be ledger, watermarks or interval, not '" + mode +
+                                     "'");
   }
 }
