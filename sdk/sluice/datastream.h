@@ -36,6 +36,8 @@ template <typename IN1, typename IN2>
 class ConnectedStreams;
 template <typename K, typename L, typename R, typename KeyFnL, typename KeyFnR>
 class IntervalJoinBuilder;
+template <typename L, typename R>
+class JoinedStreams;
 namespace internal {
 template <typename T>
 struct NullByteKeySelector;
@@ -241,6 +243,15 @@ class DataStream : public OperatorHandle {
   template <typename T2>
   ConnectedStreams<T, T2> Connect(const DataStream<T2>& other) const;
 
+  //! Joins this stream (left) with `other` (right) in windows: Where(key).EqualTo(key)
+  //! .Window(assigner).Apply(fn), every pair of a key and window (inner join); see window_join.h.
+  template <typename T2>
+  JoinedStreams<T, T2> Join(const DataStream<T2>& other) const;
+  //! The same, calling the function once per key and window with both groups (either may be
+  //! empty).
+  template <typename T2>
+  JoinedStreams<T, T2> CoGroup(const DataStream<T2>& other) const;
+
   //! Adds a sink: a SinkOperator<T> (see connectors/), given as a factory returning a
   //! std::unique_ptr to it (called once per subtask), as a std::unique_ptr or as an object to copy.
   template <typename Factory>
@@ -445,3 +456,5 @@ DataStream<T> StreamEnvironment::AddSource(Factory factory, const std::string& n
 #include "sluice/connected_streams.h"  // IWYU pragma: export
 #include "sluice/interval_join.h"      // IWYU pragma: export
 #include "sluice/windowed_stream.h"    // IWYU pragma: export
+// After windowed_stream.h: a window join is a window operator.
+#include "sluice/window_join.h"  // IWYU pragma: export

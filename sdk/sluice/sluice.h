@@ -18,5 +18,6 @@
 #include "sluice/triggers.h"
 #include "sluice/window_assigners.h"
 #include "sluice/window_functions.h"
+#include "sluice/window_join.h"
 #include "sluice/windowed_stream.h"
 #include "sluice/windows.h"
