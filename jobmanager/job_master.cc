@@ -212,10 +212,14 @@ void JobMaster::DeployAll() {
             absl::IsUnavailable(s) || absl::IsCancelled(s) || absl::IsDeadlineExceeded(s);
         inbox->Post([this, reason, vertex_id, i, attempt, tm_id, connection_broke] {
           auto fail = [this, reason, vertex_id, i, attempt, tm_id] {
-            // The TaskManager's loss, once known, is the cause (it names a crash's signal).
-            if (lost_taskmanagers_.count(tm_id)) return;
             Vertex* vx = FindVertex(vertex_id);
             if (!vx || vx->subtasks[static_cast<size_t>(i)].attempt_id != attempt) return;
+            // The TaskManager's loss, once known, is the cause (it names a crash's signal) if it
+            // failed the subtask already; a loss before the job started did not.
+            if (lost_taskmanagers_.count(tm_id) &&
+                IsTerminal(vx->subtasks[static_cast<size_t>(i)].state)) {
+              return;
+            }
             SetSubtaskState(*vx, i, SubtaskState::kFailed, reason);
             HandleFailure(reason);
             CheckCompletion();
