@@ -114,6 +114,29 @@ TEST_P(IntegrationTwoInputs, IntervalJoinIsExactlyOnceThroughAKillAndARescale) {
   EXPECT_TRUE(extra.empty()) << extra.size() << " pairs extra or repeated, the first " << extra[0];
 }
 
+TEST_P(IntegrationTwoInputs, BroadcastStateReachesEverySubtaskThroughAKillAndARescale) {
+  constexpr int64_t kDeposits = 36000;
+  // At 4 per second: 16 s, past the kill and the rescale (a rescale needs every subtask running).
+  constexpr int64_t kRules = 64;
+  std::string report = cluster_.NewDir("report");
+  std::string out = RunThroughAKillAndARescale(
+      "broadcast",
+      {absl::StrCat("transactions=", kDeposits), absl::StrCat("accounts=", kAccounts), "rate=1500",
+       absl::StrCat("rules=", kRules), "rule_rate=4", "report=" + report});
+  ASSERT_FALSE(out.empty());
+  ExpectExactlyOnce(ReadLedger(out), kDeposits, kAccounts);
+  // Each of the 3 subtasks after the rescale held every rule at its end: those it saw, and those
+  // the snapshot of subtask 0 gave it whole.
+  std::vector<std::string> lines;
+  for (const std::string& file : VisibleFiles(report)) {
+    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
+      lines.emplace_back(line);
+    }
+  }
+  const std::string every_rule = absl::StrCat("rules ", kRules, " ", kRules * (kRules + 1) / 2);
+  EXPECT_EQ(lines, std::vector<std::string>(3, every_rule));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, IntegrationTwoInputs, ::testing::Values("hashmap", "rocksdb"));
 
 TEST(IntegrationTwoInputsEventTime, TimersFireOnTheMinimumOfBothInputsWatermarks) {
@@ -159,6 +182,34 @@ TEST(IntegrationTwoInputsEventTime, TimersFireOnTheMinimumOfBothInputsWatermarks
   EXPECT_EQ(timers, kCount) << "every timer fires once:\n" << ReadFile(files[0]);
   EXPECT_EQ(early, 0) << "timers fired before the slow input's watermark passed them:\n"
                       << ReadFile(files[0]);
+}
+
+// examples/fraud.cc (what `make demo` runs): rules arrive while transactions flow, so which
+// transactions meet which limits depends on timing; every alert must still be over the limit it
+// names, and with 20000 transactions (one in ten large) some must come.
+TEST(IntegrationExamples, FraudAlertsOnlyOnTransactionsOverTheirLimit) {
+  LocalCluster cluster;
+  ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
+  std::string out = cluster.NewDir("alerts");
+  CommandResult run =
+      cluster.Sluice({"run", ExamplePackage("fraud"), "--parallelism", "2", "--arg",
+                      "transactions=20000", "--arg", "rate=2500", "--arg", "output=" + out});
+  ASSERT_TRUE(run.ok()) << run.Describe() << cluster.LogTails();
+  int alerts = 0;
+  for (const std::string& file : VisibleFiles(out)) {
+    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
+      // "alert card <card>: <amount> <category> at <time> (<limit> allowed)"
+      std::istringstream in{std::string(line)};
+      std::string alert, card_word, card, category, at, limit_text;
+      int64_t amount = 0, time = 0;
+      in >> alert >> card_word >> card >> amount >> category >> at >> time >> limit_text;
+      ASSERT_EQ(alert, "alert") << line;
+      const int64_t limit = std::stoll(limit_text.substr(1));
+      EXPECT_GT(amount, limit) << line;
+      ++alerts;
+    }
+  }
+  EXPECT_GT(alerts, 0);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "sluice/internal/function_source.h"
 #include "sluice/operators.h"
 #include "sluice/serialization.h"
+#include "sluice/state_descriptors.h"
 #include "sluice/watermarks.h"
 
 namespace sluice {
@@ -38,6 +39,12 @@ template <typename K, typename L, typename R, typename KeyFnL, typename KeyFnR>
 class IntervalJoinBuilder;
 template <typename L, typename R>
 class JoinedStreams;
+template <typename T>
+class BroadcastStream;
+template <typename IN, typename BC>
+class BroadcastConnectedStream;
+template <typename K, typename IN, typename BC, typename KeyFn>
+class KeyedBroadcastConnectedStream;
 namespace internal {
 template <typename T>
 struct NullByteKeySelector;
@@ -242,6 +249,16 @@ class DataStream : public OperatorHandle {
   //! connected_streams.h.
   template <typename T2>
   ConnectedStreams<T, T2> Connect(const DataStream<T2>& other) const;
+  //! Connects this stream with a broadcast stream: Process(BroadcastProcessFunction); see
+  //! broadcast_process.h.
+  template <typename BC>
+  BroadcastConnectedStream<T, BC> Connect(const BroadcastStream<BC>& other) const;
+
+  //! Broadcasts this stream with the broadcast states it updates, named by map state
+  //! descriptors (Flink's broadcast(descriptors...)): connect the result to another stream;
+  //! see broadcast_state.h.
+  template <typename UK, typename UV, typename... More>
+  BroadcastStream<T> Broadcast(const MapStateDescriptor<UK, UV>& first, const More&... more) const;
 
   //! Joins this stream (left) with `other` (right) in windows: Where(key).EqualTo(key)
   //! .Window(assigner).Apply(fn), every pair of a key and window (inner join); see window_join.h.
@@ -328,6 +345,11 @@ class KeyedStream {
   template <typename K2, typename T2, typename KeyFn2>
   IntervalJoinBuilder<K, T, T2, KeyFn, KeyFn2> IntervalJoin(
       const KeyedStream<K2, T2, KeyFn2>& other) const;
+
+  //! Connects this keyed stream with a broadcast stream:
+  //! Process(KeyedBroadcastProcessFunction); see broadcast_process.h.
+  template <typename BC>
+  KeyedBroadcastConnectedStream<K, T, BC, KeyFn> Connect(const BroadcastStream<BC>& other) const;
 
   //! The records of each key in windows of `assigner`; see windowed_stream.h.
   template <typename Assigner>
@@ -457,4 +479,5 @@ DataStream<T> StreamEnvironment::AddSource(Factory factory, const std::string& n
 #include "sluice/interval_join.h"      // IWYU pragma: export
 #include "sluice/windowed_stream.h"    // IWYU pragma: export
 // After windowed_stream.h: a window join is a window operator.
-#include "sluice/window_join.h"  // IWYU pragma: export
+#include "sluice/broadcast_process.h"  // IWYU pragma: export
+#include "sluice/window_join.h"        // IWYU pragma: export

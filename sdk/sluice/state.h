@@ -116,6 +116,14 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
     return keys;
   }
 
+  //! Every key with a value in the state `name`, each once, in no particular order; none when
+  //! the state was not asked for yet.
+  std::vector<K> KeysOf(const std::string& name) const {
+    std::vector<K> keys;
+    if (auto it = tables_.find(name); it != tables_.end()) it->second->AppendKeys(keys);
+    return keys;
+  }
+
   //! Heap only: freezes every state (copy-on-write) and hands the host what writes the entries
   //! out in the asynchronous part — also restored entries of states not asked for again.
   void Snapshot(SnapshotContext& ctx) {

@@ -19,6 +19,13 @@
 // "click id,view id" to the file sink in `output`. tests/integration_two_inputs_test.cc computes
 // the pairs from the same formula.
 //   args: transactions (records per input), users (7), rate (per source subtask per second), output
+//
+// mode=broadcast (broadcast state): deposits i (ids i) make the ledger of mode=ledger, keyed by
+// account; rules r = 0..rules-1 (value r + 1), one source subtask at rule_rate per second, are
+// broadcast into the map state "rules". At the end of its input every subtask writes
+// "rules <entries> <sum of values>" to the side output sink in `report`: each must hold every rule,
+// whatever happened to the job meanwhile.
+//   args: transactions, accounts (100), rate, rules (40), rule_rate (4), output, report
 #include <chrono>
 #include <string>
 
@@ -186,6 +193,79 @@ void Interval(sluice::StreamEnvironment& env) {
       .Uid("sink");
 }
 
+struct RuleRecord {
+  int64_t id = 0;
+  int64_t value = 0;
+  SLUICE_FIELDS(id, value)
+};
+
+const sluice::MapStateDescriptor<int64_t, int64_t> kRules("rules");
+const sluice::OutputTag<std::string> kRulesReport("rules-report");
+
+class LedgerWithRules final
+    : public sluice::KeyedBroadcastProcessFunction<int64_t, Deposit, RuleRecord, std::string> {
+ public:
+  void Open(ReadOnlyContext& ctx) override { balance_ = ctx.GetState<int64_t>("balance"); }
+  void ProcessElement(const Deposit& d, ReadOnlyContext& ctx,
+                      sluice::Collector<std::string>& out) override {
+    int64_t balance = balance_.ValueOr(0) + d.amount;
+    balance_.Update(balance);
+    out.Collect(std::to_string(d.id) + "," + std::to_string(ctx.CurrentKey()) + "," +
+                std::to_string(d.amount) + "," + std::to_string(balance));
+  }
+  void ProcessBroadcastElement(const RuleRecord& r, Context& ctx,
+                               sluice::Collector<std::string>&) override {
+    ctx.GetBroadcastState(kRules).Put(r.id, r.value);
+  }
+  void EndInput(ReadOnlyContext& ctx, sluice::Collector<std::string>&) override {
+    int64_t sum = 0;
+    const auto& rules = ctx.GetBroadcastState(kRules).Entries();
+    for (const auto& [id, value] : rules) sum += value;
+    ctx.Output(kRulesReport, "rules " + std::to_string(rules.size()) + " " + std::to_string(sum));
+  }
+
+ private:
+  sluice::ValueState<int64_t> balance_;
+};
+
+void Broadcast(sluice::StreamEnvironment& env) {
+  int64_t accounts = env.IntArg("accounts", 100);
+  if (accounts <= 0) throw sluice::JobDefinitionError("accounts must be positive");
+  sluice::GeneratorOptions gen;
+  gen.count = static_cast<uint64_t>(env.IntArg("transactions", 0));
+  gen.splits = 4;
+  gen.rate = static_cast<double>(env.IntArg("rate", 0));
+  auto deposits = sluice::AddGenerator(
+                      env, gen,
+                      [accounts](uint64_t i) {
+                        auto id = static_cast<int64_t>(i);
+                        return Deposit{id, (id * 7919) % accounts, id % 1000 + 1};
+                      },
+                      "Deposits")
+                      .Uid("deposits");
+  sluice::GeneratorOptions rule_gen;
+  rule_gen.count = static_cast<uint64_t>(env.IntArg("rules", 40));
+  rule_gen.splits = 1;
+  rule_gen.rate = static_cast<double>(env.IntArg("rule_rate", 4));
+  auto rules = sluice::AddGenerator(
+                   env, rule_gen,
+                   [](uint64_t r) {
+                     return RuleRecord{static_cast<int64_t>(r), static_cast<int64_t>(r) + 1};
+                   },
+                   "Rules")
+                   .Uid("rules")
+                   .SetParallelism(1);
+  auto lines = deposits.KeyBy([](const Deposit& d) { return d.account; })
+                   .Connect(rules.Broadcast(kRules))
+                   .Process([] { return std::make_unique<LedgerWithRules>(); }, "Ledger")
+                   .Uid("ledger");
+  lines.SinkTo(sluice::MakeFileSink<std::string>(env.Arg("output")), "Ledger file sink")
+      .Uid("sink");
+  lines.GetSideOutput(kRulesReport)
+      .SinkTo(sluice::MakeFileSink<std::string>(env.Arg("report")), "Report")
+      .Uid("report");
+}
+
 void Watermarks(sluice::StreamEnvironment& env) {
   int64_t count = env.IntArg("count", 200);
   sluice::GeneratorOptions fast;
@@ -217,8 +297,10 @@ SLUICE_JOB(env) {
     Watermarks(env);
   } else if (mode == "interval") {
     Interval(env);
+  } else if (mode == "broadcast") {
+    Broadcast(env);
   } else {
-    throw sluice::JobDefinitionError("mode must be ledger, watermarks or interval, not '" + mode +
-                                     "'");
+    throw sluice::JobDefinitionError(
+        "mode must be ledger, watermarks, interval or broadcast, not '" + mode + "'");
   }
 }

@@ -138,15 +138,21 @@ class MapBackend final : public KeyedStateBackend {
 
 class FakeInit final : public InitContext {
  public:
+  //! Operator-state lists by name, as a restore hands them to this subtask.
+  using OperatorLists = std::map<std::string, std::vector<std::string>>;
   FakeInit(FakeTimerService* timers, std::vector<Entry> restored, bool is_restored,
-           KeyedStateBackend* backend = nullptr)
+           KeyedStateBackend* backend = nullptr, OperatorLists operator_state = {})
       : timers_(timers),
         restored_(std::move(restored)),
         is_restored_(is_restored),
-        backend_(backend) {}
+        backend_(backend),
+        operator_state_(std::move(operator_state)) {}
   bool IsRestored() const override { return is_restored_; }
   int MaxParallelism() const override { return 128; }
-  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
+  std::vector<std::string> OperatorState(const std::string& name) const override {
+    auto it = operator_state_.find(name);
+    return it == operator_state_.end() ? std::vector<std::string>{} : it->second;
+  }
   void ForEachKeyedEntry(
       const std::function<void(int, const std::string&, std::string_view, std::string_view,
                                std::string_view)>& fn) const override {
@@ -163,6 +169,7 @@ class FakeInit final : public InitContext {
   std::vector<Entry> restored_;
   bool is_restored_;
   KeyedStateBackend* backend_;
+  OperatorLists operator_state_;
 };
 
 class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
@@ -173,14 +180,19 @@ class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
         {key_group, state, std::string(key), std::string(user_key), std::string(value)});
   }
   int64_t CheckpointId() const override { return 1; }
-  void AddOperatorState(const std::string&, OperatorStateMode, std::string) override {}
+  void AddOperatorState(const std::string& name, OperatorStateMode, std::string item) override {
+    operator_state[name].push_back(std::move(item));
+  }
   KeyedStateWriter& Keyed() override { return *this; }
   void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) override { write(*this); }
   std::vector<Entry> entries;
+  std::map<std::string, std::vector<std::string>> operator_state;
 };
 
 struct KeyedSnapshot {
   std::vector<Entry> entries;
+  //! Operator-state lists as this subtask wrote them (a union list goes to every subtask).
+  std::map<std::string, std::vector<std::string>> operator_state;
   std::set<Timer> timers;
   std::optional<MapBackend> backend;  // what the host's backend held, when state lives there
 };
@@ -201,7 +213,8 @@ class FakeKeyedHost {
   //! Calls op.InitializeState against this host.
   void Initialize(StreamOperator& op) {
     FakeInit init(&timers, restore_ ? restore_->entries : std::vector<Entry>{}, restore_ != nullptr,
-                  backend ? &*backend : nullptr);
+                  backend ? &*backend : nullptr,
+                  restore_ ? restore_->operator_state : FakeInit::OperatorLists{});
     op.InitializeState(init);
   }
   //! Moves the watermark: the timers due fire, then the operator sees it (the host's order).
@@ -213,7 +226,7 @@ class FakeKeyedHost {
   KeyedSnapshot Take(StreamOperator& op) {
     MemoryWriter w;
     op.SnapshotState(w);
-    return KeyedSnapshot{w.entries, timers.timers, backend};
+    return KeyedSnapshot{w.entries, w.operator_state, timers.timers, backend};
   }
   //! Whether no keyed state is left, wherever it lives.
   bool StateIsEmpty(StreamOperator& op) {
