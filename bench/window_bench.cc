@@ -14,18 +14,17 @@
 // and count, checksummed) as its loop; at the end a table gives each ratio. For tuning; not a test.
 //   build/bench/window_bench --benchmark_min_time=0.5 [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bench/operator_host.h"
 #include "bench/window_loops.h"
 #include "sluice/sluice.h"
 #include "sluice/testing/fake_runtime_context.h"
@@ -37,7 +36,10 @@ namespace {
 using std::chrono::milliseconds;
 using window_bench::Results;
 
-constexpr int kMaxParallelism = 128;
+using bench_host::Init;
+using bench_host::Reporter;
+using bench_host::RocksDb;
+using bench_host::Runtime;
 constexpr int64_t kSlide = 1000;
 constexpr int64_t kWatermarkEvery = 100;
 
@@ -95,37 +97,6 @@ std::function<std::unique_ptr<sluice::StreamOperator>()> Factory(const Case& c) 
   return env.nodes().back().factory;
 }
 
-class Init final : public sluice::InitContext {
- public:
-  Init(sluice::KeyedStateBackend* backend, std::unique_ptr<sluice::state::HeapTimerService>* timers)
-      : backend_(backend), timers_(timers) {}
-  bool IsRestored() const override { return false; }
-  int MaxParallelism() const override { return kMaxParallelism; }
-  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
-  void ForEachKeyedEntry(
-      const std::function<void(int, const std::string&, std::string_view, std::string_view,
-                               std::string_view)>&) const override {}
-  sluice::KeyedStateBackend* KeyedBackend() override { return backend_; }
-  sluice::InternalTimerService* TimerService(const std::string& name,
-                                             sluice::TimerTarget* target) override {
-    *timers_ = std::make_unique<sluice::state::HeapTimerService>(name, target, nullptr);
-    return timers_->get();
-  }
-
- private:
-  sluice::KeyedStateBackend* backend_;
-  std::unique_ptr<sluice::state::HeapTimerService>* timers_;
-};
-
-//! The task's side: the record-timestamp slot (`timestamp`) is what the results are read with.
-class Runtime final : public sluice::testing::FakeRuntimeContext {
- public:
-  Runtime() {
-    task_name = "bench";
-    max_parallelism = kMaxParallelism;
-    timestamp = 0;
-  }
-};
 //! The operator's output: each result's timestamp (its window's MaxTimestamp) and count.
 class Collect final : public sluice::Output {
  public:
@@ -139,42 +110,11 @@ class Collect final : public sluice::Output {
   const Runtime* rt_;
 };
 
-//! A fresh RocksDB instance in a temporary folder, removed with it.
-class RocksDb {
- public:
-  RocksDb() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "sluice-window-bench-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    dir_ = tmpl;
-    sluice::state::RocksDbBackendOptions options;
-    options.local_dir = dir_ + "/db";
-    options.range.set_start(0);
-    options.range.set_end(kMaxParallelism - 1);
-    options.max_parallelism = kMaxParallelism;
-    options.name = "window-bench";
-    auto b = sluice::state::RocksDbKeyedBackend::Open(options, nullptr, {});
-    if (!b.ok()) {
-      std::fprintf(stderr, "opening rocksdb: %s\n", b.status().ToString().c_str());
-      std::abort();
-    }
-    backend = *std::move(b);
-  }
-  ~RocksDb() {
-    backend.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  std::unique_ptr<sluice::state::RocksDbKeyedBackend> backend;
-
- private:
-  std::string dir_;
-};
-
 //! A Sluice window operator with the host's timers and state backend around it.
 class SluiceEngine {
  public:
   explicit SluiceEngine(const Case& c) : out_(&rt_) {
-    if (c.rocksdb) rocksdb_ = std::make_unique<RocksDb>();
+    if (c.rocksdb) rocksdb_ = std::make_unique<RocksDb>("window-bench");
     op_ = Factory(c)();
     Init init(rocksdb_ ? rocksdb_->backend.get() : nullptr, &timers_);
     op_->InitializeState(init);
@@ -254,21 +194,6 @@ std::vector<Loop> LoopsFor(const Case& c) {
               MakeLoop<window_bench::PaneLoop>("loop-panes", c.size, kSlide)};
   }
 }
-
-//! Remembers items_per_second of each benchmark (the median when repeated) while printing.
-class Reporter final : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      auto it = r.counters.find("items_per_second");
-      if (r.error_occurred || it == r.counters.end()) continue;
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      rate[r.run_name.function_name] = it->second.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> rate;
-};
 
 }  // namespace
 

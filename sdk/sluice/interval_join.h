@@ -114,10 +114,10 @@ class IntervalJoinOperator final : public TwoInputOperator<L, R> {
     if (IsLate(ts)) return;
     Add(left_, ts, in);
     // The right records this one joins: r.ts in [ts + lower, ts + upper].
-    for (const auto& [rts, records] : right_.Entries()) {
-      if (rts < ts + bounds_.lower || rts > ts + bounds_.upper) continue;
+    right_.ForEach([&](const int64_t& rts, const std::vector<R>& records) {
+      if (rts < ts + bounds_.lower || rts > ts + bounds_.upper) return;
       for (const R& r : records) Emit(in, ts, r, rts);
-    }
+    });
     // Once the watermark passes ts + upper no right record can join it any more.
     timers_.RegisterEventTimeTimer(bounds_.upper > 0 ? ts + bounds_.upper : ts, kLeft);
   }
@@ -128,10 +128,10 @@ class IntervalJoinOperator final : public TwoInputOperator<L, R> {
     if (IsLate(ts)) return;
     Add(right_, ts, in);
     // The left records this one joins: l.ts in [ts - upper, ts - lower].
-    for (const auto& [lts, records] : left_.Entries()) {
-      if (lts < ts - bounds_.upper || lts > ts - bounds_.lower) continue;
+    left_.ForEach([&](const int64_t& lts, const std::vector<L>& records) {
+      if (lts < ts - bounds_.upper || lts > ts - bounds_.lower) return;
       for (const L& l : records) Emit(l, lts, in, ts);
-    }
+    });
     timers_.RegisterEventTimeTimer(bounds_.lower < 0 ? ts - bounds_.lower : ts, kRight);
   }
 

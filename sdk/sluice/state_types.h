@@ -197,6 +197,10 @@ class MapTable {
   virtual void Put(const UK& key, UV value) = 0;
   virtual void Remove(const UK& key) = 0;
   virtual std::vector<std::pair<UK, UV>> Entries() = 0;
+  //! Every entry, without copying them out where the table can help it.
+  virtual void ForEach(const std::function<void(const UK&, const UV&)>& fn) {
+    for (const auto& [k, v] : Entries()) fn(k, v);
+  }
   virtual void Clear() = 0;
 };
 
@@ -211,6 +215,9 @@ class MapState {
   void Put(const UK& key, UV value) { table_->Put(key, std::move(value)); }
   void Remove(const UK& key) { table_->Remove(key); }
   std::vector<std::pair<UK, UV>> Entries() const { return table_->Entries(); }
+  //! Calls fn(key, value) for every entry, in no defined order, without a copy of the map: fn
+  //! must not change this state.
+  void ForEach(const std::function<void(const UK&, const UV&)>& fn) const { table_->ForEach(fn); }
   bool IsEmpty() const { return table_->Entries().empty(); }
   void Clear() { table_->Clear(); }
 

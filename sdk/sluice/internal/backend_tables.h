@@ -120,6 +120,14 @@ class BackendMapTable final : public BackendTableBase<K, N>, public MapTable<UK,
     });
     return out;
   }
+  void ForEach(const std::function<void(const UK&, const UV&)>& fn) override {
+    this->ForEachInNamespace([&fn](std::string_view uk, std::string_view uv) {
+      std::pair<UK, UV> e{};  // fresh: not every type's Read starts by clearing
+      DeserializeFrom(uk, e.first);
+      DeserializeFrom(uv, e.second);
+      fn(e.first, e.second);
+    });
+  }
   void Clear() override {
     if constexpr (kVoidNamespace<N>) {
       this->backend_->DeleteAll(this->id_);

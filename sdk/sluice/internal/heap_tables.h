@@ -299,6 +299,11 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
     if (!m) return {};
     return {m->begin(), m->end()};
   }
+  void ForEach(const std::function<void(const UK&, const UV&)>& fn) override {
+    const Inner* m = map_.Find(this->Current());
+    if (!m) return;
+    for (const auto& [k, v] : *m) fn(k, v);
+  }
   void Clear() override { map_.Erase(this->Current()); }
   size_t EstimateBytes() const override { return map_.EstimateBytes(); }
   void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
