@@ -269,11 +269,7 @@ class BroadcastConnectedStream {
   template <typename Factory>
   auto Process(Factory factory, std::string name = "Co-Process-Broadcast") {
     using Source = internal::FunctionSource<Factory>;
-    static_assert(Source::kCopyable,
-                  "Process: the function is not copy-constructible, so subtasks cannot each get a "
-                  "copy of it: pass a factory instead: .Process([] { return "
-                  "std::make_unique<F>(); })");
-    if constexpr (!internal::CheckFunctionSource<Factory>()) {
+    if constexpr (!internal::CheckProcessFunctionSource<Factory>()) {
       return DataStream<IN>(broadcast_.env(), {}, -1);  // not reached: a static_assert failed
     } else {
       using Fn = typename Source::Function;
@@ -283,14 +279,12 @@ class BroadcastConnectedStream {
                     "with the stream's and the broadcast stream's record types (after KeyBy: "
                     "KeyedBroadcastProcessFunction<K, IN, BC, OUT>)");
       auto make = internal::MakeFunctionFactory(std::move(factory), "Process");
-      StreamEnvironment* env = broadcast_.env();
-      NodeSpec& n = internal::AddTwoInputNode(env, std::move(name), first_, broadcast_.edges());
-      n.factory = [make, specs = broadcast_.states()]() -> std::unique_ptr<StreamOperator> {
-        std::unique_ptr<BroadcastProcessFunction<IN, BC, OUT>> fn = make();
-        return std::make_unique<BroadcastProcessOperator<IN, BC, OUT>>(specs, std::move(fn));
-      };
-      n.serialize_output = &SerializeErased<OUT>;
-      return DataStream<OUT>(env, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
+      return internal::AddTwoInputOperator<OUT>(
+          broadcast_.env(), std::move(name), first_, broadcast_.edges(),
+          [make, specs = broadcast_.states()] {
+            std::unique_ptr<BroadcastProcessFunction<IN, BC, OUT>> fn = make();
+            return std::make_unique<BroadcastProcessOperator<IN, BC, OUT>>(specs, std::move(fn));
+          });
     }
   }
 
@@ -312,11 +306,7 @@ class KeyedBroadcastConnectedStream {
   template <typename Factory>
   auto Process(Factory factory, std::string name = "Co-Process-Broadcast-Keyed") {
     using Source = internal::FunctionSource<Factory>;
-    static_assert(Source::kCopyable,
-                  "Process: the function is not copy-constructible, so subtasks cannot each get a "
-                  "copy of it: pass a factory instead: .Process([] { return "
-                  "std::make_unique<F>(); })");
-    if constexpr (!internal::CheckFunctionSource<Factory>()) {
+    if constexpr (!internal::CheckProcessFunctionSource<Factory>()) {
       return DataStream<IN>(broadcast_.env(), {}, -1);  // not reached: a static_assert failed
     } else {
       using Fn = typename Source::Function;
@@ -325,16 +315,13 @@ class KeyedBroadcastConnectedStream {
                     "Process: the function must derive from KeyedBroadcastProcessFunction<K, IN, "
                     "BC, OUT> with the key, the keyed stream's and the broadcast stream's types");
       auto make = internal::MakeFunctionFactory(std::move(factory), "Process");
-      StreamEnvironment* env = broadcast_.env();
-      NodeSpec& n = internal::AddTwoInputNode(env, std::move(name), keyed_, broadcast_.edges());
-      n.factory = [make, specs = broadcast_.states(),
-                   key_fn = key_fn_]() -> std::unique_ptr<StreamOperator> {
-        std::unique_ptr<KeyedBroadcastProcessFunction<K, IN, BC, OUT>> fn = make();
-        return std::make_unique<KeyedBroadcastProcessOperator<K, IN, BC, OUT, KeyFn>>(
-            specs, key_fn, std::move(fn));
-      };
-      n.serialize_output = &SerializeErased<OUT>;
-      return DataStream<OUT>(env, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
+      return internal::AddTwoInputOperator<OUT>(
+          broadcast_.env(), std::move(name), keyed_, broadcast_.edges(),
+          [make, specs = broadcast_.states(), key_fn = key_fn_] {
+            std::unique_ptr<KeyedBroadcastProcessFunction<K, IN, BC, OUT>> fn = make();
+            return std::make_unique<KeyedBroadcastProcessOperator<K, IN, BC, OUT, KeyFn>>(
+                specs, key_fn, std::move(fn));
+          });
     }
   }
 

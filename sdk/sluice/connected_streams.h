@@ -34,11 +34,7 @@ class ConnectedStreams {
   template <typename Factory>
   auto Process(Factory factory, std::string name = "Co-Process") {
     using Source = internal::FunctionSource<Factory>;
-    static_assert(Source::kCopyable,
-                  "Process: the function is not copy-constructible, so subtasks cannot each get a "
-                  "copy of it: pass a factory instead: .Process([] { return "
-                  "std::make_unique<F>(); })");
-    if constexpr (!internal::CheckFunctionSource<Factory>()) {
+    if constexpr (!internal::CheckProcessFunctionSource<Factory>()) {
       return DataStream<IN1>(env_, {}, -1);  // not reached: a static_assert failed
     } else {
       using Fn = typename Source::Function;
@@ -54,13 +50,10 @@ class ConnectedStreams {
       static_assert(std::is_same_v<typename Fn::SecondInputType, IN2>,
                     "Process: the function's second input type must be the second stream's type");
       auto make = internal::MakeFunctionFactory(std::move(factory), "Process");
-      NodeSpec& n = internal::AddTwoInputNode(env_, std::move(name), first_, second_);
-      n.factory = [make]() -> std::unique_ptr<StreamOperator> {
+      return internal::AddTwoInputOperator<OUT>(env_, std::move(name), first_, second_, [make] {
         std::unique_ptr<CoProcessFunction<IN1, IN2, OUT>> fn = make();
         return std::make_unique<CoProcessOperator<IN1, IN2, OUT>>(std::move(fn));
-      };
-      n.serialize_output = &SerializeErased<OUT>;
-      return DataStream<OUT>(env_, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
+      });
     }
   }
 
@@ -100,11 +93,7 @@ class KeyedConnectedStreams {
   template <typename Factory>
   auto Process(Factory factory, std::string name = "Co-Keyed-Process") {
     using Source = internal::FunctionSource<Factory>;
-    static_assert(Source::kCopyable,
-                  "Process: the function is not copy-constructible, so subtasks cannot each get a "
-                  "copy of it: pass a factory instead: .Process([] { return "
-                  "std::make_unique<F>(); })");
-    if constexpr (!internal::CheckFunctionSource<Factory>()) {
+    if constexpr (!internal::CheckProcessFunctionSource<Factory>()) {
       return DataStream<IN1>(env_, {}, -1);  // not reached: a static_assert failed
     } else {
       using Fn = typename Source::Function;
@@ -123,14 +112,12 @@ class KeyedConnectedStreams {
       static_assert(std::is_same_v<typename Fn::SecondInputType, IN2>,
                     "Process: the function's second input type must be the second stream's type");
       auto make = internal::MakeFunctionFactory(std::move(factory), "Process");
-      NodeSpec& n = internal::AddTwoInputNode(env_, std::move(name), first_, second_);
-      n.factory = [make, key1 = key1_, key2 = key2_]() -> std::unique_ptr<StreamOperator> {
-        std::unique_ptr<KeyedCoProcessFunction<K, IN1, IN2, OUT>> fn = make();
-        return std::make_unique<KeyedCoProcessOperator<K, IN1, IN2, OUT, KeyFn1, KeyFn2>>(
-            key1, key2, std::move(fn));
-      };
-      n.serialize_output = &SerializeErased<OUT>;
-      return DataStream<OUT>(env_, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
+      return internal::AddTwoInputOperator<OUT>(
+          env_, std::move(name), first_, second_, [make, key1 = key1_, key2 = key2_] {
+            std::unique_ptr<KeyedCoProcessFunction<K, IN1, IN2, OUT>> fn = make();
+            return std::make_unique<KeyedCoProcessOperator<K, IN1, IN2, OUT, KeyFn1, KeyFn2>>(
+                key1, key2, std::move(fn));
+          });
     }
   }
 

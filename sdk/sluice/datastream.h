@@ -187,11 +187,7 @@ class DataStream : public OperatorHandle {
   template <typename Factory>
   auto Process(Factory factory, std::string name = "Process") {
     using Source = internal::FunctionSource<Factory>;
-    static_assert(Source::kCopyable,
-                  "Process: the function is not copy-constructible, so subtasks cannot each get a "
-                  "copy of it: pass a factory instead: .Process([] { return "
-                  "std::make_unique<F>(); })");
-    if constexpr (!internal::CheckFunctionSource<Factory>()) {
+    if constexpr (!internal::CheckProcessFunctionSource<Factory>()) {
       return *this;  // not reached: a static_assert failed
     } else {
       using Fn = typename Source::Function;
@@ -363,11 +359,7 @@ class KeyedStream {
   template <typename Factory>
   auto Process(Factory factory, std::string name = "KeyedProcess") {
     using Source = internal::FunctionSource<Factory>;
-    static_assert(Source::kCopyable,
-                  "Process: the function is not copy-constructible, so subtasks cannot each get a "
-                  "copy of it: pass a factory instead: .Process([] { return "
-                  "std::make_unique<F>(); })");
-    if constexpr (!internal::CheckFunctionSource<Factory>()) {
+    if constexpr (!internal::CheckProcessFunctionSource<Factory>()) {
       return stream_;  // not reached: a static_assert failed
     } else {
       using Fn = typename Source::Function;

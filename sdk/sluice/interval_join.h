@@ -219,11 +219,7 @@ class IntervalJoined {
   template <typename Factory>
   auto Process(Factory factory, std::string name = "Interval Join") {
     using Source = internal::FunctionSource<Factory>;
-    static_assert(Source::kCopyable,
-                  "Process: the function is not copy-constructible, so subtasks cannot each get a "
-                  "copy of it: pass a factory instead: .Process([] { return "
-                  "std::make_unique<F>(); })");
-    if constexpr (!internal::CheckFunctionSource<Factory>()) {
+    if constexpr (!internal::CheckProcessFunctionSource<Factory>()) {
       return DataStream<L>(env_, {}, -1);  // not reached: a static_assert failed
     } else {
       using Fn = typename Source::Function;
@@ -239,15 +235,12 @@ class IntervalJoined {
       internal::JoinBounds bounds{lower_inclusive_ ? lower_ : lower_ + 1,
                                   upper_inclusive_ ? upper_ : upper_ - 1};
       auto make = internal::MakeFunctionFactory(std::move(factory), "Process");
-      NodeSpec& n = internal::AddTwoInputNode(env_, std::move(name), left_, right_);
-      n.factory = [make, bounds, kl = key_left_,
-                   kr = key_right_]() -> std::unique_ptr<StreamOperator> {
-        std::unique_ptr<ProcessJoinFunction<L, R, OUT>> fn = make();
-        return std::make_unique<IntervalJoinOperator<K, L, R, OUT, KeyFnL, KeyFnR>>(kl, kr, bounds,
-                                                                                    std::move(fn));
-      };
-      n.serialize_output = &SerializeErased<OUT>;
-      return DataStream<OUT>(env_, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
+      return internal::AddTwoInputOperator<OUT>(
+          env_, std::move(name), left_, right_, [make, bounds, kl = key_left_, kr = key_right_] {
+            std::unique_ptr<ProcessJoinFunction<L, R, OUT>> fn = make();
+            return std::make_unique<IntervalJoinOperator<K, L, R, OUT, KeyFnL, KeyFnR>>(
+                kl, kr, bounds, std::move(fn));
+          });
     }
   }
 

@@ -112,6 +112,17 @@ constexpr bool CheckFunctionSource() {
           std::is_copy_constructible_v<typename FunctionSource<Source>::Function>);
 }
 
+//! The checks of a function given to a Process method (CheckFunctionSource, and that a prototype
+//! can be copied for each subtask); false when one failed (its static_assert says why).
+template <typename Source>
+constexpr bool CheckProcessFunctionSource() {
+  static_assert(FunctionSource<Source>::kCopyable,
+                "Process: the function is not copy-constructible, so subtasks cannot each get a "
+                "copy of it: pass a factory instead: .Process([] { return "
+                "std::make_unique<F>(); })");
+  return FunctionSource<Source>::kCopyable && CheckFunctionSource<Source>();
+}
+
 //! A copyable callable that makes one instance per call: std::unique_ptr<F>. `what` names the
 //! call in the JobDefinitionError for an empty std::unique_ptr. Call only when
 //! CheckFunctionSource<Source>() holds.

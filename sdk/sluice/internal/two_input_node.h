@@ -5,6 +5,7 @@
 #include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
 // ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,19 @@ inline NodeSpec& AddTwoInputNode(StreamEnvironment* env, std::string name,
     n.inputs.push_back(std::move(e));
   }
   return n;
+}
+
+//! The node reading `first` and `second` whose operator `make_operator()` builds for each
+//! subtask; its output, of type OUT.
+template <typename OUT, typename MakeOperator>
+DataStream<OUT> AddTwoInputOperator(StreamEnvironment* env, std::string name,
+                                    const std::vector<EdgeSpec>& first,
+                                    const std::vector<EdgeSpec>& second,
+                                    MakeOperator make_operator) {
+  NodeSpec& n = AddTwoInputNode(env, std::move(name), first, second);
+  n.factory = [make_operator]() -> std::unique_ptr<StreamOperator> { return make_operator(); };
+  n.serialize_output = &SerializeErased<OUT>;
+  return DataStream<OUT>(env, {MainOutputEdge(n.id)}, static_cast<int>(n.id));
 }
 
 //! `edges` partitioned by `key_fn` over records of type T.
