@@ -610,16 +610,19 @@ TEST(WireTest, AReaderPollsWhileDataComesQuicklyAndSleepsAtOnceWhenItDoesNot) {
     }
     writer.join();
   };
+  // Whether it polls at the end depends on the last few gaps, which a loaded machine can stretch
+  // past 5 ms (the writer descheduled): what is checked is that most quick refills were polled.
   write_bytes(20, std::chrono::microseconds(100));
   EXPECT_GE(reader.polled_fills(), 10u) << reader.slept_fills() << " slept";
-  EXPECT_TRUE(reader.polling());
-  // Sparse data: after a few long waits the reader no longer polls before it sleeps.
+  // Sparse data: after a few long waits the reader no longer polls before it sleeps (a late
+  // writer only makes the gaps longer).
   write_bytes(10, std::chrono::milliseconds(100));
   EXPECT_FALSE(reader.polling());
   const uint64_t slept = reader.slept_fills();
+  const uint64_t polled = reader.polled_fills();
   // Busy again: it polls again after some quick refills.
   write_bytes(40, std::chrono::microseconds(100));
-  EXPECT_TRUE(reader.polling());
+  EXPECT_GE(reader.polled_fills() - polled, 20u) << reader.slept_fills() - slept << " slept";
   EXPECT_LT(reader.slept_fills() - slept, 40u);
   close(fds[1]);
   uint8_t b;
