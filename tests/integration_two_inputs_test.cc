@@ -68,12 +68,13 @@ class IntegrationTwoInputs : public ::testing::TestWithParam<std::string> {
 
 TEST_P(IntegrationTwoInputs, KeyedCoProcessIsExactlyOnceThroughAKillAndARescale) {
   constexpr int64_t kPerInput = 36000;  // at 1500/s per source subtask: about 12 s at 2
-  std::string out =
-      RunThroughAKillAndARescale("ledger", {absl::StrCat("transactions=", kPerInput),
-                                            absl::StrCat("accounts=", kAccounts), "rate=1500"});
+  std::string out = RunThroughAKillAndARescale(
+      "ledger", {absl::StrCat("transactions=", kPerInput), absl::StrCat("accounts=", kAccounts),
+                 "rate=1500", "ttl_ms=3600000"});
   ASSERT_FALSE(out.empty());
   // Deposits have the even ids, bonuses the odd ones: both inputs, every record once, and each
-  // account's balance rising by exactly each record's amount, across both.
+  // account's balance — state with a time-to-live of an hour, its times stored with it — rising
+  // by exactly each record's amount, across both.
   ExpectExactlyOnce(ReadLedger(out), 2 * kPerInput, kAccounts);
 }
 

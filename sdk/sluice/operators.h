@@ -165,6 +165,19 @@ class KeyedContext : public ProcessContext {
   MapState<UK, UV> GetMapState(const std::string& name) {
     return store_->template GetMapState<UK, UV>(name);
   }
+  //! The same with a time-to-live (sluice/state_ttl.h), by processing time.
+  template <typename T>
+  ValueState<T> GetState(const std::string& name, const StateTtlConfig& ttl) {
+    return store_->template GetValueState<T>(name, ttl, Clock());
+  }
+  template <typename T>
+  ListState<T> GetListState(const std::string& name, const StateTtlConfig& ttl) {
+    return store_->template GetListState<T>(name, ttl, Clock());
+  }
+  template <typename UK, typename UV>
+  MapState<UK, UV> GetMapState(const std::string& name, const StateTtlConfig& ttl) {
+    return store_->template GetMapState<UK, UV>(name, ttl, Clock());
+  }
   template <typename T, typename F>
   ReducingState<T> GetReducingState(const std::string& name, F reduce) {
     return store_->template GetReducingState<T>(name, std::move(reduce));
@@ -173,6 +186,10 @@ class KeyedContext : public ProcessContext {
   std::vector<K> Keys() const { return store_->Keys(); }
 
  private:
+  std::function<int64_t()> Clock() {
+    RuntimeContext* rt = &runtime();
+    return [rt] { return rt->CurrentProcessingTime(); };
+  }
   KeyedStateStore<K>* store_;
 };
 

@@ -24,6 +24,7 @@
 #include "sluice/internal/backend_tables.h"
 #include "sluice/internal/heap_tables.h"
 #include "sluice/internal/restored_entries.h"
+#include "sluice/state_ttl.h"
 #include "sluice/state_types.h"
 
 namespace sluice {
@@ -53,7 +54,12 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
   }
 
   void SetCurrentKey(const K& key) {
+    // CleanupIncrementally(n, true): a step of cleanup for every record, before its key is set.
+    if (!ttl_every_record_.empty() && !in_cleanup_) {
+      for (const std::string& name : ttl_every_record_) CleanupStep(name);
+    }
     current_ = key;
+    has_current_ = true;
     if (backend_) {
       key_bytes_.Clear();
       Serializer<K>::Write(key, key_bytes_);
@@ -89,6 +95,38 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
     auto* t = Table<ValueTable<T>, N, internal::HeapValueTable<K, N, T>,
                     internal::BackendValueTable<K, N, T>>(name);
     return Handle<N>(ReducingState<T>(t, std::move(reduce)), t);
+  }
+
+  // The same with a time-to-live (state_ttl.h), by the processing time `clock()`. A name is TTL'd
+  // or not for good: asking for it the other way throws std::logic_error.
+  template <typename T>
+  ValueState<T> GetValueState(const std::string& name, const StateTtlConfig& ttl,
+                              std::function<int64_t()> clock) {
+    if (!ttl.IsEnabled()) return GetValueState<T>(name);
+    using V = internal::TtlValue<T>;
+    auto* inner = Table<ValueTable<V>, VoidNamespace, internal::HeapValueTable<K, VoidNamespace, V>,
+                        internal::BackendValueTable<K, VoidNamespace, V>>(name);
+    return ValueState<T>(TtlTable<internal::TtlValueTable<T>>(name, inner, ttl, std::move(clock)));
+  }
+  template <typename T>
+  ListState<T> GetListState(const std::string& name, const StateTtlConfig& ttl,
+                            std::function<int64_t()> clock) {
+    if (!ttl.IsEnabled()) return GetListState<T>(name);
+    using V = internal::TtlValue<T>;
+    auto* inner = Table<ListTable<V>, VoidNamespace, internal::HeapListTable<K, VoidNamespace, V>,
+                        internal::BackendListTable<K, VoidNamespace, V>>(name);
+    return ListState<T>(TtlTable<internal::TtlListTable<T>>(name, inner, ttl, std::move(clock)));
+  }
+  template <typename UK, typename UV>
+  MapState<UK, UV> GetMapState(const std::string& name, const StateTtlConfig& ttl,
+                               std::function<int64_t()> clock) {
+    if (!ttl.IsEnabled()) return GetMapState<UK, UV>(name);
+    using V = internal::TtlValue<UV>;
+    auto* inner =
+        Table<MapTable<UK, V>, VoidNamespace, internal::HeapMapTable<K, VoidNamespace, UK, V>,
+              internal::BackendMapTable<K, VoidNamespace, UK, V>>(name);
+    return MapState<UK, UV>(
+        TtlTable<internal::TtlMapTable<UK, UV>>(name, inner, ttl, std::move(clock)));
   }
 
   int max_parallelism() const { return max_parallelism_; }
@@ -128,6 +166,11 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
   //! out in the asynchronous part — also restored entries of states not asked for again.
   void Snapshot(SnapshotContext& ctx) {
     if (backend_) return;
+    // CleanupFullSnapshot: no snapshot holds an expired entry (heap state; RocksDB's snapshots
+    // are the host's).
+    for (auto& [name, ttl] : ttl_) {
+      if (ttl.table->config().cleanup_full_snapshot()) CleanupAll(name, *ttl.table);
+    }
     for (const auto& [name, table] : tables_) {
       if (internal::KeyedSnapshotFn fn = table->Freeze(name, max_parallelism_)) {
         ctx.AddKeyedSnapshot(std::move(fn));
@@ -193,12 +236,78 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
     return api;
   }
 
+  //! The TTL'd table `A` of state `name` over its stored table `inner`, made on first use.
+  template <typename A, typename Inner>
+  A* TtlTable(const std::string& name, Inner* inner, const StateTtlConfig& ttl,
+              std::function<int64_t()> clock) {
+    auto it = ttl_.find(name);
+    if (it != ttl_.end()) {
+      auto* typed = dynamic_cast<A*>(it->second.table.get());
+      if (!typed) throw std::logic_error("state '" + name + "' requested with another type");
+      return typed;
+    }
+    auto table = std::make_unique<A>(inner, internal::TtlClock(ttl, std::move(clock)),
+                                     [this, name] { CleanupStep(name); });
+    A* typed = table.get();
+    ttl_[name].table = std::move(table);
+    if (ttl.incremental_every_record() && ttl.incremental_cleanup_size(backend_ != nullptr) > 0) {
+      ttl_every_record_.push_back(name);
+    }
+    return typed;
+  }
+  //! Incremental cleanup: the next keys of state `name` in turn, their expired entries removed.
+  void CleanupStep(const std::string& name) {
+    if (in_cleanup_) return;
+    TtlState& ttl = ttl_.at(name);
+    const int n = ttl.table->config().incremental_cleanup_size(backend_ != nullptr);
+    if (n <= 0) return;
+    in_cleanup_ = true;
+    // The key to go back to; none before the first record (K{} may not even be this subtask's).
+    const bool had_current = has_current_;
+    const K current = current_;
+    bool refreshed = false;
+    for (int i = 0; i < n; ++i) {
+      if (ttl.next >= ttl.keys.size()) {
+        if (refreshed) break;  // every key was visited in this step
+        ttl.keys = KeysOf(name);
+        ttl.next = 0;
+        refreshed = true;
+        if (ttl.keys.empty()) break;
+      }
+      SetCurrentKey(ttl.keys[ttl.next++]);
+      ttl.table->CleanupCurrent();
+    }
+    if (had_current) SetCurrentKey(current);
+    in_cleanup_ = false;
+  }
+  void CleanupAll(const std::string& name, internal::TtlTableBase& table) {
+    in_cleanup_ = true;
+    const bool had_current = has_current_;
+    const K current = current_;
+    for (const K& key : KeysOf(name)) {
+      SetCurrentKey(key);
+      table.CleanupCurrent();
+    }
+    if (had_current) SetCurrentKey(current);
+    in_cleanup_ = false;
+  }
+
+  struct TtlState {
+    std::unique_ptr<internal::TtlTableBase> table;
+    std::vector<K> keys;  // incremental cleanup's round over the keys
+    size_t next = 0;
+  };
+
   K current_{};
+  bool has_current_ = false;
   KeyedStateBackend* backend_ = nullptr;
   int max_parallelism_ = kDefaultMaxParallelism;
   ByteWriter key_bytes_;
   std::map<std::string, std::unique_ptr<internal::StateTable<K>>> tables_;
   std::map<std::string, internal::RestoredEntries> restored_;
+  std::map<std::string, TtlState> ttl_;
+  std::vector<std::string> ttl_every_record_;
+  bool in_cleanup_ = false;
 };
 
 }  // namespace sluice

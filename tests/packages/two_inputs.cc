@@ -4,8 +4,10 @@
 // and bonuses i (ids 2i+1) come from two generators, with the ledger example's account and
 // amount for their id; connected and keyed by account, one balance per account takes both; every
 // deposit and bonus writes "id,account,amount,balance_after" to the file sink in `output` — the
-// ledger example's line, checked by tests/ledger_check.h.
-//   args: transactions (per input), accounts (100), rate (per source subtask per second), output
+// ledger example's line, checked by tests/ledger_check.h. With ttl_ms, the balances are state with
+// that time-to-live.
+//   args: transactions (per input), accounts (100), rate (per source subtask per second), ttl_ms
+//         (0: none), output
 //
 // mode=watermarks (a two-input operator's watermark is the minimum of both inputs'): a fast input
 // of `count` records at times 10i registers an event-time timer at each record's time; a slow,
@@ -53,7 +55,20 @@ struct Bonus {
 
 class Balance final : public sluice::KeyedCoProcessFunction<int64_t, Deposit, Bonus, std::string> {
  public:
-  void Open(Context& ctx) override { balance_ = ctx.GetState<int64_t>("balance"); }
+  explicit Balance(int64_t ttl_ms) : ttl_ms_(ttl_ms) {}
+  void Open(Context& ctx) override {
+    if (ttl_ms_ <= 0) {
+      balance_ = ctx.GetState<int64_t>("balance");
+      return;
+    }
+    // Long enough never to expire here: the time-to-live's stored times go through every
+    // snapshot, restore and rescale with the balances.
+    balance_ = ctx.GetState<int64_t>(
+        "balance", sluice::StateTtlConfig::NewBuilder(std::chrono::milliseconds(ttl_ms_))
+                       .CleanupFullSnapshot()
+                       .CleanupIncrementally(2, true)
+                       .Build());
+  }
   void ProcessElement1(const Deposit& d, Context& ctx,
                        sluice::Collector<std::string>& out) override {
     Apply(d.id, ctx.CurrentKey(), d.amount, out);
@@ -70,6 +85,7 @@ class Balance final : public sluice::KeyedCoProcessFunction<int64_t, Deposit, Bo
     out.Collect(std::to_string(id) + "," + std::to_string(account) + "," + std::to_string(amount) +
                 "," + std::to_string(balance));
   }
+  int64_t ttl_ms_;
   sluice::ValueState<int64_t> balance_;
 };
 
@@ -97,6 +113,7 @@ void Ledger(sluice::StreamEnvironment& env) {
   int64_t n = env.IntArg("transactions", 0);
   int64_t accounts = env.IntArg("accounts", 100);
   if (accounts <= 0) throw sluice::JobDefinitionError("accounts must be positive");
+  const int64_t ttl_ms = env.IntArg("ttl_ms", 0);
   sluice::GeneratorOptions gen;
   gen.count = static_cast<uint64_t>(n);
   gen.splits = 4;
@@ -121,7 +138,7 @@ void Ledger(sluice::StreamEnvironment& env) {
                      .Uid("bonuses");
   deposits.Connect(bonuses)
       .KeyBy([](const Deposit& d) { return d.account; }, [](const Bonus& b) { return b.account; })
-      .Process([] { return std::make_unique<Balance>(); }, "Balance")
+      .Process([ttl_ms] { return std::make_unique<Balance>(ttl_ms); }, "Balance")
       .Uid("balance")
       .SinkTo(sluice::MakeFileSink<std::string>(env.Arg("output")), "Ledger file sink")
       .Uid("sink");

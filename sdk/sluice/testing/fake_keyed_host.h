@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -92,7 +93,13 @@ class MapBackend final : public KeyedStateBackend {
   int RegisterState(const std::string& name) override {
     return ids.emplace(name, static_cast<int>(ids.size())).first->second;
   }
-  void SetCurrentKey(const uint8_t* key, size_t size, int) override {
+  //! Like the host's backend, refuses a key outside this subtask's key groups.
+  void SetCurrentKey(const uint8_t* key, size_t size, int key_group) override {
+    if (key_group < first_key_group || key_group > last_key_group) {
+      throw std::out_of_range("key group " + std::to_string(key_group) + " is not in [" +
+                              std::to_string(first_key_group) + ", " +
+                              std::to_string(last_key_group) + "]");
+    }
     key_.assign(reinterpret_cast<const char*>(key), size);
   }
   bool Get(int s, std::string_view uk, std::string* value) override {
@@ -131,6 +138,9 @@ class MapBackend final : public KeyedStateBackend {
 
   std::map<std::string, int> ids;
   std::map<std::tuple<int, std::string, std::string>, std::string> data;
+  //! The key groups of the subtask (all of them by default).
+  int first_key_group = 0;
+  int last_key_group = 1 << 15;
 
  private:
   std::string key_;
