@@ -18,7 +18,6 @@
 namespace sluice {
 namespace {
 
-using testing::FakeKeyedHost;
 using testing::KeyedSnapshot;
 
 struct Payment {
@@ -73,20 +72,12 @@ class Fraud final : public KeyedBroadcastProcessFunction<int64_t, Payment, Rule,
   ValueState<int64_t> count_;
 };
 
-template <typename T>
-class NoSource final : public StreamOperator {};
-
-class CapturingOutput final : public Output {
- public:
-  void Emit(const void* r) override { records.push_back(*static_cast<const std::string*>(r)); }
-  std::vector<std::string> records;
-};
-
 std::vector<NodeSpec> FraudJob() {
   StreamEnvironment env({}, 2);
-  auto payments =
-      env.AddSource<Payment>([] { return std::make_unique<NoSource<Payment>>(); }, "Payments");
-  auto rules = env.AddSource<Rule>([] { return std::make_unique<NoSource<Rule>>(); }, "Rules");
+  auto payments = env.AddSource<Payment>(
+      [] { return std::make_unique<testing::NoSource<Payment>>(); }, "Payments");
+  auto rules =
+      env.AddSource<Rule>([] { return std::make_unique<testing::NoSource<Rule>>(); }, "Rules");
   payments.KeyBy([](const Payment& p) { return p.card; })
       .Connect(rules.Broadcast(kLimits))
       .Process([] { return std::make_unique<Fraud>(); });
@@ -94,29 +85,15 @@ std::vector<NodeSpec> FraudJob() {
   return env.nodes();
 }
 
-class Subtask {
+//! Subtask `index` of 2: input 0 is the (keyed) stream, input 1 the broadcast stream.
+class Subtask : public testing::OperatorHarness<std::string> {
  public:
   Subtask(const NodeSpec& node, int index, const KeyedSnapshot* restore, bool in_backend)
-      : host(restore, in_backend), rt(index, 2) {
-    op = node.factory();
-    host.Initialize(*op);
-    op->Open(rt, out);
-  }
+      : OperatorHarness(node.factory, restore, in_backend, index, 2) {}
   template <typename T>
   void Add(const T& record, bool broadcast, int64_t ts = 0) {
-    rt.timestamp = ts;
-    ByteWriter w;
-    SerializeRecord(record, w);
-    if (broadcast) {
-      op->ProcessSerialized2(w.data(), w.size());
-    } else {
-      op->ProcessSerialized(w.data(), w.size());
-    }
+    OperatorHarness::Add(record, ts, broadcast ? 1 : 0);
   }
-  FakeKeyedHost host;
-  testing::FakeRuntimeContext rt;
-  CapturingOutput out;
-  std::unique_ptr<StreamOperator> op;
 };
 
 TEST(BroadcastApiTest, TheBroadcastStreamFeedsTheSecondInputOfEverySubtask) {
@@ -149,10 +126,10 @@ TEST_P(KeyedBroadcastTest, RulesReachTheKeyedSideAndSurviveARescale) {
     s0.Add(Payment{3, "wire", 1000}, false, 40);  // no rule for wires
     s0.Add(Payment{2, "card", 101}, false, 50);
     EXPECT_EQ(s0.out.records, (std::vector<std::string>{"alert card 1"}));
-    s0.host.Watermark(*s0.op, 120);
+    s0.Watermark(120);
     EXPECT_EQ(s0.out.records.back(), "reminder card 1 at 120");
-    snap0 = s0.host.Take(*s0.op);
-    snap1 = s1.host.Take(*s1.op);
+    snap0 = s0.Take();
+    snap1 = s1.Take();
   }
   EXPECT_EQ(snap0.operator_state.at("broadcast-state/limits").size(), 2u);
   EXPECT_EQ(snap1.operator_state.count("broadcast-state/limits"), 0u)
@@ -199,10 +176,10 @@ class Allow final : public BroadcastProcessFunction<std::string, std::string, st
 
 TEST(BroadcastProcessTest, TheNonKeyedSideReadsWhatTheBroadcastSideWrote) {
   StreamEnvironment env({}, 1);
-  auto words =
-      env.AddSource<std::string>([] { return std::make_unique<NoSource<std::string>>(); }, "Words");
+  auto words = env.AddSource<std::string>(
+      [] { return std::make_unique<testing::NoSource<std::string>>(); }, "Words");
   auto allowed = env.AddSource<std::string>(
-      [] { return std::make_unique<NoSource<std::string>>(); }, "Allowed");
+      [] { return std::make_unique<testing::NoSource<std::string>>(); }, "Allowed");
   words.Connect(allowed.Broadcast(MapStateDescriptor<std::string, bool>("allowed"))).Process([] {
     return std::make_unique<Allow>();
   });
@@ -228,8 +205,8 @@ class Misread final : public BroadcastProcessFunction<std::string, std::string, 
 
 TEST(BroadcastProcessTest, BadDescriptorsAreRefusedWithTheirName) {
   StreamEnvironment env({}, 1);
-  auto words =
-      env.AddSource<std::string>([] { return std::make_unique<NoSource<std::string>>(); }, "Words");
+  auto words = env.AddSource<std::string>(
+      [] { return std::make_unique<testing::NoSource<std::string>>(); }, "Words");
   try {
     words.Broadcast(MapStateDescriptor<std::string, bool>("allowed"),
                     MapStateDescriptor<std::string, int64_t>("allowed"));

@@ -19,7 +19,6 @@
 namespace sluice {
 namespace {
 
-using testing::FakeKeyedHost;
 using testing::KeyedSnapshot;
 
 struct Customer {
@@ -35,11 +34,8 @@ struct Order {
 };
 
 template <typename T>
-class NoSource final : public StreamOperator {};
-
-template <typename T>
 DataStream<T> AddSource(StreamEnvironment& env, const std::string& name) {
-  return env.AddSource<T>([] { return std::make_unique<NoSource<T>>(); }, name);
+  return env.AddSource<T>([] { return std::make_unique<testing::NoSource<T>>(); }, name);
 }
 
 template <typename T>
@@ -49,21 +45,7 @@ std::vector<uint8_t> Bytes(const T& v) {
   return std::vector<uint8_t>(w.data(), w.data() + w.size());
 }
 
-class CapturingOutput final : public Output {
- public:
-  explicit CapturingOutput(const testing::FakeRuntimeContext* rt) : rt_(rt) {}
-  void Emit(const void* r) override {
-    records.push_back(*static_cast<const std::string*>(r));
-    timestamps.push_back(rt_->timestamp);
-  }
-  void EmitWatermark(int64_t wm) override { watermarks.push_back(wm); }
-  std::vector<std::string> records;
-  std::vector<int64_t> timestamps;
-  std::vector<int64_t> watermarks;
-
- private:
-  const testing::FakeRuntimeContext* rt_;
-};
+using CapturingOutput = testing::CapturingOutput<std::string>;
 
 //! Tags each record with its input, and its timestamp and the watermark it saw.
 class Tagger final : public CoProcessFunction<Customer, Order, std::string> {
@@ -177,39 +159,28 @@ TEST(CoProcessOperatorTest, EachInputReachesItsOwnMethodWithTimestampAndWatermar
   EXPECT_EQ(out.watermarks, (std::vector<int64_t>{4}));
 }
 
+std::function<std::unique_ptr<StreamOperator>()> EnrichFactory() {
+  StreamEnvironment env({}, 1);
+  auto customers = AddSource<Customer>(env, "Customers");
+  auto orders = AddSource<Order>(env, "Orders");
+  customers.Connect(orders)
+      .KeyBy([](const Customer& c) { return c.id; }, [](const Order& o) { return o.customer; })
+      .Process([] { return std::make_unique<Enrich>(); });
+  env.Finalize();
+  return env.nodes()[2].factory;
+}
+
 //! The keyed co-process operator with its host.
-class KeyedHarness {
+class KeyedHarness : public testing::OperatorHarness<std::string> {
  public:
   explicit KeyedHarness(const KeyedSnapshot* restore = nullptr, bool in_backend = false)
-      : host(restore, in_backend), out(&rt) {
-    StreamEnvironment env({}, 1);
-    auto customers = AddSource<Customer>(env, "Customers");
-    auto orders = AddSource<Order>(env, "Orders");
-    customers.Connect(orders)
-        .KeyBy([](const Customer& c) { return c.id; }, [](const Order& o) { return o.customer; })
-        .Process([] { return std::make_unique<Enrich>(); });
-    env.Finalize();
-    op = env.nodes()[2].factory();
-    host.Initialize(*op);
-    op->Open(rt, out);
-  }
+      : OperatorHarness(EnrichFactory(), restore, in_backend) {}
   void Customer1(int64_t id, const std::string& name, int64_t ts) {
-    rt.timestamp = ts;
-    auto b = Bytes(Customer{id, name});
-    op->ProcessSerialized(b.data(), b.size());
+    Add(Customer{id, name}, ts, /*input=*/0);
   }
   void Order2(int64_t customer, int64_t amount, int64_t ts) {
-    rt.timestamp = ts;
-    auto b = Bytes(Order{customer, amount});
-    op->ProcessSerialized2(b.data(), b.size());
+    Add(Order{customer, amount}, ts, /*input=*/1);
   }
-  void Watermark(int64_t wm) { host.Watermark(*op, wm); }
-  KeyedSnapshot Take() { return host.Take(*op); }
-
-  FakeKeyedHost host;
-  testing::FakeRuntimeContext rt;
-  CapturingOutput out;
-  std::unique_ptr<StreamOperator> op;
 };
 
 class KeyedCoProcessTest : public ::testing::TestWithParam<bool> {};

@@ -23,7 +23,6 @@ namespace sluice {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::FakeKeyedHost;
 using testing::KeyedSnapshot;
 
 struct Click {
@@ -52,23 +51,6 @@ class Pair final : public ProcessJoinFunction<Click, View, std::string> {
   }
 };
 
-template <typename T>
-class NoSource final : public StreamOperator {};
-
-class CapturingOutput final : public Output {
- public:
-  explicit CapturingOutput(const testing::FakeRuntimeContext* rt) : rt_(rt) {}
-  void Emit(const void* r) override {
-    records.push_back(*static_cast<const std::string*>(r));
-    timestamps.push_back(rt_->timestamp);
-  }
-  std::vector<std::string> records;
-  std::vector<int64_t> timestamps;
-
- private:
-  const testing::FakeRuntimeContext* rt_;
-};
-
 struct Bounds {
   int64_t lower, upper;
   bool lower_exclusive, upper_exclusive;
@@ -76,8 +58,10 @@ struct Bounds {
 
 std::function<std::unique_ptr<StreamOperator>()> JoinFactory(const Bounds& b) {
   StreamEnvironment env({}, 1);
-  auto clicks = env.AddSource<Click>([] { return std::make_unique<NoSource<Click>>(); }, "Clicks");
-  auto views = env.AddSource<View>([] { return std::make_unique<NoSource<View>>(); }, "Views");
+  auto clicks =
+      env.AddSource<Click>([] { return std::make_unique<testing::NoSource<Click>>(); }, "Clicks");
+  auto views =
+      env.AddSource<View>([] { return std::make_unique<testing::NoSource<View>>(); }, "Views");
   auto joined = clicks.KeyBy([](const Click& c) { return c.user; })
                     .IntervalJoin(views.KeyBy([](const View& v) { return v.user; }))
                     .Between(milliseconds(b.lower), milliseconds(b.upper));
@@ -88,31 +72,7 @@ std::function<std::unique_ptr<StreamOperator>()> JoinFactory(const Bounds& b) {
   return env.nodes()[2].factory;
 }
 
-class Harness {
- public:
-  Harness(const std::function<std::unique_ptr<StreamOperator>()>& factory,
-          const KeyedSnapshot* restore, bool in_backend)
-      : host(restore, in_backend), out(&rt) {
-    op = factory();
-    host.Initialize(*op);
-    op->Open(rt, out);
-  }
-  template <typename T>
-  void Add(const T& record, int64_t ts, bool left) {
-    rt.timestamp = ts;
-    ByteWriter w;
-    SerializeRecord(record, w);
-    if (left) {
-      op->ProcessSerialized(w.data(), w.size());
-    } else {
-      op->ProcessSerialized2(w.data(), w.size());
-    }
-  }
-  FakeKeyedHost host;
-  testing::FakeRuntimeContext rt;
-  CapturingOutput out;
-  std::unique_ptr<StreamOperator> op;
-};
+using Harness = testing::OperatorHarness<std::string>;
 
 struct Event {
   bool left;
@@ -159,23 +119,23 @@ TEST_P(IntervalJoinTest, JoinsExactlyThePairsWithinTheBoundsAndCleansUp) {
       accepted.push_back(e);
     }
     if (e.left) {
-      harness->Add(Click{e.user, e.id}, e.ts, true);
+      harness->Add(Click{e.user, e.id}, e.ts, /*input=*/0);
     } else {
-      harness->Add(View{"p" + std::to_string(e.id), e.user, e.id}, e.ts, false);
+      harness->Add(View{"p" + std::to_string(e.id), e.user, e.id}, e.ts, /*input=*/1);
     }
     max_ts = std::max(max_ts, e.ts);
     if (e.id % 25 == 24) {
       wm = max_ts - 31;
-      harness->host.Watermark(*harness->op, wm);
+      harness->Watermark(wm);
     }
     if (e.id == 300) {  // a snapshot, and the rest on a restored instance
-      snap = harness->host.Take(*harness->op);
+      snap = harness->Take();
       got.insert(got.end(), harness->out.records.begin(), harness->out.records.end());
       got_ts.insert(got_ts.end(), harness->out.timestamps.begin(), harness->out.timestamps.end());
       harness = std::make_unique<Harness>(factory, &snap, in_backend);
     }
   }
-  harness->host.Watermark(*harness->op, kMaxWatermark);
+  harness->Watermark(kMaxWatermark);
   got.insert(got.end(), harness->out.records.begin(), harness->out.records.end());
   got_ts.insert(got_ts.end(), harness->out.timestamps.begin(), harness->out.timestamps.end());
 
@@ -227,7 +187,7 @@ TEST(IntervalJoinApiTest, BoundsTheWrongWayRoundAreRefusedWithFlinksWords) {
 TEST(IntervalJoinApiTest, RecordsWithoutTimestampsFailWithWhatToDo) {
   Harness h(JoinFactory({-5, 5, false, false}), nullptr, false);
   try {
-    h.Add(Click{1, 1}, kNoTimestamp, true);
+    h.Add(Click{1, 1}, kNoTimestamp);
     FAIL() << "a record without a timestamp was joined";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("needs records with timestamps"), std::string::npos)

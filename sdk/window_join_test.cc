@@ -23,7 +23,6 @@ namespace sluice {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::FakeKeyedHost;
 
 struct Order {
   int64_t id = 0;
@@ -39,15 +38,6 @@ struct Stock {
 };
 
 using Tagged = std::variant<Order, Stock>;
-
-template <typename T>
-class NoSource final : public StreamOperator {};
-
-class CapturingOutput final : public Output {
- public:
-  void Emit(const void* r) override { records.push_back(*static_cast<const std::string*>(r)); }
-  std::vector<std::string> records;
-};
 
 class CountGroups final : public CoGroupFunction<Order, Stock, std::string> {
  public:
@@ -76,8 +66,10 @@ template <typename Apply>
 std::pair<std::vector<NodeSpec>, size_t> Build(bool co_group, int64_t size, int64_t slide,
                                                Apply apply) {
   StreamEnvironment env({}, 1);
-  auto orders = env.AddSource<Order>([] { return std::make_unique<NoSource<Order>>(); }, "Orders");
-  auto stock = env.AddSource<Stock>([] { return std::make_unique<NoSource<Stock>>(); }, "Stock");
+  auto orders =
+      env.AddSource<Order>([] { return std::make_unique<testing::NoSource<Order>>(); }, "Orders");
+  auto stock =
+      env.AddSource<Stock>([] { return std::make_unique<testing::NoSource<Stock>>(); }, "Stock");
   auto joined = co_group ? orders.CoGroup(stock) : orders.Join(stock);
   auto equal = joined.Where([](const Order& o) { return o.item; }).EqualTo([](const Stock& s) {
     return s.item;
@@ -117,20 +109,15 @@ TEST_P(WindowJoinTest, GivesThePairsOrGroupsOfEveryKeyAndWindow) {
                       std::uniform_int_distribution<int64_t>(0, 3)(rng), i,
                       1000 + i * 2 - std::uniform_int_distribution<int64_t>(0, 20)(rng)});
   }
-  FakeKeyedHost host(nullptr, in_backend);
-  testing::FakeRuntimeContext rt;
-  CapturingOutput out;
-  std::unique_ptr<StreamOperator> op = nodes[window].factory();
-  host.Initialize(*op);
-  op->Open(rt, out);
+  // The window operator reads the tagged records as the tag maps before it send them.
+  testing::OperatorHarness<std::string> h(nodes[window].factory, nullptr, in_backend);
   for (const Event& e : events) {
-    rt.timestamp = e.ts;
     Tagged t = e.left ? Tagged(std::in_place_index<0>, Order{e.id, e.item})
                       : Tagged(std::in_place_index<1>, Stock{"n", e.item, e.id});
-    op->ProcessRecord(&t);
-    if (e.id % 20 == 19) host.Watermark(*op, 1000 + e.id * 2 - 21);
+    h.Add(t, e.ts);
+    if (e.id % 20 == 19) h.Watermark(1000 + e.id * 2 - 21);
   }
-  host.Watermark(*op, kMaxWatermark);
+  h.Watermark(kMaxWatermark);
 
   // Every window [start, start + size) with start a multiple of the slide.
   std::vector<std::string> want;
@@ -155,11 +142,11 @@ TEST_P(WindowJoinTest, GivesThePairsOrGroupsOfEveryKeyAndWindow) {
     }
   }
   ASSERT_GT(want.size(), 30u);
-  std::vector<std::string> got = out.records;
+  std::vector<std::string> got = h.out.records;
   std::sort(got.begin(), got.end());
   std::sort(want.begin(), want.end());
   EXPECT_EQ(got, want);
-  EXPECT_TRUE(host.StateIsEmpty(*op)) << "fired windows are purged";
+  EXPECT_TRUE(h.host.StateIsEmpty(*h.op)) << "fired windows are purged";
 }
 
 INSTANTIATE_TEST_SUITE_P(KindsWindowsBackends, WindowJoinTest,
@@ -172,7 +159,8 @@ INSTANTIATE_TEST_SUITE_P(KindsWindowsBackends, WindowJoinTest,
                          });
 
 // (The lambdas emit strings, the one type this file's only Output captures: GCC speculates that
-// every Emit here is CapturingOutput's and warns when the record is of another type.)
+// every Emit here is testing::CapturingOutput<std::string>'s and warns when the record is of
+// another type.)
 TEST(WindowJoinApiTest, LambdasOfEveryFormBuildAJob) {
   auto count = [](auto windowed) {
     windowed.Apply([](const Order& o, const Stock& s) { return std::to_string(o.id + s.id); });

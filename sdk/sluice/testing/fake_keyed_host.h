@@ -2,8 +2,9 @@
 // (fired earliest first when the test moves the watermark or the clock, as the host does before
 // the operator's ProcessWatermark), a keyed state backend holding what RocksDB would (a sorted
 // map), an InitContext handing over restored entries, and a snapshot context collecting what the
-// operator writes. With FakeRuntimeContext, in the SDK's tests and in a job's own unit tests.
-// Single-threaded, like a task thread.
+// operator writes; and OperatorHarness, one operator with that host, its runtime context and a
+// capturing output. In the SDK's tests and in a job's own unit tests. Single-threaded, like a task
+// thread.
 #pragma once
 
 #include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -22,6 +24,8 @@
 #include <vector>
 
 #include "sluice/runtime.h"
+#include "sluice/serialization.h"
+#include "sluice/testing/fake_runtime_context.h"
 
 namespace sluice::testing {
 
@@ -248,6 +252,67 @@ class FakeKeyedHost {
 
  private:
   const KeyedSnapshot* restore_;
+};
+
+//! A source that is never run: a stand-in to build a job graph around the operator under test.
+template <typename T>
+class NoSource final : public StreamOperator {};
+
+//! An operator's output: its records (of type OUT) with the timestamp each was emitted with, and
+//! its watermarks.
+template <typename OUT>
+class CapturingOutput final : public Output {
+ public:
+  explicit CapturingOutput(const FakeRuntimeContext* rt) : rt_(rt) {}
+  void Emit(const void* r) override {
+    records.push_back(*static_cast<const OUT*>(r));
+    timestamps.push_back(rt_->timestamp);
+  }
+  void EmitWatermark(int64_t wm) override { watermarks.push_back(wm); }
+  std::vector<OUT> records;
+  std::vector<int64_t> timestamps;
+  std::vector<int64_t> watermarks;
+
+ private:
+  const FakeRuntimeContext* rt_;
+};
+
+//! One keyed operator instance from `factory`, initialized against a FakeKeyedHost (restored
+//! from `restore`, state in a backend with `in_backend`) and opened as subtask `subtask` of
+//! `parallelism`; records reach it serialized, as from the network.
+template <typename OUT>
+class OperatorHarness {
+ public:
+  explicit OperatorHarness(const std::function<std::unique_ptr<StreamOperator>()>& factory,
+                           const KeyedSnapshot* restore = nullptr, bool in_backend = false,
+                           int subtask = 0, int parallelism = 1)
+      : host(restore, in_backend), rt(subtask, parallelism), out(&rt) {
+    op = factory();
+    host.Initialize(*op);
+    op->Open(rt, out);
+  }
+  //! `record` with timestamp `ts` into input 0, or 1 (a two-input operator's second).
+  template <typename T>
+  void Add(const T& record, int64_t ts, int input = 0) {
+    rt.timestamp = ts;
+    bytes_.Clear();
+    SerializeRecord(record, bytes_);
+    if (input == 0) {
+      op->ProcessSerialized(bytes_.data(), bytes_.size());
+    } else {
+      op->ProcessSerialized2(bytes_.data(), bytes_.size());
+    }
+  }
+  void Watermark(int64_t wm) { host.Watermark(*op, wm); }
+  KeyedSnapshot Take() { return host.Take(*op); }
+
+  FakeKeyedHost host;
+  FakeRuntimeContext rt;
+  CapturingOutput<OUT> out;
+  std::unique_ptr<StreamOperator> op;
+
+ private:
+  ByteWriter bytes_;
 };
 
 }  // namespace sluice::testing
