@@ -220,9 +220,7 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<IN, BC> {
     states_.Initialize(ctx);
     timers_.Initialize(ctx, "user-timers", &store_,
                        [this](TimeDomain domain, int64_t timestamp, const VoidNamespace&) {
-                         this->ctx_->SetCurrentTimestamp(
-                             domain == TimeDomain::kEventTime ? timestamp : kNoTimestamp);
-                         read_ctx_->set_time_domain(domain);
+                         internal::PrepareUserTimer(*this->ctx_, *read_ctx_, domain, timestamp);
                          fn_->OnTimer(timestamp, *read_ctx_, collector_);
                        });
   }

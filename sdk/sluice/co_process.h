@@ -112,11 +112,7 @@ class KeyedCoProcessOperator final : public TwoInputOperator<IN1, IN2> {
     store_.Initialize(ctx);
     timers_.Initialize(ctx, "user-timers", &store_,
                        [this](TimeDomain domain, int64_t timestamp, const VoidNamespace&) {
-                         // As in KeyedProcessOperator: an event-time timer's output carries the
-                         // timer's time, a processing-time timer's none.
-                         this->ctx_->SetCurrentTimestamp(
-                             domain == TimeDomain::kEventTime ? timestamp : kNoTimestamp);
-                         keyed_ctx_->set_time_domain(domain);
+                         internal::PrepareUserTimer(*this->ctx_, *keyed_ctx_, domain, timestamp);
                          fn_->OnTimer(timestamp, *keyed_ctx_, collector_);
                        });
   }

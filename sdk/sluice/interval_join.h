@@ -135,8 +135,6 @@ class IntervalJoinOperator final : public TwoInputOperator<L, R> {
     timers_.RegisterEventTimeTimer(bounds_.lower < 0 ? ts - bounds_.lower : ts, kRight);
   }
 
-  int64_t num_late_records_dropped() const { return late_; }
-
  private:
   static constexpr int32_t kLeft = 0;
   static constexpr int32_t kRight = 1;
@@ -153,7 +151,6 @@ class IntervalJoinOperator final : public TwoInputOperator<L, R> {
   bool IsLate(int64_t ts) {
     const int64_t wm = timers_.CurrentWatermark();
     if (wm == kNoTimestamp || ts >= wm) return false;
-    ++late_;
     this->ctx_->AddLateRecordsDropped(1);
     return true;
   }
@@ -186,7 +183,6 @@ class IntervalJoinOperator final : public TwoInputOperator<L, R> {
   MapState<int64_t, std::vector<R>> right_;
   std::unique_ptr<JoinContext> join_ctx_;
   Collector<OUT> collector_;
-  int64_t late_ = 0;
 };
 
 //! An interval join with its bounds, waiting for its function (Flink's IntervalJoined).

@@ -142,6 +142,18 @@ class ProcessContext {
   sluice::TimeDomain domain_ = sluice::TimeDomain::kEventTime;
 };
 
+namespace internal {
+
+//! Before a keyed user function's OnTimer: as in Flink, an event-time timer's output carries the
+//! timer's time, a processing-time timer's none; the context says which kind fired.
+inline void PrepareUserTimer(RuntimeContext& runtime, ProcessContext& ctx, TimeDomain domain,
+                             int64_t timestamp) {
+  runtime.SetCurrentTimestamp(domain == TimeDomain::kEventTime ? timestamp : kNoTimestamp);
+  ctx.set_time_domain(domain);
+}
+
+}  // namespace internal
+
 //! What a keyed function sees: the current key, keyed state, timers, the record's timestamp,
 //! side outputs and the subtask's runtime context.
 template <typename K>
@@ -236,11 +248,7 @@ class KeyedProcessOperator final : public InputOperator<IN> {
     store_.Initialize(ctx);
     timers_.Initialize(ctx, "user-timers", &store_,
                        [this](TimeDomain domain, int64_t timestamp, const VoidNamespace&) {
-                         // Flink: an event-time timer's output carries the timer's time, a
-                         // processing-time timer's none.
-                         this->ctx_->SetCurrentTimestamp(
-                             domain == TimeDomain::kEventTime ? timestamp : kNoTimestamp);
-                         keyed_ctx_->set_time_domain(domain);
+                         internal::PrepareUserTimer(*this->ctx_, *keyed_ctx_, domain, timestamp);
                          fn_->OnTimer(timestamp, *keyed_ctx_, collector_);
                        });
   }
