@@ -42,7 +42,7 @@ class OperatorContext final : public RuntimeContext {
  public:
   OperatorContext(const proto::TaskDeployment& d, int max_parallelism,
                   const std::atomic<bool>* cancelled, int64_t* timestamp,
-                  MailboxProcessor* processor, TaskMetrics* metrics)
+                  MailboxProcessor* processor, TaskMailbox* mailbox, TaskMetrics* metrics)
       : job_id_(d.job_id()),
         name_(d.vertex_name()),
         index_(d.subtask_index()),
@@ -54,6 +54,7 @@ class OperatorContext final : public RuntimeContext {
         cancelled_(cancelled),
         timestamp_(timestamp),
         processor_(processor),
+        mailbox_(mailbox),
         metrics_(metrics) {}
   const std::string& JobId() const override { return job_id_; }
   const std::string& TaskName() const override { return name_; }
@@ -94,6 +95,7 @@ class OperatorContext final : public RuntimeContext {
     for (const std::string& split : idle) w.idle.push_back("split " + split);
     metrics_->SetWatermarkInputs(std::move(w));
   }
+  bool PostMail(std::function<void()> mail) override { return mailbox_->Put(std::move(mail)); }
 
  private:
   std::string job_id_, name_;
@@ -103,6 +105,7 @@ class OperatorContext final : public RuntimeContext {
   const std::atomic<bool>* cancelled_;
   int64_t* timestamp_;
   MailboxProcessor* processor_;
+  TaskMailbox* mailbox_;
   TaskMetrics* metrics_;
   int64_t split_watermark_ = INT64_MIN;  // a source's, as ReportSplitWatermarks last saw it
   int64_t split_watermark_moved_ms_ = 0;
@@ -362,8 +365,9 @@ void Task::BuildChain() {
     c.nodes.push_back(&node(op.node_id()));
     int max_parallelism =
         op.max_parallelism() > 0 ? op.max_parallelism() : node(op.node_id()).max_parallelism;
-    c.contexts.push_back(std::make_unique<OperatorContext>(
-        deployment_, max_parallelism, &cancelled_, &c.timestamp, c.processor.get(), &metrics_));
+    c.contexts.push_back(
+        std::make_unique<OperatorContext>(deployment_, max_parallelism, &cancelled_, &c.timestamp,
+                                          c.processor.get(), mailbox_.get(), &metrics_));
   }
   // Network outputs: one RecordWriter per produced partition; the side output it carries, if any.
   std::vector<std::string> writer_side;

@@ -113,6 +113,14 @@ class RuntimeContext {
     (void)held_by;
     (void)idle;
   }
+  //! Any thread: runs `mail` on the task thread, between records, through the task mailbox
+  //! (waking the task when it waits for input). Async I/O hands its results to the task this
+  //! way. False, and the mail is dropped, once the task has ended or where the host has no
+  //! mailbox.
+  virtual bool PostMail(std::function<void()> mail) {
+    (void)mail;
+    return false;
+  }
 };
 
 //! Serialized keyed state kept by the host (state.backend.type: rocksdb). The current key is set

@@ -4,6 +4,7 @@
 #include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
 // ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
 
+#include "sluice/async_io.h"
 #include "sluice/broadcast_process.h"
 #include "sluice/broadcast_state.h"
 #include "sluice/co_process.h"

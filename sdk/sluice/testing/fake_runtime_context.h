@@ -3,15 +3,19 @@
 // The test sets the subtask's identity, owns the record-timestamp slot, advances a processing-time
 // clock (the callbacks operators scheduled on it run in time order as it passes them), sets what
 // a watermark alignment group allows, and reads what operators reported. Single-threaded, like a
-// task thread.
+// task thread, except PostMail: other threads may post mail, which the test runs with RunMail.
 #pragma once
 
 #include "sluice/internal/cxx_version.h"  // IWYU pragma: keep
 // ^ First and apart (clang-format keeps it so): before C++20, compilation stops there, plainly.
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +64,41 @@ class FakeRuntimeContext : public RuntimeContext {
     for (const std::string& s : idle) line += " " + s;
     split_reports.push_back(std::move(line));
   }
+  bool PostMail(std::function<void()> mail) override {
+    std::lock_guard<std::mutex> lock(mail_mu_);
+    if (mail_closed_) return false;
+    mail_.push_back(std::move(mail));
+    mail_cv_.notify_all();
+    return true;
+  }
+
+  //! Runs the mail posted so far (and any it posts), in order, as the task's mailbox would between
+  //! records. Returns how many ran.
+  size_t RunMail() {
+    size_t ran = 0;
+    for (;;) {
+      std::function<void()> mail;
+      {
+        std::lock_guard<std::mutex> lock(mail_mu_);
+        if (mail_.empty()) return ran;
+        mail = std::move(mail_.front());
+        mail_.pop_front();
+      }
+      mail();
+      ++ran;
+    }
+  }
+  //! Waits up to `timeout` for mail to be posted; whether some is queued.
+  bool WaitForMail(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mail_mu_);
+    return mail_cv_.wait_for(lock, timeout, [this] { return !mail_.empty(); });
+  }
+  //! Later mail is dropped (PostMail returns false), as after the task ended.
+  void CloseMailbox() {
+    std::lock_guard<std::mutex> lock(mail_mu_);
+    mail_closed_ = true;
+    mail_.clear();
+  }
 
   //! Moves the clock to `t`, running every scheduled callback due by then in time order (a
   //! callback may schedule more).
@@ -97,6 +136,12 @@ class FakeRuntimeContext : public RuntimeContext {
   uint64_t late_records_dropped = 0;
   std::vector<std::string> alignment_reports;
   std::vector<std::string> split_reports;
+
+ private:
+  std::mutex mail_mu_;
+  std::condition_variable mail_cv_;
+  std::deque<std::function<void()>> mail_;
+  bool mail_closed_ = false;
 };
 
 }  // namespace sluice::testing
