@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: start a local cluster (1 JobManager, 2 TaskManagers x 2 slots), run wordcount and a short
 # ledger, the event-time clicks job (windows, sessions, late clicks), the fraud job (broadcast state),
-# a checkpointed ledger that survives a killed TaskManager, and a ledger that is
+# the enrich job (async I/O against a local HTTP service), a checkpointed ledger that survives a killed TaskManager, and a ledger that is
 # savepointed, rescaled, stopped and restored; show what happened, stop the cluster.
 set -euo pipefail
 BUILD_DIR="${1:-build}"
@@ -27,7 +27,11 @@ wait_until_done() {
 if [ -f "$DEMO/jobmanager.pid" ]; then "$SLUICE" cluster stop --dir "$DEMO" >/dev/null 2>&1 || true; fi
 rm -rf "$DEMO"
 mkdir -p "$DEMO/data"
-cleanup() { "$SLUICE" cluster stop --dir "$DEMO" >/dev/null 2>&1 || true; }
+SERVICE_PID=""
+cleanup() {
+  if [ -n "$SERVICE_PID" ]; then kill "$SERVICE_PID" 2>/dev/null || true; fi
+  "$SLUICE" cluster stop --dir "$DEMO" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 say "Starting a local cluster: 1 JobManager, 2 TaskManagers with 2 slots each (ephemeral port)"
@@ -91,6 +95,23 @@ FR="$DEMO/data/fraud"
 FR_ALERTS=$(cat "$FR"/part-* | wc -l)
 echo "$FR_ALERTS alerts (a second transaction over its category's limit within ten minutes); the first:"
 sort -t' ' -k7,7n "$FR"/part-* | head -n 3
+
+say "Async I/O: enrich.so looks every order's customer up in a small HTTP service"
+"$ROOT/$BUILD_DIR/examples/customer_service" --delay-ms 2 >"$DEMO/customer_service.url" \
+  2>"$DEMO/log/customer_service.log" &
+SERVICE_PID=$!
+for _ in $(seq 1 50); do [ -s "$DEMO/customer_service.url" ] && break; sleep 0.1; done
+SERVICE=$(cat "$DEMO/customer_service.url")
+echo "customer service at $SERVICE (2 ms per request), e.g. GET /customers/17: $(python3 -c \
+  'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+  "$SERVICE/customers/17" || true)"
+EN="$DEMO/data/enriched"
+"$SLUICE" run "$PKG/enrich.so" --jobmanager "$JM" --parallelism 2 \
+  --arg service="$SERVICE" --arg orders=20000 --arg output="$EN"
+kill "$SERVICE_PID" 2>/dev/null || true
+wait "$SERVICE_PID" 2>/dev/null || true
+echo "$(cat "$EN"/part-* | wc -l) orders enriched (expected 20000), at most 64 lookups in flight per subtask; the first:"
+sort -t' ' -k2,2n "$EN"/part-* | head -n 3 || true  # head closes the pipe early
 
 say "Exactly once through a TaskManager failure: ledger with a checkpoint every second"
 EO="$DEMO/data/ledger-exactly-once"

@@ -6,6 +6,8 @@
 // unordered, keeps its requests in flight through the same kill and rescale: each deposit once,
 // with the amount its request looked up.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -14,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "examples/customer_service.h"
 #include "gtest/gtest.h"
 #include "tests/cluster_harness.h"
 #include "tests/ledger_check.h"
@@ -231,6 +234,47 @@ TEST(IntegrationExamples, FraudAlertsOnlyOnTransactionsOverTheirLimit) {
     }
   }
   EXPECT_GT(alerts, 0);
+}
+
+// examples/enrich.cc against its HTTP service (examples/customer_service.h, here in the test's
+// process on a free port of the loopback): every order once, with the customer the service gives
+// its id, looked up over HTTP.
+TEST(IntegrationExamples, EnrichLooksEveryOrderUpInTheHttpService) {
+  constexpr int64_t kOrders = 5000;
+  constexpr int64_t kCustomers = 500;
+  examples::CustomerService service(std::chrono::milliseconds(1));
+  const int port = service.Start();
+  ASSERT_GT(port, 0);
+  LocalCluster cluster;
+  ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
+  std::string out = cluster.NewDir("enriched");
+  CommandResult run = cluster.Sluice({"run", ExamplePackage("enrich"), "--parallelism", "2",
+                                      "--arg", absl::StrCat("service=http://127.0.0.1:", port),
+                                      "--arg", absl::StrCat("orders=", kOrders), "--arg",
+                                      absl::StrCat("customers=", kCustomers), "--arg",
+                                      "timeout_ms=60000", "--arg", "output=" + out});
+  ASSERT_TRUE(run.ok()) << run.Describe() << cluster.LogTails();
+  std::vector<std::string> got;
+  for (const std::string& file : VisibleFiles(out)) {
+    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
+      got.emplace_back(line);
+    }
+  }
+  std::vector<std::string> want;
+  for (int64_t id = 0; id < kOrders; ++id) {
+    const int64_t customer = (id * 37) % kCustomers;
+    const int64_t cents = (id * 7919) % 10000 + 100;
+    char amount[32];
+    std::snprintf(amount, sizeof amount, "%lld.%02lld", static_cast<long long>(cents / 100),
+                  static_cast<long long>(cents % 100));
+    want.push_back(absl::StrCat("order ", id, ": ", amount, " by ",
+                                examples::CustomerName(customer), " (",
+                                examples::CustomerTier(customer), ")"));
+  }
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  EXPECT_GE(service.requests(), kOrders);
 }
 
 }  // namespace

@@ -16,6 +16,10 @@
 #include <thread>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
 namespace sluice::testing {
 
 class DelayedService {
@@ -53,6 +57,11 @@ class DelayedService {
 
  private:
   void Loop() {
+#if defined(__linux__)
+    // Wake at the deadline, not up to 50 us after it (Linux's default timer slack): the delay is
+    // what the service simulates.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
       if (due_.empty()) {
