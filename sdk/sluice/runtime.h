@@ -146,6 +146,19 @@ class KeyedStateBackend {
       const std::function<void(std::string_view user_key, std::string_view value)>& fn) = 0;
   //! Every serialized key with an entry in the state, each once.
   virtual void ForEachKey(int state, const std::function<void(std::string_view key)>& fn) = 0;
+  //! State `state` has a time-to-live of `ttl_ms` (sluice/state_ttl.h): each stored value, map
+  //! entry and list element starts with the processing time it was last written (8 bytes), and
+  //! the host may drop the expired ones in the background (RocksDB: in compactions, reading the
+  //! clock again every `query_time_after_entries` entries). For list state, `element_size` gives
+  //! the bytes of the element at `data` (0: unreadable), and may be called from any thread while
+  //! the backend is open; null for value and map state.
+  virtual void SetTimeToLive(int state, int64_t ttl_ms, int64_t query_time_after_entries,
+                             size_t (*element_size)(const uint8_t* data, size_t size)) {
+    (void)state;
+    (void)ttl_ms;
+    (void)query_time_after_entries;
+    (void)element_size;
+  }
 };
 
 //! Receives a heap keyed operator's state during the synchronous part of a snapshot, as entries

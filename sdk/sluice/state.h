@@ -115,7 +115,8 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
     using V = internal::TtlValue<T>;
     auto* inner = Table<ListTable<V>, VoidNamespace, internal::HeapListTable<K, VoidNamespace, V>,
                         internal::BackendListTable<K, VoidNamespace, V>>(name);
-    return ListState<T>(TtlTable<internal::TtlListTable<T>>(name, inner, ttl, std::move(clock)));
+    return ListState<T>(TtlTable<internal::TtlListTable<T>>(name, inner, ttl, std::move(clock),
+                                                            &internal::TtlElementSize<T>));
   }
   template <typename UK, typename UV>
   MapState<UK, UV> GetMapState(const std::string& name, const StateTtlConfig& ttl,
@@ -239,7 +240,8 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
   //! The TTL'd table `A` of state `name` over its stored table `inner`, made on first use.
   template <typename A, typename Inner>
   A* TtlTable(const std::string& name, Inner* inner, const StateTtlConfig& ttl,
-              std::function<int64_t()> clock) {
+              std::function<int64_t()> clock,
+              size_t (*element_size)(const uint8_t*, size_t) = nullptr) {
     auto it = ttl_.find(name);
     if (it != ttl_.end()) {
       auto* typed = dynamic_cast<A*>(it->second.table.get());
@@ -250,7 +252,11 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
                                      [this, name] { CleanupStep(name); });
     A* typed = table.get();
     ttl_[name].table = std::move(table);
-    if (ttl.incremental_every_record() && ttl.incremental_cleanup_size(backend_ != nullptr) > 0) {
+    if (backend_ != nullptr && ttl.compaction_filter()) {
+      backend_->SetTimeToLive(backend_->RegisterState(name), ttl.ttl_ms(),
+                              ttl.compaction_filter_entries(), element_size);
+    }
+    if (ttl.incremental_every_record() && ttl.incremental_cleanup_size() > 0) {
       ttl_every_record_.push_back(name);
     }
     return typed;
@@ -259,7 +265,7 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
   void CleanupStep(const std::string& name) {
     if (in_cleanup_) return;
     TtlState& ttl = ttl_.at(name);
-    const int n = ttl.table->config().incremental_cleanup_size(backend_ != nullptr);
+    const int n = ttl.table->config().incremental_cleanup_size();
     if (n <= 0) return;
     in_cleanup_ = true;
     // The key to go back to; none before the first record (K{} may not even be this subtask's).

@@ -47,15 +47,12 @@ class StateTtlConfig {
   Visibility visibility() const { return visibility_; }
   bool IsEnabled() const { return update_type_ != UpdateType::kDisabled; }
   bool cleanup_full_snapshot() const { return cleanup_full_snapshot_; }
-  //! Keys checked per access by incremental cleanup: CleanupIncrementally's on the heap; in a
-  //! backend (RocksDB) also the stand-in for CleanupInRocksdbCompactFilter. 0: none.
-  int incremental_cleanup_size(bool in_backend) const {
-    if (!in_backend) return incremental_size_;
-    int from_filter = compaction_filter_entries_ > 0
-                          ? static_cast<int>(std::max<int64_t>(1, compaction_filter_entries_ / 100))
-                          : 0;
-    return std::max(incremental_size_, from_filter);
-  }
+  //! Keys checked per access by incremental cleanup (CleanupIncrementally). 0: none.
+  int incremental_cleanup_size() const { return incremental_size_; }
+  //! Whether RocksDB's compactions drop expired entries (CleanupInRocksdbCompactFilter).
+  bool compaction_filter() const { return compaction_filter_; }
+  //! Entries a compaction filter processes between two readings of the clock.
+  int64_t compaction_filter_entries() const { return compaction_filter_entries_; }
   bool incremental_every_record() const { return incremental_every_record_; }
 
  private:
@@ -67,6 +64,7 @@ class StateTtlConfig {
   // compaction-filter query on RocksDB.
   int incremental_size_ = 5;
   bool incremental_every_record_ = false;
+  bool compaction_filter_ = true;
   int64_t compaction_filter_entries_ = 1000;
 };
 
@@ -99,17 +97,17 @@ class StateTtlConfig::Builder {
     config_.incremental_every_record_ = run_for_every_record;
     return *this;
   }
-  //! Flink removes expired entries in RocksDB's compactions, reading the time again after
-  //! `query_time_after_num_entries` entries. Sluice has no compaction filter: state in RocksDB
-  //! is cleaned incrementally instead, `query_time_after_num_entries / 100` (at least 1) keys
-  //! per access (docs/state-backends.md, "State time-to-live").
+  //! RocksDB's compactions drop expired entries (a list's expired elements), reading the time
+  //! again after `query_time_after_num_entries` entries (0: for every entry). On by default with
+  //! 1000, as in Flink; no effect on heap state (docs/state-backends.md, "State time-to-live").
   Builder& CleanupInRocksdbCompactFilter(int64_t query_time_after_num_entries) {
+    config_.compaction_filter_ = true;
     config_.compaction_filter_entries_ = query_time_after_num_entries;
     return *this;
   }
   Builder& DisableCleanupInBackground() {
     config_.incremental_size_ = 0;
-    config_.compaction_filter_entries_ = 0;
+    config_.compaction_filter_ = false;
     return *this;
   }
   //! Fails with a JobDefinitionError on a time-to-live that is not positive or a negative
@@ -155,6 +153,30 @@ struct Serializer<internal::TtlValue<T>> {
     Serializer<T>::Read(r, v.value);
   }
 };
+
+namespace internal {
+
+//! The bytes of the TTL'd list element stored at `data` (its time and value), 0 when it cannot be
+//! read: what the host's compaction filter needs to walk a list (KeyedStateBackend::SetTimeToLive).
+//! Runs on the host's threads.
+template <typename T>
+size_t TtlElementSize(const uint8_t* data, size_t size) noexcept {
+  if constexpr (kFixedWidth<T> != 0) {
+    constexpr size_t n = sizeof(int64_t) + kFixedWidth<T>;
+    return n <= size ? n : 0;
+  } else {
+    try {
+      ByteReader r(data, size);
+      TtlValue<T> element;
+      Serializer<TtlValue<T>>::Read(r, element);
+      return size - r.remaining();
+    } catch (...) {
+      return 0;
+    }
+  }
+}
+
+}  // namespace internal
 
 namespace internal {
 

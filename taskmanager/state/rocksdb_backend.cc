@@ -11,6 +11,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -28,6 +29,7 @@
 #include "common/snapshot/key_groups_format.h"
 #include "taskmanager/state/rocksdb_info_log.h"
 #include "taskmanager/state/timer_service.h"
+#include "taskmanager/state/ttl_compaction_filter.h"
 #include "taskmanager/state/write_back_cache.h"
 
 namespace sluice::state {
@@ -528,6 +530,12 @@ RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
   InitOptions(options_.block_cache_bytes,
               options_.shared_memory ? options_.shared_memory->impl_.get() : nullptr, options_.name,
               &db_->db_options, &db_->cf_options);
+  ttl_filters_ = std::make_shared<TtlCompactionFilters>([] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  });
+  db_->cf_options.compaction_filter_factory = ttl_filters_->Factory();
   db_->write.disableWAL = true;  // checkpoints give durability
   if (options_.write_cache_bytes > 0) {
     cache_ = std::make_unique<WriteBackCache>(options_.write_cache_bytes);
@@ -726,6 +734,21 @@ absl::StatusOr<int> RocksDbKeyedBackend::AddState(const std::string& name) {
 }
 
 // ---- Backend: data path ----
+
+void RocksDbKeyedBackend::SetTimeToLive(int state, int64_t ttl_ms, int64_t query_time_after_entries,
+                                        size_t (*element_size)(const uint8_t*, size_t)) {
+  ttl_filters_->Set(db_->Family(state)->GetID(),
+                    TtlCompactionFilters::Settings{ttl_ms, query_time_after_entries, element_size});
+}
+
+void RocksDbKeyedBackend::CompactAll() {
+  FlushCache(/*clear=*/true);  // what the cache holds would hide what the compaction dropped
+  for (rocksdb::ColumnFamilyHandle* cf : db_->states) {
+    rocksdb::Status s = db_->db->Flush(rocksdb::FlushOptions(), cf);
+    if (s.ok()) s = db_->db->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr);
+    if (!s.ok()) throw std::runtime_error("rocksdb compaction: " + s.ToString());
+  }
+}
 
 int RocksDbKeyedBackend::RegisterState(const std::string& name) {
   if (db_->db == nullptr) throw std::logic_error("rocksdb state backend is closed");

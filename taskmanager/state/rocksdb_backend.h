@@ -32,6 +32,8 @@
 
 namespace sluice::state {
 
+class TtlCompactionFilters;
+
 //! The RocksDB memory of all state backends of a TaskManager (or of a job process), as Flink's
 //! managed memory for RocksDB (state.backend.rocksdb.memory.managed): one LRU block cache of
 //! `capacity` bytes that also holds index and filter blocks, and one write-buffer manager that
@@ -156,6 +158,11 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
       int state,
       const std::function<void(std::string_view user_key, std::string_view value)>& fn) override;
   void ForEachKey(int state, const std::function<void(std::string_view key)>& fn) override;
+  //! Compactions of the state's column family drop what expired (ttl_compaction_filter.h).
+  void SetTimeToLive(int state, int64_t ttl_ms, int64_t query_time_after_entries,
+                     size_t (*element_size)(const uint8_t* data, size_t size)) override;
+  //! Compacts every column family fully now (tests; RocksDB compacts by itself otherwise).
+  void CompactAll();
 
   //! Copies the in-range entries of a key-groups file already read (`file_bytes`, described by
   //! `handle`), but not the host's timers. For callers that read the file anyway.
@@ -212,6 +219,7 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
   std::vector<std::string> state_names_;
   std::shared_ptr<UploadRegistry> registry_;
   std::unique_ptr<WriteBackCache> cache_;  // null without one
+  std::shared_ptr<TtlCompactionFilters> ttl_filters_;
   //! Current-key prefix (key group, key length, key) followed by the last user key.
   std::string key_buf_;
   size_t prefix_size_ = 0;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -709,6 +710,80 @@ TEST_P(RocksDbBackendTest, KeyedStateStoreKeepsEachNamespaceApart) {
   map.SetCurrentNamespace(Pane{2});
   EXPECT_EQ(map.Entries().size(), 2u);
   EXPECT_EQ(store.Keys().size(), 2u);
+}
+
+// CleanupInRocksdbCompactFilter: state a job keeps with a time-to-live (through the SDK's store,
+// as a job keeps it) loses in a compaction what expired — values, map entries, and a list's
+// expired elements while its newer ones stay — and keeps what has not, and state without one.
+TEST_P(RocksDbBackendTest, CompactionsDropExpiredTimeToLiveState) {
+  auto b = Open("ttl", Range(0, kMaxParallelism - 1));
+  BackendInit init(b.get());
+  KeyedStateStore<std::string> store;
+  store.Initialize(init);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  int64_t clock = now - 2 * 3600 * 1000;  // two hours ago: expired for a time-to-live of one
+  auto at = [&clock] { return clock; };
+  // Only the compaction cleans: no incremental cleanup, and nothing is read back through the SDK.
+  const StateTtlConfig ttl = StateTtlConfig::NewBuilder(std::chrono::hours(1))
+                                 .CleanupIncrementally(0, false)
+                                 .CleanupInRocksdbCompactFilter(1)
+                                 .Build();
+  auto value = store.GetValueState<std::string>("value", ttl, at);
+  auto list = store.GetListState<std::string>("list", ttl, at);
+  auto fixed = store.GetListState<int64_t>("fixed", ttl, at);  // fixed-width elements
+  auto map = store.GetMapState<std::string, int64_t>("map", ttl, at);
+  auto plain = store.GetValueState<std::string>("plain");
+  for (const char* key : {"old", "mixed"}) {
+    store.SetCurrentKey(key);
+    value.Update(std::string("old value of ") + key);
+    list.Add("old a");
+    list.Add("old b");
+    fixed.Add(1);
+    map.Put("old entry", 1);
+    plain.Update("no time-to-live");
+  }
+  clock = now;
+  store.SetCurrentKey("mixed");
+  value.Update("new value");
+  list.Add("new c");
+  fixed.Add(2);
+  map.Put("new entry", 2);
+
+  b->CompactAll();
+
+  const int value_id = b->RegisterState("value"), list_id = b->RegisterState("list"),
+            fixed_id = b->RegisterState("fixed"), map_id = b->RegisterState("map"),
+            plain_id = b->RegisterState("plain");
+  auto raw = [&](int state, const std::string& user_key) {
+    std::string v;
+    return b->Get(state, user_key, &v) ? std::optional<std::string>(v) : std::nullopt;
+  };
+  auto map_keys = [&] {
+    std::vector<std::string> keys;
+    b->ForEachUserKey(map_id, [&](std::string_view uk, std::string_view) {
+      std::string k;
+      internal::DeserializeFrom(uk, k);
+      keys.push_back(k);
+    });
+    return keys;
+  };
+  store.SetCurrentKey("old");
+  EXPECT_EQ(raw(value_id, ""), std::nullopt);
+  EXPECT_EQ(raw(list_id, ""), std::nullopt);
+  EXPECT_EQ(raw(fixed_id, ""), std::nullopt);
+  EXPECT_TRUE(map_keys().empty());
+  EXPECT_NE(raw(plain_id, ""), std::nullopt);
+  store.SetCurrentKey("mixed");
+  EXPECT_NE(raw(value_id, ""), std::nullopt);
+  EXPECT_EQ(map_keys(), std::vector<std::string>{"new entry"});
+  EXPECT_NE(raw(plain_id, ""), std::nullopt);
+  // What stays of the lists is their new element alone, readable by the SDK.
+  EXPECT_EQ(list.Get(), std::vector<std::string>{"new c"});
+  EXPECT_EQ(fixed.Get(), std::vector<int64_t>{2});
+  ASSERT_NE(raw(list_id, ""), std::nullopt);
+  EXPECT_EQ(raw(list_id, "")->size(), 8 + 1 + 5u);  // time, length, "new c"
 }
 
 TEST_P(RocksDbBackendTest, StateLargerThanTheCacheReadsBackAndSnapshotsWhole) {
