@@ -1,0 +1,130 @@
+// What every Nexmark query package shares: its events (generated, or read from a JSON-lines file)
+// with Nexmark's event time, and its sink (CSV lines through the exactly-once file sink, or a
+// blackhole). Arguments (--arg key=value):
+//   events=FILE       read events from FILE (json.h) instead of generating them
+//   events-count=N    events to generate (default 10,000,000; 0: unbounded)
+//   rate=R            events per second of event time (default 10,000,000, as Nexmark's runs)
+//   seed=S            the generator's seed (default 0: the reference's draws)
+//   splits=N          generator splits (default 8)
+//   output=DIR        results as CSV lines in DIR (exactly once); without it, a blackhole
+// Event time is each event's dateTime; watermarks trail it by 4 s (Nexmark's DDL).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bench/nexmark/generator.h"
+#include "bench/nexmark/json.h"
+#include "bench/nexmark/model.h"
+#include "sluice/connectors/file_source.h"
+#include "sluice/connectors/generator.h"
+#include "sluice/connectors/sinks.h"
+#include "sluice/sluice.h"
+
+namespace sluice::nexmark {
+
+inline WatermarkStrategy<Event> EventTime() {
+  return WatermarkStrategy<Event>::ForBoundedOutOfOrderness(std::chrono::seconds(4))
+      .WithTimestampAssigner([](const Event& e, int64_t) { return e.Timestamp(); });
+}
+
+inline GeneratorConfig ConfigFromArgs(const StreamEnvironment& env) {
+  GeneratorConfig c;
+  const std::string rate = env.Arg("rate", "10000000");
+  try {
+    c.rate = std::stod(rate);
+  } catch (const std::exception&) {
+    c.rate = 0;
+  }
+  if (!(c.rate > 0)) throw JobDefinitionError("rate must be a positive number, not '" + rate + "'");
+  c.seed = env.IntArg("seed", 0);
+  return c;
+}
+
+//! The query's input.
+inline DataStream<Event> Events(StreamEnvironment& env) {
+  const std::string file = env.Arg("events");
+  if (!file.empty()) {
+    return AddTextFileSource(env, file, "Events file")
+        .Map([](const std::string& line) { return FromJson(line); }, "Parse events")
+        .AssignTimestampsAndWatermarks(EventTime(), "Event time");
+  }
+  const int64_t count = env.IntArg("events-count", 10000000);
+  const int64_t splits = env.IntArg("splits", 8);
+  if (count < 0) throw JobDefinitionError("events-count must not be negative");
+  if (splits < 1 || splits > 4096) throw JobDefinitionError("splits must be in 1..4096");
+  GeneratorOptions options;
+  options.count = static_cast<uint64_t>(count);
+  options.splits = static_cast<uint32_t>(splits);
+  const GeneratorConfig config = ConfigFromArgs(env);
+  return AddGenerator(
+      env, options, [config](uint64_t n) { return GenerateEvent(config, static_cast<int64_t>(n)); },
+      EventTime(), "Nexmark generator");
+}
+
+//! Only the bids, as Nexmark's `bid` view.
+inline DataStream<Bid> Bids(DataStream<Event> events) {
+  return events.Filter([](const Event& e) { return e.bid.has_value(); }, "Bids")
+      .Map([](const Event& e) { return *e.bid; }, "Bid");
+}
+
+//! The query's results: CSV lines into `output` when given, else a blackhole.
+inline void Sink(StreamEnvironment& env, DataStream<std::string> lines) {
+  const std::string output = env.Arg("output");
+  if (output.empty()) {
+    lines.SinkTo(MakeDiscardingSink<std::string>(), "Blackhole").Uid("sink");
+  } else {
+    lines.SinkTo(MakeFileSink<std::string>(output), "Results").Uid("sink");
+  }
+}
+
+// ---- CSV: numbers as plain decimals, times as epoch milliseconds, a string quoted only when it
+// holds a comma or a quote (doubling its quotes).
+
+inline void CsvAppend(std::string& out, int64_t v) { out += std::to_string(v); }
+inline void CsvAppend(std::string& out, std::string_view s) {
+  if (s.find_first_of(",\"") == std::string_view::npos) {
+    out.append(s);
+    return;
+  }
+  out += '"';
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+inline void CsvAppend(std::string& out, const std::string& s) {
+  CsvAppend(out, std::string_view(s));
+}
+inline void CsvAppend(std::string& out, const char* s) { CsvAppend(out, std::string_view(s)); }
+//! A DECIMAL(_, 3) held as thousandths: "90.800".
+struct Milli {
+  int64_t thousandths;
+};
+inline void CsvAppend(std::string& out, Milli m) {
+  int64_t v = m.thousandths;
+  if (v < 0) {
+    out += '-';
+    v = -v;
+  }
+  out += std::to_string(v / 1000);
+  out += '.';
+  const int64_t frac = v % 1000;
+  if (frac < 100) out += '0';
+  if (frac < 10) out += '0';
+  out += std::to_string(frac);
+}
+
+//! One CSV line of the given columns.
+template <typename... Cols>
+std::string Csv(const Cols&... cols) {
+  std::string out;
+  bool first = true;
+  ((out += first ? "" : ",", first = false, CsvAppend(out, cols)), ...);
+  return out;
+}
+
+}  // namespace sluice::nexmark

@@ -1,0 +1,129 @@
+// Nexmark's queries on a real cluster against an independent, single-threaded implementation of
+// each query's SQL over the same events: build/bench/nexmark/nexmark_gen writes a few hundred
+// thousand events as JSON lines, each query package (build/bench/nexmark/qN.so) reads them with
+// --arg events=FILE at parallelism 2 and writes its CSV lines through the exactly-once file sink,
+// and the test computes the expected lines from the same file (docs/nexmark.md).
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "bench/nexmark/json.h"
+#include "gtest/gtest.h"
+#include "tests/cluster_harness.h"
+
+namespace sluice::testing {
+namespace {
+
+using nexmark::Bid;
+using nexmark::Event;
+
+constexpr int64_t kEvents = 300000;
+
+//! Writes `kEvents` events as JSON lines into `dir` with nexmark_gen; returns the file and the
+//! events read back from it.
+std::pair<std::string, std::vector<Event>> WriteEvents(const std::string& dir) {
+  const std::string path = dir + "/events.jsonl";
+  CommandResult gen = RunCommand({BuildDir() + "/bench/nexmark/nexmark_gen", "--events-count",
+                                  std::to_string(kEvents), "--out", path});
+  EXPECT_TRUE(gen.ok()) << gen.Describe();
+  std::vector<Event> events;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) events.push_back(nexmark::FromJson(line));
+  return {path, std::move(events)};
+}
+
+//! Decimal with 3 digits, as DECIMAL(_, 3) prints: the reference's own formatting.
+std::string Decimal3(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+// The reference implementations: what each query's SQL returns, line by line, as CSV.
+std::vector<std::string> Q0(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const Event& e : events) {
+    if (!e.bid) continue;
+    const Bid& b = *e.bid;
+    out.push_back(
+        absl::StrCat(b.auction, ",", b.bidder, ",", b.price, ",", b.dateTime, ",", b.extra));
+  }
+  return out;
+}
+
+std::vector<std::string> Q1(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const Event& e : events) {
+    if (!e.bid) continue;
+    const Bid& b = *e.bid;
+    out.push_back(absl::StrCat(b.auction, ",", b.bidder, ",",
+                               Decimal3(0.908 * static_cast<double>(b.price)), ",", b.dateTime, ",",
+                               b.extra));
+  }
+  return out;
+}
+
+std::vector<std::string> Q2(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const Event& e : events) {
+    if (e.bid && e.bid->auction % 123 == 0) {
+      out.push_back(absl::StrCat(e.bid->auction, ",", e.bid->price));
+    }
+  }
+  return out;
+}
+
+struct Query {
+  std::string name;
+  std::function<std::vector<std::string>(const std::vector<Event>&)> reference;
+};
+
+void PrintTo(const Query& q, std::ostream* os) { *os << q.name; }
+
+class IntegrationNexmark : public ::testing::TestWithParam<Query> {};
+
+TEST_P(IntegrationNexmark, ResultsAreThoseOfTheQuerysSql) {
+  LocalCluster cluster;
+  ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
+  const auto [events_file, events] = WriteEvents(cluster.NewDir("events"));
+  ASSERT_EQ(events.size(), static_cast<size_t>(kEvents));
+  const std::string out = cluster.NewDir("results");
+  CommandResult run = cluster.Sluice(
+      {"run", BuildDir() + "/bench/nexmark/" + GetParam().name + ".so", "--parallelism", "2",
+       "--arg", "events=" + events_file, "--arg", "output=" + out});
+  ASSERT_TRUE(run.ok()) << run.Describe() << cluster.LogTails();
+  std::vector<std::string> got;
+  for (const std::string& file : VisibleFiles(out)) {
+    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
+      got.emplace_back(line);
+    }
+  }
+  std::vector<std::string> want = GetParam().reference(events);
+  ASSERT_FALSE(want.empty());
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got.size(), want.size());
+  std::vector<std::string> missing, extra;
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
+                      std::back_inserter(missing));
+  std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(extra));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " lines missing, the first: " << missing[0];
+  EXPECT_TRUE(extra.empty()) << extra.size() << " lines extra, the first: " << extra[0];
+}
+
+INSTANTIATE_TEST_SUITE_P(Queries, IntegrationNexmark,
+                         ::testing::Values(Query{"q0", Q0}, Query{"q1", Q1}, Query{"q2", Q2}),
+                         [](const ::testing::TestParamInfo<Query>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace sluice::testing
