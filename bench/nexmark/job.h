@@ -6,7 +6,9 @@
 //   rate=R            events per second of event time (default 10,000,000, as Nexmark's runs)
 //   seed=S            the generator's seed (default 0: the reference's draws)
 //   splits=N          generator splits (default 8)
-//   output=DIR        results as CSV lines in DIR (exactly once); without it, a blackhole
+//   output=DIR        results as CSV lines in DIR (exactly once); without it, a blackhole. A
+//                     query whose rows update writes every change there, and the final value
+//                     of every row, when the input ends, in DIR/final.
 // Event time is each event's dateTime; watermarks trail it by 4 s (Nexmark's DDL).
 #pragma once
 
@@ -77,6 +79,27 @@ inline void Sink(StreamEnvironment& env, DataStream<std::string> lines) {
     lines.SinkTo(MakeDiscardingSink<std::string>(), "Blackhole").Uid("sink");
   } else {
     lines.SinkTo(MakeFileSink<std::string>(output), "Results").Uid("sink");
+  }
+}
+
+//! Where a query whose SQL result updates rows (a non-windowed aggregation, a top-N) puts the
+//! final value of every row when its input ends.
+inline const OutputTag<std::string>& FinalRows() {
+  static const OutputTag<std::string> tag("final");
+  return tag;
+}
+
+//! An updating query's results: every change of a row into `output`, and the final value of
+//! every row (the side output FinalRows() of `updates`' operator) into `output`/final.
+inline void SinkUpdating(StreamEnvironment& env, DataStream<std::string> updates) {
+  const std::string output = env.Arg("output");
+  auto final_rows = updates.GetSideOutput(FinalRows());
+  if (output.empty()) {
+    updates.SinkTo(MakeDiscardingSink<std::string>(), "Blackhole").Uid("sink");
+    final_rows.SinkTo(MakeDiscardingSink<std::string>(), "Blackhole (final)").Uid("final-sink");
+  } else {
+    updates.SinkTo(MakeFileSink<std::string>(output), "Results").Uid("sink");
+    final_rows.SinkTo(MakeFileSink<std::string>(output + "/final"), "Final rows").Uid("final-sink");
   }
 }
 
