@@ -66,6 +66,10 @@ inline DataStream<Event> Events(StreamEnvironment& env) {
       EventTime(), "Nexmark generator");
 }
 
+//! All of a bid's columns, in the `bid` view's order: auction, bidder, price, channel, url,
+//! dateTime, extra.
+inline std::string BidColumns(const Bid& b);
+
 //! Only the bids, as Nexmark's `bid` view.
 inline DataStream<Bid> Bids(DataStream<Event> events) {
   return events.Filter([](const Event& e) { return e.bid.has_value(); }, "Bids")
@@ -148,6 +152,20 @@ std::string Csv(const Cols&... cols) {
   bool first = true;
   ((out += first ? "" : ",", first = false, CsvAppend(out, cols)), ...);
   return out;
+}
+
+inline std::string BidColumns(const Bid& b) {
+  return Csv(b.auction, b.bidder, b.price, b.channel, b.url, b.dateTime, b.extra);
+}
+
+//! Whether bid `a` ranks before bid `b` by price, highest first (ROW_NUMBER() OVER (ORDER BY
+//! price DESC)); equal prices, which SQL leaves in any order, go by time, then bidder, then extra,
+//! so that results can be compared.
+inline bool HigherBid(const Bid& a, const Bid& b) {
+  if (a.price != b.price) return a.price > b.price;
+  if (a.dateTime != b.dateTime) return a.dateTime < b.dateTime;
+  if (a.bidder != b.bidder) return a.bidder < b.bidder;
+  return a.extra < b.extra;
 }
 
 }  // namespace sluice::nexmark
