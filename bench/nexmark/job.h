@@ -6,6 +6,8 @@
 //   rate=R            events per second of event time (default 10,000,000, as Nexmark's runs)
 //   seed=S            the generator's seed (default 0: the reference's draws)
 //   splits=N          generator splits (default 8)
+//   throttle=N        at most N events per second of wall-clock time per source subtask
+//                     (default 0: as fast as they go)
 //   output=DIR        results as CSV lines in DIR (exactly once); without it, a blackhole. A
 //                     query whose rows update writes every change there, and the final value
 //                     of every row, when the input ends, in DIR/final.
@@ -57,9 +59,12 @@ inline DataStream<Event> Events(StreamEnvironment& env) {
   const int64_t splits = env.IntArg("splits", 8);
   if (count < 0) throw JobDefinitionError("events-count must not be negative");
   if (splits < 1 || splits > 4096) throw JobDefinitionError("splits must be in 1..4096");
+  const int64_t throttle = env.IntArg("throttle", 0);
+  if (throttle < 0) throw JobDefinitionError("throttle must not be negative");
   GeneratorOptions options;
   options.count = static_cast<uint64_t>(count);
   options.splits = static_cast<uint32_t>(splits);
+  options.rate = static_cast<double>(throttle);
   const GeneratorConfig config = ConfigFromArgs(env);
   return AddGenerator(
       env, options, [config](uint64_t n) { return GenerateEvent(config, static_cast<int64_t>(n)); },
