@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -109,6 +110,16 @@ inline void SinkUpdating(StreamEnvironment& env, DataStream<std::string> updates
   } else {
     updates.SinkTo(MakeFileSink<std::string>(output), "Results").Uid("sink");
     final_rows.SinkTo(MakeFileSink<std::string>(output + "/final"), "Final rows").Uid("final-sink");
+  }
+}
+
+//! At the end of an updating query's input: `row(key)` for every key of the subtask (the current
+//! key set to it), written to FinalRows() when it returns a row.
+template <typename K, typename RowFn>
+void WriteFinalRows(KeyedContext<K>& ctx, RowFn row) {
+  for (const K& key : ctx.Keys()) {
+    ctx.SetCurrentKey(key);
+    if (std::optional<std::string> r = row(key)) ctx.Output(FinalRows(), *r);
   }
 }
 

@@ -7,6 +7,7 @@
 //          count(DISTINCT bidder) AS total_bidders, ... , count(DISTINCT auction) ...
 //   FROM bid GROUP BY DATE_FORMAT(dateTime, 'yyyy-MM-dd');
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bench/nexmark/day_stats.h"
@@ -43,11 +44,10 @@ class DayReport final : public sluice::KeyedProcessFunction<std::string, DayBid,
     out.Collect(Row(ctx.CurrentKey(), c));
   }
   void EndInput(sluice::KeyedContext<std::string>& ctx, sluice::Collector<std::string>&) override {
-    for (const std::string& day : ctx.Keys()) {
-      ctx.SetCurrentKey(day);
-      if (const DayCounts* c = counts_.Get())
-        ctx.Output(sluice::nexmark::FinalRows(), Row(day, *c));
-    }
+    sluice::nexmark::WriteFinalRows(ctx, [&](const std::string& day) -> std::optional<std::string> {
+      const DayCounts* c = counts_.Get();
+      return c ? std::optional(Row(day, *c)) : std::nullopt;
+    });
   }
 
  private:

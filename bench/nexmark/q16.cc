@@ -4,6 +4,7 @@
 //          max(DATE_FORMAT(dateTime, 'HH:mm')) AS minute, count(*) AS total_bids, ... (as q15)
 //   FROM bid GROUP BY channel, DATE_FORMAT(dateTime, 'yyyy-MM-dd');
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -50,10 +51,10 @@ class ChannelReport final : public sluice::KeyedProcessFunction<Key, ChannelDayB
     out.Collect(Row(ctx.CurrentKey(), s));
   }
   void EndInput(sluice::KeyedContext<Key>& ctx, sluice::Collector<std::string>&) override {
-    for (const Key& key : ctx.Keys()) {
-      ctx.SetCurrentKey(key);
-      if (const Stats* s = stats_.Get()) ctx.Output(sluice::nexmark::FinalRows(), Row(key, *s));
-    }
+    sluice::nexmark::WriteFinalRows(ctx, [&](const Key& key) -> std::optional<std::string> {
+      const Stats* s = stats_.Get();
+      return s ? std::optional(Row(key, *s)) : std::nullopt;
+    });
   }
 
  private:

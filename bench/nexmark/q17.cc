@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -48,10 +49,10 @@ class AuctionReport final : public sluice::KeyedProcessFunction<Key, KeyedPrice,
     out.Collect(Row(ctx.CurrentKey(), s));
   }
   void EndInput(sluice::KeyedContext<Key>& ctx, sluice::Collector<std::string>&) override {
-    for (const Key& key : ctx.Keys()) {
-      ctx.SetCurrentKey(key);
-      if (const Stats* s = stats_.Get()) ctx.Output(sluice::nexmark::FinalRows(), Row(key, *s));
-    }
+    sluice::nexmark::WriteFinalRows(ctx, [&](const Key& key) -> std::optional<std::string> {
+      const Stats* s = stats_.Get();
+      return s ? std::optional(Row(key, *s)) : std::nullopt;
+    });
   }
 
  private:

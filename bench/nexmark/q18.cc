@@ -7,6 +7,7 @@
 //                     AS rank_number FROM bid)
 //   WHERE rank_number <= 1;
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -35,12 +36,10 @@ class LastBid final : public sluice::KeyedProcessFunction<Key, Bid, std::string>
     out.Collect(sluice::nexmark::BidColumns(b));
   }
   void EndInput(sluice::KeyedContext<Key>& ctx, sluice::Collector<std::string>&) override {
-    for (const Key& key : ctx.Keys()) {
-      ctx.SetCurrentKey(key);
-      if (const Bid* b = last_.Get()) {
-        ctx.Output(sluice::nexmark::FinalRows(), sluice::nexmark::BidColumns(*b));
-      }
-    }
+    sluice::nexmark::WriteFinalRows(ctx, [&](const Key&) -> std::optional<std::string> {
+      const Bid* b = last_.Get();
+      return b ? std::optional(sluice::nexmark::BidColumns(*b)) : std::nullopt;
+    });
   }
 
  private:

@@ -9,6 +9,7 @@
 //         GROUP BY A.id, A.category) Q
 //   GROUP BY Q.category;
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bench/nexmark/job_streams.h"
@@ -97,12 +98,10 @@ class Average final : public sluice::KeyedProcessFunction<int64_t, Change, std::
     out.Collect(Row(ctx.CurrentKey(), t));
   }
   void EndInput(sluice::KeyedContext<int64_t>& ctx, sluice::Collector<std::string>&) override {
-    for (const int64_t category : ctx.Keys()) {
-      ctx.SetCurrentKey(category);
-      if (const SumCount* t = total_.Get()) {
-        ctx.Output(sluice::nexmark::FinalRows(), Row(category, *t));
-      }
-    }
+    sluice::nexmark::WriteFinalRows(ctx, [&](int64_t category) -> std::optional<std::string> {
+      const SumCount* t = total_.Get();
+      return t ? std::optional(Row(category, *t)) : std::nullopt;
+    });
   }
 
  private:

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/nexmark/job.h"
+#include "bench/nexmark/window_counts.h"
 
 namespace {
 
@@ -28,14 +28,6 @@ struct AuctionCount {
   int64_t num = 0;
   int64_t window_end = 0;
   SLUICE_FIELDS(auction, num, window_end)
-};
-
-class Count final : public sluice::AggregateFunction<Bid, int64_t, int64_t> {
- public:
-  int64_t CreateAccumulator() override { return 0; }
-  int64_t Add(const Bid&, int64_t n) override { return n + 1; }
-  int64_t GetResult(const int64_t& n) override { return n; }
-  int64_t Merge(int64_t a, const int64_t& b) override { return a + b; }
 };
 
 class WithWindow final
@@ -89,7 +81,7 @@ SLUICE_JOB(env) {
                 .KeyBy([](const Bid& b) { return b.auction; })
                 .Window(sluice::SlidingEventTimeWindows::Of(std::chrono::seconds(10),
                                                             std::chrono::seconds(2)))
-                .Aggregate([] { return std::make_unique<Count>(); },
+                .Aggregate([] { return std::make_unique<CountBids>(); },
                            [] { return std::make_unique<WithWindow>(); }, "Bids per auction")
                 .Uid("counts")
                 .KeyBy([](const AuctionCount& c) { return c.window_end; })

@@ -12,6 +12,7 @@
 //         WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires)
 //   WHERE rownum <= 1;
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bench/nexmark/job_streams.h"
@@ -47,12 +48,11 @@ class Winner final : public sluice::KeyedCoProcessFunction<int64_t, Bid, Auction
     waiting_.Clear();
   }
   void EndInput(Context& ctx, sluice::Collector<std::string>&) override {
-    for (const int64_t id : ctx.Keys()) {
-      ctx.SetCurrentKey(id);
+    sluice::nexmark::WriteFinalRows(ctx, [&](int64_t) -> std::optional<std::string> {
       const Auction* a = auction_.Get();
       const Bid* b = best_.Get();
-      if (a != nullptr && b != nullptr) ctx.Output(sluice::nexmark::FinalRows(), Row(*a, *b));
-    }
+      return a && b ? std::optional(Row(*a, *b)) : std::nullopt;
+    });
   }
 
  private:
