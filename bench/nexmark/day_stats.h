@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <string>
 
+#include "bench/nexmark/model.h"
 #include "sluice/serialization.h"
+#include "sluice/state_types.h"
 
 namespace sluice::nexmark {
 
@@ -53,6 +55,17 @@ struct DayCounts {
     ++bids_band[static_cast<size_t>(band)];
     Distinct(band, bidder_bands, bidders, bidders_band);
     Distinct(band, auction_bands, auctions, auctions_band);
+  }
+  //! Counts `b`, with the bands its bidder and auction had bid in kept per key in `bidders` and
+  //! `auctions` (a key's map state: the day's, or the channel's and day's).
+  void Add(const Bid& b, MapState<int64_t, uint8_t>& bidders,
+           MapState<int64_t, uint8_t>& auctions) {
+    uint8_t bidder = bidders.Get(b.bidder).value_or(0);
+    uint8_t auction = auctions.Get(b.auction).value_or(0);
+    const uint8_t bidder_before = bidder, auction_before = auction;
+    Add(Band(b.price), bidder, auction);
+    if (bidder != bidder_before) bidders.Put(b.bidder, bidder);
+    if (auction != auction_before) auctions.Put(b.auction, auction);
   }
   //! The 12 columns from total_bids to rank3_auctions, comma-separated.
   std::string Columns() const {

@@ -34,12 +34,7 @@ class DayReport final : public sluice::KeyedProcessFunction<std::string, DayBid,
   void ProcessElement(const DayBid& in, sluice::KeyedContext<std::string>& ctx,
                       sluice::Collector<std::string>& out) override {
     DayCounts c = counts_.ValueOr(DayCounts{});
-    uint8_t bidder = bidders_.Get(in.bid.bidder).value_or(0);
-    uint8_t auction = auctions_.Get(in.bid.auction).value_or(0);
-    const uint8_t bidder_before = bidder, auction_before = auction;
-    c.Add(sluice::nexmark::Band(in.bid.price), bidder, auction);
-    if (bidder != bidder_before) bidders_.Put(in.bid.bidder, bidder);
-    if (auction != auction_before) auctions_.Put(in.bid.auction, auction);
+    c.Add(in.bid, bidders_, auctions_);
     counts_.Update(c);
     out.Collect(Row(ctx.CurrentKey(), c));
   }

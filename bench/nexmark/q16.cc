@@ -39,12 +39,7 @@ class ChannelReport final : public sluice::KeyedProcessFunction<Key, ChannelDayB
   void ProcessElement(const ChannelDayBid& in, sluice::KeyedContext<Key>& ctx,
                       sluice::Collector<std::string>& out) override {
     Stats s = stats_.ValueOr(Stats{});
-    uint8_t bidder = bidders_.Get(in.bid.bidder).value_or(0);
-    uint8_t auction = auctions_.Get(in.bid.auction).value_or(0);
-    const uint8_t bidder_before = bidder, auction_before = auction;
-    s.counts.Add(sluice::nexmark::Band(in.bid.price), bidder, auction);
-    if (bidder != bidder_before) bidders_.Put(in.bid.bidder, bidder);
-    if (auction != auction_before) auctions_.Put(in.bid.auction, auction);
+    s.counts.Add(in.bid, bidders_, auctions_);
     std::string minute = sluice::nexmark::Minute(in.bid.dateTime);
     if (minute > s.minute) s.minute = std::move(minute);
     stats_.Update(s);
