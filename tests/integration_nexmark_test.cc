@@ -209,9 +209,15 @@ std::vector<std::string> Q7(const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (!e.bid) continue;
     const Bid& b = *e.bid;
-    // Every window whose [end - 10 s, end] holds the bid's time.
-    for (const auto& [end, max] : max_by_end) {
-      if (b.dateTime < end - 10000 || b.dateTime > end || b.price != max) continue;
+    // Every window whose [end - 10 s, end] holds the bid's time: at most two, the window ending
+    // at a multiple of 10 s at or after it, and the one before when it ends exactly at it.
+    const int64_t next_end = b.dateTime - b.dateTime % 10000 + 10000;
+    for (const int64_t end : {next_end - 10000, next_end}) {
+      auto it = max_by_end.find(end);
+      if (it == max_by_end.end() || b.dateTime < end - 10000 || b.dateTime > end ||
+          b.price != it->second) {
+        continue;
+      }
       out.push_back(
           absl::StrCat(b.auction, ",", b.price, ",", b.bidder, ",", b.dateTime, ",", b.extra));
     }

@@ -48,14 +48,6 @@ struct DayCounts {
   Bands auctions_band{};
   SLUICE_FIELDS(bids, bids_band, bidders, bidders_band, auctions, auctions_band)
 
-  //! A bid in `band`; `bidder_bands` / `auction_bands`: the bands its bidder / auction had bid
-  //! in before (bit i: band i; 0: never), updated.
-  void Add(int band, uint8_t& bidder_bands, uint8_t& auction_bands) {
-    ++bids;
-    ++bids_band[static_cast<size_t>(band)];
-    Distinct(band, bidder_bands, bidders, bidders_band);
-    Distinct(band, auction_bands, auctions, auctions_band);
-  }
   //! Counts `b`, with the bands its bidder and auction had bid in kept per key in `bidders` and
   //! `auctions` (a key's map state: the day's, or the channel's and day's).
   void Add(const Bid& b, MapState<int64_t, uint8_t>& bidders,
@@ -80,6 +72,15 @@ struct DayCounts {
   }
 
  private:
+  //! A bid in `band`; `bidder_bands` / `auction_bands`: the bands its bidder / auction had bid
+  //! in before (bit i: band i; 0: never), updated.
+  void Add(int band, uint8_t& bidder_bands, uint8_t& auction_bands) {
+    ++bids;
+    ++bids_band[static_cast<size_t>(band)];
+    Distinct(band, bidder_bands, bidders, bidders_band);
+    Distinct(band, auction_bands, auctions, auctions_band);
+  }
+
   static void Distinct(int band, uint8_t& seen, int64_t& total, Bands& per_band) {
     if (seen == 0) ++total;
     const auto bit = static_cast<uint8_t>(1u << band);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bench/nexmark/java_random.h"
+#include "bench/nexmark/json.h"
 
 namespace sluice::nexmark {
 namespace {
@@ -160,6 +161,30 @@ TEST(NexmarkGenerator, ChannelsAddChannelAndUrlToBidsAndASeedChangesTheDraws) {
   seeded.seed = 7;
   EXPECT_NE(GenerateEvent(seeded, 2).bid->price, GenerateEvent(c, 2).bid->price);
   EXPECT_EQ(GenerateEvent(seeded, 2).bid->price, GenerateEvent(seeded, 2).bid->price);
+}
+
+TEST(NexmarkJson, EventsReadBackAsWrittenAndBadLinesAreRefusedByName) {
+  const GeneratorConfig c;
+  for (int64_t n : {0, 2, 48}) {  // an auction, a bid, a person
+    const Event e = GenerateEvent(c, n);
+    const Event back = FromJson(ToJson(e));
+    EXPECT_EQ(ToJson(back), ToJson(e));
+    EXPECT_EQ(back.event_type, e.event_type);
+  }
+  auto error_of = [](const std::string& line) {
+    try {
+      FromJson(line);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(error_of("{not json").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(error_of(R"({"event_type":7})").find("event_type must be 0, 1 or 2"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"event_type":2,"person":null,"auction":null,"bid":{"auction":1}})")
+                .find("not a Nexmark event"),
+            std::string::npos);
 }
 
 }  // namespace

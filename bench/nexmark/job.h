@@ -78,8 +78,11 @@ inline std::string BidColumns(const Bid& b);
 
 //! Only the bids, as Nexmark's `bid` view.
 inline DataStream<Bid> Bids(DataStream<Event> events) {
-  return events.Filter([](const Event& e) { return e.bid.has_value(); }, "Bids")
-      .Map([](const Event& e) { return *e.bid; }, "Bid");
+  return events.FlatMap(
+      [](const Event& e, Collector<Bid>& out) {
+        if (e.bid) out.Collect(*e.bid);
+      },
+      "Bids");
 }
 
 //! The query's results: CSV lines into `output` when given, else a blackhole.
@@ -121,6 +124,15 @@ void WriteFinalRows(KeyedContext<K>& ctx, RowFn row) {
     ctx.SetCurrentKey(key);
     if (std::optional<std::string> r = row(key)) ctx.Output(FinalRows(), *r);
   }
+}
+
+//! The same where a key's row is one value state: `row(key, value)` for every key holding one.
+template <typename K, typename V, typename RowFn>
+void WriteFinalRows(KeyedContext<K>& ctx, const ValueState<V>& state, RowFn row) {
+  WriteFinalRows(ctx, [&](const K& key) -> std::optional<std::string> {
+    const V* v = state.Get();
+    return v ? std::optional<std::string>(row(key, *v)) : std::nullopt;
+  });
 }
 
 // ---- CSV: numbers as plain decimals, times as epoch milliseconds, a string quoted only when it

@@ -7,13 +7,19 @@
 namespace sluice::nexmark {
 
 inline DataStream<Person> Persons(DataStream<Event> events) {
-  return events.Filter([](const Event& e) { return e.person.has_value(); }, "Persons")
-      .Map([](const Event& e) { return *e.person; }, "Person");
+  return events.FlatMap(
+      [](const Event& e, Collector<Person>& out) {
+        if (e.person) out.Collect(*e.person);
+      },
+      "Persons");
 }
 
 inline DataStream<Auction> Auctions(DataStream<Event> events) {
-  return events.Filter([](const Event& e) { return e.auction.has_value(); }, "Auctions")
-      .Map([](const Event& e) { return *e.auction; }, "Auction");
+  return events.FlatMap(
+      [](const Event& e, Collector<Auction>& out) {
+        if (e.auction) out.Collect(*e.auction);
+      },
+      "Auctions");
 }
 
 }  // namespace sluice::nexmark

@@ -108,6 +108,13 @@ inline std::string ToJson(const Event& e) {
   return out;
 }
 
+// Reading: every field is required (from_json uses at()).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Person, id, name, emailAddress, creditCard, city, state,
+                                   dateTime, extra)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Auction, id, itemName, description, initialBid, reserve,
+                                   dateTime, expires, seller, category, extra)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bid, auction, bidder, price, channel, url, dateTime, extra)
+
 //! Parses one JSON line; throws std::invalid_argument naming what is wrong.
 inline Event FromJson(std::string_view line) {
   const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -125,39 +132,11 @@ inline Event FromJson(std::string_view line) {
     }
     const nlohmann::json& body = j.at(kBodies[e.event_type]);
     if (e.event_type == 0) {
-      Person p;
-      body.at("id").get_to(p.id);
-      body.at("name").get_to(p.name);
-      body.at("emailAddress").get_to(p.emailAddress);
-      body.at("creditCard").get_to(p.creditCard);
-      body.at("city").get_to(p.city);
-      body.at("state").get_to(p.state);
-      body.at("dateTime").get_to(p.dateTime);
-      body.at("extra").get_to(p.extra);
-      e.person = std::move(p);
+      e.person = body.get<Person>();
     } else if (e.event_type == 1) {
-      Auction a;
-      body.at("id").get_to(a.id);
-      body.at("itemName").get_to(a.itemName);
-      body.at("description").get_to(a.description);
-      body.at("initialBid").get_to(a.initialBid);
-      body.at("reserve").get_to(a.reserve);
-      body.at("dateTime").get_to(a.dateTime);
-      body.at("expires").get_to(a.expires);
-      body.at("seller").get_to(a.seller);
-      body.at("category").get_to(a.category);
-      body.at("extra").get_to(a.extra);
-      e.auction = std::move(a);
+      e.auction = body.get<Auction>();
     } else {
-      Bid b;
-      body.at("auction").get_to(b.auction);
-      body.at("bidder").get_to(b.bidder);
-      body.at("price").get_to(b.price);
-      body.at("channel").get_to(b.channel);
-      body.at("url").get_to(b.url);
-      body.at("dateTime").get_to(b.dateTime);
-      body.at("extra").get_to(b.extra);
-      e.bid = std::move(b);
+      e.bid = body.get<Bid>();
     }
     return e;
   } catch (const nlohmann::json::exception& ex) {

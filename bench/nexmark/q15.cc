@@ -39,10 +39,7 @@ class DayReport final : public sluice::KeyedProcessFunction<std::string, DayBid,
     out.Collect(Row(ctx.CurrentKey(), c));
   }
   void EndInput(sluice::KeyedContext<std::string>& ctx, sluice::Collector<std::string>&) override {
-    sluice::nexmark::WriteFinalRows(ctx, [&](const std::string& day) -> std::optional<std::string> {
-      const DayCounts* c = counts_.Get();
-      return c ? std::optional(Row(day, *c)) : std::nullopt;
-    });
+    sluice::nexmark::WriteFinalRows(ctx, counts_, Row);
   }
 
  private:

@@ -46,10 +46,7 @@ class ChannelReport final : public sluice::KeyedProcessFunction<Key, ChannelDayB
     out.Collect(Row(ctx.CurrentKey(), s));
   }
   void EndInput(sluice::KeyedContext<Key>& ctx, sluice::Collector<std::string>&) override {
-    sluice::nexmark::WriteFinalRows(ctx, [&](const Key& key) -> std::optional<std::string> {
-      const Stats* s = stats_.Get();
-      return s ? std::optional(Row(key, *s)) : std::nullopt;
-    });
+    sluice::nexmark::WriteFinalRows(ctx, stats_, Row);
   }
 
  private:

@@ -49,10 +49,7 @@ class AuctionReport final : public sluice::KeyedProcessFunction<Key, KeyedPrice,
     out.Collect(Row(ctx.CurrentKey(), s));
   }
   void EndInput(sluice::KeyedContext<Key>& ctx, sluice::Collector<std::string>&) override {
-    sluice::nexmark::WriteFinalRows(ctx, [&](const Key& key) -> std::optional<std::string> {
-      const Stats* s = stats_.Get();
-      return s ? std::optional(Row(key, *s)) : std::nullopt;
-    });
+    sluice::nexmark::WriteFinalRows(ctx, stats_, Row);
   }
 
  private:

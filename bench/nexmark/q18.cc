@@ -36,10 +36,8 @@ class LastBid final : public sluice::KeyedProcessFunction<Key, Bid, std::string>
     out.Collect(sluice::nexmark::BidColumns(b));
   }
   void EndInput(sluice::KeyedContext<Key>& ctx, sluice::Collector<std::string>&) override {
-    sluice::nexmark::WriteFinalRows(ctx, [&](const Key&) -> std::optional<std::string> {
-      const Bid* b = last_.Get();
-      return b ? std::optional(sluice::nexmark::BidColumns(*b)) : std::nullopt;
-    });
+    sluice::nexmark::WriteFinalRows(
+        ctx, last_, [](const Key&, const Bid& b) { return sluice::nexmark::BidColumns(b); });
   }
 
  private:

@@ -98,10 +98,7 @@ class Average final : public sluice::KeyedProcessFunction<int64_t, Change, std::
     out.Collect(Row(ctx.CurrentKey(), t));
   }
   void EndInput(sluice::KeyedContext<int64_t>& ctx, sluice::Collector<std::string>&) override {
-    sluice::nexmark::WriteFinalRows(ctx, [&](int64_t category) -> std::optional<std::string> {
-      const SumCount* t = total_.Get();
-      return t ? std::optional(Row(category, *t)) : std::nullopt;
-    });
+    sluice::nexmark::WriteFinalRows(ctx, total_, Row);
   }
 
  private:
