@@ -100,7 +100,9 @@ inline std::string Trim(std::string s) {
   size_t b = 0, e = s.size();
   while (b < e && static_cast<unsigned char>(s[b]) <= ' ') ++b;
   while (e > b && static_cast<unsigned char>(s[e - 1]) <= ' ') --e;
-  return s.substr(b, e - b);
+  s.erase(e);
+  s.erase(0, b);
+  return s;
 }
 
 inline std::string NextString(JavaRandom& rng, int max_length, char special = ' ') {
@@ -118,20 +120,36 @@ inline std::string NextString(JavaRandom& rng, int max_length, char special = ' 
 }
 
 //! nextExactString: six characters per 32-bit draw; Java's int remainder may be negative, so the
-//! characters span 'H'..'z'.
+//! characters span 'H'..'z'. Two characters at a time: with truncating division, r % 26 and
+//! (r / 26) % 26 are m % 26 and m / 26 for m = r % 676, and r / 676 goes on to the next two.
 inline std::string NextExactString(JavaRandom& rng, int length) {
-  std::string s;
-  s.reserve(static_cast<size_t>(std::max(length, 0)));
-  int32_t rnd = 0;
-  int n = 0;
-  while (length-- > 0) {
-    if (n == 0) {
-      rnd = rng.NextInt();
-      n = 6;
+  static const auto kPairs = [] {
+    std::array<std::array<char, 2>, 2 * 675 + 1> t{};
+    for (int m = -675; m <= 675; ++m) {
+      t[static_cast<size_t>(m + 675)] = {static_cast<char>('a' + m % 26),
+                                         static_cast<char>('a' + m / 26)};
     }
-    s += static_cast<char>('a' + rnd % 26);
-    rnd /= 26;
-    --n;
+    return t;
+  }();
+  std::string s(static_cast<size_t>(std::max(length, 0)), '\0');
+  char* out = s.data();
+  char* const end = out + s.size();
+  while (out + 6 <= end) {
+    int32_t rnd = rng.NextInt();
+    for (int i = 0; i < 3; ++i) {
+      const auto& pair = kPairs[static_cast<size_t>(rnd % 676 + 675)];
+      out[0] = pair[0];
+      out[1] = pair[1];
+      out += 2;
+      rnd /= 676;
+    }
+  }
+  if (out < end) {
+    int32_t rnd = rng.NextInt();
+    while (out < end) {
+      *out++ = static_cast<char>('a' + rnd % 26);
+      rnd /= 26;
+    }
   }
   return s;
 }

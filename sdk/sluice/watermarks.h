@@ -304,13 +304,30 @@ class SourceWatermarks {
   //! record, then shows it to the split's generator. Returns the timestamp.
   int64_t OnRecord(const std::string& split, const T& record,
                    int64_t record_timestamp = kNoTimestamp) {
+    return OnRecord(Handle(split), record, record_timestamp);
+  }
+
+  //! A split's generator and watermark output, so that a source's records reach them without a
+  //! lookup by name (two string-keyed map searches per record otherwise). Valid until the split
+  //! is removed.
+  struct SplitHandle {
+    WatermarkGenerator<T>* generator = nullptr;
+    WatermarkOutput* output = nullptr;
+  };
+  //! Throws std::logic_error for a split that is not there.
+  SplitHandle Handle(const std::string& split) {
     auto it = generators_.find(split);
     if (it == generators_.end())
       throw std::logic_error("record from unknown split '" + split + "'");
+    return SplitHandle{it->second.get(), &multiplexer_.GetImmediateOutput(split)};
+  }
+  //! OnRecord for the split `handle` stands for.
+  int64_t OnRecord(const SplitHandle& handle, const T& record,
+                   int64_t record_timestamp = kNoTimestamp) {
     const int64_t timestamp = assigner_(record, record_timestamp);
     ctx_->SetCurrentTimestamp(timestamp);
     out_->Emit(&record);
-    it->second->OnEvent(record, timestamp, multiplexer_.GetImmediateOutput(split));
+    handle.generator->OnEvent(record, timestamp, *handle.output);
     return timestamp;
   }
 

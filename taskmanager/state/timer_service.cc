@@ -34,10 +34,6 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 
 }  // namespace
 
-bool HeapTimerService::Timer::operator<(const Timer& o) const {
-  return std::tie(time, key_group, key, ns) < std::tie(o.time, o.key_group, o.key, o.ns);
-}
-
 HeapTimerService::HeapTimerService(std::string name, TimerTarget* target,
                                    ProcessingTimeScheduler* scheduler)
     : name_(std::move(name)), target_(target), scheduler_(scheduler) {}
@@ -52,21 +48,20 @@ int64_t HeapTimerService::CurrentProcessingTime() const {
 
 void HeapTimerService::Register(TimeDomain domain, int64_t timestamp, std::string_view key,
                                 int key_group, std::string_view ns) {
-  Queue(domain).insert(Timer{timestamp, key_group, std::string(key), std::string(ns)});
+  Queue(domain).Add(timestamp, key_group, key, ns);
   if (domain == TimeDomain::kProcessingTime) ScheduleWake();
 }
 
 void HeapTimerService::Delete(TimeDomain domain, int64_t timestamp, std::string_view key,
                               int key_group, std::string_view ns) {
-  Queue(domain).erase(Timer{timestamp, key_group, std::string(key), std::string(ns)});
+  Queue(domain).Remove(timestamp, key_group, key, ns);
 }
 
 void HeapTimerService::FireUpTo(TimeDomain domain, int64_t time) {
-  TimerSet& queue = Queue(domain);
-  while (!queue.empty() && queue.begin()->time <= time) {
-    auto node = queue.extract(queue.begin());
-    const Timer& t = node.value();
+  TimerQueue& queue = Queue(domain);
+  while (queue.PopDue(time, [&](const TimerQueue::Timer& t) {
     target_->OnTimer(domain, t.time, t.key, t.ns);  // may register or delete timers
+  })) {
   }
 }
 
@@ -84,7 +79,7 @@ void HeapTimerService::FireProcessingTimers(int64_t now_ms) {
 
 void HeapTimerService::ScheduleWake() {
   if (!scheduler_ || processing_.empty()) return;
-  int64_t next = processing_.begin()->time;
+  int64_t next = processing_.EarliestTime();
   if (wake_scheduled_ && wake_time_ <= next) return;
   if (wake_scheduled_) scheduler_->Cancel(wake_id_);
   wake_scheduled_ = true;
@@ -98,15 +93,16 @@ void HeapTimerService::ScheduleWake() {
 std::function<void(KeyedStateWriter&)> HeapTimerService::Snapshot() const {
   struct Frozen {
     std::string event_state, processing_state;
-    TimerSet event, processing;
+    std::vector<std::string> event, processing;  // TimerQueue ids
   };
   auto frozen = std::make_shared<const Frozen>(Frozen{StateName(name_, TimeDomain::kEventTime),
                                                       StateName(name_, TimeDomain::kProcessingTime),
-                                                      event_, processing_});
+                                                      event_.Ids(), processing_.Ids()});
   return [frozen](KeyedStateWriter& out) {
     std::string user_key;
-    auto write = [&](const std::string& state, const TimerSet& timers) {
-      for (const Timer& t : timers) {
+    auto write = [&](const std::string& state, const std::vector<std::string>& ids) {
+      for (const std::string& id : ids) {
+        const TimerQueue::Timer t = TimerQueue::Decode(id);
         user_key.clear();
         PutTime(t.time, &user_key);
         user_key += t.ns;

@@ -1,8 +1,9 @@
 // HeapTimerService: the host's timers of one keyed operator (InternalTimerService), for both state
-// backends, kept in memory like Flink's heap timers. Per domain, an ordered set of (time, key
-// group, key, namespace): registering a timer twice keeps one, the earliest fires first, a delete
-// is exact. Event-time timers fire from AdvanceWatermark; processing-time timers fire when the
-// task's ProcessingTimeScheduler (its mailbox loop) wakes the service at the earliest one's time.
+// backends, kept in memory like Flink's heap timers. Per domain, a TimerQueue of (time, key group,
+// key, namespace): registering a timer twice keeps one, the earliest fires first (equal times in
+// the order they were registered), a delete is exact. Event-time timers fire from AdvanceWatermark;
+// processing-time timers fire when the task's ProcessingTimeScheduler (its mailbox loop) wakes the
+// service at the earliest one's time.
 //
 // In a snapshot the timers are entries of the operator's key-groups file, under the reserved state
 // names "_timers/<service>/event" and "_timers/<service>/processing" (key: the key; user key: the
@@ -14,11 +15,11 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <string>
 #include <string_view>
 
 #include "sluice/runtime.h"
+#include "taskmanager/state/timer_queue.h"
 
 namespace sluice::state {
 
@@ -72,17 +73,8 @@ class HeapTimerService final : public InternalTimerService {
   static bool ParseStateName(const std::string& state, std::string* service, TimeDomain* domain);
 
  private:
-  struct Timer {
-    int64_t time;
-    int key_group;
-    std::string key;
-    std::string ns;
-    bool operator<(const Timer& o) const;
-  };
-  using TimerSet = std::set<Timer>;
-
-  TimerSet& Queue(TimeDomain d) { return d == TimeDomain::kEventTime ? event_ : processing_; }
-  const TimerSet& Queue(TimeDomain d) const {
+  TimerQueue& Queue(TimeDomain d) { return d == TimeDomain::kEventTime ? event_ : processing_; }
+  const TimerQueue& Queue(TimeDomain d) const {
     return d == TimeDomain::kEventTime ? event_ : processing_;
   }
   //! Fires the timers of `queue` at or before `time`.
@@ -93,8 +85,8 @@ class HeapTimerService final : public InternalTimerService {
   const std::string name_;
   TimerTarget* target_;
   ProcessingTimeScheduler* scheduler_;
-  TimerSet event_;
-  TimerSet processing_;
+  TimerQueue event_;
+  TimerQueue processing_;
   int64_t watermark_ = INT64_MIN;
   bool wake_scheduled_ = false;
   int64_t wake_time_ = 0;

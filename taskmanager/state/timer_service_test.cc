@@ -96,6 +96,47 @@ TEST(HeapTimerService, ATimerRegisteredWhileFiringFiresInTheSameAdvanceIfDue) {
   EXPECT_EQ(target.fired[1].time, 15);
 }
 
+TEST(HeapTimerService, DeletesAndRegistrationsWhileFiringAreExact) {
+  Recorder target;
+  HeapTimerService timers("t", &target, nullptr);
+  int calls = 0;
+  target.then = [&](int64_t t) {
+    if (t != 10 || calls++ > 0) return;
+    timers.Delete(kEvent, 10, "b", 0, "");    // the other timer of this time: never fires
+    timers.Register(kEvent, 10, "c", 0, "");  // the same time: fires in this advance
+    timers.Register(kEvent, 10, "a", 0, "");  // the one firing now: a new timer, fires again
+  };
+  timers.Register(kEvent, 10, "a", 0, "");
+  timers.Register(kEvent, 10, "b", 0, "");
+  timers.Register(kEvent, 20, "d", 0, "");
+  timers.Delete(kEvent, 20, "d", 0, "");
+  timers.Register(kEvent, 20, "d", 0, "");  // deleted, then registered again: fires once
+  timers.AdvanceWatermark(30);
+  EXPECT_EQ(target.fired, (std::vector<Fired>{{kEvent, 10, "a", ""},
+                                              {kEvent, 10, "c", ""},
+                                              {kEvent, 10, "a", ""},
+                                              {kEvent, 20, "d", ""}}));
+  EXPECT_EQ(timers.size(kEvent), 0u);
+}
+
+TEST(HeapTimerService, ManyKeysAtFewTimesFireOncePerKeyInTimeOrder) {
+  Recorder target;
+  HeapTimerService timers("t", &target, nullptr);
+  for (int round = 0; round < 3; ++round) {  // each timer registered three times
+    for (int k = 0; k < 500; ++k) {
+      timers.Register(kEvent, 1000 * (k % 4), std::to_string(k), k % 7, "window-namespace-16");
+    }
+  }
+  EXPECT_EQ(timers.size(kEvent), 500u);
+  timers.AdvanceWatermark(INT64_MAX);
+  ASSERT_EQ(target.fired.size(), 500u);
+  for (size_t i = 1; i < target.fired.size(); ++i) {
+    EXPECT_LE(target.fired[i - 1].time, target.fired[i].time);
+  }
+  EXPECT_EQ(target.fired[0].key, "0");
+  EXPECT_EQ(target.fired[1].key, "4");  // equal times: in the order registered
+}
+
 TEST(HeapTimerService, ProcessingTimersWakeThroughTheSchedulerForTheEarliestOnly) {
   Recorder target;
   ManualScheduler scheduler;

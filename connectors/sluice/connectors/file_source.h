@@ -119,7 +119,7 @@ class TextFileSource final : public StreamOperator {
         continue;
       }
       if (watermarks_) {
-        watermarks_->OnRecord(split_name_, line_);
+        watermarks_->OnRecord(split_handle_, line_);
       } else {
         out_->Emit(&line_);
       }
@@ -139,6 +139,7 @@ class TextFileSource final : public StreamOperator {
     if (watermarks_) {
       split_name_ = split.path + "@" + std::to_string(split.start);
       watermarks_->AddSplit(split_name_);
+      split_handle_ = watermarks_->Handle(split_name_);
     }
     file_ = std::fopen(split.path.c_str(), "rb");
     if (!file_) throw std::runtime_error("file source: cannot open '" + split.path + "'");
@@ -181,6 +182,7 @@ class TextFileSource final : public StreamOperator {
   std::optional<WatermarkStrategy<std::string>> strategy_;
   std::unique_ptr<SourceWatermarks<std::string>> watermarks_;  // given a strategy
   std::string split_name_;                                     // of the split being read
+  SourceWatermarks<std::string>::SplitHandle split_handle_;    // its generator and output
   bool restored_ = false;
   std::vector<FileSplit> mine_;
   size_t next_split_ = 0;

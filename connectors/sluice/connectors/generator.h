@@ -53,7 +53,11 @@ class GeneratorSource final : public StreamOperator {
     if (strategy_) {
       for (uint32_t j = 0; j < options_.splits; ++j) split_names_.push_back(std::to_string(j));
       watermarks_ = std::make_unique<SourceWatermarks<T>>(*strategy_, ctx, out);
-      for (uint64_t id : next_) watermarks_->AddSplit(SplitName(id));
+      split_handles_.resize(options_.splits);
+      for (uint64_t id : next_) {
+        watermarks_->AddSplit(SplitName(id));
+        split_handles_[id % options_.splits] = watermarks_->Handle(SplitName(id));
+      }
       watermarks_->StartPeriodicEmit();
     }
   }
@@ -111,7 +115,7 @@ class GeneratorSource final : public StreamOperator {
       ++cursor_;
       ++emitted_;
       if (watermarks_) {
-        watermarks_->OnRecord(SplitName(this_id), record);
+        watermarks_->OnRecord(split_handles_[this_id % options_.splits], record);
       } else {
         out_->Emit(&record);
       }
@@ -134,7 +138,8 @@ class GeneratorSource final : public StreamOperator {
   std::optional<WatermarkStrategy<T>> strategy_;
   std::unique_ptr<SourceWatermarks<T>> watermarks_;  // per split, when given a strategy
   std::vector<std::string> split_names_;             // by split index, when given a strategy
-  std::vector<uint64_t> next_;                       // next id of each split this subtask owns
+  std::vector<typename SourceWatermarks<T>::SplitHandle> split_handles_;  // the same
+  std::vector<uint64_t> next_;  // next id of each split this subtask owns
   size_t cursor_ = 0;
   int64_t emitted_ = 0;
   std::chrono::steady_clock::time_point start_{};
