@@ -18,7 +18,6 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +25,7 @@
 #include "bench/nexmark/generator.h"
 #include "bench/nexmark/json.h"
 #include "bench/nexmark/model.h"
+#include "sluice/connectors/encoders.h"
 #include "sluice/connectors/file_source.h"
 #include "sluice/connectors/generator.h"
 #include "sluice/connectors/sinks.h"
@@ -157,19 +157,10 @@ inline void CsvAppend(std::string& out, int64_t v) {
   char buf[24];
   out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
+//! A string quoted only when it holds a comma or a quote (or a line break, which Nexmark's strings
+//! never hold), quotes doubled: the file sink's CSV rule.
 inline void CsvAppend(std::string& out, std::string_view s) {
-  // Two vectorized scans (find_first_of would call memchr on the set once per character).
-  if (std::memchr(s.data(), ',', s.size()) == nullptr &&
-      std::memchr(s.data(), '"', s.size()) == nullptr) {
-    out.append(s);
-    return;
-  }
-  out += '"';
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
+  sluice::internal::AppendCsvString(out, s);
 }
 inline void CsvAppend(std::string& out, const std::string& s) {
   CsvAppend(out, std::string_view(s));

@@ -11,35 +11,18 @@
 #include <string_view>
 
 #include "bench/nexmark/model.h"
+#include "sluice/connectors/encoders.h"
 
 namespace sluice::nexmark {
 
 namespace internal {
-
-inline void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
 
 inline void Field(std::string& out, const char* name, std::string_view value, bool first = false) {
   if (!first) out += ',';
   out += '"';
   out += name;
   out += "\":";
-  AppendJsonString(out, value);
+  sluice::internal::AppendJsonString(out, value);
 }
 
 inline void Field(std::string& out, const char* name, int64_t value, bool first = false) {

@@ -11,6 +11,7 @@
 
 #include "bench/nexmark/day_stats.h"
 #include "bench/nexmark/loops_common.h"
+#include "bench/nexmark/url_parts.h"
 
 namespace sluice::nexmark::loops {
 
@@ -78,36 +79,6 @@ inline void Q14(const Run& run, Sink& out) {
   });
 }
 
-//! q21's REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2), as the package finds it.
-inline std::optional<std::string_view> ChannelIdParameter(std::string_view url) {
-  constexpr std::string_view kKey = "channel_id=";
-  for (size_t at = url.find(kKey); at != std::string_view::npos; at = url.find(kKey, at + 1)) {
-    if (at != 0 && url[at - 1] != '&') continue;
-    const size_t begin = at + kKey.size();
-    const size_t end = url.find('&', begin);
-    return url.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
-  }
-  return std::nullopt;
-}
-
-//! q21's ids of the hot channels by lower(channel); empty for another channel.
-inline std::string_view HotChannelId(std::string_view channel) {
-  auto is = [&](std::string_view name) {
-    if (channel.size() != name.size()) return false;
-    for (size_t i = 0; i < name.size(); ++i) {
-      char c = channel[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != name[i]) return false;
-    }
-    return true;
-  };
-  if (is("apple")) return "0";
-  if (is("google")) return "1";
-  if (is("facebook")) return "2";
-  if (is("baidu")) return "3";
-  return {};
-}
-
 //! q21, add channel id.
 inline void Q21(const Run& run, Sink& out) {
   ForEachBid(run, [&](const Bid& b) {
@@ -119,18 +90,6 @@ inline void Q21(const Run& run, Sink& out) {
     }
     out.Write(Csv(b.auction, b.bidder, b.price, b.channel, id));
   });
-}
-
-//! q22's SPLIT_INDEX(s, '/', index): the index-th '/'-separated token; empty when there is none.
-inline std::string_view SplitIndex(std::string_view s, int index) {
-  size_t begin = 0;
-  for (int i = 0; i < index; ++i) {
-    const size_t slash = s.find('/', begin);
-    if (slash == std::string_view::npos) return {};
-    begin = slash + 1;
-  }
-  const size_t end = s.find('/', begin);
-  return s.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
 }
 
 //! q22, url directories.

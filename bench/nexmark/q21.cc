@@ -11,41 +11,7 @@
 #include <string_view>
 
 #include "bench/nexmark/job.h"
-
-namespace {
-
-//! REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2): the first "channel_id=" at the start or
-//! after a '&', up to the next '&'.
-std::optional<std::string_view> ChannelIdParameter(std::string_view url) {
-  constexpr std::string_view kKey = "channel_id=";
-  for (size_t at = url.find(kKey); at != std::string_view::npos; at = url.find(kKey, at + 1)) {
-    if (at != 0 && url[at - 1] != '&') continue;
-    const size_t begin = at + kKey.size();
-    const size_t end = url.find('&', begin);
-    return url.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
-  }
-  return std::nullopt;
-}
-
-//! The hot channels' ids by lower(channel); empty for another channel.
-std::string_view HotChannelId(std::string_view channel) {
-  auto is = [&](std::string_view name) {
-    if (channel.size() != name.size()) return false;
-    for (size_t i = 0; i < name.size(); ++i) {
-      char c = channel[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != name[i]) return false;
-    }
-    return true;
-  };
-  if (is("apple")) return "0";
-  if (is("google")) return "1";
-  if (is("facebook")) return "2";
-  if (is("baidu")) return "3";
-  return {};
-}
-
-}  // namespace
+#include "bench/nexmark/url_parts.h"
 
 SLUICE_JOB(env) {
   using namespace sluice::nexmark;

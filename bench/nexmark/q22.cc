@@ -4,23 +4,7 @@
 #include <string_view>
 
 #include "bench/nexmark/job.h"
-
-namespace {
-
-//! SPLIT_INDEX(s, '/', index): the index-th '/'-separated token (empty tokens count); empty when
-//! there is none (NULL, an empty CSV field).
-std::string_view SplitIndex(std::string_view s, int index) {
-  size_t begin = 0;
-  for (int i = 0; i < index; ++i) {
-    const size_t slash = s.find('/', begin);
-    if (slash == std::string_view::npos) return {};
-    begin = slash + 1;
-  }
-  const size_t end = s.find('/', begin);
-  return s.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
-}
-
-}  // namespace
+#include "bench/nexmark/url_parts.h"
 
 SLUICE_JOB(env) {
   using namespace sluice::nexmark;
