@@ -104,4 +104,20 @@ inline std::string ReadFile(const fs::path& path) {
   return s.str();
 }
 
+//! The lines a reader must produce for `content`: split at '\n', a final line without '\n'
+//! included, a trailing '\r' dropped.
+inline std::vector<std::string> ExpectedLines(const std::string& content) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < content.size()) {
+    size_t nl = content.find('\n', start);
+    size_t end = nl == std::string::npos ? content.size() : nl;
+    std::string line = content.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
 }  // namespace sluice::connectors_test

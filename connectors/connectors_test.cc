@@ -54,22 +54,6 @@ std::vector<std::vector<T>> RunSourceSubtasks(const NodeSpec& node, int parallel
   return per_subtask;
 }
 
-//! The lines a reader must produce for `content`: split at '\n', a final line without '\n'
-//! included, a trailing '\r' dropped.
-std::vector<std::string> ExpectedLines(const std::string& content) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < content.size()) {
-    size_t nl = content.find('\n', start);
-    size_t end = nl == std::string::npos ? content.size() : nl;
-    std::string line = content.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-    start = end + 1;
-  }
-  return lines;
-}
-
 // ---- GeneratorSource ----
 
 using Generated = std::pair<uint64_t, std::string>;
