@@ -194,6 +194,15 @@ TEST(FileSinkRollingTest, OpeningMoreBucketsThanAllowedRollsTheLeastRecentlyWrit
   EXPECT_EQ(Visible(dir.path()).size(), 3u);
 }
 
+TEST(FileSinkBucketsTest, DateTimeBucketsFormatTheRecordsUtcTime) {
+  auto hourly = DateTimeBuckets<int64_t>([](const int64_t& t) { return t; }, "dt=%Y-%m-%d/hour=%H");
+  EXPECT_EQ(hourly(1765000800000), "dt=2025-12-06/hour=06");  // 2025-12-06T06:00:00Z
+  EXPECT_EQ(hourly(1765000799999), "dt=2025-12-06/hour=05");
+  EXPECT_EQ(hourly(-1), "dt=1969-12-31/hour=23");
+  auto flink_default = DateTimeBuckets<int64_t>([](const int64_t& t) { return t; });
+  EXPECT_EQ(flink_default(1765000800000), "2025-12-06--06");
+}
+
 TEST(FileSinkBucketsTest, ABucketOutsideTheSinksDirectoryFailsTheRecord) {
   TempDir dir;
   FileSinkOptions<int> options;

@@ -10,21 +10,14 @@
 #include <chrono>
 #include <string>
 
-#include "bench/nexmark/day_stats.h"
 #include "bench/nexmark/job.h"
 
 SLUICE_JOB(env) {
   using namespace sluice::nexmark;
   env.SetJobName("nexmark-q10");
   sluice::FileSinkOptions<Bid> options;
-  options.bucket_assigner = [minute = int64_t{-1}, bucket = std::string()](const Bid& b) mutable {
-    const int64_t m = b.dateTime / 60000 - (b.dateTime % 60000 < 0);
-    if (m != minute) {
-      minute = m;
-      bucket = "dt=" + Day(b.dateTime) + "/hm=" + Minute(b.dateTime);
-    }
-    return bucket;
-  };
+  options.bucket_assigner =
+      sluice::DateTimeBuckets<Bid>([](const Bid& b) { return b.dateTime; }, "dt=%Y-%m-%d/hm=%H:%M");
   options.encoder = [](const Bid& b, std::string& out) {
     out += Csv(b.auction, b.bidder, b.price, b.dateTime, b.extra);
   };

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -302,6 +303,28 @@ class FileSink : public SinkOperator<T> {
   std::vector<std::string> restored_pending_;
   std::string line_;
 };
+
+//! A bucket assigner by time (Flink's DateTimeBucketAssigner): the UTC time `time_ms(record)`
+//! returns, in epoch milliseconds (an event time, or the processing time), formatted with
+//! strftime's `format` — "%Y-%m-%d--%H" (Flink's default) or e.g. "dt=%Y-%m-%d/hour=%H".
+template <typename T, typename TimeFn>
+std::function<std::string(const T&)> DateTimeBuckets(TimeFn time_ms,
+                                                     std::string format = "%Y-%m-%d--%H") {
+  return [time_ms = std::move(time_ms), format = std::move(format), second = INT64_MIN,
+          bucket = std::string()](const T& record) mutable {
+    const int64_t ms = time_ms(record);
+    const int64_t s = ms / 1000 - (ms % 1000 < 0);  // the format's finest unit: a second
+    if (s != second) {
+      second = s;
+      const std::time_t t = static_cast<std::time_t>(s);
+      std::tm utc{};
+      gmtime_r(&t, &utc);
+      char buf[256];
+      bucket.assign(buf, std::strftime(buf, sizeof buf, format.c_str(), &utc));
+    }
+    return bucket;
+  };
+}
 
 template <typename T>
 auto MakeFileSink(const std::string& dir, FileSinkOptions<T> options = {}) {
