@@ -6,6 +6,8 @@ PKGS=(g++ cmake ninja-build ccache pkg-config make
       librocksdb-dev zlib1g-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
       libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev
       libcpp-httplib-dev curl prometheus
+      libpqxx-dev libpq-dev postgresql  # the PostgreSQL sink, and the server its tests start
+      libsnappy-dev                     # Prometheus remote write
       libjemalloc2 libmimalloc2.0)  # allocators the soak test compares (make soak)
 missing=()
 for p in "${PKGS[@]}"; do
