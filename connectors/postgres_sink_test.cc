@@ -256,12 +256,12 @@ TEST_F(PostgresSinkTest, ABatchIsRetriedWhileTheServerRestarts) {
   sink->EndInput();
   server_->Stop();
   for (int i = 2; i <= 100; ++i) sink->Process(R(i));
-  auto restart = std::async(std::launch::async, [] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    return server_->Restart();
-  });
-  sink->EndInput();  // fails while the server is down, then succeeds on a new connection
-  ASSERT_TRUE(restart.get()) << server_->Log();
+  // The batch is written while the server is down: it fails, then succeeds on a new connection.
+  // (The server is restarted from this thread: it dies with the thread that started it.)
+  auto flushed = std::async(std::launch::async, [&] { sink->EndInput(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(server_->Restart()) << server_->Log();
+  flushed.get();
   EXPECT_EQ(Count(), 100);
   sink->Close();
 }

@@ -8,6 +8,7 @@ PKGS=(g++ cmake ninja-build ccache pkg-config make
       libcpp-httplib-dev curl prometheus
       libpqxx-dev libpq-dev postgresql  # the PostgreSQL sink, and the server its tests start
       libsnappy-dev                     # Prometheus remote write
+      librdkafka-dev kcat               # Kafka (tests: librdkafka's mock cluster)
       libjemalloc2 libmimalloc2.0)  # allocators the soak test compares (make soak)
 missing=()
 for p in "${PKGS[@]}"; do
