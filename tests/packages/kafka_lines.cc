@@ -1,0 +1,24 @@
+// kafka_lines: the Kafka source reading topic `--arg topic=NAME` at `--arg bootstrap=HOST:PORT,...`
+// (from the earliest offsets; new partitions looked for every `--arg discovery-ms=N`, 1000 by
+// default; offsets committed to `--arg group=ID` when given) into the file sink at
+// `--arg output=DIR`, one line per message value. Unbounded. Links sluice_connector_kafka.
+#include <chrono>
+#include <string>
+
+#include "sluice/connectors/kafka_source.h"
+#include "sluice/connectors/sinks.h"
+#include "sluice/sluice.h"
+
+SLUICE_JOB(env) {
+  env.SetJobName("kafka-lines");
+  sluice::KafkaSourceOptions<std::string> options;
+  options.bootstrap_servers = env.RequiredArg("bootstrap");
+  options.topics = {env.RequiredArg("topic")};
+  options.group_id = env.Arg("group");
+  options.partition_discovery_interval =
+      std::chrono::milliseconds(env.IntArg("discovery-ms", 1000));
+  sluice::AddKafkaSource(env, options, "Kafka")
+      .Uid("source")
+      .SinkTo(sluice::MakeFileSink<std::string>(env.RequiredArg("output")), "Lines")
+      .Uid("sink");
+}
