@@ -138,3 +138,81 @@ class KafkaMockCluster {
 };
 
 }  // namespace sluice::testing
+
+// Reading back what a test wrote to the mock cluster (appended for the Kafka sink's tests).
+#include <chrono>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace sluice::testing {
+
+//! A message as a test reads it back from the mock cluster.
+struct KafkaMockMessage {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp = -1;
+  std::optional<std::string> key;  //!< none: the message has no key
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+//! Reads partitions 0..partitions-1 of `topic` from their start until `count` messages arrived or
+//! `deadline` passed, then polls a little longer so that any message too many shows. The mock
+//! does not enforce transactions, so this sees aborted and open transactions' records too.
+inline std::vector<KafkaMockMessage> ConsumeFromMock(
+    const std::string& bootstrap, const std::string& topic, int partitions, size_t count,
+    std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
+  std::vector<KafkaMockMessage> out;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "kafka-mock-reader", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return out;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  int extra_polls = 5;  // after `count`: 5 x 100 ms more
+  while (std::chrono::steady_clock::now() < end && extra_polls > 0) {
+    if (out.size() >= count) --extra_polls;
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      KafkaMockMessage msg;
+      msg.partition = m->partition;
+      msg.offset = m->offset;
+      msg.timestamp = rd_kafka_message_timestamp(m, nullptr);
+      if (m->key) msg.key.emplace(static_cast<const char*>(m->key), m->key_len);
+      msg.value.assign(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_headers_t* headers = nullptr;
+      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* value;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          msg.headers.emplace_back(
+              name, value ? std::string(static_cast<const char*>(value), size) : std::string());
+        }
+      }
+      out.push_back(std::move(msg));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+}  // namespace sluice::testing
