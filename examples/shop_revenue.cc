@@ -16,6 +16,7 @@
 #include <string>
 
 #include "sluice/connectors/generator.h"
+#include "sluice/connectors/kafka_source.h"
 #include "sluice/connectors/postgres_sink.h"
 #include "sluice/sluice.h"
 
@@ -107,19 +108,28 @@ SLUICE_JOB(env) {
     throw sluice::JobDefinitionError(
         "orders, disorder_ms and rate must be >= 0; step_ms and splits > 0");
   }
-  sluice::GeneratorOptions gen;
-  gen.count = static_cast<uint64_t>(orders);
-  gen.splits = static_cast<uint32_t>(splits);
-  gen.rate = static_cast<double>(rate);
-  auto stream =
-      sluice::AddGenerator(
-          env, gen,
-          [step_ms, disorder_ms](uint64_t i) { return MakeOrder(i, step_ms, disorder_ms); },
-          sluice::WatermarkStrategy<Order>::ForBoundedOutOfOrderness(
-              std::chrono::milliseconds(disorder_ms))
-              .WithTimestampAssigner([](const Order& o) { return o.ts; }),
-          "Orders")
-          .Uid("orders");
+  const auto strategy = sluice::WatermarkStrategy<Order>::ForBoundedOutOfOrderness(
+                            std::chrono::milliseconds(disorder_ms))
+                            .WithTimestampAssigner([](const Order& o) { return o.ts; });
+  auto stream = [&] {
+    if (env.HasArg("kafka")) {
+      sluice::KafkaSourceOptions<Order> kafka;
+      kafka.bootstrap_servers = env.Arg("kafka");
+      kafka.topics = {env.Arg("topic", "orders")};
+      kafka.deserializer = sluice::KafkaJsonDeserializer<Order>();
+      if (env.Arg("bounded", "true") == "true")
+        kafka.bounded = sluice::OffsetsInitializer::Latest();
+      return sluice::AddKafkaSource(env, kafka, strategy, "Orders (Kafka)");
+    }
+    sluice::GeneratorOptions gen;
+    gen.count = static_cast<uint64_t>(orders);
+    gen.splits = static_cast<uint32_t>(splits);
+    gen.rate = static_cast<double>(rate);
+    return sluice::AddGenerator(
+        env, gen, [step_ms, disorder_ms](uint64_t i) { return MakeOrder(i, step_ms, disorder_ms); },
+        strategy, "Orders");
+  }();
+  stream.Uid("orders");
 
   sluice::PostgresSinkOptions<CategoryRevenue> sink;
   sink.url = env.RequiredArg("url");
