@@ -20,6 +20,7 @@
 #include <string>
 
 #include "sluice/connectors/kafka_sink.h"
+#include "sluice/testing/fake_keyed_host.h"
 #include "sluice/testing/fake_runtime_context.h"
 #include "tests/kafka_mock.h"
 
@@ -30,31 +31,6 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-class Snapshot final : public sluice::SnapshotContext, public sluice::KeyedStateWriter {
- public:
-  explicit Snapshot(int64_t id) : id_(id) {}
-  int64_t CheckpointId() const override { return id_; }
-  void AddOperatorState(const std::string&, sluice::OperatorStateMode, std::string) override {}
-  sluice::KeyedStateWriter& Keyed() override { return *this; }
-  void AddKeyedSnapshot(std::function<void(sluice::KeyedStateWriter&)>) override {}
-  void Write(int, const std::string&, std::string_view, std::string_view,
-             std::string_view) override {}
-
- private:
-  int64_t id_;
-};
-
-class NoState final : public sluice::InitContext {
- public:
-  bool IsRestored() const override { return false; }
-  int MaxParallelism() const override { return 128; }
-  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
-  void ForEachKeyedEntry(
-      const std::function<void(int, const std::string&, std::string_view, std::string_view,
-                               std::string_view)>&) const override {}
-  sluice::KeyedStateBackend* KeyedBackend() override { return nullptr; }
-};
 
 class NullOutput final : public sluice::Output {
  public:
@@ -112,13 +88,13 @@ double Sink(const std::string& bootstrap, const std::string& topic, int64_t mess
   sluice::testing::FakeRuntimeContext ctx(0, 1, "bench", 0, /*checkpointing=*/true);
   NullOutput out;
   sluice::KafkaSink<std::string> sink(o);
-  NoState init;
+  sluice::testing::FakeInit init(nullptr, {}, /*is_restored=*/false);
   sink.InitializeState(init);
   sink.Open(ctx, out);
   int64_t checkpoint = 0;
   auto last = Clock::now();
   auto checkpoint_now = [&] {
-    Snapshot snap(++checkpoint);
+    sluice::testing::MemoryWriter snap(++checkpoint);
     sink.SnapshotState(snap);
     sink.NotifyCheckpointComplete(checkpoint);
     last = Clock::now();

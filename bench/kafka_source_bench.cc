@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "sluice/connectors/kafka_source.h"
+#include "sluice/testing/fake_keyed_host.h"
 #include "sluice/testing/fake_runtime_context.h"
 #include "tests/kafka_mock.h"
 
@@ -32,27 +33,6 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-class Snapshot final : public sluice::SnapshotContext, public sluice::KeyedStateWriter {
- public:
-  int64_t CheckpointId() const override { return 1; }
-  void AddOperatorState(const std::string&, sluice::OperatorStateMode, std::string) override {}
-  sluice::KeyedStateWriter& Keyed() override { return *this; }
-  void AddKeyedSnapshot(std::function<void(sluice::KeyedStateWriter&)>) override {}
-  void Write(int, const std::string&, std::string_view, std::string_view,
-             std::string_view) override {}
-};
-
-class NoState final : public sluice::InitContext {
- public:
-  bool IsRestored() const override { return false; }
-  int MaxParallelism() const override { return 128; }
-  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
-  void ForEachKeyedEntry(
-      const std::function<void(int, const std::string&, std::string_view, std::string_view,
-                               std::string_view)>&) const override {}
-  sluice::KeyedStateBackend* KeyedBackend() override { return nullptr; }
-};
 
 class CountingOutput final : public sluice::Output {
  public:
@@ -110,7 +90,7 @@ double Source(const std::string& bootstrap, int64_t messages) {
   sluice::testing::FakeRuntimeContext ctx(0, 1, "bench", 0, /*checkpointing=*/true);
   CountingOutput out;
   sluice::KafkaSource<std::string> source(o);
-  NoState init;
+  sluice::testing::FakeInit init(nullptr, {}, /*is_restored=*/false);
   source.InitializeState(init);
   source.Open(ctx, out);
   uint64_t next_snapshot = 100000;
@@ -120,7 +100,7 @@ double Source(const std::string& bootstrap, int64_t messages) {
     const sluice::SourceStatus s = source.PollNext(&wait_us);
     if (out.records > 0 && first == Clock::time_point()) first = Clock::now();
     if (out.records >= next_snapshot) {
-      Snapshot snap;
+      sluice::testing::MemoryWriter snap;
       source.SnapshotState(snap);
       next_snapshot += 100000;
     }

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "sluice/connectors/postgres_sink.h"
+#include "sluice/testing/fake_keyed_host.h"
 #include "sluice/testing/fake_runtime_context.h"
 #include "tests/postgres_server.h"
 
@@ -43,31 +44,6 @@ Order MakeOrder(int64_t i) {
   if (i % 3 == 0) o.note = "gift wrap";
   return o;
 }
-
-class Snapshot final : public sluice::SnapshotContext, public sluice::KeyedStateWriter {
- public:
-  explicit Snapshot(int64_t id) : id_(id) {}
-  int64_t CheckpointId() const override { return id_; }
-  void AddOperatorState(const std::string&, sluice::OperatorStateMode, std::string) override {}
-  sluice::KeyedStateWriter& Keyed() override { return *this; }
-  void AddKeyedSnapshot(std::function<void(sluice::KeyedStateWriter&)>) override {}
-  void Write(int, const std::string&, std::string_view, std::string_view,
-             std::string_view) override {}
-
- private:
-  int64_t id_;
-};
-
-class NoState final : public sluice::InitContext {
- public:
-  bool IsRestored() const override { return false; }
-  int MaxParallelism() const override { return 128; }
-  std::vector<std::string> OperatorState(const std::string&) const override { return {}; }
-  void ForEachKeyedEntry(
-      const std::function<void(int, const std::string&, std::string_view, std::string_view,
-                               std::string_view)>&) const override {}
-  sluice::KeyedStateBackend* KeyedBackend() override { return nullptr; }
-};
 
 class NullOutput final : public sluice::Output {
  public:
@@ -114,7 +90,7 @@ double RunSink(sluice::PostgresSinkOptions<Order> options, int64_t rows, int64_t
   sluice::testing::FakeRuntimeContext ctx(0, 1, "bench", 0, /*checkpointing=*/true);
   NullOutput out;
   sluice::PostgresSink<Order> sink(std::move(options));
-  NoState init;
+  sluice::testing::FakeInit init(nullptr, {}, /*is_restored=*/false);
   sink.InitializeState(init);
   sink.Open(ctx, out);
   int64_t checkpoint = 0;
@@ -126,14 +102,14 @@ double RunSink(sluice::PostgresSinkOptions<Order> options, int64_t rows, int64_t
     const bool due = every_rows > 0 ? (i + 1) % every_rows == 0
                                     : ((i & 1023) == 0 && Clock::now() - last >= every);
     if (due) {
-      Snapshot snap(++checkpoint);
+      sluice::testing::MemoryWriter snap(++checkpoint);
       sink.SnapshotState(snap);
       sink.NotifyCheckpointComplete(checkpoint);
       last = Clock::now();
     }
   }
   sink.EndInput();
-  Snapshot final_snap(++checkpoint);
+  sluice::testing::MemoryWriter final_snap(++checkpoint);
   sink.SnapshotState(final_snap);
   sink.NotifyCheckpointComplete(checkpoint);
   sink.Close();

@@ -228,6 +228,25 @@ std::vector<std::string> VisibleFiles(const std::string& dir) {
   return files;
 }
 
+std::vector<std::string> VisibleLines(const std::string& dir) {
+  std::vector<std::string> lines;
+  for (const std::string& file : VisibleFiles(dir)) {
+    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
+      lines.emplace_back(line);
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+void PublishLinesFile(const std::string& dir, int n) {
+  std::string content;
+  for (int i = 0; i < 500; ++i) absl::StrAppend(&content, "file ", n, " line ", i, "\n");
+  const std::string hidden = absl::StrCat(dir, "/.in-", n, ".inprogress");
+  WriteFile(hidden, content);
+  ASSERT_EQ(std::rename(hidden.c_str(), absl::StrCat(dir, "/in-", n).c_str()), 0);
+}
+
 std::vector<std::string> HiddenFiles(const std::string& dir) {
   std::vector<std::string> files;
   std::error_code ec;

@@ -92,6 +92,11 @@ std::vector<std::string> VisibleFiles(const std::string& dir);
 std::vector<std::string> HiddenFiles(const std::string& dir);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
+//! Every non-empty line of the visible files of `dir` (what a file sink committed), sorted.
+std::vector<std::string> VisibleLines(const std::string& dir);
+//! Publishes file `n` of `dir` as a file sink would (a hidden name, then a rename): 500 lines
+//! "file <n> line <i>".
+void PublishLinesFile(const std::string& dir, int n);
 
 struct ClusterOptions {
   int taskmanagers = 2;

@@ -14,32 +14,12 @@
 namespace sluice::testing {
 namespace {
 
-//! Publishes file `n` of 500 lines into `dir` as the file sink would: a hidden name, then a rename.
-void Publish(const std::string& dir, int n) {
-  std::string content;
-  for (int i = 0; i < 500; ++i) content += absl::StrCat("file ", n, " line ", i, "\n");
-  const std::string hidden = absl::StrCat(dir, "/.in-", n, ".inprogress");
-  WriteFile(hidden, content);
-  ASSERT_EQ(std::rename(hidden.c_str(), absl::StrCat(dir, "/in-", n).c_str()), 0);
-}
-
-std::vector<std::string> CommittedLines(const std::string& dir) {
-  std::vector<std::string> lines;
-  for (const std::string& file : VisibleFiles(dir)) {
-    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
-      lines.emplace_back(line);
-    }
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
 TEST(IntegrationFileSource, AWatchedDirectoryIsReadExactlyOnceThroughAKillAndARescale) {
   LocalCluster cluster;
   ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
   const std::string in = cluster.NewDir("in");
   const std::string out = cluster.NewDir("out");
-  Publish(in, 0);
+  PublishLinesFile(in, 0);
   std::vector<std::string> extra =
       CheckpointDefines("hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
   extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
@@ -52,31 +32,31 @@ TEST(IntegrationFileSource, AWatchedDirectoryIsReadExactlyOnceThroughAKillAndARe
 
   int published = 1;
   auto all_committed = [&] {
-    return WaitUntil([&] { return CommittedLines(out).size() == 500u * published; },
+    return WaitUntil([&] { return VisibleLines(out).size() == 500u * published; },
                      absl::Minutes(1));
   };
-  for (; published < 4; ++published) Publish(in, published);
-  ASSERT_TRUE(all_committed()) << CommittedLines(out).size() << cluster.LogTails();
+  for (; published < 4; ++published) PublishLinesFile(in, published);
+  ASSERT_TRUE(all_committed()) << VisibleLines(out).size() << cluster.LogTails();
 
   ASSERT_TRUE(cluster.KillTaskManager(2).ok());
-  for (; published < 6; ++published) Publish(in, published);  // while it restarts
+  for (; published < 6; ++published) PublishLinesFile(in, published);  // while it restarts
   absl::StatusOr<int> added = cluster.AddTaskManager();
   ASSERT_TRUE(added.ok()) << added.status();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster.LogTails();
-  ASSERT_TRUE(all_committed()) << CommittedLines(out).size() << cluster.LogTails();
+  ASSERT_TRUE(all_committed()) << VisibleLines(out).size() << cluster.LogTails();
 
   CommandResult rescale = cluster.Sluice({"rescale", *job, "--parallelism", "3"});
   ASSERT_TRUE(rescale.ok()) << rescale.Describe() << cluster.LogTails();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster.LogTails();
-  for (; published < 9; ++published) Publish(in, published);
-  ASSERT_TRUE(all_committed()) << CommittedLines(out).size() << cluster.LogTails();
+  for (; published < 9; ++published) PublishLinesFile(in, published);
+  ASSERT_TRUE(all_committed()) << VisibleLines(out).size() << cluster.LogTails();
 
   std::vector<std::string> want;
   for (int n = 0; n < published; ++n) {
     for (int i = 0; i < 500; ++i) want.push_back(absl::StrCat("file ", n, " line ", i));
   }
   std::sort(want.begin(), want.end());
-  EXPECT_EQ(CommittedLines(out), want) << "each line exactly once";
+  EXPECT_EQ(VisibleLines(out), want) << "each line exactly once";
   absl::StatusOr<JsonValue> status = cluster.JobStatus(*job);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(StringField(*status, "state"), "RUNNING") << "a watching source never ends";

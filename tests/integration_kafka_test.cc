@@ -19,17 +19,6 @@ namespace {
 constexpr int kPartitions = 5;
 constexpr int kBatch = 300;  // messages per round
 
-std::vector<std::string> CommittedLines(const std::string& dir) {
-  std::vector<std::string> lines;
-  for (const std::string& file : VisibleFiles(dir)) {
-    for (absl::string_view line : absl::StrSplit(ReadFile(file), '\n', absl::SkipEmpty())) {
-      lines.emplace_back(line);
-    }
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
 TEST(IntegrationKafka, EveryMessageIsReadExactlyOnceThroughAKillAndARescale) {
   KafkaMockCluster kafka;
   std::string error;
@@ -61,10 +50,10 @@ TEST(IntegrationKafka, EveryMessageIsReadExactlyOnceThroughAKillAndARescale) {
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job).ok()) << cluster.LogTails();
   auto all_committed = [&] {
-    return WaitUntil([&] { return CommittedLines(out).size() >= static_cast<size_t>(produced); },
+    return WaitUntil([&] { return VisibleLines(out).size() >= static_cast<size_t>(produced); },
                      absl::Minutes(1));
   };
-  ASSERT_TRUE(all_committed()) << CommittedLines(out).size() << cluster.LogTails();
+  ASSERT_TRUE(all_committed()) << VisibleLines(out).size() << cluster.LogTails();
 
   produce();
   ASSERT_TRUE(cluster.KillTaskManager(2).ok());
@@ -72,18 +61,18 @@ TEST(IntegrationKafka, EveryMessageIsReadExactlyOnceThroughAKillAndARescale) {
   absl::StatusOr<int> added = cluster.AddTaskManager();
   ASSERT_TRUE(added.ok()) << added.status();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster.LogTails();
-  ASSERT_TRUE(all_committed()) << CommittedLines(out).size() << cluster.LogTails();
+  ASSERT_TRUE(all_committed()) << VisibleLines(out).size() << cluster.LogTails();
 
   CommandResult rescale = cluster.Sluice({"rescale", *job, "--parallelism", "3"});
   ASSERT_TRUE(rescale.ok()) << rescale.Describe() << cluster.LogTails();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster.LogTails();
   produce();
-  ASSERT_TRUE(all_committed()) << CommittedLines(out).size() << cluster.LogTails();
+  ASSERT_TRUE(all_committed()) << VisibleLines(out).size() << cluster.LogTails();
 
   std::vector<std::string> want;
   for (int i = 0; i < produced; ++i) want.push_back(absl::StrCat("message ", i));
   std::sort(want.begin(), want.end());
-  EXPECT_EQ(CommittedLines(out), want) << "each message exactly once";
+  EXPECT_EQ(VisibleLines(out), want) << "each message exactly once";
   absl::StatusOr<JsonValue> status = cluster.JobStatus(*job);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(StringField(*status, "state"), "RUNNING") << "an unbounded source never ends";

@@ -18,14 +18,6 @@
 namespace sluice::testing {
 namespace {
 
-void Publish(const std::string& dir, int n) {
-  std::string content;
-  for (int i = 0; i < 500; ++i) content += absl::StrCat("file ", n, " line ", i, "\n");
-  const std::string hidden = absl::StrCat(dir, "/.in-", n, ".inprogress");
-  WriteFile(hidden, content);
-  ASSERT_EQ(std::rename(hidden.c_str(), absl::StrCat(dir, "/in-", n).c_str()), 0);
-}
-
 TEST(IntegrationPostgres, EveryLineIsARowExactlyOnceThroughAKillAndARescale) {
   PostgresServer pg;
   std::string error;
@@ -38,7 +30,7 @@ TEST(IntegrationPostgres, EveryLineIsARowExactlyOnceThroughAKillAndARescale) {
   LocalCluster cluster;
   ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
   const std::string in = cluster.NewDir("in");
-  Publish(in, 0);
+  PublishLinesFile(in, 0);
   std::vector<std::string> extra =
       CheckpointDefines("hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
   extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
@@ -53,7 +45,7 @@ TEST(IntegrationPostgres, EveryLineIsARowExactlyOnceThroughAKillAndARescale) {
   auto all_committed = [&] {
     return WaitUntil([&] { return rows() == 500 * published; }, absl::Minutes(1));
   };
-  for (; published < 4; ++published) Publish(in, published);
+  for (; published < 4; ++published) PublishLinesFile(in, published);
   ASSERT_TRUE(all_committed()) << rows() << cluster.LogTails();
 
   // Kill a TaskManager while a sink has rows in its open transaction: publish until one is seen.
@@ -64,13 +56,13 @@ TEST(IntegrationPostgres, EveryLineIsARowExactlyOnceThroughAKillAndARescale) {
   };
   bool in_flight = false;
   for (int tries = 0; tries < 20 && !in_flight; ++tries) {
-    Publish(in, published++);
+    PublishLinesFile(in, published++);
     in_flight = WaitUntil([&] { return open_transactions() > 0; }, absl::Milliseconds(500));
   }
   EXPECT_TRUE(in_flight) << "no open transaction seen";
   ASSERT_TRUE(cluster.KillTaskManager(2).ok());
   for (const int until = published + 2; published < until; ++published)
-    Publish(in, published);  // while it restarts
+    PublishLinesFile(in, published);  // while it restarts
   absl::StatusOr<int> added = cluster.AddTaskManager();
   ASSERT_TRUE(added.ok()) << added.status();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster.LogTails();
@@ -79,7 +71,8 @@ TEST(IntegrationPostgres, EveryLineIsARowExactlyOnceThroughAKillAndARescale) {
   CommandResult rescale = cluster.Sluice({"rescale", *job, "--parallelism", "3"});
   ASSERT_TRUE(rescale.ok()) << rescale.Describe() << cluster.LogTails();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job, absl::Minutes(2)).ok()) << cluster.LogTails();
-  for (const int until = published + 3; published < until; ++published) Publish(in, published);
+  for (const int until = published + 3; published < until; ++published)
+    PublishLinesFile(in, published);
   ASSERT_TRUE(all_committed()) << rows() << cluster.LogTails();
 
   EXPECT_EQ(pg.Query("SELECT count(DISTINCT (file, line)), count(*) FROM lines"),

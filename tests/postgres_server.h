@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/free_port.h"
+
 namespace sluice::testing {
 
 class PostgresServer {
@@ -148,21 +150,6 @@ class PostgresServer {
     return s.str();
   }
 
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-    ::close(fd);
-    return port;
-  }
-
   //! Forks `argv` (as the postgres user when root) with its output in `log`; waits for it when
   //! `wait`, returning its exit code, else returns its pid.
   int Run(const std::vector<std::string>& argv, const std::string& log, bool wait) {
@@ -191,7 +178,7 @@ class PostgresServer {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   }
 
-  bool Launch() { return StartOn(FreePort()); }
+  bool Launch() { return StartOn(FreeLoopbackPort()); }
 
   bool StartOn(int port) {
     port_ = port;

@@ -20,25 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/free_port.h"
+
 namespace sluice::testing {
 
 inline constexpr char kPrometheusBinary[] = "/usr/bin/prometheus";
-
-//! A free loopback port (bound and released: Prometheus cannot be told to pick one itself).
-inline int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 struct PrometheusProcessOptions {
   //! Non-empty: scrape every second the targets this URL lists (http_sd_configs).

@@ -193,7 +193,8 @@ class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
     entries.push_back(
         {key_group, state, std::string(key), std::string(user_key), std::string(value)});
   }
-  int64_t CheckpointId() const override { return 1; }
+  explicit MemoryWriter(int64_t checkpoint_id = 1) : checkpoint_id_(checkpoint_id) {}
+  int64_t CheckpointId() const override { return checkpoint_id_; }
   void AddOperatorState(const std::string& name, OperatorStateMode, std::string item) override {
     operator_state[name].push_back(std::move(item));
   }
@@ -201,6 +202,9 @@ class MemoryWriter final : public KeyedStateWriter, public SnapshotContext {
   void AddKeyedSnapshot(std::function<void(KeyedStateWriter&)> write) override { write(*this); }
   std::vector<Entry> entries;
   std::map<std::string, std::vector<std::string>> operator_state;
+
+ private:
+  int64_t checkpoint_id_;
 };
 
 struct KeyedSnapshot {
