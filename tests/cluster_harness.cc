@@ -550,6 +550,16 @@ std::vector<std::string> CheckpointDefines(const std::string& backend,
   return d;
 }
 
+std::vector<std::string> RestartingCheckpointDefines(const std::string& backend,
+                                                     const std::string& checkpoints,
+                                                     const std::string& savepoints) {
+  std::vector<std::string> d = CheckpointDefines(backend, checkpoints, savepoints);
+  d.insert(d.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
+                     "restart-strategy.fixed-delay.attempts=1000", "-D",
+                     "restart-strategy.fixed-delay.delay=200ms"});
+  return d;
+}
+
 absl::StatusOr<JsonValue> LocalCluster::WaitEnded(const std::string& job_id,
                                                   absl::Duration timeout) {
   return WaitForStatus(

@@ -81,6 +81,11 @@ bool IsTerminalJobState(const std::string& state);
 std::vector<std::string> CheckpointDefines(const std::string& backend,
                                            const std::string& checkpoints,
                                            const std::string& savepoints = "");
+//! CheckpointDefines and a restart strategy that keeps restarting (1000 attempts, 200 ms apart):
+//! for tests that kill TaskManagers under a running job.
+std::vector<std::string> RestartingCheckpointDefines(const std::string& backend,
+                                                     const std::string& checkpoints,
+                                                     const std::string& savepoints);
 
 //! Polls `condition` every 200 ms until it holds or `timeout` passes; returns whether it held.
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout = kWaitTimeout);

@@ -20,11 +20,8 @@ TEST(IntegrationFileSource, AWatchedDirectoryIsReadExactlyOnceThroughAKillAndARe
   const std::string in = cluster.NewDir("in");
   const std::string out = cluster.NewDir("out");
   PublishLinesFile(in, 0);
-  std::vector<std::string> extra =
-      CheckpointDefines("hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
-  extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
-                             "restart-strategy.fixed-delay.attempts=1000", "-D",
-                             "restart-strategy.fixed-delay.delay=200ms"});
+  const std::vector<std::string> extra = RestartingCheckpointDefines(
+      "hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
   absl::StatusOr<std::string> job =
       cluster.SubmitDetached(TestPackage("watch_dir"), 2, {"input=" + in, "output=" + out}, extra);
   ASSERT_TRUE(job.ok()) << job.status();

@@ -37,11 +37,8 @@ TEST(IntegrationKafka, EveryMessageIsReadExactlyOnceThroughAKillAndARescale) {
   LocalCluster cluster;
   ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
   const std::string out = cluster.NewDir("out");
-  std::vector<std::string> extra =
-      CheckpointDefines("hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
-  extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
-                             "restart-strategy.fixed-delay.attempts=1000", "-D",
-                             "restart-strategy.fixed-delay.delay=200ms"});
+  const std::vector<std::string> extra = RestartingCheckpointDefines(
+      "hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
   absl::StatusOr<std::string> job =
       cluster.SubmitDetached(TestPackage("kafka_lines"), 2,
                              {"bootstrap=" + kafka.bootstrap_servers(), "topic=lines",

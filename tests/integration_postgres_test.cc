@@ -31,11 +31,8 @@ TEST(IntegrationPostgres, EveryLineIsARowExactlyOnceThroughAKillAndARescale) {
   ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
   const std::string in = cluster.NewDir("in");
   PublishLinesFile(in, 0);
-  std::vector<std::string> extra =
-      CheckpointDefines("hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
-  extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
-                             "restart-strategy.fixed-delay.attempts=1000", "-D",
-                             "restart-strategy.fixed-delay.delay=200ms"});
+  const std::vector<std::string> extra = RestartingCheckpointDefines(
+      "hashmap", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
   absl::StatusOr<std::string> job = cluster.SubmitDetached(
       TestPackage("postgres_lines"), 2, {"input=" + in, "url=" + pg.Url(), "flush-ms=300"}, extra);
   ASSERT_TRUE(job.ok()) << job.status();
@@ -126,11 +123,8 @@ TEST(IntegrationPostgres, KafkaOrdersWindowedIntoPostgresExactlyOnceThroughAKill
 
   LocalCluster cluster;
   ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
-  std::vector<std::string> extra =
-      CheckpointDefines("rocksdb", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
-  extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
-                             "restart-strategy.fixed-delay.attempts=1000", "-D",
-                             "restart-strategy.fixed-delay.delay=200ms"});
+  const std::vector<std::string> extra = RestartingCheckpointDefines(
+      "rocksdb", cluster.ScratchPath("chk"), cluster.ScratchPath("savepoints"));
   absl::StatusOr<std::string> job = cluster.SubmitDetached(
       ExamplePackage("shop_revenue"), 2,
       {"url=" + pg.Url(), "kafka=" + kafka.bootstrap_servers(), "bounded=false"}, extra);

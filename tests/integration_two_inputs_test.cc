@@ -40,11 +40,8 @@ class IntegrationTwoInputs : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(started.ok()) << started;
     if (!started.ok()) return "";
     std::string out = cluster_.NewDir("out");
-    std::vector<std::string> extra = CheckpointDefines(GetParam(), cluster_.ScratchPath("chk"),
-                                                       cluster_.ScratchPath("savepoints"));
-    extra.insert(extra.end(), {"-D", "restart-strategy.type=fixed-delay", "-D",
-                               "restart-strategy.fixed-delay.attempts=1000", "-D",
-                               "restart-strategy.fixed-delay.delay=200ms"});
+    const std::vector<std::string> extra = RestartingCheckpointDefines(
+        GetParam(), cluster_.ScratchPath("chk"), cluster_.ScratchPath("savepoints"));
     if (!mode.empty()) args.push_back("mode=" + mode);
     args.push_back("output=" + out);
     absl::StatusOr<std::string> job = cluster_.SubmitDetached(TestPackage(package), 2, args, extra);
