@@ -1,9 +1,13 @@
 // The Kafka source on a real cluster against librdkafka's mock cluster — a TEST DOUBLE of Kafka,
 // run as a daemon of the test (tests/kafka_mock.h, tests/kafka_mock_cluster.cc) — which the
 // TaskManagers reach over TCP like a broker: tests/packages/kafka_lines.cc reads a topic into the
-// exactly-once file sink. Through a killed TaskManager and a rescale 2 -> 3, with messages
-// produced all along, every message is in the output exactly once.
+// exactly-once file sink, and copies it through the Kafka sink (at least once, keyed) into another
+// topic. Through a killed TaskManager and a rescale 2 -> 3, with messages produced all along,
+// every message is in the file output exactly once and in the other topic at least once, each
+// key on one partition.
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +27,7 @@ TEST(IntegrationKafka, EveryMessageIsReadExactlyOnceThroughAKillAndARescale) {
   KafkaMockCluster kafka;
   std::string error;
   ASSERT_TRUE(kafka.Start(3, &error)) << error;
+  ASSERT_TRUE(kafka.CreateTopic("copies", kPartitions));
   ASSERT_TRUE(kafka.CreateTopic("lines", kPartitions));
   int produced = 0;
   auto produce = [&] {
@@ -42,7 +47,7 @@ TEST(IntegrationKafka, EveryMessageIsReadExactlyOnceThroughAKillAndARescale) {
   absl::StatusOr<std::string> job =
       cluster.SubmitDetached(TestPackage("kafka_lines"), 2,
                              {"bootstrap=" + kafka.bootstrap_servers(), "topic=lines",
-                              "group=kafka-lines", "output=" + out},
+                              "group=kafka-lines", "output=" + out, "out-topic=copies"},
                              extra);
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_TRUE(cluster.WaitForAllRunning(*job).ok()) << cluster.LogTails();
@@ -70,6 +75,20 @@ TEST(IntegrationKafka, EveryMessageIsReadExactlyOnceThroughAKillAndARescale) {
   for (int i = 0; i < produced; ++i) want.push_back(absl::StrCat("message ", i));
   std::sort(want.begin(), want.end());
   EXPECT_EQ(VisibleLines(out), want) << "each message exactly once";
+  // The Kafka sink (at least once) copied every message into topic "copies", keyed by itself:
+  // each at least once, on the partition its key hashes to.
+  std::map<std::string, int32_t> copies;
+  auto read_copies = [&] {
+    copies.clear();
+    for (const KafkaMockMessage& m : ConsumeFromMock(
+             kafka.bootstrap_servers(), "copies", kPartitions, 1u << 20, std::chrono::seconds(2))) {
+      auto [it, fresh] = copies.emplace(m.value, m.partition);
+      EXPECT_TRUE(fresh || it->second == m.partition) << m.value << " on two partitions";
+      EXPECT_EQ(m.key, std::optional<std::string>(m.value));
+    }
+    return copies.size() == want.size();
+  };
+  EXPECT_TRUE(WaitUntil(read_copies, absl::Minutes(1))) << copies.size() << " of " << want.size();
   absl::StatusOr<JsonValue> status = cluster.JobStatus(*job);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(StringField(*status, "state"), "RUNNING") << "an unbounded source never ends";
