@@ -398,9 +398,12 @@ void PostgresWriter::Flush() {
     try {
       m.EnsureSession();
       m.WriteBatch();
-    } catch (const std::runtime_error& e) {
+    } catch (const pqxx::failure& e) {
       m.DropSession();
       Fail(std::string("write into the open transaction failed: ") + OneLine(e.what()));
+    } catch (const std::runtime_error&) {  // Connect's message, already prefixed
+      m.DropSession();
+      throw;
     }
     m.Clear();
     return;
