@@ -169,16 +169,22 @@ absl::StatusOr<config::Configuration> Dispatcher::JobConfiguration(
 }
 
 absl::Status Dispatcher::OpenCheckpointStorage(JobSpec& spec) {
-  std::string dir = spec.config.GetString("state.checkpoints.dir");
-  std::string path = absl::StartsWith(dir, "file://") ? dir.substr(7) : dir;
-  if (path.empty() || path[0] != '/') {
+  const std::string dir = spec.config.GetString("state.checkpoints.dir");
+  auto folder = SnapshotFolder(dir);
+  if (!folder.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "state.checkpoints.dir must be an absolute path or file:///path, not '", dir, "'"));
+        "state.checkpoints.dir must be an absolute path, file:///path or s3://bucket/prefix, "
+        "not '",
+        dir, "'"));
   }
-  auto storage = snapshot::OpenStorage(absl::StrCat(path, "/", spec.job_id));
-  if (!storage.ok()) {
+  auto storage = snapshot::OpenStorage(absl::StrCat(*folder, "/", spec.job_id));
+  // A listing asks the server: a missing bucket or bad credentials fail the submission here
+  // instead of every checkpoint of the running job.
+  absl::Status s = storage.status();
+  if (s.ok() && snapshot::IsS3Uri(*folder)) s = (*storage)->List("").status();
+  if (!s.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("state.checkpoints.dir '", dir, "': ", storage.status().message()));
+        absl::StrCat("state.checkpoints.dir '", dir, "': ", s.message()));
   }
   spec.checkpoint_storage = std::shared_ptr<snapshot::SnapshotStorage>(std::move(*storage));
   return absl::OkStatus();

@@ -11,6 +11,7 @@
 #include "common/metrics/prometheus_server.h"
 #include "common/process.h"
 #include "common/rpc.h"
+#include "common/snapshot/s3_client.h"
 #include "jobmanager/grpc_taskmanager_gateway.h"
 #include "jobmanager/rest/jobmanager_metrics.h"
 #include "jobmanager/rest/rest_server.h"
@@ -33,6 +34,12 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   auto config = sluice::LoadDaemonConfig(kName, argc, argv, &exit_code);
   if (!config) return exit_code;
+  // s3:// checkpoint and savepoint folders use the daemon's s3.* keys (Flink's file systems too).
+  if (auto s3 = sluice::snapshot::S3OptionsFromConfig(*config); s3.ok()) {
+    sluice::snapshot::SetDefaultS3Options(*std::move(s3));
+  } else {
+    return sluice::DaemonFailure(kName, std::string(s3.status().message()));
+  }
   auto Fail = [&](const std::string& msg) { return sluice::DaemonFailure(kName, msg); };
   auto log = sluice::log::Get("jobmanager");
 

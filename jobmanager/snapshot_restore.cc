@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/snapshot/metadata.h"
+#include "common/snapshot/s3_client.h"
 #include "sluice/key_groups.h"
 
 namespace sluice::jobmanager {
@@ -46,17 +47,23 @@ std::string OperatorUid(const proto::JobNode& node) {
 }
 
 absl::StatusOr<std::string> SnapshotFolder(const std::string& uri) {
+  if (snapshot::IsS3Uri(uri)) {
+    auto where = snapshot::ParseS3Uri(uri);
+    if (!where.ok()) return where.status();
+    return where->prefix.empty() ? absl::StrCat("s3://", where->bucket)
+                                 : absl::StrCat("s3://", where->bucket, "/", where->prefix);
+  }
   std::string path = absl::StartsWith(uri, "file://") ? uri.substr(7) : uri;
   if (path.empty() || path[0] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("snapshot path '", uri, "' must be absolute (/path or file:///path)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot path '", uri, "' must be absolute (/path, file:///path or s3://bucket/prefix)"));
   }
   return fs::path(path).lexically_normal().string();
 }
 
 absl::StatusOr<proto::CheckpointMetadata> ReadSnapshot(const std::string& folder) {
   std::error_code ec;
-  if (!fs::is_directory(folder, ec)) {
+  if (!snapshot::IsS3Uri(folder) && !fs::is_directory(folder, ec)) {
     return absl::NotFoundError(
         absl::StrCat("no savepoint or checkpoint at '", folder, "': not a folder"));
   }
@@ -171,6 +178,25 @@ proto::TaskRestore RestoreFor(const proto::CheckpointMetadata& snapshot,
   return r;
 }
 
+namespace {
+
+//! The sub-folders of `dir` (a local path or an s3:// URI); empty when it cannot be listed.
+std::vector<std::string> SubFolders(const std::string& dir) {
+  std::vector<std::string> names;
+  auto storage = snapshot::OpenStorage(dir);
+  if (!storage.ok()) return names;
+  auto listed = (*storage)->List("");
+  if (!listed.ok()) return names;
+  for (std::string& name : *listed) {
+    if (snapshot::IsS3Uri(dir) || fs::is_directory(fs::path(dir) / name)) {
+      names.push_back(std::move(name));
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<std::string>> FindLatestSnapshot(const std::string& job_name,
                                                               const std::string& checkpoints_dir,
                                                               const std::string& savepoints_dir) {
@@ -181,43 +207,39 @@ absl::StatusOr<std::optional<std::string>> FindLatestSnapshot(const std::string&
     best_time = md.timestamp_ms();
     best = folder;
   };
-  std::error_code ec;
   if (!savepoints_dir.empty()) {
-    for (const auto& e : fs::directory_iterator(savepoints_dir, ec)) {
-      if (!e.is_directory()) continue;
-      auto md = ReadSnapshot(e.path().string());
-      if (md.ok()) consider(e.path().string(), *md);
+    for (const std::string& name : SubFolders(savepoints_dir)) {
+      const std::string folder = absl::StrCat(savepoints_dir, "/", name);
+      auto md = ReadSnapshot(folder);
+      if (md.ok()) consider(folder, *md);
     }
   }
   if (!checkpoints_dir.empty()) {
-    for (const auto& job : fs::directory_iterator(checkpoints_dir, ec)) {
-      std::error_code ec2;
-      if (!job.is_directory()) continue;
-      std::map<int64_t, fs::path> by_id;  // the job's checkpoints
-      for (const auto& chk : fs::directory_iterator(job.path(), ec2)) {
-        const std::string name = chk.path().filename().string();
+    for (const std::string& job : SubFolders(checkpoints_dir)) {
+      const std::string job_dir = absl::StrCat(checkpoints_dir, "/", job);
+      std::map<int64_t, std::string> by_id;  // the job's checkpoints
+      for (const std::string& name : SubFolders(job_dir)) {
         int64_t id = 0;
-        if (chk.is_directory() && absl::StartsWith(name, "chk-") &&
-            absl::SimpleAtoi(name.substr(4), &id)) {
-          by_id[id] = chk.path();
+        if (absl::StartsWith(name, "chk-") && absl::SimpleAtoi(name.substr(4), &id)) {
+          by_id[id] = absl::StrCat(job_dir, "/", name);
         }
       }
       if (by_id.empty()) continue;
-      const std::string newest = by_id.rbegin()->second.string();
+      const std::string newest = by_id.rbegin()->second;
       auto md = ReadSnapshot(newest);
       if (md.ok()) {
         consider(newest, *md);
         continue;
       }
       for (auto it = std::next(by_id.rbegin()); it != by_id.rend(); ++it) {
-        auto older = ReadSnapshot(it->second.string());
+        auto older = ReadSnapshot(it->second);
         if (!older.ok() || older->job_name() != job_name) continue;
         return absl::FailedPreconditionError(absl::StrCat(
-            "--restore latest: the newest checkpoint of job '", job_name, "' in ",
-            job.path().string(), " is damaged (", md.status().message(),
+            "--restore latest: the newest checkpoint of job '", job_name, "' in ", job_dir,
+            " is damaged (", md.status().message(),
             "); restoring an older one would write its committed output again. Name the snapshot "
             "to restore with --from-savepoint (",
-            it->second.string(), " is intact, accepting duplicates)"));
+            it->second, " is intact, accepting duplicates)"));
       }
     }
   }

@@ -6,6 +6,8 @@ PKGS=(g++ cmake ninja-build ccache pkg-config make
       librocksdb-dev zlib1g-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
       libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev
       libcpp-httplib-dev curl prometheus
+      libcurl4-openssl-dev libtinyxml2-dev    # S3 snapshot storage
+      python3-swift swift-proxy swift-object swift-container swift-account awscli  # its test server and benchmark baseline
       libpqxx-dev libpq-dev postgresql  # the PostgreSQL sink, and the server its tests start
       libsnappy-dev                     # Prometheus remote write
       librdkafka-dev kcat               # Kafka (tests: librdkafka's mock cluster)

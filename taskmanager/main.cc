@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/snapshot/s3_client.h"
 #include "taskmanager/failure_report.h"
 #include "taskmanager/task_executor.h"
 
@@ -34,6 +35,12 @@ int main(int argc, char** argv) {
   auto config =
       sluice::LoadDaemonConfig(kName, static_cast<int>(args.size()), args.data(), &exit_code);
   if (!config) return exit_code;
+  // s3:// checkpoint and savepoint folders use the daemon's s3.* keys (Flink's file systems too).
+  if (auto s3 = sluice::snapshot::S3OptionsFromConfig(*config); s3.ok()) {
+    sluice::snapshot::SetDefaultS3Options(*std::move(s3));
+  } else {
+    return sluice::DaemonFailure(kName, std::string(s3.status().message()));
+  }
   if (job_process.empty()) {
     // Before any thread starts: the watchdog is a fork of this process.
     sluice::taskmanager::StartCrashWatchdog();

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "common/snapshot/crc32.h"
+#include "common/snapshot/s3_client.h"
 #include "common/snapshot/storage.h"
 
 namespace sluice::snapshot {
@@ -233,9 +234,9 @@ absl::StatusOr<std::string> LocalRoot(const std::string& uri) {
           "snapshot storage URI '", uri, "' must name an absolute path, as in file:///abs/path"));
     }
   } else if (uri.find("://") != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unsupported snapshot storage URI '", uri,
-                     "': only file:///abs/path or an absolute path is supported"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported snapshot storage URI '", uri,
+        "': only file:///abs/path, an absolute path or s3://bucket/prefix is supported"));
   } else if (!uri.starts_with('/')) {
     return absl::InvalidArgumentError(
         absl::StrCat("snapshot storage path '", uri, "' must be absolute"));
@@ -420,6 +421,17 @@ class FileStorage final : public SnapshotStorage {
 
 }  // namespace
 
+absl::StatusOr<std::vector<proto::StateFile>> SnapshotStorage::UploadFiles(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<proto::StateFile> out;
+  for (const auto& [local, path] : files) {
+    absl::StatusOr<proto::StateFile> f = UploadFile(local, path);
+    if (!f.ok()) return f.status();
+    out.push_back(*std::move(f));
+  }
+  return out;
+}
+
 bool IsSafeRelativePath(std::string_view path) {
   if (path.empty() || path.front() == '/') return false;
   if (path.find('\0') != std::string_view::npos) return false;
@@ -430,6 +442,7 @@ bool IsSafeRelativePath(std::string_view path) {
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotStorage>> OpenStorage(const std::string& uri) {
+  if (IsS3Uri(uri)) return OpenS3Storage(uri, DefaultS3Options());
   absl::StatusOr<std::string> root = LocalRoot(uri);
   if (!root.ok()) return root.status();
   std::error_code ec;

@@ -202,7 +202,7 @@ TEST_F(SnapshotTest, OpenStorageAcceptsFileUrisAndAbsolutePaths) {
 }
 
 TEST_F(SnapshotTest, OpenStorageRejectsOtherSchemesAndRelativePaths) {
-  for (const std::string bad : {"s3://bucket/checkpoints", "hdfs://nn/x", "relative/path",
+  for (const std::string bad : {"s3://B/checkpoints", "hdfs://nn/x", "relative/path",
                                 "file://relative", "file://host/abs", ""}) {
     absl::StatusOr<std::unique_ptr<SnapshotStorage>> storage = OpenStorage(bad);
     EXPECT_EQ(storage.status().code(), absl::StatusCode::kInvalidArgument) << bad;

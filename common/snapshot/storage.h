@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +29,10 @@ class SnapshotStorage {
   //! Copies a local file to `path` (durably, atomically).
   virtual absl::StatusOr<proto::StateFile> UploadFile(const std::string& local_path,
                                                       std::string_view path) = 0;
+  //! Uploads several local files (local path, path): as UploadFile each, possibly several at
+  //! once (S3 does). Returns the handles in the order given; on an error some may be stored.
+  virtual absl::StatusOr<std::vector<proto::StateFile>> UploadFiles(
+      const std::vector<std::pair<std::string, std::string>>& files);
   //! Reads a whole file; verifies size and crc32 when `expected` is given (DataLoss on mismatch).
   //! Reads refuse symbolic links (DataLoss): a snapshot's files are regular files.
   virtual absl::StatusOr<std::string> ReadFile(std::string_view path,
@@ -53,9 +58,24 @@ class SnapshotStorage {
   virtual void RemoveEmptyFolders() = 0;
 };
 
-//! Storage rooted at `uri`: "file:///abs/path" or "/abs/path" (created when missing).
-//! InvalidArgument for other schemes or relative paths.
+struct S3Options;
+
+//! Storage rooted at `uri`: "file:///abs/path" or "/abs/path" (created when missing), or
+//! "s3://bucket/prefix" with this process's S3 options (DefaultS3Options in s3_client.h; nothing
+//! is asked of the server yet). InvalidArgument for other schemes or relative paths.
 absl::StatusOr<std::unique_ptr<SnapshotStorage>> OpenStorage(const std::string& uri);
+
+//! S3 storage rooted at "s3://bucket/prefix" with the given options.
+absl::StatusOr<std::unique_ptr<SnapshotStorage>> OpenS3Storage(const std::string& uri,
+                                                               const S3Options& options);
+
+//! Whether `uri` names S3 storage ("s3://...").
+bool IsS3Uri(std::string_view uri);
+
+//! Copies `file` of `source` to the same path in `target`; returns the copy's handle.
+absl::StatusOr<proto::StateFile> CopyStateFile(SnapshotStorage& source,
+                                               const proto::StateFile& file,
+                                               SnapshotStorage& target);
 
 //! Whether `path` is a safe relative path (no absolute, "..", "." or empty components).
 bool IsSafeRelativePath(std::string_view path);

@@ -1,14 +1,11 @@
 #include "jobmanager/checkpoint/savepoint_writer.h"
 
-#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/snapshot/metadata.h"
 
 namespace sluice::jobmanager::checkpoint {
-
-namespace fs = std::filesystem;
 
 absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snapshot,
                                            snapshot::SnapshotStorage& source,
@@ -24,8 +21,7 @@ absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snap
       for (const auto& h : s.keyed()) {
         snapshot::ForEachStateFile(h, [&](const proto::StateFile& f) {
           if (!status.ok() || !copied.insert(f.path()).second) return;
-          auto written =
-              (*target)->UploadFile(absl::StrCat(source.root(), "/", f.path()), f.path());
+          auto written = snapshot::CopyStateFile(source, f, **target);
           if (!written.ok()) {
             status = written.status();
           } else if (written->crc32() != f.crc32() || written->size() != f.size()) {
@@ -40,8 +36,10 @@ absl::StatusOr<std::string> WriteSavepoint(const proto::CheckpointMetadata& snap
   md.set_kind("savepoint");
   if (status.ok()) status = snapshot::WriteMetadata(**target, snapshot::kMetadataFileName, md);
   if (!status.ok()) {
-    std::error_code ec;
-    fs::remove_all(folder, ec);  // no half savepoint is left behind
+    // No half savepoint is left behind.
+    for (const std::string& path : copied) (void)(*target)->Delete(path);
+    (void)(*target)->Delete(snapshot::kMetadataFileName);
+    (*target)->RemoveEmptyFolders();
     return status;
   }
   return folder;

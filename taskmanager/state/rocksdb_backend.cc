@@ -264,43 +264,47 @@ absl::StatusOr<proto::RocksDbStateHandle> RocksDbSnapshot::UploadFiles(
   for (const std::string& s : state_names_) handle.add_state_names(s);
   const std::string private_dir = absl::StrCat(checkpoint_folder, "/", name_);
   UploadRegistry::Files shared;
+  // What is not reused from earlier checkpoints goes up in one call: S3 storage uploads several
+  // files at once.
+  std::vector<std::pair<std::string, std::string>> uploads;
+  std::vector<proto::RocksDbFile*> targets;
   std::vector<std::string> uploaded_shared;  // to discard on failure
-  absl::Status status;
   for (const std::string& name : names) {
     const bool is_shared = incremental_ && absl::EndsWith(name, ".sst");
     proto::RocksDbFile* file = is_shared ? handle.add_shared_files() : handle.add_private_files();
     file->set_local_name(name);
-    absl::StatusOr<proto::StateFile> stored =
-        is_shared ? SharedFile(storage, name, &uploaded_shared)
-                  : storage.UploadFile(dir_ + "/" + name, absl::StrCat(private_dir, "/", name));
-    if (!stored.ok()) {
-      status = stored.status();
-      break;
+    if (is_shared) {
+      if (std::optional<proto::StateFile> reused = registry_->Reusable(name)) {
+        *file->mutable_file() = *reused;
+        shared[name] = *std::move(reused);
+        continue;
+      }
+      std::string path = absl::StrCat("shared/", name_, "-", NewId(), "-", name);
+      uploaded_shared.push_back(path);
+      uploads.emplace_back(dir_ + "/" + name, std::move(path));
+    } else {
+      uploads.emplace_back(dir_ + "/" + name, absl::StrCat(private_dir, "/", name));
     }
-    *file->mutable_file() = *std::move(stored);
-    if (is_shared) shared[name] = file->file();
+    targets.push_back(file);
   }
-  if (!status.ok()) {
+  absl::StatusOr<std::vector<proto::StateFile>> stored = storage.UploadFiles(uploads);
+  if (!stored.ok()) {
     // Best effort: nothing refers to these files.
     for (const std::string& path : uploaded_shared) (void)storage.Delete(path);
     (void)storage.Delete(private_dir);
-    return status;
+    return stored.status();
+  }
+  for (size_t i = 0; i < targets.size(); ++i) {
+    *targets[i]->mutable_file() = (*stored)[i];
+    if (absl::StartsWith(uploads[i].second, "shared/")) {
+      shared[targets[i]->local_name()] = (*stored)[i];
+    }
   }
   const size_t reused = shared.size() - uploaded_shared.size();
   log::Get("state")->debug("{}: checkpoint {}: uploaded {} file(s), reused {}", name_,
                            checkpoint_id_, names.size() - reused, reused);
   if (incremental_) registry_->Record(checkpoint_id_, std::move(shared));
   return handle;
-}
-
-absl::StatusOr<proto::StateFile> RocksDbSnapshot::SharedFile(snapshot::SnapshotStorage& storage,
-                                                             const std::string& name,
-                                                             std::vector<std::string>* uploaded) {
-  if (std::optional<proto::StateFile> reused = registry_->Reusable(name)) return *reused;
-  std::string path = absl::StrCat("shared/", name_, "-", NewId(), "-", name);
-  absl::StatusOr<proto::StateFile> stored = storage.UploadFile(dir_ + "/" + name, path);
-  if (stored.ok()) uploaded->push_back(std::move(path));
-  return stored;
 }
 
 // ---- Shared memory ----

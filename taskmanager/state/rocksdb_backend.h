@@ -114,11 +114,6 @@ class RocksDbSnapshot {
                   std::vector<std::string> state_names, std::shared_ptr<UploadRegistry> registry);
   absl::StatusOr<proto::RocksDbStateHandle> UploadFiles(snapshot::SnapshotStorage& storage,
                                                         const std::string& checkpoint_folder);
-  //! The stored copy of SST file `name`: reused from a confirmed checkpoint, or uploaded to
-  //! "shared/" (its path then added to `uploaded`).
-  absl::StatusOr<proto::StateFile> SharedFile(snapshot::SnapshotStorage& storage,
-                                              const std::string& name,
-                                              std::vector<std::string>* uploaded);
   void RemoveLocalDir();
 
   int64_t checkpoint_id_;
