@@ -10,7 +10,9 @@
 // SnapshotStorage::UploadFiles, several files at once, each in parallel parts
 // (s3.upload.min.part.size 16 MiB, s3.upload.max.concurrent.uploads 4). The AWS CLI runs with its
 // defaults (10 concurrent requests, 8 MiB parts). Rounds alternate which goes first; each round's
-// objects are deleted before the next. Prints MiB/s of both and their ratio (goal ≥ 1.0).
+// objects are deleted before the next. Prints MiB/s of both, the CPU seconds each client used,
+// and the ratio of their speeds (goal ≥ 1.0).
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +37,14 @@ using Clock = std::chrono::steady_clock;
 using sluice::snapshot::S3Client;
 using sluice::snapshot::S3Options;
 
+//! CPU seconds (user + system) of this process, or of its waited-for children.
+double CpuSeconds(int who) {
+  rusage u{};
+  ::getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "s3_upload_bench: %s\n", what.c_str());
   std::exit(1);
@@ -57,6 +67,7 @@ std::vector<std::string> MakeFiles(const fs::path& dir, size_t mib, size_t files
 
 //! Runs a command; dies when it fails.
 void Run(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::fflush(stdout);  // or the child prints what is buffered again
   const pid_t pid = ::fork();
   if (pid == 0) {
     for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
@@ -103,6 +114,10 @@ int main(int argc, char** argv) {
     if (!listed.ok()) Die(std::string(listed.status().message()));
     for (const std::string& k : listed->keys) (void)client.Delete("bench", k);
   };
+  struct Timing {
+    double wall = 0;
+    double cpu = 0;  // the client's
+  };
   auto sluice_upload = [&](int round) {
     auto storage = sluice::snapshot::OpenS3Storage(absl::StrCat("s3://bench/sluice-", round), o);
     if (!storage.ok()) Die(std::string(storage.status().message()));
@@ -111,35 +126,41 @@ int main(int argc, char** argv) {
       uploads.emplace_back(p, "shared/" + fs::path(p).filename().string());
     }
     const auto start = Clock::now();
+    const double cpu = CpuSeconds(RUSAGE_SELF);
     auto done = (*storage)->UploadFiles(uploads);
-    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    const Timing t{std::chrono::duration<double>(Clock::now() - start).count(),
+                   CpuSeconds(RUSAGE_SELF) - cpu};
     if (!done.ok()) Die(std::string(done.status().message()));
     clear(absl::StrCat("sluice-", round, "/"));
-    return s;
+    return t;
   };
+  // The server's processes are not waited for until the end: RUSAGE_CHILDREN counts aws only.
   auto aws_upload = [&](int round) {
     const auto start = Clock::now();
+    const double cpu = CpuSeconds(RUSAGE_CHILDREN);
     Run({"/usr/bin/aws", "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url",
          server.endpoint(), (scratch / "chk").string(), absl::StrCat("s3://bench/aws-", round)},
         aws_env);
-    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    const Timing t{std::chrono::duration<double>(Clock::now() - start).count(),
+                   CpuSeconds(RUSAGE_CHILDREN) - cpu};
     clear(absl::StrCat("aws-", round, "/"));
-    return s;
+    return t;
   };
 
   std::printf("%zu MiB in %zu files, Swift s3api on loopback\n", mib, files);
-  std::printf("round  aws s3 cp MiB/s  sluice MiB/s  ratio\n");
+  std::printf("round  aws s3 cp MiB/s (client CPU s)  sluice MiB/s (client CPU s)  ratio\n");
   for (int r = 0; r < rounds; ++r) {
-    double aws_s = 0;
-    double ours_s = 0;
+    Timing aws;
+    Timing ours;
     if (r % 2 == 0) {
-      aws_s = aws_upload(r);
-      ours_s = sluice_upload(r);
+      aws = aws_upload(r);
+      ours = sluice_upload(r);
     } else {
-      ours_s = sluice_upload(r);
-      aws_s = aws_upload(r);
+      ours = sluice_upload(r);
+      aws = aws_upload(r);
     }
-    std::printf("%5d  %15.1f  %12.1f  %5.2f\n", r, mib / aws_s, mib / ours_s, aws_s / ours_s);
+    std::printf("%5d  %15.1f (%5.2f)            %12.1f (%5.2f)         %5.2f\n", r, mib / aws.wall,
+                aws.cpu, mib / ours.wall, ours.cpu, aws.wall / ours.wall);
     std::fflush(stdout);
   }
   std::error_code ec;

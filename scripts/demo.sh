@@ -4,7 +4,8 @@
 # the enrich job (async I/O against a local HTTP service), a checkpointed ledger that survives a killed TaskManager, and a ledger that is
 # savepointed, rescaled, stopped and restored, and shop_revenue (JSON orders from Kafka — librdkafka's
 # mock cluster, a test double — into event-time windows, upserted into a local PostgreSQL exactly
-# once); show what happened, stop the cluster and the servers.
+# once, with its RocksDB snapshots in a local S3-compatible server, OpenStack Swift with s3api); show
+# what happened, stop the cluster and the servers.
 set -euo pipefail
 BUILD_DIR="${1:-build}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,17 +33,37 @@ mkdir -p "$DEMO/data"
 SERVICE_PID=""
 PGDIR=""
 KAFKA_PID=""
+S3DIR=""
 cleanup() {
   if [ -n "$SERVICE_PID" ]; then kill "$SERVICE_PID" 2>/dev/null || true; fi
   if [ -n "$KAFKA_PID" ]; then kill "$KAFKA_PID" 2>/dev/null || true; fi
   if [ -n "$PGDIR" ]; then "$ROOT/scripts/postgres.sh" stop "$PGDIR" || true; rm -rf "$PGDIR"; fi
+  if [ -n "$S3DIR" ]; then "$ROOT/scripts/s3.sh" stop "$S3DIR" || true; fi
   "$SLUICE" cluster stop --dir "$DEMO" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
+say "Starting an S3-compatible server for snapshots: OpenStack Swift with s3api (scripts/s3.sh)"
+S3DIR="$DEMO/s3"
+S3_LINE=$("$ROOT/scripts/s3.sh" start "$S3DIR")
+S3_ENDPOINT=$(echo "$S3_LINE" | sed -E 's/.*endpoint=([^ ]+).*/\1/')
+S3_ACCESS=$(echo "$S3_LINE" | sed -E 's/.*access_key=([^ ]+).*/\1/')
+S3_SECRET=$(echo "$S3_LINE" | sed -E 's/.*secret_key=([^ ]+).*/\1/')
+aws_s3() {
+  AWS_ACCESS_KEY_ID="$S3_ACCESS" AWS_SECRET_ACCESS_KEY="$S3_SECRET" AWS_DEFAULT_REGION=us-east-1 \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+    /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 "$@"
+}
+aws_s3 mb s3://sluice-demo
+echo "S3 endpoint $S3_ENDPOINT, bucket sluice-demo (SigV4 signatures checked)"
+
 say "Starting a local cluster: 1 JobManager, 2 TaskManagers with 2 slots each (ephemeral port)"
+# The s3.* keys are the daemons' (as Flink's file systems are): every job may then keep its
+# snapshots in s3://.
 JM=$("$SLUICE" cluster start --dir "$DEMO" --taskmanagers 2 --slots 2 -D jobmanager.rpc.port=0 \
-  -D rest.port=0 -D metrics.reporter.prom.port=0 | tail -n 1)
+  -D rest.port=0 -D metrics.reporter.prom.port=0 -D s3.endpoint="$S3_ENDPOINT" \
+  -D s3.access-key="$S3_ACCESS" -D s3.secret-key="$S3_SECRET" -D s3.path.style.access=true |
+  tail -n 1)
 REST=$(cat "$DEMO/rest.address")
 echo "JobManager at $JM; REST API and dashboard at $REST/; logs in $DEMO/log"
 "$SLUICE" taskmanagers --jobmanager "$JM"
@@ -192,10 +213,12 @@ echo "kcat -P: 30000 JSON orders (10 ms apart, up to 2 s out of order); kcat -C 
 kcat -C -b "$KAFKA" -t orders -p 0 -o beginning -c 2 -q
 SHOP_JOB=$("$SLUICE" run "$PKG/shop_revenue.so" --jobmanager "$JM" --parallelism 2 --detached \
   --arg url="$PG_URL" --arg kafka="$KAFKA" --arg topic=orders --arg bounded=true \
-  -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$DEMO/data/checkpoints" |
+  -D execution.checkpointing.interval=1s -D state.checkpoints.dir=s3://sluice-demo/checkpoints \
+  -D state.backend.type=rocksdb -D state.backend.incremental=true |
   tail -n 1)
 echo "submitted $SHOP_JOB: the Kafka source (bounded at the offsets of now), 10 s tumbling windows" \
-  "per category in event time, the PostgreSQL sink by two-phase commit"
+  "per category in event time on RocksDB, the PostgreSQL sink by two-phase commit;" \
+  "checkpoints in s3://sluice-demo/checkpoints"
 SHOP_STATE=$(wait_until_done "$SHOP_JOB")
 echo "job $SHOP_STATE. psql -c 'SELECT ... FROM category_revenue ORDER BY window_start, category LIMIT 6':"
 psql "$PG_URL" -c "SELECT category, to_char(window_start AT TIME ZONE 'UTC', 'HH24:MI:SS') AS start,
@@ -205,6 +228,10 @@ SHOP_TOTAL=$(psql "$PG_URL" -tAc "SELECT sum(orders) || ' ' || sum(revenue) FROM
 SHOP_WANT=$(python3 -c 'print("30000 %.2f" % (sum(100 + (i * 7919) % 9900 for i in range(30000)) / 100))')
 echo "all windows: orders and revenue $SHOP_TOTAL (expected $SHOP_WANT);" \
   "$(psql "$PG_URL" -tAc 'SELECT count(*) FROM pg_prepared_xacts') transactions left prepared"
+echo "its snapshots in S3 (aws s3 ls --recursive s3://sluice-demo/checkpoints/$SHOP_JOB/):"
+S3_OBJECTS=$(aws_s3 ls --recursive "s3://sluice-demo/checkpoints/$SHOP_JOB/")
+echo "$S3_OBJECTS" | head -n 6 || true
+echo "... $(echo "$S3_OBJECTS" | wc -l) objects retained (the last completed checkpoint)"
 "$ROOT/scripts/postgres.sh" stop "$PGDIR"
 rm -rf "$PGDIR"
 PGDIR=""
@@ -237,9 +264,10 @@ fi
 say "Subtask state changes as logged by the JobManager (the last job)"
 grep "switched from" "$DEMO/log/jobmanager.log" | grep -v "Job " | tail -n 8 || true
 
-say "Stopping the cluster"
+say "Stopping the cluster and the S3 server"
 trap - EXIT
 "$SLUICE" cluster stop --dir "$DEMO"
+"$ROOT/scripts/s3.sh" stop "$S3DIR"
 if [ "$LINES" != "100000" ] || [ "$IDS" != "100000" ]; then
   echo "demo: ledger output is wrong" >&2
   exit 1
