@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/config/config.h"
 #include "common/snapshot/crc32.h"
 #include "common/snapshot/s3_client.h"
 #include "common/snapshot/storage.h"
@@ -241,6 +242,62 @@ TEST_F(S3StorageTest, RequestsRetryWhileTheServerIsDownAndFailWhenItStaysDown) {
   writer.join();
   EXPECT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(*storage->ReadFile("before"), "1") << "the server kept its objects";
+}
+
+}  // namespace
+}  // namespace sluice::snapshot
+
+namespace sluice::snapshot {
+namespace {
+
+// Flink's s3.* keys, and the AWS environment variables where a key is left empty.
+TEST(S3OptionsTest, KeysWinOverTheEnvironmentWhichFillsTheRest) {
+  ::setenv("AWS_ACCESS_KEY_ID", "env-key", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+  ::setenv("AWS_REGION", "eu-west-3", 1);
+  ::setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9/", 1);
+  absl::StatusOr<S3Options> from_env = S3OptionsFromConfig(config::Configuration());
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  EXPECT_EQ(from_env->access_key, "env-key");
+  EXPECT_EQ(from_env->secret_key, "env-secret");
+  EXPECT_EQ(from_env->region, "eu-west-3");
+  EXPECT_EQ(from_env->endpoint, "http://127.0.0.1:9");
+  EXPECT_FALSE(from_env->path_style);
+  EXPECT_EQ(from_env->part_size, 16u << 20);
+
+  auto config =
+      config::Configuration::Load("", {"s3.access-key=k", "s3.secret-key=s", "s3.region=ap-south-1",
+                                       "s3.endpoint=https://s3.example.com",
+                                       "s3.path.style.access=true", "s3.upload.min.part.size=8mb",
+                                       "s3.upload.max.concurrent.uploads=7", "s3.max-retries=2"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::StatusOr<S3Options> keys = S3OptionsFromConfig(*config);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ(keys->access_key, "k");
+  EXPECT_EQ(keys->secret_key, "s");
+  EXPECT_EQ(keys->region, "ap-south-1");
+  EXPECT_EQ(keys->endpoint, "https://s3.example.com");
+  EXPECT_TRUE(keys->path_style);
+  EXPECT_EQ(keys->part_size, 8u << 20);
+  EXPECT_EQ(keys->max_concurrent_uploads, 7);
+  EXPECT_EQ(keys->max_retries, 2);
+  for (const char* name :
+       {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL"}) {
+    ::unsetenv(name);
+  }
+}
+
+TEST(S3OptionsTest, BadValuesNameTheKey) {
+  auto endpoint = config::Configuration::Load("", {"s3.endpoint=ftp://host"});
+  ASSERT_TRUE(endpoint.ok());
+  absl::StatusOr<S3Options> bad = S3OptionsFromConfig(*endpoint);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("s3.endpoint"), std::string::npos) << bad.status();
+  // Parts below S3's minimum of 5 MiB are refused where the configuration is read.
+  auto small = config::Configuration::Load("", {"s3.upload.min.part.size=1mb"});
+  EXPECT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("s3.upload.min.part.size"), std::string::npos)
+      << small.status();
 }
 
 }  // namespace
