@@ -344,29 +344,35 @@ start() {
   write_launcher
 
   if [ "${SLUICE_S3_FOREGROUND:-}" = 1 ]; then export SLUICE_S3_PARENT=$$; fi
-  for s in $SERVERS; do
-    "$PY" "$DIR/etc/swift-s3-server.py" "$DIR/etc" "$s" "$DIR/etc/$s-server.conf" \
-      </dev/null >>"$DIR/log/$s.log" 2>&1 &
-    echo $! >"$DIR/run/$s.pid"
-  done
-
-  local ports="$ACCOUNT_PORT $CONTAINER_PORT $OBJECT_PORT $PORT" p ready
-  for _ in $(seq 300); do
-    ready=1
-    for p in $ports; do
-      if ! curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$p/healthcheck"; then
-        ready=0
-        break
-      fi
+  # The backends first, the proxy once they answer: a proxy that answers before its backends
+  # would tell clients that their buckets do not exist (404 NoSuchBucket).
+  local p ready group
+  for group in "account container object" proxy; do
+    local ports=""
+    for s in $group; do
+      "$PY" "$DIR/etc/swift-s3-server.py" "$DIR/etc" "$s" "$DIR/etc/$s-server.conf" \
+        </dev/null >>"$DIR/log/$s.log" 2>&1 &
+      echo $! >"$DIR/run/$s.pid"
     done
-    [ $ready = 1 ] && break
-    for s in $SERVERS; do
-      if ! pid_alive "$DIR/run/$s.pid"; then
-        stop_servers
-        die "the $s server exited: $(tail -n 20 "$DIR/log/$s.log")"
-      fi
+    if [ "$group" = proxy ]; then ports=$PORT; else ports="$ACCOUNT_PORT $CONTAINER_PORT $OBJECT_PORT"; fi
+    for _ in $(seq 300); do
+      ready=1
+      for p in $ports; do
+        if ! curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$p/healthcheck"; then
+          ready=0
+          break
+        fi
+      done
+      [ $ready = 1 ] && break
+      for s in $group; do
+        if ! pid_alive "$DIR/run/$s.pid"; then
+          stop_servers
+          die "the $s server exited: $(tail -n 20 "$DIR/log/$s.log")"
+        fi
+      done
+      sleep 0.1
     done
-    sleep 0.1
+    [ $ready = 1 ] || break
   done
   if [ $ready != 1 ]; then
     stop_servers
