@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     }
     const auto start = Clock::now();
     const double cpu = CpuSeconds(RUSAGE_SELF);
-    auto done = (*storage)->UploadFiles(uploads);
+    auto done = (*storage)->UploadFiles(uploads, 4);
     const Timing t{std::chrono::duration<double>(Clock::now() - start).count(),
                    CpuSeconds(RUSAGE_SELF) - cpu};
     if (!done.ok()) Die(std::string(done.status().message()));

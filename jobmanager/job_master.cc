@@ -192,6 +192,8 @@ void JobMaster::DeployAll() {
         c->set_rocksdb_localdir(spec_.config.GetString("state.backend.rocksdb.localdir"));
         c->set_rocksdb_write_cache_bytes(
             spec_.config.GetMemoryBytes("state.backend.rocksdb.write-back-cache.size"));
+        c->set_rocksdb_transfer_threads(static_cast<int32_t>(
+            spec_.config.GetInt("state.backend.rocksdb.checkpoint.transfer.thread.num")));
       }
       if (restore_) {
         *d.mutable_restore() =

@@ -98,7 +98,6 @@ constexpr std::string_view kFlinkKeys[] = {
     "state.backend.latency-track.keyed-state-enabled",
     "state.backend.local-recovery",
     "state.backend.rocksdb.block.cache-size",
-    "state.backend.rocksdb.checkpoint.transfer.thread.num",
     "state.backend.rocksdb.compaction.style",
     "state.backend.rocksdb.memory.fixed-per-slot",
     "state.backend.rocksdb.predefined-options",

@@ -371,7 +371,8 @@ std::vector<Option> MakeOptions() {
       {.key = "state.checkpoints.dir",
        .type = T::kString,
        .default_value = "file:///tmp/sluice-checkpoints",
-       .doc = "Shared folder (file:///path, /path or s3://bucket/prefix) for checkpoints: <dir>/<job-id>/chk-<n>/ and "
+       .doc = "Shared folder (file:///path, /path or s3://bucket/prefix) for checkpoints: "
+              "<dir>/<job-id>/chk-<n>/ and "
               "<dir>/<job-id>/shared/.",
        .aliases = {"execution.checkpointing.dir"}},
       {.key = "state.savepoints.dir",
@@ -465,6 +466,13 @@ std::vector<Option> MakeOptions() {
               "cache is full. 0: every access goes to RocksDB.",
        .min = 0,
        .max = 64LL * 1024 * kMiB},
+      {.key = "state.backend.rocksdb.checkpoint.transfer.thread.num",
+       .type = T::kInt,
+       .default_value = "4",
+       .doc = "RocksDB only: files of one instance uploaded at once by a checkpoint and "
+              "downloaded at once by a restore.",
+       .min = 1,
+       .max = 64},
       {.key = "state.backend.rocksdb.localdir",
        .type = T::kString,
        .default_value = "",

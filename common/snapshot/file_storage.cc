@@ -5,10 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -421,15 +425,59 @@ class FileStorage final : public SnapshotStorage {
 
 }  // namespace
 
+namespace {
+
+//! Runs fn(i) for i in [0, n) on up to `parallelism` threads (this one among them); stops
+//! starting new ones after the first error, which it returns.
+absl::Status ForEachParallel(size_t n, int parallelism,
+                             const std::function<absl::Status(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  absl::Status error;
+  auto worker = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error.ok()) return;
+      }
+      absl::Status s = fn(i);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (error.ok()) error = std::move(s);
+      }
+    }
+  };
+  const size_t threads = std::min<size_t>(n, static_cast<size_t>(std::max(1, parallelism)));
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  return error;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<proto::StateFile>> SnapshotStorage::UploadFiles(
-    const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<proto::StateFile> out;
-  for (const auto& [local, path] : files) {
-    absl::StatusOr<proto::StateFile> f = UploadFile(local, path);
+    const std::vector<std::pair<std::string, std::string>>& files, int parallelism) {
+  std::vector<proto::StateFile> out(files.size());
+  absl::Status s = ForEachParallel(files.size(), parallelism, [&](size_t i) {
+    absl::StatusOr<proto::StateFile> f = UploadFile(files[i].first, files[i].second);
     if (!f.ok()) return f.status();
-    out.push_back(*std::move(f));
-  }
+    out[i] = *std::move(f);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
   return out;
+}
+
+absl::Status SnapshotStorage::DownloadFiles(
+    const std::vector<std::pair<proto::StateFile, std::string>>& files, int parallelism) {
+  return ForEachParallel(files.size(), parallelism, [&](size_t i) {
+    absl::Status s = DownloadFile(files[i].first, files[i].second);
+    if (s.ok()) return s;
+    return absl::Status(s.code(),
+                        absl::StrCat("downloading ", files[i].first.path(), ": ", s.message()));
+  });
 }
 
 bool IsSafeRelativePath(std::string_view path) {

@@ -65,39 +65,6 @@ class S3Storage final : public SnapshotStorage {
     return Handle(path, up->size, up->crc32);
   }
 
-  //! Several files at once (s3.upload.max.concurrent.uploads of them), each in parallel parts
-  //! when large: a checkpoint of many small SST files is not one round trip after another.
-  absl::StatusOr<std::vector<proto::StateFile>> UploadFiles(
-      const std::vector<std::pair<std::string, std::string>>& files) override {
-    std::vector<proto::StateFile> out(files.size());
-    std::atomic<size_t> next{0};
-    std::mutex mu;
-    absl::Status error;
-    auto worker = [&] {
-      for (size_t i = next++; i < files.size(); i = next++) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (!error.ok()) return;
-        }
-        absl::StatusOr<proto::StateFile> f = UploadFile(files[i].first, files[i].second);
-        std::lock_guard<std::mutex> lock(mu);
-        if (f.ok()) {
-          out[i] = *std::move(f);
-        } else if (error.ok()) {
-          error = f.status();
-        }
-      }
-    };
-    const size_t threads =
-        std::min<size_t>(files.size(), std::max(1, client_.options().max_concurrent_uploads));
-    std::vector<std::thread> pool;
-    for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
-    worker();
-    for (std::thread& t : pool) t.join();
-    if (!error.ok()) return error;
-    return out;
-  }
-
   absl::StatusOr<std::string> ReadFile(std::string_view path,
                                        const proto::StateFile* expected) override {
     if (!IsSafeRelativePath(path)) return UnsafePath(path);

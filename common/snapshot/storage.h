@@ -29,10 +29,14 @@ class SnapshotStorage {
   //! Copies a local file to `path` (durably, atomically).
   virtual absl::StatusOr<proto::StateFile> UploadFile(const std::string& local_path,
                                                       std::string_view path) = 0;
-  //! Uploads several local files (local path, path): as UploadFile each, possibly several at
-  //! once (S3 does). Returns the handles in the order given; on an error some may be stored.
-  virtual absl::StatusOr<std::vector<proto::StateFile>> UploadFiles(
-      const std::vector<std::pair<std::string, std::string>>& files);
+  //! Uploads several local files (local path, path), as UploadFile each, `parallelism` at once.
+  //! Returns the handles in the order given; after an error some may be stored.
+  absl::StatusOr<std::vector<proto::StateFile>> UploadFiles(
+      const std::vector<std::pair<std::string, std::string>>& files, int parallelism);
+  //! Downloads several files (handle, local path), as DownloadFile each, `parallelism` at once.
+  //! The first error is returned, naming the file.
+  absl::Status DownloadFiles(const std::vector<std::pair<proto::StateFile, std::string>>& files,
+                             int parallelism);
   //! Reads a whole file; verifies size and crc32 when `expected` is given (DataLoss on mismatch).
   //! Reads refuse symbolic links (DataLoss): a snapshot's files are regular files.
   virtual absl::StatusOr<std::string> ReadFile(std::string_view path,

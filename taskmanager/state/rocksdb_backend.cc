@@ -222,6 +222,7 @@ RocksDbSnapshot::RocksDbSnapshot(int64_t checkpoint_id, std::string dir,
       name_(options.name),
       range_(options.range),
       incremental_(options.incremental),
+      transfer_threads_(options.transfer_threads),
       state_names_(std::move(state_names)),
       registry_(std::move(registry)) {}
 
@@ -287,7 +288,8 @@ absl::StatusOr<proto::RocksDbStateHandle> RocksDbSnapshot::UploadFiles(
     }
     targets.push_back(file);
   }
-  absl::StatusOr<std::vector<proto::StateFile>> stored = storage.UploadFiles(uploads);
+  absl::StatusOr<std::vector<proto::StateFile>> stored =
+      storage.UploadFiles(uploads, transfer_threads_);
   if (!stored.ok()) {
     // Best effort: nothing refers to these files.
     for (const std::string& path : uploaded_shared) (void)storage.Delete(path);
@@ -445,19 +447,18 @@ void CloseInstance(std::unique_ptr<rocksdb::DB> db,
 
 //! Downloads the files of `handle` into `dir` (verifying their size and crc32).
 absl::Status Download(snapshot::SnapshotStorage& storage, const proto::RocksDbStateHandle& handle,
-                      const std::string& dir) {
+                      const std::string& dir, int threads) {
+  std::vector<std::pair<proto::StateFile, std::string>> downloads;
   for (const auto* files : {&handle.private_files(), &handle.shared_files()}) {
     for (const proto::RocksDbFile& f : *files) {
       if (!IsPlainFileName(f.local_name())) {
         return absl::DataLossError(
             absl::StrCat("rocksdb snapshot names a bad local file '", f.local_name(), "'"));
       }
-      if (absl::Status s = storage.DownloadFile(f.file(), dir + "/" + f.local_name()); !s.ok()) {
-        return Annotate(s, absl::StrCat("downloading ", f.file().path()));
-      }
+      downloads.emplace_back(f.file(), dir + "/" + f.local_name());
     }
   }
-  return absl::OkStatus();
+  return storage.DownloadFiles(downloads, threads);
 }
 
 //! Copies the entries in [lower, upper) of `from` (in `source`) to `to` (in `target`): written in
@@ -613,7 +614,10 @@ absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
 
 absl::Status RocksDbKeyedBackend::RestoreBase(snapshot::SnapshotStorage& storage,
                                               const proto::RocksDbStateHandle& handle) {
-  if (absl::Status s = Download(storage, handle, options_.local_dir); !s.ok()) return s;
+  if (absl::Status s = Download(storage, handle, options_.local_dir, options_.transfer_threads);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = OpenDb(/*create=*/false); !s.ok()) return s;
   for (const auto& [family, cf] : db_->families) {
     if (!IsStateFamily(family, handle)) continue;
@@ -651,7 +655,7 @@ absl::Status RocksDbKeyedBackend::CopyFromInstance(snapshot::SnapshotStorage& st
                                                    const proto::RocksDbStateHandle& handle,
                                                    const std::string& dir) {
   absl::Status s = MakeEmptyDir(dir);
-  if (s.ok()) s = Download(storage, handle, dir);
+  if (s.ok()) s = Download(storage, handle, dir, options_.transfer_threads);
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families;
   absl::StatusOr<std::unique_ptr<rocksdb::DB>> source =
       s.ok() ? OpenInstance(db_->db_options, db_->cf_options, dir, /*create=*/false,

@@ -81,6 +81,9 @@ struct RocksDbBackendOptions {
   //! Size of the write-back cache of hot entries in front of RocksDB (write_back_cache.h); 0: none,
   //! every access goes to RocksDB. Default 8 MiB.
   size_t write_cache_bytes = size_t{8} << 20;
+  //! Files uploaded at once by a snapshot and downloaded at once by a restore
+  //! (state.backend.rocksdb.checkpoint.transfer.thread.num).
+  int transfer_threads = 4;
 };
 
 class WriteBackCache;
@@ -121,6 +124,7 @@ class RocksDbSnapshot {
   std::string name_;
   proto::KeyGroupRange range_;
   bool incremental_;
+  int transfer_threads_;
   std::vector<std::string> state_names_;
   std::shared_ptr<UploadRegistry> registry_;
   bool removed_ = false;
