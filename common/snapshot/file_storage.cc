@@ -215,19 +215,6 @@ absl::Status Copy(int in, const std::string& in_path, AtomicFileWriter& out) {
   return ForEachChunk(in, in_path, [&out](std::string_view chunk) { return out.Append(chunk); });
 }
 
-absl::Status VerifyFile(const std::string& path, uint64_t size, uint32_t crc,
-                        const proto::StateFile& expected) {
-  if (size != expected.size()) {
-    return absl::DataLossError(absl::StrFormat("%s: size is %d bytes, the snapshot recorded %d",
-                                               path, size, expected.size()));
-  }
-  if (crc != expected.crc32()) {
-    return absl::DataLossError(absl::StrFormat("%s: crc32 is 0x%08x, the snapshot recorded 0x%08x",
-                                               path, crc, expected.crc32()));
-  }
-  return absl::OkStatus();
-}
-
 //! "/abs" or "file:///abs" → "/abs" (normalized, without a trailing '/').
 absl::StatusOr<std::string> LocalRoot(const std::string& uri) {
   std::string path = uri;
@@ -295,7 +282,7 @@ class FileStorage final : public SnapshotStorage {
       if (*got == 0) break;
     }
     if (expected != nullptr) {
-      absl::Status s = VerifyFile(full, bytes.size(), Crc32(bytes), *expected);
+      absl::Status s = CheckStateFile(full, bytes.size(), Crc32(bytes), *expected);
       if (!s.ok()) return s;
     }
     return bytes;
@@ -310,7 +297,7 @@ class FileStorage final : public SnapshotStorage {
     AtomicFileWriter out(local_path, /*sync_dirs=*/{});
     if (absl::Status s = out.Open(); !s.ok()) return s;
     if (absl::Status s = Copy(in->get(), full, out); !s.ok()) return s;
-    if (absl::Status s = VerifyFile(full, out.size(), out.crc32(), file); !s.ok()) return s;
+    if (absl::Status s = CheckStateFile(full, out.size(), out.crc32(), file); !s.ok()) return s;
     return out.Commit();
   }
 
@@ -332,7 +319,7 @@ class FileStorage final : public SnapshotStorage {
       return absl::DataLossError(absl::StrCat(full, " is not a regular file"));
     }
     const auto size = static_cast<uint64_t>(st.st_size);
-    if (!checksum || size != file.size()) return VerifyFile(full, size, file.crc32(), file);
+    if (!checksum || size != file.size()) return CheckStateFile(full, size, file.crc32(), file);
     absl::StatusOr<UniqueFd> in = OpenForRead(full);
     if (!in.ok()) return in.status();
     uint32_t crc = 0;
@@ -343,7 +330,7 @@ class FileStorage final : public SnapshotStorage {
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
-    return VerifyFile(full, read, crc, file);
+    return CheckStateFile(full, read, crc, file);
   }
 
   absl::Status Delete(std::string_view path) override {
@@ -478,6 +465,19 @@ absl::Status SnapshotStorage::DownloadFiles(
     return absl::Status(s.code(),
                         absl::StrCat("downloading ", files[i].first.path(), ": ", s.message()));
   });
+}
+
+absl::Status CheckStateFile(const std::string& what, uint64_t size, uint32_t crc,
+                            const proto::StateFile& expected) {
+  if (size != expected.size()) {
+    return absl::DataLossError(absl::StrFormat("%s: size is %d bytes, the snapshot recorded %d",
+                                               what, size, expected.size()));
+  }
+  if (crc != expected.crc32()) {
+    return absl::DataLossError(absl::StrFormat("%s: crc32 is 0x%08x, the snapshot recorded 0x%08x",
+                                               what, crc, expected.crc32()));
+  }
+  return absl::OkStatus();
 }
 
 bool IsSafeRelativePath(std::string_view path) {

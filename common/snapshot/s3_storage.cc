@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -28,19 +29,6 @@ absl::Status UnsafePath(std::string_view path) {
       "snapshot path '%s' is not a safe relative path (it must not start with '/' and must not "
       "contain '.', '..' or empty components)",
       path));
-}
-
-absl::Status Mismatch(const std::string& what, uint64_t size, uint32_t crc,
-                      const proto::StateFile& expected) {
-  if (size != expected.size()) {
-    return absl::DataLossError(absl::StrFormat("%s: size is %d bytes, the snapshot recorded %d",
-                                               what, size, expected.size()));
-  }
-  if (crc != expected.crc32()) {
-    return absl::DataLossError(absl::StrFormat("%s: crc32 is 0x%08x, the snapshot recorded 0x%08x",
-                                               what, crc, expected.crc32()));
-  }
-  return absl::OkStatus();
 }
 
 class S3Storage final : public SnapshotStorage {
@@ -82,7 +70,8 @@ class S3Storage final : public SnapshotStorage {
         });
     if (!s.ok()) return Missing(s, path);
     if (expected != nullptr) {
-      if (absl::Status m = Mismatch(Uri(path), bytes.size(), Crc32(bytes), *expected); !m.ok()) {
+      if (absl::Status m = CheckStateFile(Uri(path), bytes.size(), Crc32(bytes), *expected);
+          !m.ok()) {
         return m;
       }
     }
@@ -97,13 +86,9 @@ class S3Storage final : public SnapshotStorage {
     const std::string tmp = absl::StrCat(local_path, ".", NewShortId("download"));
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", tmp));
-    uint64_t size = 0;
-    uint32_t crc = 0;
-    absl::Status s = client_.Get(
-        where_.bucket, Key(file.path()),
+    absl::Status s = GetChecked(
+        file,
         [&](std::string_view chunk) {
-          size += chunk.size();
-          crc = Crc32Extend(crc, chunk);
           while (!chunk.empty()) {
             const ssize_t put = ::write(fd, chunk.data(), chunk.size());
             if (put < 0 && errno == EINTR) continue;
@@ -113,22 +98,16 @@ class S3Storage final : public SnapshotStorage {
           return absl::OkStatus();
         },
         [&] {
-          size = 0;
-          crc = 0;
           if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) {
             return absl::ErrnoToStatus(errno, absl::StrCat("cannot truncate ", tmp));
           }
           return absl::OkStatus();
         });
     if (::close(fd) != 0 && s.ok()) s = absl::ErrnoToStatus(errno, "cannot close " + tmp);
-    if (s.ok()) s = Mismatch(Uri(file.path()), size, crc, file);
     if (s.ok() && ::rename(tmp.c_str(), local_path.c_str()) != 0) {
       s = absl::ErrnoToStatus(errno, absl::StrCat("cannot rename ", tmp, " to ", local_path));
     }
-    if (!s.ok()) {
-      ::unlink(tmp.c_str());
-      return Missing(s, file.path());
-    }
+    if (!s.ok()) ::unlink(tmp.c_str());
     return s;
   }
 
@@ -137,24 +116,10 @@ class S3Storage final : public SnapshotStorage {
     if (!checksum) {
       absl::StatusOr<uint64_t> size = client_.Head(where_.bucket, Key(file.path()));
       if (!size.ok()) return Missing(size.status(), file.path());
-      return Mismatch(Uri(file.path()), *size, file.crc32(), file);
+      return CheckStateFile(Uri(file.path()), *size, file.crc32(), file);
     }
-    uint64_t size = 0;
-    uint32_t crc = 0;
-    absl::Status s = client_.Get(
-        where_.bucket, Key(file.path()),
-        [&](std::string_view chunk) {
-          size += chunk.size();
-          crc = Crc32Extend(crc, chunk);
-          return absl::OkStatus();
-        },
-        [&] {
-          size = 0;
-          crc = 0;
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return Missing(s, file.path());
-    return Mismatch(Uri(file.path()), size, crc, file);
+    return GetChecked(
+        file, [](std::string_view) { return absl::OkStatus(); }, [] { return absl::OkStatus(); });
   }
 
   absl::Status Delete(std::string_view path) override {
@@ -205,6 +170,29 @@ class S3Storage final : public SnapshotStorage {
   }
   std::string Uri(std::string_view path) const {
     return absl::StrCat(root_, "/", absl::string_view(path.data(), path.size()));
+  }
+
+  //! Streams `file`'s object to `write` (`restart` before a retry sends it again), then checks
+  //! its size and crc32 against the handle.
+  absl::Status GetChecked(const proto::StateFile& file,
+                          const std::function<absl::Status(std::string_view)>& write,
+                          const std::function<absl::Status()>& restart) {
+    uint64_t size = 0;
+    uint32_t crc = 0;
+    absl::Status s = client_.Get(
+        where_.bucket, Key(file.path()),
+        [&](std::string_view chunk) {
+          size += chunk.size();
+          crc = Crc32Extend(crc, chunk);
+          return write(chunk);
+        },
+        [&] {
+          size = 0;
+          crc = 0;
+          return restart();
+        });
+    if (!s.ok()) return Missing(s, file.path());
+    return CheckStateFile(Uri(file.path()), size, crc, file);
   }
 
   //! NotFound of an object becomes "<uri> is missing", as the file storage says it.

@@ -81,6 +81,10 @@ absl::StatusOr<proto::StateFile> CopyStateFile(SnapshotStorage& source,
                                                const proto::StateFile& file,
                                                SnapshotStorage& target);
 
+//! DataLoss naming `what` (the file) when `size` and `crc` are not those `expected` records.
+absl::Status CheckStateFile(const std::string& what, uint64_t size, uint32_t crc,
+                            const proto::StateFile& expected);
+
 //! Whether `path` is a safe relative path (no absolute, "..", "." or empty components).
 bool IsSafeRelativePath(std::string_view path);
 
