@@ -5,14 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <filesystem>
-#include <functional>
-#include <mutex>
 #include <string>
 #include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "common/snapshot/crc32.h"
+#include "common/snapshot/parallel.h"
 #include "common/snapshot/s3_client.h"
 #include "common/snapshot/storage.h"
 
@@ -409,38 +406,6 @@ class FileStorage final : public SnapshotStorage {
 
   const std::string root_;  // Absolute and normalized, without a trailing '/' (unless "/").
 };
-
-}  // namespace
-
-namespace {
-
-//! Runs fn(i) for i in [0, n) on up to `parallelism` threads (this one among them); stops
-//! starting new ones after the first error, which it returns.
-absl::Status ForEachParallel(size_t n, int parallelism,
-                             const std::function<absl::Status(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  absl::Status error;
-  auto worker = [&] {
-    for (size_t i = next++; i < n; i = next++) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!error.ok()) return;
-      }
-      absl::Status s = fn(i);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (error.ok()) error = std::move(s);
-      }
-    }
-  };
-  const size_t threads = std::min<size_t>(n, static_cast<size_t>(std::max(1, parallelism)));
-  std::vector<std::thread> pool;
-  for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
-  return error;
-}
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/snapshot/crc32.h"
+#include "common/snapshot/parallel.h"
 
 namespace sluice::snapshot {
 namespace {
@@ -155,10 +156,17 @@ std::vector<proto::StateFile> SnapshotFiles(const proto::CheckpointMetadata& sna
 
 absl::Status VerifySnapshotFiles(SnapshotStorage& storage,
                                  const proto::CheckpointMetadata& snapshot, bool checksums) {
+  // Several at once: on S3 each check is a request (HEAD, or GET with checksums).
+  constexpr int kParallelChecks = 8;
+  const std::vector<proto::StateFile> files = SnapshotFiles(snapshot);
+  std::vector<absl::Status> results(files.size());
+  (void)ForEachParallel(files.size(), kParallelChecks, [&](size_t i) {
+    results[i] = storage.Verify(files[i], checksums);
+    return absl::OkStatus();
+  });
   absl::Status first;
   int damaged = 0;
-  for (const proto::StateFile& f : SnapshotFiles(snapshot)) {
-    absl::Status s = storage.Verify(f, checksums);
+  for (const absl::Status& s : results) {
     if (s.ok()) continue;
     if (!IsDamage(s)) return s;  // cannot tell (an I/O error): not damage
     if (damaged++ == 0) first = s;
