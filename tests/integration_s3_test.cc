@@ -120,7 +120,8 @@ class IntegrationS3 : public ::testing::Test {
 
 TEST_F(IntegrationS3, LedgerCheckpointsInS3SurviveAKillAndASavepointMovedToAnotherPrefix) {
   const std::string out = cluster_->NewDir("ledger");
-  constexpr int64_t kTransactions = 60000;
+  // About 30 s at 2 x 2,000/s: the first run must still be running when it is stopped.
+  constexpr int64_t kTransactions = 120000;
   const std::string first = RunLedger(kTransactions, 2000, out);
   ASSERT_FALSE(first.empty());
   ASSERT_TRUE(cluster_->WaitForAllRunning(first, absl::Minutes(1)).ok()) << cluster_->LogTails();
