@@ -281,6 +281,10 @@ TEST(S3OptionsTest, KeysWinOverTheEnvironmentWhichFillsTheRest) {
   EXPECT_EQ(keys->part_size, 8u << 20);
   EXPECT_EQ(keys->max_concurrent_uploads, 7);
   EXPECT_EQ(keys->max_retries, 2);
+  // The spelling of Flink's S3 file systems (s3.* mirrored to fs.s3a.*) names the region too.
+  auto alias = config::Configuration::Load("", {"s3.endpoint.region=sa-east-1"});
+  ASSERT_TRUE(alias.ok()) << alias.status();
+  EXPECT_EQ(S3OptionsFromConfig(*alias)->region, "sa-east-1");
   for (const char* name :
        {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL"}) {
     ::unsetenv(name);

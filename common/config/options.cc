@@ -393,7 +393,8 @@ std::vector<Option> MakeOptions() {
        .default_value = "",
        .doc = "S3: the region requests are signed for. Empty: AWS_REGION or AWS_DEFAULT_REGION, "
               "else us-east-1.",
-       .scope = S::kCluster},
+       .scope = S::kCluster,
+       .aliases = {"s3.endpoint.region"}},
       {.key = "s3.access-key",
        .type = T::kString,
        .default_value = "",
