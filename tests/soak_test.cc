@@ -151,8 +151,14 @@ TEST(Soak, RocksDbStateLargerThanTheBudgetKeepsTheTaskManagerWithinIt) {
             << peak / kMiB << " MiB, state on disk " << state / kMiB << " MiB, checkpoints "
             << checkpoints_at_end << std::endl;
 
+  // Under AddressSanitizer (make asan-test) the TaskManager's RSS holds ASan's shadow memory and
+  // quarantine too, which no budget of Sluice's bounds: the rest is checked, not the RSS.
+#if defined(__SANITIZE_ADDRESS__)
+  std::cout << "soak: RSS not checked against the budget under AddressSanitizer" << std::endl;
+#else
   EXPECT_EQ(over, 0) << "seconds with RSS over the budget; peak " << peak / kMiB << " MiB of "
                      << budget / kMiB;
+#endif
   EXPECT_GT(state, budget) << "the state should outgrow the budget";
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(StringField(*status, "state"), "RUNNING") << cluster.LogTails();
