@@ -178,10 +178,10 @@ absl::Status Dispatcher::OpenCheckpointStorage(JobSpec& spec) {
         dir, "'"));
   }
   auto storage = snapshot::OpenStorage(absl::StrCat(*folder, "/", spec.job_id));
-  // A listing asks the server: a missing bucket or bad credentials fail the submission here
+  // A listing reaches the storage: a missing bucket or bad credentials fail the submission here
   // instead of every checkpoint of the running job.
   absl::Status s = storage.status();
-  if (s.ok() && snapshot::IsS3Uri(*folder)) s = (*storage)->List("").status();
+  if (s.ok()) s = (*storage)->List("").status();
   if (!s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("state.checkpoints.dir '", dir, "': ", s.message()));

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/child_process.h"
 #include "tests/free_port.h"
 
 namespace sluice::testing {
@@ -99,15 +100,7 @@ class PostgresServer {
   void Stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGINT);
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    ReapOrKill(pid_, std::chrono::seconds(20));
     pid_ = -1;
   }
 

@@ -41,14 +41,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/child_process.h"
 #include "tests/free_port.h"
 
-#if defined(SLUICE_S3_SCRIPT)
-#define SLUICE_S3_SERVER_SCRIPT SLUICE_S3_SCRIPT
-#elif defined(SLUICE_SOURCE_DIR)
-#define SLUICE_S3_SERVER_SCRIPT SLUICE_SOURCE_DIR "/scripts/s3.sh"
-#else
-#error "tests/s3_server.h needs SLUICE_SOURCE_DIR or SLUICE_S3_SCRIPT (see tests/CMakeLists.txt)"
+#ifndef SLUICE_S3_SCRIPT
+#error \
+    "tests/s3_server.h needs SLUICE_S3_SCRIPT: link the sluice_s3_server target (tests/CMakeLists.txt)"
 #endif
 
 namespace sluice::testing {
@@ -94,21 +92,13 @@ class S3Server {
   //! Stops the servers (s3.sh stop: SIGTERM, SIGKILL after 5 s); the data stays for Restart().
   void Stop() {
     if (pid_ <= 0) return;
-    const std::vector<std::string> argv = {"/bin/bash", SLUICE_S3_SERVER_SCRIPT, "stop", dir_};
+    const std::vector<std::string> argv = {"/bin/bash", SLUICE_S3_SCRIPT, "stop", dir_};
     const std::vector<char*> args = Argv(argv);
     const pid_t stopper = ::fork();
     if (stopper == 0) Exec(args, "/dev/null", "/dev/null");
     if (stopper > 0) ::waitpid(stopper, nullptr, 0);
     // The supervising s3.sh returns once its servers are gone; if not, killing it kills them.
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    ReapOrKill(pid_, std::chrono::seconds(10));
     pid_ = -1;
   }
 
@@ -294,8 +284,7 @@ class S3Server {
     // parent-death signal set below carries over.
     std::vector<std::string> argv = {"/usr/bin/env", "SLUICE_S3_FOREGROUND=1"};
     if (!server_secret_.empty()) argv.push_back("SLUICE_S3_SECRET_KEY=" + server_secret_);
-    argv.insert(argv.end(),
-                {"/bin/bash", SLUICE_S3_SERVER_SCRIPT, "start", dir_, std::to_string(port_)});
+    argv.insert(argv.end(), {"/bin/bash", SLUICE_S3_SCRIPT, "start", dir_, std::to_string(port_)});
     const std::vector<char*> args = Argv(argv);
     const pid_t parent = ::getpid();
     pid_ = ::fork();

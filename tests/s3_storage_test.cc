@@ -205,18 +205,6 @@ TEST_F(S3StorageTest, AMissingBucketIsNamed) {
   EXPECT_EQ((*storage)->List("").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(S3StorageTest, BadUrisAreRefused) {
-  for (const char* bad : {"s3://", "s3://UPPER/x", "s3://ab/x", "s3://bucket//x",
-                          "s3://bucket/a//b", "s3://bucket/a/../b"}) {
-    EXPECT_EQ(OpenS3Storage(bad, Options()).status().code(), absl::StatusCode::kInvalidArgument)
-        << bad;
-  }
-  auto parsed = ParseS3Uri("s3://bucket/a/b/");
-  ASSERT_TRUE(parsed.ok());
-  EXPECT_EQ(parsed->bucket, "bucket");
-  EXPECT_EQ(parsed->prefix, "a/b");
-}
-
 TEST_F(S3StorageTest, RequestsRetryWhileTheServerIsDownAndFailWhenItStaysDown) {
   auto storage = Open("job-e");
   ASSERT_NE(storage, nullptr);
@@ -249,6 +237,18 @@ TEST_F(S3StorageTest, RequestsRetryWhileTheServerIsDownAndFailWhenItStaysDown) {
 
 namespace sluice::snapshot {
 namespace {
+
+TEST(S3UriTest, BadUrisAreRefused) {
+  for (const char* bad : {"s3://", "s3://UPPER/x", "s3://ab/x", "s3://bucket//x",
+                          "s3://bucket/a//b", "s3://bucket/a/../b"}) {
+    EXPECT_EQ(OpenS3Storage(bad, S3Options{}).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  auto parsed = ParseS3Uri("s3://bucket/a/b/");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->bucket, "bucket");
+  EXPECT_EQ(parsed->prefix, "a/b");
+}
 
 // Flink's s3.* keys, and the AWS environment variables where a key is left empty.
 TEST(S3OptionsTest, KeysWinOverTheEnvironmentWhichFillsTheRest) {

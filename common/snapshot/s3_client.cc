@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -37,8 +38,6 @@ struct S3Client::Request {
   std::string key;
   std::string query;  // canonical: sorted, encoded
   std::string_view body;
-  bool has_body = false;
-  bool head = false;
   //! Streams the response body; empty: collected into Response::body.
   std::function<absl::Status(std::string_view)> sink;
   std::function<absl::Status()> restart;
@@ -85,11 +84,14 @@ std::string UriEncode(std::string_view s, bool keep_slash) {
   return out;
 }
 
-//! A canonical query string out of parameters given in sorted order.
-std::string Query(std::initializer_list<std::pair<std::string_view, std::string_view>> params) {
+//! A canonical query string out of parameters given in sorted order; a parameter whose value is
+//! nullopt is left out.
+std::string Query(
+    std::initializer_list<std::pair<std::string_view, std::optional<std::string_view>>> params) {
   std::string q;
   for (const auto& [k, v] : params) {
-    absl::StrAppend(&q, q.empty() ? "" : "&", UriEncode(k, false), "=", UriEncode(v, false));
+    if (!v) continue;
+    absl::StrAppend(&q, q.empty() ? "" : "&", UriEncode(k, false), "=", UriEncode(*v, false));
   }
   return q;
 }
@@ -98,6 +100,14 @@ std::once_flag curl_init_once;
 
 std::mutex default_mu;
 std::optional<S3Options> default_options;
+
+constexpr absl::string_view kS3ErrorCodeUrl = "sluice/s3-error-code";
+
+//! The S3 error code an answer carried ("NoSuchKey", ...), or "".
+std::string S3ErrorCode(const absl::Status& s) {
+  const auto code = s.GetPayload(kS3ErrorCodeUrl);  // absl::optional here
+  return code ? std::string(*code) : "";
+}
 
 bool Retryable(long status) { return status == 429 || status >= 500; }
 
@@ -123,21 +133,28 @@ absl::Status ErrorStatus(const std::string& what, long status, const std::string
   std::string text = absl::StrFormat("%s: HTTP %d", what, status);
   if (!code.empty()) absl::StrAppend(&text, " ", code);
   if (!message.empty()) absl::StrAppend(&text, ": ", message);
+  absl::Status s;
   if (code == "NoSuchBucket") {
-    return absl::NotFoundError(absl::StrCat(text, " (the bucket does not exist)"));
-  }
-  if (status == 404) return absl::NotFoundError(text);
-  if (status == 401 || status == 403) {
-    return absl::PermissionDeniedError(
+    s = absl::NotFoundError(absl::StrCat(text, " (the bucket does not exist)"));
+  } else if (status == 404) {
+    s = absl::NotFoundError(text);
+  } else if (status == 401 || status == 403) {
+    s = absl::PermissionDeniedError(
         absl::StrCat(text,
                      " (check s3.access-key and s3.secret-key, or AWS_ACCESS_KEY_ID and "
                      "AWS_SECRET_ACCESS_KEY, and s3.region)"));
+  } else if (Retryable(status)) {
+    s = absl::UnavailableError(text);
+  } else {
+    s = absl::FailedPreconditionError(text);
   }
-  if (Retryable(status)) return absl::UnavailableError(text);
-  return absl::FailedPreconditionError(text);
+  if (!code.empty()) s.SetPayload(kS3ErrorCodeUrl, absl::Cord(code));
+  return s;
 }
 
 }  // namespace
+
+bool IsMissingBucket(const absl::Status& s) { return S3ErrorCode(s) == "NoSuchBucket"; }
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -369,7 +386,7 @@ absl::StatusOr<S3Client::Response> S3Client::SendOnce(Request& request) {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-  if (request.head) {
+  if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -450,9 +467,8 @@ absl::Status S3Client::CreateBucket(const std::string& bucket) {
   Request r;
   r.method = "PUT";
   r.bucket = bucket;
-  r.has_body = true;
   absl::Status s = Send(r).status();
-  return absl::StrContains(s.message(), "BucketAlreadyOwnedByYou") ? absl::OkStatus() : s;
+  return S3ErrorCode(s) == "BucketAlreadyOwnedByYou" ? absl::OkStatus() : s;
 }
 
 absl::Status S3Client::Put(const std::string& bucket, const std::string& key,
@@ -462,7 +478,6 @@ absl::Status S3Client::Put(const std::string& bucket, const std::string& key,
   r.bucket = bucket;
   r.key = key;
   r.body = bytes;
-  r.has_body = true;
   return Send(r).status();
 }
 
@@ -518,7 +533,6 @@ absl::StatusOr<S3Client::Uploaded> S3Client::PutMultipart(const std::string& buc
   start.bucket = bucket;
   start.key = key;
   start.query = Query({{"uploads", ""}});
-  start.has_body = true;
   absl::StatusOr<Response> started = Send(start);
   if (!started.ok()) return started.status();
   tinyxml2::XMLDocument doc;
@@ -556,7 +570,6 @@ absl::StatusOr<S3Client::Uploaded> S3Client::PutMultipart(const std::string& buc
       const std::string number = std::to_string(i + 1);
       put.query = Query({{"partNumber", number}, {"uploadId", upload_id}});
       put.body = buf;
-      put.has_body = true;
       if (s.ok()) {
         crcs[i] = Crc32(buf);
         absl::StatusOr<Response> r = Send(put);
@@ -592,7 +605,6 @@ absl::StatusOr<S3Client::Uploaded> S3Client::PutMultipart(const std::string& buc
     complete.key = key;
     complete.query = Query({{"uploadId", upload_id}});
     complete.body = xml;
-    complete.has_body = true;
     absl::StatusOr<Response> done = Send(complete);
     error = done.status();
     // S3 may answer 200 and still report an error in the body.
@@ -635,7 +647,6 @@ absl::Status S3Client::Get(const std::string& bucket, const std::string& key,
 absl::StatusOr<uint64_t> S3Client::Head(const std::string& bucket, const std::string& key) {
   Request r;
   r.method = "HEAD";
-  r.head = true;
   r.bucket = bucket;
   r.key = key;
   absl::StatusOr<Response> got = Send(r);
@@ -653,8 +664,7 @@ absl::Status S3Client::Delete(const std::string& bucket, const std::string& key)
   r.bucket = bucket;
   r.key = key;
   absl::Status s = Send(r).status();
-  return absl::IsNotFound(s) && !absl::StrContains(s.message(), "NoSuchBucket") ? absl::OkStatus()
-                                                                                : s;
+  return absl::IsNotFound(s) && !IsMissingBucket(s) ? absl::OkStatus() : s;
 }
 
 absl::StatusOr<S3Client::Listing> S3Client::List(const std::string& bucket,
@@ -667,17 +677,14 @@ absl::StatusOr<S3Client::Listing> S3Client::List(const std::string& bucket,
     const std::string max = std::to_string(max_keys > 0 ? std::min(max_keys, page) : page);
     Request r;
     r.bucket = bucket;
-    // Parameters in canonical (sorted) order; empty ones left out.
-    std::string q;
-    auto add = [&q](std::string_view k, std::string_view v) {
-      absl::StrAppend(&q, q.empty() ? "" : "&", UriEncode(k, false), "=", UriEncode(v, false));
+    auto unless_empty = [](std::string_view v) {
+      return v.empty() ? std::nullopt : std::optional<std::string_view>(v);
     };
-    if (!token.empty()) add("continuation-token", token);
-    if (delimited) add("delimiter", "/");
-    add("list-type", "2");
-    add("max-keys", max);
-    if (!prefix.empty()) add("prefix", prefix);
-    r.query = q;
+    r.query = Query({{"continuation-token", unless_empty(token)},
+                     {"delimiter", delimited ? std::optional<std::string_view>("/") : std::nullopt},
+                     {"list-type", "2"},
+                     {"max-keys", max},
+                     {"prefix", unless_empty(prefix)}});
     absl::StatusOr<Response> got = Send(r);
     if (!got.ok()) return got.status();
     tinyxml2::XMLDocument doc;

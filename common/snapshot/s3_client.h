@@ -60,6 +60,9 @@ absl::StatusOr<S3Options> S3OptionsFromConfig(const config::Configuration& confi
 void SetDefaultS3Options(S3Options options);
 S3Options DefaultS3Options();
 
+//! Whether `s` is S3's answer that the bucket does not exist (NotFound, as a missing object is).
+bool IsMissingBucket(const absl::Status& s);
+
 //! "s3://bucket/some/prefix" → bucket and prefix (no leading or trailing '/'; may be empty).
 struct S3Uri {
   std::string bucket;

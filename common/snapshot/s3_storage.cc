@@ -13,7 +13,6 @@
 #include <set>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
@@ -197,7 +196,7 @@ class S3Storage final : public SnapshotStorage {
 
   //! NotFound of an object becomes "<uri> is missing", as the file storage says it.
   absl::Status Missing(const absl::Status& s, std::string_view path) const {
-    if (!absl::IsNotFound(s) || absl::StrContains(s.message(), "NoSuchBucket")) return s;
+    if (!absl::IsNotFound(s) || IsMissingBucket(s)) return s;
     return absl::NotFoundError(absl::StrCat(Uri(path), " is missing"));
   }
 
