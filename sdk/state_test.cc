@@ -305,6 +305,109 @@ TEST(HeapStateTest, SnapshotIsCopyOnWriteWhileTheTaskGoesOnWriting) {
   EXPECT_EQ(store.Keys().size(), 101u);
 }
 
+TEST(HeapStateTest, RestoredKeyGroupsAreBuiltOnFirstAccessAndSnapshotsTakeTheRestAsItIs) {
+  constexpr int kKeys = 600;
+  KeyedStateStore<int64_t> store;
+  FreshInit fresh;
+  store.Initialize(fresh);
+  Fill(store, kKeys);
+  MemoryWriter first;
+  store.Snapshot(first);
+  first.Finish();
+
+  KeyedStateStore<int64_t> restored;
+  MemoryInit init(first.entries, KeyGroupRange{0, 127});
+  restored.Initialize(init);
+  auto value = restored.GetValueState<std::string>("value");
+  auto list = restored.GetListState<int32_t>("list");
+  auto map = restored.GetMapState<std::string, double>("map");
+  // Nothing is built yet: the estimate is the restored bytes, not hash-map nodes.
+  const size_t pending = restored.EstimateHeapBytes();
+  EXPECT_GT(pending, 0u);
+  // Keys 0..9 are read, written, cleared: their key groups are built first.
+  for (int64_t k = 0; k < 10; ++k) ExpectKey(restored, k);
+  restored.SetCurrentKey(3);
+  value.Update("three");
+  restored.SetCurrentKey(4);
+  value.Clear();
+  list.Add(-4);
+  map.Remove("a");
+
+  // A snapshot while most key groups are still pending; then writes to pending ones (into the
+  // copy-on-write delta) before it is written out.
+  MemoryWriter second;
+  restored.Snapshot(second);
+  restored.SetCurrentKey(kKeys - 1);
+  value.Update("after the freeze");
+  restored.SetCurrentKey(kKeys + 5);
+  value.Update("new after the freeze");
+  second.Finish();
+
+  auto check_at_freeze = [&](KeyedStateStore<int64_t>& s) {
+    auto v = s.GetValueState<std::string>("value");
+    auto l = s.GetListState<int32_t>("list");
+    auto m = s.GetMapState<std::string, double>("map");
+    for (int64_t k = 0; k < kKeys; ++k) {
+      if (k == 3 || k == 4) continue;
+      ExpectKey(s, k);
+    }
+    s.SetCurrentKey(3);
+    EXPECT_EQ(*v.Get(), "three");
+    s.SetCurrentKey(4);
+    EXPECT_EQ(v.Get(), nullptr);
+    EXPECT_EQ(l.Get().back(), -4);
+    EXPECT_FALSE(m.Contains("a"));
+    s.SetCurrentKey(kKeys + 5);
+    EXPECT_EQ(v.Get(), nullptr);
+  };
+  KeyedStateStore<int64_t> from_second;
+  MemoryInit init2(second.entries, KeyGroupRange{0, 127});
+  from_second.Initialize(init2);
+  check_at_freeze(from_second);
+  EXPECT_EQ(from_second.Keys().size(), static_cast<size_t>(kKeys));
+
+  // The live store has every key, its writes after the freeze included.
+  restored.SetCurrentKey(kKeys - 1);
+  EXPECT_EQ(*value.Get(), "after the freeze");
+  restored.SetCurrentKey(kKeys - 2);
+  EXPECT_EQ(*value.Get(), "v" + std::to_string(kKeys - 2));
+  EXPECT_EQ(restored.Keys().size(), static_cast<size_t>(kKeys + 1));
+  // Every key group built: the estimate now counts the maps' nodes.
+  EXPECT_GT(restored.EstimateHeapBytes(), pending);
+}
+
+TEST(HeapStateTest, RestoredEntriesOfAKeyGroupInSeveralRunsAreAllBuilt) {
+  // Two old subtasks' files may both hold a key group's entries of one state (written by
+  // different states' snapshots, or out of order): every run of the group is taken at once.
+  internal::RestoredEntries entries;
+  entries.Add(5, "a", "", "1");
+  entries.Add(7, "b", "", "2");
+  entries.Add(5, "c", "", "3");
+  ASSERT_EQ(entries.runs(), 3u);
+  internal::PendingKeyGroups pending(std::move(entries));
+  std::vector<std::string> taken;
+  auto collect = [&taken](int kg, std::string_view key, std::string_view, std::string_view value) {
+    taken.push_back(std::to_string(kg) + std::string(key) + std::string(value));
+  };
+  pending.Take(6, collect);
+  EXPECT_TRUE(taken.empty());
+  pending.Take(5, collect);
+  EXPECT_EQ(taken, (std::vector<std::string>{"5a1", "5c3"}));
+  pending.Take(5, collect);  // once only
+  EXPECT_EQ(taken.size(), 2u);
+  std::vector<std::string> frozen;
+  pending.Freeze().ForEach(
+      [&frozen](int kg, std::string_view key, std::string_view, std::string_view) {
+        frozen.push_back(std::to_string(kg) + std::string(key));
+      });
+  EXPECT_EQ(frozen, (std::vector<std::string>{"7b"}));
+  EXPECT_FALSE(pending.empty());
+  pending.TakeAll(collect);
+  EXPECT_TRUE(pending.empty());
+  EXPECT_EQ(pending.Bytes(), 0u);
+  EXPECT_EQ(taken.back(), "7b2");
+}
+
 }  // namespace
 }  // namespace sluice
 

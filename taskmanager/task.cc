@@ -809,6 +809,12 @@ void Task::Run() {
   }
   gate_->Close();
   mailbox_->Close();  // later triggers and notifications are dropped
+  // A task that finished (a stop with a savepoint, as in a rescale, or the end of its input) is
+  // reported before its operators and state are torn down: freeing millions of heap-state
+  // entries takes seconds, and the next attempt need not wait for it. A failed or cancelled task
+  // tears down first, so that its next attempt never meets its connections or files.
+  const bool finished = failure.message.empty() && !cancelled_;
+  if (finished) SetState(SubtaskState::kFinished);
   c.ops.clear();
   c.op_ptrs.clear();
   c.state.reset();  // closes RocksDB, removes the local working folder
@@ -816,10 +822,8 @@ void Task::Run() {
   if (!failure.message.empty() && !cancelled_) {
     for (const auto& p : partitions_) p->Release();
     SetState(SubtaskState::kFailed, failure);
-  } else if (cancelled_) {
+  } else if (cancelled_ && !finished) {  // not after kFinished: a late Cancel()
     SetState(SubtaskState::kCanceled);
-  } else {
-    SetState(SubtaskState::kFinished);
   }
   done_ = true;
 }

@@ -2,7 +2,8 @@
 // current key of a keyed operator, and optionally to a namespace. Two homes, picked by the host at
 // InitializeState:
 //  - heap (state.backend.type: hashmap): objects in hash maps inside the operator
-//    (internal/heap_tables.h); a snapshot writes them out per key group, a restore reads them back;
+//    (internal/heap_tables.h); a snapshot writes them out per key group, a restore reads them back
+//    and the table builds each key group on the first access to it;
 //  - the host's KeyedStateBackend (rocksdb): keys and values serialized on every access
 //    (internal/backend_tables.h); the host snapshots and restores the backend itself.
 // Timers are the host's in both (sluice/timers.h). Task thread only.
@@ -227,8 +228,7 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
       auto r = restored_.find(name);
       if (r != restored_.end()) {
         t->Reserve(r->second.size());
-        r->second.ForEach([&t](int, std::string_view key, std::string_view user_key,
-                               std::string_view value) { t->Restore(key, user_key, value); });
+        t->AdoptRestored(std::move(r->second), max_parallelism_);
         restored_.erase(r);
       }
       table = std::move(t);

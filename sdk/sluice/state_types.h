@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/internal/restored_entries.h"
 #include "sluice/key_groups.h"
 #include "sluice/runtime.h"
 #include "sluice/serialization.h"
@@ -94,11 +95,11 @@ class StateTable {
     (void)max_parallelism;
     return nullptr;
   }
-  //! Heap only: one restored entry; `user_key` starts with the namespace's bytes.
-  virtual void Restore(std::string_view key, std::string_view user_key, std::string_view value) {
-    (void)key;
-    (void)user_key;
-    (void)value;
+  //! Heap only: the restored entries (an entry's `user_key` starts with the namespace's bytes),
+  //! built into the table one key group at a time, on the first access to a key of the group.
+  virtual void AdoptRestored(RestoredEntries entries, int max_parallelism) {
+    (void)entries;
+    (void)max_parallelism;
   }
   //! Appends every key with an entry, each once.
   virtual void AppendKeys(std::vector<K>& out) = 0;

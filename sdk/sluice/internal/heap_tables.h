@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sluice/internal/heap_bytes.h"
+#include "sluice/internal/restored_entries.h"
 #include "sluice/state_types.h"
 
 namespace sluice {
@@ -84,9 +85,11 @@ class CowMap {
     if (base_->count(k)) removed_.insert(k);
   }
   void Reserve(size_t n) { Writable().reserve(n); }
-  //! Before any snapshot (restore): straight into the base.
-  void PutBase(const K& k, V v) { Writable().insert_or_assign(k, std::move(v)); }
-  V& BaseSlot(const K& k) { return Writable()[k]; }
+  //! A restored entry, whose key is in no map yet (heap tables build a key group from its restored
+  //! entries before any access to it): into the base, or into the delta while a snapshot reads the
+  //! base.
+  void PutRestored(const K& k, V v) { Unfrozen().insert_or_assign(k, std::move(v)); }
+  V& RestoredSlot(const K& k) { return Unfrozen()[k]; }
   template <typename F>
   void ForEachKey(F fn) const {
     for (const auto& [k, v] : delta_) fn(k);
@@ -116,6 +119,7 @@ class CowMap {
   }
 
  private:
+  Map& Unfrozen() { return base_.use_count() > 1 ? delta_ : *base_; }
   //! The base, copied first if a snapshot still reads it.
   Map& Writable() {
     if (base_.use_count() > 1) base_ = std::make_shared<Map>(*base_);
@@ -138,8 +142,37 @@ class HeapTable : public StateTable<K>, public NamespaceTable<N> {
   using Key = TableKey<K, N>;
   explicit HeapTable(const KeyScope<K>* scope) : scope_(scope) {}
   void SetNamespace(const N& ns) override { ns_ = ns; }
+  void AdoptRestored(RestoredEntries entries, int max_parallelism) override {
+    max_parallelism_ = max_parallelism;
+    pending_ = PendingKeyGroups(std::move(entries));
+  }
 
  protected:
+  //! One restored entry into the map; its key is in no map yet.
+  virtual void RestoreEntry(std::string_view key, std::string_view user_key,
+                            std::string_view value) = 0;
+  //! Before any access to the current key: its key group's restored entries into the map.
+  void Ready() {
+    if (pending_.empty()) return;
+    pending_.Take(KeyGroupFor(scope_->CurrentKey(), max_parallelism_),
+                  [this](int, std::string_view key, std::string_view user_key,
+                         std::string_view value) { RestoreEntry(key, user_key, value); });
+  }
+  //! Before a walk over all keys: every restored entry into the map.
+  void ReadyAll() {
+    pending_.TakeAll([this](int, std::string_view key, std::string_view user_key,
+                            std::string_view value) { RestoreEntry(key, user_key, value); });
+  }
+  size_t PendingBytes() const { return pending_.Bytes(); }
+  //! For a snapshot: the restored entries not in the map yet, to be written as they are.
+  PendingKeyGroups::Frozen FreezePending() const { return pending_.Freeze(); }
+  static void WritePending(const PendingKeyGroups::Frozen& pending, const std::string& name,
+                           KeyedStateWriter& out) {
+    pending.ForEach(
+        [&out, &name](int kg, std::string_view key, std::string_view user_key,
+                      std::string_view value) { out.Write(kg, name, key, user_key, value); });
+  }
+
   //! The map key of the current key (a reference to it in the void namespace) and namespace.
   decltype(auto) Current() const {
     if constexpr (kVoidNamespace<N>) {
@@ -178,7 +211,8 @@ class HeapTable : public StateTable<K>, public NamespaceTable<N> {
     return k;
   }
   template <typename V>
-  static void AppendKeysOf(const CowMap<Key, V>& map, std::vector<K>& out) {
+  void AppendKeysOf(const CowMap<Key, V>& map, std::vector<K>& out) {
+    ReadyAll();
     if constexpr (kVoidNamespace<N>) {
       map.ForEachKey([&out](const K& k) { out.push_back(k); });
     } else {
@@ -192,6 +226,8 @@ class HeapTable : public StateTable<K>, public NamespaceTable<N> {
  private:
   const KeyScope<K>* scope_;
   N ns_{};
+  int max_parallelism_ = kDefaultMaxParallelism;
+  PendingKeyGroups pending_;
 };
 
 template <typename K, typename N, typename T>
@@ -200,14 +236,24 @@ class HeapValueTable final : public HeapTable<K, N>, public ValueTable<T> {
 
  public:
   using Base::Base;
-  const T* Get() override { return map_.Find(this->Current()); }
-  void Put(T value) override { map_.Put(this->Current(), std::move(value)); }
-  void Clear() override { map_.Erase(this->Current()); }
+  const T* Get() override {
+    this->Ready();
+    return map_.Find(this->Current());
+  }
+  void Put(T value) override {
+    this->Ready();
+    map_.Put(this->Current(), std::move(value));
+  }
+  void Clear() override {
+    this->Ready();
+    map_.Erase(this->Current());
+  }
   void Reserve(size_t n) override { map_.Reserve(n); }
-  size_t EstimateBytes() const override { return map_.EstimateBytes(); }
-  void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
+  size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
+  void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
-    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+    return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
+            max_parallelism](KeyedStateWriter& out) {
       ByteWriter kw, uw, vw;
       for (const auto& [k, v] : *frozen) {
         Base::WriteEntryKey(k, kw, uw);
@@ -216,15 +262,18 @@ class HeapValueTable final : public HeapTable<K, N>, public ValueTable<T> {
         out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), View(uw),
                   View(vw));
       }
+      Base::WritePending(pending, name, out);
     };
-  }
-  void Restore(std::string_view key, std::string_view user_key, std::string_view value) override {
-    T v{};
-    DeserializeFrom(value, v);
-    map_.PutBase(Base::ReadEntryKey(key, user_key), std::move(v));
   }
 
  private:
+  void RestoreEntry(std::string_view key, std::string_view user_key,
+                    std::string_view value) override {
+    T v{};
+    DeserializeFrom(value, v);
+    map_.PutRestored(Base::ReadEntryKey(key, user_key), std::move(v));
+  }
+
   CowMap<typename Base::Key, T> map_;
 };
 
@@ -235,22 +284,31 @@ class HeapListTable final : public HeapTable<K, N>, public ListTable<T> {
  public:
   using Base::Base;
   std::vector<T> Get() override {
+    this->Ready();
     const std::vector<T>* v = map_.Find(this->Current());
     return v ? *v : std::vector<T>{};
   }
-  void Add(const T& value) override { map_.Mutable(this->Current()).push_back(value); }
+  void Add(const T& value) override {
+    this->Ready();
+    map_.Mutable(this->Current()).push_back(value);
+  }
   void Update(std::vector<T> values) override {
+    this->Ready();
     if (values.empty()) {
       Clear();
     } else {
       map_.Put(this->Current(), std::move(values));
     }
   }
-  void Clear() override { map_.Erase(this->Current()); }
-  size_t EstimateBytes() const override { return map_.EstimateBytes(); }
-  void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
+  void Clear() override {
+    this->Ready();
+    map_.Erase(this->Current());
+  }
+  size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
+  void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
-    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+    return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
+            max_parallelism](KeyedStateWriter& out) {
       ByteWriter kw, uw, vw;
       for (const auto& [k, items] : *frozen) {
         Base::WriteEntryKey(k, kw, uw);
@@ -259,15 +317,18 @@ class HeapListTable final : public HeapTable<K, N>, public ListTable<T> {
         out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), View(uw),
                   View(vw));
       }
+      Base::WritePending(pending, name, out);
     };
-  }
-  void Restore(std::string_view key, std::string_view user_key, std::string_view value) override {
-    std::vector<T> items;
-    DeserializeList(value, items);
-    map_.PutBase(Base::ReadEntryKey(key, user_key), std::move(items));
   }
 
  private:
+  void RestoreEntry(std::string_view key, std::string_view user_key,
+                    std::string_view value) override {
+    std::vector<T> items;
+    DeserializeList(value, items);
+    map_.PutRestored(Base::ReadEntryKey(key, user_key), std::move(items));
+  }
+
   CowMap<typename Base::Key, std::vector<T>> map_;
 };
 
@@ -279,15 +340,18 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
   using Inner = std::unordered_map<UK, UV, KeyHasher<UK>>;
   using Base::Base;
   std::optional<UV> Get(const UK& key) override {
+    this->Ready();
     const Inner* m = map_.Find(this->Current());
     if (!m) return std::nullopt;
     auto e = m->find(key);
     return e == m->end() ? std::nullopt : std::optional<UV>(e->second);
   }
   void Put(const UK& key, UV value) override {
+    this->Ready();
     map_.Mutable(this->Current()).insert_or_assign(key, std::move(value));
   }
   void Remove(const UK& key) override {
+    this->Ready();
     const Inner* m = map_.Find(this->Current());
     if (!m || !m->count(key)) return;
     Inner& mine = map_.Mutable(this->Current());
@@ -295,20 +359,26 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
     if (mine.empty()) map_.Erase(this->Current());
   }
   std::vector<std::pair<UK, UV>> Entries() override {
+    this->Ready();
     const Inner* m = map_.Find(this->Current());
     if (!m) return {};
     return {m->begin(), m->end()};
   }
   void ForEach(const std::function<void(const UK&, const UV&)>& fn) override {
+    this->Ready();
     const Inner* m = map_.Find(this->Current());
     if (!m) return;
     for (const auto& [k, v] : *m) fn(k, v);
   }
-  void Clear() override { map_.Erase(this->Current()); }
-  size_t EstimateBytes() const override { return map_.EstimateBytes(); }
-  void AppendKeys(std::vector<K>& out) override { Base::AppendKeysOf(map_, out); }
+  void Clear() override {
+    this->Ready();
+    map_.Erase(this->Current());
+  }
+  size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
+  void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
-    return [frozen = map_.Freeze(), name, max_parallelism](KeyedStateWriter& out) {
+    return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
+            max_parallelism](KeyedStateWriter& out) {
       ByteWriter kw, ns, uw, vw;
       for (const auto& [k, entries] : *frozen) {
         Base::WriteEntryKey(k, kw, ns);
@@ -322,10 +392,14 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
           out.Write(kg, name, View(kw), View(uw), View(vw));
         }
       }
+      Base::WritePending(pending, name, out);
     };
   }
-  void Restore(std::string_view key, std::string_view user_key, std::string_view value) override {
-    Inner& slot = map_.BaseSlot(Base::ReadEntryKey(key, user_key));
+
+ private:
+  void RestoreEntry(std::string_view key, std::string_view user_key,
+                    std::string_view value) override {
+    Inner& slot = map_.RestoredSlot(Base::ReadEntryKey(key, user_key));
     UK uk{};
     DeserializeFrom(user_key, uk);
     UV uv{};
@@ -333,7 +407,6 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
     slot.insert_or_assign(std::move(uk), std::move(uv));
   }
 
- private:
   CowMap<typename Base::Key, Inner> map_;
 };
 
