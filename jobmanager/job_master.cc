@@ -194,6 +194,8 @@ void JobMaster::DeployAll() {
             spec_.config.GetMemoryBytes("state.backend.rocksdb.write-back-cache.size"));
         c->set_rocksdb_transfer_threads(static_cast<int32_t>(
             spec_.config.GetInt("state.backend.rocksdb.checkpoint.transfer.thread.num")));
+        c->set_rocksdb_partitioned_index_filters(
+            spec_.config.GetBool("state.backend.rocksdb.memory.partitioned-index-filters"));
       }
       if (restore_) {
         *d.mutable_restore() =

@@ -474,6 +474,13 @@ std::vector<Option> MakeOptions() {
               "downloaded at once by a restore.",
        .min = 1,
        .max = 64},
+      {.key = "state.backend.rocksdb.memory.partitioned-index-filters",
+       .type = T::kBool,
+       .default_value = "true",
+       .doc = "RocksDB only, with state.backend.rocksdb.memory.managed: the index and bloom "
+              "filter of each SST file are split into blocks of 4 KiB under a small top-level "
+              "index, so that the shared cache holds the parts that are read instead of whole "
+              "filters. false: one index and one filter block per file."},
       {.key = "state.backend.rocksdb.localdir",
        .type = T::kString,
        .default_value = "",

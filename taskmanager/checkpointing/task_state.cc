@@ -306,6 +306,8 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     opts.write_cache_bytes =
         static_cast<size_t>(deployment_.checkpointing().rocksdb_write_cache_bytes());
     opts.transfer_threads = std::max(1, deployment_.checkpointing().rocksdb_transfer_threads());
+    opts.partitioned_index_filters =
+        deployment_.checkpointing().rocksdb_partitioned_index_filters();
     opts.name = absl::StrCat(node.id, "-", SafeName(o->uid), "-", deployment_.subtask_index());
     opts.restored_files_in_checkpoint_storage =
         restore_storage_ != nullptr && restore_storage_ == storage_;

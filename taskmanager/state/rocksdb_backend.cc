@@ -382,7 +382,7 @@ namespace {
 //! Options shared by every instance; `block_cache_bytes` for the table cache, `name` for its log
 //! lines; with `shared`, its cache and write-buffer manager instead.
 void InitOptions(size_t block_cache_bytes, const RocksDbSharedMemory::Impl* shared,
-                 const std::string& name, rocksdb::DBOptions* db,
+                 bool partitioned_index_filters, const std::string& name, rocksdb::DBOptions* db,
                  rocksdb::ColumnFamilyOptions* cf) {
   db->create_if_missing = true;
   db->create_missing_column_families = true;
@@ -399,6 +399,14 @@ void InitOptions(size_t block_cache_bytes, const RocksDbSharedMemory::Impl* shar
     table.cache_index_and_filter_blocks = true;
     table.cache_index_and_filter_blocks_with_high_priority = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
+    if (partitioned_index_filters) {
+      // A whole file's filter is ~1.2 MiB per million keys: a small cache evicts it, and a read of
+      // a missing key then loads it again. Partitions of 4 KiB under a pinned top level instead.
+      table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+      table.partition_filters = true;
+      table.metadata_block_size = 4096;
+      table.pin_top_level_index_and_filter = true;
+    }
     db->write_buffer_manager = shared->write_buffers;
     // Memtables of a few MiB at most: flushed early and often, the manager's bound holds.
     cf->write_buffer_size = std::clamp<size_t>(shared->write_buffers->buffer_size() / 4,
@@ -533,8 +541,9 @@ RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
       db_(std::make_unique<Db>()),
       registry_(std::make_shared<UploadRegistry>()) {
   InitOptions(options_.block_cache_bytes,
-              options_.shared_memory ? options_.shared_memory->impl_.get() : nullptr, options_.name,
-              &db_->db_options, &db_->cf_options);
+              options_.shared_memory ? options_.shared_memory->impl_.get() : nullptr,
+              options_.partitioned_index_filters, options_.name, &db_->db_options,
+              &db_->cf_options);
   ttl_filters_ = std::make_shared<TtlCompactionFilters>([] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())

@@ -84,6 +84,10 @@ struct RocksDbBackendOptions {
   //! Files uploaded at once by a snapshot and downloaded at once by a restore
   //! (state.backend.rocksdb.checkpoint.transfer.thread.num).
   int transfer_threads = 4;
+  //! With `shared_memory`: partitioned index and filter blocks (a two-level index), so that the
+  //! shared cache holds the 4 KiB parts a read needs, not whole filters
+  //! (state.backend.rocksdb.memory.partitioned-index-filters).
+  bool partitioned_index_filters = true;
 };
 
 class WriteBackCache;

@@ -898,6 +898,49 @@ TEST_P(RocksDbBackendTest, InstancesSharingManagedMemoryStayWithinIt) {
   EXPECT_EQ(memory->capacity(), kBudget / 2);
 }
 
+TEST_P(RocksDbBackendTest, ColdKeysReadBackInASmallSharedCacheWithEitherIndexAndFilterLayout) {
+  // 60,000 keys, flushed to several files, behind a 1 MiB shared cache: most reads miss the
+  // cache, half of them look for keys that do not exist (the bloom filters answer those).
+  for (const bool partitioned : {true, false}) {
+    SCOPED_TRACE(partitioned ? "partitioned index and filters" : "one index and filter per file");
+    auto memory = RocksDbSharedMemory::Create(size_t{1} << 20, 0.5, 0.1);
+    RocksDbBackendOptions o = Options(partitioned ? "p" : "f", Range(0, 9));
+    o.shared_memory = memory;
+    o.partitioned_index_filters = partitioned;
+    auto opened = RocksDbKeyedBackend::Open(o, storage_.get(), {});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    std::unique_ptr<RocksDbKeyedBackend> b = *std::move(opened);
+    const int s = b->RegisterState("value");
+    for (int n = 0; n < 60000; ++n) {
+      SetKey(*b, Key(n % 10, 2 * n));
+      b->Put(s, "", "value " + std::to_string(n));
+      if (n % 15000 == 14999) {
+        ASSERT_TRUE(b->SnapshotSync(n).ok());  // a file per 15,000
+      }
+    }
+    auto check = [](RocksDbKeyedBackend& r) {
+      const int s = r.RegisterState("value");
+      std::string v;
+      for (int n = 0; n < 60000; n += 7) {
+        SetKey(r, Key(n % 10, 2 * n));
+        ASSERT_TRUE(r.Get(s, "", &v)) << n;
+        ASSERT_EQ(v, "value " + std::to_string(n));
+        SetKey(r, Key(n % 10, 2 * n + 1));
+        ASSERT_FALSE(r.Get(s, "", &v)) << n;
+      }
+    };
+    check(*b);
+    proto::KeyedStateHandle h = Checkpoint(*b, 100);
+    b.reset();
+    RocksDbBackendOptions again = Options(partitioned ? "p2" : "f2", Range(0, 9));
+    again.shared_memory = memory;
+    again.partitioned_index_filters = !partitioned;  // a restore may change the layout
+    auto restored = RocksDbKeyedBackend::Open(again, storage_.get(), {h});
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    check(**restored);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(WriteBackCache, RocksDbBackendTest,
                          ::testing::Values(size_t{32} << 20, size_t{0}, size_t{256}),
                          [](const ::testing::TestParamInfo<size_t>& info) {
