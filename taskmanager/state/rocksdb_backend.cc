@@ -18,7 +18,9 @@
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
@@ -27,6 +29,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/snapshot/key_groups_format.h"
+#include "common/snapshot/parallel.h"
 #include "taskmanager/state/rocksdb_info_log.h"
 #include "taskmanager/state/timer_service.h"
 #include "taskmanager/state/ttl_compaction_filter.h"
@@ -469,14 +472,12 @@ absl::Status Download(snapshot::SnapshotStorage& storage, const proto::RocksDbSt
   return storage.DownloadFiles(downloads, threads);
 }
 
-//! Copies the entries in [lower, upper) of `from` (in `source`) to `to` (in `target`): written in
-//! key order into one SST file (`file`, in the instance's file system) and ingested, so that a
-//! restore from several instances costs a sequential write per key, not a memtable insert. The
-//! range holds no key of `target` (key groups belong to one instance each).
-absl::Status CopyRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from, rocksdb::DB& target,
-                       rocksdb::ColumnFamilyHandle* to, const rocksdb::Options& options,
-                       const std::string& lower, const std::string& upper,
-                       const std::string& file) {
+//! Writes the entries in [lower, upper) of `from` (in `source`) in key order into the SST file
+//! `file`; `*written` tells whether there was any.
+rocksdb::Status WriteRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from,
+                           rocksdb::ColumnFamilyHandle* to, const rocksdb::Options& options,
+                           const std::string& lower, const std::string& upper,
+                           const std::string& file, bool* written) {
   rocksdb::Slice upper_slice = ToSlice(upper);
   rocksdb::ReadOptions read;
   read.iterate_upper_bound = &upper_slice;
@@ -492,14 +493,47 @@ absl::Status CopyRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from, r
   }
   if (s.ok()) s = it->status();
   if (s.ok() && entries > 0) s = writer.Finish();
-  if (s.ok() && entries > 0) {
+  *written = entries > 0;
+  return s;
+}
+
+//! Copies the entries of key groups [first, end) of `from` (in `source`) to `to` (in `target`):
+//! written in key order into SST files, `parts` ranges of key groups on as many threads, and
+//! ingested together, so that a restore from several instances costs a sequential write per key,
+//! not a memtable insert. The range holds no key of `target` (key groups belong to one instance
+//! each). The files are `file_prefix`-<part>.sst, in the instance's file system.
+absl::Status CopyRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from, rocksdb::DB& target,
+                       rocksdb::ColumnFamilyHandle* to, const rocksdb::Options& options, int first,
+                       int end, int parts, const std::string& file_prefix) {
+  parts = std::clamp(parts, 1, std::max(1, end - first));
+  std::vector<std::string> files(static_cast<size_t>(parts));
+  std::vector<char> written(files.size(), 0);
+  absl::Status s = snapshot::ForEachParallel(files.size(), parts, [&](size_t i) {
+    const int part = static_cast<int>(i);
+    const int lower = first + (end - first) * part / parts;
+    const int upper = first + (end - first) * (part + 1) / parts;
+    files[i] = absl::StrCat(file_prefix, "-", part, ".sst");
+    bool any = false;
+    rocksdb::Status w = WriteRange(source, from, to, options, KeyGroupKey(lower),
+                                   KeyGroupKey(upper), files[i], &any);
+    written[i] = any ? 1 : 0;
+    return ToStatus(w, absl::StrCat("copying column family ", from->GetName()));
+  });
+  std::vector<std::string> ingest_files;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (written[i]) ingest_files.push_back(files[i]);
+  }
+  if (s.ok() && !ingest_files.empty()) {
     rocksdb::IngestExternalFileOptions ingest;
-    ingest.move_files = true;  // a hard link: the file is ours
-    s = target.IngestExternalFile(to, {file}, ingest);
+    ingest.move_files = true;  // a hard link: the files are ours
+    s = ToStatus(target.IngestExternalFile(to, ingest_files, ingest),
+                 absl::StrCat("ingesting column family ", from->GetName()));
   }
   std::error_code ec;
-  std::filesystem::remove(file, ec);  // left after a failure; moved away after an ingest
-  return ToStatus(s, absl::StrCat("copying column family ", from->GetName()));
+  for (const std::string& f : files) {
+    if (!f.empty()) std::filesystem::remove(f, ec);  // left after a failure; moved by an ingest
+  }
+  return s;
 }
 
 absl::Status CheckOptions(const RocksDbBackendOptions& o) {
@@ -671,15 +705,18 @@ absl::Status RocksDbKeyedBackend::CopyFromInstance(snapshot::SnapshotStorage& st
                             /*read_only=*/true, &families)
              : absl::StatusOr<std::unique_ptr<rocksdb::DB>>(s);
   if (source.ok()) {
-    const std::string lower = KeyGroupKey(std::max(handle.range().start(), options_.range.start()));
-    const std::string upper = KeyGroupKey(std::min(handle.range().end(), options_.range.end()) + 1);
+    const int first = std::max(handle.range().start(), options_.range.start());
+    const int end = std::min(handle.range().end(), options_.range.end()) + 1;
+    // As many parts as the machine runs threads at once, within the transfer threads.
+    const int parts = std::min(options_.transfer_threads,
+                               std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
     for (const auto& [family, cf] : families) {
       if (!s.ok()) break;
       if (!IsStateFamily(family, handle)) continue;
       absl::StatusOr<int> id = AddState(family);
       s = id.ok() ? CopyRange(**source, cf, *db_->db, db_->states[*id],
-                              rocksdb::Options(db_->db_options, db_->cf_options), lower, upper,
-                              absl::StrCat(dir, "-ingest-", *id, ".sst"))
+                              rocksdb::Options(db_->db_options, db_->cf_options), first, end, parts,
+                              absl::StrCat(dir, "-ingest-", *id))
                   : id.status();
     }
     CloseInstance(*std::move(source), families);
