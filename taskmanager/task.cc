@@ -814,11 +814,12 @@ void Task::Run() {
   // entries takes seconds, and the next attempt need not wait for it. A failed or cancelled task
   // tears down first, so that its next attempt never meets its connections or files.
   const bool finished = failure.message.empty() && !cancelled_;
+  // Out of the heap-state ledger first: the next attempt's state must not count against this one.
+  if (state_ctx_.heap_ledger != nullptr) state_ctx_.heap_ledger->Remove(deployment_.attempt_id());
   if (finished) SetState(SubtaskState::kFinished);
   c.ops.clear();
   c.op_ptrs.clear();
   c.state.reset();  // closes RocksDB, removes the local working folder
-  if (state_ctx_.heap_ledger != nullptr) state_ctx_.heap_ledger->Remove(deployment_.attempt_id());
   if (!failure.message.empty() && !cancelled_) {
     for (const auto& p : partitions_) p->Release();
     SetState(SubtaskState::kFailed, failure);
