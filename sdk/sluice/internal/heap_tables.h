@@ -2,8 +2,10 @@
 // operator, so that heap state is never serialized on access. A table's map key is the key alone
 // in the void namespace (no cost for state without a namespace) or the key and the namespace. In
 // snapshots an entry's key is the key's bytes and its user key starts with the namespace's bytes,
-// as in the host backend, so a heap snapshot restores into RocksDB. Internal to the SDK;
-// task thread only, except the frozen maps that snapshots read on an I/O thread.
+// as in the host backend, so a heap snapshot restores into RocksDB. A restored table builds its
+// map lazily: each key group from its restored entries on the first access to one of its keys
+// (restored_entries.h). Internal to the SDK; task thread only, except the frozen maps and pending
+// entries that snapshots read on an I/O thread.
 #pragma once
 
 #include <memory>
