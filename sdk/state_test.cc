@@ -227,14 +227,20 @@ TEST(HeapStateTest, SnapshotRestoresWholeAndByKeyGroupRange) {
   for (const auto& [k, n] : owners) EXPECT_EQ(n, 1) << k;
 }
 
-TEST(HeapStateTest, RestoredStatesNotAskedForAreKeptInTheNextSnapshot) {
+//! The entries of a snapshot of a fresh store Fill()ed with n keys.
+std::vector<Entry> FilledSnapshot(int n) {
   KeyedStateStore<int64_t> store;
   FreshInit fresh;
   store.Initialize(fresh);
-  Fill(store, 20);
+  Fill(store, n);
+  MemoryWriter snapshot;
+  store.Snapshot(snapshot);
+  return snapshot.Finish().entries;
+}
+
+TEST(HeapStateTest, RestoredStatesNotAskedForAreKeptInTheNextSnapshot) {
   MemoryWriter first;
-  store.Snapshot(first);
-  first.Finish();
+  first.entries = FilledSnapshot(20);
 
   KeyedStateStore<int64_t> restored;
   MemoryInit init(first.entries, KeyGroupRange{0, 127});
@@ -307,16 +313,8 @@ TEST(HeapStateTest, SnapshotIsCopyOnWriteWhileTheTaskGoesOnWriting) {
 
 TEST(HeapStateTest, RestoredKeyGroupsAreBuiltOnFirstAccessAndSnapshotsTakeTheRestAsItIs) {
   constexpr int kKeys = 600;
-  KeyedStateStore<int64_t> store;
-  FreshInit fresh;
-  store.Initialize(fresh);
-  Fill(store, kKeys);
-  MemoryWriter first;
-  store.Snapshot(first);
-  first.Finish();
-
   KeyedStateStore<int64_t> restored;
-  MemoryInit init(first.entries, KeyGroupRange{0, 127});
+  MemoryInit init(FilledSnapshot(kKeys), KeyGroupRange{0, 127});
   restored.Initialize(init);
   auto value = restored.GetValueState<std::string>("value");
   auto list = restored.GetListState<int32_t>("list");
