@@ -150,12 +150,13 @@ subtask_ms() {
 # Part files are [.]part-<job>-<subtask>-<attempt>-<n>[.inprogress|.pending].
 # sink_subtasks_with_output DIR MIN_ATTEMPT: how many sink subtasks of attempt >= MIN_ATTEMPT have
 # a non-empty part file in DIR.
+# (A part file renamed or removed while find looks at it makes find fail: not an error here.)
 sink_subtasks_with_output() {
-  find "$1" -maxdepth 1 -name '*part-*' -size +0c -printf '%f\n' 2>/dev/null |
+  { find "$1" -maxdepth 1 -name '*part-*' -size +0c -printf '%f\n' 2>/dev/null || true; } |
     awk -F- -v min="$2" '$4 + 0 >= min { s[$3] = 1 } END { print length(s) }'
 }
 max_attempt() {
-  find "$1" -maxdepth 1 -name '*part-*' -printf '%f\n' 2>/dev/null |
+  { find "$1" -maxdepth 1 -name '*part-*' -printf '%f\n' 2>/dev/null || true; } |
     awk -F- '$4 + 0 > m { m = $4 + 0 } END { print m + 0 }'
 }
 
