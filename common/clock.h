@@ -21,4 +21,11 @@ inline int64_t SteadyNowNs() {
       .count();
 }
 
+//! Whole milliseconds of steady_clock since `start`: durations for log lines.
+inline int64_t MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
 }  // namespace sluice

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/snapshot/key_groups_format.h"
 #include "common/snapshot/metadata.h"
@@ -256,11 +257,6 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
   // Keyed operators' key-groups files, read once: the timers now, then heap state when asked for,
   // or their entries copied into RocksDB.
   const auto started = std::chrono::steady_clock::now();
-  auto ms_since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 t)
-        .count();
-  };
   std::vector<KeyGroupsFile> files;
   bool holds_rocksdb = false;
   if (restored && o->keyed) {
@@ -294,7 +290,7 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
       if (!s.ok()) ThrowRestoreError(s, "corrupt keyed state: ");
     }
   }
-  const int64_t read_ms = ms_since(started);
+  const int64_t read_ms = MsSince(started);
   const auto rocksdb_started = std::chrono::steady_clock::now();
   if (o->keyed && deployment_.checkpointing().state_backend() == "rocksdb") {
     state::RocksDbBackendOptions opts;
@@ -341,7 +337,7 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
   RestoredInit init(restored, deployment_.has_restore(), o->max_parallelism, o->range, &files,
                     holds_rocksdb && !o->rocksdb, o->rocksdb.get(), std::move(timers),
                     &heap_states_);
-  const int64_t rocksdb_ms = ms_since(rocksdb_started);
+  const int64_t rocksdb_ms = MsSince(rocksdb_started);
   const auto operator_started = std::chrono::steady_clock::now();
   op.InitializeState(init);
   if (restored != nullptr && o->keyed) {
@@ -350,8 +346,8 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     log::Get("state")->info(
         "{}: restored keyed state [{}, {}] in {} ms: key-groups files {} ms ({} bytes), RocksDB {} "
         "ms, the operator's InitializeState {} ms",
-        o->uid, o->range.start(), o->range.end(), ms_since(started), read_ms, bytes, rocksdb_ms,
-        ms_since(operator_started));
+        o->uid, o->range.start(), o->range.end(), MsSince(started), read_ms, bytes, rocksdb_ms,
+        MsSince(operator_started));
   }
   operators_.push_back(std::move(o));
 }

@@ -26,6 +26,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/snapshot/key_groups_format.h"
@@ -506,22 +507,22 @@ absl::Status CopyRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from, r
                        rocksdb::ColumnFamilyHandle* to, const rocksdb::Options& options, int first,
                        int end, int parts, const std::string& file_prefix) {
   parts = std::clamp(parts, 1, std::max(1, end - first));
+  // The file of each part that had entries (the writer creates it at the first one); empty if none.
   std::vector<std::string> files(static_cast<size_t>(parts));
-  std::vector<char> written(files.size(), 0);
   absl::Status s = snapshot::ForEachParallel(files.size(), parts, [&](size_t i) {
     const int part = static_cast<int>(i);
     const int lower = first + (end - first) * part / parts;
     const int upper = first + (end - first) * (part + 1) / parts;
-    files[i] = absl::StrCat(file_prefix, "-", part, ".sst");
+    const std::string file = absl::StrCat(file_prefix, "-", part, ".sst");
     bool any = false;
-    rocksdb::Status w = WriteRange(source, from, to, options, KeyGroupKey(lower),
-                                   KeyGroupKey(upper), files[i], &any);
-    written[i] = any ? 1 : 0;
+    rocksdb::Status w =
+        WriteRange(source, from, to, options, KeyGroupKey(lower), KeyGroupKey(upper), file, &any);
+    if (any) files[i] = file;
     return ToStatus(w, absl::StrCat("copying column family ", from->GetName()));
   });
   std::vector<std::string> ingest_files;
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (written[i]) ingest_files.push_back(files[i]);
+  for (const std::string& f : files) {
+    if (!f.empty()) ingest_files.push_back(f);
   }
   if (s.ok() && !ingest_files.empty()) {
     rocksdb::IngestExternalFileOptions ingest;
@@ -530,9 +531,7 @@ absl::Status CopyRange(rocksdb::DB& source, rocksdb::ColumnFamilyHandle* from, r
                  absl::StrCat("ingesting column family ", from->GetName()));
   }
   std::error_code ec;
-  for (const std::string& f : files) {
-    if (!f.empty()) std::filesystem::remove(f, ec);  // left after a failure; moved by an ingest
-  }
+  for (const std::string& f : ingest_files) std::filesystem::remove(f, ec);  // left by a failure
   return s;
 }
 
@@ -629,13 +628,8 @@ absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
     return absl::InvalidArgumentError("restore: state handles but no snapshot storage");
   }
   const auto started = std::chrono::steady_clock::now();
-  auto ms_since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 t)
-        .count();
-  };
   absl::Status s = base != nullptr ? RestoreBase(*storage, base->rocksdb()) : OpenDb(true);
-  const int64_t base_ms = ms_since(started);
+  const int64_t base_ms = MsSince(started);
   const std::string temp_dir = SiblingBase(options_.local_dir) + "-restore";
   for (const proto::KeyedStateHandle* h : rest) {
     if (!s.ok()) break;
@@ -643,7 +637,7 @@ absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
                          : InsertKeyGroups(*storage, h->key_groups());
   }
   if (!s.ok()) return s;
-  const int64_t copy_ms = ms_since(started) - base_ms;
+  const int64_t copy_ms = MsSince(started) - base_ms;
   // Exactly our previous instance: its shared SST files are reusable by the next checkpoint. (A
   // key-groups handle beside it holds the operator's timers, not inserted here.)
   const auto rocksdb_handles =

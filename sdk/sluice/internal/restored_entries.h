@@ -126,8 +126,8 @@ class PendingKeyGroups {
   template <typename F>
   void Take(int kg, F&& fn) {
     if (kg < 0 || static_cast<size_t>(kg) >= by_key_group_.size()) return;
-    std::vector<uint32_t> runs = std::move(by_key_group_[kg]);
-    by_key_group_[kg].clear();
+    std::vector<uint32_t> runs;
+    runs.swap(by_key_group_[kg]);
     if (runs.empty()) return;
     --remaining_;
     const std::shared_ptr<const RestoredEntries> entries = entries_;  // Release() may drop ours
