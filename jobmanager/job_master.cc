@@ -196,6 +196,7 @@ void JobMaster::DeployAll() {
             spec_.config.GetInt("state.backend.rocksdb.checkpoint.transfer.thread.num")));
         c->set_rocksdb_partitioned_index_filters(
             spec_.config.GetBool("state.backend.rocksdb.memory.partitioned-index-filters"));
+        c->set_rocksdb_key_filter(spec_.config.GetBool("state.backend.rocksdb.key-filter"));
       }
       if (restore_) {
         *d.mutable_restore() =

@@ -481,6 +481,13 @@ std::vector<Option> MakeOptions() {
               "filter of each SST file are split into blocks of 4 KiB under a small top-level "
               "index, so that the shared cache holds the parts that are read instead of whole "
               "filters. false: one index and one filter block per file."},
+      {.key = "state.backend.rocksdb.key-filter",
+       .type = T::kBool,
+       .default_value = "true",
+       .doc = "RocksDB only: each instance keeps an in-memory filter of the keys it holds (about "
+              "10 bits per key, charged to managed memory), so that a read of a key it does not "
+              "hold (a key's first record) is answered without RocksDB. A restored instance walks "
+              "its keys in the background first; reads go to RocksDB until that is done."},
       {.key = "state.backend.rocksdb.localdir",
        .type = T::kString,
        .default_value = "",

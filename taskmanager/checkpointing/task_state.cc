@@ -304,6 +304,7 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     opts.transfer_threads = std::max(1, deployment_.checkpointing().rocksdb_transfer_threads());
     opts.partitioned_index_filters =
         deployment_.checkpointing().rocksdb_partitioned_index_filters();
+    opts.key_filter = deployment_.checkpointing().rocksdb_key_filter();
     opts.name = absl::StrCat(node.id, "-", SafeName(o->uid), "-", deployment_.subtask_index());
     opts.restored_files_in_checkpoint_storage =
         restore_storage_ != nullptr && restore_storage_ == storage_;

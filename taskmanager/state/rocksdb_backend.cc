@@ -32,6 +32,7 @@
 #include "common/snapshot/key_groups_format.h"
 #include "common/snapshot/parallel.h"
 #include "taskmanager/state/rocksdb_info_log.h"
+#include "taskmanager/state/rocksdb_key_filter.h"
 #include "taskmanager/state/timer_service.h"
 #include "taskmanager/state/ttl_compaction_filter.h"
 #include "taskmanager/state/write_back_cache.h"
@@ -587,6 +588,10 @@ RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
   if (options_.write_cache_bytes > 0) {
     cache_ = std::make_unique<WriteBackCache>(options_.write_cache_bytes);
   }
+  if (options_.key_filter) {
+    key_filter_ = std::make_unique<RocksDbKeyFilter>(
+        options_.shared_memory ? options_.shared_memory->impl_->cache : nullptr, options_.name);
+  }
 }
 
 RocksDbKeyedBackend::~RocksDbKeyedBackend() { Close(); }
@@ -623,7 +628,10 @@ absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
       rest.push_back(&h);
     }
   }
-  if (base == nullptr && rest.empty()) return OpenDb(/*create=*/true);
+  if (base == nullptr && rest.empty()) {
+    if (key_filter_) key_filter_->StartComplete();
+    return OpenDb(/*create=*/true);
+  }
   if (storage == nullptr) {
     return absl::InvalidArgumentError("restore: state handles but no snapshot storage");
   }
@@ -651,6 +659,11 @@ absl::Status RocksDbKeyedBackend::Restore(snapshot::SnapshotStorage* storage,
       files[f.local_name()] = f.file();
     }
     registry_->SetRestored(std::move(files));
+  }
+  if (key_filter_) {
+    std::vector<rocksdb::ColumnFamilyHandle*> families;
+    for (const auto& [name, cf] : db_->families) families.push_back(cf);
+    key_filter_->StartScan(db_->db.get(), std::move(families));
   }
   log::Get("state")->info(
       "{}: restored keyed state [{}, {}] from {} handle(s): base instance {} ms (download, open, "
@@ -764,6 +777,7 @@ absl::Status RocksDbKeyedBackend::InsertKeyGroups(std::string_view file_bytes,
                                  it->second = db_->states[*id];
                                }
                                EncodeKey(key_group, k, user_key, &key);
+                               if (key_filter_) key_filter_->Add(key);
                                rocksdb::Status put = batch.Put(it->second, key, ToSlice(value));
                                if (put.ok() && batch.GetDataSize() >= kCopyBatchBytes) {
                                  put = db_->db->Write(db_->write, &batch);
@@ -773,6 +787,7 @@ absl::Status RocksDbKeyedBackend::InsertKeyGroups(std::string_view file_bytes,
                              });
   if (s.ok()) s = failed;
   if (s.ok()) s = ToStatus(db_->db->Write(db_->write, &batch), "inserting restored state");
+  if (key_filter_) key_filter_->UpdateCharge();
   return s;
 }
 
@@ -841,9 +856,13 @@ bool RocksDbKeyedBackend::Get(int state, std::string_view user_key, std::string*
       return true;
     }
   }
-  rocksdb::Status s = db_->db->Get(db_->read, cf, KeyOf(user_key), value);
-  if (!s.IsNotFound()) ThrowIfError(s, "get");
-  const bool found = !s.IsNotFound();
+  const std::string& stored = KeyOf(user_key);
+  bool found = false;
+  if (key_filter_ == nullptr || key_filter_->MayContain(stored)) {
+    rocksdb::Status s = db_->db->Get(db_->read, cf, stored, value);
+    if (!s.IsNotFound()) ThrowIfError(s, "get");
+    found = !s.IsNotFound();
+  }
   if (cache_) {
     WriteBackCache::Entry& e = cache_->Insert(state, user_key);
     if (found) {
@@ -868,7 +887,9 @@ void RocksDbKeyedBackend::Put(int state, std::string_view user_key, std::string_
     EvictIfFull();
     return;
   }
-  ThrowIfError(db_->db->Put(db_->write, cf, KeyOf(user_key), ToSlice(value)), "put");
+  const std::string& stored = KeyOf(user_key);
+  if (key_filter_) key_filter_->Add(stored);
+  ThrowIfError(db_->db->Put(db_->write, cf, stored, ToSlice(value)), "put");
 }
 
 void RocksDbKeyedBackend::Append(int state, std::string_view user_key, std::string_view bytes) {
@@ -885,7 +906,9 @@ void RocksDbKeyedBackend::Append(int state, std::string_view user_key, std::stri
       return;
     }
   }
-  ThrowIfError(db_->db->Merge(db_->write, cf, KeyOf(user_key), ToSlice(bytes)), "merge");
+  const std::string& stored = KeyOf(user_key);
+  if (key_filter_) key_filter_->Add(stored);
+  ThrowIfError(db_->db->Merge(db_->write, cf, stored, ToSlice(bytes)), "merge");
 }
 
 void RocksDbKeyedBackend::Delete(int state, std::string_view user_key) {
@@ -906,8 +929,10 @@ void RocksDbKeyedBackend::FlushCache(bool clear) {
   if (!cache_) return;
   rocksdb::WriteBatch batch;
   cache_->VisitDirty([&](int state, std::string_view stored, const WriteBackCache::Entry& e) {
+    if (key_filter_ && e.present) key_filter_->Add(stored);
     AddToBatch(batch, db_->Family(state), stored, e);
   });
+  if (key_filter_) key_filter_->UpdateCharge();
   if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "flushing the cache");
   cache_->MarkClean();  // only now: a failed write keeps them dirty
   if (clear) cache_->Clear();
@@ -967,6 +992,7 @@ void RocksDbKeyedBackend::ScanCurrentKey(
     rocksdb::WriteBatch batch;
     cache_->VisitDirtyOfCurrent(state,
                                 [&](int, std::string_view stored, const WriteBackCache::Entry& e) {
+                                  if (key_filter_ && e.present) key_filter_->Add(stored);
                                   AddToBatch(batch, cf, stored, e);
                                 });
     if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "flushing the cache");
@@ -1041,7 +1067,8 @@ void RocksDbKeyedBackend::NotifyCheckpointComplete(int64_t checkpoint_id) {
 void RocksDbKeyedBackend::Close() {
   if (closed_) return;
   closed_ = true;
-  cache_.reset();  // nothing of it is kept: the working folder goes too
+  cache_.reset();                        // nothing of it is kept: the working folder goes too
+  if (key_filter_) key_filter_->Stop();  // its walk reads the instance
   db_->Close();
   if (absl::Status s = RemoveDir(options_.local_dir); !s.ok()) {
     log::Get("state")->warn("{}", s.message());

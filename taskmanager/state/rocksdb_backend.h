@@ -88,9 +88,13 @@ struct RocksDbBackendOptions {
   //! shared cache holds the 4 KiB parts a read needs, not whole filters
   //! (state.backend.rocksdb.memory.partitioned-index-filters).
   bool partitioned_index_filters = true;
+  //! An in-memory filter of the keys the instance holds, so that a read of an absent key does not
+  //! go to RocksDB (rocksdb_key_filter.h; state.backend.rocksdb.key-filter). Default true.
+  bool key_filter = true;
 };
 
 class WriteBackCache;
+class RocksDbKeyFilter;
 
 //! SST files uploaded to "shared/" by incremental snapshots, by local file name. Internal; shared
 //! by a backend and its snapshots, thread-safe.
@@ -184,6 +188,8 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
   //! forgets every cached entry.
   void FlushCache(bool clear = false);
 
+  //! The key filter (null when off), for tests and metrics.
+  const RocksDbKeyFilter* key_filter() const { return key_filter_.get(); }
   //! Registered state names, by id.
   const std::vector<std::string>& state_names() const { return state_names_; }
   const RocksDbBackendOptions& options() const { return options_; }
@@ -221,7 +227,8 @@ class RocksDbKeyedBackend final : public KeyedStateBackend {
   std::unique_ptr<Db> db_;
   std::vector<std::string> state_names_;
   std::shared_ptr<UploadRegistry> registry_;
-  std::unique_ptr<WriteBackCache> cache_;  // null without one
+  std::unique_ptr<WriteBackCache> cache_;         // null without one
+  std::unique_ptr<RocksDbKeyFilter> key_filter_;  // null without one
   std::shared_ptr<TtlCompactionFilters> ttl_filters_;
   //! Current-key prefix (key group, key length, key) followed by the last user key.
   std::string key_buf_;
