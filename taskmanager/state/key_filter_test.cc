@@ -236,6 +236,26 @@ TEST_P(RocksDbKeyFilterTest, KeysFromAKeyGroupsFileAfterTheOpenAreAdded) {
   }
 }
 
+TEST_P(RocksDbKeyFilterTest, AFilterBeyondItsShareOfManagedMemoryIsDroppedAndReadsStayRight) {
+  memory_ = RocksDbSharedMemory::Create(size_t{1} << 20, 0.5, 0.1);  // filters: 256 KiB at most
+  auto small = Open("small", {});
+  ASSERT_NE(small, nullptr);
+  Fill(*small, 1000);
+  small->FlushCache(/*clear=*/true);
+  auto b = Open("a", {});
+  ASSERT_NE(b, nullptr);
+  Fill(*b, 40000);  // 80,000 stored keys: a chain of 80 + 320 KiB
+  b->FlushCache(/*clear=*/true);
+  EXPECT_TRUE(b->key_filter()->dropped());
+  EXPECT_FALSE(b->key_filter()->complete());
+  EXPECT_EQ(b->key_filter()->filter().bytes(), 0u);
+  Check(*b, 40000);
+  // The other instance's filter stays within the share and keeps answering.
+  EXPECT_FALSE(small->key_filter()->dropped());
+  EXPECT_TRUE(small->key_filter()->complete());
+  Check(*small, 1000);
+}
+
 TEST_P(RocksDbKeyFilterTest, OffMeansNoFilter) {
   auto b = Open("a", {}, /*key_filter=*/false);
   ASSERT_NE(b, nullptr);

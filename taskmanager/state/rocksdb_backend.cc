@@ -11,6 +11,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <limits>
@@ -320,6 +321,8 @@ struct RocksDbSharedMemory::Impl {
   std::shared_ptr<rocksdb::Cache> cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
   double write_buffer_ratio = 0.5;
+  //! What the key filters of all instances charge to the cache (rocksdb_key_filter.h).
+  std::shared_ptr<std::atomic<size_t>> key_filter_bytes = std::make_shared<std::atomic<size_t>>(0);
 };
 
 std::shared_ptr<RocksDbSharedMemory> RocksDbSharedMemory::Create(size_t capacity,
@@ -589,8 +592,12 @@ RocksDbKeyedBackend::RocksDbKeyedBackend(RocksDbBackendOptions options)
     cache_ = std::make_unique<WriteBackCache>(options_.write_cache_bytes);
   }
   if (options_.key_filter) {
-    key_filter_ = std::make_unique<RocksDbKeyFilter>(
-        options_.shared_memory ? options_.shared_memory->impl_->cache : nullptr, options_.name);
+    RocksDbKeyFilter::Memory memory;
+    if (options_.shared_memory) {
+      memory.cache = options_.shared_memory->impl_->cache;
+      memory.total = options_.shared_memory->impl_->key_filter_bytes;
+    }
+    key_filter_ = std::make_unique<RocksDbKeyFilter>(std::move(memory), options_.name);
   }
 }
 
@@ -787,7 +794,6 @@ absl::Status RocksDbKeyedBackend::InsertKeyGroups(std::string_view file_bytes,
                              });
   if (s.ok()) s = failed;
   if (s.ok()) s = ToStatus(db_->db->Write(db_->write, &batch), "inserting restored state");
-  if (key_filter_) key_filter_->UpdateCharge();
   return s;
 }
 
@@ -932,7 +938,6 @@ void RocksDbKeyedBackend::FlushCache(bool clear) {
     if (key_filter_ && e.present) key_filter_->Add(stored);
     AddToBatch(batch, db_->Family(state), stored, e);
   });
-  if (key_filter_) key_filter_->UpdateCharge();
   if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "flushing the cache");
   cache_->MarkClean();  // only now: a failed write keeps them dirty
   if (clear) cache_->Clear();

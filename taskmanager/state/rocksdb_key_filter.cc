@@ -54,19 +54,18 @@ void Walk(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& fami
 
 }  // namespace
 
-RocksDbKeyFilter::RocksDbKeyFilter(std::shared_ptr<rocksdb::Cache> cache, std::string name)
-    : cache_(std::move(cache)), name_(std::move(name)) {}
+RocksDbKeyFilter::RocksDbKeyFilter(Memory memory, std::string name)
+    : memory_(std::move(memory)), name_(std::move(name)) {}
 
 RocksDbKeyFilter::~RocksDbKeyFilter() {
   Stop();
-  if (charge_ != nullptr) {
-    cache_->Release(static_cast<rocksdb::Cache::Handle*>(charge_), /*erase_if_last_ref=*/true);
-  }
+  ReleaseCharge();
 }
 
 void RocksDbKeyFilter::StartScan(rocksdb::DB* db,
                                  std::vector<rocksdb::ColumnFamilyHandle*> families) {
   Stop();
+  if (dropped_) return;
   complete_ = false;
   uint64_t estimate = 0;
   for (rocksdb::ColumnFamilyHandle* cf : families) {
@@ -91,7 +90,7 @@ void RocksDbKeyFilter::Stop() {
 }
 
 bool RocksDbKeyFilter::TryComplete() {
-  if (scan_ == nullptr || !scan_->done.load(std::memory_order_acquire)) return false;
+  if (dropped_ || scan_ == nullptr || !scan_->done.load(std::memory_order_acquire)) return false;
   scan_->thread.join();
   std::unique_ptr<Scan> scan = std::move(scan_);
   if (!scan->error.empty()) {
@@ -105,27 +104,54 @@ bool RocksDbKeyFilter::TryComplete() {
   filter_.Absorb(std::move(scan->keys));
   complete_ = true;
   UpdateCharge();
+  if (dropped_) return false;
   log::Get("state")->info("{}: key filter complete after {} ms ({} restored keys, {} KiB)", name_,
                           MsSince(scan->started), restored, filter_.bytes() >> 10);
   return true;
 }
 
+void RocksDbKeyFilter::ReleaseCharge() {
+  if (charge_ == nullptr) return;
+  memory_.cache->Release(static_cast<rocksdb::Cache::Handle*>(charge_),
+                         /*erase_if_last_ref=*/true);
+  memory_.total->fetch_sub(charged_);
+  charge_ = nullptr;
+  charged_ = 0;
+}
+
 void RocksDbKeyFilter::UpdateCharge() {
-  if (cache_ == nullptr || filter_.bytes() == charged_) return;
-  if (charge_ != nullptr) {
-    cache_->Release(static_cast<rocksdb::Cache::Handle*>(charge_), /*erase_if_last_ref=*/true);
-    charge_ = nullptr;
-    charged_ = 0;
+  if (memory_.cache == nullptr || dropped_ || filter_.bytes() == charged_) return;
+  const size_t limit =
+      static_cast<size_t>(static_cast<double>(memory_.cache->GetCapacity()) * kMaxShareOfCache);
+  const size_t others = memory_.total->load() - charged_;
+  if (others + filter_.bytes() > limit) {
+    Drop(limit);
+    return;
   }
+  ReleaseCharge();
   const std::string key = absl::StrCat("sluice-key-filter-", reinterpret_cast<uintptr_t>(this));
   rocksdb::Cache::Handle* handle = nullptr;
-  if (cache_
+  if (memory_.cache
           ->Insert(key, nullptr, filter_.bytes(), &NoopDeleter, &handle,
                    rocksdb::Cache::Priority::HIGH)
           .ok()) {
     charge_ = handle;
     charged_ = filter_.bytes();
+    memory_.total->fetch_add(charged_);
   }
+}
+
+void RocksDbKeyFilter::Drop(size_t limit) {
+  log::Get("state")->warn(
+      "{}: key filter dropped: with its {} KiB the key filters of this TaskManager would take more "
+      "than {} KiB, a quarter of the managed memory for RocksDB; reads of keys not in the "
+      "write-back cache go to RocksDB (a larger taskmanager.memory.managed.size keeps it)",
+      name_, filter_.bytes() >> 10, limit >> 10);
+  Stop();
+  ReleaseCharge();
+  filter_ = KeyFilter();
+  complete_ = false;
+  dropped_ = true;
 }
 
 }  // namespace sluice::state
