@@ -5,10 +5,11 @@
 // An instance opened empty has a complete filter from the start. A restored one holds keys the
 // filter has not seen: a thread of its own (at a lower priority) walks the instance's keys into a
 // second filter, and until it is done every read goes to RocksDB. The writes meanwhile go to the
-// first filter; once the walk is done the two are one. The filter's
-// bytes are charged to the TaskManager's shared RocksDB cache, so they count in managed memory.
-// The filters of all instances sharing that cache take at most a quarter of it: an instance whose
-// filter would go beyond drops it, and its reads go to RocksDB again.
+// first filter; once the walk is done the two are one.
+//
+// The filter's bytes are charged to the TaskManager's shared RocksDB cache, so they count in
+// managed memory. The filters of all instances sharing that cache take at most a quarter of it:
+// an instance whose filter would go beyond drops it, and its reads go to RocksDB again.
 //
 // Task thread only, but for the walk's thread, which touches only what it was given.
 #pragma once
