@@ -5,10 +5,8 @@
 #include "taskmanager/state/key_filter.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
-#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -16,11 +14,10 @@
 #include "common/snapshot/storage.h"
 #include "taskmanager/state/rocksdb_backend.h"
 #include "taskmanager/state/rocksdb_key_filter.h"
+#include "taskmanager/state/rocksdb_test_support.h"
 
 namespace sluice::state {
 namespace {
-
-namespace fs = std::filesystem;
 
 TEST(KeyFilterTest, NoAddedKeyIsEverMissedAsTheChainGrows) {
   KeyFilter filter(1024);
@@ -60,12 +57,7 @@ TEST(KeyFilterTest, AbsorbHoldsBothSets) {
 
 // ---- behind a RocksDB instance ----
 
-proto::KeyGroupRange Range(int start, int end) {
-  proto::KeyGroupRange r;
-  r.set_start(start);
-  r.set_end(end);
-  return r;
-}
+using testing::Range;
 
 std::string Key(int n) { return "k" + std::to_string(n); }
 
@@ -78,16 +70,6 @@ void SetKey(RocksDbKeyedBackend& b, int n) {
 //! RocksDB) and with one that evicts at nearly every access.
 class RocksDbKeyFilterTest : public ::testing::TestWithParam<size_t> {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "sluice-key-filter-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
-    auto storage = snapshot::OpenStorage(root_ + "/snapshots");
-    ASSERT_TRUE(storage.ok()) << storage.status();
-    storage_ = *std::move(storage);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
   std::unique_ptr<RocksDbKeyedBackend> Open(const std::string& dir,
                                             const std::vector<proto::KeyedStateHandle>& restore,
                                             bool key_filter = true) {
@@ -99,7 +81,7 @@ class RocksDbKeyFilterTest : public ::testing::TestWithParam<size_t> {
     o.write_cache_bytes = GetParam();
     o.key_filter = key_filter;
     o.shared_memory = memory_;
-    auto b = RocksDbKeyedBackend::Open(o, storage_.get(), restore);
+    auto b = RocksDbKeyedBackend::Open(o, storage_, restore);
     EXPECT_TRUE(b.ok()) << b.status();
     return b.ok() ? *std::move(b) : nullptr;
   }
@@ -141,18 +123,14 @@ class RocksDbKeyFilterTest : public ::testing::TestWithParam<size_t> {
   }
 
   proto::KeyedStateHandle Checkpoint(RocksDbKeyedBackend& b, int64_t id) {
-    auto snap = b.SnapshotSync(id);
-    EXPECT_TRUE(snap.ok()) << snap.status();
-    if (!snap.ok()) return {};
-    auto handle = (*snap)->Upload(*storage_, "chk-" + std::to_string(id));
-    EXPECT_TRUE(handle.ok()) << handle.status();
-    return handle.ok() ? *handle : proto::KeyedStateHandle();
+    return temp_.Checkpoint(b, id);
   }
 
   std::shared_ptr<RocksDbSharedMemory> memory_ =
       RocksDbSharedMemory::Create(size_t{16} << 20, 0.5, 0.1);
-  std::string root_;
-  std::unique_ptr<snapshot::SnapshotStorage> storage_;
+  testing::TempStateRoot temp_{"sluice-key-filter-test"};
+  const std::string root_ = temp_.path();
+  snapshot::SnapshotStorage* const storage_ = temp_.storage();
 };
 
 TEST_P(RocksDbKeyFilterTest, AnEmptyInstanceAnswersFromItsFilterAtOnce) {

@@ -23,6 +23,7 @@
 #include "common/snapshot/key_groups_format.h"
 #include "common/snapshot/storage.h"
 #include "sluice/state.h"
+#include "taskmanager/state/rocksdb_test_support.h"
 
 namespace sluice::state {
 namespace {
@@ -40,12 +41,7 @@ int GroupOf(std::string_view key) {
   return std::stoi(std::string(key.substr(1, key.find('/') - 1)));
 }
 
-proto::KeyGroupRange Range(int start, int end) {
-  proto::KeyGroupRange r;
-  r.set_start(start);
-  r.set_end(end);
-  return r;
-}
+using testing::Range;
 
 void SetKey(RocksDbKeyedBackend& b, const std::string& key) {
   b.SetCurrentKey(reinterpret_cast<const uint8_t*>(key.data()), key.size(), GroupOf(key));
@@ -104,17 +100,6 @@ size_t CountIn(const std::set<std::string>& paths, const std::set<std::string>& 
 //! small that nearly every access evicts it.
 class RocksDbBackendTest : public ::testing::TestWithParam<size_t> {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "sluice-rocksdb-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
-    auto storage = snapshot::OpenStorage(root_ + "/snapshots");
-    ASSERT_TRUE(storage.ok()) << storage.status();
-    storage_ = *std::move(storage);
-  }
-
-  void TearDown() override { fs::remove_all(root_); }
-
   RocksDbBackendOptions Options(const std::string& dir, proto::KeyGroupRange range,
                                 bool incremental = false) {
     RocksDbBackendOptions o;
@@ -131,22 +116,18 @@ class RocksDbBackendTest : public ::testing::TestWithParam<size_t> {
   std::unique_ptr<RocksDbKeyedBackend> Open(
       const std::string& dir, proto::KeyGroupRange range, bool incremental = false,
       const std::vector<proto::KeyedStateHandle>& restore = {}) {
-    auto b = RocksDbKeyedBackend::Open(Options(dir, range, incremental), storage_.get(), restore);
+    auto b = RocksDbKeyedBackend::Open(Options(dir, range, incremental), storage_, restore);
     EXPECT_TRUE(b.ok()) << b.status();
     return b.ok() ? *std::move(b) : nullptr;
   }
 
   proto::KeyedStateHandle Checkpoint(RocksDbKeyedBackend& b, int64_t id) {
-    auto snap = b.SnapshotSync(id);
-    EXPECT_TRUE(snap.ok()) << snap.status();
-    if (!snap.ok()) return {};
-    auto handle = (*snap)->Upload(*storage_, "chk-" + std::to_string(id));
-    EXPECT_TRUE(handle.ok()) << handle.status();
-    return handle.ok() ? *handle : proto::KeyedStateHandle();
+    return temp_.Checkpoint(b, id);
   }
 
-  std::string root_;
-  std::unique_ptr<snapshot::SnapshotStorage> storage_;
+  testing::TempStateRoot temp_{"sluice-rocksdb-test"};
+  const std::string root_ = temp_.path();
+  snapshot::SnapshotStorage* const storage_ = temp_.storage();
 };
 
 TEST_P(RocksDbBackendTest, ValueState) {
@@ -438,7 +419,7 @@ TEST_P(RocksDbBackendTest, FilesOfASnapshotElsewhereAreUploadedAgain) {
   b.reset();
   RocksDbBackendOptions options = Options("b", Range(0, 9), true);
   options.restored_files_in_checkpoint_storage = false;
-  auto restored = RocksDbKeyedBackend::Open(options, storage_.get(), {first});
+  auto restored = RocksDbKeyedBackend::Open(options, storage_, {first});
   ASSERT_TRUE(restored.ok()) << restored.status();
   Fill(**restored, Range(0, 9), 2, 2);
   const std::set<std::string> shared2 = Paths(Checkpoint(**restored, 2).rocksdb().shared_files());
@@ -546,7 +527,7 @@ TEST_P(RocksDbBackendTest, CorruptUploadedFileFailsOpen) {
     f.seekp(10);
     f.put(static_cast<char>(c ^ 0x5a));
   }
-  auto restored = RocksDbKeyedBackend::Open(Options("b", Range(0, 9)), storage_.get(), {handle});
+  auto restored = RocksDbKeyedBackend::Open(Options("b", Range(0, 9)), storage_, {handle});
   ASSERT_FALSE(restored.ok());
   EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss) << restored.status();
   EXPECT_NE(std::string(restored.status().message()).find(sst->file().path()), std::string::npos)
@@ -592,7 +573,7 @@ TEST_P(RocksDbBackendTest, AFullDiskIsAnErrorNotAnAbort) {
   } unmount{disk};
   RocksDbBackendOptions o = Options("a", Range(0, 9));
   o.local_dir = disk + "/instance";
-  auto opened = RocksDbKeyedBackend::Open(o, storage_.get(), {});
+  auto opened = RocksDbKeyedBackend::Open(o, storage_, {});
   ASSERT_TRUE(opened.ok()) << opened.status();
   RocksDbKeyedBackend& b = **opened;
   const int value = b.RegisterState("value");
@@ -865,7 +846,7 @@ TEST_P(RocksDbBackendTest, InstancesSharingManagedMemoryStayWithinIt) {
   for (const char* dir : {"a", "b"}) {
     RocksDbBackendOptions o = Options(dir, Range(0, 9));
     o.shared_memory = memory;
-    auto b = RocksDbKeyedBackend::Open(o, storage_.get(), {});
+    auto b = RocksDbKeyedBackend::Open(o, storage_, {});
     ASSERT_TRUE(b.ok()) << b.status();
     backends.push_back(*std::move(b));
   }
@@ -907,7 +888,7 @@ TEST_P(RocksDbBackendTest, ColdKeysReadBackInASmallSharedCacheWithEitherIndexAnd
     RocksDbBackendOptions o = Options(partitioned ? "p" : "f", Range(0, 9));
     o.shared_memory = memory;
     o.partitioned_index_filters = partitioned;
-    auto opened = RocksDbKeyedBackend::Open(o, storage_.get(), {});
+    auto opened = RocksDbKeyedBackend::Open(o, storage_, {});
     ASSERT_TRUE(opened.ok()) << opened.status();
     std::unique_ptr<RocksDbKeyedBackend> b = *std::move(opened);
     const int s = b->RegisterState("value");
@@ -935,7 +916,7 @@ TEST_P(RocksDbBackendTest, ColdKeysReadBackInASmallSharedCacheWithEitherIndexAnd
     RocksDbBackendOptions again = Options(partitioned ? "p2" : "f2", Range(0, 9));
     again.shared_memory = memory;
     again.partitioned_index_filters = !partitioned;  // a restore may change the layout
-    auto restored = RocksDbKeyedBackend::Open(again, storage_.get(), {h});
+    auto restored = RocksDbKeyedBackend::Open(again, storage_, {h});
     ASSERT_TRUE(restored.ok()) << restored.status();
     check(**restored);
   }
