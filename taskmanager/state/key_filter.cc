@@ -23,12 +23,11 @@ struct KeyFilter::Part {
         blocks(std::max<size_t>(1, (capacity_keys * kBitsPerKey + kBlockBits - 1) / kBlockBits)),
         words(blocks * kWordsPerBlock, 0) {}
 
-  //! The block of `h` and the bit positions in it, taken from separate bits of the hash.
-  uint64_t* Block(uint64_t h) { return words.data() + ((h >> 32) * blocks >> 32) * kWordsPerBlock; }
-  const uint64_t* Block(uint64_t h) const { return const_cast<Part*>(this)->Block(h); }
+  //! The first word of the block of `h` (the bit positions in it come from other bits of `h`).
+  size_t BlockStart(uint64_t h) const { return ((h >> 32) * blocks >> 32) * kWordsPerBlock; }
 
   bool Test(uint64_t h) const {
-    const uint64_t* block = Block(h);
+    const uint64_t* block = words.data() + BlockStart(h);
     uint64_t bits = h * 0x9E3779B97F4A7C15ULL;
     for (int i = 0; i < kProbes; ++i, bits >>= 9) {
       const unsigned pos = bits & (kBlockBits - 1);
@@ -38,7 +37,7 @@ struct KeyFilter::Part {
   }
 
   void Set(uint64_t h) {
-    uint64_t* block = Block(h);
+    uint64_t* block = words.data() + BlockStart(h);
     uint64_t bits = h * 0x9E3779B97F4A7C15ULL;
     for (int i = 0; i < kProbes; ++i, bits >>= 9) {
       const unsigned pos = bits & (kBlockBits - 1);

@@ -563,9 +563,11 @@ proto::KeyGroupRange RangeOf(const proto::KeyedStateHandle& handle) {
   return handle.has_rocksdb() ? handle.rocksdb().range() : handle.key_groups().range();
 }
 
-//! A dirty entry of the write-back cache as a put (a value) or a delete (absent).
+//! A dirty entry of the write-back cache as a put (a value) or a delete (absent); a value's key
+//! goes into the key filter (if any).
 void AddToBatch(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
-                std::string_view stored, const WriteBackCache::Entry& e) {
+                RocksDbKeyFilter* filter, std::string_view stored, const WriteBackCache::Entry& e) {
+  if (filter != nullptr && e.present) filter->Add(stored);
   ThrowIfError(e.present ? batch.Put(cf, ToSlice(stored), ToSlice(e.value))
                          : batch.Delete(cf, ToSlice(stored)),
                "flushing the write-back cache");
@@ -935,8 +937,7 @@ void RocksDbKeyedBackend::FlushCache(bool clear) {
   if (!cache_) return;
   rocksdb::WriteBatch batch;
   cache_->VisitDirty([&](int state, std::string_view stored, const WriteBackCache::Entry& e) {
-    if (key_filter_ && e.present) key_filter_->Add(stored);
-    AddToBatch(batch, db_->Family(state), stored, e);
+    AddToBatch(batch, db_->Family(state), key_filter_.get(), stored, e);
   });
   if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "flushing the cache");
   cache_->MarkClean();  // only now: a failed write keeps them dirty
@@ -997,8 +998,7 @@ void RocksDbKeyedBackend::ScanCurrentKey(
     rocksdb::WriteBatch batch;
     cache_->VisitDirtyOfCurrent(state,
                                 [&](int, std::string_view stored, const WriteBackCache::Entry& e) {
-                                  if (key_filter_ && e.present) key_filter_->Add(stored);
-                                  AddToBatch(batch, cf, stored, e);
+                                  AddToBatch(batch, cf, key_filter_.get(), stored, e);
                                 });
     if (batch.Count() > 0) ThrowIfError(db_->db->Write(db_->write, &batch), "flushing the cache");
     cache_->MarkCleanOfCurrent(state);

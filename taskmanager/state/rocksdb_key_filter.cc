@@ -15,6 +15,9 @@
 namespace sluice::state {
 
 struct RocksDbKeyFilter::Scan {
+  //! Adds the keys of `families` to `keys`; `error` says why it stopped early, if it did.
+  void Run(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families);
+
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<bool> done{false};
@@ -23,12 +26,8 @@ struct RocksDbKeyFilter::Scan {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-namespace {
-
-void NoopDeleter(const rocksdb::Slice&, void*) {}
-
-void Walk(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families,
-          std::atomic<bool>* stop, KeyFilter* keys, std::string* error) {
+void RocksDbKeyFilter::Scan::Run(rocksdb::DB* db,
+                                 const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
   // Idle time first: the records of the task come before this.
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
   // Each iterator reads the column family as of its creation (no snapshot: releasing one makes
@@ -40,17 +39,23 @@ void Walk(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& fami
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, cf));
     size_t n = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if ((++n & 1023) == 0 && stop->load(std::memory_order_relaxed)) {
-        *error = "stopped";
-        break;
+      if ((++n & 1023) == 0 && stop.load(std::memory_order_relaxed)) {
+        error = "stopped";
+        return;
       }
       const rocksdb::Slice key = it->key();
-      keys->Add(std::string_view(key.data(), key.size()));
+      keys.Add(std::string_view(key.data(), key.size()));
     }
-    if (error->empty() && !it->status().ok()) *error = it->status().ToString();
-    if (!error->empty()) break;
+    if (!it->status().ok()) {
+      error = it->status().ToString();
+      return;
+    }
   }
 }
+
+namespace {
+
+void NoopDeleter(const rocksdb::Slice&, void*) {}
 
 }  // namespace
 
@@ -77,7 +82,7 @@ void RocksDbKeyFilter::StartScan(rocksdb::DB* db,
   scan_->keys = KeyFilter(estimate + estimate / 4);
   Scan* scan = scan_.get();
   scan->thread = std::thread([db, families = std::move(families), scan] {
-    Walk(db, families, &scan->stop, &scan->keys, &scan->error);
+    scan->Run(db, families);
     scan->done.store(true, std::memory_order_release);
   });
 }
