@@ -197,6 +197,12 @@ TEST(HeapStateTest, SnapshotRestoresWholeAndByKeyGroupRange) {
     internal::DeserializeFrom(e.key, key);
     ASSERT_EQ(e.key_group, KeyGroupFor(key, 128));
   }
+  // Each state keeps one map per key group and writes them in key-group order.
+  for (size_t i = 1; i < snapshot.entries.size(); ++i) {
+    const Entry& a = snapshot.entries[i - 1];
+    const Entry& b = snapshot.entries[i];
+    if (a.state == b.state) EXPECT_LE(a.key_group, b.key_group) << a.state << " entry " << i;
+  }
 
   // Whole: every key comes back.
   KeyedStateStore<int64_t> restored;

@@ -1,6 +1,7 @@
 #include "common/snapshot/key_groups_format.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -14,22 +15,9 @@ namespace {
 using EntryFn = std::function<void(int, const std::string&, std::string_view, std::string_view,
                                    std::string_view)>;
 
-template <typename T>
-void PutLittleEndian(std::string* out, T value) {
-  for (size_t i = 0; i < sizeof(T); ++i) out->push_back(static_cast<char>(value >> (8 * i)));
-}
-
 //! Key groups in `range` (0 when end < start); int64 so that no range overflows.
 int64_t RangeSize(const proto::KeyGroupRange& range) {
   return range.end() < range.start() ? 0 : int64_t{range.end()} - range.start() + 1;
-}
-
-void PutField(std::string* out, std::string_view field) {
-  if (field.size() > std::numeric_limits<uint32_t>::max()) {
-    throw std::length_error("keyed-state entry field exceeds 4 GiB");
-  }
-  PutLittleEndian<uint32_t>(out, static_cast<uint32_t>(field.size()));
-  out->append(field);
 }
 
 //! Reads the entries of one key group, bounds-checking every read.
@@ -158,23 +146,45 @@ void KeyGroupsFileBuilder::Add(int key_group, std::string_view state, std::strin
     throw std::out_of_range(absl::StrCat("key group ", key_group, " is outside the range [",
                                          range_.start(), ", ", range_.end(), "]"));
   }
+  constexpr size_t kMax = std::numeric_limits<uint32_t>::max();
+  if (key.size() > kMax || user_key.size() > kMax || value.size() > kMax) {
+    throw std::length_error("keyed-state entry field exceeds 4 GiB");
+  }
   const uint16_t index = StateIndex(state);
+  // One resize per entry, then the fields in place: a savepoint writes millions of entries.
   std::string& out = groups_[key_group - range_.start()];
-  PutLittleEndian<uint16_t>(&out, index);
-  PutField(&out, key);
-  PutField(&out, user_key);
-  PutField(&out, value);
+  const size_t at = out.size();
+  out.resize(at + 2 + 12 + key.size() + user_key.size() + value.size());
+  char* p = out.data() + at;
+  auto put = [&p](uint64_t v, size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i) *p++ = static_cast<char>(v >> (8 * i));
+  };
+  auto field = [&](std::string_view f) {
+    put(f.size(), 4);
+    if (!f.empty()) std::memcpy(p, f.data(), f.size());
+    p += f.size();
+  };
+  put(index, 2);
+  field(key);
+  field(user_key);
+  field(value);
   ++entries_;
 }
 
 uint16_t KeyGroupsFileBuilder::StateIndex(std::string_view state) {
-  if (auto it = state_indexes_.find(state); it != state_indexes_.end()) return it->second;
+  // Writers add the entries of one state after another: the last one is checked first.
+  if (last_index_ < state_names_.size() && state_names_[last_index_] == state) return last_index_;
+  if (auto it = state_indexes_.find(state); it != state_indexes_.end()) {
+    last_index_ = it->second;
+    return it->second;
+  }
   if (state_names_.size() > std::numeric_limits<uint16_t>::max()) {
     throw std::length_error("a keyed-state file holds at most 65536 state names");
   }
   const auto index = static_cast<uint16_t>(state_names_.size());
   state_names_.emplace_back(state);
   state_indexes_.emplace(state, index);
+  last_index_ = index;
   return index;
 }
 
@@ -194,6 +204,7 @@ std::string KeyGroupsFileBuilder::Finish(proto::KeyGroupsStateHandle* handle) {
   for (std::string& name : state_names_) handle->add_state_names(std::move(name));
   state_names_.clear();
   state_indexes_.clear();
+  last_index_ = 0;
   entries_ = 0;
   return file;
 }

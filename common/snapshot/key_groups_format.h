@@ -43,6 +43,7 @@ class KeyGroupsFileBuilder {
   std::vector<std::string> groups_;  // Encoded entries of key group range_.start() + i.
   std::vector<std::string> state_names_;
   std::map<std::string, uint16_t, std::less<>> state_indexes_;
+  size_t last_index_ = 0;  // of the state of the last entry added
   size_t entries_ = 0;
 };
 

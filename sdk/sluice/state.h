@@ -61,14 +61,15 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
     }
     current_ = key;
     has_current_ = true;
+    current_key_group_ = KeyGroupFor(key, max_parallelism_);
     if (backend_) {
       key_bytes_.Clear();
       Serializer<K>::Write(key, key_bytes_);
-      backend_->SetCurrentKey(key_bytes_.data(), key_bytes_.size(),
-                              KeyGroupFor(key, max_parallelism_));
+      backend_->SetCurrentKey(key_bytes_.data(), key_bytes_.size(), current_key_group_);
     }
   }
   const K& CurrentKey() const override { return current_; }
+  int CurrentKeyGroup() const override { return current_key_group_; }
 
   // A state is named; with a namespace type N the handle is Namespaced (SetCurrentNamespace).
   // Asking for a name again with another state type or namespace type throws std::logic_error.
@@ -227,7 +228,6 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
       api = t.get();
       auto r = restored_.find(name);
       if (r != restored_.end()) {
-        t->Reserve(r->second.size());
         t->AdoptRestored(std::move(r->second), max_parallelism_);
         restored_.erase(r);
       }
@@ -306,6 +306,7 @@ class KeyedStateStore final : public KeyScope<K>, public HeapStateSizer {
 
   K current_{};
   bool has_current_ = false;
+  int current_key_group_ = 0;
   KeyedStateBackend* backend_ = nullptr;
   int max_parallelism_ = kDefaultMaxParallelism;
   ByteWriter key_bytes_;

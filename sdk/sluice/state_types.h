@@ -103,8 +103,6 @@ class StateTable {
   }
   //! Appends every key with an entry, each once.
   virtual void AppendKeys(std::vector<K>& out) = 0;
-  //! Heap only: room for `n` keys (before a restore).
-  virtual void Reserve(size_t n) { (void)n; }
   //! Heap only: an estimate of the bytes the table holds (internal/heap_bytes.h).
   virtual size_t EstimateBytes() const { return 0; }
 };
@@ -125,6 +123,8 @@ class KeyScope {
  public:
   virtual ~KeyScope() = default;
   virtual const K& CurrentKey() const = 0;
+  //! The current key's key group (KeyGroupFor), computed once when the key is set.
+  virtual int CurrentKeyGroup() const = 0;
 };
 
 // ---- ValueState ----

@@ -74,8 +74,8 @@ class KeyedTimers final : public TimerTarget {
     Serializer<K>::Write(key, key_);
     ns_.Clear();
     Serializer<N>::Write(ns, ns_);
-    (service.*op)(domain, timestamp, internal::View(key_),
-                  KeyGroupFor(key, store_->max_parallelism()), internal::View(ns_));
+    (service.*op)(domain, timestamp, internal::View(key_), store_->CurrentKeyGroup(),
+                  internal::View(ns_));
   }
 
   InternalTimerService* service_ = nullptr;

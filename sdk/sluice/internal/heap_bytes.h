@@ -64,12 +64,17 @@ struct OutsideBytes<std::vector<T, A>> {
   }
 };
 
+//! The bytes of a hash map's (or set's) buckets and nodes, without what its entries hold outside.
+template <typename Map>
+size_t HashMapStructureBytes(const Map& map) {
+  using Node = typename Map::value_type;
+  return map.bucket_count() * sizeof(void*) + map.size() * (sizeof(Node) + kHashNodeOverhead);
+}
+
 //! The bytes of a hash map (or set): its buckets, its nodes, and what its entries hold outside.
 template <typename Map>
 size_t HashMapBytes(const Map& map) {
-  using Node = typename Map::value_type;
-  return map.bucket_count() * sizeof(void*) + map.size() * (sizeof(Node) + kHashNodeOverhead) +
-         SampledOutside(map.begin(), map.size());
+  return HashMapStructureBytes(map) + SampledOutside(map.begin(), map.size());
 }
 
 template <typename K, typename V, typename H, typename E, typename A>

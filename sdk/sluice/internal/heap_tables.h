@@ -1,14 +1,15 @@
 // Heap tables (state.backend.type: hashmap): typed objects in copy-on-write hash maps inside the
-// operator, so that heap state is never serialized on access. A table's map key is the key alone
-// in the void namespace (no cost for state without a namespace) or the key and the namespace. In
-// snapshots an entry's key is the key's bytes and its user key starts with the namespace's bytes,
-// as in the host backend, so a heap snapshot restores into RocksDB. A restored table builds its
-// map lazily: each key group from its restored entries on the first access to one of its keys
-// (restored_entries.h). Internal to the SDK; task thread only, except the frozen maps and pending
-// entries that snapshots read on an I/O thread.
+// operator, one map per key group, so that heap state is never serialized on access. A table's map
+// key is the key alone in the void namespace (no cost for state without a namespace) or the key and
+// the namespace. In snapshots an entry's key is the key's bytes and its user key starts with the
+// namespace's bytes, as in the host backend, so a heap snapshot restores into RocksDB. A restored
+// table builds its map lazily: each key group from its restored entries on the first access to one
+// of its keys (restored_entries.h). Internal to the SDK; task thread only, except the frozen maps
+// and pending entries that snapshots read on an I/O thread.
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -104,8 +105,21 @@ class CowMap {
   size_t EstimateBytes() const {
     return HashMapBytes(*base_) + HashMapBytes(delta_) + HashMapBytes(removed_);
   }
+  //! EstimateBytes in two parts: buckets and nodes, and (sampled) what the entries hold outside;
+  //! and the entries of the three maps.
+  size_t StructureBytes() const {
+    return HashMapStructureBytes(*base_) + HashMapStructureBytes(delta_) +
+           HashMapStructureBytes(removed_);
+  }
+  size_t OutsideBytes() const {
+    return SampledOutside(base_->begin(), base_->size()) +
+           SampledOutside(delta_.begin(), delta_.size()) +
+           SampledOutside(removed_.begin(), removed_.size());
+  }
+  size_t Entries() const { return base_->size() + delta_.size() + removed_.size(); }
   //! The contents now, immutable; later writes do not change them.
   std::shared_ptr<const Map> Freeze() {
+    if (delta_.empty() && removed_.empty()) return base_;  // unchanged: no copy even if shared
     Map& base = Writable();
     for (const K& k : removed_) base.erase(k);
     if (delta_.size() > base.size()) {
@@ -133,6 +147,74 @@ class CowMap {
   std::unordered_set<K, KeyHasher<K>> removed_;
 };
 
+//! A table's entries as Flink's heap backend keeps them: one CowMap per key group, so that a
+//! restore builds each key group into a map of its own size (1.7 times faster than into one map of
+//! all keys, whose buckets do not fit in any cache: restore_bench), and a snapshot writes the
+//! entries key group by key group without hashing a key again. Every access names its group.
+template <typename K, typename V>
+class KeyGroupedMap {
+ public:
+  using Map = typename CowMap<K, V>::Map;
+  //! Frozen maps of the key groups that hold entries, in key-group order.
+  using Frozen = std::vector<std::pair<int, std::shared_ptr<const Map>>>;
+
+  const V* Find(int kg, const K& k) const {
+    return kg >= 0 && static_cast<size_t>(kg) < groups_.size() ? groups_[kg].Find(k) : nullptr;
+  }
+  V& Mutable(int kg, const K& k) { return Grow(kg).Mutable(k); }
+  void Put(int kg, const K& k, V v) { Grow(kg).Put(k, std::move(v)); }
+  void Erase(int kg, const K& k) {
+    if (kg >= 0 && static_cast<size_t>(kg) < groups_.size()) groups_[kg].Erase(k);
+  }
+  void Reserve(int kg, size_t n) { Grow(kg).Reserve(n); }
+  void PutRestored(int kg, const K& k, V v) { Grow(kg).PutRestored(k, std::move(v)); }
+  V& RestoredSlot(int kg, const K& k) { return Grow(kg).RestoredSlot(k); }
+  template <typename F>
+  void ForEachKey(F fn) const {
+    for (const CowMap<K, V>& g : groups_) g.ForEachKey(fn);
+  }
+  //! As CowMap::EstimateBytes over every key group, but what entries hold outside is sampled in
+  //! the first two key groups with entries only: the task checks its heap state after every
+  //! buffer of records.
+  size_t EstimateBytes() const {
+    size_t bytes = groups_.capacity() * sizeof(CowMap<K, V>);
+    size_t entries = 0, sampled_entries = 0, sampled_outside = 0;
+    int sampled = 0;
+    for (const CowMap<K, V>& g : groups_) {
+      bytes += g.StructureBytes();
+      const size_t n = g.Entries();
+      entries += n;
+      if (n > 0 && sampled < 2) {
+        sampled_outside += g.OutsideBytes();
+        sampled_entries += n;
+        ++sampled;
+      }
+    }
+    if (sampled_entries > 0) {
+      bytes += static_cast<size_t>(static_cast<double>(sampled_outside) / sampled_entries *
+                                   static_cast<double>(entries));
+    }
+    return bytes;
+  }
+  Frozen Freeze() {
+    Frozen frozen;
+    for (size_t kg = 0; kg < groups_.size(); ++kg) {
+      std::shared_ptr<const Map> map = groups_[kg].Freeze();
+      if (!map->empty()) frozen.emplace_back(static_cast<int>(kg), std::move(map));
+    }
+    return frozen;
+  }
+
+ private:
+  CowMap<K, V>& Grow(int kg) {
+    if (kg < 0) throw std::out_of_range("negative key group");
+    if (static_cast<size_t>(kg) >= groups_.size()) groups_.resize(kg + 1);
+    return groups_[kg];
+  }
+
+  std::vector<CowMap<K, V>> groups_;  // by key group, up to the highest written
+};
+
 inline std::string_view View(const ByteWriter& w) {
   return std::string_view(reinterpret_cast<const char*>(w.data()), w.size());
 }
@@ -145,26 +227,34 @@ class HeapTable : public StateTable<K>, public NamespaceTable<N> {
   explicit HeapTable(const KeyScope<K>* scope) : scope_(scope) {}
   void SetNamespace(const N& ns) override { ns_ = ns; }
   void AdoptRestored(RestoredEntries entries, int max_parallelism) override {
-    max_parallelism_ = max_parallelism;
+    (void)max_parallelism;  // entries come with their key groups
     pending_ = PendingKeyGroups(std::move(entries));
   }
 
  protected:
-  //! One restored entry into the map; its key is in no map yet.
-  virtual void RestoreEntry(std::string_view key, std::string_view user_key,
+  //! Room for `n` restored entries in key group `kg`, before they come.
+  virtual void ReserveRestored(int kg, size_t n) = 0;
+  //! One restored entry of key group `kg` into the map; its key is in no map yet.
+  virtual void RestoreEntry(int kg, std::string_view key, std::string_view user_key,
                             std::string_view value) = 0;
   //! Before any access to the current key: its key group's restored entries into the map.
   void Ready() {
     if (pending_.empty()) return;
-    pending_.Take(KeyGroupFor(scope_->CurrentKey(), max_parallelism_),
-                  [this](int, std::string_view key, std::string_view user_key,
-                         std::string_view value) { RestoreEntry(key, user_key, value); });
+    const int kg = Group();
+    pending_.Take(
+        kg, [this, kg](size_t n) { ReserveRestored(kg, n); },
+        [this](int group, std::string_view key, std::string_view user_key, std::string_view value) {
+          RestoreEntry(group, key, user_key, value);
+        });
   }
   //! Before a walk over all keys: every restored entry into the map.
   void ReadyAll() {
-    pending_.TakeAll([this](int, std::string_view key, std::string_view user_key,
-                            std::string_view value) { RestoreEntry(key, user_key, value); });
+    pending_.TakeAll([this](int kg, size_t n) { ReserveRestored(kg, n); },
+                     [this](int kg, std::string_view key, std::string_view user_key,
+                            std::string_view value) { RestoreEntry(kg, key, user_key, value); });
   }
+  //! The current key's key group.
+  int Group() const { return scope_->CurrentKeyGroup(); }
   size_t PendingBytes() const { return pending_.Bytes(); }
   //! For a snapshot: the restored entries not in the map yet, to be written as they are.
   PendingKeyGroups::Frozen FreezePending() const { return pending_.Freeze(); }
@@ -213,7 +303,7 @@ class HeapTable : public StateTable<K>, public NamespaceTable<N> {
     return k;
   }
   template <typename V>
-  void AppendKeysOf(const CowMap<Key, V>& map, std::vector<K>& out) {
+  void AppendKeysOf(const KeyGroupedMap<Key, V>& map, std::vector<K>& out) {
     ReadyAll();
     if constexpr (kVoidNamespace<N>) {
       map.ForEachKey([&out](const K& k) { out.push_back(k); });
@@ -228,7 +318,6 @@ class HeapTable : public StateTable<K>, public NamespaceTable<N> {
  private:
   const KeyScope<K>* scope_;
   N ns_{};
-  int max_parallelism_ = kDefaultMaxParallelism;
   PendingKeyGroups pending_;
 };
 
@@ -240,43 +329,45 @@ class HeapValueTable final : public HeapTable<K, N>, public ValueTable<T> {
   using Base::Base;
   const T* Get() override {
     this->Ready();
-    return map_.Find(this->Current());
+    return map_.Find(this->Group(), this->Current());
   }
   void Put(T value) override {
     this->Ready();
-    map_.Put(this->Current(), std::move(value));
+    map_.Put(this->Group(), this->Current(), std::move(value));
   }
   void Clear() override {
     this->Ready();
-    map_.Erase(this->Current());
+    map_.Erase(this->Group(), this->Current());
   }
-  void Reserve(size_t n) override { map_.Reserve(n); }
   size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
   void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
             max_parallelism](KeyedStateWriter& out) {
+      (void)max_parallelism;
       ByteWriter kw, uw, vw;
-      for (const auto& [k, v] : *frozen) {
-        Base::WriteEntryKey(k, kw, uw);
-        vw.Clear();
-        Serializer<T>::Write(v, vw);
-        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), View(uw),
-                  View(vw));
+      for (const auto& [kg, map] : frozen) {
+        for (const auto& [k, v] : *map) {
+          Base::WriteEntryKey(k, kw, uw);
+          vw.Clear();
+          Serializer<T>::Write(v, vw);
+          out.Write(kg, name, View(kw), View(uw), View(vw));
+        }
       }
       Base::WritePending(pending, name, out);
     };
   }
 
  private:
-  void RestoreEntry(std::string_view key, std::string_view user_key,
+  void ReserveRestored(int kg, size_t n) override { map_.Reserve(kg, n); }
+  void RestoreEntry(int kg, std::string_view key, std::string_view user_key,
                     std::string_view value) override {
     T v{};
     DeserializeFrom(value, v);
-    map_.PutRestored(Base::ReadEntryKey(key, user_key), std::move(v));
+    map_.PutRestored(kg, Base::ReadEntryKey(key, user_key), std::move(v));
   }
 
-  CowMap<typename Base::Key, T> map_;
+  KeyGroupedMap<typename Base::Key, T> map_;
 };
 
 template <typename K, typename N, typename T>
@@ -287,51 +378,54 @@ class HeapListTable final : public HeapTable<K, N>, public ListTable<T> {
   using Base::Base;
   std::vector<T> Get() override {
     this->Ready();
-    const std::vector<T>* v = map_.Find(this->Current());
+    const std::vector<T>* v = map_.Find(this->Group(), this->Current());
     return v ? *v : std::vector<T>{};
   }
   void Add(const T& value) override {
     this->Ready();
-    map_.Mutable(this->Current()).push_back(value);
+    map_.Mutable(this->Group(), this->Current()).push_back(value);
   }
   void Update(std::vector<T> values) override {
     this->Ready();
     if (values.empty()) {
       Clear();
     } else {
-      map_.Put(this->Current(), std::move(values));
+      map_.Put(this->Group(), this->Current(), std::move(values));
     }
   }
   void Clear() override {
     this->Ready();
-    map_.Erase(this->Current());
+    map_.Erase(this->Group(), this->Current());
   }
   size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
   void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
             max_parallelism](KeyedStateWriter& out) {
+      (void)max_parallelism;
       ByteWriter kw, uw, vw;
-      for (const auto& [k, items] : *frozen) {
-        Base::WriteEntryKey(k, kw, uw);
-        vw.Clear();
-        for (const auto& item : items) Serializer<T>::Write(item, vw);
-        out.Write(KeyGroupFor(Base::KeyPart(k), max_parallelism), name, View(kw), View(uw),
-                  View(vw));
+      for (const auto& [kg, map] : frozen) {
+        for (const auto& [k, items] : *map) {
+          Base::WriteEntryKey(k, kw, uw);
+          vw.Clear();
+          for (const auto& item : items) Serializer<T>::Write(item, vw);
+          out.Write(kg, name, View(kw), View(uw), View(vw));
+        }
       }
       Base::WritePending(pending, name, out);
     };
   }
 
  private:
-  void RestoreEntry(std::string_view key, std::string_view user_key,
+  void ReserveRestored(int kg, size_t n) override { map_.Reserve(kg, n); }
+  void RestoreEntry(int kg, std::string_view key, std::string_view user_key,
                     std::string_view value) override {
     std::vector<T> items;
     DeserializeList(value, items);
-    map_.PutRestored(Base::ReadEntryKey(key, user_key), std::move(items));
+    map_.PutRestored(kg, Base::ReadEntryKey(key, user_key), std::move(items));
   }
 
-  CowMap<typename Base::Key, std::vector<T>> map_;
+  KeyGroupedMap<typename Base::Key, std::vector<T>> map_;
 };
 
 template <typename K, typename N, typename UK, typename UV>
@@ -343,55 +437,57 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
   using Base::Base;
   std::optional<UV> Get(const UK& key) override {
     this->Ready();
-    const Inner* m = map_.Find(this->Current());
+    const Inner* m = map_.Find(this->Group(), this->Current());
     if (!m) return std::nullopt;
     auto e = m->find(key);
     return e == m->end() ? std::nullopt : std::optional<UV>(e->second);
   }
   void Put(const UK& key, UV value) override {
     this->Ready();
-    map_.Mutable(this->Current()).insert_or_assign(key, std::move(value));
+    map_.Mutable(this->Group(), this->Current()).insert_or_assign(key, std::move(value));
   }
   void Remove(const UK& key) override {
     this->Ready();
-    const Inner* m = map_.Find(this->Current());
+    const Inner* m = map_.Find(this->Group(), this->Current());
     if (!m || !m->count(key)) return;
-    Inner& mine = map_.Mutable(this->Current());
+    Inner& mine = map_.Mutable(this->Group(), this->Current());
     mine.erase(key);
-    if (mine.empty()) map_.Erase(this->Current());
+    if (mine.empty()) map_.Erase(this->Group(), this->Current());
   }
   std::vector<std::pair<UK, UV>> Entries() override {
     this->Ready();
-    const Inner* m = map_.Find(this->Current());
+    const Inner* m = map_.Find(this->Group(), this->Current());
     if (!m) return {};
     return {m->begin(), m->end()};
   }
   void ForEach(const std::function<void(const UK&, const UV&)>& fn) override {
     this->Ready();
-    const Inner* m = map_.Find(this->Current());
+    const Inner* m = map_.Find(this->Group(), this->Current());
     if (!m) return;
     for (const auto& [k, v] : *m) fn(k, v);
   }
   void Clear() override {
     this->Ready();
-    map_.Erase(this->Current());
+    map_.Erase(this->Group(), this->Current());
   }
   size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
   void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
   KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
     return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
             max_parallelism](KeyedStateWriter& out) {
+      (void)max_parallelism;
       ByteWriter kw, ns, uw, vw;
-      for (const auto& [k, entries] : *frozen) {
-        Base::WriteEntryKey(k, kw, ns);
-        int kg = KeyGroupFor(Base::KeyPart(k), max_parallelism);
-        for (const auto& [uk, uv] : entries) {
-          uw.Clear();
-          uw.Append(ns.data(), ns.size());
-          Serializer<UK>::Write(uk, uw);
-          vw.Clear();
-          Serializer<UV>::Write(uv, vw);
-          out.Write(kg, name, View(kw), View(uw), View(vw));
+      for (const auto& [kg, map] : frozen) {
+        for (const auto& [k, entries] : *map) {
+          Base::WriteEntryKey(k, kw, ns);
+          for (const auto& [uk, uv] : entries) {
+            uw.Clear();
+            uw.Append(ns.data(), ns.size());
+            Serializer<UK>::Write(uk, uw);
+            vw.Clear();
+            Serializer<UV>::Write(uv, vw);
+            out.Write(kg, name, View(kw), View(uw), View(vw));
+          }
         }
       }
       Base::WritePending(pending, name, out);
@@ -399,9 +495,10 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
   }
 
  private:
-  void RestoreEntry(std::string_view key, std::string_view user_key,
+  void ReserveRestored(int kg, size_t n) override { map_.Reserve(kg, n); }
+  void RestoreEntry(int kg, std::string_view key, std::string_view user_key,
                     std::string_view value) override {
-    Inner& slot = map_.RestoredSlot(Base::ReadEntryKey(key, user_key));
+    Inner& slot = map_.RestoredSlot(kg, Base::ReadEntryKey(key, user_key));
     UK uk{};
     DeserializeFrom(user_key, uk);
     UV uv{};
@@ -409,7 +506,7 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
     slot.insert_or_assign(std::move(uk), std::move(uv));
   }
 
-  CowMap<typename Base::Key, Inner> map_;
+  KeyGroupedMap<typename Base::Key, Inner> map_;
 };
 
 }  // namespace internal

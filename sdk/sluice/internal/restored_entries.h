@@ -45,6 +45,10 @@ class RestoredEntries {
   //! Runs: entries of one key group added one after another. A key group may have several.
   size_t runs() const { return runs_.size(); }
   int RunKeyGroup(size_t run) const { return runs_[run].key_group; }
+  //! Entries in `run`.
+  size_t RunSize(size_t run) const {
+    return (run + 1 < runs_.size() ? runs_[run + 1].first : sizes_.size()) - runs_[run].first;
+  }
 
   //! fn(key_group, key, user_key, value) for each entry of `run`, in the order they were added.
   template <typename F>
@@ -121,10 +125,10 @@ class PendingKeyGroups {
   //! What the pending entries take in memory (all of them until the last key group is taken).
   size_t Bytes() const { return entries_ ? entries_->Bytes() : 0; }
 
-  //! fn(key_group, key, user_key, value) for each entry of key group `kg` if it is still pending;
-  //! afterwards it is not.
-  template <typename F>
-  void Take(int kg, F&& fn) {
+  //! If key group `kg` is still pending: reserve(n), n being its number of entries, then
+  //! fn(key_group, key, user_key, value) for each of them; afterwards it is not pending.
+  template <typename R, typename F>
+  void Take(int kg, R&& reserve, F&& fn) {
     if (kg < 0 || static_cast<size_t>(kg) >= by_key_group_.size()) return;
     std::vector<uint32_t> runs;
     runs.swap(by_key_group_[kg]);
@@ -132,12 +136,27 @@ class PendingKeyGroups {
     --remaining_;
     const std::shared_ptr<const RestoredEntries> entries = entries_;  // Release() may drop ours
     if (remaining_ == 0) Release();
+    size_t n = 0;
+    for (uint32_t run : runs) n += entries->RunSize(run);
+    reserve(n);
     for (uint32_t run : runs) entries->ForEachInRun(run, fn);
+  }
+  template <typename F>
+  void Take(int kg, F&& fn) {
+    Take(
+        kg, [](size_t) {}, fn);
   }
   //! The same for every pending key group.
   template <typename F>
   void TakeAll(F&& fn) {
     for (size_t kg = 0; kg < by_key_group_.size() && !empty(); ++kg) Take(static_cast<int>(kg), fn);
+  }
+  template <typename R, typename F>
+  void TakeAll(R&& reserve, F&& fn) {
+    for (size_t kg = 0; kg < by_key_group_.size() && !empty(); ++kg) {
+      Take(
+          static_cast<int>(kg), [&](size_t n) { reserve(static_cast<int>(kg), n); }, fn);
+    }
   }
 
   Frozen Freeze() const {
