@@ -201,7 +201,9 @@ TEST(HeapStateTest, SnapshotRestoresWholeAndByKeyGroupRange) {
   for (size_t i = 1; i < snapshot.entries.size(); ++i) {
     const Entry& a = snapshot.entries[i - 1];
     const Entry& b = snapshot.entries[i];
-    if (a.state == b.state) EXPECT_LE(a.key_group, b.key_group) << a.state << " entry " << i;
+    if (a.state == b.state) {
+      EXPECT_LE(a.key_group, b.key_group) << a.state << " entry " << i;
+    }
   }
 
   // Whole: every key comes back.
