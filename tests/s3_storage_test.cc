@@ -102,6 +102,13 @@ TEST_F(S3StorageTest, WritesReadsAndVerifiesFiles) {
   EXPECT_EQ(size.code(), absl::StatusCode::kDataLoss) << size;
   EXPECT_NE(size.message().find("s3://snapshots/job-a/chk-1/_metadata"), std::string::npos) << size;
 
+  // A range: the whole object is read and checked, then cut (a restore's key groups).
+  absl::StatusOr<std::string> part = storage->ReadFileRange(*written, 2, 4);
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_EQ(*part, "tada");
+  EXPECT_EQ(storage->ReadFileRange(*written, 8, 2).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(storage->ReadFileRange(wrong, 2, 4).status().code(), absl::StatusCode::kDataLoss);
+
   absl::Status missing = storage->ReadFile("chk-9/_metadata").status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing;
   EXPECT_EQ(missing.message(), "s3://snapshots/job-a/chk-9/_metadata is missing");

@@ -285,6 +285,33 @@ class FileStorage final : public SnapshotStorage {
     return bytes;
   }
 
+  absl::StatusOr<std::string> ReadFileRange(const proto::StateFile& file, uint64_t offset,
+                                            uint64_t length) override {
+    if (!IsSafeRelativePath(file.path())) return UnsafePathError(file.path());
+    const std::string full = FullPath(file.path());
+    uint64_t size = 0;
+    absl::StatusOr<UniqueFd> in = OpenForRead(full, &size);
+    if (!in.ok()) return in.status();
+    if (size != file.size()) {
+      return absl::DataLossError(absl::StrFormat("%s: size is %d bytes, the snapshot recorded %d",
+                                                 full, size, file.size()));
+    }
+    if (offset > size || length > size - offset) {
+      return absl::OutOfRangeError(absl::StrFormat("%s: bytes [%d, %d) are past its end (%d)", full,
+                                                   offset, offset + length, size));
+    }
+    std::string bytes(length, '\0');
+    for (size_t done = 0; done < length;) {
+      const ssize_t got =
+          ::pread(in->get(), bytes.data() + done, length - done, static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return ErrnoError(errno, "cannot read", full);
+      if (got == 0) return absl::DataLossError(absl::StrCat(full, " ended while being read"));
+      done += static_cast<size_t>(got);
+    }
+    return bytes;
+  }
+
   absl::Status DownloadFile(const proto::StateFile& file, const std::string& local_path) override {
     if (!IsSafeRelativePath(file.path())) return UnsafePathError(file.path());
     const std::string full = FullPath(file.path());
@@ -430,6 +457,18 @@ absl::Status SnapshotStorage::DownloadFiles(
     return absl::Status(s.code(),
                         absl::StrCat("downloading ", files[i].first.path(), ": ", s.message()));
   });
+}
+
+absl::StatusOr<std::string> SnapshotStorage::ReadFileRange(const proto::StateFile& file,
+                                                           uint64_t offset, uint64_t length) {
+  absl::StatusOr<std::string> bytes = ReadFile(file.path(), &file);
+  if (!bytes.ok()) return bytes.status();
+  if (offset > bytes->size() || length > bytes->size() - offset) {
+    return absl::OutOfRangeError(absl::StrFormat("%s: bytes [%d, %d) are past its end (%d)",
+                                                 file.path(), offset, offset + length,
+                                                 bytes->size()));
+  }
+  return bytes->substr(offset, length);
 }
 
 absl::Status CheckStateFile(const std::string& what, uint64_t size, uint32_t crc,

@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/snapshot/crc32.h"
+#include "common/snapshot/storage.h"
 
 namespace sluice::snapshot {
 namespace {
@@ -191,6 +193,7 @@ uint16_t KeyGroupsFileBuilder::StateIndex(std::string_view state) {
 std::string KeyGroupsFileBuilder::Finish(proto::KeyGroupsStateHandle* handle) {
   *handle->mutable_range() = range_;
   handle->clear_offsets();
+  handle->clear_crc32s();
   handle->clear_state_names();
   size_t total = 0;
   for (const std::string& group : groups_) total += group.size();
@@ -198,6 +201,7 @@ std::string KeyGroupsFileBuilder::Finish(proto::KeyGroupsStateHandle* handle) {
   file.reserve(total);
   for (std::string& group : groups_) {
     handle->add_offsets(file.size());
+    handle->add_crc32s(Crc32(group));
     file.append(group);
     std::string().swap(group);  // Frees the group's memory now.
   }
@@ -218,6 +222,56 @@ absl::Status ForEachEntry(std::string_view file_bytes, const proto::KeyGroupsSta
   // Validate everything first so that `fn` never sees part of a damaged file.
   if (absl::Status s = ReadGroups(file_bytes, handle, first, last, nullptr); !s.ok()) return s;
   return ReadGroups(file_bytes, handle, first, last, &fn);
+}
+
+absl::StatusOr<std::string> ReadKeyGroups(SnapshotStorage& storage,
+                                          const proto::KeyGroupsStateHandle& handle,
+                                          proto::KeyGroupRange wanted,
+                                          proto::KeyGroupsStateHandle* part) {
+  const proto::KeyGroupRange& range = handle.range();
+  const int first = std::max(range.start(), wanted.start());
+  const int last = std::min(range.end(), wanted.end());
+  if (handle.crc32s_size() == 0 || first > last ||
+      (first == range.start() && last == range.end())) {
+    *part = handle;
+    return storage.ReadFile(handle.file().path(), &handle.file());
+  }
+  if (handle.crc32s_size() != handle.offsets_size()) {
+    return BadHandle(handle, absl::StrFormat("%d checksums for %d key groups", handle.crc32s_size(),
+                                             handle.offsets_size()));
+  }
+  if (absl::Status s = CheckOffsets(handle, handle.file().size()); !s.ok()) return s;
+  const int n = handle.offsets_size();
+  auto end_of = [&handle, n](int i) {
+    return i + 1 < n ? handle.offsets(i + 1) : handle.file().size();
+  };
+  const int i_first = first - range.start();
+  const int i_last = last - range.start();
+  const uint64_t begin = handle.offsets(i_first);
+  absl::StatusOr<std::string> bytes =
+      storage.ReadFileRange(handle.file(), begin, end_of(i_last) - begin);
+  if (!bytes.ok()) return bytes.status();
+  part->Clear();
+  part->mutable_range()->set_start(first);
+  part->mutable_range()->set_end(last);
+  *part->mutable_file() = handle.file();  // for messages; its size and crc32 are the whole file's
+  *part->mutable_state_names() = handle.state_names();
+  const std::string_view all(*bytes);
+  for (int i = i_first; i <= i_last; ++i) {
+    const uint64_t at = handle.offsets(i) - begin;
+    const uint64_t size = end_of(i) - handle.offsets(i);
+    const uint32_t crc = Crc32(all.substr(at, size));
+    if (crc != handle.crc32s(i)) {
+      return BadHandle(
+          handle,
+          absl::StrFormat("key group %d (bytes [%d, %d)) has crc32 0x%08x, the "
+                          "snapshot recorded 0x%08x",
+                          range.start() + i, handle.offsets(i), end_of(i), crc, handle.crc32s(i)));
+    }
+    part->add_offsets(at);
+    part->add_crc32s(handle.crc32s(i));
+  }
+  return bytes;
 }
 
 }  // namespace sluice::snapshot

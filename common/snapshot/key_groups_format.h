@@ -12,9 +12,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "sluice_proto/checkpoint.pb.h"
 
 namespace sluice::snapshot {
+
+class SnapshotStorage;
 
 //! Builds the file of one subtask's keyed state in memory. Entries may be added in any key-group
 //! order. Owned and used by one thread (the subtask's snapshot writer).
@@ -32,8 +35,9 @@ class KeyGroupsFileBuilder {
   //! Entries added so far.
   size_t entries() const { return entries_; }
 
-  //! Concatenates the key groups in order and returns the file; fills handle->range, offsets and
-  //! state_names (not file, known once stored). Leaves the builder empty, ready for reuse.
+  //! Concatenates the key groups in order and returns the file; fills handle->range, offsets,
+  //! crc32s and state_names (not file, known once stored). Leaves the builder empty, ready for
+  //! reuse.
   std::string Finish(proto::KeyGroupsStateHandle* handle);
 
  private:
@@ -57,5 +61,17 @@ absl::Status ForEachEntry(
     proto::KeyGroupRange wanted,
     const std::function<void(int key_group, const std::string& state, std::string_view key,
                              std::string_view user_key, std::string_view value)>& fn);
+
+//! Reads what a restore of the key groups `wanted` needs of `handle`'s file from `storage`. When
+//! the handle has a checksum per key group and only some of its key groups are wanted: only their
+//! bytes, each key group checked against its checksum (DataLoss naming the file and the key
+//! group), and `*part` becomes the handle of just those bytes (their key groups, offsets from the
+//! first). Otherwise (files written before the checksums, every key group wanted): the whole
+//! file, checked against its crc32, and `*part` is a copy of `handle`. Either way, pass the bytes
+//! and `*part` to ForEachEntry.
+absl::StatusOr<std::string> ReadKeyGroups(SnapshotStorage& storage,
+                                          const proto::KeyGroupsStateHandle& handle,
+                                          proto::KeyGroupRange wanted,
+                                          proto::KeyGroupsStateHandle* part);
 
 }  // namespace sluice::snapshot

@@ -731,5 +731,96 @@ TEST_F(KeyGroupsTest, NoInputCrashes) {
   }
 }
 
+// ----- Reading only the wanted key groups -----
+
+//! A key-groups file of [0, 7], two entries per key group, stored in a real file storage.
+class ReadKeyGroupsTest : public SnapshotTest {
+ protected:
+  void SetUp() override {
+    SnapshotTest::SetUp();
+    KeyGroupsFileBuilder builder(Range(0, 7));
+    for (int kg = 0; kg <= 7; ++kg) {
+      builder.Add(kg, "a", absl::StrCat("k", kg), "", std::string(100 + kg, 'v'));
+      builder.Add(kg, "b", absl::StrCat("j", kg), "u", "w");
+    }
+    bytes_ = builder.Finish(&handle_);
+    absl::StatusOr<proto::StateFile> file = storage_->WriteFile("chk-1/op-keyed", bytes_);
+    ASSERT_TRUE(file.ok()) << file.status();
+    *handle_.mutable_file() = *file;
+  }
+  //! The entries of `wanted` through ReadKeyGroups, and how many bytes it read.
+  absl::StatusOr<std::vector<Entry>> Read(proto::KeyGroupRange wanted, size_t* read = nullptr) {
+    proto::KeyGroupsStateHandle part;
+    absl::StatusOr<std::string> bytes = ReadKeyGroups(*storage_, handle_, wanted, &part);
+    if (!bytes.ok()) return bytes.status();
+    if (read != nullptr) *read = bytes->size();
+    return ReadEntries(*bytes, part, wanted);
+  }
+  //! Flips a byte of the stored file at `at`, keeping its size.
+  void Damage(uint64_t at) {
+    std::string bad = bytes_;
+    bad[at] ^= 0x20;
+    std::ofstream(root_ / "chk-1/op-keyed", std::ios::binary | std::ios::trunc) << bad;
+  }
+
+  proto::KeyGroupsStateHandle handle_;
+  std::string bytes_;
+};
+
+TEST_F(ReadKeyGroupsTest, OnlyTheWantedKeyGroupsAreReadAndTheyAreTheWholeFilesEntries) {
+  ASSERT_EQ(handle_.crc32s_size(), 8);
+  const std::vector<std::pair<int, int>> ranges = {{0, 7}, {0, 2}, {3, 5}, {5, 7}, {4, 4}, {6, 20}};
+  for (const auto& [start, end] : ranges) {
+    size_t read = 0;
+    absl::StatusOr<std::vector<Entry>> got = Read(Range(start, end), &read);
+    ASSERT_TRUE(got.ok()) << got.status();
+    absl::StatusOr<std::vector<Entry>> want = ReadEntries(bytes_, handle_, Range(start, end));
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(*got, *want) << start << ".." << end;
+    const int last = std::min(end, 7);
+    const uint64_t to = last == 7 ? bytes_.size() : handle_.offsets(last + 1);
+    EXPECT_EQ(read, to - handle_.offsets(start)) << start << ".." << end;
+  }
+}
+
+TEST_F(ReadKeyGroupsTest, ADamagedWantedKeyGroupIsDataLossNamingItAndOthersAreNotRead) {
+  Damage(handle_.offsets(4) + 12);  // in key group 4's first key
+  absl::Status status = Read(Range(3, 5)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_TRUE(Contains(status.message(), "key group 4")) << status;
+  EXPECT_TRUE(Contains(status.message(), "op-keyed")) << status;
+  // Key groups 0..2 are read and checked without it.
+  absl::StatusOr<std::vector<Entry>> first = Read(Range(0, 2));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->size(), 6u);
+  // The whole file is checked against its crc32.
+  EXPECT_EQ(Read(Range(0, 7)).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ReadKeyGroupsTest, AFileOfAnotherSizeIsDataLoss) {
+  std::ofstream(root_ / "chk-1/op-keyed", std::ios::binary | std::ios::app) << "x";
+  absl::Status status = Read(Range(3, 5)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_TRUE(Contains(status.message(), "size")) << status;
+}
+
+TEST_F(ReadKeyGroupsTest, AHandleWithoutChecksumsIsReadWholeAndCheckedByItsCrc) {
+  handle_.clear_crc32s();  // as written before the checksums
+  size_t read = 0;
+  absl::StatusOr<std::vector<Entry>> got = Read(Range(3, 5), &read);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->size(), 6u);
+  EXPECT_EQ(read, bytes_.size());
+  Damage(handle_.offsets(0) + 12);  // outside the wanted key groups: the file's crc32 sees it
+  EXPECT_EQ(Read(Range(3, 5)).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ReadKeyGroupsTest, ChecksumsThatDoNotFitTheOffsetsAreDataLoss) {
+  handle_.mutable_crc32s()->RemoveLast();
+  absl::Status status = Read(Range(3, 5)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_TRUE(Contains(status.message(), "7 checksums for 8 key groups")) << status;
+}
+
 }  // namespace
 }  // namespace sluice::snapshot

@@ -41,6 +41,12 @@ class SnapshotStorage {
   //! Reads refuse symbolic links (DataLoss): a snapshot's files are regular files.
   virtual absl::StatusOr<std::string> ReadFile(std::string_view path,
                                                const proto::StateFile* expected = nullptr) = 0;
+  //! Reads `length` bytes of `file` from `offset`, after checking that the stored file has the
+  //! size its handle records (DataLoss otherwise). The bytes are not checked against the handle's
+  //! crc32, which covers the whole file: the caller checks them. By default the whole file is
+  //! read and checked, and the range cut out of it.
+  virtual absl::StatusOr<std::string> ReadFileRange(const proto::StateFile& file, uint64_t offset,
+                                                    uint64_t length);
   //! Copies `file` to a local path, verifying size and crc32.
   virtual absl::Status DownloadFile(const proto::StateFile& file,
                                     const std::string& local_path) = 0;

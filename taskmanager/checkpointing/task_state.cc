@@ -52,8 +52,8 @@ std::string SafeName(const std::string& s) {
 
 //! A restored key-groups file of a keyed operator, read once for its timers and its heap state.
 struct KeyGroupsFile {
-  std::string bytes;
-  const proto::KeyGroupsStateHandle* handle;
+  std::string bytes;                   // what was read: the whole file or the wanted part
+  proto::KeyGroupsStateHandle handle;  // of those bytes (snapshot::ReadKeyGroups)
 };
 
 class RestoredInit final : public InitContext {
@@ -99,7 +99,7 @@ class RestoredInit final : public InitContext {
     }
     for (const KeyGroupsFile& f : *files_) {
       absl::Status s =
-          snapshot::ForEachEntry(f.bytes, *f.handle, range_,
+          snapshot::ForEachEntry(f.bytes, f.handle, range_,
                                  [&fn](int kg, const std::string& state, std::string_view key,
                                        std::string_view user_key, std::string_view value) {
                                    if (state.rfind(state::kTimerStatePrefix, 0) == 0)
@@ -265,9 +265,12 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
       if (!handle.has_key_groups()) continue;
       const auto& kg = handle.key_groups();
       if (kg.range().end() < o->range.start() || kg.range().start() > o->range.end()) continue;
-      auto bytes = restore_storage_->ReadFile(kg.file().path(), &kg.file());
+      // Only the bytes of the key groups in range, each checked against its checksum.
+      KeyGroupsFile file;
+      auto bytes = snapshot::ReadKeyGroups(*restore_storage_, kg, o->range, &file.handle);
       if (!bytes.ok()) ThrowRestoreError(bytes.status(), "cannot read keyed state: ");
-      files.push_back(KeyGroupsFile{*std::move(bytes), &kg});
+      file.bytes = *std::move(bytes);
+      files.push_back(std::move(file));
       // A file without timers (its handle names every state in it) is not read for them: a
       // pass over millions of entries saved.
       if (std::none_of(kg.state_names().begin(), kg.state_names().end(),
@@ -277,7 +280,7 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
         continue;
       }
       absl::Status s = snapshot::ForEachEntry(
-          files.back().bytes, kg, o->range,
+          files.back().bytes, files.back().handle, o->range,
           [&o](int key_group, const std::string& state, std::string_view key,
                std::string_view user_key, std::string_view) {
             Operator::RawTimer t;
@@ -322,7 +325,7 @@ void TaskState::InitializeOperator(const NodeSpec& node, int max_parallelism, St
     }
     o->rocksdb = std::move(*backend);
     for (const KeyGroupsFile& f : files) {
-      absl::Status s = o->rocksdb->InsertKeyGroups(f.bytes, *f.handle);
+      absl::Status s = o->rocksdb->InsertKeyGroups(f.bytes, f.handle);
       if (!s.ok()) {
         ThrowRestoreError(s, absl::StrCat("cannot restore the RocksDB state of ", o->uid, ": "));
       }

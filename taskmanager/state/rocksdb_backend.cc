@@ -756,9 +756,11 @@ absl::Status RocksDbKeyedBackend::CopyFromInstance(snapshot::SnapshotStorage& st
 
 absl::Status RocksDbKeyedBackend::InsertKeyGroups(snapshot::SnapshotStorage& storage,
                                                   const proto::KeyGroupsStateHandle& handle) {
-  absl::StatusOr<std::string> bytes = storage.ReadFile(handle.file().path(), &handle.file());
+  proto::KeyGroupsStateHandle part;
+  absl::StatusOr<std::string> bytes =
+      snapshot::ReadKeyGroups(storage, handle, options_.range, &part);
   if (!bytes.ok()) return Annotate(bytes.status(), absl::StrCat("reading ", handle.file().path()));
-  return InsertKeyGroups(*bytes, handle);
+  return InsertKeyGroups(*bytes, part);
 }
 
 absl::Status RocksDbKeyedBackend::InsertKeyGroups(std::string_view file_bytes,
