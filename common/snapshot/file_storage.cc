@@ -96,6 +96,13 @@ absl::StatusOr<UniqueFd> OpenForRead(const std::string& path, uint64_t* size = n
   return owned;
 }
 
+//! OutOfRange unless bytes [offset, offset + length) lie within a file of `size` bytes.
+absl::Status CheckRange(const std::string& what, uint64_t offset, uint64_t length, uint64_t size) {
+  if (offset <= size && length <= size - offset) return absl::OkStatus();
+  return absl::OutOfRangeError(absl::StrFormat("%s: bytes [%d, %d) are past its end (%d)", what,
+                                               offset, offset + length, size));
+}
+
 //! Reads up to `n` bytes; 0 at the end of the file.
 absl::StatusOr<size_t> ReadSome(int fd, char* buf, size_t n, const std::string& path) {
   while (true) {
@@ -296,10 +303,7 @@ class FileStorage final : public SnapshotStorage {
       return absl::DataLossError(absl::StrFormat("%s: size is %d bytes, the snapshot recorded %d",
                                                  full, size, file.size()));
     }
-    if (offset > size || length > size - offset) {
-      return absl::OutOfRangeError(absl::StrFormat("%s: bytes [%d, %d) are past its end (%d)", full,
-                                                   offset, offset + length, size));
-    }
+    if (absl::Status s = CheckRange(full, offset, length, size); !s.ok()) return s;
     std::string bytes(length, '\0');
     for (size_t done = 0; done < length;) {
       const ssize_t got =
@@ -463,11 +467,7 @@ absl::StatusOr<std::string> SnapshotStorage::ReadFileRange(const proto::StateFil
                                                            uint64_t offset, uint64_t length) {
   absl::StatusOr<std::string> bytes = ReadFile(file.path(), &file);
   if (!bytes.ok()) return bytes.status();
-  if (offset > bytes->size() || length > bytes->size() - offset) {
-    return absl::OutOfRangeError(absl::StrFormat("%s: bytes [%d, %d) are past its end (%d)",
-                                                 file.path(), offset, offset + length,
-                                                 bytes->size()));
-  }
+  if (absl::Status s = CheckRange(file.path(), offset, length, bytes->size()); !s.ok()) return s;
   return bytes->substr(offset, length);
 }
 

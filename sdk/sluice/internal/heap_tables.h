@@ -100,13 +100,9 @@ class CowMap {
       if (!delta_.count(k) && !removed_.count(k)) fn(k);
     }
   }
-  //! An estimate of the bytes the map holds (heap_bytes.h); a base a snapshot still reads is
-  //! counted once.
-  size_t EstimateBytes() const {
-    return HashMapBytes(*base_) + HashMapBytes(delta_) + HashMapBytes(removed_);
-  }
-  //! EstimateBytes in two parts: buckets and nodes, and (sampled) what the entries hold outside;
-  //! and the entries of the three maps.
+  //! The bytes the map holds (heap_bytes.h), in two parts: buckets and nodes, and (sampled) what
+  //! the entries hold outside; and the entries of its three maps. A base a snapshot still reads
+  //! is counted once.
   size_t StructureBytes() const {
     return HashMapStructureBytes(*base_) + HashMapStructureBytes(delta_) +
            HashMapStructureBytes(removed_);
@@ -365,10 +361,8 @@ class HeapValueTable final : public HeapTable<K, N>, public ValueTable<T> {
   }
   size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
   void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
-  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
-    return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
-            max_parallelism](KeyedStateWriter& out) {
-      (void)max_parallelism;
+  KeyedSnapshotFn Freeze(const std::string& name, int /*max_parallelism*/) override {
+    return [frozen = map_.Freeze(), pending = this->FreezePending(), name](KeyedStateWriter& out) {
       ByteWriter kw, uw, vw;
       for (const auto& [kg, map] : frozen) {
         ForEachPrefetched(*map, [&, kg = kg](const auto& entry) {
@@ -423,10 +417,8 @@ class HeapListTable final : public HeapTable<K, N>, public ListTable<T> {
   }
   size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
   void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
-  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
-    return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
-            max_parallelism](KeyedStateWriter& out) {
-      (void)max_parallelism;
+  KeyedSnapshotFn Freeze(const std::string& name, int /*max_parallelism*/) override {
+    return [frozen = map_.Freeze(), pending = this->FreezePending(), name](KeyedStateWriter& out) {
       ByteWriter kw, uw, vw;
       for (const auto& [kg, map] : frozen) {
         ForEachPrefetched(*map, [&, kg = kg](const auto& entry) {
@@ -496,10 +488,8 @@ class HeapMapTable final : public HeapTable<K, N>, public MapTable<UK, UV> {
   }
   size_t EstimateBytes() const override { return map_.EstimateBytes() + this->PendingBytes(); }
   void AppendKeys(std::vector<K>& out) override { this->AppendKeysOf(map_, out); }
-  KeyedSnapshotFn Freeze(const std::string& name, int max_parallelism) override {
-    return [frozen = map_.Freeze(), pending = this->FreezePending(), name,
-            max_parallelism](KeyedStateWriter& out) {
-      (void)max_parallelism;
+  KeyedSnapshotFn Freeze(const std::string& name, int /*max_parallelism*/) override {
+    return [frozen = map_.Freeze(), pending = this->FreezePending(), name](KeyedStateWriter& out) {
       ByteWriter kw, ns, uw, vw;
       for (const auto& [kg, map] : frozen) {
         ForEachPrefetched(*map, [&, kg = kg](const auto& entry) {

@@ -149,7 +149,7 @@ class PendingKeyGroups {
   //! The same for every pending key group.
   template <typename F>
   void TakeAll(F&& fn) {
-    for (size_t kg = 0; kg < by_key_group_.size() && !empty(); ++kg) Take(static_cast<int>(kg), fn);
+    TakeAll([](int, size_t) {}, fn);
   }
   template <typename R, typename F>
   void TakeAll(R&& reserve, F&& fn) {
